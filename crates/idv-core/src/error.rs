@@ -1,0 +1,161 @@
+//! The error catalogue: every error a client can see has a stable `code`, an HTTP status and a
+//! message that says what to change. Adapters and handlers build these; the server renders them
+//! as `{"error": {"code", "message", "details"?}}`.
+
+use serde_json::Value;
+
+/// Stable error codes. The wire name (`as_str`) never changes once published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    // 400
+    MalformedJson,
+    InvalidRequest,
+    InvalidPermission,
+    InvalidWorkflow,
+    InvalidTranslations,
+    InvalidLocale,
+    InvalidMultipart,
+    // 401
+    MissingCredentials,
+    InvalidCredentials,
+    ExpiredCredentials,
+    RevokedCredentials,
+    UnsupportedAuthScheme,
+    BasicAuthDisabled,
+    // 403
+    Forbidden,
+    PermissionEscalation,
+    // 404
+    NotFound,
+    RouteNotFound,
+    SessionNotFound,
+    WorkflowNotFound,
+    FileNotFound,
+    UserNotFound,
+    ApiKeyNotFound,
+    StepNotFound,
+    // 405
+    MethodNotAllowed,
+    // 406
+    NotAcceptable,
+    // 409
+    UserExists,
+    RoleExists,
+    StepNotCurrent,
+    SessionEnded,
+    SessionConflict,
+    WorkflowInUse,
+    // 413
+    PayloadTooLarge,
+    // 415
+    UnsupportedMediaType,
+    // 416
+    RangeNotSatisfiable,
+    // 422
+    SchemaViolation,
+    StepFailed,
+    // 500
+    Internal,
+    // 503
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            MalformedJson => "malformed_json",
+            InvalidRequest => "invalid_request",
+            InvalidPermission => "invalid_permission",
+            InvalidWorkflow => "invalid_workflow",
+            InvalidTranslations => "invalid_translations",
+            InvalidLocale => "invalid_locale",
+            InvalidMultipart => "invalid_multipart",
+            MissingCredentials => "missing_credentials",
+            InvalidCredentials => "invalid_credentials",
+            ExpiredCredentials => "expired_credentials",
+            RevokedCredentials => "revoked_credentials",
+            UnsupportedAuthScheme => "unsupported_auth_scheme",
+            BasicAuthDisabled => "basic_auth_disabled",
+            Forbidden => "forbidden",
+            PermissionEscalation => "permission_escalation",
+            NotFound => "not_found",
+            RouteNotFound => "route_not_found",
+            SessionNotFound => "session_not_found",
+            WorkflowNotFound => "workflow_not_found",
+            FileNotFound => "file_not_found",
+            UserNotFound => "user_not_found",
+            ApiKeyNotFound => "apikey_not_found",
+            StepNotFound => "step_not_found",
+            MethodNotAllowed => "method_not_allowed",
+            NotAcceptable => "not_acceptable",
+            UserExists => "user_exists",
+            RoleExists => "role_exists",
+            StepNotCurrent => "step_not_current",
+            SessionEnded => "session_ended",
+            SessionConflict => "session_conflict",
+            WorkflowInUse => "workflow_in_use",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            RangeNotSatisfiable => "range_not_satisfiable",
+            SchemaViolation => "schema_violation",
+            StepFailed => "step_failed",
+            Internal => "internal_error",
+            Unavailable => "unavailable",
+        }
+    }
+
+    pub const fn http_status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
+            | InvalidTranslations | InvalidLocale | InvalidMultipart => 400,
+            MissingCredentials | InvalidCredentials | ExpiredCredentials | RevokedCredentials
+            | UnsupportedAuthScheme | BasicAuthDisabled => 401,
+            Forbidden | PermissionEscalation => 403,
+            NotFound | RouteNotFound | SessionNotFound | WorkflowNotFound | FileNotFound
+            | UserNotFound | ApiKeyNotFound | StepNotFound => 404,
+            MethodNotAllowed => 405,
+            NotAcceptable => 406,
+            UserExists | RoleExists | StepNotCurrent | SessionEnded | SessionConflict
+            | WorkflowInUse => 409,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            RangeNotSatisfiable => 416,
+            SchemaViolation | StepFailed => 422,
+            Internal => 500,
+            Unavailable => 503,
+        }
+    }
+}
+
+/// A client-visible error: code, message and optional structured details (e.g. the list of
+/// schema violations or workflow problems).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), details: None }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! The workflow model and engine (being written).

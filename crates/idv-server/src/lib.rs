@@ -1,0 +1,1 @@
+//! idv server (being written).

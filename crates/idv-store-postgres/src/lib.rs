@@ -1,0 +1,1 @@
+//! idv store adapter for postgres (being written).

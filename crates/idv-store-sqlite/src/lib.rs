@@ -1,0 +1,1 @@
+//! idv store adapter for sqlite (being written).

@@ -1,0 +1,123 @@
+//! Storage ports. [`Store`] is the one interface to the database, implemented by the SQLite and
+//! PostgreSQL adapters; [`blobs::Blobs`] is the one interface to file storage. The
+//! [`conformance`] suite runs against every adapter, so both behave the same.
+
+pub mod blobs;
+pub mod conformance;
+pub mod records;
+
+pub use records::*;
+
+use async_trait::async_trait;
+
+/// Storage errors. `Conflict` is a unique-key clash (a name taken twice); everything else an
+/// adapter cannot recover from is `Backend`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database: users, roles, API keys, access tokens, settings, workflows, translations,
+/// sessions and their file records. SQL lives only in the adapters.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and the health endpoint.
+    fn backend(&self) -> &'static str;
+
+    /// A cheap round trip that proves the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- settings: small server-wide values such as the key that hashes API key secrets ---
+
+    /// Returns the stored value for `key`, storing `value` first if there was none. Two
+    /// processes racing on an empty database both get the same, first-stored value.
+    async fn setting_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
+
+    // --- users ---
+
+    /// Inserts a user; `Conflict` when the name is taken.
+    async fn user_create(&self, user: &User) -> StoreResult<()>;
+    async fn user_get(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    /// All users, oldest first.
+    async fn user_list(&self) -> StoreResult<Vec<User>>;
+    /// Replaces email, password hash, roles, active and updated_at of the user with `user.id`.
+    /// Returns false when there is no such user.
+    async fn user_update(&self, user: &User) -> StoreResult<bool>;
+    /// Deletes the user and every access token it holds. Returns false when there was none.
+    async fn user_delete(&self, id: &str) -> StoreResult<bool>;
+    async fn user_count(&self) -> StoreResult<i64>;
+
+    // --- custom roles (the built-in ones live in code) ---
+
+    /// Inserts a role; `Conflict` when the name is taken.
+    async fn role_create(&self, role: &Role) -> StoreResult<()>;
+    /// All custom roles, by name.
+    async fn role_list(&self) -> StoreResult<Vec<Role>>;
+
+    // --- API keys ---
+
+    async fn apikey_create(&self, key: &ApiKey) -> StoreResult<()>;
+    async fn apikey_get(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys created by `owner_id`, or all keys when `None`; newest first.
+    async fn apikey_list(&self, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Sets `revoked_at` if not yet set. Returns false when there is no such key.
+    async fn apikey_revoke(&self, id: &str, at_ms: i64) -> StoreResult<bool>;
+    /// Records the last time the key was used.
+    async fn apikey_touch(&self, id: &str, at_ms: i64) -> StoreResult<()>;
+
+    // --- access and refresh tokens (Bearer) ---
+
+    async fn token_create(&self, token: &AuthToken) -> StoreResult<()>;
+    /// Looks a token up by the hash of its secret.
+    async fn token_get(&self, hash: &str) -> StoreResult<Option<AuthToken>>;
+    /// Deletes every token of one login (access and refresh share a `family`).
+    async fn token_delete_family(&self, family: &str) -> StoreResult<()>;
+    /// Deletes tokens whose expiry is before `now_ms`; returns how many.
+    async fn token_delete_expired(&self, now_ms: i64) -> StoreResult<u64>;
+
+    // --- workflows: every upload is a new revision; sessions pin the revision they started on ---
+
+    /// Stores `def` as the next revision of its workflow id and makes it current. Returns the
+    /// revision number given (1 for a new id).
+    async fn workflow_put(&self, def: &NewWorkflow) -> StoreResult<i64>;
+    /// The current revision of a workflow, unless deleted.
+    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>>;
+    /// One revision, even of a deleted workflow (running sessions still need it).
+    async fn workflow_get_revision(&self, id: &str, revision: i64)
+    -> StoreResult<Option<WorkflowRecord>>;
+    /// Current revisions of all workflows that are not deleted, by name.
+    async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>>;
+    /// Marks the workflow deleted (revisions stay for running sessions). False when unknown.
+    async fn workflow_delete(&self, id: &str) -> StoreResult<bool>;
+
+    // --- translations: keys are global across workflows ---
+
+    /// Inserts or replaces each `(key, code)` entry.
+    async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()>;
+    /// Every entry whose code is in `codes`.
+    async fn translations_for(&self, codes: &[String]) -> StoreResult<Vec<Translation>>;
+    /// The distinct locale codes that have entries.
+    async fn translation_codes(&self) -> StoreResult<Vec<String>>;
+
+    // --- sessions ---
+
+    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Writes `session` if the stored row still has `session.revision - 1` (optimistic
+    /// concurrency: the caller bumps `revision` before calling). False on a lost race or when
+    /// the session is gone.
+    async fn session_update(&self, session: &SessionRecord) -> StoreResult<bool>;
+
+    // --- session files (rows are written only after the bytes are stored) ---
+
+    async fn file_create(&self, file: &FileRecord) -> StoreResult<()>;
+    /// Files of a session, oldest first.
+    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>>;
+    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>>;
+}

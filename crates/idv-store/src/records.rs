@@ -1,0 +1,163 @@
+//! The rows the store reads and writes. Times are milliseconds since the Unix epoch; JSON
+//! columns are `serde_json::Value`.
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// 24 hex.
+    pub id: String,
+    /// Unique login name.
+    pub name: String,
+    pub email: Option<String>,
+    /// Argon2id PHC string; never the password.
+    pub password_hash: String,
+    /// Role names, built-in or custom.
+    pub roles: Vec<String>,
+    pub active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub name: String,
+    pub description: Option<String>,
+    /// Canonical `scope:operation` strings.
+    pub permissions: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    /// 24 hex; also the lookup part of the key text.
+    pub id: String,
+    pub name: String,
+    /// Keyed hash (hex) of the secret part; the secret itself is never stored.
+    pub secret_hash: String,
+    pub permissions: Vec<String>,
+    /// Who minted it (a user id or another key's id); `None` for keys made by the CLI.
+    pub owner_id: Option<String>,
+    /// Time to live in seconds as requested; `None` never expires.
+    pub ttl: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access" => Some(TokenKind::Access),
+            "refresh" => Some(TokenKind::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// A Bearer access token or its refresh token, stored by the hash of its secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthToken {
+    pub hash: String,
+    pub kind: TokenKind,
+    /// One login's access and refresh tokens share a family; logout deletes the family.
+    pub family: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A workflow definition to store: the parsed summary plus the source document (as JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWorkflow {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    pub default_locale: Option<String>,
+    /// The whole definition as JSON (converted from YAML when loaded from YAML).
+    pub definition: Value,
+    pub owner_id: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRecord {
+    pub id: String,
+    pub revision: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    pub default_locale: Option<String>,
+    pub definition: Value,
+    pub owner_id: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translation {
+    pub key: String,
+    /// Lower-case locale code, e.g. `en-us`.
+    pub code: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_revision: i64,
+    pub workflow_name: String,
+    pub workflow_version: Option<String>,
+    pub status: i64,
+    pub locale: String,
+    /// Given at start; any JSON object.
+    pub metadata: Value,
+    /// Property id → value (a JSON object).
+    pub properties: Value,
+    /// The step the session waits in; `None` never happens for a started session.
+    pub current_step: Option<String>,
+    /// `[{id, attempt, completedAt}]` in completion order, plus whatever later engine work adds.
+    pub steps: Value,
+    /// True once a `final` step is reached.
+    pub ended: bool,
+    /// The principal that started it (user id, API key id or device id).
+    pub owner_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Bumped on every write; see [`crate::Store::session_update`].
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRecord {
+    pub id: String,
+    pub session_id: String,
+    /// For step data, the workflow's file id (`is_continue_file`); for uploads, the sanitized
+    /// original file name.
+    pub name: String,
+    pub step: Option<String>,
+    /// The workflow property this file fills, if any.
+    pub property: Option<String>,
+    pub content_type: String,
+    pub size: i64,
+    /// Lower-case hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Where the bytes are in blob storage (`sessions/{sessionId}/files/{fileId}`).
+    pub object_key: String,
+    pub created_at: i64,
+}
