@@ -110,8 +110,12 @@ impl ErrorCode {
         match self {
             MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
             | InvalidTranslations | InvalidLocale | InvalidMultipart => 400,
-            MissingCredentials | InvalidCredentials | ExpiredCredentials | RevokedCredentials
-            | UnsupportedAuthScheme | BasicAuthDisabled => 401,
+            MissingCredentials
+            | InvalidCredentials
+            | ExpiredCredentials
+            | RevokedCredentials
+            | UnsupportedAuthScheme
+            | BasicAuthDisabled => 401,
             Forbidden | PermissionEscalation => 403,
             NotFound | RouteNotFound | SessionNotFound | WorkflowNotFound | FileNotFound
             | UserNotFound | ApiKeyNotFound | StepNotFound => 404,
@@ -141,7 +145,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), details: None }
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {

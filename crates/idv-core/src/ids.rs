@@ -15,7 +15,9 @@ pub fn new_id() -> String {
 
 /// True when `s` has the shape of an id made by [`new_id`].
 pub fn is_id(s: &str) -> bool {
-    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 24
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -23,7 +25,9 @@ const BASE36: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 /// `n` random lowercase base-36 characters (about 5.17 bits each).
 pub fn random_base36(n: usize) -> String {
     let mut rng = rand::rng();
-    (0..n).map(|_| BASE36[rng.random_range(0..BASE36.len())] as char).collect()
+    (0..n)
+        .map(|_| BASE36[rng.random_range(0..BASE36.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]

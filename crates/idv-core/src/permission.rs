@@ -83,7 +83,10 @@ impl Permission {
             .iter()
             .position(|s| *s == scope)
             .unwrap_or_else(|| panic!("unknown scope {scope}"));
-        Permission { scope: idx as u8, op }
+        Permission {
+            scope: idx as u8,
+            op,
+        }
     }
 
     pub fn scope(&self) -> &'static str {
@@ -109,12 +112,16 @@ impl Permission {
             Some(base) => (format!("{scope}_all"), base),
             None => (scope.to_string(), op),
         };
-        let op = Op::parse(op).ok_or_else(|| bad("the operation must be read, write, delete or subscribe"))?;
+        let op = Op::parse(op)
+            .ok_or_else(|| bad("the operation must be read, write, delete or subscribe"))?;
         let idx = SCOPES
             .iter()
             .position(|s| *s == scope)
             .ok_or_else(|| bad(&format!("unknown scope `{scope}`")))?;
-        Ok(Permission { scope: idx as u8, op })
+        Ok(Permission {
+            scope: idx as u8,
+            op,
+        })
     }
 
     fn bit(&self) -> usize {
@@ -149,7 +156,10 @@ pub struct PermissionSet {
 impl PermissionSet {
     /// Every permission (the `admin` role, the `*` wildcard).
     pub fn everything() -> Self {
-        Self { bits: [0; 3], everything: true }
+        Self {
+            bits: [0; 3],
+            everything: true,
+        }
     }
 
     pub fn is_everything(&self) -> bool {
@@ -211,7 +221,11 @@ impl PermissionSet {
         if other.everything && !self.everything {
             return vec!["*".into()];
         }
-        other.iter().filter(|p| !self.allows(*p)).map(|p| p.to_string()).collect()
+        other
+            .iter()
+            .filter(|p| !self.allows(*p))
+            .map(|p| p.to_string())
+            .collect()
     }
 
     /// The explicit permissions, canonical names, in scope order.
@@ -267,7 +281,13 @@ pub const BUILTIN_ROLES: &[(&str, &[&str])] = &[
     ),
     (
         "demo",
-        &["session:read", "session:write", "workflow_all:read", "translations:read", "assets:read"],
+        &[
+            "session:read",
+            "session:write",
+            "workflow_all:read",
+            "translations:read",
+            "assets:read",
+        ],
     ),
 ];
 

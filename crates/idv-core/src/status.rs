@@ -23,7 +23,10 @@ pub fn parse(name: &str) -> Option<i64> {
     if let Some((_, v)) = NAMES.iter().find(|(n, _)| *n == lower) {
         return Some(*v);
     }
-    lower.parse::<i64>().ok().filter(|v| NAMES.iter().any(|(_, n)| n == v))
+    lower
+        .parse::<i64>()
+        .ok()
+        .filter(|v| NAMES.iter().any(|(_, n)| n == v))
 }
 
 /// The lower-case name of a status integer.

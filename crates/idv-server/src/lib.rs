@@ -1,1 +1,88 @@
-//! idv server (being written).
+//! The idv HTTP server: configuration, authentication, the route table and its handlers, and
+//! [`serve`], the one seam that the binary and the tests start the server through.
+
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod openapi;
+pub mod ops;
+pub mod routes;
+pub mod state;
+
+use axum::extract::DefaultBodyLimit;
+use config::Config;
+use state::{AppState, StartupError};
+use std::future::Future;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Opens everything `config` names and prepares the platform: migrations, the first admin on an
+/// empty database, the workflows folders. `base_url` is the effective public URL.
+pub async fn prepare(
+    config: Config,
+    base_url: String,
+    admin_password: Option<String>,
+) -> Result<AppState, StartupError> {
+    let state = AppState::open(config, base_url).await?;
+    match ops::users::ensure_admin(&state, admin_password).await {
+        Ok(Some(password)) => {
+            // Printed once, on the console only; never logged.
+            println!("Created the first user: admin with password {password}\nStore it now: it is not shown again.");
+        }
+        Ok(None) => {}
+        Err(e) => return Err(StartupError(format!("cannot create the first user: {}", e.0.message))),
+    }
+    for (path, outcome) in ops::workflows::load_folders(&state).await {
+        match outcome {
+            Ok(ops::workflows::Applied::Workflow { summary, revision, changed }) => {
+                tracing::info!(file = %path, id = %summary.id, revision, changed, "workflow loaded");
+            }
+            Ok(ops::workflows::Applied::Translations { entries, .. }) => {
+                tracing::info!(file = %path, entries, "translations loaded");
+            }
+            Err(problems) => tracing::error!(file = %path, "workflow file refused: {problems}"),
+        }
+    }
+    Ok(state)
+}
+
+/// The whole HTTP application for a prepared state.
+pub fn app(state: AppState) -> axum::Router {
+    let limit = usize::try_from(state.config.services.api.max_body_size.0).unwrap_or(usize::MAX);
+    routes::router(state)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Serves on `listener` until `shutdown` completes. The effective base URL comes from
+/// `baseUrl`, or from the listener's address. On an empty database the first user `admin` gets
+/// the password in `IDV_ADMIN_PASSWORD`, or a random one printed once.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    serve_with(listener, config, std::env::var("IDV_ADMIN_PASSWORD").ok(), shutdown).await
+}
+
+/// [`serve`] with the first admin's password given (tests use this; the binary reads the
+/// environment).
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    admin_password: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    let base_url = config.effective_base_url(listener.local_addr().ok());
+    let state = prepare(config, base_url, admin_password).await?;
+    tracing::info!(addr = ?listener.local_addr().ok(), database = state.store.backend(), "idv listening");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| StartupError(format!("server failed: {e}")))
+}

@@ -1,1 +1,222 @@
-//! idv store adapter for postgres (being written).
+//! PostgreSQL adapter for [`idv_store::Store`]: the scale-out backend, shared by several
+//! stateless `idv serve` processes.
+//!
+//! The database is the coordinator: races between processes are settled by single statements
+//! (`INSERT ... ON CONFLICT`, `UPDATE ... WHERE revision = ...`) and row locks, never by
+//! in-process state. Migrations take sqlx's advisory lock, so processes starting together apply
+//! them once.
+//!
+//! Encoding: times are bigint milliseconds, string lists text[], session documents jsonb, the
+//! workflow definition json (kept exactly as written). JSON travels as text and is cast in SQL.
+
+mod api_keys;
+mod convert;
+mod files;
+mod roles;
+mod sessions;
+mod settings;
+mod tokens;
+mod translations;
+mod users;
+mod workflows;
+
+use async_trait::async_trait;
+use idv_store::{
+    ApiKey, AuthToken, FileRecord, NewWorkflow, Role, SessionRecord, Store, StoreError,
+    StoreResult, Translation, User, WorkflowRecord,
+};
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections per process. Several processes share one server, whose default limit is 100.
+const MAX_CONNECTIONS: u32 = 10;
+/// How long a query waits for a free connection (or for the server to answer a new one).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The PostgreSQL store. Cheap to share behind an `Arc<dyn Store>`.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:5432/database?sslmode=...`) and applies
+    /// pending migrations. The database must exist.
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        // The URL may hold a password: errors name neither it nor the URL.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("idv");
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Backend(format!("PostgreSQL migrations failed: {e}")))?;
+        Ok(PgStore { pool })
+    }
+
+    /// Closes every connection, waiting for queries in flight.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(convert::backend)
+    }
+
+    async fn setting_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        settings::get_or_insert(&self.pool, key, value).await
+    }
+
+    async fn user_create(&self, user: &User) -> StoreResult<()> {
+        users::create(&self.pool, user).await
+    }
+
+    async fn user_get(&self, id: &str) -> StoreResult<Option<User>> {
+        users::get(&self.pool, id).await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        users::by_name(&self.pool, name).await
+    }
+
+    async fn user_list(&self) -> StoreResult<Vec<User>> {
+        users::list(&self.pool).await
+    }
+
+    async fn user_update(&self, user: &User) -> StoreResult<bool> {
+        users::update(&self.pool, user).await
+    }
+
+    async fn user_delete(&self, id: &str) -> StoreResult<bool> {
+        users::delete(&self.pool, id).await
+    }
+
+    async fn user_count(&self) -> StoreResult<i64> {
+        users::count(&self.pool).await
+    }
+
+    async fn role_create(&self, role: &Role) -> StoreResult<()> {
+        roles::create(&self.pool, role).await
+    }
+
+    async fn role_list(&self) -> StoreResult<Vec<Role>> {
+        roles::list(&self.pool).await
+    }
+
+    async fn apikey_create(&self, key: &ApiKey) -> StoreResult<()> {
+        api_keys::create(&self.pool, key).await
+    }
+
+    async fn apikey_get(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        api_keys::get(&self.pool, id).await
+    }
+
+    async fn apikey_list(&self, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        api_keys::list(&self.pool, owner_id).await
+    }
+
+    async fn apikey_revoke(&self, id: &str, at_ms: i64) -> StoreResult<bool> {
+        api_keys::revoke(&self.pool, id, at_ms).await
+    }
+
+    async fn apikey_touch(&self, id: &str, at_ms: i64) -> StoreResult<()> {
+        api_keys::touch(&self.pool, id, at_ms).await
+    }
+
+    async fn token_create(&self, token: &AuthToken) -> StoreResult<()> {
+        tokens::create(&self.pool, token).await
+    }
+
+    async fn token_get(&self, hash: &str) -> StoreResult<Option<AuthToken>> {
+        tokens::get(&self.pool, hash).await
+    }
+
+    async fn token_delete_family(&self, family: &str) -> StoreResult<()> {
+        tokens::delete_family(&self.pool, family).await
+    }
+
+    async fn token_delete_expired(&self, now_ms: i64) -> StoreResult<u64> {
+        tokens::delete_expired(&self.pool, now_ms).await
+    }
+
+    async fn workflow_put(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        workflows::put(&self.pool, def).await
+    }
+
+    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>> {
+        workflows::get(&self.pool, id).await
+    }
+
+    async fn workflow_get_revision(
+        &self,
+        id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        workflows::get_revision(&self.pool, id, revision).await
+    }
+
+    async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>> {
+        workflows::list(&self.pool).await
+    }
+
+    async fn workflow_delete(&self, id: &str) -> StoreResult<bool> {
+        workflows::delete(&self.pool, id).await
+    }
+
+    async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()> {
+        translations::put(&self.pool, entries).await
+    }
+
+    async fn translations_for(&self, codes: &[String]) -> StoreResult<Vec<Translation>> {
+        translations::for_codes(&self.pool, codes).await
+    }
+
+    async fn translation_codes(&self) -> StoreResult<Vec<String>> {
+        translations::codes(&self.pool).await
+    }
+
+    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {
+        sessions::create(&self.pool, session).await
+    }
+
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        sessions::get(&self.pool, id).await
+    }
+
+    async fn session_update(&self, session: &SessionRecord) -> StoreResult<bool> {
+        sessions::update(&self.pool, session).await
+    }
+
+    async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {
+        files::create(&self.pool, file).await
+    }
+
+    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+        files::list(&self.pool, session_id).await
+    }
+
+    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        files::get(&self.pool, session_id, file_id).await
+    }
+}

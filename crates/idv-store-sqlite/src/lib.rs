@@ -1,1 +1,292 @@
-//! idv store adapter for sqlite (being written).
+//! SQLite adapter for [`idv_store::Store`]: the embedded default, one database file and nothing
+//! else to install.
+//!
+//! Connections: SQLite admits one writer at a time, so this process funnels every write through
+//! a single connection (writes queue in the pool instead of spinning on `SQLITE_BUSY`), while a
+//! few read-only connections serve reads beside it; WAL journaling lets readers and the writer
+//! run at once. Another process on the same file is waited for up to the busy timeout, and
+//! transactions that read before they write begin `IMMEDIATE` so that wait happens up front
+//! rather than failing at the first write.
+//!
+//! Encoding: times are INTEGER milliseconds, JSON documents and string lists are TEXT holding
+//! JSON, booleans are 0/1.
+
+mod api_keys;
+mod convert;
+mod files;
+mod roles;
+mod sessions;
+mod settings;
+mod tokens;
+mod translations;
+mod users;
+mod workflows;
+
+use async_trait::async_trait;
+use idv_store::{
+    ApiKey, AuthToken, FileRecord, NewWorkflow, Role, SessionRecord, Store, StoreError,
+    StoreResult, Translation, User, WorkflowRecord,
+};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Read connections per process. Two cores is the target machine; reads are short, and more
+/// connections than cores only add memory.
+const READ_CONNECTIONS: u32 = 4;
+/// How long a statement waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The two pools every query module works with.
+#[derive(Clone)]
+pub(crate) struct Db {
+    /// At most one connection: every write of this process goes through it.
+    pub(crate) write: SqlitePool,
+    /// `query_only` connections for plain reads.
+    pub(crate) read: SqlitePool,
+}
+
+/// The SQLite store. Cheap to share behind an `Arc<dyn Store>`.
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    /// Opens (creating the parent folder and the file if missing) the database at `url`, e.g.
+    /// `sqlite://./idv-data/idv.db` or `sqlite:///abs/path.db`, and applies pending migrations.
+    /// `sqlite::memory:` gives a private in-memory database, for tests.
+    pub async fn connect(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+
+        if is_in_memory(url) {
+            // An in-memory database lives as long as its connections: keep exactly one, forever,
+            // and use it for reads and writes alike.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+                .map_err(|e| open_error(url, e))?;
+            migrate(&pool).await?;
+            return Ok(SqliteStore {
+                db: Db {
+                    write: pool.clone(),
+                    read: pool,
+                },
+            });
+        }
+
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        if let Some(parent) = options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot create the database folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| open_error(url, e))?;
+        migrate(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options.pragma("query_only", "ON"))
+            .await
+            .map_err(|e| open_error(url, e))?;
+        Ok(SqliteStore {
+            db: Db { write, read },
+        })
+    }
+
+    /// Closes every connection, waiting for queries in flight. Call before the process exits so
+    /// the WAL is checkpointed.
+    pub async fn close(&self) {
+        self.db.read.close().await;
+        self.db.write.close().await;
+    }
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+fn open_error(url: &str, e: sqlx::Error) -> StoreError {
+    StoreError::Backend(format!("cannot open the SQLite database {url}: {e}"))
+}
+
+async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Backend(format!("SQLite migrations failed: {e}")))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.db.read)
+            .await
+            .map(drop)
+            .map_err(convert::backend)
+    }
+
+    async fn setting_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        settings::get_or_insert(&self.db, key, value).await
+    }
+
+    async fn user_create(&self, user: &User) -> StoreResult<()> {
+        users::create(&self.db, user).await
+    }
+
+    async fn user_get(&self, id: &str) -> StoreResult<Option<User>> {
+        users::get(&self.db, id).await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        users::by_name(&self.db, name).await
+    }
+
+    async fn user_list(&self) -> StoreResult<Vec<User>> {
+        users::list(&self.db).await
+    }
+
+    async fn user_update(&self, user: &User) -> StoreResult<bool> {
+        users::update(&self.db, user).await
+    }
+
+    async fn user_delete(&self, id: &str) -> StoreResult<bool> {
+        users::delete(&self.db, id).await
+    }
+
+    async fn user_count(&self) -> StoreResult<i64> {
+        users::count(&self.db).await
+    }
+
+    async fn role_create(&self, role: &Role) -> StoreResult<()> {
+        roles::create(&self.db, role).await
+    }
+
+    async fn role_list(&self) -> StoreResult<Vec<Role>> {
+        roles::list(&self.db).await
+    }
+
+    async fn apikey_create(&self, key: &ApiKey) -> StoreResult<()> {
+        api_keys::create(&self.db, key).await
+    }
+
+    async fn apikey_get(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        api_keys::get(&self.db, id).await
+    }
+
+    async fn apikey_list(&self, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        api_keys::list(&self.db, owner_id).await
+    }
+
+    async fn apikey_revoke(&self, id: &str, at_ms: i64) -> StoreResult<bool> {
+        api_keys::revoke(&self.db, id, at_ms).await
+    }
+
+    async fn apikey_touch(&self, id: &str, at_ms: i64) -> StoreResult<()> {
+        api_keys::touch(&self.db, id, at_ms).await
+    }
+
+    async fn token_create(&self, token: &AuthToken) -> StoreResult<()> {
+        tokens::create(&self.db, token).await
+    }
+
+    async fn token_get(&self, hash: &str) -> StoreResult<Option<AuthToken>> {
+        tokens::get(&self.db, hash).await
+    }
+
+    async fn token_delete_family(&self, family: &str) -> StoreResult<()> {
+        tokens::delete_family(&self.db, family).await
+    }
+
+    async fn token_delete_expired(&self, now_ms: i64) -> StoreResult<u64> {
+        tokens::delete_expired(&self.db, now_ms).await
+    }
+
+    async fn workflow_put(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        workflows::put(&self.db, def).await
+    }
+
+    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>> {
+        workflows::get(&self.db, id).await
+    }
+
+    async fn workflow_get_revision(
+        &self,
+        id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        workflows::get_revision(&self.db, id, revision).await
+    }
+
+    async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>> {
+        workflows::list(&self.db).await
+    }
+
+    async fn workflow_delete(&self, id: &str) -> StoreResult<bool> {
+        workflows::delete(&self.db, id).await
+    }
+
+    async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()> {
+        translations::put(&self.db, entries).await
+    }
+
+    async fn translations_for(&self, codes: &[String]) -> StoreResult<Vec<Translation>> {
+        translations::for_codes(&self.db, codes).await
+    }
+
+    async fn translation_codes(&self) -> StoreResult<Vec<String>> {
+        translations::codes(&self.db).await
+    }
+
+    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {
+        sessions::create(&self.db, session).await
+    }
+
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        sessions::get(&self.db, id).await
+    }
+
+    async fn session_update(&self, session: &SessionRecord) -> StoreResult<bool> {
+        sessions::update(&self.db, session).await
+    }
+
+    async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {
+        files::create(&self.db, file).await
+    }
+
+    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+        files::list(&self.db, session_id).await
+    }
+
+    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        files::get(&self.db, session_id, file_id).await
+    }
+}

@@ -66,12 +66,18 @@ impl Blobs {
             .canonicalize()
             .map_err(|e| BlobError::Backend(format!("cannot open {}: {e}", root.display())))?;
         let fs = LocalFileSystem::new_with_prefix(&root)?;
-        Ok(Self { inner: Arc::new(fs), local_root: Some(root) })
+        Ok(Self {
+            inner: Arc::new(fs),
+            local_root: Some(root),
+        })
     }
 
     /// Any object store (S3 and the in-memory store plug in here).
     pub fn from_object_store(inner: Arc<dyn ObjectStore>) -> Self {
-        Self { inner, local_root: None }
+        Self {
+            inner,
+            local_root: None,
+        }
     }
 
     /// Streams `source` to `key`, hashing as it goes; fails with `TooLarge` past `limit` bytes
@@ -113,7 +119,10 @@ impl Blobs {
         }
         writer.finish().await?;
         self.sync(key).await;
-        Ok(StoredBlob { size, sha256: hex::encode(hasher.finalize()) })
+        Ok(StoredBlob {
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        })
     }
 
     /// Stores a small in-memory value.
@@ -151,7 +160,10 @@ impl Blobs {
         range: Option<ByteRange>,
     ) -> Result<impl Stream<Item = Result<Bytes, BlobError>> + Send + use<>, BlobError> {
         let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
-        let opts = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        let opts = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
         let result = self.inner.get_opts(&path, opts).await?;
         Ok(result.into_stream().map(|r| r.map_err(BlobError::from)))
     }
@@ -187,7 +199,12 @@ mod tests {
     use super::*;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, String>> + Unpin {
-        futures::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[tokio::test]
@@ -204,8 +221,13 @@ mod tests {
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
         assert!(dir.join("sessions/a/files/b").exists());
-        let part: Vec<Bytes> =
-            blobs.get("sessions/a/files/b", Some(6..11)).await.unwrap().map(|c| c.unwrap()).collect().await;
+        let part: Vec<Bytes> = blobs
+            .get("sessions/a/files/b", Some(6..11))
+            .await
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
         assert_eq!(part.concat(), b"world");
         blobs.delete("sessions/a/files/b").await.unwrap();
         assert!(!blobs.exists("sessions/a/files/b").await.unwrap());
@@ -217,7 +239,9 @@ mod tests {
     async fn too_large_leaves_nothing() {
         let dir = tempfile_dir();
         let blobs = Blobs::local(&dir).unwrap();
-        let err = blobs.put_stream("k/big", chunks(&[b"0123456789", b"0123456789"]), 15).await;
+        let err = blobs
+            .put_stream("k/big", chunks(&[b"0123456789", b"0123456789"]), 15)
+            .await;
         assert!(matches!(err, Err(BlobError::TooLarge(15))));
         assert!(!blobs.exists("k/big").await.unwrap());
         let _ = std::fs::remove_dir_all(dir);

@@ -1,11 +1,66 @@
 //! The conformance suite: one set of behaviours every [`crate::Store`] adapter must show. Each
 //! adapter's tests call [`run_all`] with a fresh, empty store.
+//!
+//! Every check panics, naming the behaviour, on the first difference from the contract. Where
+//! the trait leaves a detail open, the suite pins down the one both adapters implement:
+//! - lists "oldest first" / "newest first" break ties on `created_at` by insertion order;
+//! - lists "by name" use byte order (`"Beta"` before `"alpha"`), whatever the database locale;
+//! - any unique-key clash (a name or an id given twice) is [`crate::StoreError::Conflict`];
+//! - `apikey_touch` never moves `last_used_at` backwards;
+//! - deleting a workflow that is already deleted reports false;
+//! - `session_update` writes every field but the id;
+//! - `translations_put` given one `(key, code)` twice keeps the later value;
+//! - a workflow definition keeps its key order (it is shown back to its author).
+//!
+//! The checks are public so an adapter can run one alone while it is being written; each
+//! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
 
-use crate::Store;
+mod accounts;
+mod credentials;
+mod sessions;
+mod workflows;
+
+pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
+pub use credentials::{check_api_keys, check_tokens};
+pub use sessions::{check_files, check_sessions};
+pub use workflows::{check_translations, check_workflows};
+
+use crate::{Store, StoreError, StoreResult};
+use std::fmt::Debug;
 use std::sync::Arc;
 
 /// Runs every conformance check against `store`, which must be empty. Panics on the first
 /// behaviour that differs from the contract.
 pub async fn run_all(store: Arc<dyn Store>) {
-    let _ = store.ping().await.expect("ping");
+    let store = store.as_ref();
+    store.ping().await.expect("ping answers");
+    assert!(
+        matches!(store.backend(), "sqlite" | "postgres"),
+        "backend() names a known backend, got {:?}",
+        store.backend()
+    );
+    check_settings(store).await;
+    check_setting_race(store, store).await;
+    check_users(store).await;
+    check_roles(store).await;
+    check_api_keys(store).await;
+    check_tokens(store).await;
+    check_workflows(store).await;
+    check_translations(store).await;
+    check_sessions(store).await;
+    check_files(store).await;
+}
+
+/// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.
+fn hex_id(n: u64) -> String {
+    format!("{n:024x}")
+}
+
+/// Panics unless `result` is a `Conflict`.
+#[track_caller]
+fn assert_conflict<T: Debug>(result: StoreResult<T>, what: &str) {
+    match result {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("{what}: expected Err(Conflict), got {other:?}"),
+    }
 }

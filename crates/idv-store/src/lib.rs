@@ -89,8 +89,11 @@ pub trait Store: Send + Sync + 'static {
     /// The current revision of a workflow, unless deleted.
     async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>>;
     /// One revision, even of a deleted workflow (running sessions still need it).
-    async fn workflow_get_revision(&self, id: &str, revision: i64)
-    -> StoreResult<Option<WorkflowRecord>>;
+    async fn workflow_get_revision(
+        &self,
+        id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<WorkflowRecord>>;
     /// Current revisions of all workflows that are not deleted, by name.
     async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>>;
     /// Marks the workflow deleted (revisions stay for running sessions). False when unknown.

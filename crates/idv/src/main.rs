@@ -1,1 +1,278 @@
-fn main() {}
+//! `idv`: the one binary. `idv serve` runs the platform; the other commands administer it
+//! offline against the configured database, as Regula's CLI does.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use idv_server::config::{self, Config};
+use idv_server::ops;
+use idv_server::state::AppState;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "idv", version, about = "A self-hosted identity-verification platform server (Regula IDV Platform API)")]
+struct Cli {
+    /// Configuration file; default ./config.yaml when present, else built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform server.
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Load workflow definitions and localization files.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create(UserCreate),
+    /// Delete a user.
+    Delete {
+        #[arg(long, short = 'n')]
+        name: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Args)]
+struct UserCreate {
+    #[arg(long, short = 'n')]
+    name: String,
+    #[arg(long, short = 'p')]
+    password: String,
+    #[arg(long, short = 'e')]
+    email: Option<String>,
+    /// Comma-separated role names: admin, verifier, device, demo or a custom role.
+    #[arg(long, short = 'r', value_delimiter = ',')]
+    roles: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create an API key and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scope:operation list, e.g. "session_all:read,ephemeral_device:write".
+        #[arg(long)]
+        permissions: String,
+        /// Lifetime in seconds; without it the key never expires.
+        #[arg(long)]
+        expires: Option<i64>,
+    },
+    /// List API keys (never their secrets).
+    List,
+    /// Revoke an API key by id.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Load workflow and localization files (recognised by their shape).
+    Apply {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration.
+    Example,
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn open(config: Config) -> Result<AppState> {
+    let base = config.effective_base_url(None);
+    AppState::open(config, base).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn api_err(e: idv_server::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}", ops::workflows::describe(&e))
+}
+
+fn python_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", "))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Command::Serve => {
+            let config = load_config(&cli)?;
+            let addr = format!("{}:{}", config.services.api.host, config.services.api.port);
+            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            println!("idv listening on http://{}", listener.local_addr()?);
+            idv_server::serve(listener, config, shutdown_signal()).await.map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        Command::User(cmd) => {
+            let state = open(load_config(&cli)?).await?;
+            match cmd {
+                UserCommand::Create(u) => {
+                    let input = ops::users::NewUser {
+                        name: u.name.clone(),
+                        password: u.password.clone(),
+                        email: u.email.clone(),
+                        roles: u.roles.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+                    };
+                    let user = ops::users::create(&state, None, input).await.map_err(api_err)?;
+                    println!("User: {}", user.name);
+                    println!("        User ID: {}", user.id);
+                    println!("        Email: {}", user.email.as_deref().unwrap_or("None"));
+                    println!("        Roles: {}", python_list(&user.roles));
+                    println!("        Active: {}", if user.active { "True" } else { "False" });
+                }
+                UserCommand::Delete { name } => {
+                    let user = ops::users::delete_by_name(&state, name).await.map_err(api_err)?;
+                    println!("User {} deleted (User ID: {})", user.name, user.id);
+                }
+                UserCommand::List => {
+                    for u in state.store.user_list().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            u.id,
+                            u.name,
+                            u.email.as_deref().unwrap_or("-"),
+                            u.roles.join(","),
+                            if u.active { "active" } else { "inactive" }
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Apikey(cmd) => {
+            let state = open(load_config(&cli)?).await?;
+            match cmd {
+                ApikeyCommand::Create { name, permissions, expires } => {
+                    let perms: Vec<String> =
+                        permissions.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+                    let (key, token) = ops::apikeys::create(&state, None, name, *expires, &perms).await.map_err(api_err)?;
+                    println!("API key: {}", key.name);
+                    println!("        ID: {}", key.id);
+                    println!("        Permissions: {}", python_list(&key.permissions));
+                    println!(
+                        "        Expires: {}",
+                        key.expires_at.map(idv_core::time::iso).unwrap_or_else(|| "never".into())
+                    );
+                    println!("        Key: {token}");
+                    eprintln!("Store the key now: it is not shown again.");
+                }
+                ApikeyCommand::List => {
+                    for k in state.store.apikey_list(None).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                        let state_word = if k.revoked_at.is_some() {
+                            "revoked".to_string()
+                        } else if k.expires_at.is_some_and(|t| t <= idv_core::time::now_ms()) {
+                            "expired".to_string()
+                        } else {
+                            "active".to_string()
+                        };
+                        println!("{}\t{}\t{}\t{}", k.id, k.name, k.permissions.join(","), state_word);
+                    }
+                }
+                ApikeyCommand::Revoke { id } => {
+                    ops::apikeys::revoke(&state, id).await.map_err(api_err)?;
+                    println!("API key {id} revoked");
+                }
+            }
+            Ok(())
+        }
+        Command::Workflow(WorkflowCommand::Apply { files }) => {
+            let state = open(load_config(&cli)?).await?;
+            let mut failed = 0;
+            for file in files {
+                let text = match std::fs::read_to_string(file) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("{}: cannot read: {e}", file.display());
+                        failed += 1;
+                        continue;
+                    }
+                };
+                match ops::workflows::apply(&state, &text, None, ops::workflows::Expect::Any).await {
+                    Ok(ops::workflows::Applied::Workflow { summary, revision, changed }) => println!(
+                        "{}: workflow {} ({}) {} revision {revision}",
+                        file.display(),
+                        summary.id,
+                        summary.name,
+                        if changed { "stored as" } else { "unchanged at" }
+                    ),
+                    Ok(ops::workflows::Applied::Translations { entries, codes }) => {
+                        println!("{}: {entries} translations for {}", file.display(), codes.join(", "))
+                    }
+                    Err(e) => {
+                        eprintln!("{}: {}", file.display(), ops::workflows::describe(&e));
+                        failed += 1;
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} file(s) were not loaded");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG").unwrap_or_else(|_| {
+        let default = if matches!(cli.command, Command::Serve) { "info" } else { "warn" };
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Authentication: turns the `Authorization` header (or the `authorization` query parameter) into
+//! a [`Principal`] with its permissions. Schemes: `Basic` (users; Argon2id verified off the async
+//! runtime, then remembered for a short while under a keyed hash of the credentials so a client
+//! that sends Basic on every call does not pay the hash every time), `ApiKey` (any case),
+//! `Bearer` and `Token` (access tokens from `POST /api/auth/login`).
+
+use crate::error::{ApiError, ApiResult};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::Argon2;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use idv_core::ErrorCode;
+use idv_core::permission::{Op, Permission, PermissionSet, builtin_role};
+use idv_store::{ApiKey, Store, TokenKind};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    User,
+    ApiKey,
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user id or API key id: owner of what this caller creates.
+    pub id: String,
+    pub kind: PrincipalKind,
+    pub name: String,
+    pub permissions: PermissionSet,
+    /// Set for Bearer callers: the login whose tokens logout deletes.
+    pub token_family: Option<String>,
+}
+
+/// How far a permission reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Everyone's records (`X_all:op`).
+    All,
+    /// Only the caller's own (`X:op`).
+    Own,
+}
+
+impl Principal {
+    pub fn allows(&self, scope: &str, op: Op) -> bool {
+        self.permissions.allows(Permission::of(scope, op))
+    }
+
+    /// `All` when the caller holds `{all_scope}:op`, `Own` for `{own_scope}:op`, else `None`.
+    pub fn reach(&self, all_scope: &str, own_scope: &str, op: Op) -> Option<Reach> {
+        if self.allows(all_scope, op) {
+            Some(Reach::All)
+        } else if self.allows(own_scope, op) {
+            Some(Reach::Own)
+        } else {
+            None
+        }
+    }
+
+    /// True when the caller may act on a record owned by `owner` with this reach.
+    pub fn may_touch(&self, reach: Reach, owner: Option<&str>) -> bool {
+        reach == Reach::All || owner == Some(self.id.as_str())
+    }
+}
+
+/// The prefix of every API key, fixed forever so secret scanners can find leaked keys.
+pub const API_KEY_PREFIX: &str = "idv_";
+const API_KEY_SECRET_LEN: usize = 40;
+const ACCESS_PREFIX: &str = "idvat_";
+const REFRESH_PREFIX: &str = "idvrt_";
+const BASIC_CACHE_TTL: Duration = Duration::from_secs(30);
+const BASIC_CACHE_MAX: usize = 10_000;
+/// Last-use times are written at most this often per key, so reads stay reads.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+type HmacSha256 = Hmac<Sha256>;
+
+struct CachedUser {
+    principal: Arc<Principal>,
+    until: Instant,
+}
+
+/// The authenticator, shared by all requests.
+pub struct Auth {
+    store: Arc<dyn Store>,
+    basic_enabled: bool,
+    /// Keys the hashes of API key secrets; stored in the database so every instance agrees.
+    apikey_key: Vec<u8>,
+    /// Keys the Basic cache; random per process, never stored.
+    cache_key: [u8; 32],
+    basic_cache: RwLock<HashMap<[u8; 32], CachedUser>>,
+    dummy_hash: String,
+}
+
+impl Auth {
+    pub async fn new(store: Arc<dyn Store>, basic_enabled: bool) -> ApiResult<Auth> {
+        let fresh = hex::encode(random_bytes::<32>());
+        let stored = store.setting_get_or_insert("apikey_hmac_key", &fresh).await?;
+        let apikey_key = hex::decode(stored).map_err(|_| ApiError::new(ErrorCode::Internal, "stored apikey_hmac_key is not hex"))?;
+        Ok(Auth {
+            store,
+            basic_enabled,
+            apikey_key,
+            cache_key: random_bytes::<32>(),
+            basic_cache: RwLock::new(HashMap::new()),
+            dummy_hash: hash_password("not a real password").map_err(ApiError)?,
+        })
+    }
+
+    pub fn basic_enabled(&self) -> bool {
+        self.basic_enabled
+    }
+
+    /// Forgets every remembered Basic login (after a user or role changes).
+    pub fn invalidate_users(&self) {
+        self.basic_cache.write().expect("basic cache lock").clear();
+    }
+
+    /// Authenticates an `Authorization` value.
+    pub async fn authenticate(&self, value: &str) -> ApiResult<Principal> {
+        let value = value.trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let rest = rest.trim();
+        match scheme.to_ascii_lowercase().as_str() {
+            "basic" => self.basic(rest).await,
+            "apikey" => self.api_key(rest).await,
+            "bearer" | "token" => self.bearer(rest).await,
+            _ => Err(ApiError::new(
+                ErrorCode::UnsupportedAuthScheme,
+                format!("unsupported authorization scheme `{scheme}`; use Basic, ApiKey, Bearer or Token"),
+            )),
+        }
+    }
+
+    async fn basic(&self, encoded: &str) -> ApiResult<Principal> {
+        if !self.basic_enabled {
+            return Err(ApiError::new(ErrorCode::BasicAuthDisabled, "Basic authentication is turned off (basicAuth.enabled: false); use an API key or a Bearer token"));
+        }
+        let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| {
+            ApiError::new(ErrorCode::InvalidCredentials, "the Basic credentials are not valid base64 of user:password")
+        })?;
+        let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
+        let (name, password) = decoded.split_once(':').ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidCredentials, "the Basic credentials must be user:password")
+        })?;
+        let cache_key = self.keyed(&[name.as_bytes(), b"\0", password.as_bytes()]);
+        if let Some(hit) = self.basic_cache.read().expect("basic cache lock").get(&cache_key)
+            && hit.until > Instant::now()
+        {
+            return Ok((*hit.principal).clone());
+        }
+        let user = self.store.user_by_name(name).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| self.dummy_hash.clone());
+        let ok = verify_password_blocking(hash, password.to_string()).await;
+        let Some(user) = user.filter(|_| ok) else {
+            return Err(invalid());
+        };
+        if !user.active {
+            return Err(ApiError::new(ErrorCode::InvalidCredentials, format!("user {} is deactivated", user.name)));
+        }
+        let principal = Principal {
+            id: user.id.clone(),
+            kind: PrincipalKind::User,
+            name: user.name.clone(),
+            permissions: self.permissions_for_roles(&user.roles).await?,
+            token_family: None,
+        };
+        let mut cache = self.basic_cache.write().expect("basic cache lock");
+        if cache.len() >= BASIC_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(cache_key, CachedUser { principal: Arc::new(principal.clone()), until: Instant::now() + BASIC_CACHE_TTL });
+        Ok(principal)
+    }
+
+    async fn api_key(&self, text: &str) -> ApiResult<Principal> {
+        let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "unknown API key");
+        let (id, secret) = split_api_key(text).ok_or_else(|| {
+            ApiError::new(ErrorCode::InvalidCredentials, format!("not an idv API key: keys look like {API_KEY_PREFIX}<64 lowercase letters and digits>"))
+        })?;
+        let key = self.store.apikey_get(id).await?.ok_or_else(invalid)?;
+        let given = self.hash_secret(secret);
+        if !bool::from(given.as_bytes().ct_eq(key.secret_hash.as_bytes())) {
+            return Err(invalid());
+        }
+        let now = idv_core::time::now_ms();
+        if key.revoked_at.is_some() {
+            return Err(ApiError::new(ErrorCode::RevokedCredentials, "this API key was revoked"));
+        }
+        if key.expires_at.is_some_and(|t| t <= now) {
+            return Err(ApiError::new(ErrorCode::ExpiredCredentials, "this API key has expired; create a new one"));
+        }
+        if key.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
+            let store = self.store.clone();
+            let id = key.id.clone();
+            tokio::spawn(async move {
+                let _ = store.apikey_touch(&id, now).await;
+            });
+        }
+        Ok(self.key_principal(&key))
+    }
+
+    fn key_principal(&self, key: &ApiKey) -> Principal {
+        Principal {
+            id: key.id.clone(),
+            kind: PrincipalKind::ApiKey,
+            name: key.name.clone(),
+            // Stored permissions were validated when the key was made.
+            permissions: PermissionSet::parse(&key.permissions).unwrap_or_default(),
+            token_family: None,
+        }
+    }
+
+    async fn bearer(&self, token: &str) -> ApiResult<Principal> {
+        if !token.starts_with(ACCESS_PREFIX) {
+            return Err(ApiError::new(ErrorCode::InvalidCredentials, "unknown access token"));
+        }
+        let t = self.store.token_get(&sha256_hex(token)).await?;
+        let t = t.filter(|t| t.kind == TokenKind::Access).ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown access token"))?;
+        if t.expires_at <= idv_core::time::now_ms() {
+            return Err(ApiError::new(ErrorCode::ExpiredCredentials, "the access token has expired; refresh it at POST /api/auth/refresh"));
+        }
+        let user = self.store.user_get(&t.user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the token's user no longer exists or is deactivated"))?;
+        Ok(Principal {
+            id: user.id,
+            kind: PrincipalKind::User,
+            name: user.name,
+            permissions: self.permissions_for_roles(&user.roles).await?,
+            token_family: Some(t.family),
+        })
+    }
+
+    /// The union of the permissions of `roles` (built-in or custom). Unknown names grant nothing.
+    pub async fn permissions_for_roles(&self, roles: &[String]) -> ApiResult<PermissionSet> {
+        let mut set = PermissionSet::default();
+        let mut custom = None;
+        for role in roles {
+            if let Some(p) = builtin_role(role) {
+                set.extend(&p);
+                continue;
+            }
+            if custom.is_none() {
+                custom = Some(self.store.role_list().await?);
+            }
+            if let Some(r) = custom.as_ref().and_then(|list| list.iter().find(|r| &r.name == role)) {
+                set.extend(&PermissionSet::parse(&r.permissions).unwrap_or_default());
+            }
+        }
+        Ok(set)
+    }
+
+    /// The stored form of an API key secret.
+    pub fn hash_secret(&self, secret: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.apikey_key).expect("any key length");
+        mac.update(secret.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn keyed(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.cache_key).expect("any key length");
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A new API key: `(key text shown once, secret hash to store)` for the given id.
+    pub fn new_api_key(&self, id: &str) -> (String, String) {
+        let secret = idv_core::ids::random_base36(API_KEY_SECRET_LEN);
+        (format!("{API_KEY_PREFIX}{id}{secret}"), self.hash_secret(&secret))
+    }
+}
+
+/// Splits `idv_<24 hex id><secret>` into id and secret.
+fn split_api_key(text: &str) -> Option<(&str, &str)> {
+    let rest = text.strip_prefix(API_KEY_PREFIX)?;
+    if rest.len() != 24 + API_KEY_SECRET_LEN || !rest.is_ascii() {
+        return None;
+    }
+    let (id, secret) = rest.split_at(24);
+    idv_core::ids::is_id(id).then_some((id, secret))
+}
+
+/// New access and refresh token texts.
+pub fn new_token_pair() -> (String, String) {
+    (
+        format!("{ACCESS_PREFIX}{}", idv_core::ids::random_base36(40)),
+        format!("{REFRESH_PREFIX}{}", idv_core::ids::random_base36(40)),
+    )
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore;
+    let mut b = [0u8; N];
+    rand::rng().fill_bytes(&mut b);
+    b
+}
+
+/// An Argon2id PHC string for `password`.
+pub fn hash_password(password: &str) -> Result<String, idv_core::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| idv_core::Error::internal(format!("hashing failed: {e}")))
+}
+
+/// Hashes on the blocking pool: Argon2 costs tens of milliseconds of CPU.
+pub async fn hash_password_blocking(password: String) -> Result<String, idv_core::Error> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| idv_core::Error::internal(e.to_string()))?
+}
+
+/// Verifies on the blocking pool.
+pub async fn verify_password_blocking(hash: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_key_text_splits() {
+        let id = idv_core::ids::new_id();
+        let text = format!("{API_KEY_PREFIX}{id}{}", "a".repeat(40));
+        assert_eq!(split_api_key(&text), Some((id.as_str(), "a".repeat(40).as_str())));
+        assert_eq!(split_api_key("idv_short"), None);
+        assert_eq!(split_api_key(&text.replace("idv_", "xyz_")), None);
+    }
+
+    #[test]
+    fn password_hash_is_argon2id_and_verifies() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"wrong", &parsed).is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! Request bodies: JSON with errors that say where the problem is, text documents (YAML or
+//! JSON), the `Accept` check, and size limits mapped to 413.
+
+use crate::error::{ApiError, ApiResult};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use idv_core::ErrorCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The media type of a request, lower-cased, without parameters.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+pub fn is_json_type(mt: &str) -> bool {
+    mt == "application/json" || (mt.starts_with("application/") && mt.ends_with("+json"))
+}
+
+/// True when `Accept` is absent or admits JSON.
+pub fn accepts_json(headers: &HeaderMap) -> bool {
+    let mut any = false;
+    for v in headers.get_all(header::ACCEPT) {
+        let Ok(v) = v.to_str() else { continue };
+        for item in v.split(',') {
+            any = true;
+            let mut parts = item.split(';');
+            let mt = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+            });
+            if refused {
+                continue;
+            }
+            if mt.is_empty() || mt == "*/*" || mt == "application/*" || is_json_type(&mt) {
+                return true;
+            }
+        }
+    }
+    !any
+}
+
+async fn read_bytes(req: Request) -> ApiResult<Bytes> {
+    // Bytes honours the DefaultBodyLimit layer (services.api.maxBodySize).
+    Bytes::from_request(req, &()).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is larger than services.api.maxBodySize")
+        } else {
+            ApiError::new(ErrorCode::InvalidRequest, format!("cannot read the request body: {rejection}"))
+        }
+    })
+}
+
+/// Parses JSON, reporting the line and column of a syntax error.
+pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
+        )
+    })
+}
+
+/// Turns parsed JSON into `T`, naming the field that does not fit.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let place = if path == "." { "the body".to_string() } else { format!("field `{path}`") };
+        ApiError::new(ErrorCode::InvalidRequest, format!("{place}: {}", e.inner()))
+    })
+}
+
+/// A JSON body: `Content-Type: application/json` (or none with an empty body, read as `{}`).
+/// Also keeps the raw bytes, for storing exactly what the client sent.
+pub struct JsonBody<T>(pub T, pub Bytes);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> ApiResult<Self> {
+        let mt = media_type(req.headers());
+        let bytes = read_bytes(req).await?;
+        match mt.as_deref() {
+            Some(m) if is_json_type(m) => {}
+            None if bytes.is_empty() => {}
+            None => {
+                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body with Content-Type: application/json"));
+            }
+            Some(other) => {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    format!("Content-Type {other} is not accepted here; send application/json"),
+                ));
+            }
+        }
+        let value = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            Value::Object(Default::default())
+        } else {
+            parse_json(&bytes)?
+        };
+        Ok(JsonBody(from_value(value)?, bytes))
+    }
+}
+
+/// A YAML or JSON document body (workflow and localization files).
+pub struct DocumentBody(pub String);
+
+pub const DOCUMENT_TYPES: &[&str] = &["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json"];
+
+impl<S: Send + Sync> FromRequest<S> for DocumentBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> ApiResult<Self> {
+        let mt = media_type(req.headers());
+        match mt.as_deref() {
+            Some(m) if DOCUMENT_TYPES.contains(&m) || m.ends_with("+json") || m.ends_with("+yaml") => {}
+            other => {
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    format!(
+                        "Content-Type {} is not accepted here; send application/yaml, application/x-yaml, text/yaml or application/json",
+                        other.unwrap_or("(none)")
+                    ),
+                ));
+            }
+        }
+        let bytes = read_bytes(req).await?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the document is not UTF-8: {e}")))?;
+        if mt.as_deref().is_some_and(is_json_type) {
+            parse_json(text.as_bytes())?;
+        }
+        Ok(DocumentBody(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn accept_rules() {
+        assert!(accepts_json(&HeaderMap::new()));
+        assert!(accepts_json(&accept("application/json")));
+        assert!(accepts_json(&accept("*/*")));
+        assert!(accepts_json(&accept("text/html, */*;q=0.8")));
+        assert!(accepts_json(&accept("application/problem+json")));
+        assert!(!accepts_json(&accept("text/html")));
+        assert!(!accepts_json(&accept("text/html, application/json;q=0")));
+    }
+}

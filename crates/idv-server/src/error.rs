@@ -1,0 +1,69 @@
+//! HTTP rendering of the error catalogue: `{"error": {"code", "message", "details"?, "requestId"?}}`
+//! with the catalogue's status. Storage and blob failures become 500s that are logged with the
+//! request id the client also sees; their internals are never sent to the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use idv_core::{Error, ErrorCode};
+use idv_store::StoreError;
+use idv_store::blobs::BlobError;
+use serde_json::json;
+
+/// An error as a handler returns it.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError(Error::new(code, message))
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => ApiError::new(ErrorCode::SessionConflict, format!("already exists: {what}")),
+            StoreError::Backend(msg) => {
+                tracing::error!(error = %msg, "database error");
+                ApiError::new(ErrorCode::Internal, "the database failed; the error is logged with this request id")
+            }
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::NotFound(_) => ApiError::new(ErrorCode::FileNotFound, "the file's bytes are missing from storage"),
+            BlobError::TooLarge(limit) => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the upload is larger than services.api.maxBodySize ({limit} bytes)"),
+            ),
+            BlobError::Source(msg) => ApiError::new(ErrorCode::InvalidRequest, format!("reading the request body failed: {msg}")),
+            BlobError::Backend(msg) => {
+                tracing::error!(error = %msg, "file storage error");
+                ApiError::new(ErrorCode::Internal, "file storage failed; the error is logged with this request id")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body = json!({"code": e.code.as_str(), "message": e.message});
+        if let Some(d) = e.details {
+            body["details"] = d;
+        }
+        (status, axum::Json(json!({ "error": body }))).into_response()
+    }
+}

@@ -1,0 +1,90 @@
+//! Login, token refresh and logout for Bearer access tokens.
+
+use super::Caller;
+use crate::auth::{new_token_pair, sha256_hex, verify_password_blocking};
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use idv_core::ErrorCode;
+use idv_store::{AuthToken, TokenKind};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshInput {
+    refresh_token: String,
+}
+
+async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
+    let (access, refresh) = new_token_pair();
+    let now = idv_core::time::now_ms();
+    let family = idv_core::ids::new_id();
+    let ttl = state.config.oauth2.access_token_ttl as i64;
+    for (text, kind, ttl_s) in [
+        (&access, TokenKind::Access, ttl),
+        (&refresh, TokenKind::Refresh, state.config.oauth2.refresh_token_ttl as i64),
+    ] {
+        state
+            .store
+            .token_create(&AuthToken {
+                hash: sha256_hex(text),
+                kind,
+                family: family.clone(),
+                user_id: user_id.to_string(),
+                created_at: now,
+                expires_at: now + ttl_s * 1000,
+            })
+            .await?;
+    }
+    Ok(json!({"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer", "expiresIn": ttl}))
+}
+
+pub async fn login(State(state): State<AppState>, JsonBody(input, _): JsonBody<LoginInput>) -> ApiResult<Json<Value>> {
+    let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
+    let user = state.store.user_by_name(&input.username).await?;
+    let Some(user) = user else {
+        // Same cost as a real check, so timing does not reveal which names exist.
+        let _ = crate::auth::hash_password_blocking(input.password).await;
+        return Err(invalid());
+    };
+    if !verify_password_blocking(user.password_hash.clone(), input.password).await || !user.active {
+        return Err(invalid());
+    }
+    Ok(Json(issue(&state, &user.id).await?))
+}
+
+pub async fn refresh(State(state): State<AppState>, JsonBody(input, _): JsonBody<RefreshInput>) -> ApiResult<Json<Value>> {
+    let t = state
+        .store
+        .token_get(&sha256_hex(&input.refresh_token))
+        .await?
+        .filter(|t| t.kind == TokenKind::Refresh)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown refresh token"))?;
+    // Rotation: the old pair ends whatever happens next.
+    state.store.token_delete_family(&t.family).await?;
+    if t.expires_at <= idv_core::time::now_ms() {
+        return Err(ApiError::new(ErrorCode::ExpiredCredentials, "the refresh token has expired; log in again"));
+    }
+    Ok(Json(issue(&state, &t.user_id).await?))
+}
+
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    match &caller.token_family {
+        Some(f) => {
+            state.store.token_delete_family(f).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        None => Err(ApiError::new(ErrorCode::InvalidRequest, "logout ends Bearer logins; Basic and API key callers have nothing to end")),
+    }
+}

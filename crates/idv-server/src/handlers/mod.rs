@@ -1,0 +1,16 @@
+//! HTTP handlers by resource. Each is thin: parse, authorize (the guard did the coarse check),
+//! call an operation in [`crate::ops`], shape the answer.
+
+pub mod apikeys;
+pub mod auth;
+pub mod files;
+pub mod security;
+pub mod sessions;
+pub mod system;
+pub mod workflows;
+
+use crate::auth::Principal;
+use std::sync::Arc;
+
+/// The authenticated caller, put in place by the route guard.
+pub type Caller = axum::Extension<Arc<Principal>>;

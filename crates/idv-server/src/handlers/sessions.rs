@@ -1,0 +1,120 @@
+//! `/api/sessions`: start, read, and the step endpoint (data and file uploads).
+
+use super::Caller;
+use crate::body::{JsonBody, is_json_type, media_type};
+use crate::error::{ApiError, ApiResult};
+use crate::ops::sessions::{self, StartInput, Upload};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use futures::TryStreamExt;
+use idv_core::ErrorCode;
+use idv_core::permission::Op;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartQuery {
+    workflow_id: Option<String>,
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<StartQuery>,
+    JsonBody(input, _): JsonBody<StartInput>,
+) -> ApiResult<Json<Value>> {
+    let wid = q.workflow_id.filter(|w| !w.is_empty()).ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidRequest, "name the workflow: POST /api/sessions?workflowId=<id>")
+    })?;
+    let s = sessions::start(&state, &caller, &wid, input).await?;
+    Ok(Json(sessions::view(&state, &s).await?))
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let s = sessions::get_for(&state, &caller, &id, Op::Read).await?;
+    Ok(Json(sessions::view(&state, &s).await?))
+}
+
+#[derive(Deserialize)]
+pub struct StepQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    property: Option<String>,
+    name: Option<String>,
+}
+
+pub async fn step(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, step)): Path<(String, String)>,
+    Query(q): Query<StepQuery>,
+    req: Request,
+) -> ApiResult<Json<Value>> {
+    let mt = media_type(req.headers());
+    let kind = match q.kind.as_deref() {
+        Some(k) => k.to_string(),
+        None if mt.as_deref().is_none_or(is_json_type) => "data".into(),
+        None => "file".into(),
+    };
+    match kind.as_str() {
+        "data" => {
+            let JsonBody(data, raw) = JsonBody::<Value>::from_request(req, &state).await?;
+            Ok(Json(sessions::submit_data(&state, &caller, &id, &step, raw, data).await?))
+        }
+        "file" => upload(&state, &caller, &id, &step, q, mt, req).await,
+        other => Err(ApiError::new(ErrorCode::InvalidRequest, format!("unknown step submission type `{other}`; use type=data or type=file"))),
+    }
+}
+
+async fn upload(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    step: &str,
+    q: StepQuery,
+    mt: Option<String>,
+    req: Request,
+) -> ApiResult<Json<Value>> {
+    let (session, wf) = sessions::check_upload(state, caller, id, step).await?;
+    if let Some(p) = &q.property {
+        sessions::check_property(&wf, p)?;
+    }
+    let mut stored = Vec::new();
+    if mt.as_deref() == Some("multipart/form-data") {
+        let mut form = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::InvalidMultipart, format!("bad multipart body: {e}")))?;
+        loop {
+            let field = form
+                .next_field()
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::InvalidMultipart, format!("bad multipart body: {e}")))?;
+            let Some(field) = field else { break };
+            let field_name = field.name().unwrap_or("").to_string();
+            // A part named after a binary property fills it; otherwise ?property= does.
+            let property = if wf.property_type(&field_name).is_some() {
+                sessions::check_property(&wf, &field_name)?;
+                Some(field_name.clone())
+            } else {
+                q.property.clone()
+            };
+            let name = field.file_name().map(str::to_string).unwrap_or_else(|| field_name.clone());
+            let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+            let body = field.map_err(|e| e.to_string());
+            let upload = Upload { name, content_type, property, body };
+            stored.push(sessions::store_upload(state, &session, step, upload).await?);
+        }
+        if stored.is_empty() {
+            return Err(ApiError::new(ErrorCode::InvalidMultipart, "the multipart body holds no file parts"));
+        }
+    } else {
+        let content_type = mt.unwrap_or_else(|| "application/octet-stream".into());
+        let body = req.into_body().into_data_stream().map_err(|e| e.to_string());
+        let upload = Upload { name: q.name.clone().unwrap_or_else(|| "upload".into()), content_type, property: q.property.clone(), body };
+        stored.push(sessions::store_upload(state, &session, step, upload).await?);
+    }
+    sessions::link_uploads(state, id, &stored).await?;
+    Ok(Json(json!({"files": stored.iter().map(|f| sessions::file_view(state, f)).collect::<Vec<_>>()})))
+}

@@ -1,0 +1,98 @@
+//! The OpenAPI 3.1 document, generated from the route table so it cannot drift from the router.
+
+use crate::routes::{Access, table};
+use serde_json::{Map, Value, json};
+
+/// The document for a server at `base_url`.
+pub fn document(base_url: &str) -> Value {
+    let mut paths = Map::new();
+    for def in table() {
+        let mut op = Map::new();
+        op.insert("summary".into(), json!(def.summary));
+        op.insert("tags".into(), json!([def.tag]));
+        op.insert("operationId".into(), json!(operation_id(def.method.as_str(), def.path)));
+        let params: Vec<Value> = def
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            op.insert("parameters".into(), Value::Array(params));
+        }
+        match def.access {
+            Access::Public => {
+                op.insert("security".into(), json!([]));
+            }
+            Access::Authenticated => {
+                op.insert("security".into(), all_schemes());
+            }
+            Access::AnyOf(perms) => {
+                op.insert("security".into(), all_schemes());
+                let list: Vec<String> = perms.iter().map(|(s, o)| format!("{s}:{}", o.as_str())).collect();
+                op.insert("x-permissions-any-of".into(), json!(list));
+            }
+        }
+        if let Some(ex) = def.example {
+            let example: Value = serde_json::from_str(ex).unwrap_or(Value::Null);
+            op.insert(
+                "requestBody".into(),
+                json!({"content": {"application/json": {"schema": {"type": "object"}, "example": example}}}),
+            );
+        }
+        let mut responses = Map::new();
+        responses.insert("200".into(), json!({"description": "Success"}));
+        if def.access != Access::Public {
+            responses.insert("401".into(), json!({"$ref": "#/components/responses/Unauthorized"}));
+        }
+        if matches!(def.access, Access::AnyOf(_)) {
+            responses.insert("403".into(), json!({"$ref": "#/components/responses/Forbidden"}));
+        }
+        op.insert("responses".into(), Value::Object(responses));
+        let entry = paths.entry(def.path.to_string()).or_insert_with(|| json!({}));
+        entry[def.method.as_str().to_ascii_lowercase()] = Value::Object(op);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "idv",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A self-hosted identity-verification platform server that speaks the Regula IDV Platform API. \
+Authenticate with `Authorization: ApiKey <key>` (scheme word in any case), `Basic`, `Bearer <access token>` or `Token <token>`, \
+or pass the same value URL-encoded in the `authorization` query parameter. Permissions are `scope:operation`; `X_all` covers \
+everyone's records, `X` the caller's own. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}` with stable codes. \
+Session statuses: 0 not completed, 1 not verified, 2 verified, 3 approved, 4 pending, 1000 rejected."
+        },
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "ApiKey <key>"},
+                "Basic": {"type": "http", "scheme": "basic"},
+                "Bearer": {"type": "http", "scheme": "bearer"},
+                "Token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <token>"}
+            },
+            "responses": {
+                "Unauthorized": {"description": "No, bad, expired or revoked credentials (codes missing_credentials, invalid_credentials, expired_credentials, revoked_credentials)"},
+                "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden)"}
+            }
+        }
+    })
+}
+
+fn all_schemes() -> Value {
+    json!([{"ApiKey": []}, {"Basic": []}, {"Bearer": []}, {"Token": []}])
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_ascii_lowercase();
+    for seg in path.trim_start_matches("/api/").split('/') {
+        let seg = seg.trim_start_matches('{').trim_end_matches('}');
+        let mut chars = seg.chars().filter(|c| c.is_ascii_alphanumeric());
+        if let Some(first) = chars.next() {
+            id.push(first.to_ascii_uppercase());
+            id.extend(chars);
+        }
+    }
+    id
+}

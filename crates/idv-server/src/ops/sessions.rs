@@ -1,0 +1,441 @@
+//! Sessions: start, read (with ownership), step data submission and file uploads. The order of
+//! writes keeps storage coherent: bytes first, then the session row (compare-and-swap on its
+//! revision), then the file row; a refused request changes nothing already stored.
+
+use crate::auth::{Principal, Reach};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use idv_core::ErrorCode;
+use idv_core::permission::Op;
+use idv_core::workflow::{PropertyType, RenderContext, Step, Workflow};
+use idv_store::{FileRecord, SessionRecord};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The body of `POST /api/sessions`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartInput {
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
+fn valid_locale(l: &str) -> bool {
+    let mut parts = l.split(['-', '_']);
+    let lang = parts.next().unwrap_or("");
+    (2..=3).contains(&lang.len())
+        && lang.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Starts a session on the current revision of a workflow, in its first step.
+pub async fn start(state: &AppState, by: &Principal, workflow_id: &str, input: StartInput) -> ApiResult<SessionRecord> {
+    let metadata = match input.metadata {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(m @ Value::Object(_)) => m,
+        Some(_) => return Err(ApiError::new(ErrorCode::InvalidRequest, "`metadata` must be a JSON object")),
+    };
+    let (revision, wf) = state.workflows.current(state.store.as_ref(), workflow_id).await?;
+    let locale = match input.locale.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) {
+        Some(l) if valid_locale(&l) => l.to_ascii_lowercase().replace('_', "-"),
+        Some(l) => {
+            return Err(ApiError::new(ErrorCode::InvalidLocale, format!("`{l}` is not a locale code such as en or en-us")));
+        }
+        None => wf.default_locale().unwrap_or("en-us").to_ascii_lowercase(),
+    };
+    let now = idv_core::time::now_ms();
+    let session = SessionRecord {
+        id: idv_core::ids::new_id(),
+        workflow_id: wf.id().to_string(),
+        workflow_revision: revision,
+        workflow_name: wf.name().to_string(),
+        workflow_version: wf.version().map(str::to_string),
+        status: idv_core::status::NOT_COMPLETED,
+        locale,
+        metadata,
+        properties: Value::Object(Map::new()),
+        current_step: Some(wf.first_step().id.clone()),
+        steps: Value::Array(vec![]),
+        ended: wf.first_step().is_final,
+        owner_id: Some(by.id.clone()),
+        created_at: now,
+        updated_at: now,
+        revision: 1,
+    };
+    state.store.session_create(&session).await?;
+    Ok(session)
+}
+
+/// A session the caller may act on with `op` (`session_all:op` for any, `session:op` for its
+/// own). Sessions the caller may not see are reported as missing, not forbidden.
+pub async fn get_for(state: &AppState, by: &Principal, id: &str, op: Op) -> ApiResult<SessionRecord> {
+    let not_found = || ApiError::new(ErrorCode::SessionNotFound, format!("no session with id {id}"));
+    let reach = by.reach("session_all", "session", op).ok_or_else(not_found)?;
+    if !idv_core::ids::is_id(id) {
+        return Err(not_found());
+    }
+    state
+        .store
+        .session_get(id)
+        .await?
+        .filter(|s| by.may_touch(reach, s.owner_id.as_deref()) || reach == Reach::All)
+        .ok_or_else(not_found)
+}
+
+/// The absolute URL of a session file.
+pub fn file_url(state: &AppState, session_id: &str, file_id: &str) -> String {
+    format!("{}/api/sessions/{session_id}/files/{file_id}", state.base_url)
+}
+
+pub fn file_view(state: &AppState, f: &FileRecord) -> Value {
+    json!({
+        "id": f.id,
+        "name": f.name,
+        "step": f.step,
+        "property": f.property,
+        "contentType": f.content_type,
+        "size": f.size,
+        "sha256": f.sha256,
+        "createdAt": idv_core::time::iso(f.created_at),
+        "url": file_url(state, &f.session_id, &f.id),
+    })
+}
+
+/// The session container as the API returns it.
+pub async fn view(state: &AppState, s: &SessionRecord) -> ApiResult<Value> {
+    let files = state.store.file_list(&s.id).await?;
+    let wf = state.workflows.revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision).await?;
+    let mut properties = Map::new();
+    if let Value::Object(props) = &s.properties {
+        for (k, v) in props {
+            let shown = match (wf.property_type(k), v) {
+                // Binary properties hold a file id; show where to fetch the bytes.
+                (Some(PropertyType::Binary), Value::String(fid)) => {
+                    json!({"fileId": fid, "url": file_url(state, &s.id, fid)})
+                }
+                _ => v.clone(),
+            };
+            properties.insert(k.clone(), shown);
+        }
+    }
+    Ok(json!({
+        "id": s.id,
+        "status": s.status,
+        "workflow": {"id": s.workflow_id, "name": s.workflow_name, "version": s.workflow_version},
+        "locale": s.locale,
+        "metadata": s.metadata,
+        "properties": properties,
+        "files": files.iter().map(|f| file_view(state, f)).collect::<Vec<_>>(),
+        "currentStep": s.current_step,
+        "steps": s.steps,
+        "userId": s.owner_id,
+        "createdAt": idv_core::time::iso(s.created_at),
+        "updatedAt": idv_core::time::iso(s.updated_at),
+    }))
+}
+
+/// The `config` namespace workflow templates see: public URLs and service prefixes only.
+fn template_config(state: &AppState) -> Value {
+    let s = &state.config.services;
+    json!({
+        "baseUrl": state.base_url,
+        "services": {
+            "docreader": {"enabled": s.docreader.enabled, "prefix": s.docreader.prefix, "url": s.docreader.url},
+            "faceapi": {"enabled": s.faceapi.enabled, "prefix": s.faceapi.prefix, "url": s.faceapi.url},
+        },
+    })
+}
+
+/// Localized strings for a session's locale: the first code in the fallback chain wins per key.
+async fn locale_strings(state: &AppState, wf: &Workflow, locale: &str) -> ApiResult<HashMap<String, String>> {
+    let available = state.store.translation_codes().await?;
+    let chain = idv_core::workflow::locale_chain(Some(locale), wf.default_locale(), &available);
+    let rows = state.store.translations_for(&chain).await?;
+    let mut out = HashMap::new();
+    for code in chain.iter().rev() {
+        for r in rows.iter().filter(|r| &r.code == code) {
+            out.insert(r.key.clone(), r.value.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The step as the client sees it: `{id, name, type, final, client}` with the client
+/// descriptor rendered for the session's locale.
+pub async fn step_view(state: &AppState, wf: &Workflow, s: &SessionRecord, step: &Step) -> ApiResult<Value> {
+    let strings = locale_strings(state, wf, &s.locale).await?;
+    let config = template_config(state);
+    let session = json!({"id": s.id, "locale": s.locale, "status": s.status, "metadata": s.metadata});
+    let empty = Map::new();
+    let ctx = RenderContext {
+        locale: &strings,
+        config: &config,
+        session: &session,
+        properties: s.properties.as_object().unwrap_or(&empty),
+    };
+    let client = wf.render_client(step, &ctx)?;
+    Ok(json!({
+        "id": step.id,
+        "name": step.name,
+        "type": step.kind.as_str(),
+        "final": step.is_final,
+        "client": client,
+    }))
+}
+
+/// Loads the session, its workflow revision and the step a client addresses, refusing steps
+/// that are unknown (404), not current or of an ended session (409).
+async fn addressed_step(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    step_id: &str,
+) -> ApiResult<(SessionRecord, Arc<Workflow>, Step)> {
+    let s = get_for(state, by, id, Op::Write).await?;
+    let wf = state.workflows.revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision).await?;
+    let step = wf
+        .step(step_id)
+        .cloned()
+        .ok_or_else(|| ApiError::new(ErrorCode::StepNotFound, format!("workflow {} has no step {step_id}", wf.id())))?;
+    if s.ended {
+        return Err(ApiError::new(
+            ErrorCode::SessionEnded,
+            format!("session {id} has ended in step {}; start a new session", s.current_step.as_deref().unwrap_or("?")),
+        ));
+    }
+    if s.current_step.as_deref() != Some(step_id) {
+        return Err(ApiError::new(
+            ErrorCode::StepNotCurrent,
+            format!("session {id} waits in step {}, not {step_id}", s.current_step.as_deref().unwrap_or("?")),
+        ));
+    }
+    Ok((s, wf, step))
+}
+
+fn object_key(session_id: &str, file_id: &str) -> String {
+    format!("sessions/{session_id}/files/{file_id}")
+}
+
+/// Appends a completion entry for `step`, numbering attempts per step.
+fn record_step(steps: &Value, step: &str, now: i64) -> Value {
+    let mut list = steps.as_array().cloned().unwrap_or_default();
+    let attempt = list.iter().filter(|e| e.get("id").and_then(Value::as_str) == Some(step)).count() + 1;
+    list.push(json!({"id": step, "attempt": attempt, "completedAt": idv_core::time::iso(now)}));
+    Value::Array(list)
+}
+
+/// Handles `POST /api/sessions/{id}/step/{step}?type=data`: validates `data` against the step's
+/// schema, stores it as a session file, runs the step's transformers and conditions, and moves
+/// the session. Returns the step the session now waits in.
+pub async fn submit_data(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    step_id: &str,
+    raw: bytes::Bytes,
+    data: Value,
+) -> ApiResult<Value> {
+    let (s, wf, step) = addressed_step(state, by, id, step_id).await?;
+    if step.kind == idv_core::workflow::StepKind::Processing {
+        return Err(ApiError::new(ErrorCode::StepNotCurrent, format!("step {step_id} is run by the server and takes no client data")));
+    }
+    if let Err(violations) = wf.validate_step_data(&step, &data) {
+        let first = violations.first().map(|v| format!("{}: {}", if v.path.is_empty() { "/" } else { &v.path }, v.message)).unwrap_or_default();
+        return Err(ApiError(
+            idv_core::Error::new(
+                ErrorCode::SchemaViolation,
+                format!("the data does not match the schema of step {step_id} ({} violation(s); first: {first})", violations.len()),
+            )
+            .with_details(json!(violations)),
+        ));
+    }
+    let props = s.properties.as_object().cloned().unwrap_or_default();
+    let outcome = wf.submit(&step, &data, &props).map_err(|e| match e {
+        idv_core::workflow::SubmitError::Coercion { property, message } => ApiError::new(
+            ErrorCode::StepFailed,
+            format!("property {property} could not take the submitted value: {message}"),
+        ),
+    })?;
+
+    let now = idv_core::time::now_ms();
+    let file_id = idv_core::ids::new_id();
+    let key = object_key(&s.id, &file_id);
+    let stored = state.blobs.put_bytes(&key, raw).await?;
+
+    let mut next = s.clone();
+    next.properties = Value::Object(outcome.properties);
+    next.steps = record_step(&s.steps, step_id, now);
+    if let Some(t) = &outcome.transition {
+        next.current_step = Some(t.step.clone());
+        if let Some(status) = t.status {
+            next.status = status;
+        }
+    }
+    let next_step = next
+        .current_step
+        .as_deref()
+        .and_then(|sid| wf.step(sid))
+        .cloned()
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the transition names a step the workflow lacks"))?;
+    next.ended = next_step.is_final;
+    next.updated_at = now;
+    next.revision = s.revision + 1;
+    if !state.store.session_update(&next).await? {
+        let _ = state.blobs.delete(&key).await;
+        return Err(ApiError::new(ErrorCode::SessionConflict, format!("session {id} changed while this request ran; read it again and retry")));
+    }
+    let record = FileRecord {
+        id: file_id,
+        session_id: s.id.clone(),
+        name: step.file_id.clone().unwrap_or_else(|| format!("{step_id}.json")),
+        step: Some(step_id.to_string()),
+        property: None,
+        content_type: "application/json".into(),
+        size: stored.size as i64,
+        sha256: stored.sha256,
+        object_key: key,
+        created_at: now,
+    };
+    state.store.file_create(&record).await?;
+    step_view(state, &wf, &next, &next_step).await
+}
+
+/// One file to store for a step.
+pub struct Upload<S> {
+    pub name: String,
+    pub content_type: String,
+    pub property: Option<String>,
+    pub body: S,
+}
+
+/// Checks that a session's step may take uploads and that `property` (if any) is a binary
+/// property of its workflow.
+pub async fn check_upload(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    step_id: &str,
+) -> ApiResult<(SessionRecord, Arc<Workflow>)> {
+    let (s, wf, _) = addressed_step(state, by, id, step_id).await?;
+    Ok((s, wf))
+}
+
+pub fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
+    match wf.property_type(property) {
+        Some(PropertyType::Binary) => Ok(()),
+        Some(t) => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("property {property} has type {}; only binary properties can hold a file", t.as_str()),
+        )),
+        None => Err(ApiError::new(ErrorCode::InvalidRequest, format!("workflow {} declares no property {property}", wf.id()))),
+    }
+}
+
+/// Streams one upload into storage and records it; sets its binary property if it names one.
+pub async fn store_upload<S, E>(
+    state: &AppState,
+    session: &SessionRecord,
+    step_id: &str,
+    upload: Upload<S>,
+) -> ApiResult<FileRecord>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin + Send,
+    E: std::fmt::Display,
+{
+    let file_id = idv_core::ids::new_id();
+    let key = object_key(&session.id, &file_id);
+    let stored = state.blobs.put_stream(&key, upload.body, state.config.services.api.max_body_size.0).await?;
+    let record = FileRecord {
+        id: file_id,
+        session_id: session.id.clone(),
+        name: sanitize_file_name(&upload.name),
+        step: Some(step_id.to_string()),
+        property: upload.property.clone(),
+        content_type: upload.content_type,
+        size: stored.size as i64,
+        sha256: stored.sha256,
+        object_key: key,
+        created_at: idv_core::time::now_ms(),
+    };
+    state.store.file_create(&record).await?;
+    Ok(record)
+}
+
+/// Points binary properties at uploaded files and touches the session, retrying on a
+/// concurrent change (uploads commute).
+pub async fn link_uploads(state: &AppState, id: &str, files: &[FileRecord]) -> ApiResult<()> {
+    for _ in 0..5 {
+        let Some(mut s) = state.store.session_get(id).await? else {
+            return Err(ApiError::new(ErrorCode::SessionNotFound, format!("no session with id {id}")));
+        };
+        let mut props = s.properties.as_object().cloned().unwrap_or_default();
+        for f in files {
+            if let Some(p) = &f.property {
+                props.insert(p.clone(), Value::String(f.id.clone()));
+            }
+        }
+        s.properties = Value::Object(props);
+        s.updated_at = idv_core::time::now_ms();
+        s.revision += 1;
+        if state.store.session_update(&s).await? {
+            return Ok(());
+        }
+    }
+    Err(ApiError::new(ErrorCode::SessionConflict, format!("session {id} kept changing; retry the upload")))
+}
+
+/// A file name safe to show and to put in a header: the last path segment, without control
+/// characters, quotes or backslashes, at most 255 bytes. Never used as a path.
+pub fn sanitize_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let mut cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect::<String>()
+        .trim()
+        .to_string();
+    if cleaned.chars().all(|c| c == '.') {
+        cleaned = String::new();
+    }
+    while cleaned.len() > 255 {
+        cleaned.pop();
+    }
+    if cleaned.is_empty() { "file".to_string() } else { cleaned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_made_safe() {
+        assert_eq!(sanitize_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name("..\\..\\boot.ini"), "boot.ini");
+        assert_eq!(sanitize_file_name("a\u{0}b\nc\"d.png"), "abcd.png");
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(sanitize_file_name(""), "file");
+        assert_eq!(sanitize_file_name(&"x".repeat(300)).len(), 255);
+    }
+
+    #[test]
+    fn locales_are_checked() {
+        assert!(valid_locale("en"));
+        assert!(valid_locale("en-us"));
+        assert!(valid_locale("pt_BR"));
+        assert!(!valid_locale("e"));
+        assert!(!valid_locale("en-"));
+        assert!(!valid_locale("<script>"));
+    }
+
+    #[test]
+    fn attempts_are_numbered_per_step() {
+        let s = record_step(&json!([]), "A", 0);
+        let s = record_step(&s, "B", 0);
+        let s = record_step(&s, "A", 0);
+        assert_eq!(s[2]["attempt"], 2);
+        assert_eq!(s[1]["attempt"], 1);
+    }
+}

@@ -1,0 +1,160 @@
+//! Loading workflow and localization documents: from the CLI, over HTTP, and from the
+//! workflows folders at start. A document is recognised by its shape.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use idv_core::ErrorCode;
+use idv_core::workflow::{Loaded, Problem, TranslationEntry, Workflow};
+use idv_store::{NewWorkflow, Translation, WorkflowRecord};
+use serde::Serialize;
+use serde_json::json;
+use std::path::Path;
+
+/// The JSON summary of a workflow (the SDK's `Workflow` model).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    pub default_locale: Option<String>,
+}
+
+impl From<&WorkflowRecord> for WorkflowSummary {
+    fn from(r: &WorkflowRecord) -> Self {
+        WorkflowSummary {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            description: r.description.clone(),
+            version: r.version.clone(),
+            default_locale: r.default_locale.clone(),
+        }
+    }
+}
+
+/// What applying a document did.
+#[derive(Debug)]
+pub enum Applied {
+    Workflow { summary: WorkflowSummary, revision: i64, changed: bool },
+    Translations { entries: usize, codes: Vec<String> },
+}
+
+/// Which kinds of document the caller accepts here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Any,
+    Workflow,
+    Translations,
+}
+
+/// The 400 for a document with problems: every problem, with path and line, in `details`.
+pub fn problems_error(problems: &[Problem]) -> ApiError {
+    let first = problems.first().map(|p| p.to_string()).unwrap_or_default();
+    ApiError(
+        idv_core::Error::new(
+            ErrorCode::InvalidWorkflow,
+            format!("the document has {} problem(s); the first: {first}", problems.len()),
+        )
+        .with_details(json!(problems)),
+    )
+}
+
+/// Parses, validates and stores one document.
+pub async fn apply(state: &AppState, text: &str, owner: Option<&str>, expect: Expect) -> ApiResult<Applied> {
+    match idv_core::workflow::load(text).map_err(|p| problems_error(&p))? {
+        Loaded::Workflow(wf) => {
+            if expect == Expect::Translations {
+                return Err(ApiError::new(ErrorCode::InvalidTranslations, "this is a workflow definition; send it to POST /api/workflows"));
+            }
+            store_workflow(state, &wf, owner).await
+        }
+        Loaded::Translations(entries) => {
+            if expect == Expect::Workflow {
+                return Err(ApiError::new(ErrorCode::InvalidWorkflow, "this is a localization file (a list of key/code/value); send it to POST /api/translations"));
+            }
+            store_translations(state, &entries).await
+        }
+    }
+}
+
+async fn store_workflow(state: &AppState, wf: &Workflow, owner: Option<&str>) -> ApiResult<Applied> {
+    let summary = WorkflowSummary {
+        id: wf.id().to_string(),
+        name: wf.name().to_string(),
+        description: wf.description().map(str::to_string),
+        version: wf.version().map(str::to_string),
+        default_locale: wf.default_locale().map(str::to_string),
+    };
+    if let Some(current) = state.store.workflow_get(wf.id()).await?
+        && &current.definition == wf.definition()
+    {
+        return Ok(Applied::Workflow { summary, revision: current.revision, changed: false });
+    }
+    let revision = state
+        .store
+        .workflow_put(&NewWorkflow {
+            id: summary.id.clone(),
+            name: summary.name.clone(),
+            description: summary.description.clone(),
+            version: summary.version.clone(),
+            default_locale: summary.default_locale.clone(),
+            definition: wf.definition().clone(),
+            owner_id: owner.map(str::to_string),
+            created_at: idv_core::time::now_ms(),
+        })
+        .await?;
+    Ok(Applied::Workflow { summary, revision, changed: true })
+}
+
+async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> ApiResult<Applied> {
+    let rows: Vec<Translation> = entries
+        .iter()
+        .map(|e| Translation { key: e.key.clone(), code: e.code.clone(), value: e.value.clone() })
+        .collect();
+    state.store.translations_put(&rows).await?;
+    let mut codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    Ok(Applied::Translations { entries: rows.len(), codes })
+}
+
+/// Loads every `.yaml`, `.yml` and `.json` file in the configured folders. A broken file is
+/// logged with all its problems and skipped; the others still load.
+pub async fn load_folders(state: &AppState) -> Vec<(String, Result<Applied, String>)> {
+    let mut results = Vec::new();
+    for dir in state.config.workflow_dirs() {
+        let Ok(read) = std::fs::read_dir(&dir) else { continue };
+        let mut paths: Vec<_> = read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_document(p)).collect();
+        paths.sort();
+        for path in paths {
+            let shown = path.display().to_string();
+            let outcome = match std::fs::read_to_string(&path) {
+                Ok(text) => apply(state, &text, None, Expect::Any).await.map_err(|e| describe(&e)),
+                Err(e) => Err(format!("cannot read: {e}")),
+            };
+            results.push((shown, outcome));
+        }
+    }
+    results
+}
+
+fn is_document(p: &Path) -> bool {
+    p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+}
+
+/// A one-line-per-problem description of a refused document.
+pub fn describe(e: &ApiError) -> String {
+    let mut out = e.0.message.clone();
+    if let Some(list) = e.0.details.as_ref().and_then(|d| d.as_array()) {
+        for p in list {
+            let line = p.get("line").and_then(|l| l.as_u64()).map(|l| format!("line {l}: ")).unwrap_or_default();
+            out.push_str(&format!(
+                "\n  {line}{}: {}",
+                p.get("path").and_then(|v| v.as_str()).unwrap_or(""),
+                p.get("message").and_then(|v| v.as_str()).unwrap_or("")
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,250 @@
+//! The route table. Every route is declared once here with what it needs (public, any
+//! authenticated caller, or one of a list of permissions); the router, the authentication guard
+//! and the OpenAPI document are all built from this table, so no route can be added unguarded or
+//! undocumented.
+
+use crate::body::accepts_json;
+use crate::error::ApiError;
+use crate::handlers::*;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use idv_core::ErrorCode;
+use idv_core::permission::Op;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a route needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Access {
+    /// Anyone, no credentials.
+    Public,
+    /// Any valid credentials.
+    Authenticated,
+    /// Valid credentials holding at least one of these permissions. Handlers narrow further
+    /// (own records versus everyone's).
+    AnyOf(&'static [(&'static str, Op)]),
+}
+
+/// One route.
+pub struct RouteDef {
+    pub method: Method,
+    /// axum path syntax (`/api/sessions/{id}`), which is also OpenAPI's.
+    pub path: &'static str,
+    pub access: Access,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    /// Answers JSON, so an `Accept` that excludes JSON gets 406.
+    pub json: bool,
+    /// An example request body (JSON text), for the OpenAPI document.
+    pub example: Option<&'static str>,
+    make: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+const SESSION_READ: &[(&str, Op)] = &[("session", Op::Read), ("session_all", Op::Read)];
+const SESSION_WRITE: &[(&str, Op)] = &[("session", Op::Write), ("session_all", Op::Write)];
+const APIKEY_READ: &[(&str, Op)] = &[("apikey", Op::Read), ("apikey_all", Op::Read)];
+const APIKEY_WRITE: &[(&str, Op)] = &[("apikey", Op::Write), ("apikey_all", Op::Write)];
+const APIKEY_DELETE: &[(&str, Op)] = &[("apikey", Op::Delete), ("apikey_all", Op::Delete)];
+const WORKFLOW_READ: &[(&str, Op)] = &[("workflow", Op::Read), ("workflow_all", Op::Read)];
+const WORKFLOW_WRITE: &[(&str, Op)] = &[("workflow", Op::Write), ("workflow_all", Op::Write)];
+const WORKFLOW_DELETE: &[(&str, Op)] = &[("workflow", Op::Delete), ("workflow_all", Op::Delete)];
+const USER_READ: &[(&str, Op)] = &[("user", Op::Read)];
+const USER_WRITE: &[(&str, Op)] = &[("user", Op::Write)];
+const USER_DELETE: &[(&str, Op)] = &[("user", Op::Delete)];
+const TRANSLATIONS_READ: &[(&str, Op)] = &[("translations", Op::Read)];
+const TRANSLATIONS_WRITE: &[(&str, Op)] = &[("translations", Op::Write)];
+
+macro_rules! route {
+    ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path) => {
+        route!($method $path, $access, $tag, $summary, $handler, json = true, example = None)
+    };
+    ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path, json = $json:expr, example = $ex:expr) => {
+        RouteDef {
+            method: Method::$method,
+            path: $path,
+            access: $access,
+            tag: $tag,
+            summary: $summary,
+            json: $json,
+            example: $ex,
+            make: |f| on(f, $handler),
+        }
+    };
+}
+
+/// Every route of the API.
+pub fn table() -> Vec<RouteDef> {
+    use Access::*;
+    vec![
+        route!(GET "/api/health", Public, "system", "Liveness: answers while the process serves requests", system::health),
+        route!(GET "/api/ready", Public, "system", "Readiness: answers 200 when the database answers, 503 otherwise", system::ready),
+        route!(GET "/api/openapi.json", Public, "system", "This OpenAPI 3.1 document", system::openapi),
+        route!(POST "/api/auth/login", Public, "auth", "Exchange a user name and password for a Bearer access token and a refresh token", auth::login, json = true, example = Some(r#"{"username": "admin", "password": "s3cret-pass"}"#)),
+        route!(POST "/api/auth/refresh", Public, "auth", "Exchange a refresh token for a new token pair (the old pair stops working)", auth::refresh, json = true, example = Some(r#"{"refreshToken": "idvrt_..."}"#)),
+        route!(POST "/api/auth/logout", Authenticated, "auth", "End the Bearer login: its access and refresh tokens stop working", auth::logout),
+        route!(POST "/api/apikey", AnyOf(APIKEY_WRITE), "apikeys", "Create an API key; the response's `token` is shown only once", apikeys::create, json = true, example = Some(r#"{"name": "My API key", "ttl": 6000, "permissions": ["session_all:read"]}"#)),
+        route!(POST "/api/security/apikey", AnyOf(APIKEY_WRITE), "apikeys", "Create an API key (alias of POST /api/apikey)", apikeys::create, json = true, example = Some(r#"{"name": "My API key", "ttl": 6000, "permissions": ["ephemeral_device:write"]}"#)),
+        route!(GET "/api/apikey", AnyOf(APIKEY_READ), "apikeys", "List API keys (own, or all with apikey_all:read); never the secrets", apikeys::list),
+        route!(GET "/api/apikey/{id}", AnyOf(APIKEY_READ), "apikeys", "One API key, without its secret", apikeys::get),
+        route!(DELETE "/api/apikey/{id}", AnyOf(APIKEY_DELETE), "apikeys", "Revoke an API key; it stops working at once", apikeys::revoke),
+        route!(GET "/api/security/roles", AnyOf(USER_READ), "security", "Built-in and custom roles with their permissions", security::list_roles),
+        route!(POST "/api/security/roles", AnyOf(USER_WRITE), "security", "Create a custom role", security::create_role, json = true, example = Some(r#"{"name": "Session Observer", "permissions": ["session:read", "session:subscribe"]}"#)),
+        route!(GET "/api/security/users", AnyOf(USER_READ), "security", "List users", security::list_users),
+        route!(POST "/api/security/users", AnyOf(USER_WRITE), "security", "Create a user", security::create_user, json = true, example = Some(r#"{"name": "operator", "password": "a long password", "email": "op@example.com", "roles": ["verifier"]}"#)),
+        route!(GET "/api/security/users/{id}", AnyOf(USER_READ), "security", "One user", security::get_user),
+        route!(PATCH "/api/security/users/{id}", AnyOf(USER_WRITE), "security", "Change a user: `roles` replaces the whole list; also `active`, `email`, `password`", security::patch_user, json = true, example = Some(r#"{"roles": ["verifier", "device"]}"#)),
+        route!(DELETE "/api/security/users/{id}", AnyOf(USER_DELETE), "security", "Delete a user and end its logins", security::delete_user),
+        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list),
+        route!(POST "/api/workflows", AnyOf(WORKFLOW_WRITE), "workflows", "Load a workflow definition (YAML as application/yaml, application/x-yaml or text/yaml, or JSON); every problem is listed with its path and line", workflows::create),
+        route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), "workflows", "A workflow's summary and full definition", workflows::get),
+        route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete),
+        route!(GET "/api/translations", AnyOf(TRANSLATIONS_READ), "workflows", "Localization entries, optionally for one locale (?locale=en-us)", workflows::list_translations),
+        route!(POST "/api/translations", AnyOf(TRANSLATIONS_WRITE), "workflows", "Load a localization file: a list of {key, code, value}", workflows::put_translations),
+        route!(POST "/api/sessions", AnyOf(SESSION_WRITE), "sessions", "Start a session of ?workflowId=; answers the full session", sessions::start, json = true, example = Some(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en"}"#)),
+        route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), "sessions", "The session container: status, properties, files (with URLs), metadata, steps", sessions::get),
+        route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body)", sessions::step, json = true, example = Some(r#"{"continue": true}"#)),
+        route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), "sessions", "Download a session file (supports Range and If-None-Match)", files::download, json = false, example = None),
+    ]
+}
+
+#[derive(Clone)]
+struct Guard {
+    state: AppState,
+    access: Access,
+    json: bool,
+}
+
+/// Authenticates and authorizes before the handler runs; the handler finds the [`Principal`]
+/// in the request extensions.
+async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
+    if g.json && !accepts_json(req.headers()) {
+        return ApiError::new(ErrorCode::NotAcceptable, "this endpoint answers application/json; accept it (or */*)").into_response();
+    }
+    if g.access == Access::Public {
+        return next.run(req).await;
+    }
+    let credentials = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| query_param(req.uri().query().unwrap_or(""), "authorization"));
+    let Some(credentials) = credentials.filter(|c| !c.trim().is_empty()) else {
+        return unauthorized(&g, ApiError::new(
+            ErrorCode::MissingCredentials,
+            "this endpoint needs credentials: Authorization: ApiKey <key>, Basic, Bearer or Token",
+        ));
+    };
+    let principal = match g.state.auth.authenticate(&credentials).await {
+        Ok(p) => p,
+        Err(e) => return unauthorized(&g, e),
+    };
+    if let Access::AnyOf(perms) = g.access
+        && !perms.iter().any(|(scope, op)| principal.allows(scope, *op))
+    {
+        let needed: Vec<String> = perms.iter().map(|(s, o)| format!("{s}:{}", o.as_str())).collect();
+        return ApiError::new(ErrorCode::Forbidden, format!("this needs one of the permissions {}", needed.join(", "))).into_response();
+    }
+    req.extensions_mut().insert(Arc::new(principal));
+    next.run(req).await
+}
+
+fn unauthorized(g: &Guard, e: ApiError) -> Response {
+    let mut resp = e.into_response();
+    if g.state.auth.basic_enabled() && resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idv\", charset=\"UTF-8\""));
+    }
+    resp
+}
+
+/// The decoded value of one query parameter.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k) == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The router: every route of [`table`] behind its guard, and JSON answers for unknown routes
+/// and methods.
+pub fn router(state: AppState) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for def in table() {
+        let filter = MethodFilter::try_from(def.method.clone()).expect("standard method");
+        let guard_state = Guard { state: state.clone(), access: def.access, json: def.json };
+        let mr = (def.make)(filter).layer(middleware::from_fn_with_state(guard_state, guard));
+        let entry = by_path.remove(def.path);
+        by_path.insert(def.path, match entry {
+            Some(existing) => existing.merge(mr),
+            None => mr,
+        });
+    }
+    let mut router = Router::new();
+    for (path, mr) in by_path {
+        router = router.route(path, mr);
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(ErrorCode::RouteNotFound, format!("no route {} {}; see GET /api/openapi.json", req.method(), req.uri().path()))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not allowed on {}", req.method(), req.uri().path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_decode() {
+        assert_eq!(query_param("a=1&authorization=Token%20tr-abc&b", "authorization").as_deref(), Some("Token tr-abc"));
+        assert_eq!(query_param("authorization=ApiKey+k", "authorization").as_deref(), Some("ApiKey k"));
+        assert_eq!(query_param("x=1", "authorization"), None);
+        assert_eq!(query_param("authorization=%zz%4", "authorization").as_deref(), Some("%zz%4"));
+    }
+
+    #[test]
+    fn every_path_and_method_is_declared_once() {
+        let t = table();
+        let mut seen = std::collections::HashSet::new();
+        for d in &t {
+            assert!(seen.insert((d.method.clone(), d.path)), "{} {} twice", d.method, d.path);
+            assert!(d.path.starts_with("/api/"), "{}", d.path);
+        }
+    }
+}

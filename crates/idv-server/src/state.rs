@@ -1,0 +1,114 @@
+//! The application state every handler and CLI command shares: configuration, the store, file
+//! storage, the authenticator and the cache of parsed workflow revisions.
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use idv_core::ErrorCode;
+use idv_core::workflow::Workflow;
+use idv_store::Store;
+use idv_store::blobs::Blobs;
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    /// `baseUrl` without a trailing slash.
+    pub base_url: String,
+    pub store: Arc<dyn Store>,
+    pub blobs: Blobs,
+    pub auth: Auth,
+    pub workflows: WorkflowCache,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the database (running migrations) and file storage named by `config`.
+    pub async fn open(config: Config, base_url: String) -> Result<AppState, StartupError> {
+        let store = open_store(&config.database.url).await?;
+        let blobs = Blobs::local(config.data_dir()).map_err(|e| startup(e.to_string()))?;
+        let auth = Auth::new(store.clone(), config.basic_auth.enabled)
+            .await
+            .map_err(|e| startup(e.0.message))?;
+        Ok(AppState(Arc::new(Inner { config, base_url, store, blobs, auth, workflows: WorkflowCache::default() })))
+    }
+}
+
+/// Opens the store a database URL names.
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let s = idv_store_postgres::PgStore::connect(url)
+            .await
+            .map_err(|e| startup(format!("cannot open database {}: {e}", crate::config::redact_url(url))))?;
+        Ok(Arc::new(s))
+    } else {
+        let s = idv_store_sqlite::SqliteStore::connect(url)
+            .await
+            .map_err(|e| startup(format!("cannot open database {url}: {e}")))?;
+        Ok(Arc::new(s))
+    }
+}
+
+/// Parsed workflow revisions by `(id, revision)`. Revisions never change once stored, so
+/// entries never go stale.
+#[derive(Default)]
+pub struct WorkflowCache {
+    parsed: RwLock<HashMap<(String, i64), Arc<Workflow>>>,
+}
+
+impl WorkflowCache {
+    /// One revision, parsed once.
+    pub async fn revision(&self, store: &dyn Store, id: &str, revision: i64) -> ApiResult<Arc<Workflow>> {
+        if let Some(w) = self.parsed.read().expect("workflow cache").get(&(id.to_string(), revision)) {
+            return Ok(w.clone());
+        }
+        let record = store.workflow_get_revision(id, revision).await?.ok_or_else(|| {
+            ApiError::new(ErrorCode::WorkflowNotFound, format!("no workflow with id {id} (revision {revision})"))
+        })?;
+        self.insert(record.id, record.revision, record.definition)
+    }
+
+    /// The current revision of a workflow and its number.
+    pub async fn current(&self, store: &dyn Store, id: &str) -> ApiResult<(i64, Arc<Workflow>)> {
+        let record = store
+            .workflow_get(id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::WorkflowNotFound, format!("no workflow with id {id}")))?;
+        if let Some(w) = self.parsed.read().expect("workflow cache").get(&(record.id.clone(), record.revision)) {
+            return Ok((record.revision, w.clone()));
+        }
+        let rev = record.revision;
+        Ok((rev, self.insert(record.id, record.revision, record.definition)?))
+    }
+
+    fn insert(&self, id: String, revision: i64, definition: serde_json::Value) -> ApiResult<Arc<Workflow>> {
+        let wf = Workflow::from_definition(definition).map_err(|problems| {
+            ApiError(idv_core::Error::internal(format!(
+                "stored workflow {id} revision {revision} no longer validates: {}",
+                problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+            )))
+        })?;
+        let wf = Arc::new(wf);
+        self.parsed.write().expect("workflow cache").insert((id, revision), wf.clone());
+        Ok(wf)
+    }
+}
+
+/// Why the server or a CLI command could not open its database or storage.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(pub String);
+
+fn startup(msg: impl Into<String>) -> StartupError {
+    StartupError(msg.into())
+}

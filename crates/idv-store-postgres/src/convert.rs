@@ -1,0 +1,50 @@
+//! Mapping between sqlx and the store's types: errors, JSON columns, typed column reads.
+
+use idv_store::{StoreError, StoreResult};
+use serde_json::Value;
+use sqlx::postgres::{PgRow, Postgres};
+use sqlx::{Decode, Row, Type};
+
+/// Any database failure the caller cannot act on.
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A unique-key clash becomes `Conflict(what)`; anything else is `Backend`.
+pub(crate) fn unique_or_backend(
+    what: impl FnOnce() -> String,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what()),
+        _ => backend(e),
+    }
+}
+
+/// One typed column of a row.
+pub(crate) fn col<'r, T>(row: &'r PgRow, name: &str) -> StoreResult<T>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(name).map_err(backend)
+}
+
+/// A JSON document column, selected as `column::text`: parsing the text here keeps the key
+/// order of a `json` column (serde_json preserves order in this workspace).
+pub(crate) fn json_col(row: &PgRow, name: &str) -> StoreResult<Value> {
+    let text: &str = col(row, name)?;
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Backend(format!("column {name} holds invalid JSON: {e}")))
+}
+
+/// JSON text for a document, bound as text and cast to `json`/`jsonb` in the statement.
+pub(crate) fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+/// Rows of `rows` mapped by `f`, stopping at the first column that does not decode.
+pub(crate) fn map_rows<T>(
+    rows: Vec<PgRow>,
+    f: impl Fn(&PgRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}

@@ -1,0 +1,38 @@
+//! Custom roles (the built-in ones live in code).
+
+use crate::convert::{backend, col, map_rows, unique_or_backend};
+use idv_store::{Role, StoreResult};
+use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+
+fn from_row(row: &PgRow) -> StoreResult<Role> {
+    Ok(Role {
+        name: col(row, "name")?,
+        description: col(row, "description")?,
+        permissions: col(row, "permissions")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+pub(crate) async fn create(db: &PgPool, role: &Role) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO roles (name, description, permissions, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&role.name)
+    .bind(&role.description)
+    .bind(&role.permissions)
+    .bind(role.created_at)
+    .execute(db)
+    .await
+    .map_err(unique_or_backend(|| format!("role {:?}", role.name)))?;
+    Ok(())
+}
+
+pub(crate) async fn list(db: &PgPool) -> StoreResult<Vec<Role>> {
+    let rows =
+        sqlx::query("SELECT name, description, permissions, created_at FROM roles ORDER BY name")
+            .fetch_all(db)
+            .await
+            .map_err(backend)?;
+    map_rows(rows, from_row)
+}

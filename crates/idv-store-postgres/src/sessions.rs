@@ -1,0 +1,105 @@
+//! Sessions, written with optimistic concurrency on `revision`.
+
+use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
+use idv_store::{SessionRecord, StoreResult};
+use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+
+fn from_row(row: &PgRow) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        id: col(row, "id")?,
+        workflow_id: col(row, "workflow_id")?,
+        workflow_revision: col(row, "workflow_revision")?,
+        workflow_name: col(row, "workflow_name")?,
+        workflow_version: col(row, "workflow_version")?,
+        status: col(row, "status")?,
+        locale: col(row, "locale")?,
+        metadata: json_col(row, "metadata")?,
+        properties: json_col(row, "properties")?,
+        current_step: col(row, "current_step")?,
+        steps: json_col(row, "steps")?,
+        ended: col(row, "ended")?,
+        owner_id: col(row, "owner_id")?,
+        created_at: col(row, "created_at")?,
+        updated_at: col(row, "updated_at")?,
+        revision: col(row, "revision")?,
+    })
+}
+
+pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
+         workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
+         owner_id, created_at, updated_at, revision) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, \
+         $15, $16)",
+    )
+    .bind(&s.id)
+    .bind(&s.workflow_id)
+    .bind(s.workflow_revision)
+    .bind(&s.workflow_name)
+    .bind(&s.workflow_version)
+    .bind(s.status)
+    .bind(&s.locale)
+    .bind(json_text(&s.metadata))
+    .bind(json_text(&s.properties))
+    .bind(&s.current_step)
+    .bind(json_text(&s.steps))
+    .bind(s.ended)
+    .bind(&s.owner_id)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .bind(s.revision)
+    .execute(db)
+    .await
+    .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+    Ok(())
+}
+
+pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<SessionRecord>> {
+    sqlx::query(
+        "SELECT id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
+         locale, metadata::text AS metadata, properties::text AS properties, current_step, \
+         steps::text AS steps, ended, owner_id, created_at, updated_at, revision \
+         FROM sessions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+/// Every field but the id, in one statement guarded by the previous revision: of two writers
+/// that read the same revision, the second matches no row.
+pub(crate) async fn update(db: &PgPool, s: &SessionRecord) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET workflow_id = $2, workflow_revision = $3, workflow_name = $4, \
+         workflow_version = $5, status = $6, locale = $7, metadata = $8::jsonb, properties = $9::jsonb, \
+         current_step = $10, steps = $11::jsonb, ended = $12, owner_id = $13, created_at = $14, \
+         updated_at = $15, revision = $16 \
+         WHERE id = $1 AND revision = $16 - 1",
+    )
+    .bind(&s.id)
+    .bind(&s.workflow_id)
+    .bind(s.workflow_revision)
+    .bind(&s.workflow_name)
+    .bind(&s.workflow_version)
+    .bind(s.status)
+    .bind(&s.locale)
+    .bind(json_text(&s.metadata))
+    .bind(json_text(&s.properties))
+    .bind(&s.current_step)
+    .bind(json_text(&s.steps))
+    .bind(s.ended)
+    .bind(&s.owner_id)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .bind(s.revision)
+    .execute(db)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}

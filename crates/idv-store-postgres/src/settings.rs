@@ -1,0 +1,22 @@
+//! Server-wide settings: first value stored wins.
+
+use crate::convert::{backend, col};
+use idv_store::StoreResult;
+use sqlx::PgPool;
+
+/// One statement: of racing writers (in this process or another) the first inserts; the rest
+/// wait on its row, then make a no-op update that returns the stored value. (`DO NOTHING` would
+/// return no row to them.)
+pub(crate) async fn get_or_insert(db: &PgPool, key: &str, value: &str) -> StoreResult<String> {
+    let row = sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = settings.value \
+         RETURNING value",
+    )
+    .bind(key)
+    .bind(value)
+    .fetch_one(db)
+    .await
+    .map_err(backend)?;
+    col(&row, "value")
+}

@@ -1,0 +1,73 @@
+//! File records of a session (the bytes live in blob storage).
+
+use crate::Db;
+use crate::convert::{backend, col, map_rows, unique_or_backend};
+use idv_store::{FileRecord, StoreResult};
+use sqlx::sqlite::SqliteRow;
+
+fn from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
+    Ok(FileRecord {
+        id: col(row, "id")?,
+        session_id: col(row, "session_id")?,
+        name: col(row, "name")?,
+        step: col(row, "step")?,
+        property: col(row, "property")?,
+        content_type: col(row, "content_type")?,
+        size: col(row, "size")?,
+        sha256: col(row, "sha256")?,
+        object_key: col(row, "object_key")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO files (id, session_id, name, step, property, content_type, size, sha256, \
+         object_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&f.id)
+    .bind(&f.session_id)
+    .bind(&f.name)
+    .bind(&f.step)
+    .bind(&f.property)
+    .bind(&f.content_type)
+    .bind(f.size)
+    .bind(&f.sha256)
+    .bind(&f.object_key)
+    .bind(f.created_at)
+    .execute(&db.write)
+    .await
+    .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
+    Ok(())
+}
+
+pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, session_id, name, step, property, content_type, size, sha256, object_key, \
+         created_at FROM files WHERE session_id = $1 ORDER BY created_at, rowid",
+    )
+    .bind(session_id)
+    .fetch_all(&db.read)
+    .await
+    .map_err(backend)?;
+    map_rows(rows, from_row)
+}
+
+pub(crate) async fn get(
+    db: &Db,
+    session_id: &str,
+    file_id: &str,
+) -> StoreResult<Option<FileRecord>> {
+    sqlx::query(
+        "SELECT id, session_id, name, step, property, content_type, size, sha256, object_key, \
+         created_at FROM files WHERE id = $2 AND session_id = $1",
+    )
+    .bind(session_id)
+    .bind(file_id)
+    .fetch_optional(&db.read)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}

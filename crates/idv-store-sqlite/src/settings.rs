@@ -1,0 +1,21 @@
+//! Server-wide settings: first value stored wins.
+
+use crate::Db;
+use crate::convert::{backend, col};
+use idv_store::StoreResult;
+
+/// One statement, so racing writers (in this process or another) serialize on SQLite's write
+/// lock: the first inserts, the rest turn into a no-op update that returns the stored value.
+pub(crate) async fn get_or_insert(db: &Db, key: &str, value: &str) -> StoreResult<String> {
+    let row = sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = settings.value \
+         RETURNING value",
+    )
+    .bind(key)
+    .bind(value)
+    .fetch_one(&db.write)
+    .await
+    .map_err(backend)?;
+    col(&row, "value")
+}

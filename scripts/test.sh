@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: starts what the tests need, then formatting,
+# lints and every test. Used by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# PostgreSQL on 127.0.0.1:5432 (trust auth); the tests create and drop their own databases.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  for _ in $(seq 1 50); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 0.2; done
+fi
+pg_isready -h 127.0.0.1 -p 5432
+export IDV_TEST_PG_URL="${IDV_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+# The quickstart test uses jq and curl, as a newcomer would.
+for tool in jq curl; do
+  command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
+done
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --no-fail-fast
