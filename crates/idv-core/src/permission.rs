@@ -149,6 +149,9 @@ const IMPLIES: &[(&str, &str)] = &[
 /// A set of permissions as a bit set, so that checking one costs a shift and a mask.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PermissionSet {
+    /// What was granted, as written (canonical names).
+    granted: [u64; 3],
+    /// What that grants, with `X_all:op` implying `X:op`.
     bits: [u64; 3],
     everything: bool,
 }
@@ -157,6 +160,7 @@ impl PermissionSet {
     /// Every permission (the `admin` role, the `*` wildcard).
     pub fn everything() -> Self {
         Self {
+            granted: [0; 3],
             bits: [0; 3],
             everything: true,
         }
@@ -182,6 +186,7 @@ impl PermissionSet {
 
     pub fn insert(&mut self, p: Permission) {
         let b = p.bit();
+        self.granted[b / 64] |= 1 << (b % 64);
         self.bits[b / 64] |= 1 << (b % 64);
         // Holding `X_all:op` implies `X:op`.
         for (all, own) in IMPLIES {
@@ -196,6 +201,7 @@ impl PermissionSet {
     pub fn extend(&mut self, other: &PermissionSet) {
         self.everything |= other.everything;
         for i in 0..3 {
+            self.granted[i] |= other.granted[i];
             self.bits[i] |= other.bits[i];
         }
     }
@@ -213,7 +219,7 @@ impl PermissionSet {
         if other.everything {
             return false;
         }
-        (0..3).all(|i| other.bits[i] & !self.bits[i] == 0)
+        (0..3).all(|i| other.granted[i] & !self.bits[i] == 0)
     }
 
     /// The permissions in `other` that are not held here.
@@ -228,13 +234,13 @@ impl PermissionSet {
             .collect()
     }
 
-    /// The explicit permissions, canonical names, in scope order.
+    /// The granted permissions (not those they imply), canonical names, in scope order.
     pub fn iter(&self) -> impl Iterator<Item = Permission> + '_ {
         (0..SCOPES.len()).flat_map(move |s| {
             Op::ALL.into_iter().filter_map(move |op| {
                 let p = Permission { scope: s as u8, op };
                 let b = p.bit();
-                (self.bits[b / 64] & (1 << (b % 64)) != 0).then_some(p)
+                (self.granted[b / 64] & (1 << (b % 64)) != 0).then_some(p)
             })
         })
     }
@@ -343,5 +349,13 @@ mod tests {
         assert!(v.allows(Permission::of("session_all", Op::Read)));
         assert!(!v.allows(Permission::of("user", Op::Write)));
         assert!(builtin_role("root").is_none());
+    }
+
+    #[test]
+    fn implied_permissions_are_not_listed_as_granted() {
+        let set = PermissionSet::parse(&["session_all:read", "ephemeral_device:write"]).unwrap();
+        assert_eq!(set.to_strings(), vec!["session_all:read", "ephemeral_device:write"]);
+        let own = PermissionSet::parse(&["session:read"]).unwrap();
+        assert!(set.covers(&own));
     }
 }

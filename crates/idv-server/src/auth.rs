@@ -5,8 +5,10 @@
 //! `Bearer` and `Token` (access tokens from `POST /api/auth/login`).
 
 use crate::error::{ApiError, ApiResult};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use idv_core::ErrorCode;
@@ -99,8 +101,11 @@ pub struct Auth {
 impl Auth {
     pub async fn new(store: Arc<dyn Store>, basic_enabled: bool) -> ApiResult<Auth> {
         let fresh = hex::encode(random_bytes::<32>());
-        let stored = store.setting_get_or_insert("apikey_hmac_key", &fresh).await?;
-        let apikey_key = hex::decode(stored).map_err(|_| ApiError::new(ErrorCode::Internal, "stored apikey_hmac_key is not hex"))?;
+        let stored = store
+            .setting_get_or_insert("apikey_hmac_key", &fresh)
+            .await?;
+        let apikey_key = hex::decode(stored)
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "stored apikey_hmac_key is not hex"))?;
         Ok(Auth {
             store,
             basic_enabled,
@@ -131,37 +136,61 @@ impl Auth {
             "bearer" | "token" => self.bearer(rest).await,
             _ => Err(ApiError::new(
                 ErrorCode::UnsupportedAuthScheme,
-                format!("unsupported authorization scheme `{scheme}`; use Basic, ApiKey, Bearer or Token"),
+                format!(
+                    "unsupported authorization scheme `{scheme}`; use Basic, ApiKey, Bearer or Token"
+                ),
             )),
         }
     }
 
     async fn basic(&self, encoded: &str) -> ApiResult<Principal> {
         if !self.basic_enabled {
-            return Err(ApiError::new(ErrorCode::BasicAuthDisabled, "Basic authentication is turned off (basicAuth.enabled: false); use an API key or a Bearer token"));
+            return Err(ApiError::new(
+                ErrorCode::BasicAuthDisabled,
+                "Basic authentication is turned off (basicAuth.enabled: false); use an API key or a Bearer token",
+            ));
         }
-        let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| {
-            ApiError::new(ErrorCode::InvalidCredentials, "the Basic credentials are not valid base64 of user:password")
-        })?;
+        let invalid =
+            || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidCredentials,
+                    "the Basic credentials are not valid base64 of user:password",
+                )
+            })?;
         let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
         let (name, password) = decoded.split_once(':').ok_or_else(|| {
-            ApiError::new(ErrorCode::InvalidCredentials, "the Basic credentials must be user:password")
+            ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the Basic credentials must be user:password",
+            )
         })?;
         let cache_key = self.keyed(&[name.as_bytes(), b"\0", password.as_bytes()]);
-        if let Some(hit) = self.basic_cache.read().expect("basic cache lock").get(&cache_key)
+        if let Some(hit) = self
+            .basic_cache
+            .read()
+            .expect("basic cache lock")
+            .get(&cache_key)
             && hit.until > Instant::now()
         {
             return Ok((*hit.principal).clone());
         }
         let user = self.store.user_by_name(name).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| self.dummy_hash.clone());
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| self.dummy_hash.clone());
         let ok = verify_password_blocking(hash, password.to_string()).await;
         let Some(user) = user.filter(|_| ok) else {
             return Err(invalid());
         };
         if !user.active {
-            return Err(ApiError::new(ErrorCode::InvalidCredentials, format!("user {} is deactivated", user.name)));
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                format!("user {} is deactivated", user.name),
+            ));
         }
         let principal = Principal {
             id: user.id.clone(),
@@ -174,7 +203,13 @@ impl Auth {
         if cache.len() >= BASIC_CACHE_MAX {
             cache.clear();
         }
-        cache.insert(cache_key, CachedUser { principal: Arc::new(principal.clone()), until: Instant::now() + BASIC_CACHE_TTL });
+        cache.insert(
+            cache_key,
+            CachedUser {
+                principal: Arc::new(principal.clone()),
+                until: Instant::now() + BASIC_CACHE_TTL,
+            },
+        );
         Ok(principal)
     }
 
@@ -190,10 +225,16 @@ impl Auth {
         }
         let now = idv_core::time::now_ms();
         if key.revoked_at.is_some() {
-            return Err(ApiError::new(ErrorCode::RevokedCredentials, "this API key was revoked"));
+            return Err(ApiError::new(
+                ErrorCode::RevokedCredentials,
+                "this API key was revoked",
+            ));
         }
         if key.expires_at.is_some_and(|t| t <= now) {
-            return Err(ApiError::new(ErrorCode::ExpiredCredentials, "this API key has expired; create a new one"));
+            return Err(ApiError::new(
+                ErrorCode::ExpiredCredentials,
+                "this API key has expired; create a new one",
+            ));
         }
         if key.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
             let store = self.store.clone();
@@ -218,14 +259,32 @@ impl Auth {
 
     async fn bearer(&self, token: &str) -> ApiResult<Principal> {
         if !token.starts_with(ACCESS_PREFIX) {
-            return Err(ApiError::new(ErrorCode::InvalidCredentials, "unknown access token"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "unknown access token",
+            ));
         }
         let t = self.store.token_get(&sha256_hex(token)).await?;
-        let t = t.filter(|t| t.kind == TokenKind::Access).ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown access token"))?;
+        let t = t
+            .filter(|t| t.kind == TokenKind::Access)
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown access token"))?;
         if t.expires_at <= idv_core::time::now_ms() {
-            return Err(ApiError::new(ErrorCode::ExpiredCredentials, "the access token has expired; refresh it at POST /api/auth/refresh"));
+            return Err(ApiError::new(
+                ErrorCode::ExpiredCredentials,
+                "the access token has expired; refresh it at POST /api/auth/refresh",
+            ));
         }
-        let user = self.store.user_get(&t.user_id).await?.filter(|u| u.active).ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "the token's user no longer exists or is deactivated"))?;
+        let user = self
+            .store
+            .user_get(&t.user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidCredentials,
+                    "the token's user no longer exists or is deactivated",
+                )
+            })?;
         Ok(Principal {
             id: user.id,
             kind: PrincipalKind::User,
@@ -247,7 +306,10 @@ impl Auth {
             if custom.is_none() {
                 custom = Some(self.store.role_list().await?);
             }
-            if let Some(r) = custom.as_ref().and_then(|list| list.iter().find(|r| &r.name == role)) {
+            if let Some(r) = custom
+                .as_ref()
+                .and_then(|list| list.iter().find(|r| &r.name == role))
+            {
                 set.extend(&PermissionSet::parse(&r.permissions).unwrap_or_default());
             }
         }
@@ -272,7 +334,10 @@ impl Auth {
     /// A new API key: `(key text shown once, secret hash to store)` for the given id.
     pub fn new_api_key(&self, id: &str) -> (String, String) {
         let secret = idv_core::ids::random_base36(API_KEY_SECRET_LEN);
-        (format!("{API_KEY_PREFIX}{id}{secret}"), self.hash_secret(&secret))
+        (
+            format!("{API_KEY_PREFIX}{id}{secret}"),
+            self.hash_secret(&secret),
+        )
     }
 }
 
@@ -324,7 +389,11 @@ pub async fn hash_password_blocking(password: String) -> Result<String, idv_core
 /// Verifies on the blocking pool.
 pub async fn verify_password_blocking(hash: String, password: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -338,7 +407,10 @@ mod tests {
     fn api_key_text_splits() {
         let id = idv_core::ids::new_id();
         let text = format!("{API_KEY_PREFIX}{id}{}", "a".repeat(40));
-        assert_eq!(split_api_key(&text), Some((id.as_str(), "a".repeat(40).as_str())));
+        assert_eq!(
+            split_api_key(&text),
+            Some((id.as_str(), "a".repeat(40).as_str()))
+        );
         assert_eq!(split_api_key("idv_short"), None);
         assert_eq!(split_api_key(&text.replace("idv_", "xyz_")), None);
     }
@@ -348,7 +420,15 @@ mod tests {
         let h = hash_password("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$"), "{h}");
         let parsed = PasswordHash::new(&h).unwrap();
-        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
-        assert!(Argon2::default().verify_password(b"wrong", &parsed).is_err());
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
     }
 }

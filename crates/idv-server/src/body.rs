@@ -12,7 +12,13 @@ use serde_json::Value;
 /// The media type of a request, lower-cased, without parameters.
 pub fn media_type(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    Some(
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 pub fn is_json_type(mt: &str) -> bool {
@@ -47,9 +53,15 @@ async fn read_bytes(req: Request) -> ApiResult<Bytes> {
     // Bytes honours the DefaultBodyLimit layer (services.api.maxBodySize).
     Bytes::from_request(req, &()).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is larger than services.api.maxBodySize")
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "the request body is larger than services.api.maxBodySize",
+            )
         } else {
-            ApiError::new(ErrorCode::InvalidRequest, format!("cannot read the request body: {rejection}"))
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("cannot read the request body: {rejection}"),
+            )
         }
     })
 }
@@ -59,7 +71,11 @@ pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedJson,
-            format!("the body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()),
+            format!(
+                "the body is not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
     })
 }
@@ -68,9 +84,36 @@ pub fn parse_json(bytes: &[u8]) -> ApiResult<Value> {
 pub fn from_value<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let place = if path == "." { "the body".to_string() } else { format!("field `{path}`") };
+        let place = if path == "." {
+            "the body".to_string()
+        } else {
+            format!("field `{path}`")
+        };
         ApiError::new(ErrorCode::InvalidRequest, format!("{place}: {}", e.inner()))
     })
+}
+
+/// The JSON pointer of the first string (or key) holding a NUL character, if any. Such strings
+/// cannot be stored in every database, so they are refused up front.
+fn nul_path(v: &Value, at: &str) -> Option<String> {
+    match v {
+        Value::String(s) if s.contains('\0') => {
+            Some(if at.is_empty() { "/".into() } else { at.into() })
+        }
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_path(x, &format!("{at}/{i}"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let here = format!("{at}/{k}");
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(x, &here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// A JSON body: `Content-Type: application/json` (or none with an empty body, read as `{}`).
@@ -87,7 +130,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             Some(m) if is_json_type(m) => {}
             None if bytes.is_empty() => {}
             None => {
-                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body with Content-Type: application/json"));
+                return Err(ApiError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body with Content-Type: application/json",
+                ));
             }
             Some(other) => {
                 return Err(ApiError::new(
@@ -101,6 +147,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         } else {
             parse_json(&bytes)?
         };
+        if let Some(path) = nul_path(&value, "") {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "the string at {path} holds a NUL character (\\u0000), which idv does not store; remove it"
+                ),
+            ));
+        }
         Ok(JsonBody(from_value(value)?, bytes))
     }
 }
@@ -108,7 +162,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// A YAML or JSON document body (workflow and localization files).
 pub struct DocumentBody(pub String);
 
-pub const DOCUMENT_TYPES: &[&str] = &["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json"];
+pub const DOCUMENT_TYPES: &[&str] = &[
+    "application/yaml",
+    "application/x-yaml",
+    "text/yaml",
+    "text/x-yaml",
+    "application/json",
+];
 
 impl<S: Send + Sync> FromRequest<S> for DocumentBody {
     type Rejection = ApiError;
@@ -116,7 +176,8 @@ impl<S: Send + Sync> FromRequest<S> for DocumentBody {
     async fn from_request(req: Request, _state: &S) -> ApiResult<Self> {
         let mt = media_type(req.headers());
         match mt.as_deref() {
-            Some(m) if DOCUMENT_TYPES.contains(&m) || m.ends_with("+json") || m.ends_with("+yaml") => {}
+            Some(m)
+                if DOCUMENT_TYPES.contains(&m) || m.ends_with("+json") || m.ends_with("+yaml") => {}
             other => {
                 return Err(ApiError::new(
                     ErrorCode::UnsupportedMediaType,
@@ -128,8 +189,12 @@ impl<S: Send + Sync> FromRequest<S> for DocumentBody {
             }
         }
         let bytes = read_bytes(req).await?;
-        let text = String::from_utf8(bytes.to_vec())
-            .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the document is not UTF-8: {e}")))?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("the document is not UTF-8: {e}"),
+            )
+        })?;
         if mt.as_deref().is_some_and(is_json_type) {
             parse_json(text.as_bytes())?;
         }
@@ -146,6 +211,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
         h
+    }
+
+    #[test]
+    fn nul_characters_are_found() {
+        let v: Value = serde_json::from_str(r#"{"a": [1, "ok", "bad\u0000"]}"#).unwrap();
+        assert_eq!(nul_path(&v, "").as_deref(), Some("/a/2"));
+        let v: Value = serde_json::from_str(r#"{"a": "fine"}"#).unwrap();
+        assert_eq!(nul_path(&v, ""), None);
     }
 
     #[test]

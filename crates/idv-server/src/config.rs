@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// The whole configuration. Field names are the YAML keys (camelCase).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Config {
     /// The public URL of this server, used in file URLs and workflow templates. Empty: derived
@@ -46,7 +46,7 @@ pub struct Api {
 
 /// A Regula service block (`services.docreader`, `services.faceapi`): workflows read `prefix`
 /// and `url` in their templates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Gateway {
     pub enabled: bool,
@@ -84,7 +84,7 @@ pub struct Location {
     pub location: LocationPrefix,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct LocationPrefix {
     pub prefix: String,
@@ -106,19 +106,6 @@ pub struct OAuth2 {
     pub refresh_token_ttl: u64,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            base_url: String::new(),
-            basic_auth: BasicAuth::default(),
-            services: Services::default(),
-            storage: Storage::default(),
-            database: Database::default(),
-            oauth2: OAuth2::default(),
-        }
-    }
-}
-
 impl Default for BasicAuth {
     fn default() -> Self {
         Self { enabled: true }
@@ -129,21 +116,27 @@ impl Default for Services {
     fn default() -> Self {
         Self {
             api: Api::default(),
-            docreader: Gateway { enabled: false, prefix: "drapi".into(), url: String::new() },
-            faceapi: Gateway { enabled: false, prefix: "faceapi".into(), url: String::new() },
+            docreader: Gateway {
+                enabled: false,
+                prefix: "drapi".into(),
+                url: String::new(),
+            },
+            faceapi: Gateway {
+                enabled: false,
+                prefix: "faceapi".into(),
+                url: String::new(),
+            },
         }
-    }
-}
-
-impl Default for Gateway {
-    fn default() -> Self {
-        Self { enabled: false, prefix: String::new(), url: String::new() }
     }
 }
 
 impl Default for Api {
     fn default() -> Self {
-        Self { host: "0.0.0.0".into(), port: 8000, max_body_size: ByteSize(64 * 1024 * 1024) }
+        Self {
+            host: "0.0.0.0".into(),
+            port: 8000,
+            max_body_size: ByteSize(64 * 1024 * 1024),
+        }
     }
 }
 
@@ -152,39 +145,52 @@ impl Default for Storage {
         Self {
             kind: StorageType::Fs,
             fs: FsStorage::default(),
-            workflows: Location { location: LocationPrefix { prefix: "workflows".into() } },
-            locales: Location { location: LocationPrefix { prefix: "localization".into() } },
+            workflows: Location {
+                location: LocationPrefix {
+                    prefix: "workflows".into(),
+                },
+            },
+            locales: Location {
+                location: LocationPrefix {
+                    prefix: "localization".into(),
+                },
+            },
         }
     }
 }
 
 impl Default for FsStorage {
     fn default() -> Self {
-        Self { path: "./idv-data".into() }
+        Self {
+            path: "./idv-data".into(),
+        }
     }
 }
 
 impl Default for Location {
     fn default() -> Self {
-        Self { location: LocationPrefix { prefix: String::new() } }
-    }
-}
-
-impl Default for LocationPrefix {
-    fn default() -> Self {
-        Self { prefix: String::new() }
+        Self {
+            location: LocationPrefix {
+                prefix: String::new(),
+            },
+        }
     }
 }
 
 impl Default for Database {
     fn default() -> Self {
-        Self { url: "sqlite://./idv-data/idv.db".into() }
+        Self {
+            url: "sqlite://./idv-data/idv.db".into(),
+        }
     }
 }
 
 impl Default for OAuth2 {
     fn default() -> Self {
-        Self { access_token_ttl: 600, refresh_token_ttl: 604_800 }
+        Self {
+            access_token_ttl: 600,
+            refresh_token_ttl: 604_800,
+        }
     }
 }
 
@@ -227,7 +233,9 @@ impl ByteSize {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a size like 64Mi"))?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{text}` is not a size like 64Mi"))?;
         let mult: u64 = match unit.trim() {
             "" | "B" => 1,
             "K" | "k" | "KB" => 1000,
@@ -236,16 +244,22 @@ impl ByteSize {
             "Mi" | "MiB" => 1 << 20,
             "G" | "GB" => 1_000_000_000,
             "Gi" | "GiB" => 1 << 30,
-            other => return Err(format!("unknown size unit `{other}` in `{text}` (use Ki, Mi, Gi, K, M or G)")),
+            other => {
+                return Err(format!(
+                    "unknown size unit `{other}` in `{text}` (use Ki, Mi, Gi, K, M or G)"
+                ));
+            }
         };
-        n.checked_mul(mult).map(ByteSize).ok_or_else(|| format!("`{text}` is too large"))
+        n.checked_mul(mult)
+            .map(ByteSize)
+            .ok_or_else(|| format!("`{text}` is too large"))
     }
 }
 
 impl Serialize for ByteSize {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let n = self.0;
-        if n > 0 && n % (1 << 20) == 0 {
+        if n > 0 && n.is_multiple_of(1 << 20) {
             s.serialize_str(&format!("{}Mi", n >> 20))
         } else {
             s.serialize_u64(n)
@@ -262,7 +276,9 @@ impl<'de> Deserialize<'de> for ByteSize {
                 .map(ByteSize)
                 .ok_or_else(|| serde::de::Error::custom("a size must be a whole number of bytes")),
             Value::String(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
-            _ => Err(serde::de::Error::custom("a size must be a number or a string like 64Mi")),
+            _ => Err(serde::de::Error::custom(
+                "a size must be a number or a string like 64Mi",
+            )),
         }
     }
 }
@@ -303,13 +319,17 @@ pub fn load(
                 merge(&mut merged, &defaults, map, "", &source, &mut sources)?;
             }
             _ => {
-                return Err(ConfigError(format!("{source}: the top level must be a mapping of keys")));
+                return Err(ConfigError(format!(
+                    "{source}: the top level must be a mapping of keys"
+                )));
             }
         }
     }
 
-    let mut env_vars: Vec<(String, String)> =
-        env.into_iter().filter(|(k, _)| k.to_ascii_uppercase().starts_with(ENV_PREFIX)).collect();
+    let mut env_vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.to_ascii_uppercase().starts_with(ENV_PREFIX))
+        .collect();
     env_vars.sort();
     for (name, raw) in env_vars {
         let segments: Vec<&str> = name[ENV_PREFIX.len()..].split("__").collect();
@@ -335,14 +355,18 @@ pub fn load(
 
 fn validate(config: &Config) -> Result<(), ConfigError> {
     let url = &config.database.url;
-    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
         return Err(ConfigError(format!(
             "bad value for `database.url`: `{}` must start with sqlite:// or postgres://",
             redact_url(url)
         )));
     }
-    if !config.base_url.is_empty()
-        && !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://"))
+    if !(config.base_url.is_empty()
+        || config.base_url.starts_with("http://")
+        || config.base_url.starts_with("https://"))
     {
         return Err(ConfigError(format!(
             "bad value for `baseUrl`: `{}` must start with http:// or https://",
@@ -350,7 +374,9 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         )));
     }
     if config.services.api.max_body_size.0 < 1024 {
-        return Err(ConfigError("bad value for `services.api.maxBodySize`: must be at least 1Ki".into()));
+        return Err(ConfigError(
+            "bad value for `services.api.maxBodySize`: must be at least 1Ki".into(),
+        ));
     }
     Ok(())
 }
@@ -379,13 +405,23 @@ fn merge(
     sources: &mut Vec<(String, String)>,
 ) -> Result<(), ConfigError> {
     for (key, value) in map {
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         let Some(default) = defaults.get(&key) else {
-            let known: Vec<&String> =
-                defaults.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+            let known: Vec<&String> = defaults
+                .as_object()
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
             return Err(ConfigError(format!(
                 "unknown key `{path}` in {source}; known keys here: {}",
-                known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                known
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         match (default, value) {
@@ -418,7 +454,11 @@ fn resolve_env_path<'a>(
             return Err(format!("`{path}` has no sub-keys"));
         };
         let Some(key) = map.keys().find(|k| k.eq_ignore_ascii_case(seg)).cloned() else {
-            let here = if path.is_empty() { "the top level".to_string() } else { format!("`{path}`") };
+            let here = if path.is_empty() {
+                "the top level".to_string()
+            } else {
+                format!("`{path}`")
+            };
             return Err(format!(
                 "unknown key `{}` under {here}; known keys: {}",
                 seg.to_ascii_lowercase(),
@@ -430,7 +470,9 @@ fn resolve_env_path<'a>(
         }
         path.push_str(&key);
         default = &map[&key];
-        slot = slot.get_mut(&key).expect("merged config has every default key");
+        slot = slot
+            .get_mut(&key)
+            .expect("merged config has every default key");
     }
     if default.is_object() {
         return Err(format!("`{path}` is a section; name one of its keys"));
@@ -451,7 +493,12 @@ pub fn yaml_to_json(text: &str) -> Result<Value, String> {
     use yaml_rust2::{Yaml, YamlLoader};
     fn conv(y: &Yaml) -> Value {
         match y {
-            Yaml::Real(s) => s.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(Value::String(s.clone())),
+            Yaml::Real(s) => s
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .unwrap_or(Value::String(s.clone())),
             Yaml::Integer(i) => Value::from(*i),
             Yaml::String(s) => Value::String(s.clone()),
             Yaml::Boolean(b) => Value::Bool(*b),
@@ -549,9 +596,18 @@ mod tests {
     #[test]
     fn env_overrides_case_insensitively_and_types_values() {
         let env = vec![
-            ("IDV_CONFIG__SERVICES__API__PORT".to_string(), "9000".to_string()),
-            ("idv_config__basicauth__ENABLED".to_string(), "false".to_string()),
-            ("IDV_CONFIG__SERVICES__API__MAXBODYSIZE".to_string(), "1Mi".to_string()),
+            (
+                "IDV_CONFIG__SERVICES__API__PORT".to_string(),
+                "9000".to_string(),
+            ),
+            (
+                "idv_config__basicauth__ENABLED".to_string(),
+                "false".to_string(),
+            ),
+            (
+                "IDV_CONFIG__SERVICES__API__MAXBODYSIZE".to_string(),
+                "1Mi".to_string(),
+            ),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
         let c = load(None, env).unwrap();
@@ -571,7 +627,10 @@ mod tests {
 
     #[test]
     fn unknown_env_key_names_variable() {
-        let env = vec![("IDV_CONFIG__SERVICES__API__PROT".to_string(), "1".to_string())];
+        let env = vec![(
+            "IDV_CONFIG__SERVICES__API__PROT".to_string(),
+            "1".to_string(),
+        )];
         let e = load(None, env).unwrap_err().0;
         assert!(e.contains("IDV_CONFIG__SERVICES__API__PROT"), "{e}");
         assert!(e.contains("unknown key `prot`"), "{e}");
@@ -579,16 +638,27 @@ mod tests {
 
     #[test]
     fn bad_value_names_key_and_source() {
-        let env = vec![("IDV_CONFIG__SERVICES__API__PORT".to_string(), "eighty".to_string())];
+        let env = vec![(
+            "IDV_CONFIG__SERVICES__API__PORT".to_string(),
+            "eighty".to_string(),
+        )];
         let e = load(None, env).unwrap_err().0;
         assert!(e.contains("`services.api.port`"), "{e}");
         assert!(e.contains("IDV_CONFIG__SERVICES__API__PORT"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let p = write(&dir, "services:\n  api:\n    maxBodySize: lots\n");
         let e = load(Some(&p), vec![]).unwrap_err().0;
-        assert!(e.contains("services.api.maxBodySize") && e.contains("config file"), "{e}");
+        assert!(
+            e.contains("services.api.maxBodySize") && e.contains("config file"),
+            "{e}"
+        );
         let p = write(&dir, "database:\n  url: mysql://x\n");
-        assert!(load(Some(&p), vec![]).unwrap_err().0.contains("database.url"));
+        assert!(
+            load(Some(&p), vec![])
+                .unwrap_err()
+                .0
+                .contains("database.url")
+        );
     }
 
     #[test]
@@ -601,7 +671,10 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
     }
 }

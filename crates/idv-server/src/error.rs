@@ -30,10 +30,16 @@ impl From<Error> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => ApiError::new(ErrorCode::SessionConflict, format!("already exists: {what}")),
+            StoreError::Conflict(what) => ApiError::new(
+                ErrorCode::SessionConflict,
+                format!("already exists: {what}"),
+            ),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "database error");
-                ApiError::new(ErrorCode::Internal, "the database failed; the error is logged with this request id")
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "the database failed; the error is logged with this request id",
+                )
             }
         }
     }
@@ -42,15 +48,24 @@ impl From<StoreError> for ApiError {
 impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> Self {
         match e {
-            BlobError::NotFound(_) => ApiError::new(ErrorCode::FileNotFound, "the file's bytes are missing from storage"),
+            BlobError::NotFound(_) => ApiError::new(
+                ErrorCode::FileNotFound,
+                "the file's bytes are missing from storage",
+            ),
             BlobError::TooLarge(limit) => ApiError::new(
                 ErrorCode::PayloadTooLarge,
                 format!("the upload is larger than services.api.maxBodySize ({limit} bytes)"),
             ),
-            BlobError::Source(msg) => ApiError::new(ErrorCode::InvalidRequest, format!("reading the request body failed: {msg}")),
+            BlobError::Source(msg) => ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("reading the request body failed: {msg}"),
+            ),
             BlobError::Backend(msg) => {
                 tracing::error!(error = %msg, "file storage error");
-                ApiError::new(ErrorCode::Internal, "file storage failed; the error is logged with this request id")
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "file storage failed; the error is logged with this request id",
+                )
             }
         }
     }
@@ -59,7 +74,8 @@ impl From<BlobError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut body = json!({"code": e.code.as_str(), "message": e.message});
         if let Some(d) = e.details {
             body["details"] = d;

@@ -30,14 +30,25 @@ pub async fn prepare(
     match ops::users::ensure_admin(&state, admin_password).await {
         Ok(Some(password)) => {
             // Printed once, on the console only; never logged.
-            println!("Created the first user: admin with password {password}\nStore it now: it is not shown again.");
+            println!(
+                "Created the first user: admin with password {password}\nStore it now: it is not shown again."
+            );
         }
         Ok(None) => {}
-        Err(e) => return Err(StartupError(format!("cannot create the first user: {}", e.0.message))),
+        Err(e) => {
+            return Err(StartupError(format!(
+                "cannot create the first user: {}",
+                e.0.message
+            )));
+        }
     }
     for (path, outcome) in ops::workflows::load_folders(&state).await {
         match outcome {
-            Ok(ops::workflows::Applied::Workflow { summary, revision, changed }) => {
+            Ok(ops::workflows::Applied::Workflow {
+                summary,
+                revision,
+                changed,
+            }) => {
                 tracing::info!(file = %path, id = %summary.id, revision, changed, "workflow loaded");
             }
             Ok(ops::workflows::Applied::Translations { entries, .. }) => {
@@ -67,7 +78,13 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
-    serve_with(listener, config, std::env::var("IDV_ADMIN_PASSWORD").ok(), shutdown).await
+    serve_with(
+        listener,
+        config,
+        std::env::var("IDV_ADMIN_PASSWORD").ok(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`serve`] with the first admin's password given (tests use this; the binary reads the
@@ -80,7 +97,11 @@ pub async fn serve_with(
 ) -> Result<(), StartupError> {
     let base_url = config.effective_base_url(listener.local_addr().ok());
     let state = prepare(config, base_url, admin_password).await?;
-    tracing::info!(addr = ?listener.local_addr().ok(), database = state.store.backend(), "idv listening");
+    if let Ok(addr) = listener.local_addr() {
+        // The console line operators and scripts wait for.
+        println!("idv listening on http://{addr}");
+    }
+    tracing::info!(database = state.store.backend(), base_url = %state.base_url, "idv ready");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

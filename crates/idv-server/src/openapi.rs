@@ -10,7 +10,10 @@ pub fn document(base_url: &str) -> Value {
         let mut op = Map::new();
         op.insert("summary".into(), json!(def.summary));
         op.insert("tags".into(), json!([def.tag]));
-        op.insert("operationId".into(), json!(operation_id(def.method.as_str(), def.path)));
+        op.insert(
+            "operationId".into(),
+            json!(operation_id(def.method.as_str(), def.path)),
+        );
         let params: Vec<Value> = def
             .path
             .split('/')
@@ -29,7 +32,10 @@ pub fn document(base_url: &str) -> Value {
             }
             Access::AnyOf(perms) => {
                 op.insert("security".into(), all_schemes());
-                let list: Vec<String> = perms.iter().map(|(s, o)| format!("{s}:{}", o.as_str())).collect();
+                let list: Vec<String> = perms
+                    .iter()
+                    .map(|(s, o)| format!("{s}:{}", o.as_str()))
+                    .collect();
                 op.insert("x-permissions-any-of".into(), json!(list));
             }
         }
@@ -43,13 +49,21 @@ pub fn document(base_url: &str) -> Value {
         let mut responses = Map::new();
         responses.insert("200".into(), json!({"description": "Success"}));
         if def.access != Access::Public {
-            responses.insert("401".into(), json!({"$ref": "#/components/responses/Unauthorized"}));
+            responses.insert(
+                "401".into(),
+                json!({"$ref": "#/components/responses/Unauthorized"}),
+            );
         }
         if matches!(def.access, Access::AnyOf(_)) {
-            responses.insert("403".into(), json!({"$ref": "#/components/responses/Forbidden"}));
+            responses.insert(
+                "403".into(),
+                json!({"$ref": "#/components/responses/Forbidden"}),
+            );
         }
         op.insert("responses".into(), Value::Object(responses));
-        let entry = paths.entry(def.path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(def.path.to_string())
+            .or_insert_with(|| json!({}));
         entry[def.method.as_str().to_ascii_lowercase()] = Value::Object(op);
     }
     json!({
@@ -58,10 +72,10 @@ pub fn document(base_url: &str) -> Value {
             "title": "idv",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "A self-hosted identity-verification platform server that speaks the Regula IDV Platform API. \
-Authenticate with `Authorization: ApiKey <key>` (scheme word in any case), `Basic`, `Bearer <access token>` or `Token <token>`, \
-or pass the same value URL-encoded in the `authorization` query parameter. Permissions are `scope:operation`; `X_all` covers \
-everyone's records, `X` the caller's own. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}` with stable codes. \
-Session statuses: 0 not completed, 1 not verified, 2 verified, 3 approved, 4 pending, 1000 rejected."
+    Authenticate with `Authorization: ApiKey <key>` (scheme word in any case), `Basic`, `Bearer <access token>` or `Token <token>`, \
+    or pass the same value URL-encoded in the `authorization` query parameter. Permissions are `scope:operation`; `X_all` covers \
+    everyone's records, `X` the caller's own. Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}` with stable codes. \
+    Session statuses: 0 not completed, 1 not verified, 2 verified, 3 approved, 4 pending, 1000 rejected."
         },
         "servers": [{"url": base_url}],
         "paths": paths,

@@ -123,7 +123,11 @@ struct Guard {
 /// in the request extensions.
 async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
     if g.json && !accepts_json(req.headers()) {
-        return ApiError::new(ErrorCode::NotAcceptable, "this endpoint answers application/json; accept it (or */*)").into_response();
+        return ApiError::new(
+            ErrorCode::NotAcceptable,
+            "this endpoint answers application/json; accept it (or */*)",
+        )
+        .into_response();
     }
     if g.access == Access::Public {
         return next.run(req).await;
@@ -135,10 +139,13 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
         .map(str::to_string)
         .or_else(|| query_param(req.uri().query().unwrap_or(""), "authorization"));
     let Some(credentials) = credentials.filter(|c| !c.trim().is_empty()) else {
-        return unauthorized(&g, ApiError::new(
-            ErrorCode::MissingCredentials,
-            "this endpoint needs credentials: Authorization: ApiKey <key>, Basic, Bearer or Token",
-        ));
+        return unauthorized(
+            &g,
+            ApiError::new(
+                ErrorCode::MissingCredentials,
+                "this endpoint needs credentials: Authorization: ApiKey <key>, Basic, Bearer or Token",
+            ),
+        );
     };
     let principal = match g.state.auth.authenticate(&credentials).await {
         Ok(p) => p,
@@ -147,8 +154,15 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
     if let Access::AnyOf(perms) = g.access
         && !perms.iter().any(|(scope, op)| principal.allows(scope, *op))
     {
-        let needed: Vec<String> = perms.iter().map(|(s, o)| format!("{s}:{}", o.as_str())).collect();
-        return ApiError::new(ErrorCode::Forbidden, format!("this needs one of the permissions {}", needed.join(", "))).into_response();
+        let needed: Vec<String> = perms
+            .iter()
+            .map(|(s, o)| format!("{s}:{}", o.as_str()))
+            .collect();
+        return ApiError::new(
+            ErrorCode::Forbidden,
+            format!("this needs one of the permissions {}", needed.join(", ")),
+        )
+        .into_response();
     }
     req.extensions_mut().insert(Arc::new(principal));
     next.run(req).await
@@ -157,8 +171,10 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
 fn unauthorized(g: &Guard, e: ApiError) -> Response {
     let mut resp = e.into_response();
     if g.state.auth.basic_enabled() && resp.status() == StatusCode::UNAUTHORIZED {
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"idv\", charset=\"UTF-8\""));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"idv\", charset=\"UTF-8\""),
+        );
     }
     resp
 }
@@ -179,7 +195,10 @@ fn percent_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -200,13 +219,20 @@ pub fn router(state: AppState) -> Router {
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for def in table() {
         let filter = MethodFilter::try_from(def.method.clone()).expect("standard method");
-        let guard_state = Guard { state: state.clone(), access: def.access, json: def.json };
+        let guard_state = Guard {
+            state: state.clone(),
+            access: def.access,
+            json: def.json,
+        };
         let mr = (def.make)(filter).layer(middleware::from_fn_with_state(guard_state, guard));
         let entry = by_path.remove(def.path);
-        by_path.insert(def.path, match entry {
-            Some(existing) => existing.merge(mr),
-            None => mr,
-        });
+        by_path.insert(
+            def.path,
+            match entry {
+                Some(existing) => existing.merge(mr),
+                None => mr,
+            },
+        );
     }
     let mut router = Router::new();
     for (path, mr) in by_path {
@@ -219,11 +245,21 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(req: Request) -> ApiError {
-    ApiError::new(ErrorCode::RouteNotFound, format!("no route {} {}; see GET /api/openapi.json", req.method(), req.uri().path()))
+    ApiError::new(
+        ErrorCode::RouteNotFound,
+        format!(
+            "no route {} {}; see GET /api/openapi.json",
+            req.method(),
+            req.uri().path()
+        ),
+    )
 }
 
 async fn method_not_allowed(req: Request) -> ApiError {
-    ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not allowed on {}", req.method(), req.uri().path()))
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
 }
 
 #[cfg(test)]
@@ -232,10 +268,19 @@ mod tests {
 
     #[test]
     fn query_params_decode() {
-        assert_eq!(query_param("a=1&authorization=Token%20tr-abc&b", "authorization").as_deref(), Some("Token tr-abc"));
-        assert_eq!(query_param("authorization=ApiKey+k", "authorization").as_deref(), Some("ApiKey k"));
+        assert_eq!(
+            query_param("a=1&authorization=Token%20tr-abc&b", "authorization").as_deref(),
+            Some("Token tr-abc")
+        );
+        assert_eq!(
+            query_param("authorization=ApiKey+k", "authorization").as_deref(),
+            Some("ApiKey k")
+        );
         assert_eq!(query_param("x=1", "authorization"), None);
-        assert_eq!(query_param("authorization=%zz%4", "authorization").as_deref(), Some("%zz%4"));
+        assert_eq!(
+            query_param("authorization=%zz%4", "authorization").as_deref(),
+            Some("%zz%4")
+        );
     }
 
     #[test]
@@ -243,7 +288,12 @@ mod tests {
         let t = table();
         let mut seen = std::collections::HashSet::new();
         for d in &t {
-            assert!(seen.insert((d.method.clone(), d.path)), "{} {} twice", d.method, d.path);
+            assert!(
+                seen.insert((d.method.clone(), d.path)),
+                "{} {} twice",
+                d.method,
+                d.path
+            );
             assert!(d.path.starts_with("/api/"), "{}", d.path);
         }
     }

@@ -40,7 +40,14 @@ impl AppState {
         let auth = Auth::new(store.clone(), config.basic_auth.enabled)
             .await
             .map_err(|e| startup(e.0.message))?;
-        Ok(AppState(Arc::new(Inner { config, base_url, store, blobs, auth, workflows: WorkflowCache::default() })))
+        Ok(AppState(Arc::new(Inner {
+            config,
+            base_url,
+            store,
+            blobs,
+            auth,
+            workflows: WorkflowCache::default(),
+        })))
     }
 }
 
@@ -49,7 +56,12 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let s = idv_store_postgres::PgStore::connect(url)
             .await
-            .map_err(|e| startup(format!("cannot open database {}: {e}", crate::config::redact_url(url))))?;
+            .map_err(|e| {
+                startup(format!(
+                    "cannot open database {}: {e}",
+                    crate::config::redact_url(url)
+                ))
+            })?;
         Ok(Arc::new(s))
     } else {
         let s = idv_store_sqlite::SqliteStore::connect(url)
@@ -68,38 +80,76 @@ pub struct WorkflowCache {
 
 impl WorkflowCache {
     /// One revision, parsed once.
-    pub async fn revision(&self, store: &dyn Store, id: &str, revision: i64) -> ApiResult<Arc<Workflow>> {
-        if let Some(w) = self.parsed.read().expect("workflow cache").get(&(id.to_string(), revision)) {
+    pub async fn revision(
+        &self,
+        store: &dyn Store,
+        id: &str,
+        revision: i64,
+    ) -> ApiResult<Arc<Workflow>> {
+        if let Some(w) = self
+            .parsed
+            .read()
+            .expect("workflow cache")
+            .get(&(id.to_string(), revision))
+        {
             return Ok(w.clone());
         }
-        let record = store.workflow_get_revision(id, revision).await?.ok_or_else(|| {
-            ApiError::new(ErrorCode::WorkflowNotFound, format!("no workflow with id {id} (revision {revision})"))
-        })?;
+        let record = store
+            .workflow_get_revision(id, revision)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::WorkflowNotFound,
+                    format!("no workflow with id {id} (revision {revision})"),
+                )
+            })?;
         self.insert(record.id, record.revision, record.definition)
     }
 
     /// The current revision of a workflow and its number.
     pub async fn current(&self, store: &dyn Store, id: &str) -> ApiResult<(i64, Arc<Workflow>)> {
-        let record = store
-            .workflow_get(id)
-            .await?
-            .ok_or_else(|| ApiError::new(ErrorCode::WorkflowNotFound, format!("no workflow with id {id}")))?;
-        if let Some(w) = self.parsed.read().expect("workflow cache").get(&(record.id.clone(), record.revision)) {
+        let record = store.workflow_get(id).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::WorkflowNotFound,
+                format!("no workflow with id {id}"),
+            )
+        })?;
+        if let Some(w) = self
+            .parsed
+            .read()
+            .expect("workflow cache")
+            .get(&(record.id.clone(), record.revision))
+        {
             return Ok((record.revision, w.clone()));
         }
         let rev = record.revision;
-        Ok((rev, self.insert(record.id, record.revision, record.definition)?))
+        Ok((
+            rev,
+            self.insert(record.id, record.revision, record.definition)?,
+        ))
     }
 
-    fn insert(&self, id: String, revision: i64, definition: serde_json::Value) -> ApiResult<Arc<Workflow>> {
+    fn insert(
+        &self,
+        id: String,
+        revision: i64,
+        definition: serde_json::Value,
+    ) -> ApiResult<Arc<Workflow>> {
         let wf = Workflow::from_definition(definition).map_err(|problems| {
             ApiError(idv_core::Error::internal(format!(
                 "stored workflow {id} revision {revision} no longer validates: {}",
-                problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+                problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )))
         })?;
         let wf = Arc::new(wf);
-        self.parsed.write().expect("workflow cache").insert((id, revision), wf.clone());
+        self.parsed
+            .write()
+            .expect("workflow cache")
+            .insert((id, revision), wf.clone());
         Ok(wf)
     }
 }

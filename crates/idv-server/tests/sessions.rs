@@ -14,7 +14,12 @@ async fn story(backend: Backend) {
     let auth = format!("ApiKey {key}");
 
     // Start: status 0, first step, metadata and locale kept.
-    let s = srv.start_session(&key, json!({"metadata": {"externalUserId": "user-42"}, "locale": "en"})).await;
+    let s = srv
+        .start_session(
+            &key,
+            json!({"metadata": {"externalUserId": "user-42"}, "locale": "en"}),
+        )
+        .await;
     let id = s["id"].as_str().unwrap().to_string();
     assert!(idv_core::ids::is_id(&id), "{id}");
     assert_eq!(s["status"], 0);
@@ -26,21 +31,36 @@ async fn story(backend: Backend) {
 
     // Submit ONBOARDING: moves to PREPARE_DOCUMENT; the client is rendered in English
     // (en falls back to en-us) with absolute asset URLs.
-    let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data")).header("authorization", &auth).json(&json!({"continue": true})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
+        .header("authorization", &auth)
+        .json(&json!({"continue": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let step: Value = r.json().await.unwrap();
     assert_eq!(step["id"], "PREPARE_DOCUMENT");
     assert_eq!(step["type"], "DATA");
     assert_eq!(step["final"], false);
     assert_eq!(step["client"]["templateId"], "INFO");
-    assert_eq!(step["client"]["templateLayout"]["title"]["text"], "Scan your ID");
+    assert_eq!(
+        step["client"]["templateLayout"]["title"]["text"],
+        "Scan your ID"
+    );
     assert_eq!(
         step["client"]["templateLayout"]["image"]["imageURL"],
         format!("{}/api/v1/assets/prepareScanDoc/content", srv.url)
     );
 
     // Fetch exactly as the Regula docs show.
-    let r = srv.get(&format!("/api/sessions/{id}")).header("accept", "application/json").header("authorization", &auth).send().await.unwrap();
+    let r = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("accept", "application/json")
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["currentStep"], "PREPARE_DOCUMENT");
@@ -57,7 +77,13 @@ async fn story(backend: Backend) {
     assert!(url.starts_with(&srv.url), "{url}");
 
     // The file downloads with the same credentials: the exact bytes sent.
-    let r = srv.client.get(url).header("authorization", &auth).send().await.unwrap();
+    let r = srv
+        .client
+        .get(url)
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let etag = r.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(etag, format!("\"{}\"", f["sha256"].as_str().unwrap()));
@@ -65,15 +91,38 @@ async fn story(backend: Backend) {
     let bytes = r.bytes().await.unwrap();
     assert_eq!(&bytes[..], br#"{"continue":true}"#);
     assert_eq!(bytes.len() as u64, f["size"].as_u64().unwrap());
-    let r = srv.client.get(url).header("authorization", &auth).header("range", "bytes=1-10").send().await.unwrap();
+    let r = srv
+        .client
+        .get(url)
+        .header("authorization", &auth)
+        .header("range", "bytes=1-10")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 206);
-    assert_eq!(r.headers()["content-range"], format!("bytes 1-10/{}", bytes.len()));
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 1-10/{}", bytes.len())
+    );
     assert_eq!(&r.bytes().await.unwrap()[..], &bytes[1..11]);
-    let r = srv.client.get(url).header("authorization", &auth).header("if-none-match", &etag).send().await.unwrap();
+    let r = srv
+        .client
+        .get(url)
+        .header("authorization", &auth)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 304);
 
     // Another step than the current one: 409.
-    let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data")).header("authorization", &auth).json(&json!({"continue": true})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
+        .header("authorization", &auth)
+        .json(&json!({"continue": true}))
+        .send()
+        .await
+        .unwrap();
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (409, "step_not_current"));
 
@@ -81,14 +130,34 @@ async fn story(backend: Backend) {
     let s2 = srv.start_session(&key, json!({})).await;
     let id2 = s2["id"].as_str().unwrap();
     assert_eq!(s2["locale"], "en-us", "no locale: the workflow default");
-    let r = srv.post(&format!("/api/sessions/{id2}/step/ONBOARDING?type=data")).header("authorization", &auth).json(&json!({"continue": false})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id2}/step/ONBOARDING?type=data"))
+        .header("authorization", &auth)
+        .json(&json!({"continue": false}))
+        .send()
+        .await
+        .unwrap();
     let step: Value = r.json().await.unwrap();
     assert_eq!(step["id"], "ABORT");
     assert_eq!(step["final"], true);
-    let r = srv.post(&format!("/api/sessions/{id2}/step/ABORT?type=data")).header("authorization", &auth).json(&json!({"continue": true})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id2}/step/ABORT?type=data"))
+        .header("authorization", &auth)
+        .json(&json!({"continue": true}))
+        .send()
+        .await
+        .unwrap();
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (409, "session_ended"));
-    let s2: Value = srv.get(&format!("/api/sessions/{id2}")).header("authorization", &auth).send().await.unwrap().json().await.unwrap();
+    let s2: Value = srv
+        .get(&format!("/api/sessions/{id2}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(s2["status"], 0);
     assert_eq!(s2["currentStep"], "ABORT");
 
@@ -106,7 +175,10 @@ async fn general_kyc_story_on_postgres() {
 }
 
 async fn uploads(backend: Backend) {
-    let srv = TestServer::start_with(backend, |c| c.services.api.max_body_size = idv_server::config::ByteSize(4 << 20)).await;
+    let srv = TestServer::start_with(backend, |c| {
+        c.services.api.max_body_size = idv_server::config::ByteSize(4 << 20)
+    })
+    .await;
     srv.load_general_kyc().await;
     let key = srv.key(&["session:read", "session:write"]).await;
     let auth = format!("ApiKey {key}");
@@ -117,9 +189,18 @@ async fn uploads(backend: Backend) {
     let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let form = reqwest::multipart::Form::new().part(
         "DOC_PHOTO",
-        reqwest::multipart::Part::bytes(photo.clone()).file_name("../../etc/passport.jpg").mime_str("image/jpeg").unwrap(),
+        reqwest::multipart::Part::bytes(photo.clone())
+            .file_name("../../etc/passport.jpg")
+            .mime_str("image/jpeg")
+            .unwrap(),
     );
-    let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file")).header("authorization", &auth).multipart(form).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file"))
+        .header("authorization", &auth)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let up: Value = r.json().await.unwrap();
     let f = &up["files"][0];
@@ -136,23 +217,75 @@ async fn uploads(backend: Backend) {
     let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file&property=LIVENESS_PORTRAIT&name=selfie.png")).header("authorization", &auth).header("content-type", "image/png").body(selfie.clone()).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
-    let s: Value = srv.get(&format!("/api/sessions/{id}")).header("authorization", &auth).send().await.unwrap().json().await.unwrap();
+    let s: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(s["files"].as_array().unwrap().len(), 2);
-    let doc_url = s["properties"]["DOC_PHOTO"]["url"].as_str().unwrap().to_string();
-    let body = srv.client.get(&doc_url).header("authorization", &auth).send().await.unwrap().bytes().await.unwrap();
+    let doc_url = s["properties"]["DOC_PHOTO"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = srv
+        .client
+        .get(&doc_url)
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&body[..], &photo[..]);
-    let selfie_url = s["properties"]["LIVENESS_PORTRAIT"]["url"].as_str().unwrap();
-    let r = srv.client.get(selfie_url).header("authorization", &auth).send().await.unwrap();
+    let selfie_url = s["properties"]["LIVENESS_PORTRAIT"]["url"]
+        .as_str()
+        .unwrap();
+    let r = srv
+        .client
+        .get(selfie_url)
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "image/png");
     assert_eq!(r.headers()["content-length"], "1024");
 
     // A non-binary property cannot hold a file; an upload over the limit is refused and leaves
     // no file behind.
-    let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file&property=AGE")).header("authorization", &auth).header("content-type", "image/png").body(vec![1u8; 10]).send().await.unwrap();
+    let r = srv
+        .post(&format!(
+            "/api/sessions/{id}/step/ONBOARDING?type=file&property=AGE"
+        ))
+        .header("authorization", &auth)
+        .header("content-type", "image/png")
+        .body(vec![1u8; 10])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(r).await.1, "invalid_request");
-    let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file")).header("authorization", &auth).header("content-type", "video/mp4").body(vec![0u8; 5 << 20]).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file"))
+        .header("authorization", &auth)
+        .header("content-type", "video/mp4")
+        .body(vec![0u8; 5 << 20])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
-    let after: Value = srv.get(&format!("/api/sessions/{id}")).header("authorization", &auth).send().await.unwrap().json().await.unwrap();
+    let after: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(after["files"], s["files"]);
     assert_eq!(after["properties"], s["properties"]);
     srv.stop().await;
@@ -177,74 +310,195 @@ async fn own_sessions_only_without_all_scope() {
     let all = srv.key(&["session_all:read"]).await;
     let s = srv.start_session(&a, json!({})).await;
     let id = s["id"].as_str().unwrap();
-    let get = |k: &str| srv.get(&format!("/api/sessions/{id}")).header("authorization", format!("ApiKey {k}")).send();
+    let get = |k: &str| {
+        srv.get(&format!("/api/sessions/{id}"))
+            .header("authorization", format!("ApiKey {k}"))
+            .send()
+    };
     assert_eq!(get(&a).await.unwrap().status(), 200);
     let (st, code, _) = error_of(get(&b).await.unwrap()).await;
     assert_eq!((st, code.as_str()), (404, "session_not_found"));
     assert_eq!(get(&all).await.unwrap().status(), 200);
     // And B cannot submit to A's session either.
-    let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data")).header("authorization", format!("ApiKey {b}")).json(&json!({"continue": true})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
+        .header("authorization", format!("ApiKey {b}"))
+        .json(&json!({"continue": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     srv.stop().await;
 }
 
 #[tokio::test]
 async fn bad_input_is_refused_and_changes_nothing() {
-    let srv = TestServer::start_with(Backend::Sqlite, |c| c.services.api.max_body_size = idv_server::config::ByteSize(64 * 1024)).await;
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.services.api.max_body_size = idv_server::config::ByteSize(64 * 1024)
+    })
+    .await;
     srv.load_general_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
     let s = srv.start_session(&key, json!({})).await;
     let id = s["id"].as_str().unwrap();
     let step_url = format!("/api/sessions/{id}/step/ONBOARDING?type=data");
-    let before: Value = srv.get(&format!("/api/sessions/{id}")).header("authorization", &auth).send().await.unwrap().json().await.unwrap();
+    let before: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     // Malformed JSON: 400 that says where.
-    let r = srv.post(&step_url).header("authorization", &auth).header("content-type", "application/json").body("{\"continue\": tru").send().await.unwrap();
+    let r = srv
+        .post(&step_url)
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body("{\"continue\": tru")
+        .send()
+        .await
+        .unwrap();
     let (st, code, body) = error_of(r).await;
     assert_eq!((st, code.as_str()), (400, "malformed_json"));
-    assert!(body["error"]["message"].as_str().unwrap().contains("line 1"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1"),
+        "{body}"
+    );
 
     // Schema violations: 422 listing them.
-    let r = srv.post(&step_url).header("authorization", &auth).json(&json!({"continue": "yes"})).send().await.unwrap();
+    let r = srv
+        .post(&step_url)
+        .header("authorization", &auth)
+        .json(&json!({"continue": "yes"}))
+        .send()
+        .await
+        .unwrap();
     let (st, code, body) = error_of(r).await;
     assert_eq!((st, code.as_str()), (422, "schema_violation"));
-    assert!(body["error"]["details"][0]["path"].as_str().unwrap().contains("continue"), "{body}");
-    let r = srv.post(&step_url).header("authorization", &auth).json(&json!({})).send().await.unwrap();
+    assert!(
+        body["error"]["details"][0]["path"]
+            .as_str()
+            .unwrap()
+            .contains("continue"),
+        "{body}"
+    );
+    let r = srv
+        .post(&step_url)
+        .header("authorization", &auth)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     let (st, _, body) = error_of(r).await;
     assert_eq!(st, 422);
-    assert!(body["error"]["details"].to_string().contains("continue"), "{body}");
+    assert!(
+        body["error"]["details"].to_string().contains("continue"),
+        "{body}"
+    );
 
     // Wrong content type: 415. Oversize: 413. Accept excluding JSON: 406.
-    let r = srv.post(&step_url).header("authorization", &auth).header("content-type", "text/plain").body("{\"continue\": true}").send().await.unwrap();
+    let r = srv
+        .post(&step_url)
+        .header("authorization", &auth)
+        .header("content-type", "text/plain")
+        .body("{\"continue\": true}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(r).await.0, 415);
     let big = json!({"continue": true, "pad": "x".repeat(100 * 1024)});
-    let r = srv.post(&step_url).header("authorization", &auth).json(&big).send().await.unwrap();
+    let r = srv
+        .post(&step_url)
+        .header("authorization", &auth)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (413, "payload_too_large"));
-    let r = srv.get(&format!("/api/sessions/{id}")).header("authorization", &auth).header("accept", "text/html").send().await.unwrap();
+    let r = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (406, "not_acceptable"));
-    for accept in ["*/*", "application/json", "text/html, application/json;q=0.9"] {
-        let r = srv.get(&format!("/api/sessions/{id}")).header("authorization", &auth).header("accept", accept).send().await.unwrap();
+    for accept in [
+        "*/*",
+        "application/json",
+        "text/html, application/json;q=0.9",
+    ] {
+        let r = srv
+            .get(&format!("/api/sessions/{id}"))
+            .header("authorization", &auth)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{accept}");
     }
 
     // Unknown workflow, session, step: 404 with distinct codes.
-    let r = srv.post("/api/sessions?workflowId=00000000-0000-0000-0000-000000000000").header("authorization", &auth).json(&json!({})).send().await.unwrap();
+    let r = srv
+        .post("/api/sessions?workflowId=00000000-0000-0000-0000-000000000000")
+        .header("authorization", &auth)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(r).await.1, "workflow_not_found");
-    let r = srv.get("/api/sessions/0123456789abcdef01234567").header("authorization", &auth).send().await.unwrap();
+    let r = srv
+        .get("/api/sessions/0123456789abcdef01234567")
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (404, "session_not_found"));
-    let r = srv.post(&format!("/api/sessions/{id}/step/NOPE?type=data")).header("authorization", &auth).json(&json!({"continue": true})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/NOPE?type=data"))
+        .header("authorization", &auth)
+        .json(&json!({"continue": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(r).await.1, "step_not_found");
-    let r = srv.post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}")).header("authorization", &auth).json(&json!({"metadata": "not an object"})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+        .header("authorization", &auth)
+        .json(&json!({"metadata": "not an object"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(r).await.0, 400);
-    let r = srv.post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}")).header("authorization", &auth).json(&json!({"locale": "<script>"})).send().await.unwrap();
+    let r = srv
+        .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+        .header("authorization", &auth)
+        .json(&json!({"locale": "<script>"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(r).await.1, "invalid_locale");
 
     // After all of that, the session is exactly as it was.
-    let after: Value = srv.get(&format!("/api/sessions/{id}")).header("authorization", &auth).send().await.unwrap().json().await.unwrap();
+    let after: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(before, after);
     srv.stop().await;
 }

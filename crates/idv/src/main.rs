@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "idv", version, about = "A self-hosted identity-verification platform server (Regula IDV Platform API)")]
+#[command(
+    name = "idv",
+    version,
+    about = "A self-hosted identity-verification platform server (Regula IDV Platform API)"
+)]
 struct Cli {
     /// Configuration file; default ./config.yaml when present, else built-in defaults.
     #[arg(long, global = true, value_name = "FILE")]
@@ -103,7 +107,9 @@ fn load_config(cli: &Cli) -> Result<Config> {
 
 async fn open(config: Config) -> Result<AppState> {
     let base = config.effective_base_url(None);
-    AppState::open(config, base).await.map_err(|e| anyhow::anyhow!("{e}"))
+    AppState::open(config, base)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn api_err(e: idv_server::error::ApiError) -> anyhow::Error {
@@ -111,7 +117,14 @@ fn api_err(e: idv_server::error::ApiError) -> anyhow::Error {
 }
 
 fn python_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|r| format!("'{r}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -123,9 +136,12 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve => {
             let config = load_config(&cli)?;
             let addr = format!("{}:{}", config.services.api.host, config.services.api.port);
-            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-            println!("idv listening on http://{}", listener.local_addr()?);
-            idv_server::serve(listener, config, shutdown_signal()).await.map_err(|e| anyhow::anyhow!("{e}"))
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            idv_server::serve(listener, config, shutdown_signal())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
         }
         Command::User(cmd) => {
             let state = open(load_config(&cli)?).await?;
@@ -135,21 +151,38 @@ async fn run(cli: Cli) -> Result<()> {
                         name: u.name.clone(),
                         password: u.password.clone(),
                         email: u.email.clone(),
-                        roles: u.roles.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+                        roles: u
+                            .roles
+                            .iter()
+                            .map(|r| r.trim().to_string())
+                            .filter(|r| !r.is_empty())
+                            .collect(),
                     };
-                    let user = ops::users::create(&state, None, input).await.map_err(api_err)?;
+                    let user = ops::users::create(&state, None, input)
+                        .await
+                        .map_err(api_err)?;
                     println!("User: {}", user.name);
                     println!("        User ID: {}", user.id);
                     println!("        Email: {}", user.email.as_deref().unwrap_or("None"));
                     println!("        Roles: {}", python_list(&user.roles));
-                    println!("        Active: {}", if user.active { "True" } else { "False" });
+                    println!(
+                        "        Active: {}",
+                        if user.active { "True" } else { "False" }
+                    );
                 }
                 UserCommand::Delete { name } => {
-                    let user = ops::users::delete_by_name(&state, name).await.map_err(api_err)?;
+                    let user = ops::users::delete_by_name(&state, name)
+                        .await
+                        .map_err(api_err)?;
                     println!("User {} deleted (User ID: {})", user.name, user.id);
                 }
                 UserCommand::List => {
-                    for u in state.store.user_list().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                    for u in state
+                        .store
+                        .user_list()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                    {
                         println!(
                             "{}\t{}\t{}\t{}\t{}",
                             u.id,
@@ -166,22 +199,38 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Apikey(cmd) => {
             let state = open(load_config(&cli)?).await?;
             match cmd {
-                ApikeyCommand::Create { name, permissions, expires } => {
-                    let perms: Vec<String> =
-                        permissions.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
-                    let (key, token) = ops::apikeys::create(&state, None, name, *expires, &perms).await.map_err(api_err)?;
+                ApikeyCommand::Create {
+                    name,
+                    permissions,
+                    expires,
+                } => {
+                    let perms: Vec<String> = permissions
+                        .split(',')
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty())
+                        .collect();
+                    let (key, token) = ops::apikeys::create(&state, None, name, *expires, &perms)
+                        .await
+                        .map_err(api_err)?;
                     println!("API key: {}", key.name);
                     println!("        ID: {}", key.id);
                     println!("        Permissions: {}", python_list(&key.permissions));
                     println!(
                         "        Expires: {}",
-                        key.expires_at.map(idv_core::time::iso).unwrap_or_else(|| "never".into())
+                        key.expires_at
+                            .map(idv_core::time::iso)
+                            .unwrap_or_else(|| "never".into())
                     );
                     println!("        Key: {token}");
                     eprintln!("Store the key now: it is not shown again.");
                 }
                 ApikeyCommand::List => {
-                    for k in state.store.apikey_list(None).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                    for k in state
+                        .store
+                        .apikey_list(None)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                    {
                         let state_word = if k.revoked_at.is_some() {
                             "revoked".to_string()
                         } else if k.expires_at.is_some_and(|t| t <= idv_core::time::now_ms()) {
@@ -189,7 +238,13 @@ async fn run(cli: Cli) -> Result<()> {
                         } else {
                             "active".to_string()
                         };
-                        println!("{}\t{}\t{}\t{}", k.id, k.name, k.permissions.join(","), state_word);
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            k.id,
+                            k.name,
+                            k.permissions.join(","),
+                            state_word
+                        );
                     }
                 }
                 ApikeyCommand::Revoke { id } => {
@@ -211,8 +266,13 @@ async fn run(cli: Cli) -> Result<()> {
                         continue;
                     }
                 };
-                match ops::workflows::apply(&state, &text, None, ops::workflows::Expect::Any).await {
-                    Ok(ops::workflows::Applied::Workflow { summary, revision, changed }) => println!(
+                match ops::workflows::apply(&state, &text, None, ops::workflows::Expect::Any).await
+                {
+                    Ok(ops::workflows::Applied::Workflow {
+                        summary,
+                        revision,
+                        changed,
+                    }) => println!(
                         "{}: workflow {} ({}) {} revision {revision}",
                         file.display(),
                         summary.id,
@@ -220,7 +280,11 @@ async fn run(cli: Cli) -> Result<()> {
                         if changed { "stored as" } else { "unchanged at" }
                     ),
                     Ok(ops::workflows::Applied::Translations { entries, codes }) => {
-                        println!("{}: {entries} translations for {}", file.display(), codes.join(", "))
+                        println!(
+                            "{}: {entries} translations for {}",
+                            file.display(),
+                            codes.join(", ")
+                        )
                     }
                     Err(e) => {
                         eprintln!("{}: {}", file.display(), ops::workflows::describe(&e));
@@ -242,7 +306,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -257,11 +322,21 @@ async fn shutdown_signal() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG").unwrap_or_else(|_| {
-        let default = if matches!(cli.command, Command::Serve) { "info" } else { "warn" };
+        let default = if matches!(cli.command, Command::Serve) {
+            "info"
+        } else {
+            "warn"
+        };
         tracing_subscriber::EnvFilter::new(default)
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

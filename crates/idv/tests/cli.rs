@@ -8,39 +8,94 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const GENERAL_KYC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/regula/general_kyc.yaml");
-const GENERAL_KYC_LOCALE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/regula/general_kyc_locale.yaml");
+const GENERAL_KYC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/regula/general_kyc.yaml"
+);
+const GENERAL_KYC_LOCALE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/regula/general_kyc_locale.yaml"
+);
 
 /// `idv` with its database and files in `dir`, through environment overrides.
 fn idv(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .env_remove("IDV_ADMIN_PASSWORD")
-        .env("IDV_CONFIG__DATABASE__URL", format!("sqlite://{}", dir.join("idv.db").display()))
-        .env("IDV_CONFIG__STORAGE__FS__PATH", dir.join("data").display().to_string());
+        .env(
+            "IDV_CONFIG__DATABASE__URL",
+            format!("sqlite://{}", dir.join("idv.db").display()),
+        )
+        .env(
+            "IDV_CONFIG__STORAGE__FS__PATH",
+            dir.join("data").display().to_string(),
+        );
     c
 }
 
 fn run(cmd: &mut Command) -> (bool, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().unwrap();
-    (status.success(), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    (
+        status.success(),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
 }
 
 #[test]
 fn user_commands_print_like_regula() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, err) = run(idv(dir.path()).args(["user", "create", "--name", "admin", "--password", "pw-123456", "--email", "admin@example.com", "--roles", "admin"]));
+    let (ok, out, err) = run(idv(dir.path()).args([
+        "user",
+        "create",
+        "--name",
+        "admin",
+        "--password",
+        "pw-123456",
+        "--email",
+        "admin@example.com",
+        "--roles",
+        "admin",
+    ]));
     assert!(ok, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "User: admin");
-    assert!(lines[1].starts_with("        User ID: ") && lines[1].len() == "        User ID: ".len() + 24, "{out}");
+    assert!(
+        lines[1].starts_with("        User ID: ")
+            && lines[1].len() == "        User ID: ".len() + 24,
+        "{out}"
+    );
     assert_eq!(lines[2], "        Email: admin@example.com");
     assert_eq!(lines[3], "        Roles: ['admin']");
     assert_eq!(lines[4], "        Active: True");
-    let (ok, _, err) = run(idv(dir.path()).args(["user", "create", "-n", "admin", "-p", "pw-123456", "-e", "a@b.c", "-r", "admin"]));
+    let (ok, _, err) = run(idv(dir.path()).args([
+        "user",
+        "create",
+        "-n",
+        "admin",
+        "-p",
+        "pw-123456",
+        "-e",
+        "a@b.c",
+        "-r",
+        "admin",
+    ]));
     assert!(!ok);
     assert!(err.contains("User admin already exists"), "{err}");
-    let (ok, _, err) = run(idv(dir.path()).args(["user", "create", "-n", "bob", "-p", "pw-123456", "-r", "wizard"]));
+    let (ok, _, err) = run(idv(dir.path()).args([
+        "user",
+        "create",
+        "-n",
+        "bob",
+        "-p",
+        "pw-123456",
+        "-r",
+        "wizard",
+    ]));
     assert!(!ok);
     assert!(err.contains("wizard"), "{err}");
     let (_, out, _) = run(idv(dir.path()).args(["user", "list"]));
@@ -54,33 +109,75 @@ fn user_commands_print_like_regula() {
 #[test]
 fn apikey_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, err) = run(idv(dir.path()).args(["apikey", "create", "--name", "My API key", "--expires", "6000", "--permissions", "ephemeral_device:write,session:read_all"]));
+    let (ok, out, err) = run(idv(dir.path()).args([
+        "apikey",
+        "create",
+        "--name",
+        "My API key",
+        "--expires",
+        "6000",
+        "--permissions",
+        "ephemeral_device:write,session:read_all",
+    ]));
     assert!(ok, "{err}");
-    assert!(out.contains("Permissions: ['session_all:read', 'ephemeral_device:write']"), "{out}");
-    let key = out.lines().find_map(|l| l.trim().strip_prefix("Key: ")).unwrap().to_string();
+    assert!(
+        out.contains("Permissions: ['session_all:read', 'ephemeral_device:write']"),
+        "{out}"
+    );
+    let key = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Key: "))
+        .unwrap()
+        .to_string();
     assert!(key.starts_with("idv_") && key.len() == 68, "{key}");
-    let id = out.lines().find_map(|l| l.trim().strip_prefix("ID: ")).unwrap().to_string();
+    let id = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ID: "))
+        .unwrap()
+        .to_string();
     let (_, list, _) = run(idv(dir.path()).args(["apikey", "list"]));
-    assert!(list.contains(&id) && list.contains("active") && !list.contains(&key[4..]), "{list}");
+    assert!(
+        list.contains(&id) && list.contains("active") && !list.contains(&key[4..]),
+        "{list}"
+    );
     let (ok, _, _) = run(idv(dir.path()).args(["apikey", "revoke", &id]));
     assert!(ok);
     let (_, list, _) = run(idv(dir.path()).args(["apikey", "list"]));
     assert!(list.contains("revoked"), "{list}");
-    let (ok, _, err) = run(idv(dir.path()).args(["apikey", "create", "--name", "x", "--permissions", "session:fly"]));
+    let (ok, _, err) = run(idv(dir.path()).args([
+        "apikey",
+        "create",
+        "--name",
+        "x",
+        "--permissions",
+        "session:fly",
+    ]));
     assert!(!ok && err.contains("session:fly"), "{err}");
 }
 
 #[test]
 fn workflow_apply_loads_both_kinds_and_lists_problems() {
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, err) = run(idv(dir.path()).args(["workflow", "apply", GENERAL_KYC, GENERAL_KYC_LOCALE]));
+    let (ok, out, err) =
+        run(idv(dir.path()).args(["workflow", "apply", GENERAL_KYC, GENERAL_KYC_LOCALE]));
     assert!(ok, "{err}");
-    assert!(out.contains("workflow edda0192-b890-11ef-a348-17da751a6a22 (General KYC) stored as revision 1"), "{out}");
-    assert!(out.contains("translations for en-us"), "{out}");
+    assert!(
+        out.contains(
+            "workflow edda0192-b890-11ef-a348-17da751a6a22 (General KYC) stored as revision 1"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("105 translations for ar-bh, en-us, es-cl, pt-br, ru-ru"),
+        "{out}"
+    );
     let (_, out, _) = run(idv(dir.path()).args(["workflow", "apply", GENERAL_KYC]));
     assert!(out.contains("unchanged at revision 1"), "{out}");
     // A broken copy: every problem with its line.
-    let broken = std::fs::read_to_string(GENERAL_KYC).unwrap().replacen("step: PREPARE_DOCUMENT", "step: NOWHERE", 1).replacen("type: int", "type: integer", 1);
+    let broken = std::fs::read_to_string(GENERAL_KYC)
+        .unwrap()
+        .replacen("step: PREPARE_DOCUMENT", "step: NOWHERE", 1)
+        .replacen("type: int", "type: integer", 1);
     let path = dir.path().join("broken.yaml");
     std::fs::write(&path, broken).unwrap();
     let (ok, _, err) = run(idv(dir.path()).args(["workflow", "apply", path.to_str().unwrap()]));
@@ -94,14 +191,26 @@ fn config_example_and_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, example, _) = run(idv(dir.path()).args(["config", "example"]));
     assert!(ok && example.contains("maxBodySize: 64Mi"));
-    std::fs::write(dir.path().join("config.yaml"), "services:\n  api:\n    prot: 9\n").unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "services:\n  api:\n    prot: 9\n",
+    )
+    .unwrap();
     let (ok, _, err) = run(idv(dir.path()).args(["user", "list"]));
     assert!(!ok);
-    assert!(err.contains("services.api.prot") && err.contains("config.yaml"), "{err}");
+    assert!(
+        err.contains("services.api.prot") && err.contains("config.yaml"),
+        "{err}"
+    );
     std::fs::remove_file(dir.path().join("config.yaml")).unwrap();
-    let (ok, _, err) = run(idv(dir.path()).env("IDV_CONFIG__SERVICES__API__PORT", "eighty").args(["serve"]));
+    let (ok, _, err) = run(idv(dir.path())
+        .env("IDV_CONFIG__SERVICES__API__PORT", "eighty")
+        .args(["serve"]));
     assert!(!ok);
-    assert!(err.contains("IDV_CONFIG__SERVICES__API__PORT") && err.contains("services.api.port"), "{err}");
+    assert!(
+        err.contains("IDV_CONFIG__SERVICES__API__PORT") && err.contains("services.api.port"),
+        "{err}"
+    );
 }
 
 struct Server {
@@ -119,16 +228,25 @@ impl Drop for Server {
 
 fn serve(dir: &Path, admin_password: Option<&str>) -> Server {
     let mut cmd = idv(dir);
-    cmd.env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1").env("IDV_CONFIG__SERVICES__API__PORT", "0");
+    cmd.env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
+        .env("IDV_CONFIG__SERVICES__API__PORT", "0");
     if let Some(p) = admin_password {
         cmd.env("IDV_ADMIN_PASSWORD", p);
     }
-    let mut child = cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut first_lines = Vec::new();
     let url = loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited: {first_lines:?}");
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "serve exited: {first_lines:?}"
+        );
         if let Some(u) = line.trim().strip_prefix("idv listening on ") {
             break u.to_string();
         }
@@ -142,7 +260,11 @@ fn serve(dir: &Path, admin_password: Option<&str>) -> Server {
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     std::thread::spawn(move || for _ in reader.lines() {});
-    Server { child, url, first_lines }
+    Server {
+        child,
+        url,
+        first_lines,
+    }
 }
 
 /// A blocking GET through curl, so this test needs no HTTP client of its own.
@@ -162,10 +284,17 @@ fn ureq_like_get(url: &str, basic: Option<&str>) -> (u16, String) {
 fn serve_creates_the_first_admin_once() {
     let dir = tempfile::tempdir().unwrap();
     let srv = serve(dir.path(), None);
-    let line = srv.first_lines.iter().find(|l| l.contains("Created the first user: admin")).expect("password printed");
+    let line = srv
+        .first_lines
+        .iter()
+        .find(|l| l.contains("Created the first user: admin"))
+        .expect("password printed");
     let password = line.rsplit(' ').next().unwrap().to_string();
     assert!(password.len() >= 16);
-    let (code, body) = ureq_like_get(&format!("{}/api/security/users", srv.url), Some(&format!("admin:{password}")));
+    let (code, body) = ureq_like_get(
+        &format!("{}/api/security/users", srv.url),
+        Some(&format!("admin:{password}")),
+    );
     assert_eq!(code, 200, "{body}");
     let users: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(users[0]["roles"][0], "admin");
@@ -176,13 +305,28 @@ fn serve_creates_the_first_admin_once() {
     assert!(!db.windows(password.len()).any(|w| w == password.as_bytes()));
     // A second start prints nothing about it.
     let srv = serve(dir.path(), None);
-    assert!(srv.first_lines.iter().all(|l| !l.contains("password")), "{:?}", srv.first_lines);
+    assert!(
+        srv.first_lines.iter().all(|l| !l.contains("password")),
+        "{:?}",
+        srv.first_lines
+    );
     drop(srv);
     // IDV_ADMIN_PASSWORD on a fresh database sets the password and prints none.
     let dir2 = tempfile::tempdir().unwrap();
     let srv = serve(dir2.path(), Some("chosen-password"));
-    assert!(srv.first_lines.iter().all(|l| !l.contains("chosen-password")));
-    assert_eq!(ureq_like_get(&format!("{}/api/security/users", srv.url), Some("admin:chosen-password")).0, 200);
+    assert!(
+        srv.first_lines
+            .iter()
+            .all(|l| !l.contains("chosen-password"))
+    );
+    assert_eq!(
+        ureq_like_get(
+            &format!("{}/api/security/users", srv.url),
+            Some("admin:chosen-password")
+        )
+        .0,
+        200
+    );
 }
 
 #[test]
@@ -196,12 +340,18 @@ fn workflows_folder_loads_at_start() {
     std::fs::copy(GENERAL_KYC_LOCALE, loc.join("general_kyc_locale.yaml")).unwrap();
     std::fs::write(wf.join("broken.yaml"), "id: x\nsteps: [\n").unwrap();
     let srv = serve(dir.path(), Some("folder-password"));
-    let (code, body) = ureq_like_get(&format!("{}/api/workflows", srv.url), Some("admin:folder-password"));
+    let (code, body) = ureq_like_get(
+        &format!("{}/api/workflows", srv.url),
+        Some("admin:folder-password"),
+    );
     assert_eq!(code, 200);
     let list: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     assert_eq!(list[0]["id"], "edda0192-b890-11ef-a348-17da751a6a22");
     assert_eq!(list[0]["defaultLocale"], "en-us");
-    let (_, body) = ureq_like_get(&format!("{}/api/translations?locale=en-us", srv.url), Some("admin:folder-password"));
+    let (_, body) = ureq_like_get(
+        &format!("{}/api/translations?locale=en-us", srv.url),
+        Some("admin:folder-password"),
+    );
     assert!(body.contains("Verify your identity"), "{body}");
 }

@@ -20,22 +20,45 @@ pub struct CreateInput {
     permissions: Vec<String>,
 }
 
-pub async fn create(State(state): State<AppState>, caller: Caller, JsonBody(input, _): JsonBody<CreateInput>) -> ApiResult<Json<ApiKeyView>> {
-    let (key, token) = apikeys::create(&state, Some(&caller), &input.name, input.ttl, &input.permissions).await?;
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(input, _): JsonBody<CreateInput>,
+) -> ApiResult<Json<ApiKeyView>> {
+    let (key, token) = apikeys::create(
+        &state,
+        Some(&caller),
+        &input.name,
+        input.ttl,
+        &input.permissions,
+    )
+    .await?;
     Ok(Json(ApiKeyView::of(&key, Some(token))))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let keys = apikeys::list(&state, &caller).await?;
-    Ok(Json(json!(keys.iter().map(|k| ApiKeyView::of(k, None)).collect::<Vec<_>>())))
+    Ok(Json(json!(
+        keys.iter()
+            .map(|k| ApiKeyView::of(k, None))
+            .collect::<Vec<_>>()
+    )))
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<ApiKeyView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApiKeyView>> {
     let key = apikeys::get_for(&state, &caller, &id, Op::Read).await?;
     Ok(Json(ApiKeyView::of(&key, None)))
 }
 
-pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<ApiKeyView>> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApiKeyView>> {
     let key = apikeys::get_for(&state, &caller, &id, Op::Delete).await?;
     apikeys::revoke(&state, &key.id).await?;
     let key = apikeys::get_for(&state, &caller, &id, Op::Delete).await?;

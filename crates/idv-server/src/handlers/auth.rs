@@ -33,7 +33,11 @@ async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
     let ttl = state.config.oauth2.access_token_ttl as i64;
     for (text, kind, ttl_s) in [
         (&access, TokenKind::Access, ttl),
-        (&refresh, TokenKind::Refresh, state.config.oauth2.refresh_token_ttl as i64),
+        (
+            &refresh,
+            TokenKind::Refresh,
+            state.config.oauth2.refresh_token_ttl as i64,
+        ),
     ] {
         state
             .store
@@ -47,10 +51,15 @@ async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
             })
             .await?;
     }
-    Ok(json!({"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer", "expiresIn": ttl}))
+    Ok(
+        json!({"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer", "expiresIn": ttl}),
+    )
 }
 
-pub async fn login(State(state): State<AppState>, JsonBody(input, _): JsonBody<LoginInput>) -> ApiResult<Json<Value>> {
+pub async fn login(
+    State(state): State<AppState>,
+    JsonBody(input, _): JsonBody<LoginInput>,
+) -> ApiResult<Json<Value>> {
     let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
     let user = state.store.user_by_name(&input.username).await?;
     let Some(user) = user else {
@@ -64,7 +73,10 @@ pub async fn login(State(state): State<AppState>, JsonBody(input, _): JsonBody<L
     Ok(Json(issue(&state, &user.id).await?))
 }
 
-pub async fn refresh(State(state): State<AppState>, JsonBody(input, _): JsonBody<RefreshInput>) -> ApiResult<Json<Value>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    JsonBody(input, _): JsonBody<RefreshInput>,
+) -> ApiResult<Json<Value>> {
     let t = state
         .store
         .token_get(&sha256_hex(&input.refresh_token))
@@ -74,7 +86,10 @@ pub async fn refresh(State(state): State<AppState>, JsonBody(input, _): JsonBody
     // Rotation: the old pair ends whatever happens next.
     state.store.token_delete_family(&t.family).await?;
     if t.expires_at <= idv_core::time::now_ms() {
-        return Err(ApiError::new(ErrorCode::ExpiredCredentials, "the refresh token has expired; log in again"));
+        return Err(ApiError::new(
+            ErrorCode::ExpiredCredentials,
+            "the refresh token has expired; log in again",
+        ));
     }
     Ok(Json(issue(&state, &t.user_id).await?))
 }
@@ -85,6 +100,9 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
             state.store.token_delete_family(f).await?;
             Ok(StatusCode::NO_CONTENT)
         }
-        None => Err(ApiError::new(ErrorCode::InvalidRequest, "logout ends Bearer logins; Basic and API key callers have nothing to end")),
+        None => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "logout ends Bearer logins; Basic and API key callers have nothing to end",
+        )),
     }
 }

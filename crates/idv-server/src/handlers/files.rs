@@ -24,10 +24,17 @@ pub async fn download(
         .store
         .file_get(&s.id, &file_id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::FileNotFound, format!("session {id} has no file {file_id}")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::FileNotFound,
+                format!("session {id} has no file {file_id}"),
+            )
+        })?;
     let etag = format!("\"{}\"", f.sha256);
     let size = f.size as u64;
-    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
         && inm.split(',').any(|t| t.trim() == etag || t.trim() == "*")
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
@@ -42,7 +49,10 @@ pub async fn download(
                     format!("the range `{r}` is outside the file's {size} bytes"),
                 )
                 .into_response();
-                resp.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"));
+                resp.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+                );
                 return Ok(resp);
             }
         },
@@ -51,23 +61,36 @@ pub async fn download(
     let body = Body::from_stream(stream.map_err(std::io::Error::other));
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&f.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&f.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", ascii_name(&f.name))).unwrap_or(HeaderValue::from_static("attachment")),
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", ascii_name(&f.name)))
+            .unwrap_or(HeaderValue::from_static("attachment")),
     );
     match range {
         Some(r) => {
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             let h = resp.headers_mut();
             h.insert(header::CONTENT_LENGTH, HeaderValue::from(r.end - r.start));
-            h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1)).expect("ascii"));
+            h.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start, r.end - 1))
+                    .expect("ascii"),
+            );
         }
         None => {
-            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
         }
     }
     Ok(resp)
@@ -75,13 +98,23 @@ pub async fn download(
 
 /// Header-safe form of a stored (already sanitized) name.
 fn ascii_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Parses a single `bytes=` range. `Ok(None)` means "ignore the header, send everything"
 /// (multiple ranges, other units); `Err` means unsatisfiable.
 fn parse_range(value: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     if spec.contains(',') {
         return Ok(None);
     }
@@ -95,7 +128,13 @@ fn parse_range(value: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, (
         size.saturating_sub(n)..size
     } else {
         let start: u64 = a.parse().map_err(|_| ())?;
-        let end = if b.is_empty() { size.saturating_sub(1) } else { b.parse::<u64>().map_err(|_| ())?.min(size.saturating_sub(1)) };
+        let end = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1))
+        };
         if start >= size || end < start {
             return Err(());
         }

@@ -36,13 +36,34 @@ pub struct RoleInput {
     permissions: Vec<String>,
 }
 
-pub async fn create_role(State(state): State<AppState>, caller: Caller, JsonBody(input, _): JsonBody<RoleInput>) -> ApiResult<Json<Value>> {
-    let r = users::create_role(&state, Some(&caller), &input.name, input.description, &input.permissions).await?;
-    Ok(Json(json!({"name": r.name, "description": r.description, "builtIn": false, "permissions": r.permissions, "createdAt": idv_core::time::iso(r.created_at)})))
+pub async fn create_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(input, _): JsonBody<RoleInput>,
+) -> ApiResult<Json<Value>> {
+    let r = users::create_role(
+        &state,
+        Some(&caller),
+        &input.name,
+        input.description,
+        &input.permissions,
+    )
+    .await?;
+    Ok(Json(
+        json!({"name": r.name, "description": r.description, "builtIn": false, "permissions": r.permissions, "createdAt": idv_core::time::iso(r.created_at)}),
+    ))
 }
 
 pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
-    Ok(Json(state.store.user_list().await?.iter().map(UserView::from).collect()))
+    Ok(Json(
+        state
+            .store
+            .user_list()
+            .await?
+            .iter()
+            .map(UserView::from)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -56,8 +77,22 @@ pub struct UserInput {
     roles: Vec<String>,
 }
 
-pub async fn create_user(State(state): State<AppState>, caller: Caller, JsonBody(input, _): JsonBody<UserInput>) -> ApiResult<Json<UserView>> {
-    let u = users::create(&state, Some(&caller), NewUser { name: input.name, password: input.password, email: input.email, roles: input.roles }).await?;
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(input, _): JsonBody<UserInput>,
+) -> ApiResult<Json<UserView>> {
+    let u = users::create(
+        &state,
+        Some(&caller),
+        NewUser {
+            name: input.name,
+            password: input.password,
+            email: input.email,
+            roles: input.roles,
+        },
+    )
+    .await?;
     Ok(Json(UserView::from(&u)))
 }
 
@@ -65,8 +100,15 @@ fn not_found(id: &str) -> ApiError {
     ApiError::new(ErrorCode::UserNotFound, format!("no user with id {id}"))
 }
 
-pub async fn get_user(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
-    let u = state.store.user_get(&id).await?.ok_or_else(|| not_found(&id))?;
+pub async fn get_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let u = state
+        .store
+        .user_get(&id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
     Ok(Json(UserView::from(&u)))
 }
 
@@ -83,17 +125,38 @@ pub struct PatchInput {
     password: Option<String>,
 }
 
-pub async fn patch_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, JsonBody(input, _): JsonBody<PatchInput>) -> ApiResult<Json<UserView>> {
-    let patch = UserPatch { roles: input.roles, active: input.active, email: input.email, password: input.password };
+pub async fn patch_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(input, _): JsonBody<PatchInput>,
+) -> ApiResult<Json<UserView>> {
+    let patch = UserPatch {
+        roles: input.roles,
+        active: input.active,
+        email: input.email,
+        password: input.password,
+    };
     let u = users::update(&state, Some(&caller), &id, patch).await?;
     Ok(Json(UserView::from(&u)))
 }
 
-pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     if caller.id == id {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "you cannot delete the user you are logged in as"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "you cannot delete the user you are logged in as",
+        ));
     }
-    let u = state.store.user_get(&id).await?.ok_or_else(|| not_found(&id))?;
+    let u = state
+        .store
+        .user_get(&id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
     users::delete_by_name(&state, &u.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,13 +26,20 @@ pub async fn start(
     JsonBody(input, _): JsonBody<StartInput>,
 ) -> ApiResult<Json<Value>> {
     let wid = q.workflow_id.filter(|w| !w.is_empty()).ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidRequest, "name the workflow: POST /api/sessions?workflowId=<id>")
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "name the workflow: POST /api/sessions?workflowId=<id>",
+        )
     })?;
     let s = sessions::start(&state, &caller, &wid, input).await?;
     Ok(Json(sessions::view(&state, &s).await?))
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let s = sessions::get_for(&state, &caller, &id, Op::Read).await?;
     Ok(Json(sessions::view(&state, &s).await?))
 }
@@ -61,10 +68,15 @@ pub async fn step(
     match kind.as_str() {
         "data" => {
             let JsonBody(data, raw) = JsonBody::<Value>::from_request(req, &state).await?;
-            Ok(Json(sessions::submit_data(&state, &caller, &id, &step, raw, data).await?))
+            Ok(Json(
+                sessions::submit_data(&state, &caller, &id, &step, raw, data).await?,
+            ))
         }
         "file" => upload(&state, &caller, &id, &step, q, mt, req).await,
-        other => Err(ApiError::new(ErrorCode::InvalidRequest, format!("unknown step submission type `{other}`; use type=data or type=file"))),
+        other => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("unknown step submission type `{other}`; use type=data or type=file"),
+        )),
     }
 }
 
@@ -83,14 +95,19 @@ async fn upload(
     }
     let mut stored = Vec::new();
     if mt.as_deref() == Some("multipart/form-data") {
-        let mut form = Multipart::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::InvalidMultipart, format!("bad multipart body: {e}")))?;
+        let mut form = Multipart::from_request(req, state).await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidMultipart,
+                format!("bad multipart body: {e}"),
+            )
+        })?;
         loop {
-            let field = form
-                .next_field()
-                .await
-                .map_err(|e| ApiError::new(ErrorCode::InvalidMultipart, format!("bad multipart body: {e}")))?;
+            let field = form.next_field().await.map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidMultipart,
+                    format!("bad multipart body: {e}"),
+                )
+            })?;
             let Some(field) = field else { break };
             let field_name = field.name().unwrap_or("").to_string();
             // A part named after a binary property fills it; otherwise ?property= does.
@@ -100,21 +117,45 @@ async fn upload(
             } else {
                 q.property.clone()
             };
-            let name = field.file_name().map(str::to_string).unwrap_or_else(|| field_name.clone());
-            let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+            let name = field
+                .file_name()
+                .map(str::to_string)
+                .unwrap_or_else(|| field_name.clone());
+            let content_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
             let body = field.map_err(|e| e.to_string());
-            let upload = Upload { name, content_type, property, body };
+            let upload = Upload {
+                name,
+                content_type,
+                property,
+                body,
+            };
             stored.push(sessions::store_upload(state, &session, step, upload).await?);
         }
         if stored.is_empty() {
-            return Err(ApiError::new(ErrorCode::InvalidMultipart, "the multipart body holds no file parts"));
+            return Err(ApiError::new(
+                ErrorCode::InvalidMultipart,
+                "the multipart body holds no file parts",
+            ));
         }
     } else {
         let content_type = mt.unwrap_or_else(|| "application/octet-stream".into());
-        let body = req.into_body().into_data_stream().map_err(|e| e.to_string());
-        let upload = Upload { name: q.name.clone().unwrap_or_else(|| "upload".into()), content_type, property: q.property.clone(), body };
+        let body = req
+            .into_body()
+            .into_data_stream()
+            .map_err(|e| e.to_string());
+        let upload = Upload {
+            name: q.name.clone().unwrap_or_else(|| "upload".into()),
+            content_type,
+            property: q.property.clone(),
+            body,
+        };
         stored.push(sessions::store_upload(state, &session, step, upload).await?);
     }
     sessions::link_uploads(state, id, &stored).await?;
-    Ok(Json(json!({"files": stored.iter().map(|f| sessions::file_view(state, f)).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"files": stored.iter().map(|f| sessions::file_view(state, f)).collect::<Vec<_>>()}),
+    ))
 }

@@ -55,15 +55,24 @@ pub async fn create(
 ) -> ApiResult<(ApiKey, String)> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "`name` must be 1 to 200 characters"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "`name` must be 1 to 200 characters",
+        ));
     }
     if permissions.is_empty() {
-        return Err(ApiError::new(ErrorCode::InvalidPermission, "`permissions` must list at least one scope:operation, e.g. session_all:read"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidPermission,
+            "`permissions` must list at least one scope:operation, e.g. session_all:read",
+        ));
     }
     if let Some(t) = ttl
         && t <= 0
     {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "`ttl` must be a positive number of seconds, or left out for a key that never expires"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "`ttl` must be a positive number of seconds, or left out for a key that never expires",
+        ));
     }
     let set = PermissionSet::parse(permissions)?;
     if let Some(p) = by
@@ -71,7 +80,10 @@ pub async fn create(
     {
         return Err(ApiError::new(
             ErrorCode::PermissionEscalation,
-            format!("you cannot give a key permissions you do not hold: {}", p.permissions.missing_from(&set).join(", ")),
+            format!(
+                "you cannot give a key permissions you do not hold: {}",
+                p.permissions.missing_from(&set).join(", ")
+            ),
         ));
     }
     let now = idv_core::time::now_ms();
@@ -95,7 +107,9 @@ pub async fn create(
 
 /// The keys a caller may see: all with `apikey_all:read`, else its own.
 pub async fn list(state: &AppState, by: &Principal) -> ApiResult<Vec<ApiKey>> {
-    let reach = by.reach("apikey_all", "apikey", Op::Read).unwrap_or(Reach::Own);
+    let reach = by
+        .reach("apikey_all", "apikey", Op::Read)
+        .unwrap_or(Reach::Own);
     let owner = (reach == Reach::Own).then_some(by.id.as_str());
     Ok(state.store.apikey_list(owner).await?)
 }
@@ -108,13 +122,25 @@ pub async fn get_for(state: &AppState, by: &Principal, id: &str, op: Op) -> ApiR
         .apikey_get(id)
         .await?
         .filter(|k| by.may_touch(reach, k.owner_id.as_deref()))
-        .ok_or_else(|| ApiError::new(ErrorCode::ApiKeyNotFound, format!("no API key with id {id}")))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ApiKeyNotFound,
+                format!("no API key with id {id}"),
+            )
+        })
 }
 
 /// Revokes a key; it stops working at once.
 pub async fn revoke(state: &AppState, id: &str) -> ApiResult<()> {
-    if !state.store.apikey_revoke(id, idv_core::time::now_ms()).await? {
-        return Err(ApiError::new(ErrorCode::ApiKeyNotFound, format!("no API key with id {id}")));
+    if !state
+        .store
+        .apikey_revoke(id, idv_core::time::now_ms())
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::ApiKeyNotFound,
+            format!("no API key with id {id}"),
+        ));
     }
     Ok(())
 }

@@ -32,17 +32,37 @@ fn valid_locale(l: &str) -> bool {
 }
 
 /// Starts a session on the current revision of a workflow, in its first step.
-pub async fn start(state: &AppState, by: &Principal, workflow_id: &str, input: StartInput) -> ApiResult<SessionRecord> {
+pub async fn start(
+    state: &AppState,
+    by: &Principal,
+    workflow_id: &str,
+    input: StartInput,
+) -> ApiResult<SessionRecord> {
     let metadata = match input.metadata {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(m @ Value::Object(_)) => m,
-        Some(_) => return Err(ApiError::new(ErrorCode::InvalidRequest, "`metadata` must be a JSON object")),
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "`metadata` must be a JSON object",
+            ));
+        }
     };
-    let (revision, wf) = state.workflows.current(state.store.as_ref(), workflow_id).await?;
-    let locale = match input.locale.map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) {
+    let (revision, wf) = state
+        .workflows
+        .current(state.store.as_ref(), workflow_id)
+        .await?;
+    let locale = match input
+        .locale
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+    {
         Some(l) if valid_locale(&l) => l.to_ascii_lowercase().replace('_', "-"),
         Some(l) => {
-            return Err(ApiError::new(ErrorCode::InvalidLocale, format!("`{l}` is not a locale code such as en or en-us")));
+            return Err(ApiError::new(
+                ErrorCode::InvalidLocale,
+                format!("`{l}` is not a locale code such as en or en-us"),
+            ));
         }
         None => wf.default_locale().unwrap_or("en-us").to_ascii_lowercase(),
     };
@@ -71,9 +91,21 @@ pub async fn start(state: &AppState, by: &Principal, workflow_id: &str, input: S
 
 /// A session the caller may act on with `op` (`session_all:op` for any, `session:op` for its
 /// own). Sessions the caller may not see are reported as missing, not forbidden.
-pub async fn get_for(state: &AppState, by: &Principal, id: &str, op: Op) -> ApiResult<SessionRecord> {
-    let not_found = || ApiError::new(ErrorCode::SessionNotFound, format!("no session with id {id}"));
-    let reach = by.reach("session_all", "session", op).ok_or_else(not_found)?;
+pub async fn get_for(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    op: Op,
+) -> ApiResult<SessionRecord> {
+    let not_found = || {
+        ApiError::new(
+            ErrorCode::SessionNotFound,
+            format!("no session with id {id}"),
+        )
+    };
+    let reach = by
+        .reach("session_all", "session", op)
+        .ok_or_else(not_found)?;
     if !idv_core::ids::is_id(id) {
         return Err(not_found());
     }
@@ -87,7 +119,10 @@ pub async fn get_for(state: &AppState, by: &Principal, id: &str, op: Op) -> ApiR
 
 /// The absolute URL of a session file.
 pub fn file_url(state: &AppState, session_id: &str, file_id: &str) -> String {
-    format!("{}/api/sessions/{session_id}/files/{file_id}", state.base_url)
+    format!(
+        "{}/api/sessions/{session_id}/files/{file_id}",
+        state.base_url
+    )
 }
 
 pub fn file_view(state: &AppState, f: &FileRecord) -> Value {
@@ -107,7 +142,10 @@ pub fn file_view(state: &AppState, f: &FileRecord) -> Value {
 /// The session container as the API returns it.
 pub async fn view(state: &AppState, s: &SessionRecord) -> ApiResult<Value> {
     let files = state.store.file_list(&s.id).await?;
-    let wf = state.workflows.revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision).await?;
+    let wf = state
+        .workflows
+        .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
+        .await?;
     let mut properties = Map::new();
     if let Value::Object(props) = &s.properties {
         for (k, v) in props {
@@ -150,7 +188,11 @@ fn template_config(state: &AppState) -> Value {
 }
 
 /// Localized strings for a session's locale: the first code in the fallback chain wins per key.
-async fn locale_strings(state: &AppState, wf: &Workflow, locale: &str) -> ApiResult<HashMap<String, String>> {
+async fn locale_strings(
+    state: &AppState,
+    wf: &Workflow,
+    locale: &str,
+) -> ApiResult<HashMap<String, String>> {
     let available = state.store.translation_codes().await?;
     let chain = idv_core::workflow::locale_chain(Some(locale), wf.default_locale(), &available);
     let rows = state.store.translations_for(&chain).await?;
@@ -165,10 +207,16 @@ async fn locale_strings(state: &AppState, wf: &Workflow, locale: &str) -> ApiRes
 
 /// The step as the client sees it: `{id, name, type, final, client}` with the client
 /// descriptor rendered for the session's locale.
-pub async fn step_view(state: &AppState, wf: &Workflow, s: &SessionRecord, step: &Step) -> ApiResult<Value> {
+pub async fn step_view(
+    state: &AppState,
+    wf: &Workflow,
+    s: &SessionRecord,
+    step: &Step,
+) -> ApiResult<Value> {
     let strings = locale_strings(state, wf, &s.locale).await?;
     let config = template_config(state);
-    let session = json!({"id": s.id, "locale": s.locale, "status": s.status, "metadata": s.metadata});
+    let session =
+        json!({"id": s.id, "locale": s.locale, "status": s.status, "metadata": s.metadata});
     let empty = Map::new();
     let ctx = RenderContext {
         locale: &strings,
@@ -195,21 +243,32 @@ async fn addressed_step(
     step_id: &str,
 ) -> ApiResult<(SessionRecord, Arc<Workflow>, Step)> {
     let s = get_for(state, by, id, Op::Write).await?;
-    let wf = state.workflows.revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision).await?;
-    let step = wf
-        .step(step_id)
-        .cloned()
-        .ok_or_else(|| ApiError::new(ErrorCode::StepNotFound, format!("workflow {} has no step {step_id}", wf.id())))?;
+    let wf = state
+        .workflows
+        .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
+        .await?;
+    let step = wf.step(step_id).cloned().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::StepNotFound,
+            format!("workflow {} has no step {step_id}", wf.id()),
+        )
+    })?;
     if s.ended {
         return Err(ApiError::new(
             ErrorCode::SessionEnded,
-            format!("session {id} has ended in step {}; start a new session", s.current_step.as_deref().unwrap_or("?")),
+            format!(
+                "session {id} has ended in step {}; start a new session",
+                s.current_step.as_deref().unwrap_or("?")
+            ),
         ));
     }
     if s.current_step.as_deref() != Some(step_id) {
         return Err(ApiError::new(
             ErrorCode::StepNotCurrent,
-            format!("session {id} waits in step {}, not {step_id}", s.current_step.as_deref().unwrap_or("?")),
+            format!(
+                "session {id} waits in step {}, not {step_id}",
+                s.current_step.as_deref().unwrap_or("?")
+            ),
         ));
     }
     Ok((s, wf, step))
@@ -222,7 +281,11 @@ fn object_key(session_id: &str, file_id: &str) -> String {
 /// Appends a completion entry for `step`, numbering attempts per step.
 fn record_step(steps: &Value, step: &str, now: i64) -> Value {
     let mut list = steps.as_array().cloned().unwrap_or_default();
-    let attempt = list.iter().filter(|e| e.get("id").and_then(Value::as_str) == Some(step)).count() + 1;
+    let attempt = list
+        .iter()
+        .filter(|e| e.get("id").and_then(Value::as_str) == Some(step))
+        .count()
+        + 1;
     list.push(json!({"id": step, "attempt": attempt, "completedAt": idv_core::time::iso(now)}));
     Value::Array(list)
 }
@@ -240,10 +303,22 @@ pub async fn submit_data(
 ) -> ApiResult<Value> {
     let (s, wf, step) = addressed_step(state, by, id, step_id).await?;
     if step.kind == idv_core::workflow::StepKind::Processing {
-        return Err(ApiError::new(ErrorCode::StepNotCurrent, format!("step {step_id} is run by the server and takes no client data")));
+        return Err(ApiError::new(
+            ErrorCode::StepNotCurrent,
+            format!("step {step_id} is run by the server and takes no client data"),
+        ));
     }
     if let Err(violations) = wf.validate_step_data(&step, &data) {
-        let first = violations.first().map(|v| format!("{}: {}", if v.path.is_empty() { "/" } else { &v.path }, v.message)).unwrap_or_default();
+        let first = violations
+            .first()
+            .map(|v| {
+                format!(
+                    "{}: {}",
+                    if v.path.is_empty() { "/" } else { &v.path },
+                    v.message
+                )
+            })
+            .unwrap_or_default();
         return Err(ApiError(
             idv_core::Error::new(
                 ErrorCode::SchemaViolation,
@@ -279,18 +354,29 @@ pub async fn submit_data(
         .as_deref()
         .and_then(|sid| wf.step(sid))
         .cloned()
-        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "the transition names a step the workflow lacks"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Internal,
+                "the transition names a step the workflow lacks",
+            )
+        })?;
     next.ended = next_step.is_final;
     next.updated_at = now;
     next.revision = s.revision + 1;
     if !state.store.session_update(&next).await? {
         let _ = state.blobs.delete(&key).await;
-        return Err(ApiError::new(ErrorCode::SessionConflict, format!("session {id} changed while this request ran; read it again and retry")));
+        return Err(ApiError::new(
+            ErrorCode::SessionConflict,
+            format!("session {id} changed while this request ran; read it again and retry"),
+        ));
     }
     let record = FileRecord {
         id: file_id,
         session_id: s.id.clone(),
-        name: step.file_id.clone().unwrap_or_else(|| format!("{step_id}.json")),
+        name: step
+            .file_id
+            .clone()
+            .unwrap_or_else(|| format!("{step_id}.json")),
         step: Some(step_id.to_string()),
         property: None,
         content_type: "application/json".into(),
@@ -328,9 +414,15 @@ pub fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
         Some(PropertyType::Binary) => Ok(()),
         Some(t) => Err(ApiError::new(
             ErrorCode::InvalidRequest,
-            format!("property {property} has type {}; only binary properties can hold a file", t.as_str()),
+            format!(
+                "property {property} has type {}; only binary properties can hold a file",
+                t.as_str()
+            ),
         )),
-        None => Err(ApiError::new(ErrorCode::InvalidRequest, format!("workflow {} declares no property {property}", wf.id()))),
+        None => Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("workflow {} declares no property {property}", wf.id()),
+        )),
     }
 }
 
@@ -347,7 +439,10 @@ where
 {
     let file_id = idv_core::ids::new_id();
     let key = object_key(&session.id, &file_id);
-    let stored = state.blobs.put_stream(&key, upload.body, state.config.services.api.max_body_size.0).await?;
+    let stored = state
+        .blobs
+        .put_stream(&key, upload.body, state.config.services.api.max_body_size.0)
+        .await?;
     let record = FileRecord {
         id: file_id,
         session_id: session.id.clone(),
@@ -369,7 +464,10 @@ where
 pub async fn link_uploads(state: &AppState, id: &str, files: &[FileRecord]) -> ApiResult<()> {
     for _ in 0..5 {
         let Some(mut s) = state.store.session_get(id).await? else {
-            return Err(ApiError::new(ErrorCode::SessionNotFound, format!("no session with id {id}")));
+            return Err(ApiError::new(
+                ErrorCode::SessionNotFound,
+                format!("no session with id {id}"),
+            ));
         };
         let mut props = s.properties.as_object().cloned().unwrap_or_default();
         for f in files {
@@ -384,7 +482,10 @@ pub async fn link_uploads(state: &AppState, id: &str, files: &[FileRecord]) -> A
             return Ok(());
         }
     }
-    Err(ApiError::new(ErrorCode::SessionConflict, format!("session {id} kept changing; retry the upload")))
+    Err(ApiError::new(
+        ErrorCode::SessionConflict,
+        format!("session {id} kept changing; retry the upload"),
+    ))
 }
 
 /// A file name safe to show and to put in a header: the last path segment, without control
@@ -403,7 +504,11 @@ pub fn sanitize_file_name(name: &str) -> String {
     while cleaned.len() > 255 {
         cleaned.pop();
     }
-    if cleaned.is_empty() { "file".to_string() } else { cleaned }
+    if cleaned.is_empty() {
+        "file".to_string()
+    } else {
+        cleaned
+    }
 }
 
 #[cfg(test)]

@@ -64,7 +64,11 @@ pub async fn resolve_roles(state: &AppState, roles: &[String]) -> ApiResult<Perm
         known.extend(custom.into_iter().map(|c| c.name));
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
-            format!("unknown role(s) {}; known roles: {}", unknown.join(", "), known.join(", ")),
+            format!(
+                "unknown role(s) {}; known roles: {}",
+                unknown.join(", "),
+                known.join(", ")
+            ),
         ));
     }
     Ok(set)
@@ -76,7 +80,10 @@ fn check_escalation(by: Option<&Principal>, wanted: &PermissionSet, what: &str) 
     {
         return Err(ApiError::new(
             ErrorCode::PermissionEscalation,
-            format!("you cannot {what} with permissions you do not hold: {}", p.permissions.missing_from(wanted).join(", ")),
+            format!(
+                "you cannot {what} with permissions you do not hold: {}",
+                p.permissions.missing_from(wanted).join(", ")
+            ),
         ));
     }
     Ok(())
@@ -87,20 +94,32 @@ fn check_escalation(by: Option<&Principal>, wanted: &PermissionSet, what: &str) 
 pub async fn create(state: &AppState, by: Option<&Principal>, input: NewUser) -> ApiResult<User> {
     let name = input.name.trim().to_string();
     if name.is_empty() || name.len() > 128 || name.chars().any(|c| c.is_control() || c == ':') {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "a user name must be 1 to 128 characters, without `:` or control characters"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "a user name must be 1 to 128 characters, without `:` or control characters",
+        ));
     }
     if input.password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("the password must have at least {MIN_PASSWORD_LEN} characters"),
+        ));
     }
     if let Some(e) = &input.email
         && !e.contains('@')
     {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, format!("`{e}` is not an email address")));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("`{e}` is not an email address"),
+        ));
     }
     let perms = resolve_roles(state, &input.roles).await?;
     check_escalation(by, &perms, "create a user")?;
     if state.store.user_by_name(&name).await?.is_some() {
-        return Err(ApiError::new(ErrorCode::UserExists, format!("User {name} already exists")));
+        return Err(ApiError::new(
+            ErrorCode::UserExists,
+            format!("User {name} already exists"),
+        ));
     }
     let now = idv_core::time::now_ms();
     let user = User {
@@ -115,7 +134,10 @@ pub async fn create(state: &AppState, by: Option<&Principal>, input: NewUser) ->
     };
     match state.store.user_create(&user).await {
         Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(ErrorCode::UserExists, format!("User {name} already exists"))),
+        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+            ErrorCode::UserExists,
+            format!("User {name} already exists"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -129,12 +151,16 @@ pub struct UserPatch {
     pub password: Option<String>,
 }
 
-pub async fn update(state: &AppState, by: Option<&Principal>, id: &str, patch: UserPatch) -> ApiResult<User> {
-    let mut user = state
-        .store
-        .user_get(id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, format!("no user with id {id}")))?;
+pub async fn update(
+    state: &AppState,
+    by: Option<&Principal>,
+    id: &str,
+    patch: UserPatch,
+) -> ApiResult<User> {
+    let mut user =
+        state.store.user_get(id).await?.ok_or_else(|| {
+            ApiError::new(ErrorCode::UserNotFound, format!("no user with id {id}"))
+        })?;
     if let Some(roles) = patch.roles {
         let perms = resolve_roles(state, &roles).await?;
         check_escalation(by, &perms, "give a user roles")?;
@@ -148,24 +174,31 @@ pub async fn update(state: &AppState, by: Option<&Principal>, id: &str, patch: U
     }
     if let Some(p) = patch.password {
         if p.chars().count() < MIN_PASSWORD_LEN {
-            return Err(ApiError::new(ErrorCode::InvalidRequest, format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("the password must have at least {MIN_PASSWORD_LEN} characters"),
+            ));
         }
         user.password_hash = hash_password_blocking(p).await?;
     }
     user.updated_at = idv_core::time::now_ms();
     if !state.store.user_update(&user).await? {
-        return Err(ApiError::new(ErrorCode::UserNotFound, format!("no user with id {id}")));
+        return Err(ApiError::new(
+            ErrorCode::UserNotFound,
+            format!("no user with id {id}"),
+        ));
     }
     state.auth.invalidate_users();
     Ok(user)
 }
 
 pub async fn delete_by_name(state: &AppState, name: &str) -> ApiResult<User> {
-    let user = state
-        .store
-        .user_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, format!("User {name} does not exist")))?;
+    let user = state.store.user_by_name(name).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UserNotFound,
+            format!("User {name} does not exist"),
+        )
+    })?;
     state.store.user_delete(&user.id).await?;
     state.auth.invalidate_users();
     Ok(user)
@@ -181,10 +214,16 @@ pub async fn create_role(
 ) -> ApiResult<Role> {
     let name = name.trim();
     if name.is_empty() || name.len() > 128 {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "a role name must be 1 to 128 characters"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "a role name must be 1 to 128 characters",
+        ));
     }
     if builtin_role(name).is_some() {
-        return Err(ApiError::new(ErrorCode::RoleExists, format!("{name} is a built-in role")));
+        return Err(ApiError::new(
+            ErrorCode::RoleExists,
+            format!("{name} is a built-in role"),
+        ));
     }
     let set = PermissionSet::parse(permissions)?;
     check_escalation(by, &set, "create a role")?;
@@ -196,14 +235,20 @@ pub async fn create_role(
     };
     match state.store.role_create(&role).await {
         Ok(()) => Ok(role),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(ErrorCode::RoleExists, format!("role {name} already exists"))),
+        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+            ErrorCode::RoleExists,
+            format!("role {name} already exists"),
+        )),
         Err(e) => Err(e.into()),
     }
 }
 
 /// On an empty database, creates `admin` with `IDV_ADMIN_PASSWORD` or a random password.
 /// Returns the generated password (to print once) when one was generated.
-pub async fn ensure_admin(state: &AppState, env_password: Option<String>) -> ApiResult<Option<String>> {
+pub async fn ensure_admin(
+    state: &AppState,
+    env_password: Option<String>,
+) -> ApiResult<Option<String>> {
     if state.store.user_count().await? > 0 {
         return Ok(None);
     }
@@ -211,7 +256,12 @@ pub async fn ensure_admin(state: &AppState, env_password: Option<String>) -> Api
         Some(p) => (p, false),
         None => (idv_core::ids::random_base36(24), true),
     };
-    let input = NewUser { name: "admin".into(), password: password.clone(), email: None, roles: vec!["admin".into()] };
+    let input = NewUser {
+        name: "admin".into(),
+        password: password.clone(),
+        email: None,
+        roles: vec!["admin".into()],
+    };
     match create(state, None, input).await {
         Ok(_) => Ok(generated.then_some(password)),
         // Another instance created it first.

@@ -36,8 +36,15 @@ impl From<&WorkflowRecord> for WorkflowSummary {
 /// What applying a document did.
 #[derive(Debug)]
 pub enum Applied {
-    Workflow { summary: WorkflowSummary, revision: i64, changed: bool },
-    Translations { entries: usize, codes: Vec<String> },
+    Workflow {
+        summary: WorkflowSummary,
+        revision: i64,
+        changed: bool,
+    },
+    Translations {
+        entries: usize,
+        codes: Vec<String>,
+    },
 }
 
 /// Which kinds of document the caller accepts here.
@@ -54,31 +61,49 @@ pub fn problems_error(problems: &[Problem]) -> ApiError {
     ApiError(
         idv_core::Error::new(
             ErrorCode::InvalidWorkflow,
-            format!("the document has {} problem(s); the first: {first}", problems.len()),
+            format!(
+                "the document has {} problem(s); the first: {first}",
+                problems.len()
+            ),
         )
         .with_details(json!(problems)),
     )
 }
 
 /// Parses, validates and stores one document.
-pub async fn apply(state: &AppState, text: &str, owner: Option<&str>, expect: Expect) -> ApiResult<Applied> {
+pub async fn apply(
+    state: &AppState,
+    text: &str,
+    owner: Option<&str>,
+    expect: Expect,
+) -> ApiResult<Applied> {
     match idv_core::workflow::load(text).map_err(|p| problems_error(&p))? {
         Loaded::Workflow(wf) => {
             if expect == Expect::Translations {
-                return Err(ApiError::new(ErrorCode::InvalidTranslations, "this is a workflow definition; send it to POST /api/workflows"));
+                return Err(ApiError::new(
+                    ErrorCode::InvalidTranslations,
+                    "this is a workflow definition; send it to POST /api/workflows",
+                ));
             }
             store_workflow(state, &wf, owner).await
         }
         Loaded::Translations(entries) => {
             if expect == Expect::Workflow {
-                return Err(ApiError::new(ErrorCode::InvalidWorkflow, "this is a localization file (a list of key/code/value); send it to POST /api/translations"));
+                return Err(ApiError::new(
+                    ErrorCode::InvalidWorkflow,
+                    "this is a localization file (a list of key/code/value); send it to POST /api/translations",
+                ));
             }
             store_translations(state, &entries).await
         }
     }
 }
 
-async fn store_workflow(state: &AppState, wf: &Workflow, owner: Option<&str>) -> ApiResult<Applied> {
+async fn store_workflow(
+    state: &AppState,
+    wf: &Workflow,
+    owner: Option<&str>,
+) -> ApiResult<Applied> {
     let summary = WorkflowSummary {
         id: wf.id().to_string(),
         name: wf.name().to_string(),
@@ -89,7 +114,11 @@ async fn store_workflow(state: &AppState, wf: &Workflow, owner: Option<&str>) ->
     if let Some(current) = state.store.workflow_get(wf.id()).await?
         && &current.definition == wf.definition()
     {
-        return Ok(Applied::Workflow { summary, revision: current.revision, changed: false });
+        return Ok(Applied::Workflow {
+            summary,
+            revision: current.revision,
+            changed: false,
+        });
     }
     let revision = state
         .store
@@ -104,19 +133,30 @@ async fn store_workflow(state: &AppState, wf: &Workflow, owner: Option<&str>) ->
             created_at: idv_core::time::now_ms(),
         })
         .await?;
-    Ok(Applied::Workflow { summary, revision, changed: true })
+    Ok(Applied::Workflow {
+        summary,
+        revision,
+        changed: true,
+    })
 }
 
 async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> ApiResult<Applied> {
     let rows: Vec<Translation> = entries
         .iter()
-        .map(|e| Translation { key: e.key.clone(), code: e.code.clone(), value: e.value.clone() })
+        .map(|e| Translation {
+            key: e.key.clone(),
+            code: e.code.clone(),
+            value: e.value.clone(),
+        })
         .collect();
     state.store.translations_put(&rows).await?;
     let mut codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
     codes.sort();
     codes.dedup();
-    Ok(Applied::Translations { entries: rows.len(), codes })
+    Ok(Applied::Translations {
+        entries: rows.len(),
+        codes,
+    })
 }
 
 /// Loads every `.yaml`, `.yml` and `.json` file in the configured folders. A broken file is
@@ -124,13 +164,20 @@ async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> A
 pub async fn load_folders(state: &AppState) -> Vec<(String, Result<Applied, String>)> {
     let mut results = Vec::new();
     for dir in state.config.workflow_dirs() {
-        let Ok(read) = std::fs::read_dir(&dir) else { continue };
-        let mut paths: Vec<_> = read.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_document(p)).collect();
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<_> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_document(p))
+            .collect();
         paths.sort();
         for path in paths {
             let shown = path.display().to_string();
             let outcome = match std::fs::read_to_string(&path) {
-                Ok(text) => apply(state, &text, None, Expect::Any).await.map_err(|e| describe(&e)),
+                Ok(text) => apply(state, &text, None, Expect::Any)
+                    .await
+                    .map_err(|e| describe(&e)),
                 Err(e) => Err(format!("cannot read: {e}")),
             };
             results.push((shown, outcome));
@@ -140,7 +187,11 @@ pub async fn load_folders(state: &AppState) -> Vec<(String, Result<Applied, Stri
 }
 
 fn is_document(p: &Path) -> bool {
-    p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+    p.is_file()
+        && matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        )
 }
 
 /// A one-line-per-problem description of a refused document.
@@ -148,7 +199,11 @@ pub fn describe(e: &ApiError) -> String {
     let mut out = e.0.message.clone();
     if let Some(list) = e.0.details.as_ref().and_then(|d| d.as_array()) {
         for p in list {
-            let line = p.get("line").and_then(|l| l.as_u64()).map(|l| format!("line {l}: ")).unwrap_or_default();
+            let line = p
+                .get("line")
+                .and_then(|l| l.as_u64())
+                .map(|l| format!("line {l}: "))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "\n  {line}{}: {}",
                 p.get("path").and_then(|v| v.as_str()).unwrap_or(""),

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
 pub const GENERAL_KYC: &str = include_str!("../../../../../shared/regula/general_kyc.yaml");
-pub const GENERAL_KYC_LOCALE: &str = include_str!("../../../../../shared/regula/general_kyc_locale.yaml");
+pub const GENERAL_KYC_LOCALE: &str =
+    include_str!("../../../../../shared/regula/general_kyc_locale.yaml");
 pub const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +33,8 @@ pub struct TestServer {
 
 /// The PostgreSQL server tests use.
 pub fn pg_admin_url() -> String {
-    std::env::var("IDV_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("IDV_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 async fn create_pg_database() -> (String, String) {
@@ -42,7 +44,10 @@ async fn create_pg_database() -> (String, String) {
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin} for these tests: {e}"));
     let name = format!("idv_api_{}", idv_core::ids::new_id());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
     (name.clone(), format!("{base}/{name}"))
 }
@@ -50,7 +55,9 @@ async fn create_pg_database() -> (String, String) {
 async fn drop_pg_database(name: &str) {
     use sqlx::Connection;
     if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
     }
 }
 
@@ -94,12 +101,22 @@ impl TestServer {
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        TestServer { url, client, config, dir, shutdown: Some(tx), task: Some(task), pg_db }
+        TestServer {
+            url,
+            client,
+            config,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+            pg_db,
+        }
     }
 
     /// A second handle on the same database and files, as the CLI would open them.
     pub async fn state(&self) -> AppState {
-        AppState::open(self.config.clone(), self.url.clone()).await.unwrap()
+        AppState::open(self.config.clone(), self.url.clone())
+            .await
+            .unwrap()
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {
@@ -124,22 +141,48 @@ impl TestServer {
 
     /// Mints an API key as admin and returns its text.
     pub async fn key(&self, permissions: &[&str]) -> String {
-        let r = self.admin(self.post("/api/apikey")).json(&json!({"name": "test", "permissions": permissions})).send().await.unwrap();
+        let r = self
+            .admin(self.post("/api/apikey"))
+            .json(&json!({"name": "test", "permissions": permissions}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// Loads general_kyc.yaml and its localization as admin.
     pub async fn load_general_kyc(&self) {
-        let r = self.admin(self.post("/api/workflows")).header("content-type", "application/yaml").body(GENERAL_KYC).send().await.unwrap();
+        let r = self
+            .admin(self.post("/api/workflows"))
+            .header("content-type", "application/yaml")
+            .body(GENERAL_KYC)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        let r = self.admin(self.post("/api/translations")).header("content-type", "text/yaml").body(GENERAL_KYC_LOCALE).send().await.unwrap();
+        let r = self
+            .admin(self.post("/api/translations"))
+            .header("content-type", "text/yaml")
+            .body(GENERAL_KYC_LOCALE)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
 
     /// Starts a general_kyc session with `key` and returns its JSON.
     pub async fn start_session(&self, key: &str, body: Value) -> Value {
-        let r = self.post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}")).header("authorization", format!("ApiKey {key}")).json(&body).send().await.unwrap();
+        let r = self
+            .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+            .header("authorization", format!("ApiKey {key}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
     }
@@ -165,5 +208,9 @@ impl TestServer {
 pub async fn error_of(r: Response) -> (u16, String, Value) {
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap_or(Value::Null);
-    (status, body["error"]["code"].as_str().unwrap_or("").to_string(), body)
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+        body,
+    )
 }
