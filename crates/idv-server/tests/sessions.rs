@@ -502,3 +502,72 @@ async fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(before, after);
     srv.stop().await;
 }
+
+async fn concurrent_submissions(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    srv.load_general_kyc().await;
+    let key = srv.key(&["session_all:read", "session_all:write"]).await;
+    let s = srv.start_session(&key, json!({})).await;
+    let id = s["id"].as_str().unwrap().to_string();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let client = srv.client.clone();
+        let url = format!("{}/api/sessions/{id}/step/ONBOARDING?type=data", srv.url);
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"continue": i % 2 == 0});
+            let r = client
+                .post(url)
+                .header("authorization", format!("ApiKey {key}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => ok += 1,
+            409 => assert!(
+                ["step_not_current", "session_conflict", "session_ended"]
+                    .contains(&body["error"]["code"].as_str().unwrap()),
+                "{body}"
+            ),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one submission moves the session");
+    let s: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", format!("ApiKey {key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["steps"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(
+        s["files"].as_array().unwrap().len(),
+        1,
+        "only the winner's data is recorded: {s}"
+    );
+    let stored: usize = std::fs::read_dir(srv.data_dir().join("sessions").join(&id).join("files"))
+        .unwrap()
+        .count();
+    assert_eq!(stored, 1, "losers' bytes are removed");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_submissions_one_wins_on_sqlite() {
+    concurrent_submissions(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn concurrent_submissions_one_wins_on_postgres() {
+    concurrent_submissions(Backend::Postgres).await;
+}

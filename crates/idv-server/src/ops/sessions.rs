@@ -113,7 +113,7 @@ pub async fn get_for(
         .store
         .session_get(id)
         .await?
-        .filter(|s| by.may_touch(reach, s.owner_id.as_deref()) || reach == Reach::All)
+        .filter(|s| by.may_touch(reach, s.owner_id.as_deref()))
         .ok_or_else(not_found)
 }
 
