@@ -354,7 +354,10 @@ mod tests {
     #[test]
     fn implied_permissions_are_not_listed_as_granted() {
         let set = PermissionSet::parse(&["session_all:read", "ephemeral_device:write"]).unwrap();
-        assert_eq!(set.to_strings(), vec!["session_all:read", "ephemeral_device:write"]);
+        assert_eq!(
+            set.to_strings(),
+            vec!["session_all:read", "ephemeral_device:write"]
+        );
         let own = PermissionSet::parse(&["session:read"]).unwrap();
         assert!(set.covers(&own));
     }

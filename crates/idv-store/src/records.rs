@@ -108,13 +108,8 @@ pub struct WorkflowRecord {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Translation {
-    pub key: String,
-    /// Lower-case locale code, e.g. `en-us`.
-    pub code: String,
-    pub value: String,
-}
+/// One localized string (`key` in locale `code`, lower-cased); the workflow model's own type.
+pub use idv_core::workflow::TranslationEntry as Translation;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {

@@ -66,7 +66,7 @@ pub fn problems_error(code: crate::ErrorCode, problems: &[Problem]) -> crate::Er
         [first, rest @ ..] => format!("{first} (and {} more problems)", rest.len()),
     };
     let details = serde_json::to_value(problems).unwrap_or(Value::Null);
-    crate::Error::new(code, message).with_details(serde_json::json!({ "problems": details }))
+    crate::Error::new(code, message).with_details(details)
 }
 
 /// One localized string: `key` in locale `code` (lower-cased, e.g. `en-us`).

@@ -2,7 +2,7 @@
 //! writes keeps storage coherent: bytes first, then the session row (compare-and-swap on its
 //! revision), then the file row; a refused request changes nothing already stored.
 
-use crate::auth::{Principal, Reach};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use idv_core::ErrorCode;
@@ -196,13 +196,7 @@ async fn locale_strings(
     let available = state.store.translation_codes().await?;
     let chain = idv_core::workflow::locale_chain(Some(locale), wf.default_locale(), &available);
     let rows = state.store.translations_for(&chain).await?;
-    let mut out = HashMap::new();
-    for code in chain.iter().rev() {
-        for r in rows.iter().filter(|r| &r.code == code) {
-            out.insert(r.key.clone(), r.value.clone());
-        }
-    }
-    Ok(out)
+    Ok(idv_core::workflow::translations_for(&rows, &chain))
 }
 
 /// The step as the client sees it: `{id, name, type, final, client}` with the client

@@ -5,9 +5,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::workflow::{Loaded, Problem, TranslationEntry, Workflow};
-use idv_store::{NewWorkflow, Translation, WorkflowRecord};
+use idv_store::{NewWorkflow, WorkflowRecord};
 use serde::Serialize;
-use serde_json::json;
 use std::path::Path;
 
 /// The JSON summary of a workflow (the SDK's `Workflow` model).
@@ -57,17 +56,10 @@ pub enum Expect {
 
 /// The 400 for a document with problems: every problem, with path and line, in `details`.
 pub fn problems_error(problems: &[Problem]) -> ApiError {
-    let first = problems.first().map(|p| p.to_string()).unwrap_or_default();
-    ApiError(
-        idv_core::Error::new(
-            ErrorCode::InvalidWorkflow,
-            format!(
-                "the document has {} problem(s); the first: {first}",
-                problems.len()
-            ),
-        )
-        .with_details(json!(problems)),
-    )
+    ApiError(idv_core::workflow::problems_error(
+        ErrorCode::InvalidWorkflow,
+        problems,
+    ))
 }
 
 /// Parses, validates and stores one document.
@@ -141,20 +133,12 @@ async fn store_workflow(
 }
 
 async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> ApiResult<Applied> {
-    let rows: Vec<Translation> = entries
-        .iter()
-        .map(|e| Translation {
-            key: e.key.clone(),
-            code: e.code.clone(),
-            value: e.value.clone(),
-        })
-        .collect();
-    state.store.translations_put(&rows).await?;
-    let mut codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
+    state.store.translations_put(entries).await?;
+    let mut codes: Vec<String> = entries.iter().map(|r| r.code.clone()).collect();
     codes.sort();
     codes.dedup();
     Ok(Applied::Translations {
-        entries: rows.len(),
+        entries: entries.len(),
         codes,
     })
 }

@@ -467,8 +467,8 @@ fn problem_display() {
         err.message
     );
     let details = err.details.unwrap();
-    assert_eq!(details["problems"][1]["path"], "properties[4].type");
-    assert!(details["problems"][1]["line"].is_u64());
+    assert_eq!(details[1]["path"], "properties[4].type");
+    assert!(details[1]["line"].is_u64());
 }
 
 #[test]
