@@ -76,10 +76,20 @@ const ACCESS_PREFIX: &str = "idvat_";
 const REFRESH_PREFIX: &str = "idvrt_";
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(30);
 const BASIC_CACHE_MAX: usize = 10_000;
+const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+const KEY_CACHE_MAX: usize = 10_000;
 /// Last-use times are written at most this often per key, so reads stay reads.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
 type HmacSha256 = Hmac<Sha256>;
+
+struct CachedKey {
+    secret_hash: String,
+    principal: Arc<Principal>,
+    expires_at: Option<i64>,
+    revoked: bool,
+    until: Instant,
+}
 
 struct CachedUser {
     principal: Arc<Principal>,
@@ -95,6 +105,13 @@ pub struct Auth {
     /// Keys the Basic cache; random per process, never stored.
     cache_key: [u8; 32],
     basic_cache: RwLock<HashMap<[u8; 32], CachedUser>>,
+    /// One verification at a time per credentials: concurrent first requests with the same
+    /// Basic credentials wait for the first instead of each paying the hash.
+    basic_inflight: std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    /// Recently read API keys by id, so a key is read from the database at most every
+    /// [`KEY_CACHE_TTL`]. A revocation through this process takes effect at once; one made by
+    /// another process within that time.
+    key_cache: RwLock<HashMap<String, CachedKey>>,
     dummy_hash: String,
 }
 
@@ -112,6 +129,8 @@ impl Auth {
             apikey_key,
             cache_key: random_bytes::<32>(),
             basic_cache: RwLock::new(HashMap::new()),
+            basic_inflight: std::sync::Mutex::new(HashMap::new()),
+            key_cache: RwLock::new(HashMap::new()),
             dummy_hash: hash_password("not a real password").map_err(ApiError)?,
         })
     }
@@ -125,15 +144,20 @@ impl Auth {
         self.basic_cache.write().expect("basic cache lock").clear();
     }
 
+    /// Forgets a remembered API key (after it is revoked here).
+    pub fn forget_key(&self, id: &str) {
+        self.key_cache.write().expect("key cache lock").remove(id);
+    }
+
     /// Authenticates an `Authorization` value.
-    pub async fn authenticate(&self, value: &str) -> ApiResult<Principal> {
+    pub async fn authenticate(&self, value: &str) -> ApiResult<Arc<Principal>> {
         let value = value.trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let rest = rest.trim();
         match scheme.to_ascii_lowercase().as_str() {
             "basic" => self.basic(rest).await,
             "apikey" => self.api_key(rest).await,
-            "bearer" | "token" => self.bearer(rest).await,
+            "bearer" | "token" => self.bearer(rest).await.map(Arc::new),
             _ => Err(ApiError::new(
                 ErrorCode::UnsupportedAuthScheme,
                 format!(
@@ -143,7 +167,15 @@ impl Auth {
         }
     }
 
-    async fn basic(&self, encoded: &str) -> ApiResult<Principal> {
+    fn cached_basic(&self, key: &[u8; 32]) -> Option<Arc<Principal>> {
+        let cache = self.basic_cache.read().expect("basic cache lock");
+        cache
+            .get(key)
+            .filter(|hit| hit.until > Instant::now())
+            .map(|hit| hit.principal.clone())
+    }
+
+    async fn basic(&self, encoded: &str) -> ApiResult<Arc<Principal>> {
         if !self.basic_enabled {
             return Err(ApiError::new(
                 ErrorCode::BasicAuthDisabled,
@@ -168,15 +200,44 @@ impl Auth {
             )
         })?;
         let cache_key = self.keyed(&[name.as_bytes(), b"\0", password.as_bytes()]);
-        if let Some(hit) = self
-            .basic_cache
-            .read()
-            .expect("basic cache lock")
-            .get(&cache_key)
-            && hit.until > Instant::now()
-        {
-            return Ok((*hit.principal).clone());
+        if let Some(hit) = self.cached_basic(&cache_key) {
+            return Ok(hit);
         }
+        let flight = self
+            .basic_inflight
+            .lock()
+            .expect("inflight lock")
+            .entry(cache_key)
+            .or_default()
+            .clone();
+        let _turn = flight.lock().await;
+        if let Some(hit) = self.cached_basic(&cache_key) {
+            return Ok(hit);
+        }
+        let result = self.verify_basic(name, password).await;
+        if let Ok(principal) = &result {
+            let mut cache = self.basic_cache.write().expect("basic cache lock");
+            if cache.len() >= BASIC_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(
+                cache_key,
+                CachedUser {
+                    principal: principal.clone(),
+                    until: Instant::now() + BASIC_CACHE_TTL,
+                },
+            );
+        }
+        self.basic_inflight
+            .lock()
+            .expect("inflight lock")
+            .remove(&cache_key);
+        result
+    }
+
+    async fn verify_basic(&self, name: &str, password: &str) -> ApiResult<Arc<Principal>> {
+        let invalid =
+            || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
         let user = self.store.user_by_name(name).await?;
         let hash = user
             .as_ref()
@@ -192,58 +253,83 @@ impl Auth {
                 format!("user {} is deactivated", user.name),
             ));
         }
-        let principal = Principal {
+        Ok(Arc::new(Principal {
             id: user.id.clone(),
             kind: PrincipalKind::User,
             name: user.name.clone(),
             permissions: self.permissions_for_roles(&user.roles).await?,
             token_family: None,
-        };
-        let mut cache = self.basic_cache.write().expect("basic cache lock");
-        if cache.len() >= BASIC_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(
-            cache_key,
-            CachedUser {
-                principal: Arc::new(principal.clone()),
-                until: Instant::now() + BASIC_CACHE_TTL,
-            },
-        );
-        Ok(principal)
+        }))
     }
 
-    async fn api_key(&self, text: &str) -> ApiResult<Principal> {
+    async fn api_key(&self, text: &str) -> ApiResult<Arc<Principal>> {
         let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "unknown API key");
         let (id, secret) = split_api_key(text).ok_or_else(|| {
             ApiError::new(ErrorCode::InvalidCredentials, format!("not an idv API key: keys look like {API_KEY_PREFIX}<64 lowercase letters and digits>"))
         })?;
-        let key = self.store.apikey_get(id).await?.ok_or_else(invalid)?;
         let given = self.hash_secret(secret);
-        if !bool::from(given.as_bytes().ct_eq(key.secret_hash.as_bytes())) {
+        let now = idv_core::time::now_ms();
+        let cached = {
+            let cache = self.key_cache.read().expect("key cache lock");
+            cache.get(id).filter(|c| c.until > Instant::now()).map(|c| {
+                (
+                    c.secret_hash.clone(),
+                    c.principal.clone(),
+                    c.expires_at,
+                    c.revoked,
+                )
+            })
+        };
+        let (secret_hash, principal, expires_at, revoked) = match cached {
+            Some(hit) => hit,
+            None => {
+                let key = self.store.apikey_get(id).await?.ok_or_else(invalid)?;
+                if key.revoked_at.is_none()
+                    && key.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS)
+                {
+                    let store = self.store.clone();
+                    let id = key.id.clone();
+                    tokio::spawn(async move {
+                        let _ = store.apikey_touch(&id, now).await;
+                    });
+                }
+                let entry = CachedKey {
+                    secret_hash: key.secret_hash.clone(),
+                    principal: Arc::new(self.key_principal(&key)),
+                    expires_at: key.expires_at,
+                    revoked: key.revoked_at.is_some(),
+                    until: Instant::now() + KEY_CACHE_TTL,
+                };
+                let hit = (
+                    entry.secret_hash.clone(),
+                    entry.principal.clone(),
+                    entry.expires_at,
+                    entry.revoked,
+                );
+                let mut cache = self.key_cache.write().expect("key cache lock");
+                if cache.len() >= KEY_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(key.id, entry);
+                hit
+            }
+        };
+        if !bool::from(given.as_bytes().ct_eq(secret_hash.as_bytes())) {
             return Err(invalid());
         }
-        let now = idv_core::time::now_ms();
-        if key.revoked_at.is_some() {
+        if revoked {
             return Err(ApiError::new(
                 ErrorCode::RevokedCredentials,
                 "this API key was revoked",
             ));
         }
-        if key.expires_at.is_some_and(|t| t <= now) {
+        if expires_at.is_some_and(|t| t <= now) {
             return Err(ApiError::new(
                 ErrorCode::ExpiredCredentials,
                 "this API key has expired; create a new one",
             ));
         }
-        if key.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS) {
-            let store = self.store.clone();
-            let id = key.id.clone();
-            tokio::spawn(async move {
-                let _ = store.apikey_touch(&id, now).await;
-            });
-        }
-        Ok(self.key_principal(&key))
+        Ok(principal)
     }
 
     fn key_principal(&self, key: &ApiKey) -> Principal {
@@ -379,8 +465,21 @@ pub fn hash_password(password: &str) -> Result<String, idv_core::Error> {
         .map_err(|e| idv_core::Error::internal(format!("hashing failed: {e}")))
 }
 
+/// Argon2 runs at most this many at once (one per core, at most four): each costs about
+/// 19 MiB and tens of milliseconds, so a burst of logins queues instead of exhausting memory.
+static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    tokio::sync::Semaphore::new(cores.clamp(1, 4))
+});
+
 /// Hashes on the blocking pool: Argon2 costs tens of milliseconds of CPU.
 pub async fn hash_password_blocking(password: String) -> Result<String, idv_core::Error> {
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| idv_core::Error::internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| idv_core::Error::internal(e.to_string()))?
@@ -388,6 +487,9 @@ pub async fn hash_password_blocking(password: String) -> Result<String, idv_core
 
 /// Verifies on the blocking pool.
 pub async fn verify_password_blocking(hash: String, password: String) -> bool {
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|h| {
             Argon2::default()

@@ -16,7 +16,6 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,7 +163,7 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
         )
         .into_response();
     }
-    req.extensions_mut().insert(Arc::new(principal));
+    req.extensions_mut().insert(principal);
     next.run(req).await
 }
 

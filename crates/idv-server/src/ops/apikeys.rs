@@ -142,5 +142,6 @@ pub async fn revoke(state: &AppState, id: &str) -> ApiResult<()> {
             format!("no API key with id {id}"),
         ));
     }
+    state.auth.forget_key(id);
     Ok(())
 }
