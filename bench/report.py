@@ -79,7 +79,8 @@ def main():
         c = cpu.get(name)
         if not c:
             return ""
-        return f"  server CPU {c['cores']:.2f} of {meta.get('cores', '?')} cores"
+        return (f"\n      server CPU {c['server_cores']:.2f} of {meta.get('cores', '?')} cores; whole machine busy "
+                f"{c['machine_busy_cores']:.2f} cores, {c['steal_pct']:.1f}% stolen by the hypervisor")
 
     def err_note(r):
         return "" if r["error_count"] == 0 else f"  ERRORS {r['errors']}"
@@ -93,8 +94,8 @@ def main():
     w(f"binary         {meta.get('binary', '?')} (release)")
     w(f"machine        {meta.get('cores', '?')} CPU cores, {meta.get('mem', '?')}; {meta.get('cpu', '')}")
     w(f"tools          {meta.get('wrk', '?')}; {meta.get('oha', '?')}")
-    w(f"load average   {meta.get('loadavg_before', '?')} (1/5/15 min) before the measurements; "
-      "anything else busy on the machine lowers the figures")
+    w(f"background     {meta.get('background', '?')} before the server started (anything else busy on "
+      "the machine lowers the figures)")
     w(f"server         idv serve, SQLite + local folder, 127.0.0.1:{meta.get('port', '?')}")
     w(f"load           {meta.get('threads')} client threads, {meta.get('connections')} connections, "
       f"{meta.get('duration')} per run; the load tool and the server share the same "
@@ -119,6 +120,10 @@ def main():
     if lat["non_200"] or lat["error_count"]:
         w(f"    NON-200 {lat['status_codes']}  ERRORS {lat['errors']}")
     w(f"(e) server peak RSS (VmHWM at the end)   {rss_mb:.1f} MB")
+    snaps = [l.split() for l in read(os.path.join(d, "rss.txt")).splitlines() if len(l.split()) == 3]
+    if snaps:
+        w("    RSS / peak after each phase: " + ", ".join(
+            f"{p} {int(r) / 1024:.0f}/{int(h) / 1024:.0f} MB" for p, r, h in snaps))
     w(f"    (b) and (c) cycle over {meta.get('ids', '?')} different session ids; (d) picks from the same ids")
     w("")
     w("Targets")

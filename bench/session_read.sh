@@ -85,15 +85,30 @@ command -v python3 >/dev/null || die "python3 is needed"
 if oha --help 2>&1 | grep -q -- '--output-format'; then OHA_JSON=(--output-format json); else OHA_JSON=(-j); fi
 
 # ---------------------------------------------------------------- 3. start the server
+# How busy the machine is without us (other builds, the hypervisor), over 3 s.
+BG0=$(head -1 /proc/stat | cut -d' ' -f3-)
+sleep 3
+BG1=$(head -1 /proc/stat | cut -d' ' -f3-)
+BACKGROUND=$(awk -v b="$BG0" -v a="$BG1" -v t="$(getconf CLK_TCK)" 'BEGIN {
+    split(b, B, " "); split(a, A, " ")
+    busy = (A[1] - B[1] + A[2] - B[2] + A[3] - B[3] + A[6] - B[6] + A[7] - B[7]) / t
+    idle = (A[4] - B[4] + A[5] - B[5]) / t; steal = (A[8] - B[8]) / t; all = busy + idle + steal
+    printf "%.2f cores busy, %.1f%% stolen", busy / 3, (all > 0 ? 100 * steal / all : 0) }')
+echo "before the server starts, the machine has $BACKGROUND (over 3 s)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/idv-bench.XXXXXX")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 ADMIN_PW="bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 BASE="http://127.0.0.1:$PORT"
 
+# setpriv --pdeathsig: should this script itself be killed outright (no trap runs), the server
+# still gets SIGTERM.
+PDEATH=()
+if command -v setpriv >/dev/null && setpriv --help 2>&1 | grep -q -- --pdeathsig; then PDEATH=(setpriv --pdeathsig TERM); fi
+
 say "starting idv serve on $BASE (working folder $WORK)"
 (
     cd "$WORK"
-    exec env \
+    exec "${PDEATH[@]}" env \
         IDV_CONFIG__SERVICES__API__HOST=127.0.0.1 \
         IDV_CONFIG__SERVICES__API__PORT="$PORT" \
         IDV_CONFIG__STORAGE__FS__PATH="$WORK/data" \
@@ -114,8 +129,20 @@ for i in $(seq 1 300); do
 done
 echo "server pid $SERVER_PID is up"
 
+# Memory of the server after each phase: "phase VmRSS_kB VmHWM_kB" lines in rss.txt.
+rss_snap() {
+    awk -v p="$1" '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {print p, r, h}' "/proc/$SERVER_PID/status" >>"$OUT/rss.txt"
+}
+rss_snap started
+
 server_alive() {
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -50 "$WORK/server.log" >&2; die "the server died ($1); last log lines above"; }
+    kill -0 "$SERVER_PID" 2>/dev/null && return 0
+    local rc=0 how
+    wait "$SERVER_PID" 2>/dev/null || rc=$?
+    SERVER_PID=""
+    if ((rc > 128)); then how="killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo '?'))"; else how="exit status $rc"; fi
+    tail -50 "$WORK/server.log" >&2
+    die "the server died $1: $how; last log lines above"
 }
 
 # ---------------------------------------------------------------- 4. seed
@@ -124,6 +151,7 @@ python3 "$BENCH/seed.py" --base "$BASE" --admin-password "$ADMIN_PW" \
     --workflow "$BENCH/bench_workflow.yaml" --sessions "$SESSIONS" --workers "$SEED_WORKERS" \
     --out "$OUT/seed" || { server_alive "while seeding"; die "seeding failed (see above)"; }
 server_alive "after seeding"
+rss_snap seeded
 TOKEN=$(cat "$OUT/seed/token")
 rm -f "$OUT/seed/token" # a secret of a throw-away server, but no need to keep it
 IDS="$OUT/seed/ids.txt"
@@ -132,26 +160,38 @@ BASIC="Basic $(printf 'admin:%s' "$ADMIN_PW" | base64 -w0)"
 
 # ---------------------------------------------------------------- 5. measure
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
-CPU_JSON="{"
-record_cpu() { # name ticks_before seconds
+# A CPU snapshot: the server's ticks (user+system), then the machine's /proc/stat cpu fields.
+cpu_snap() {
+    printf '%s %s\n' "$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")" "$(head -1 /proc/stat | cut -d' ' -f3-)"
+}
+CPU_ENTRIES=()
+record_cpu() { # name snapshot_before seconds
     local after
-    after=$(cpu_ticks)
-    CPU_JSON+="$( [[ "$CPU_JSON" == "{" ]] || printf ', ')\"$1\": {\"cpu_seconds\": $(awk -v a="$after" -v b="$2" -v t="$CLK_TCK" 'BEGIN{printf "%.2f", (a-b)/t}'), \"cores\": $(awk -v a="$after" -v b="$2" -v t="$CLK_TCK" -v d="$3" 'BEGIN{printf "%.3f", (a-b)/t/d}')}"
+    after=$(cpu_snap)
+    CPU_ENTRIES+=("$(awk -v name="$1" -v b="$2" -v a="$after" -v d="$3" -v t="$CLK_TCK" 'BEGIN {
+        split(b, B, " "); split(a, A, " ")
+        srv = (A[1] - B[1]) / t
+        busy = (A[2] - B[2] + A[3] - B[3] + A[4] - B[4] + A[7] - B[7] + A[8] - B[8]) / t
+        idle = (A[5] - B[5] + A[6] - B[6]) / t
+        steal = (A[9] - B[9]) / t
+        all = busy + idle + steal
+        printf "\"%s\": {\"server_cpu_seconds\": %.2f, \"server_cores\": %.3f, \"machine_busy_cores\": %.3f, \"steal_pct\": %.2f}",
+            name, srv, srv / d, busy / d, (all > 0 ? 100 * steal / all : 0)
+    }')")
 }
 
 run_wrk() { # name auth-header-or-empty ids-file-or-empty url
     local name=$1 auth=$2 ids=$3 url=$4 before
     local -a hdr=(-H "Accept: application/json")
     [[ -n "$auth" ]] && hdr+=(-H "Authorization: $auth")
-    before=$(cpu_ticks)
+    before=$(cpu_snap)
     BENCH_IDS="$ids" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency \
         -s "$BENCH/wrk_bench.lua" "${hdr[@]}" "$url" | tee "$OUT/$name.wrk.txt"
     record_cpu "$name" "$before" "$DURATION"
     server_alive "during the $name run"
+    rss_snap "$name"
 }
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "(warm-up) 3 s of session reads, not measured"
 BENCH_IDS="$IDS" wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$BENCH/wrk_bench.lua" \
     -H "Authorization: ApiKey $TOKEN" "$BASE" >/dev/null
@@ -172,14 +212,14 @@ for line in open(sys.argv[1]):
         r = json.loads(line[13:]); print(max(1, int(r["requests"] / (r["duration_us"] / 1e6) / 2)))' "$OUT/apikey.wrk.txt")
 
 say "(d) ApiKey session reads at $APIKEY_RPS req/s (half of b) for ${DURATION} s, oha --latency-correction"
-before=$(cpu_ticks)
+before=$(cpu_snap)
 oha -z "${DURATION}s" -q "$APIKEY_RPS" --latency-correction --no-tui "${OHA_JSON[@]}" \
     -c "$CONNECTIONS" -H "Authorization: ApiKey $TOKEN" -H "Accept: application/json" \
     --urls-from-file "$WORK/urls.txt" >"$OUT/latency.oha.json"
 record_cpu latency "$before" "$DURATION"
-CPU_JSON+="}"
-printf '%s\n' "$CPU_JSON" >"$OUT/cpu.json"
+(IFS=,; printf '{%s}\n' "${CPU_ENTRIES[*]}") >"$OUT/cpu.json"
 server_alive "during the latency run"
+rss_snap latency
 
 # (e) peak RSS of the server over the whole run.
 awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" >"$OUT/vmhwm_kb"
@@ -207,7 +247,7 @@ meta = {
     "duration": "${DURATION} s",
     "latency_rate": $APIKEY_RPS,
     "ids": int(sh("wc -l < '$IDS'") or 0),
-    "loadavg_before": "$LOAD_BEFORE",
+    "background": "$BACKGROUND",
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=2)
 EOF
