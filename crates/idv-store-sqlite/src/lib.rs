@@ -14,6 +14,7 @@
 mod api_keys;
 mod convert;
 mod files;
+mod inline;
 mod roles;
 mod sessions;
 mod settings;
@@ -49,6 +50,9 @@ pub(crate) struct Db {
     pub(crate) write: SqlitePool,
     /// `query_only` connections for plain reads.
     pub(crate) read: SqlitePool,
+    /// Inline connections for the hot point reads; `None` for in-memory databases, which only
+    /// their one pooled connection can see.
+    pub(crate) inline: Option<std::sync::Arc<inline::InlineReaders>>,
 }
 
 /// The SQLite store. Cheap to share behind an `Arc<dyn Store>`.
@@ -83,6 +87,7 @@ impl SqliteStore {
                 db: Db {
                     write: pool.clone(),
                     read: pool,
+                    inline: None,
                 },
             });
         }
@@ -101,19 +106,30 @@ impl SqliteStore {
             })?;
         }
 
+        // Connections to a local file do not go stale: pinging one before each use would only
+        // add a round trip to its worker thread.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(|e| open_error(url, e))?;
         migrate(&write).await?;
+        let inline = Some(std::sync::Arc::new(inline::InlineReaders::new(
+            options.get_filename().to_path_buf(),
+        )));
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .test_before_acquire(false)
             .connect_with(options.pragma("query_only", "ON"))
             .await
             .map_err(|e| open_error(url, e))?;
         Ok(SqliteStore {
-            db: Db { write, read },
+            db: Db {
+                write,
+                read,
+                inline,
+            },
         })
     }
 
@@ -271,7 +287,10 @@ impl Store for SqliteStore {
     }
 
     async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        sessions::get(&self.db, id).await
+        match &self.db.inline {
+            Some(r) => r.session(id),
+            None => sessions::get(&self.db, id).await,
+        }
     }
 
     async fn session_update(&self, session: &SessionRecord) -> StoreResult<bool> {
@@ -283,10 +302,31 @@ impl Store for SqliteStore {
     }
 
     async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
-        files::list(&self.db, session_id).await
+        match &self.db.inline {
+            Some(r) => r.files(session_id),
+            None => files::list(&self.db, session_id).await,
+        }
+    }
+
+    async fn session_with_files(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
+        match &self.db.inline {
+            Some(r) => r.session_with_files(id),
+            None => {
+                let Some(session) = sessions::get(&self.db, id).await? else {
+                    return Ok(None);
+                };
+                Ok(Some((session, files::list(&self.db, id).await?)))
+            }
+        }
     }
 
     async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
-        files::get(&self.db, session_id, file_id).await
+        match &self.db.inline {
+            Some(r) => r.file(session_id, file_id),
+            None => files::get(&self.db, session_id, file_id).await,
+        }
     }
 }

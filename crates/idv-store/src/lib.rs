@@ -123,4 +123,17 @@ pub trait Store: Send + Sync + 'static {
     /// Files of a session, oldest first.
     async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>>;
     async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>>;
+
+    /// A session and its files (oldest first) in one read: the hot path of
+    /// `GET /api/sessions/{id}`. Adapters may answer it with a single statement.
+    async fn session_with_files(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
+        let Some(session) = self.session_get(id).await? else {
+            return Ok(None);
+        };
+        let files = self.file_list(id).await?;
+        Ok(Some((session, files)))
+    }
 }

@@ -9,6 +9,11 @@ use idv_server::state::AppState;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// glibc's allocator serialised the request path on its arena locks under load (seen in
+// profiles of session reads); mimalloc keeps per-thread heaps.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "idv",

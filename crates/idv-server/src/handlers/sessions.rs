@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use futures::TryStreamExt;
 use idv_core::ErrorCode;
-use idv_core::permission::Op;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -32,7 +31,7 @@ pub async fn start(
         )
     })?;
     let s = sessions::start(&state, &caller, &wid, input).await?;
-    Ok(Json(sessions::view(&state, &s).await?))
+    Ok(Json(sessions::view(&state, &s, &[]).await?))
 }
 
 pub async fn get(
@@ -40,8 +39,8 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let s = sessions::get_for(&state, &caller, &id, Op::Read).await?;
-    Ok(Json(sessions::view(&state, &s).await?))
+    let (s, files) = sessions::read_for(&state, &caller, &id).await?;
+    Ok(Json(sessions::view(&state, &s, &files).await?))
 }
 
 #[derive(Deserialize)]

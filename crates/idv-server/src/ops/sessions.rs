@@ -2,7 +2,7 @@
 //! writes keeps storage coherent: bytes first, then the session row (compare-and-swap on its
 //! revision), then the file row; a refused request changes nothing already stored.
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Reach};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use idv_core::ErrorCode;
@@ -89,6 +89,21 @@ pub async fn start(
     Ok(session)
 }
 
+fn session_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::SessionNotFound,
+        format!("no session with id {id}"),
+    )
+}
+
+/// How far the caller reaches for `op` on sessions; refusals look like a missing session.
+fn session_reach(by: &Principal, id: &str, op: Op) -> ApiResult<Reach> {
+    match by.reach("session_all", "session", op) {
+        Some(reach) if idv_core::ids::is_id(id) => Ok(reach),
+        _ => Err(session_not_found(id)),
+    }
+}
+
 /// A session the caller may act on with `op` (`session_all:op` for any, `session:op` for its
 /// own). Sessions the caller may not see are reported as missing, not forbidden.
 pub async fn get_for(
@@ -97,24 +112,28 @@ pub async fn get_for(
     id: &str,
     op: Op,
 ) -> ApiResult<SessionRecord> {
-    let not_found = || {
-        ApiError::new(
-            ErrorCode::SessionNotFound,
-            format!("no session with id {id}"),
-        )
-    };
-    let reach = by
-        .reach("session_all", "session", op)
-        .ok_or_else(not_found)?;
-    if !idv_core::ids::is_id(id) {
-        return Err(not_found());
-    }
+    let reach = session_reach(by, id, op)?;
     state
         .store
         .session_get(id)
         .await?
         .filter(|s| by.may_touch(reach, s.owner_id.as_deref()))
-        .ok_or_else(not_found)
+        .ok_or_else(|| session_not_found(id))
+}
+
+/// A session the caller may read, with its files, in one store read.
+pub async fn read_for(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+) -> ApiResult<(SessionRecord, Vec<FileRecord>)> {
+    let reach = session_reach(by, id, Op::Read)?;
+    state
+        .store
+        .session_with_files(id)
+        .await?
+        .filter(|(s, _)| by.may_touch(reach, s.owner_id.as_deref()))
+        .ok_or_else(|| session_not_found(id))
 }
 
 /// The absolute URL of a session file.
@@ -140,8 +159,7 @@ pub fn file_view(state: &AppState, f: &FileRecord) -> Value {
 }
 
 /// The session container as the API returns it.
-pub async fn view(state: &AppState, s: &SessionRecord) -> ApiResult<Value> {
-    let files = state.store.file_list(&s.id).await?;
+pub async fn view(state: &AppState, s: &SessionRecord, files: &[FileRecord]) -> ApiResult<Value> {
     let wf = state
         .workflows
         .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)

@@ -305,6 +305,25 @@ pub async fn check_files(store: &dyn Store) {
             .expect("list")
             .is_empty()
     );
+    // The combined read agrees with the two separate ones.
+    let stored_a = store
+        .session_get(&a.id)
+        .await
+        .expect("get a")
+        .expect("a exists");
+    assert_eq!(
+        store.session_with_files(&a.id).await.expect("read a"),
+        Some((stored_a, vec![f2.clone(), f1.clone(), f3.clone()])),
+        "a session with its files, oldest first"
+    );
+    assert_eq!(
+        store
+            .session_with_files(&hex_id(0xf11e_ffff))
+            .await
+            .expect("read"),
+        None,
+        "an unknown session"
+    );
 
     for f in [&f1, &f2, &f3, &fb] {
         assert_eq!(

@@ -1,0 +1,170 @@
+//! Hot-path reads (a session, its files) run inline on the calling task through plain SQLite
+//! connections. A point read on an indexed key costs a few microseconds, less than the two
+//! thread switches a pooled sqlx connection needs to hand a query to its worker thread and back,
+//! which dominated session reads under load. Only short, indexed reads belong here; anything
+//! that can take long goes through the sqlx pools.
+
+use idv_store::{FileRecord, SessionRecord, StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Idle read-only connections, opened on demand.
+pub(crate) struct InlineReaders {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// How many idle connections are kept; more may be open briefly under load.
+const KEEP_IDLE: usize = 8;
+/// A reader waits at most this long for a lock (WAL readers rarely wait at all).
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(1000);
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn json(text: String, column: &str) -> rusqlite::Result<serde_json::Value> {
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("column {column}: {e}").into(),
+        )
+    })
+}
+
+const SESSION_COLUMNS: &str = "id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
+     locale, metadata, properties, current_step, steps, ended, owner_id, created_at, updated_at, revision";
+const FILE_COLUMNS: &str =
+    "id, session_id, name, step, property, content_type, size, sha256, object_key, created_at";
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: r.get(0)?,
+        workflow_id: r.get(1)?,
+        workflow_revision: r.get(2)?,
+        workflow_name: r.get(3)?,
+        workflow_version: r.get(4)?,
+        status: r.get(5)?,
+        locale: r.get(6)?,
+        metadata: json(r.get(7)?, "metadata")?,
+        properties: json(r.get(8)?, "properties")?,
+        current_step: r.get(9)?,
+        steps: json(r.get(10)?, "steps")?,
+        ended: r.get(11)?,
+        owner_id: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+        revision: r.get(15)?,
+    })
+}
+
+fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
+    Ok(FileRecord {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        name: r.get(2)?,
+        step: r.get(3)?,
+        property: r.get(4)?,
+        content_type: r.get(5)?,
+        size: r.get(6)?,
+        sha256: r.get(7)?,
+        object_key: r.get(8)?,
+        created_at: r.get(9)?,
+    })
+}
+
+impl InlineReaders {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(READ_BUSY_TIMEOUT)?;
+        Ok(conn)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let pooled = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Backend("reader pool poisoned".into()))?
+            .pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => self.open().map_err(backend)?,
+        };
+        let result = f(&conn).map_err(backend);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < KEEP_IDLE
+        {
+            idle.push(conn);
+        }
+        result
+    }
+
+    pub(crate) fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            ))?
+            .query_row([id], session_row)
+            .optional()
+        })
+    }
+
+    /// The session and its files in one read transaction, so both come from one snapshot.
+    pub(crate) fn session_with_files(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
+        self.with(|c| {
+            c.execute_batch("BEGIN")?;
+            let result = (|| {
+                let Some(session) = c
+                    .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
+                    .query_row([id], session_row)
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {FILE_COLUMNS} FROM files WHERE session_id = ?1 ORDER BY created_at, rowid"
+                ))?;
+                let files = stmt.query_map([id], file_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(Some((session, files)))
+            })();
+            c.execute_batch("COMMIT")?;
+            result
+        })
+    }
+
+    pub(crate) fn files(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE session_id = ?1 ORDER BY created_at, rowid"
+            ))?;
+            let rows = stmt.query_map([session_id], file_row)?;
+            rows.collect()
+        })
+    }
+
+    pub(crate) fn file(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE id = ?2 AND session_id = ?1"
+            ))?
+            .query_row([session_id, file_id], file_row)
+            .optional()
+        })
+    }
+}
