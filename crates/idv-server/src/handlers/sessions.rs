@@ -7,6 +7,7 @@ use crate::ops::sessions::{self, StartInput, Upload};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use idv_core::ErrorCode;
 use serde::Deserialize;
@@ -23,7 +24,7 @@ pub async fn start(
     caller: Caller,
     Query(q): Query<StartQuery>,
     JsonBody(input, _): JsonBody<StartInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let wid = q.workflow_id.filter(|w| !w.is_empty()).ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidRequest,
@@ -31,16 +32,16 @@ pub async fn start(
         )
     })?;
     let s = sessions::start(&state, &caller, &wid, input).await?;
-    Ok(Json(sessions::view(&state, &s, &[]).await?))
+    Ok(Json(sessions::view(&state, &s, &[]).await?).into_response())
 }
 
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let (s, files) = sessions::read_for(&state, &caller, &id).await?;
-    Ok(Json(sessions::view(&state, &s, &files).await?))
+    Ok(Json(sessions::view(&state, &s, &files).await?).into_response())
 }
 
 #[derive(Deserialize)]

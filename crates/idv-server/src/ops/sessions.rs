@@ -144,53 +144,119 @@ pub fn file_url(state: &AppState, session_id: &str, file_id: &str) -> String {
     )
 }
 
-pub fn file_view(state: &AppState, f: &FileRecord) -> Value {
-    json!({
-        "id": f.id,
-        "name": f.name,
-        "step": f.step,
-        "property": f.property,
-        "contentType": f.content_type,
-        "size": f.size,
-        "sha256": f.sha256,
-        "createdAt": idv_core::time::iso(f.created_at),
-        "url": file_url(state, &f.session_id, &f.id),
-    })
+/// A session file as the API shows it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileView<'a> {
+    id: &'a str,
+    name: &'a str,
+    step: Option<&'a str>,
+    property: Option<&'a str>,
+    content_type: &'a str,
+    size: i64,
+    sha256: &'a str,
+    created_at: String,
+    url: String,
 }
 
-/// The session container as the API returns it.
-pub async fn view(state: &AppState, s: &SessionRecord, files: &[FileRecord]) -> ApiResult<Value> {
-    let wf = state
+pub fn file_view<'a>(state: &AppState, f: &'a FileRecord) -> FileView<'a> {
+    FileView {
+        id: &f.id,
+        name: &f.name,
+        step: f.step.as_deref(),
+        property: f.property.as_deref(),
+        content_type: &f.content_type,
+        size: f.size,
+        sha256: &f.sha256,
+        created_at: idv_core::time::iso(f.created_at),
+        url: file_url(state, &f.session_id, &f.id),
+    }
+}
+
+/// The session container as the API returns it, serialized straight from the stored records
+/// (the hot path of `GET /api/sessions/{id}` builds no intermediate JSON tree).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView<'a> {
+    id: &'a str,
+    status: i64,
+    workflow: WorkflowRef<'a>,
+    locale: &'a str,
+    metadata: &'a Value,
+    properties: PropertiesView<'a>,
+    files: Vec<FileView<'a>>,
+    current_step: Option<&'a str>,
+    steps: &'a Value,
+    user_id: Option<&'a str>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(serde::Serialize)]
+struct WorkflowRef<'a> {
+    id: &'a str,
+    name: &'a str,
+    version: Option<&'a str>,
+}
+
+/// Properties as stored, except that binary ones (which hold a file id) show where to fetch
+/// the bytes: `{"fileId", "url"}`.
+struct PropertiesView<'a> {
+    properties: &'a Value,
+    workflow: Arc<Workflow>,
+    base: String,
+}
+
+impl serde::Serialize for PropertiesView<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let empty = Map::new();
+        let props = self.properties.as_object().unwrap_or(&empty);
+        let mut map = ser.serialize_map(Some(props.len()))?;
+        for (k, v) in props {
+            match (self.workflow.property_type(k), v) {
+                (Some(PropertyType::Binary), Value::String(fid)) => map.serialize_entry(
+                    k,
+                    &json!({"fileId": fid, "url": format!("{}{fid}", self.base)}),
+                )?,
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+pub async fn view<'a>(
+    state: &AppState,
+    s: &'a SessionRecord,
+    files: &'a [FileRecord],
+) -> ApiResult<SessionView<'a>> {
+    let workflow = state
         .workflows
         .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
         .await?;
-    let mut properties = Map::new();
-    if let Value::Object(props) = &s.properties {
-        for (k, v) in props {
-            let shown = match (wf.property_type(k), v) {
-                // Binary properties hold a file id; show where to fetch the bytes.
-                (Some(PropertyType::Binary), Value::String(fid)) => {
-                    json!({"fileId": fid, "url": file_url(state, &s.id, fid)})
-                }
-                _ => v.clone(),
-            };
-            properties.insert(k.clone(), shown);
-        }
-    }
-    Ok(json!({
-        "id": s.id,
-        "status": s.status,
-        "workflow": {"id": s.workflow_id, "name": s.workflow_name, "version": s.workflow_version},
-        "locale": s.locale,
-        "metadata": s.metadata,
-        "properties": properties,
-        "files": files.iter().map(|f| file_view(state, f)).collect::<Vec<_>>(),
-        "currentStep": s.current_step,
-        "steps": s.steps,
-        "userId": s.owner_id,
-        "createdAt": idv_core::time::iso(s.created_at),
-        "updatedAt": idv_core::time::iso(s.updated_at),
-    }))
+    Ok(SessionView {
+        id: &s.id,
+        status: s.status,
+        workflow: WorkflowRef {
+            id: &s.workflow_id,
+            name: &s.workflow_name,
+            version: s.workflow_version.as_deref(),
+        },
+        locale: &s.locale,
+        metadata: &s.metadata,
+        properties: PropertiesView {
+            properties: &s.properties,
+            workflow,
+            base: file_url(state, &s.id, ""),
+        },
+        files: files.iter().map(|f| file_view(state, f)).collect(),
+        current_step: s.current_step.as_deref(),
+        steps: &s.steps,
+        user_id: s.owner_id.as_deref(),
+        created_at: idv_core::time::iso(s.created_at),
+        updated_at: idv_core::time::iso(s.updated_at),
+    })
 }
 
 /// The `config` namespace workflow templates see: public URLs and service prefixes only.
