@@ -13,6 +13,10 @@ use idv_core::permission::{BUILTIN_ROLES, PermissionSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+fn custom_role_json(r: &idv_store::Role) -> Value {
+    json!({"name": r.name, "description": r.description, "builtIn": false, "permissions": r.permissions, "createdAt": idv_core::time::iso(r.created_at)})
+}
+
 pub async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let mut out: Vec<Value> = BUILTIN_ROLES
         .iter()
@@ -22,7 +26,7 @@ pub async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Value>>
         })
         .collect();
     for r in state.store.role_list().await? {
-        out.push(json!({"name": r.name, "description": r.description, "builtIn": false, "permissions": r.permissions, "createdAt": idv_core::time::iso(r.created_at)}));
+        out.push(custom_role_json(&r));
     }
     Ok(Json(Value::Array(out)))
 }
@@ -49,9 +53,7 @@ pub async fn create_role(
         &input.permissions,
     )
     .await?;
-    Ok(Json(
-        json!({"name": r.name, "description": r.description, "builtIn": false, "permissions": r.permissions, "createdAt": idv_core::time::iso(r.created_at)}),
-    ))
+    Ok(Json(custom_role_json(&r)))
 }
 
 pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
