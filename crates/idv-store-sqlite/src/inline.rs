@@ -128,7 +128,7 @@ impl InlineReaders {
         id: &str,
     ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
         self.with(|c| {
-            c.execute_batch("BEGIN")?;
+            c.prepare_cached("BEGIN")?.execute([])?;
             let result = (|| {
                 let Some(session) = c
                     .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
@@ -143,7 +143,7 @@ impl InlineReaders {
                 let files = stmt.query_map([id], file_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok(Some((session, files)))
             })();
-            c.execute_batch("COMMIT")?;
+            c.prepare_cached("COMMIT")?.execute([])?;
             result
         })
     }
