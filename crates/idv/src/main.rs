@@ -52,6 +52,7 @@ enum UserCommand {
     Create(UserCreate),
     /// Delete a user.
     Delete {
+        /// The login name of the user to delete.
         #[arg(long, short = 'n')]
         name: String,
     },
@@ -61,8 +62,10 @@ enum UserCommand {
 
 #[derive(Args)]
 struct UserCreate {
+    /// The login name; unique.
     #[arg(long, short = 'n')]
     name: String,
+    /// At least 8 characters; stored only as an Argon2id hash.
     #[arg(long, short = 'p')]
     password: String,
     #[arg(long, short = 'e')]
@@ -76,6 +79,7 @@ struct UserCreate {
 enum ApikeyCommand {
     /// Create an API key and print it once.
     Create {
+        /// A name to recognise the key by.
         #[arg(long)]
         name: String,
         /// Comma-separated scope:operation list, e.g. "session_all:read,ephemeral_device:write".
