@@ -75,7 +75,9 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
 /// entries never go stale.
 #[derive(Default)]
 pub struct WorkflowCache {
-    parsed: RwLock<HashMap<(String, i64), Arc<Workflow>>>,
+    /// Workflow id → revision → parsed definition (nested so a lookup by `&str` allocates
+    /// nothing on the session-read path).
+    parsed: RwLock<HashMap<String, HashMap<i64, Arc<Workflow>>>>,
 }
 
 impl WorkflowCache {
@@ -86,13 +88,8 @@ impl WorkflowCache {
         id: &str,
         revision: i64,
     ) -> ApiResult<Arc<Workflow>> {
-        if let Some(w) = self
-            .parsed
-            .read()
-            .expect("workflow cache")
-            .get(&(id.to_string(), revision))
-        {
-            return Ok(w.clone());
+        if let Some(w) = self.cached(id, revision) {
+            return Ok(w);
         }
         let record = store
             .workflow_get_revision(id, revision)
@@ -114,19 +111,19 @@ impl WorkflowCache {
                 format!("no workflow with id {id}"),
             )
         })?;
-        if let Some(w) = self
-            .parsed
-            .read()
-            .expect("workflow cache")
-            .get(&(record.id.clone(), record.revision))
-        {
-            return Ok((record.revision, w.clone()));
+        if let Some(w) = self.cached(&record.id, record.revision) {
+            return Ok((record.revision, w));
         }
         let rev = record.revision;
         Ok((
             rev,
             self.insert(record.id, record.revision, record.definition)?,
         ))
+    }
+
+    fn cached(&self, id: &str, revision: i64) -> Option<Arc<Workflow>> {
+        let parsed = self.parsed.read().expect("workflow cache");
+        parsed.get(id).and_then(|revs| revs.get(&revision)).cloned()
     }
 
     fn insert(
@@ -149,7 +146,9 @@ impl WorkflowCache {
         self.parsed
             .write()
             .expect("workflow cache")
-            .insert((id, revision), wf.clone());
+            .entry(id)
+            .or_default()
+            .insert(revision, wf.clone());
         Ok(wf)
     }
 }
