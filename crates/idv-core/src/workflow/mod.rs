@@ -9,6 +9,8 @@
 //! - `template`: rendering a step's `client` descriptor with minijinja.
 //! - `locale`: translation files and the locale fallback chain.
 
+mod action;
+mod easyjson;
 mod load;
 mod locale;
 mod model;
@@ -26,6 +28,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
+pub use action::{ActionContext, DEFAULT_TIMEOUT, RenderedRequest};
 pub use locale::{locale_chain, translations_for};
 pub use model::{
     Action, Attempts, Clause, Condition, Events, Extract, ExtractRule, FileSpec, Group, Logic,
@@ -183,6 +186,19 @@ impl From<SubmitError> for crate::Error {
     }
 }
 
+/// What running one transformer over an action's response gives
+/// ([`Workflow::run_transformer`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransformOutcome {
+    /// Property updates: only the properties that received a value, already coerced.
+    Properties(Map<String, Value>),
+    /// A `binary` transformer: store the whole response body as one file and set each of these
+    /// (binary) properties to its file id.
+    StoreBinary(Vec<String>),
+    /// The transformer does not exist, or has a type this server does not run.
+    Skipped { reason: String },
+}
+
 /// What a step's `client` templates can see.
 pub struct RenderContext<'a> {
     /// Translations for the session's locale (already resolved along the fallback chain).
@@ -248,6 +264,31 @@ impl Workflow {
         properties: &Map<String, Value>,
     ) -> Option<Transition> {
         rules::first_matching(self, step, properties)
+    }
+
+    /// The transition forced by the `attempts` limit of `step`, the step a transition is about
+    /// to enter, given how many submissions of `step` this session has already completed.
+    ///
+    /// The rule (Regula: "after `count` entries into or submissions of this step, force that
+    /// transition"): a step may be submitted `count` times. Each submission is handled normally
+    /// (its own conditions decide, so a successful last try still moves on). When a transition
+    /// would enter `step` again once `completed_submissions >= count`, the session goes to
+    /// `attempts.transit` instead. Example: DOC_READER has `count: 3`; after three scans that
+    /// led to ERROR_DOC, the way back into DOC_READER leads to KYC_FAILED. The caller applies
+    /// the check to the target of every transition, including a step's own loop back to itself,
+    /// and again to a forced target that has its own limit. `None`: no limit or not reached.
+    pub fn attempts_exceeded(
+        &self,
+        step: &Step,
+        completed_submissions: usize,
+    ) -> Option<Transition> {
+        let attempts = step.attempts.as_ref()?;
+        let count = usize::try_from(attempts.count).unwrap_or(usize::MAX);
+        (completed_submissions >= count).then(|| Transition {
+            step: attempts.transit.step.clone(),
+            status: attempts.transit.status,
+            condition: format!("{}.attempts", step.id),
+        })
     }
 
     /// Renders the step's `client` descriptor (`None` when the step has none).

@@ -20,7 +20,8 @@ pub(crate) fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%")
 }
 
-fn environment() -> Environment<'static> {
+/// The environment every workflow template renders in (`action` adds its filters to it).
+pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -56,7 +57,11 @@ impl Object for Locale {
 
 /// Renders every template string in `client`; `label` names the descriptor in errors.
 pub(crate) fn render(client: &Value, ctx: &RenderContext<'_>, label: &str) -> Result<Value, Error> {
-    let env = environment();
+    walk(client, &environment(), &variables(ctx), label)
+}
+
+/// The template variables: `locale`, `config`, `session` and the bare property ids.
+pub(crate) fn variables(ctx: &RenderContext<'_>) -> Jv {
     // Properties first so the namespaces win over a property that happens to share a name.
     let mut vars: Vec<(String, Jv)> = ctx
         .properties
@@ -66,20 +71,33 @@ pub(crate) fn render(client: &Value, ctx: &RenderContext<'_>, label: &str) -> Re
     vars.push(("locale".into(), Jv::from_object(Locale(ctx.locale.clone()))));
     vars.push(("config".into(), Jv::from_serialize(ctx.config)));
     vars.push(("session".into(), Jv::from_serialize(ctx.session)));
-    let vars: Jv = vars.into_iter().collect();
-    walk(client, &env, &vars, label)
+    vars.into_iter().collect()
 }
 
-fn walk(v: &Value, env: &Environment<'_>, vars: &Jv, path: &str) -> Result<Value, Error> {
+/// Renders one template string; `path` names it in errors.
+pub(crate) fn render_str(
+    source: &str,
+    env: &Environment<'_>,
+    vars: &Jv,
+    path: &str,
+) -> Result<String, Error> {
+    env.render_str(source, vars).map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidWorkflow,
+            format!("{path}: {}", syntax_message(&e)),
+        )
+    })
+}
+
+/// Renders every template string inside `v`.
+pub(crate) fn walk(
+    v: &Value,
+    env: &Environment<'_>,
+    vars: &Jv,
+    path: &str,
+) -> Result<Value, Error> {
     Ok(match v {
-        Value::String(s) if is_template(s) => {
-            Value::String(env.render_str(s, vars).map_err(|e| {
-                Error::new(
-                    ErrorCode::InvalidWorkflow,
-                    format!("{path}: {}", syntax_message(&e)),
-                )
-            })?)
-        }
+        Value::String(s) if is_template(s) => Value::String(render_str(s, env, vars, path)?),
         Value::Array(items) => Value::Array(
             items
                 .iter()

@@ -8,8 +8,9 @@
 use serde_json::{Map, Number, Value};
 use serde_json_path::JsonPath;
 
+use super::easyjson::EasyRule;
 use super::model::{ExtractRule, PropertyType, Step, TransformerKind};
-use super::{SubmitError, Workflow};
+use super::{SubmitError, TransformOutcome, Workflow};
 
 /// Drops the dot of `.[` (but not of `..[`), outside quoted names.
 pub(crate) fn normalize_jsonpath(src: &str) -> String {
@@ -78,6 +79,77 @@ pub(crate) fn apply_step_transformers(
         }
     }
     Ok(out)
+}
+
+impl Workflow {
+    /// Runs one transformer over an HTTP action's response `body` and returns what to change:
+    ///
+    /// - `json`: each extract's JSONPath; `easyjson`: each extract's path-and-filter rule (see
+    ///   `easyjson`). Values are coerced to the declared property types. When several extracts
+    ///   name the same property (general_kyc's `DOC_PHOTO`, tried with containerType 6, then
+    ///   103), the first that yields a value wins and the later ones are not consulted. A rule
+    ///   that finds nothing (or `null`) leaves its property out of the updates.
+    /// - `binary`: [`TransformOutcome::StoreBinary`] with each extract's property: the caller
+    ///   stores the whole body as one file and points those properties at it.
+    /// - an unknown transformer id or another type: [`TransformOutcome::Skipped`].
+    ///
+    /// A `binary` property filled by `json`/`easyjson` receives the extracted value as is (for a
+    /// Document Reader image, base64 text); turning that into a stored file is the caller's job.
+    pub fn run_transformer(
+        &self,
+        transformer_id: &str,
+        body: &Value,
+    ) -> Result<TransformOutcome, SubmitError> {
+        let Some(t) = self.transformer(transformer_id) else {
+            return Ok(TransformOutcome::Skipped {
+                reason: format!("no transformer `{transformer_id}`"),
+            });
+        };
+        match &t.kind {
+            TransformerKind::Json | TransformerKind::EasyJson => {}
+            TransformerKind::Binary => {
+                return Ok(TransformOutcome::StoreBinary(
+                    t.extracts.iter().map(|x| x.property.clone()).collect(),
+                ));
+            }
+            TransformerKind::Other(kind) => {
+                return Ok(TransformOutcome::Skipped {
+                    reason: format!("transformer type `{kind}` is not supported"),
+                });
+            }
+        }
+        let mut updates = Map::new();
+        for extract in &t.extracts {
+            if updates.contains_key(&extract.property) {
+                continue;
+            }
+            let found = match &extract.rule {
+                ExtractRule::JsonPath { path, .. } => path.query(body).first(),
+                // Validation parsed every easyjson rule already, so for a loaded workflow this
+                // never fails; if it did, the rule would simply find nothing.
+                ExtractRule::Raw(raw) => EasyRule::parse(raw)
+                    .ok()
+                    .and_then(|rule| rule.extract(body)),
+            };
+            let Some(found) = found.filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let value = self.coerce_for(&extract.property, found)?;
+            updates.insert(extract.property.clone(), value);
+        }
+        Ok(TransformOutcome::Properties(updates))
+    }
+
+    /// `found` coerced to `property`'s declared type (as is when it has none).
+    fn coerce_for(&self, property: &str, found: &Value) -> Result<Value, SubmitError> {
+        match self.property_type(property) {
+            Some(ty) => coerce(found, ty).map_err(|message| SubmitError::Coercion {
+                property: property.to_owned(),
+                message,
+            }),
+            None => Ok(found.clone()),
+        }
+    }
 }
 
 /// Converts `v` to the JSON form of `ty`; the error says why it cannot.

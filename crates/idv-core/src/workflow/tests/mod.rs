@@ -1,6 +1,7 @@
 //! Workflow tests against Regula's real `general_kyc.yaml` and broken copies of it: loading and
 //! validation here, submitting and rendering in `runtime`.
 
+mod actions;
 mod runtime;
 
 use serde_json::{Map, Value, json};

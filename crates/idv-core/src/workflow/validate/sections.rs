@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Checker, Entry, Obj};
+use crate::workflow::easyjson::EasyRule;
 use crate::workflow::load::join;
 use crate::workflow::model::*;
 use crate::workflow::{script, transform};
@@ -239,7 +240,15 @@ impl Checker<'_> {
                     }
                 }
             } else {
-                ExtractRule::Raw(xm.get("rule").cloned().unwrap_or(Value::Null))
+                let raw = xm.get("rule").cloned().unwrap_or(Value::Null);
+                // Checked here so a bad rule is a load-time problem, never a runtime surprise.
+                if kind == TransformerKind::EasyJson
+                    && let Err(err) = EasyRule::parse(&raw)
+                {
+                    self.report(&join(&p, "rule"), err);
+                    continue;
+                }
+                ExtractRule::Raw(raw)
             };
             extracts.push(Extract { property, rule });
         }
