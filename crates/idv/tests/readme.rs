@@ -102,3 +102,68 @@ fn readme_quickstart_runs() {
         "the exact bytes sent: {stdout}"
     );
 }
+
+/// The first code block after a heading.
+fn block_after(heading: &str) -> String {
+    let start = README.find(heading).expect("heading in README");
+    let rest = &README[start..];
+    let open = rest.find("```bash\n").expect("a bash block") + "```bash\n".len();
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close].trim().to_string()
+}
+
+#[test]
+fn readme_run_command_starts_the_server() {
+    // `ENV=value ... cargo run --release -p idv -- serve`: the same environment and arguments,
+    // given to the binary this test suite built (a release build here would take minutes).
+    let command = block_after("## Run it");
+    let (prefix, args) = command
+        .split_once(" cargo run --release -p idv -- ")
+        .expect("a cargo run command");
+    let mut env: Vec<(String, String)> = Vec::new();
+    for word in prefix.split_whitespace() {
+        let (k, v) = word
+            .split_once('=')
+            .expect("only VAR=value before cargo run");
+        env.push((k.to_string(), v.trim_matches('\'').to_string()));
+    }
+    let password = env
+        .iter()
+        .find(|(k, _)| k == "IDV_ADMIN_PASSWORD")
+        .map(|(_, v)| v.clone())
+        .expect("the admin password");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Command::new(BIN)
+        .args(args.split_whitespace())
+        .envs(env)
+        .env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
+        .env("IDV_CONFIG__SERVICES__API__PORT", "0")
+        .current_dir(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(server.stdout.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited");
+        if let Some(u) = line.trim().strip_prefix("idv listening on ") {
+            break u.to_string();
+        }
+    };
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-u",
+            &format!("admin:{password}"),
+            &format!("{url}/api/security/users"),
+        ])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("\"name\":\"admin\""), "{body}");
+    // The embedded default: one SQLite file and the files folder under ./idv-data/.
+    assert!(tmp.path().join("idv-data/idv.db").exists());
+}
