@@ -571,3 +571,73 @@ async fn concurrent_submissions_one_wins_on_sqlite() {
 async fn concurrent_submissions_one_wins_on_postgres() {
     concurrent_submissions(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn storage_failure_leaves_no_row_and_no_change() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    srv.load_general_kyc().await;
+    let key = srv.key(&["session_all:read", "session_all:write"]).await;
+    let auth = format!("ApiKey {key}");
+    let s = srv.start_session(&key, json!({})).await;
+    let id = s["id"].as_str().unwrap();
+    let before: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Make the session's storage folder impossible to create: a plain file stands in its place.
+    std::fs::create_dir_all(srv.data_dir().join("sessions")).unwrap();
+    std::fs::write(srv.data_dir().join("sessions").join(id), b"in the way").unwrap();
+
+    let r = srv
+        .post(&format!(
+            "/api/sessions/{id}/step/ONBOARDING?type=file&property=DOC_PHOTO"
+        ))
+        .header("authorization", &auth)
+        .header("content-type", "image/jpeg")
+        .body(vec![9u8; 2048])
+        .send()
+        .await
+        .unwrap();
+    let (st, code, body) = error_of(r).await;
+    assert_eq!((st, code.as_str()), (500, "internal_error"), "{body}");
+    assert!(
+        !body.to_string().contains("in the way"),
+        "no internals leak: {body}"
+    );
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
+        .header("authorization", &auth)
+        .json(&json!({"continue": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+
+    // No file row points at missing bytes, and the session did not move.
+    let after: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    // Once storage works again, the same submission goes through.
+    std::fs::remove_file(srv.data_dir().join("sessions").join(id)).unwrap();
+    let r = srv
+        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
+        .header("authorization", &auth)
+        .json(&json!({"continue": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    srv.stop().await;
+}
