@@ -148,14 +148,7 @@ async fn api_keys_over_http() {
         assert_eq!(r.status(), 200, "{scheme}");
     }
     // Listing never shows secrets; a key sees only its own keys without apikey_all.
-    let list: Value = srv
-        .admin(srv.get("/api/apikey"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = srv.admin(srv.get("/api/apikey")).send_json().await;
     assert!(
         list.as_array()
             .unwrap()
@@ -191,12 +184,8 @@ async fn api_keys_over_http() {
     let own: Value = srv
         .get("/api/apikey")
         .header("authorization", format!("ApiKey {token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(own.as_array().unwrap().len(), 1, "{own}");
     // Bad permission names are a 400 naming them.
     let r = srv
@@ -253,12 +242,8 @@ async fn bearer_login_refresh_logout_and_query_credentials() {
     let t: Value = srv
         .post("/api/auth/login")
         .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     let access = t["accessToken"].as_str().unwrap().to_string();
     assert_eq!(t["expiresIn"], 600);
     let r = srv
@@ -281,12 +266,8 @@ async fn bearer_login_refresh_logout_and_query_credentials() {
     let t2: Value = srv
         .post("/api/auth/refresh")
         .json(&json!({"refreshToken": t["refreshToken"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(
         srv.get("/api/security/users")
             .bearer_auth(&access)
@@ -351,14 +332,7 @@ async fn roles_and_users() {
     let srv = TestServer::start(Backend::Postgres).await;
     let r = srv.admin(srv.post("/api/security/roles")).json(&json!({"name": "Session Observer", "permissions": ["session:read", "session:subscribe"]})).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let roles: Value = srv
-        .admin(srv.get("/api/security/roles"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles: Value = srv.admin(srv.get("/api/security/roles")).send_json().await;
     let names: Vec<&str> = roles
         .as_array()
         .unwrap()
@@ -413,14 +387,7 @@ async fn roles_and_users() {
     let (st, _, body) = error_of(r).await;
     assert_eq!(st, 400);
     assert!(body.to_string().contains("nonexistent"));
-    let users: Value = srv
-        .admin(srv.get("/api/security/users"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: Value = srv.admin(srv.get("/api/security/users")).send_json().await;
     assert!(users.to_string().contains("\"op\""));
     assert!(
         !users.to_string().contains("argon2"),

@@ -32,12 +32,8 @@ async fn story(backend: Backend) {
     // Submit ONBOARDING: moves to PREPARE_DOCUMENT; the client is rendered in English
     // (en falls back to en-us) with absolute asset URLs.
     let r = srv
-        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
-        .header("authorization", &auth)
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(&auth, &id, "ONBOARDING", json!({"continue": true}))
+        .await;
     assert_eq!(r.status(), 200);
     let step: Value = r.json().await.unwrap();
     assert_eq!(step["id"], "PREPARE_DOCUMENT");
@@ -117,12 +113,8 @@ async fn story(backend: Backend) {
 
     // Another step than the current one: 409.
     let r = srv
-        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
-        .header("authorization", &auth)
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(&auth, &id, "ONBOARDING", json!({"continue": true}))
+        .await;
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (409, "step_not_current"));
 
@@ -131,33 +123,17 @@ async fn story(backend: Backend) {
     let id2 = s2["id"].as_str().unwrap();
     assert_eq!(s2["locale"], "en-us", "no locale: the workflow default");
     let r = srv
-        .post(&format!("/api/sessions/{id2}/step/ONBOARDING?type=data"))
-        .header("authorization", &auth)
-        .json(&json!({"continue": false}))
-        .send()
-        .await
-        .unwrap();
+        .submit(&auth, id2, "ONBOARDING", json!({"continue": false}))
+        .await;
     let step: Value = r.json().await.unwrap();
     assert_eq!(step["id"], "ABORT");
     assert_eq!(step["final"], true);
     let r = srv
-        .post(&format!("/api/sessions/{id2}/step/ABORT?type=data"))
-        .header("authorization", &auth)
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(&auth, id2, "ABORT", json!({"continue": true}))
+        .await;
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (409, "session_ended"));
-    let s2: Value = srv
-        .get(&format!("/api/sessions/{id2}"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s2: Value = srv.session(&auth, id2).await;
     assert_eq!(s2["status"], 0);
     assert_eq!(s2["currentStep"], "ABORT");
 
@@ -217,15 +193,7 @@ async fn uploads(backend: Backend) {
     let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file&property=LIVENESS_PORTRAIT&name=selfie.png")).header("authorization", &auth).header("content-type", "image/png").body(selfie.clone()).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
-    let s: Value = srv
-        .get(&format!("/api/sessions/{id}"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s: Value = srv.session(&auth, id).await;
     assert_eq!(s["files"].as_array().unwrap().len(), 2);
     let doc_url = s["properties"]["DOC_PHOTO"]["url"]
         .as_str()
@@ -277,15 +245,7 @@ async fn uploads(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    let after: Value = srv
-        .get(&format!("/api/sessions/{id}"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = srv.session(&auth, id).await;
     assert_eq!(after["files"], s["files"]);
     assert_eq!(after["properties"], s["properties"]);
     srv.stop().await;
@@ -321,12 +281,13 @@ async fn own_sessions_only_without_all_scope() {
     assert_eq!(get(&all).await.unwrap().status(), 200);
     // And B cannot submit to A's session either.
     let r = srv
-        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
-        .header("authorization", format!("ApiKey {b}"))
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            &format!("ApiKey {b}"),
+            id,
+            "ONBOARDING",
+            json!({"continue": true}),
+        )
+        .await;
     assert_eq!(r.status(), 404);
     srv.stop().await;
 }
@@ -343,15 +304,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let s = srv.start_session(&key, json!({})).await;
     let id = s["id"].as_str().unwrap();
     let step_url = format!("/api/sessions/{id}/step/ONBOARDING?type=data");
-    let before: Value = srv
-        .get(&format!("/api/sessions/{id}"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = srv.session(&auth, id).await;
 
     // Malformed JSON: 400 that says where.
     let r = srv
@@ -465,12 +418,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let (st, code, _) = error_of(r).await;
     assert_eq!((st, code.as_str()), (404, "session_not_found"));
     let r = srv
-        .post(&format!("/api/sessions/{id}/step/NOPE?type=data"))
-        .header("authorization", &auth)
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(&auth, id, "NOPE", json!({"continue": true}))
+        .await;
     assert_eq!(error_of(r).await.1, "step_not_found");
     let r = srv
         .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
@@ -490,15 +439,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(error_of(r).await.1, "invalid_locale");
 
     // After all of that, the session is exactly as it was.
-    let after: Value = srv
-        .get(&format!("/api/sessions/{id}"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = srv.session(&auth, id).await;
     assert_eq!(before, after);
     srv.stop().await;
 }
@@ -543,12 +484,8 @@ async fn concurrent_submissions(backend: Backend) {
     let s: Value = srv
         .get(&format!("/api/sessions/{id}"))
         .header("authorization", format!("ApiKey {key}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(s["steps"].as_array().unwrap().len(), 1, "{s}");
     assert_eq!(
         s["files"].as_array().unwrap().len(),
@@ -580,15 +517,7 @@ async fn storage_failure_leaves_no_row_and_no_change() {
     let auth = format!("ApiKey {key}");
     let s = srv.start_session(&key, json!({})).await;
     let id = s["id"].as_str().unwrap();
-    let before: Value = srv
-        .get(&format!("/api/sessions/{id}"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = srv.session(&auth, id).await;
     // Make the session's storage folder impossible to create: a plain file stands in its place.
     std::fs::create_dir_all(srv.data_dir().join("sessions")).unwrap();
     std::fs::write(srv.data_dir().join("sessions").join(id), b"in the way").unwrap();
@@ -610,34 +539,18 @@ async fn storage_failure_leaves_no_row_and_no_change() {
         "no internals leak: {body}"
     );
     let r = srv
-        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
-        .header("authorization", &auth)
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(&auth, id, "ONBOARDING", json!({"continue": true}))
+        .await;
     assert_eq!(r.status(), 500);
 
     // No file row points at missing bytes, and the session did not move.
-    let after: Value = srv
-        .get(&format!("/api/sessions/{id}"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = srv.session(&auth, id).await;
     assert_eq!(before, after);
     // Once storage works again, the same submission goes through.
     std::fs::remove_file(srv.data_dir().join("sessions").join(id)).unwrap();
     let r = srv
-        .post(&format!("/api/sessions/{id}/step/ONBOARDING?type=data"))
-        .header("authorization", &auth)
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(&auth, id, "ONBOARDING", json!({"continue": true}))
+        .await;
     assert_eq!(r.status(), 200);
     srv.stop().await;
 }

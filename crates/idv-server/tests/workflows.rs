@@ -21,24 +21,14 @@ async fn workflows_load_list_refuse_and_delete() {
             .unwrap();
         assert_eq!(r.status(), 200, "{ct}");
     }
-    let list: Value = admin(srv.get("/api/workflows"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = admin(srv.get("/api/workflows")).send_json().await;
     assert_eq!(
         list,
         json!([{"id": GENERAL_KYC_ID, "name": "General KYC", "description": "General KYC demo flow", "version": "latest", "defaultLocale": "en-us"}])
     );
     let one: Value = admin(srv.get(&format!("/api/workflows/{GENERAL_KYC_ID}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     assert_eq!(
         one["revision"], 1,
         "the same definition three times is one revision"
@@ -166,15 +156,13 @@ async fn workflows_load_list_refuse_and_delete() {
         .unwrap();
     assert_eq!(error_of(r).await.1, "workflow_not_found");
     let r = srv
-        .post(&format!(
-            "/api/sessions/{}/step/ONBOARDING?type=data",
-            s["id"].as_str().unwrap()
-        ))
-        .header("authorization", format!("ApiKey {key}"))
-        .json(&json!({"continue": true}))
-        .send()
-        .await
-        .unwrap();
+        .submit(
+            &format!("ApiKey {key}"),
+            s["id"].as_str().unwrap(),
+            "ONBOARDING",
+            json!({"continue": true}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     srv.stop().await;
 }
@@ -190,15 +178,13 @@ async fn locale_falls_back_to_region_then_default() {
         async move {
             let s = srv.start_session(&key, json!({"locale": locale})).await;
             let r = srv
-                .post(&format!(
-                    "/api/sessions/{}/step/ONBOARDING?type=data",
-                    s["id"].as_str().unwrap()
-                ))
-                .header("authorization", format!("ApiKey {key}"))
-                .json(&json!({"continue": true}))
-                .send()
-                .await
-                .unwrap();
+                .submit(
+                    &format!("ApiKey {key}"),
+                    s["id"].as_str().unwrap(),
+                    "ONBOARDING",
+                    json!({"continue": true}),
+                )
+                .await;
             let v: Value = r.json().await.unwrap();
             v["client"]["templateLayout"]["title"]["text"]
                 .as_str()
@@ -221,14 +207,7 @@ async fn locale_falls_back_to_region_then_default() {
 #[tokio::test]
 async fn openapi_document_matches_the_router() {
     let srv = TestServer::start(Backend::Sqlite).await;
-    let doc: Value = srv
-        .get("/api/openapi.json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = srv.get("/api/openapi.json").send_json().await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     let mut documented = 0;

@@ -187,6 +187,28 @@ impl TestServer {
         r.json().await.unwrap()
     }
 
+    /// Submits step data with the `authorization` value `auth`.
+    pub async fn submit(&self, auth: &str, id: &str, step: &str, body: Value) -> Response {
+        self.post(&format!("/api/sessions/{id}/step/{step}?type=data"))
+            .header("authorization", auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Reads a session with the `authorization` value `auth`, expecting 200.
+    pub async fn session(&self, auth: &str, id: &str) -> Value {
+        let r = self
+            .get(&format!("/api/sessions/{id}"))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "reading session {id}");
+        r.json().await.unwrap()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         PathBuf::from(&self.config.storage.fs.path)
     }
@@ -201,6 +223,17 @@ impl TestServer {
         if let Some(db) = self.pg_db.take() {
             drop_pg_database(&db).await;
         }
+    }
+}
+
+/// Sends a request and reads its JSON answer, whatever the status.
+pub trait SendJson {
+    fn send_json(self) -> impl std::future::Future<Output = Value>;
+}
+
+impl SendJson for RequestBuilder {
+    async fn send_json(self) -> Value {
+        self.send().await.unwrap().json().await.unwrap()
     }
 }
 
