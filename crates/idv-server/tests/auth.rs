@@ -216,6 +216,23 @@ async fn api_keys_over_http() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let revoked: Value = r.json().await.unwrap();
+    assert_eq!(revoked["id"], cid);
+    assert!(
+        revoked["revokedAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{revoked}"
+    );
+    let listed = srv
+        .get(&format!("/api/apikey/{cid}"))
+        .header("authorization", format!("ApiKey {token}"))
+        .send_json()
+        .await;
+    assert_eq!(
+        listed["revokedAt"], revoked["revokedAt"],
+        "the answer is what is stored"
+    );
     let r = srv
         .get("/api/sessions/0123456789abcdef01234567")
         .header(

@@ -9,16 +9,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_idv");
 const README: &str = include_str!("../../../README.md");
 
 fn quickstart() -> String {
-    let start = README
-        .find("<!-- quickstart")
-        .expect("README has a quickstart marker");
-    let rest = &README[start..];
-    let open = rest
-        .find("```bash\n")
-        .expect("a bash block after the marker")
-        + "```bash\n".len();
-    let close = rest[open..].find("```").unwrap();
-    rest[open..open + close].to_string()
+    block_after("<!-- quickstart")
 }
 
 #[test]

@@ -59,8 +59,8 @@ pub async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApiKeyView>> {
-    let key = apikeys::get_for(&state, &caller, &id, Op::Delete).await?;
-    apikeys::revoke(&state, &key.id).await?;
-    let key = apikeys::get_for(&state, &caller, &id, Op::Delete).await?;
+    let mut key = apikeys::get_for(&state, &caller, &id, Op::Delete).await?;
+    let at = apikeys::revoke(&state, &key.id).await?;
+    key.revoked_at = key.revoked_at.or(Some(at));
     Ok(Json(ApiKeyView::of(&key, None)))
 }

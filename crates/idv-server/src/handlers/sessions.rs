@@ -89,7 +89,7 @@ async fn upload(
     mt: Option<String>,
     req: Request,
 ) -> ApiResult<Json<Value>> {
-    let (session, wf) = sessions::check_upload(state, caller, id, step).await?;
+    let (session, wf, _) = sessions::addressed_step(state, caller, id, step).await?;
     if let Some(p) = &q.property {
         sessions::check_property(&wf, p)?;
     }

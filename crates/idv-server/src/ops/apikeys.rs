@@ -130,18 +130,16 @@ pub async fn get_for(state: &AppState, by: &Principal, id: &str, op: Op) -> ApiR
         })
 }
 
-/// Revokes a key; it stops working at once.
-pub async fn revoke(state: &AppState, id: &str) -> ApiResult<()> {
-    if !state
-        .store
-        .apikey_revoke(id, idv_core::time::now_ms())
-        .await?
-    {
+/// Revokes a key; it stops working at once. Returns the revocation time it asked for (a key
+/// revoked before keeps its first time).
+pub async fn revoke(state: &AppState, id: &str) -> ApiResult<i64> {
+    let now = idv_core::time::now_ms();
+    if !state.store.apikey_revoke(id, now).await? {
         return Err(ApiError::new(
             ErrorCode::ApiKeyNotFound,
             format!("no API key with id {id}"),
         ));
     }
     state.auth.forget_key(id);
-    Ok(())
+    Ok(now)
 }

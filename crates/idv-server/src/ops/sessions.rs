@@ -314,7 +314,7 @@ pub async fn step_view(
 
 /// Loads the session, its workflow revision and the step a client addresses, refusing steps
 /// that are unknown (404), not current or of an ended session (409).
-async fn addressed_step(
+pub async fn addressed_step(
     state: &AppState,
     by: &Principal,
     id: &str,
@@ -473,18 +473,6 @@ pub struct Upload<S> {
     pub content_type: String,
     pub property: Option<String>,
     pub body: S,
-}
-
-/// Checks that a session's step may take uploads and that `property` (if any) is a binary
-/// property of its workflow.
-pub async fn check_upload(
-    state: &AppState,
-    by: &Principal,
-    id: &str,
-    step_id: &str,
-) -> ApiResult<(SessionRecord, Arc<Workflow>)> {
-    let (s, wf, _) = addressed_step(state, by, id, step_id).await?;
-    Ok((s, wf))
 }
 
 pub fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
