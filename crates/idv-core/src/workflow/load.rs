@@ -18,6 +18,10 @@ use super::Problem;
 const MAX_DEPTH: usize = 128;
 /// Nodes a document may expand to, aliases included (refuses "billion laughs" documents).
 const MAX_NODES: usize = 1_000_000;
+/// Bytes a document may expand to: its scalars and keys (aliases included, so a long string
+/// aliased many times counts every time) and the paths of its line index (a long key above a
+/// long list repeats in every item's path).
+const MAX_BYTES: usize = 64 * 1024 * 1024;
 
 /// Path → line, for attaching lines to problems found after parsing.
 #[derive(Debug, Default)]
@@ -71,6 +75,8 @@ pub(crate) fn parse(text: &str) -> Result<Document, Problem> {
         lines: HashMap::new(),
         anchors: HashMap::new(),
         nodes: 0,
+        value_bytes: 0,
+        index_bytes: 0,
         problems: Vec::new(),
     };
     let value = b.document()?;
@@ -99,9 +105,13 @@ fn scan_problem(e: &ScanError) -> Problem {
 struct Builder<'a> {
     parser: Parser<Chars<'a>>,
     lines: HashMap<String, usize>,
-    /// Anchor id → (value, node count).
-    anchors: HashMap<usize, (Value, usize)>,
+    /// Anchor id → (value, node count, bytes of scalars and keys).
+    anchors: HashMap<usize, (Value, usize, usize)>,
     nodes: usize,
+    /// Bytes of scalars and keys so far, aliases expanded.
+    value_bytes: usize,
+    /// Bytes of the paths in the line index.
+    index_bytes: usize,
     problems: Vec<Problem>,
 }
 
@@ -131,14 +141,39 @@ impl Builder<'_> {
         root.ok_or_else(|| problem(1, "the document is empty"))
     }
 
-    fn count(&mut self, n: usize, mark: Marker) -> Result<(), Problem> {
-        self.nodes = self.nodes.saturating_add(n);
+    /// Spends `nodes` nodes and `bytes` bytes of value; refuses a document over the limits.
+    fn count(&mut self, nodes: usize, bytes: usize, mark: Marker) -> Result<(), Problem> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        self.value_bytes = self.value_bytes.saturating_add(bytes);
+        self.check(mark)
+    }
+
+    fn check(&self, mark: Marker) -> Result<(), Problem> {
         if self.nodes > MAX_NODES {
             return Err(problem(
                 mark.line(),
-                "the document is too large (aliases expand too far)",
+                format!(
+                    "the document is too large (more than {MAX_NODES} nodes, aliases expanded)"
+                ),
             ));
         }
+        if self.value_bytes.saturating_add(self.index_bytes) > MAX_BYTES {
+            return Err(problem(
+                mark.line(),
+                format!(
+                    "the document is too large (it expands to more than {} MiB)",
+                    MAX_BYTES >> 20
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records the line of `path`.
+    fn index(&mut self, path: String, line: usize, mark: Marker) -> Result<(), Problem> {
+        self.index_bytes = self.index_bytes.saturating_add(path.len());
+        self.check(mark)?;
+        self.lines.insert(path, line);
         Ok(())
     }
 
@@ -152,14 +187,14 @@ impl Builder<'_> {
         if depth > MAX_DEPTH {
             return Err(problem(mark.line(), "the document is nested too deeply"));
         }
-        let start = self.nodes;
+        let (start_nodes, start_bytes) = (self.nodes, self.value_bytes);
         let (value, anchor) = match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                self.count(1, mark)?;
+                self.count(1, text.len(), mark)?;
                 (scalar(text, style, tag.as_ref()), anchor)
             }
             Event::SequenceStart(anchor, _) => {
-                self.count(1, mark)?;
+                self.count(1, 0, mark)?;
                 let mut items = Vec::new();
                 loop {
                     let (ev, mark) = self.next()?;
@@ -167,27 +202,29 @@ impl Builder<'_> {
                         break;
                     }
                     let item_path = format!("{path}[{}]", items.len());
-                    self.lines.insert(item_path.clone(), mark.line());
+                    self.index(item_path.clone(), mark.line(), mark)?;
                     items.push(self.node(ev, mark, &item_path, depth + 1)?);
                 }
                 (Value::Array(items), anchor)
             }
             Event::MappingStart(anchor, _) => {
-                self.count(1, mark)?;
+                self.count(1, 0, mark)?;
                 (Value::Object(self.mapping(path, depth)?), anchor)
             }
             Event::Alias(id) => {
-                let Some((value, n)) = self.anchors.get(&id).cloned() else {
+                let Some(&(_, nodes, bytes)) = self.anchors.get(&id) else {
                     return Err(problem(mark.line(), "alias to an unknown anchor"));
                 };
-                self.count(n, mark)?;
-                (value, 0)
+                // Counted before the copy is made, so a refused expansion costs nothing.
+                self.count(nodes, bytes, mark)?;
+                (self.anchors[&id].0.clone(), 0)
             }
             _ => return Err(problem(mark.line(), "unexpected YAML event")),
         };
         if anchor != 0 {
+            let weight = (self.nodes - start_nodes, self.value_bytes - start_bytes);
             self.anchors
-                .insert(anchor, (value.clone(), self.nodes - start));
+                .insert(anchor, (value.clone(), weight.0, weight.1));
         }
         Ok(value)
     }
@@ -200,12 +237,13 @@ impl Builder<'_> {
                 Event::MappingEnd => break,
                 Event::Scalar(text, ..) => text,
                 Event::Alias(id) => match self.anchors.get(&id) {
-                    Some((Value::String(s), _)) => s.clone(),
-                    Some((v @ (Value::Number(_) | Value::Bool(_)), _)) => v.to_string(),
+                    Some((Value::String(s), ..)) => s.clone(),
+                    Some((v @ (Value::Number(_) | Value::Bool(_)), ..)) => v.to_string(),
                     _ => return Err(problem(mark.line(), "mapping keys must be scalars")),
                 },
                 _ => return Err(problem(mark.line(), "mapping keys must be scalars")),
             };
+            self.count(0, key.len(), mark)?;
             let key_path = join(path, &key);
             let (ev, value_mark) = self.next()?;
             let value = self.node(ev, value_mark, &key_path, depth + 1)?;
@@ -217,7 +255,7 @@ impl Builder<'_> {
                 });
             }
             // The key's line, not the value's: for a nested block the value starts a line later.
-            self.lines.insert(key_path, mark.line());
+            self.index(key_path, mark.line(), mark)?;
             map.insert(key, value);
         }
         Ok(map)
@@ -352,6 +390,30 @@ mod tests {
         }
         let err = parse(&bomb).err().unwrap();
         assert!(err.message.contains("too large"), "{err:?}");
+    }
+
+    #[test]
+    fn expansion_is_bounded_in_bytes_too() {
+        // Few nodes, but a 256 KiB string aliased 300 times.
+        let long = "x".repeat(256 << 10);
+        let aliases = vec!["*s"; 300].join(", ");
+        let err = parse(&format!("s: &s {long}\nl: [{aliases}]\n"))
+            .err()
+            .unwrap();
+        assert!(err.message.contains("more than 64 MiB"), "{err:?}");
+        assert_eq!(err.line, Some(2));
+        // The same as keys.
+        let keys: String = (0..300).map(|i| format!("  *s : {i}\n")).collect();
+        let err = parse(&format!("s: &s {long}\nm:\n{keys}")).err().unwrap();
+        assert!(err.message.contains("more than 64 MiB"), "{err:?}");
+        // A long (explicit) key above a long list: every item's path repeats the key.
+        let key = "k".repeat(64 * 1024);
+        let items = vec!["1"; 2000].join(",");
+        let err = parse(&format!("? {key}\n: [{items}]\n")).err().unwrap();
+        assert!(err.message.contains("more than 64 MiB"), "{err:?}");
+        // Ten aliases of it are fine.
+        let ten = vec!["*s"; 10].join(", ");
+        assert!(parse(&format!("s: &s {long}\nl: [{ten}]\n")).is_ok());
     }
 
     #[test]
