@@ -96,6 +96,10 @@ fn problem(line: usize, message: impl Into<String>) -> Problem {
 }
 
 fn scan_problem(e: &ScanError) -> Problem {
+    // The scanner looks ahead and has a nesting limit of its own; say the same as ours.
+    if e.info().contains("recursion limit") {
+        return problem(e.marker().line(), "the document is nested too deeply");
+    }
     problem(
         e.marker().line(),
         format!("YAML syntax error: {}", e.info()),
