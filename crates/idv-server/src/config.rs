@@ -19,6 +19,7 @@ pub struct Config {
     pub storage: Storage,
     pub database: Database,
     pub oauth2: OAuth2,
+    pub outbound: Outbound,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +105,16 @@ pub struct OAuth2 {
     pub access_token_ttl: u64,
     /// Seconds a refresh token stays valid.
     pub refresh_token_ttl: u64,
+}
+
+/// Outbound HTTP calls (workflow actions, webhooks, the service gateways).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Outbound {
+    /// Allow calls to private, loopback and link-local addresses. Off by default: a workflow or
+    /// webhook URL could otherwise reach internal services. The configured service URLs are
+    /// always allowed.
+    pub allow_private_addresses: bool,
 }
 
 impl Default for BasicAuth {
@@ -373,6 +384,16 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             config.base_url
         )));
     }
+    for (key, url) in [
+        ("services.docreader.url", &config.services.docreader.url),
+        ("services.faceapi.url", &config.services.faceapi.url),
+    ] {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "bad value for `{key}`: `{url}` must start with http:// or https://"
+            )));
+        }
+    }
     if config.services.api.max_body_size.0 < 1024 {
         return Err(ConfigError(
             "bad value for `services.api.maxBodySize`: must be at least 1Ki".into(),
@@ -574,6 +595,12 @@ oauth2:
   # Lifetimes, in seconds, of the tokens from POST /api/auth/login.
   accessTokenTtl: 600
   refreshTokenTtl: 604800
+
+outbound:
+  # Workflow HTTP actions and webhooks may not call private, loopback or link-local addresses
+  # (10.0.0.0/8, 127.0.0.1, 169.254.169.254, fc00::/7 ...) unless this is true. The service
+  # URLs above are always allowed.
+  allowPrivateAddresses: false
 "#;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod error;
 pub mod handlers;
 pub mod openapi;
 pub mod ops;
+pub mod outbound;
 pub mod routes;
 pub mod state;
 

@@ -23,6 +23,8 @@ pub struct Inner {
     pub blobs: Blobs,
     pub auth: Auth,
     pub workflows: WorkflowCache,
+    /// The client for every outbound HTTP call (address checks included).
+    pub outbound: crate::outbound::Outbound,
 }
 
 impl Deref for AppState {
@@ -40,6 +42,7 @@ impl AppState {
         let auth = Auth::new(store.clone(), config.basic_auth.enabled)
             .await
             .map_err(|e| startup(e.0.message))?;
+        let outbound = crate::outbound::Outbound::new(&config).map_err(startup)?;
         Ok(AppState(Arc::new(Inner {
             config,
             base_url,
@@ -47,6 +50,7 @@ impl AppState {
             blobs,
             auth,
             workflows: WorkflowCache::default(),
+            outbound,
         })))
     }
 }
