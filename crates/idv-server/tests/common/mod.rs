@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod standins;
+
 use idv_server::config::Config;
 use idv_server::state::AppState;
 use reqwest::{Client, RequestBuilder, Response};
