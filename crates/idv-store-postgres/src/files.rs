@@ -2,8 +2,9 @@
 
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use idv_store::{FileRecord, StoreResult};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres};
 
 fn from_row(row: &PgRow) -> StoreResult<FileRecord> {
     Ok(FileRecord {
@@ -21,6 +22,16 @@ fn from_row(row: &PgRow) -> StoreResult<FileRecord> {
 }
 
 pub(crate) async fn create(db: &PgPool, f: &FileRecord) -> StoreResult<()> {
+    insert_query(f)
+        .execute(db)
+        .await
+        .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
+    Ok(())
+}
+
+/// The insert of [`create`], bound and ready to run on the pool or in a transaction (see
+/// `engine::advance`).
+pub(crate) fn insert_query(f: &FileRecord) -> Query<'_, Postgres, PgArguments> {
     sqlx::query(
         "INSERT INTO files (id, session_id, name, step, property, content_type, size, sha256, \
          object_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -35,10 +46,6 @@ pub(crate) async fn create(db: &PgPool, f: &FileRecord) -> StoreResult<()> {
     .bind(&f.sha256)
     .bind(&f.object_key)
     .bind(f.created_at)
-    .execute(db)
-    .await
-    .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
-    Ok(())
 }
 
 pub(crate) async fn list(db: &PgPool, session_id: &str) -> StoreResult<Vec<FileRecord>> {

@@ -11,6 +11,7 @@
 
 mod api_keys;
 mod convert;
+mod engine;
 mod files;
 mod roles;
 mod sessions;
@@ -22,7 +23,7 @@ mod workflows;
 
 use async_trait::async_trait;
 use idv_store::{
-    ApiKey, AuthToken, FileRecord, NewWorkflow, Role, SessionRecord, Store, StoreError,
+    ApiKey, AuthToken, FileRecord, JobRecord, NewWorkflow, Role, SessionRecord, Store, StoreError,
     StoreResult, Translation, User, WorkflowRecord,
 };
 use sqlx::PgPool;
@@ -218,5 +219,40 @@ impl Store for PgStore {
 
     async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
         files::get(&self.pool, session_id, file_id).await
+    }
+
+    async fn session_advance(
+        &self,
+        next: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        done_job: Option<&str>,
+    ) -> StoreResult<bool> {
+        engine::advance(&self.pool, next, files, jobs, done_job).await
+    }
+
+    async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+        engine::claim(&self.pool, now, lease_ms).await
+    }
+
+    async fn job_release(
+        &self,
+        id: &str,
+        run_at: i64,
+        last_error: Option<&str>,
+    ) -> StoreResult<()> {
+        engine::release(&self.pool, id, run_at, last_error).await
+    }
+
+    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>> {
+        engine::list(&self.pool, session_id).await
+    }
+
+    async fn job_next_due(&self) -> StoreResult<Option<i64>> {
+        engine::next_due(&self.pool).await
+    }
+
+    async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+        engine::expired(&self.pool, now, limit).await
     }
 }

@@ -2,8 +2,9 @@
 
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
 use idv_store::{SessionRecord, StoreResult};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres};
 
 fn from_row(row: &PgRow) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
@@ -23,6 +24,8 @@ fn from_row(row: &PgRow) -> StoreResult<SessionRecord> {
         created_at: col(row, "created_at")?,
         updated_at: col(row, "updated_at")?,
         revision: col(row, "revision")?,
+        engine: json_col(row, "engine")?,
+        expires_at: col(row, "expires_at")?,
     })
 }
 
@@ -30,9 +33,9 @@ pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
          workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
-         owner_id, created_at, updated_at, revision) \
+         owner_id, created_at, updated_at, revision, engine, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12, $13, $14, \
-         $15, $16)",
+         $15, $16, $17::jsonb, $18)",
     )
     .bind(&s.id)
     .bind(&s.workflow_id)
@@ -50,6 +53,8 @@ pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
     .bind(s.created_at)
     .bind(s.updated_at)
     .bind(s.revision)
+    .bind(json_text(&s.engine))
+    .bind(s.expires_at)
     .execute(db)
     .await
     .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
@@ -60,8 +65,8 @@ pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<SessionReco
     sqlx::query(
         "SELECT id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
          locale, metadata::text AS metadata, properties::text AS properties, current_step, \
-         steps::text AS steps, ended, owner_id, created_at, updated_at, revision \
-         FROM sessions WHERE id = $1",
+         steps::text AS steps, ended, owner_id, created_at, updated_at, revision, \
+         engine::text AS engine, expires_at FROM sessions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)
@@ -75,11 +80,18 @@ pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<SessionReco
 /// Every field but the id, in one statement guarded by the previous revision: of two writers
 /// that read the same revision, the second matches no row.
 pub(crate) async fn update(db: &PgPool, s: &SessionRecord) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = update_query(s).execute(db).await.map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The guarded update of [`update`], bound and ready to run on the pool or in a transaction
+/// (see `engine::advance`).
+pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Postgres, PgArguments> {
+    sqlx::query(
         "UPDATE sessions SET workflow_id = $2, workflow_revision = $3, workflow_name = $4, \
          workflow_version = $5, status = $6, locale = $7, metadata = $8::jsonb, properties = $9::jsonb, \
          current_step = $10, steps = $11::jsonb, ended = $12, owner_id = $13, created_at = $14, \
-         updated_at = $15, revision = $16 \
+         updated_at = $15, revision = $16, engine = $17::jsonb, expires_at = $18 \
          WHERE id = $1 AND revision = $16 - 1",
     )
     .bind(&s.id)
@@ -98,8 +110,6 @@ pub(crate) async fn update(db: &PgPool, s: &SessionRecord) -> StoreResult<bool> 
     .bind(s.created_at)
     .bind(s.updated_at)
     .bind(s.revision)
-    .execute(db)
-    .await
-    .map_err(backend)?;
-    Ok(done.rows_affected() > 0)
+    .bind(json_text(&s.engine))
+    .bind(s.expires_at)
 }

@@ -198,6 +198,19 @@ async fn uploads_racing_across_stores_get_consecutive_revisions() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_claimed_through_two_stores_go_out_once_each() {
+    with_fresh_database(|url| async move {
+        // Two pools, as two `idv serve` processes would have.
+        let a = Arc::new(connect(&url).await);
+        let b = Arc::new(connect(&url).await);
+        conformance::check_job_claim_race(a.clone(), b.clone()).await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}
+
 #[test]
 fn urls_are_rewritten_and_redacted() {
     assert_eq!(

@@ -3,7 +3,9 @@
 use crate::Db;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use idv_store::{FileRecord, StoreResult};
-use sqlx::sqlite::SqliteRow;
+use sqlx::Sqlite;
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 
 fn from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
     Ok(FileRecord {
@@ -21,6 +23,16 @@ fn from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
 }
 
 pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
+    insert_query(f)
+        .execute(&db.write)
+        .await
+        .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
+    Ok(())
+}
+
+/// The insert of [`create`], bound and ready to run on the writer or in a transaction (see
+/// `engine::advance`).
+pub(crate) fn insert_query(f: &FileRecord) -> Query<'_, Sqlite, SqliteArguments<'_>> {
     sqlx::query(
         "INSERT INTO files (id, session_id, name, step, property, content_type, size, sha256, \
          object_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -35,10 +47,6 @@ pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
     .bind(&f.sha256)
     .bind(&f.object_key)
     .bind(f.created_at)
-    .execute(&db.write)
-    .await
-    .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
-    Ok(())
 }
 
 pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<FileRecord>> {

@@ -13,6 +13,7 @@
 
 mod api_keys;
 mod convert;
+mod engine;
 mod files;
 mod inline;
 mod roles;
@@ -25,7 +26,7 @@ mod workflows;
 
 use async_trait::async_trait;
 use idv_store::{
-    ApiKey, AuthToken, FileRecord, NewWorkflow, Role, SessionRecord, Store, StoreError,
+    ApiKey, AuthToken, FileRecord, JobRecord, NewWorkflow, Role, SessionRecord, Store, StoreError,
     StoreResult, Translation, User, WorkflowRecord,
 };
 use sqlx::migrate::Migrator;
@@ -328,5 +329,40 @@ impl Store for SqliteStore {
             Some(r) => r.file(session_id, file_id),
             None => files::get(&self.db, session_id, file_id).await,
         }
+    }
+
+    async fn session_advance(
+        &self,
+        next: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        done_job: Option<&str>,
+    ) -> StoreResult<bool> {
+        engine::advance(&self.db, next, files, jobs, done_job).await
+    }
+
+    async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+        engine::claim(&self.db, now, lease_ms).await
+    }
+
+    async fn job_release(
+        &self,
+        id: &str,
+        run_at: i64,
+        last_error: Option<&str>,
+    ) -> StoreResult<()> {
+        engine::release(&self.db, id, run_at, last_error).await
+    }
+
+    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>> {
+        engine::list(&self.db, session_id).await
+    }
+
+    async fn job_next_due(&self) -> StoreResult<Option<i64>> {
+        engine::next_due(&self.db).await
+    }
+
+    async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+        engine::expired(&self.db, now, limit).await
     }
 }

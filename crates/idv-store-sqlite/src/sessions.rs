@@ -3,7 +3,9 @@
 use crate::Db;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
 use idv_store::{SessionRecord, StoreResult};
-use sqlx::sqlite::SqliteRow;
+use sqlx::Sqlite;
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 
 fn from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
@@ -23,6 +25,8 @@ fn from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         created_at: col(row, "created_at")?,
         updated_at: col(row, "updated_at")?,
         revision: col(row, "revision")?,
+        engine: json_col(row, "engine")?,
+        expires_at: col(row, "expires_at")?,
     })
 }
 
@@ -30,8 +34,9 @@ pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
          workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
-         owner_id, created_at, updated_at, revision) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         owner_id, created_at, updated_at, revision, engine, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18)",
     )
     .bind(&s.id)
     .bind(&s.workflow_id)
@@ -49,6 +54,8 @@ pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
     .bind(s.created_at)
     .bind(s.updated_at)
     .bind(s.revision)
+    .bind(json_text(&s.engine))
+    .bind(s.expires_at)
     .execute(&db.write)
     .await
     .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
@@ -59,7 +66,7 @@ pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>>
     sqlx::query(
         "SELECT id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
          locale, metadata, properties, current_step, steps, ended, owner_id, created_at, \
-         updated_at, revision FROM sessions WHERE id = $1",
+         updated_at, revision, engine, expires_at FROM sessions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&db.read)
@@ -73,11 +80,18 @@ pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>>
 /// Every field but the id, in one statement guarded by the previous revision: of two writers
 /// that read the same revision, the second matches no row.
 pub(crate) async fn update(db: &Db, s: &SessionRecord) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = update_query(s).execute(&db.write).await.map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The guarded update of [`update`], bound and ready to run on the writer or in a transaction
+/// (see `engine::advance`); one SQL text, so one cached statement serves both.
+pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Sqlite, SqliteArguments<'_>> {
+    sqlx::query(
         "UPDATE sessions SET workflow_id = $2, workflow_revision = $3, workflow_name = $4, \
          workflow_version = $5, status = $6, locale = $7, metadata = $8, properties = $9, \
          current_step = $10, steps = $11, ended = $12, owner_id = $13, created_at = $14, \
-         updated_at = $15, revision = $16 \
+         updated_at = $15, revision = $16, engine = $17, expires_at = $18 \
          WHERE id = $1 AND revision = $16 - 1",
     )
     .bind(&s.id)
@@ -96,8 +110,6 @@ pub(crate) async fn update(db: &Db, s: &SessionRecord) -> StoreResult<bool> {
     .bind(s.created_at)
     .bind(s.updated_at)
     .bind(s.revision)
-    .execute(&db.write)
-    .await
-    .map_err(backend)?;
-    Ok(done.rows_affected() > 0)
+    .bind(json_text(&s.engine))
+    .bind(s.expires_at)
 }

@@ -158,6 +158,16 @@ async fn uploads_racing_across_stores_get_consecutive_revisions() {
     assert_eq!(current.revision, 8);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_claimed_through_two_stores_go_out_once_each() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = url(&db_path(&dir));
+    // Two stores are two writer connections on one file, as two processes would be.
+    let a = SqliteStore::connect(&url).await.expect("connect a");
+    let b = SqliteStore::connect(&url).await.expect("connect b");
+    conformance::check_job_claim_race(Arc::new(a), Arc::new(b)).await;
+}
+
 #[tokio::test]
 async fn an_uncreatable_folder_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -10,18 +10,28 @@
 //! - deleting a workflow that is already deleted reports false;
 //! - `session_update` writes every field but the id;
 //! - `translations_put` given one `(key, code)` twice keeps the later value;
-//! - a workflow definition keeps its key order (it is shown back to its author).
+//! - a workflow definition keeps its key order (it is shown back to its author);
+//! - `session_advance` that fails on an insert (a taken file or job id) is a `Conflict` and
+//!   writes nothing; a `done_job` that does not exist is no error;
+//! - `job_claim` breaks ties on `run_at` by id, and a claim keeps `last_error`;
+//! - `job_release` of an unknown id is no error;
+//! - `job_next_due` counts a leased job from the end of its lease (`locked_until + 1`);
+//! - `session_expired` breaks ties on `expires_at` by id.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
 
 mod accounts;
 mod credentials;
+mod engine;
+mod jobs;
 mod sessions;
 mod workflows;
 
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
 pub use credentials::{check_api_keys, check_tokens};
+pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
+pub use jobs::{check_job_claim_race, check_job_claims};
 pub use sessions::{check_files, check_sessions};
 pub use workflows::{check_translations, check_workflows};
 
@@ -32,6 +42,7 @@ use std::sync::Arc;
 /// Runs every conformance check against `store`, which must be empty. Panics on the first
 /// behaviour that differs from the contract.
 pub async fn run_all(store: Arc<dyn Store>) {
+    let shared = store.clone();
     let store = store.as_ref();
     store.ping().await.expect("ping answers");
     assert!(
@@ -49,6 +60,11 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_translations(store).await;
     check_sessions(store).await;
     check_files(store).await;
+    check_engine_state(store).await;
+    check_session_advance(store).await;
+    check_job_claims(store).await;
+    check_job_claim_race(shared.clone(), shared).await;
+    check_session_expiry(store).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

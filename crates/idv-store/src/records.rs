@@ -136,6 +136,13 @@ pub struct SessionRecord {
     pub updated_at: i64,
     /// Bumped on every write; see [`crate::Store::session_update`].
     pub revision: i64,
+    /// The workflow engine's own state (`{errors, normalized, actionFiles}`), a JSON object
+    /// (`{}` for a new session); stored and returned as given (PostgreSQL keeps it as jsonb,
+    /// like the other session documents, so object keys may come back in another order).
+    pub engine: Value,
+    /// When the session's lifetime ends (ms since the epoch); `None` never. See
+    /// [`crate::Store::session_expired`].
+    pub expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,5 +161,30 @@ pub struct FileRecord {
     pub sha256: String,
     /// Where the bytes are in blob storage (`sessions/{sessionId}/files/{fileId}`).
     pub object_key: String,
+    pub created_at: i64,
+}
+
+/// A background action of a session's step waiting to run (or running under a lease). Written
+/// with the session change that schedules it ([`crate::Store::session_advance`]), claimed by a
+/// worker with [`crate::Store::job_claim`], deleted with the session change that records its
+/// outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    /// 24 hex.
+    pub id: String,
+    pub session_id: String,
+    /// The step whose action this is, as `STEP@VISIT` (the visit that queued it; see the
+    /// engine's `ActionOutcome::visit`).
+    pub step: String,
+    /// The action's id within the step.
+    pub action: String,
+    /// Not claimed before this time.
+    pub run_at: i64,
+    /// How many times the job was claimed.
+    pub attempts: i64,
+    /// While a claim's lease holds, no other worker may claim it; `None` when not claimed.
+    pub locked_until: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
     pub created_at: i64,
 }

@@ -4,7 +4,7 @@ use super::{assert_conflict, hex_id};
 use crate::{FileRecord, SessionRecord, Store};
 use serde_json::json;
 
-fn full_session(id: u64) -> SessionRecord {
+pub(super) fn full_session(id: u64) -> SessionRecord {
     SessionRecord {
         id: hex_id(id),
         workflow_id: "edda0192-b890-11ef-a348-17da751a6a22".to_owned(),
@@ -44,10 +44,17 @@ fn full_session(id: u64) -> SessionRecord {
         created_at: 1_000,
         updated_at: 1_001,
         revision: 1,
+        engine: json!({
+            "errors": [{"step": "capture", "code": 7, "message": "glare — retake ✓"}],
+            "normalized": [{"id": "capture", "data": {"score": 0.25, "none": null}}],
+            "actionFiles": {"verify": [hex_id(0xf1), hex_id(0xf2)]}
+        }),
+        // Far beyond every time the expiry check scans for (see `check_session_expiry`).
+        expires_at: Some(4_102_444_800_000),
     }
 }
 
-fn bare_session(id: u64) -> SessionRecord {
+pub(super) fn bare_session(id: u64) -> SessionRecord {
     SessionRecord {
         id: hex_id(id),
         workflow_id: "0b6f3c52-0000-4000-8000-000000000002".to_owned(),
@@ -65,6 +72,8 @@ fn bare_session(id: u64) -> SessionRecord {
         created_at: 2_000,
         updated_at: 2_000,
         revision: 7,
+        engine: json!({}),
+        expires_at: None,
     }
 }
 
@@ -129,6 +138,12 @@ pub async fn check_sessions(store: &dyn Store) {
     next.workflow_version = None;
     next.owner_id = None;
     next.updated_at = 2_000;
+    next.engine["errors"] = json!([]);
+    next.engine["normalized"]
+        .as_array_mut()
+        .expect("normalized is an array")
+        .push(json!({"id": "review", "data": {"ok": true}}));
+    next.expires_at = None;
     assert!(
         store.session_update(&next).await.expect("update"),
         "revision 1 → 2 succeeds"
@@ -246,7 +261,7 @@ pub async fn check_sessions(store: &dyn Store) {
     );
 }
 
-fn file(id: u64, session: &SessionRecord, created_at: i64) -> FileRecord {
+pub(super) fn file(id: u64, session: &SessionRecord, created_at: i64) -> FileRecord {
     let file_id = hex_id(id);
     FileRecord {
         object_key: format!("sessions/{}/files/{file_id}", session.id),

@@ -1,0 +1,172 @@
+//! What the workflow engine needs from the database: a session change committed together with
+//! the files and jobs it made, background jobs claimed under a lease, and the expiry scan.
+//!
+//! Every write here runs on the one writer connection, so claims of this process queue there
+//! and claims of another process wait on SQLite's write lock: a claim is a single `UPDATE`, and
+//! whoever runs it second sees the lease the first one set.
+
+use crate::convert::{backend, col, map_rows, unique_or_backend};
+use crate::{Db, files, sessions};
+use idv_store::{FileRecord, JobRecord, SessionRecord, StoreResult};
+use sqlx::sqlite::SqliteRow;
+
+/// The columns of a job row, as a literal so statements can be `concat!`ed at compile time.
+macro_rules! job_columns {
+    () => {
+        "id, session_id, step, action, run_at, attempts, locked_until, last_error, created_at"
+    };
+}
+
+fn job_from_row(row: &SqliteRow) -> StoreResult<JobRecord> {
+    Ok(JobRecord {
+        id: col(row, "id")?,
+        session_id: col(row, "session_id")?,
+        step: col(row, "step")?,
+        action: col(row, "action")?,
+        run_at: col(row, "run_at")?,
+        attempts: col(row, "attempts")?,
+        locked_until: col(row, "locked_until")?,
+        last_error: col(row, "last_error")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+/// The guarded session update, then the inserts and the delete, in one transaction that the
+/// update opens with the write lock. A change with nothing beside the session is the plain
+/// update, one statement with no transaction around it: the common step submission pays no
+/// `BEGIN`/`COMMIT` round trips to the writer.
+pub(crate) async fn advance(
+    db: &Db,
+    next: &SessionRecord,
+    files: &[FileRecord],
+    jobs: &[JobRecord],
+    done_job: Option<&str>,
+) -> StoreResult<bool> {
+    if files.is_empty() && jobs.is_empty() && done_job.is_none() {
+        return sessions::update(db, next).await;
+    }
+    // IMMEDIATE takes the write lock up front, so waiting for another process happens before
+    // anything runs rather than failing part-way.
+    let mut tx = db
+        .write
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
+    let done = sessions::update_query(next)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    if done.rows_affected() == 0 {
+        // Dropping the transaction rolls it back; nothing was written.
+        return Ok(false);
+    }
+    for f in files {
+        files::insert_query(f)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
+    }
+    for j in jobs {
+        sqlx::query(
+            "INSERT INTO jobs (id, session_id, step, action, run_at, attempts, locked_until, \
+             last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&j.id)
+        .bind(&j.session_id)
+        .bind(&j.step)
+        .bind(&j.action)
+        .bind(j.run_at)
+        .bind(j.attempts)
+        .bind(j.locked_until)
+        .bind(&j.last_error)
+        .bind(j.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
+    }
+    if let Some(id) = done_job {
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+/// One statement: pick the first due, unleased job and lease it.
+pub(crate) async fn claim(db: &Db, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+    sqlx::query(concat!(
+        "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 \
+         WHERE id = (SELECT id FROM jobs \
+                     WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+                     ORDER BY run_at, id LIMIT 1) \
+         RETURNING ",
+        job_columns!()
+    ))
+    .bind(now)
+    .bind(lease_ms)
+    .fetch_optional(&db.write)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(job_from_row)
+    .transpose()
+}
+
+pub(crate) async fn release(
+    db: &Db,
+    id: &str,
+    run_at: i64,
+    last_error: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE jobs SET run_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1")
+        .bind(id)
+        .bind(run_at)
+        .bind(last_error)
+        .execute(&db.write)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<JobRecord>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM jobs WHERE session_id = $1 ORDER BY run_at, id"
+    ))
+    .bind(session_id)
+    .fetch_all(&db.read)
+    .await
+    .map_err(backend)?;
+    map_rows(rows, job_from_row)
+}
+
+/// A leased job is next claimable the millisecond after its lease (claims need
+/// `locked_until < now`).
+pub(crate) async fn next_due(db: &Db) -> StoreResult<Option<i64>> {
+    let row =
+        sqlx::query("SELECT MIN(MAX(run_at, COALESCE(locked_until + 1, run_at))) AS due FROM jobs")
+            .fetch_one(&db.read)
+            .await
+            .map_err(backend)?;
+    col(&row, "due")
+}
+
+/// Matches the partial index `sessions_by_expiry` (its `WHERE` is repeated here so the planner
+/// may use it).
+pub(crate) async fn expired(db: &Db, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT id FROM sessions \
+         WHERE ended = 0 AND expires_at IS NOT NULL AND expires_at <= $1 \
+         ORDER BY expires_at, id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&db.read)
+    .await
+    .map_err(backend)?;
+    map_rows(rows, |row| col(row, "id"))
+}
