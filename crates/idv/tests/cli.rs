@@ -355,3 +355,111 @@ fn workflows_folder_loads_at_start() {
     );
     assert!(body.contains("Verify your identity"), "{body}");
 }
+
+/// `idv workflow lint` with its exit status and standard output.
+fn lint(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = idv(dir)
+        .args(["workflow", "lint"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn workflow_lint_reports_every_problem_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = lint(dir.path(), &[GENERAL_KYC, GENERAL_KYC_LOCALE]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "general_kyc.yaml: ok (workflow edda0192-b890-11ef-a348-17da751a6a22 General KYC, \
+             16 steps, 1 warning)"
+        ),
+        "{out}"
+    );
+    // Regula's file declares a rule it never uses.
+    let rule_line = line_of(
+        &std::fs::read_to_string(GENERAL_KYC).unwrap(),
+        "id: valid_mrz_status",
+    );
+    assert!(
+        out.contains(&format!(
+            "general_kyc.yaml:{rule_line}: rules[13]: warning: rule `valid_mrz_status` is never used"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("general_kyc_locale.yaml: ok (translations, 105 entries for ar-bh, en-us"),
+        "{out}"
+    );
+    // No database or configuration was needed.
+    assert!(!dir.path().join("idv.db").exists());
+
+    // A broken copy: each problem on its own line, with the line it is on.
+    let broken = std::fs::read_to_string(GENERAL_KYC)
+        .unwrap()
+        .replacen("step: PREPARE_DOCUMENT", "step: NOWHERE", 1)
+        .replacen("type: int", "type: integer", 1);
+    let path = dir.path().join("broken.yaml");
+    std::fs::write(&path, &broken).unwrap();
+    let shown = path.display().to_string();
+    let (code, out) = lint(dir.path(), &[&shown, GENERAL_KYC]);
+    assert_eq!(code, Some(1), "{out}");
+    let nowhere = line_of(&broken, "step: NOWHERE");
+    let integer = line_of(&broken, "type: integer");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with(&shown)).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("{shown}:{nowhere}: steps[0].conditions["))
+            && lines[0].ends_with(".transit.step: unknown step `NOWHERE`"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{shown}:{integer}: properties["))
+            && lines[1].contains("unknown property type `integer`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("general_kyc.yaml: ok"),
+        "the other file is still checked"
+    );
+
+    // Syntax errors and broken translations, recognised by shape.
+    std::fs::write(
+        dir.path().join("syntax.yaml"),
+        "id: x\nname: y\n  bad: indent\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tr.yaml"),
+        "- {key: A, code: en-us, value: a}\n- {key: B, code: en-us}\n",
+    )
+    .unwrap();
+    let (code, out) = lint(dir.path(), &["syntax.yaml", "tr.yaml"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("syntax.yaml:3: YAML syntax error"), "{out}");
+    assert!(
+        out.contains("tr.yaml:2: [1].value: missing `value`"),
+        "{out}"
+    );
+
+    // An unreadable file: 2, after checking the rest.
+    let (code, out) = lint(dir.path(), &["missing.yaml", GENERAL_KYC]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("missing.yaml: cannot read"), "{out}");
+    assert!(out.contains("general_kyc.yaml: ok"), "{out}");
+
+    // Warnings fail the check only when asked to.
+    let (code, out) = lint(dir.path(), &["--deny-warnings", GENERAL_KYC]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains(": ok"), "{out}");
+}
