@@ -15,6 +15,7 @@ pub enum ErrorCode {
     InvalidTranslations,
     InvalidLocale,
     InvalidMultipart,
+    InvalidAssetId,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -34,6 +35,7 @@ pub enum ErrorCode {
     UserNotFound,
     ApiKeyNotFound,
     StepNotFound,
+    AssetNotFound,
     // 405
     MethodNotAllowed,
     // 406
@@ -56,8 +58,13 @@ pub enum ErrorCode {
     StepFailed,
     // 500
     Internal,
+    // 502
+    BadGateway,
     // 503
     Unavailable,
+    GatewayDisabled,
+    // 504
+    GatewayTimeout,
 }
 
 impl ErrorCode {
@@ -71,6 +78,7 @@ impl ErrorCode {
             InvalidTranslations => "invalid_translations",
             InvalidLocale => "invalid_locale",
             InvalidMultipart => "invalid_multipart",
+            InvalidAssetId => "invalid_asset_id",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -87,6 +95,7 @@ impl ErrorCode {
             UserNotFound => "user_not_found",
             ApiKeyNotFound => "apikey_not_found",
             StepNotFound => "step_not_found",
+            AssetNotFound => "asset_not_found",
             MethodNotAllowed => "method_not_allowed",
             NotAcceptable => "not_acceptable",
             UserExists => "user_exists",
@@ -101,7 +110,10 @@ impl ErrorCode {
             SchemaViolation => "schema_violation",
             StepFailed => "step_failed",
             Internal => "internal_error",
+            BadGateway => "bad_gateway",
             Unavailable => "unavailable",
+            GatewayDisabled => "gateway_disabled",
+            GatewayTimeout => "gateway_timeout",
         }
     }
 
@@ -109,7 +121,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
-            | InvalidTranslations | InvalidLocale | InvalidMultipart => 400,
+            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials
@@ -118,7 +130,7 @@ impl ErrorCode {
             | BasicAuthDisabled => 401,
             Forbidden | PermissionEscalation => 403,
             NotFound | RouteNotFound | SessionNotFound | WorkflowNotFound | FileNotFound
-            | UserNotFound | ApiKeyNotFound | StepNotFound => 404,
+            | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
             UserExists | RoleExists | StepNotCurrent | SessionEnded | SessionConflict
@@ -128,7 +140,9 @@ impl ErrorCode {
             RangeNotSatisfiable => 416,
             SchemaViolation | StepFailed => 422,
             Internal => 500,
-            Unavailable => 503,
+            BadGateway => 502,
+            Unavailable | GatewayDisabled => 503,
+            GatewayTimeout => 504,
         }
     }
 }

@@ -293,6 +293,11 @@ pub const BUILTIN_ROLES: &[(&str, &[&str])] = &[
             "workflow_all:read",
             "translations:read",
             "assets:read",
+            // The demo apps run the SDK's document and face modules through the gateways.
+            "docreader:read",
+            "docreader:write",
+            "faceapi:read",
+            "faceapi:write",
         ],
     ),
 ];
@@ -349,6 +354,15 @@ mod tests {
         assert!(v.allows(Permission::of("session_all", Op::Read)));
         assert!(!v.allows(Permission::of("user", Op::Write)));
         assert!(builtin_role("root").is_none());
+        // The SDK roles reach the Document Reader and Face API gateways; the verifier does not.
+        for role in ["device", "demo"] {
+            let r = builtin_role(role).unwrap();
+            for scope in ["docreader", "faceapi"] {
+                assert!(r.allows(Permission::of(scope, Op::Write)), "{role} {scope}");
+                assert!(r.allows(Permission::of(scope, Op::Read)), "{role} {scope}");
+            }
+        }
+        assert!(!v.allows(Permission::of("docreader", Op::Write)));
     }
 
     #[test]

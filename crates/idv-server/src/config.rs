@@ -34,6 +34,34 @@ pub struct Services {
     pub api: Api,
     pub docreader: Gateway,
     pub faceapi: Gateway,
+    pub workflow: WorkflowService,
+    pub scheduler: crate::scheduler::SchedulerConfig,
+}
+
+/// `services.workflow`: the background runner of `async: true` workflow actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct WorkflowService {
+    /// False: this instance runs no background actions (another instance must).
+    pub enabled: bool,
+    /// Accepted for Regula compatibility (`auto` or a number); one worker loop per instance.
+    pub workers: serde_json::Value,
+    /// Background actions run at once by this instance.
+    pub threads: usize,
+    /// Seconds a claimed action is reserved for its instance; after a crash another instance
+    /// takes it over when this runs out.
+    pub job_lease: u64,
+}
+
+impl Default for WorkflowService {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            workers: serde_json::Value::String("auto".into()),
+            threads: 32,
+            job_lease: 120,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +71,8 @@ pub struct Api {
     pub port: u16,
     /// Largest request body, e.g. `64Mi`, `10M`, `1048576`.
     pub max_body_size: ByteSize,
+    /// Seconds the gateways wait for a service's response to begin.
+    pub timeout: u64,
 }
 
 /// A Regula service block (`services.docreader`, `services.faceapi`): workflows read `prefix`
@@ -137,6 +167,8 @@ impl Default for Services {
                 prefix: "faceapi".into(),
                 url: String::new(),
             },
+            workflow: WorkflowService::default(),
+            scheduler: Default::default(),
         }
     }
 }
@@ -147,6 +179,7 @@ impl Default for Api {
             host: "0.0.0.0".into(),
             port: 8000,
             max_body_size: ByteSize(64 * 1024 * 1024),
+            timeout: 120,
         }
     }
 }
@@ -394,6 +427,34 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             )));
         }
     }
+    let (dr, fa) = (&config.services.docreader, &config.services.faceapi);
+    for (key, prefix) in [
+        ("services.docreader.prefix", &dr.prefix),
+        ("services.faceapi.prefix", &fa.prefix),
+    ] {
+        let ok = !prefix.is_empty()
+            && prefix != "api"
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(ConfigError(format!(
+                "bad value for `{key}`: `{prefix}` must be one path segment of letters, digits, - or _ (and not `api`)"
+            )));
+        }
+    }
+    if dr.prefix == fa.prefix {
+        return Err(ConfigError(format!(
+            "`services.docreader.prefix` and `services.faceapi.prefix` are both `{}`; give them different values",
+            dr.prefix
+        )));
+    }
+    if config.services.api.timeout == 0 {
+        return Err(ConfigError(
+            "bad value for `services.api.timeout`: must be at least 1 (seconds)".into(),
+        ));
+    }
+    config.services.scheduler.validate().map_err(ConfigError)?;
     if config.services.api.max_body_size.0 < 1024 {
         return Err(ConfigError(
             "bad value for `services.api.maxBodySize`: must be at least 1Ki".into(),
@@ -563,8 +624,11 @@ services:
     port: 8000
     # Largest request body (JSON or upload): 64Mi, 10M, 1048576 ...
     maxBodySize: 64Mi
+    # Seconds the /drapi and /faceapi gateways wait for the service's response to begin.
+    timeout: 120
   # Regula Document Reader and Face API web services, as workflows reference them
-  # ({{ config.services.docreader.url }}).
+  # ({{ config.services.docreader.url }}). With enabled: true, requests to /<prefix>/...
+  # are relayed to <url>/... (the mobile SDKs call these).
   docreader:
     enabled: false
     prefix: drapi
@@ -573,6 +637,44 @@ services:
     enabled: false
     prefix: faceapi
     url: ""
+  # The background runner of workflow actions marked `async: true`.
+  workflow:
+    enabled: true
+    workers: auto
+    # Background actions this instance runs at once.
+    threads: 32
+    # Seconds a claimed action stays reserved for this instance; after a crash another
+    # instance takes it over once this runs out.
+    jobLease: 120
+  # Jobs run on a cron schedule (UTC): 6 fields with seconds first, or 5 with minutes first.
+  # Each field: *, */n, a-b, a,b or a number. An empty cron turns a job off. Every Regula job
+  # name is accepted; this server runs reloadWorkflows (the workflows and localization folders;
+  # a broken file keeps the last good revision).
+  scheduler:
+    enabled: true
+    jobs:
+      cleanSessions:
+        cron: "0 0 3 * * *"
+        # Absent: sessions are kept for ever.
+        keepFor: null
+      cronWorkflow:
+        cron: "*/30 * * * * *"
+        keepFor: null
+      expireDeviceLogs:
+        cron: "*/5 * * * *"
+        keepFor: 30d
+      expireSessions:
+        cron: "*/10 * * * * *"
+        keepFor: null
+      reloadLocales:
+        cron: "*/15 * * * * *"
+        keepFor: null
+      reloadWorkflows:
+        cron: "*/15 * * * * *"
+        keepFor: null
+      tempFilesCleanup:
+        cron: "* */1 * * *"
+        keepFor: 1d
 
 storage:
   # fs: files in a local folder.

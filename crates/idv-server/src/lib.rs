@@ -5,11 +5,13 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod flow;
 pub mod handlers;
 pub mod openapi;
 pub mod ops;
 pub mod outbound;
 pub mod routes;
+pub mod scheduler;
 pub mod state;
 
 use axum::extract::DefaultBodyLimit;
@@ -29,7 +31,23 @@ pub async fn prepare(
     base_url: String,
     admin_password: Option<String>,
 ) -> Result<AppState, StartupError> {
-    let state = AppState::open(config, base_url).await?;
+    prepare_with_clock(
+        config,
+        base_url,
+        admin_password,
+        std::sync::Arc::new(idv_core::time::SystemClock),
+    )
+    .await
+}
+
+/// [`prepare`] on a given clock.
+pub async fn prepare_with_clock(
+    config: Config,
+    base_url: String,
+    admin_password: Option<String>,
+    clock: std::sync::Arc<dyn idv_core::time::Clock>,
+) -> Result<AppState, StartupError> {
+    let state = AppState::open_with_clock(config, base_url, clock).await?;
     match ops::users::ensure_admin(&state, admin_password).await {
         Ok(Some(password)) => {
             // Printed once, on the console only; never logged.
@@ -124,15 +142,68 @@ pub async fn serve_with(
     admin_password: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
+    serve_with_clock(
+        listener,
+        config,
+        admin_password,
+        std::sync::Arc::new(idv_core::time::SystemClock),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve_with`] on a given clock (tests move time forward to end session lifetimes).
+pub async fn serve_with_clock(
+    listener: TcpListener,
+    config: Config,
+    admin_password: Option<String>,
+    clock: std::sync::Arc<dyn idv_core::time::Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
     let base_url = config.effective_base_url(listener.local_addr().ok());
-    let state = prepare(config, base_url, admin_password).await?;
+    let state = prepare_with_clock(config, base_url, admin_password, clock).await?;
     if let Ok(addr) = listener.local_addr() {
         // The console line operators and scripts wait for.
         println!("idv listening on http://{addr}");
     }
     tracing::info!(database = state.store.backend(), base_url = %state.base_url, "idv ready");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+    let stop = tokio_util::sync::CancellationToken::new();
+    let workers = tokio::spawn(flow::run_workers(state.clone(), stop.clone()));
+    let background = start_background(&state, stop.clone());
+    let scheduled = scheduler::jobs().start(state.clone());
+    let stop_http = stop.clone();
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop_http.cancel();
+        })
         .await
-        .map_err(|e| StartupError(format!("server failed: {e}")))
+        .map_err(|e| StartupError(format!("server failed: {e}")));
+    stop.cancel();
+    // Interrupted background actions are put back before the process goes.
+    let _ = workers.await;
+    for task in background {
+        let _ = task.await;
+    }
+    scheduled.stop().await;
+    served
+}
+
+/// Periodic work besides the job runner: session expiry.
+fn start_background(
+    state: &AppState,
+    stop: tokio_util::sync::CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let st = state.clone();
+    vec![tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
+            }
+            if let Err(e) = flow::expire_due(&st).await {
+                tracing::warn!("expireSessions: {}", e.0.message);
+            }
+        }
+    })]
 }

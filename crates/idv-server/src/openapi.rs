@@ -18,7 +18,11 @@ pub fn document(base_url: &str) -> Value {
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| match name.strip_prefix('*') {
+                // A catch-all (`{*path}`): the rest of the path, slashes included.
+                Some(rest) => json!({"name": rest, "in": "path", "required": true, "schema": {"type": "string"}, "description": "the rest of the path, slashes included"}),
+                None => json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
+            })
             .collect();
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
@@ -62,7 +66,7 @@ pub fn document(base_url: &str) -> Value {
         }
         op.insert("responses".into(), Value::Object(responses));
         let entry = paths
-            .entry(def.path.to_string())
+            .entry(def.path.replace("{*", "{"))
             .or_insert_with(|| json!({}));
         entry[def.method.as_str().to_ascii_lowercase()] = Value::Object(op);
     }

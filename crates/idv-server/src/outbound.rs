@@ -557,6 +557,14 @@ pub fn public_url(url: &Url) -> String {
     shown.to_string()
 }
 
+/// [`public_url`] for URL text, parsed or not.
+pub fn public_url_text(text: &str) -> String {
+    match Url::parse(text.trim()) {
+        Ok(url) => public_url(&url),
+        Err(_) => redact_text(text),
+    }
+}
+
 /// [`public_url`] for text that did not parse as a URL.
 fn redact_text(text: &str) -> String {
     let cut = text.find(['?', '#']).unwrap_or(text.len());

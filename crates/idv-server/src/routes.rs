@@ -56,7 +56,14 @@ const USER_READ: &[(&str, Op)] = &[("user", Op::Read)];
 const USER_WRITE: &[(&str, Op)] = &[("user", Op::Write)];
 const USER_DELETE: &[(&str, Op)] = &[("user", Op::Delete)];
 const TRANSLATIONS_READ: &[(&str, Op)] = &[("translations", Op::Read)];
+const WORKFLOW_RELOAD: &[(&str, Op)] = &[("workflow_reload", Op::Write)];
 const TRANSLATIONS_WRITE: &[(&str, Op)] = &[("translations", Op::Write)];
+const DOCREADER_READ: &[(&str, Op)] = &[("docreader", Op::Read)];
+const DOCREADER_WRITE: &[(&str, Op)] = &[("docreader", Op::Write)];
+const DOCREADER_DELETE: &[(&str, Op)] = &[("docreader", Op::Delete)];
+const FACEAPI_READ: &[(&str, Op)] = &[("faceapi", Op::Read)];
+const FACEAPI_WRITE: &[(&str, Op)] = &[("faceapi", Op::Write)];
+const FACEAPI_DELETE: &[(&str, Op)] = &[("faceapi", Op::Delete)];
 
 macro_rules! route {
     ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path) => {
@@ -100,6 +107,7 @@ pub fn table() -> Vec<RouteDef> {
         route!(DELETE "/api/security/users/{id}", AnyOf(USER_DELETE), "security", "Delete a user and end its logins", security::delete_user),
         route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list),
         route!(POST "/api/workflows", AnyOf(WORKFLOW_WRITE), "workflows", "Load a workflow definition (YAML as application/yaml, application/x-yaml or text/yaml, or JSON); every problem is listed with its path and line", workflows::create),
+        route!(POST "/api/workflows/reload", AnyOf(WORKFLOW_RELOAD), "workflows", "Load the workflows and localization folders again now (the reloadWorkflows job does it on its schedule): changed files become new revisions, running sessions keep theirs, a broken file is listed under `problems` and its stored revision stays", workflows::reload),
         route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), "workflows", "A workflow's summary and full definition", workflows::get),
         route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete),
         route!(GET "/api/translations", AnyOf(TRANSLATIONS_READ), "workflows", "Localization entries, optionally for one locale (?locale=en-us)", workflows::list_translations),
@@ -108,6 +116,17 @@ pub fn table() -> Vec<RouteDef> {
         route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), "sessions", "The session container: status, properties, files (with URLs), metadata, steps", sessions::get),
         route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body)", sessions::step, json = true, example = Some(r#"{"continue": true}"#)),
         route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), "sessions", "Download a session file (supports Range and If-None-Match)", files::download, json = false, example = None),
+        // The gateways: mounted at services.docreader.prefix / services.faceapi.prefix.
+        route!(GET "/drapi/{*path}", AnyOf(DOCREADER_READ), "gateways", "Relayed to services.docreader.url + /{path} (Document Reader web service), query included, bodies streamed; off unless services.docreader.enabled", gateway::docreader, json = false, example = None),
+        route!(POST "/drapi/{*path}", AnyOf(DOCREADER_WRITE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
+        route!(PUT "/drapi/{*path}", AnyOf(DOCREADER_WRITE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
+        route!(PATCH "/drapi/{*path}", AnyOf(DOCREADER_WRITE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
+        route!(DELETE "/drapi/{*path}", AnyOf(DOCREADER_DELETE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
+        route!(GET "/faceapi/{*path}", AnyOf(FACEAPI_READ), "gateways", "Relayed to services.faceapi.url + /{path} (Face API web service), query included, bodies streamed; off unless services.faceapi.enabled", gateway::faceapi, json = false, example = None),
+        route!(POST "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
+        route!(PUT "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
+        route!(PATCH "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
+        route!(DELETE "/faceapi/{*path}", AnyOf(FACEAPI_DELETE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
     ]
 }
 
@@ -215,7 +234,7 @@ fn percent_decode(s: &str) -> String {
 /// The router: every route of [`table`] behind its guard, and JSON answers for unknown routes
 /// and methods.
 pub fn router(state: AppState) -> Router {
-    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, MethodRouter<AppState>> = BTreeMap::new();
     for def in table() {
         let filter = MethodFilter::try_from(def.method.clone()).expect("standard method");
         let guard_state = Guard {
@@ -224,9 +243,10 @@ pub fn router(state: AppState) -> Router {
             json: def.json,
         };
         let mr = (def.make)(filter).layer(middleware::from_fn_with_state(guard_state, guard));
-        let entry = by_path.remove(def.path);
+        let path = gateway::mount_path(&state.config, def.path);
+        let entry = by_path.remove(&path);
         by_path.insert(
-            def.path,
+            path,
             match entry {
                 Some(existing) => existing.merge(mr),
                 None => mr,
@@ -235,7 +255,7 @@ pub fn router(state: AppState) -> Router {
     }
     let mut router = Router::new();
     for (path, mr) in by_path {
-        router = router.route(path, mr);
+        router = router.route(&path, mr);
     }
     router
         .fallback(not_found)
@@ -293,7 +313,11 @@ mod tests {
                 d.method,
                 d.path
             );
-            assert!(d.path.starts_with("/api/"), "{}", d.path);
+            assert!(
+                d.path.starts_with("/api/") || d.tag == "gateways",
+                "{}",
+                d.path
+            );
         }
     }
 }

@@ -25,6 +25,10 @@ pub struct Inner {
     pub workflows: WorkflowCache,
     /// The client for every outbound HTTP call (address checks included).
     pub outbound: crate::outbound::Outbound,
+    /// The time the workflow engine and expiry go by (tests move it forward).
+    pub clock: Arc<dyn idv_core::time::Clock>,
+    /// Woken when this instance queues background jobs, so they start without polling delay.
+    pub jobs_wake: tokio::sync::Notify,
 }
 
 impl Deref for AppState {
@@ -37,6 +41,15 @@ impl Deref for AppState {
 impl AppState {
     /// Opens the database (running migrations) and file storage named by `config`.
     pub async fn open(config: Config, base_url: String) -> Result<AppState, StartupError> {
+        Self::open_with_clock(config, base_url, Arc::new(idv_core::time::SystemClock)).await
+    }
+
+    /// [`AppState::open`] with the clock given.
+    pub async fn open_with_clock(
+        config: Config,
+        base_url: String,
+        clock: Arc<dyn idv_core::time::Clock>,
+    ) -> Result<AppState, StartupError> {
         let store = open_store(&config.database.url).await?;
         let blobs = Blobs::local(config.data_dir()).map_err(|e| startup(e.to_string()))?;
         let auth = Auth::new(store.clone(), config.basic_auth.enabled)
@@ -51,6 +64,8 @@ impl AppState {
             auth,
             workflows: WorkflowCache::default(),
             outbound,
+            clock,
+            jobs_wake: tokio::sync::Notify::new(),
         })))
     }
 }

@@ -11,6 +11,7 @@
 
 mod action;
 mod easyjson;
+pub mod engine;
 mod load;
 mod locale;
 mod model;

@@ -4,6 +4,7 @@
 pub mod apikeys;
 pub mod auth;
 pub mod files;
+pub mod gateway;
 pub mod security;
 pub mod sessions;
 pub mod system;

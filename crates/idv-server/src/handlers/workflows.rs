@@ -50,6 +50,11 @@ pub async fn create(
     Ok(Json(applied_json(&applied)))
 }
 
+/// `POST /api/workflows/reload`: the workflows and localization folders, now.
+pub async fn reload(State(state): State<AppState>) -> Json<workflows::ReloadSummary> {
+    Json(workflows::reload(&state).await)
+}
+
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let r = state.store.workflow_get(&id).await?.ok_or_else(|| {
         ApiError::new(

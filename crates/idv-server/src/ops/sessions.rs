@@ -10,7 +10,6 @@ use idv_core::permission::Op;
 use idv_core::workflow::{PropertyType, RenderContext, Step, Workflow};
 use idv_store::{FileRecord, SessionRecord};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The body of `POST /api/sessions`.
@@ -66,7 +65,7 @@ pub async fn start(
         }
         None => wf.default_locale().unwrap_or("en-us").to_ascii_lowercase(),
     };
-    let now = idv_core::time::now_ms();
+    let now = state.clock.now_ms();
     let session = SessionRecord {
         id: idv_core::ids::new_id(),
         workflow_id: wf.id().to_string(),
@@ -84,9 +83,14 @@ pub async fn start(
         created_at: now,
         updated_at: now,
         revision: 1,
+        engine: Value::Object(Map::new()),
+        expires_at: wf
+            .lifetime()
+            .filter(|l| *l > 0)
+            .map(|l| now.saturating_add(l.saturating_mul(1000))),
     };
     state.store.session_create(&session).await?;
-    Ok(session)
+    crate::flow::start(state, &wf, session).await
 }
 
 fn session_not_found(id: &str) -> ApiError {
@@ -187,6 +191,13 @@ pub struct SessionView<'a> {
     files: Vec<FileView<'a>>,
     current_step: Option<&'a str>,
     steps: &'a Value,
+    /// Errors of actions, transformers and templates: `[{step, action, message, at}]`.
+    errors: Value,
+    /// The normalizers' standard result blocks.
+    normalized: Value,
+    /// The workflow's `view` block over the properties: `{title, photo, fields}`.
+    view: Option<Value>,
+    expires_at: Option<String>,
     user_id: Option<&'a str>,
     created_at: String,
     updated_at: String,
@@ -235,6 +246,13 @@ pub async fn view<'a>(
         .workflows
         .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
         .await?;
+    let (errors, normalized) = crate::flow::engine_view(state, s);
+    let base = file_url(state, &s.id, "");
+    let view = s
+        .properties
+        .as_object()
+        .and_then(|p| workflow.view_summary(p))
+        .map(|v| crate::flow::with_urls(&v, &base));
     Ok(SessionView {
         id: &s.id,
         status: s.status,
@@ -253,34 +271,14 @@ pub async fn view<'a>(
         files: files.iter().map(|f| file_view(state, f)).collect(),
         current_step: s.current_step.as_deref(),
         steps: &s.steps,
+        errors,
+        normalized,
+        view,
+        expires_at: s.expires_at.map(idv_core::time::iso),
         user_id: s.owner_id.as_deref(),
         created_at: idv_core::time::iso(s.created_at),
         updated_at: idv_core::time::iso(s.updated_at),
     })
-}
-
-/// The `config` namespace workflow templates see: public URLs and service prefixes only.
-fn template_config(state: &AppState) -> Value {
-    let s = &state.config.services;
-    json!({
-        "baseUrl": state.base_url,
-        "services": {
-            "docreader": {"enabled": s.docreader.enabled, "prefix": s.docreader.prefix, "url": s.docreader.url},
-            "faceapi": {"enabled": s.faceapi.enabled, "prefix": s.faceapi.prefix, "url": s.faceapi.url},
-        },
-    })
-}
-
-/// Localized strings for a session's locale: the first code in the fallback chain wins per key.
-async fn locale_strings(
-    state: &AppState,
-    wf: &Workflow,
-    locale: &str,
-) -> ApiResult<HashMap<String, String>> {
-    let available = state.store.translation_codes().await?;
-    let chain = idv_core::workflow::locale_chain(Some(locale), wf.default_locale(), &available);
-    let rows = state.store.translations_for(&chain).await?;
-    Ok(idv_core::workflow::translations_for(&rows, &chain))
 }
 
 /// The step as the client sees it: `{id, name, type, final, client}` with the client
@@ -291,8 +289,8 @@ pub async fn step_view(
     s: &SessionRecord,
     step: &Step,
 ) -> ApiResult<Value> {
-    let strings = locale_strings(state, wf, &s.locale).await?;
-    let config = template_config(state);
+    let strings = crate::flow::locale_strings(state, wf, &s.locale).await?;
+    let config = crate::flow::template_config(state);
     let session =
         json!({"id": s.id, "locale": s.locale, "status": s.status, "metadata": s.metadata});
     let empty = Map::new();
@@ -331,6 +329,11 @@ pub async fn addressed_step(
             format!("workflow {} has no step {step_id}", wf.id()),
         )
     })?;
+    let s = if !s.ended && s.expires_at.is_some_and(|t| t <= state.clock.now_ms()) {
+        crate::flow::expire(state, id).await?.unwrap_or(s)
+    } else {
+        s
+    };
     if s.ended {
         return Err(ApiError::new(
             ErrorCode::SessionEnded,
@@ -350,22 +353,6 @@ pub async fn addressed_step(
         ));
     }
     Ok((s, wf, step))
-}
-
-fn object_key(session_id: &str, file_id: &str) -> String {
-    format!("sessions/{session_id}/files/{file_id}")
-}
-
-/// Appends a completion entry for `step`, numbering attempts per step.
-fn record_step(steps: &Value, step: &str, now: i64) -> Value {
-    let mut list = steps.as_array().cloned().unwrap_or_default();
-    let attempt = list
-        .iter()
-        .filter(|e| e.get("id").and_then(Value::as_str) == Some(step))
-        .count()
-        + 1;
-    list.push(json!({"id": step, "attempt": attempt, "completedAt": idv_core::time::iso(now)}));
-    Value::Array(list)
 }
 
 /// Handles `POST /api/sessions/{id}/step/{step}?type=data`: validates `data` against the step's
@@ -405,28 +392,7 @@ pub async fn submit_data(
             .with_details(json!(violations)),
         ));
     }
-    let props = s.properties.as_object().cloned().unwrap_or_default();
-    let outcome = wf.submit(&step, &data, &props).map_err(|e| match e {
-        idv_core::workflow::SubmitError::Coercion { property, message } => ApiError::new(
-            ErrorCode::StepFailed,
-            format!("property {property} could not take the submitted value: {message}"),
-        ),
-    })?;
-
-    let now = idv_core::time::now_ms();
-    let file_id = idv_core::ids::new_id();
-    let key = object_key(&s.id, &file_id);
-    let stored = state.blobs.put_bytes(&key, raw).await?;
-
-    let mut next = s.clone();
-    next.properties = Value::Object(outcome.properties);
-    next.steps = record_step(&s.steps, step_id, now);
-    if let Some(t) = &outcome.transition {
-        next.current_step = Some(t.step.clone());
-        if let Some(status) = t.status {
-            next.status = status;
-        }
-    }
+    let next = crate::flow::submit(state, &wf, &s, step_id, raw, &data).await?;
     let next_step = next
         .current_step
         .as_deref()
@@ -435,35 +401,9 @@ pub async fn submit_data(
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Internal,
-                "the transition names a step the workflow lacks",
+                "the session waits in a step the workflow lacks",
             )
         })?;
-    next.ended = next_step.is_final;
-    next.updated_at = now;
-    next.revision = s.revision + 1;
-    if !state.store.session_update(&next).await? {
-        let _ = state.blobs.delete(&key).await;
-        return Err(ApiError::new(
-            ErrorCode::SessionConflict,
-            format!("session {id} changed while this request ran; read it again and retry"),
-        ));
-    }
-    let record = FileRecord {
-        id: file_id,
-        session_id: s.id.clone(),
-        name: step
-            .file_id
-            .clone()
-            .unwrap_or_else(|| format!("{step_id}.json")),
-        step: Some(step_id.to_string()),
-        property: None,
-        content_type: "application/json".into(),
-        size: stored.size as i64,
-        sha256: stored.sha256,
-        object_key: key,
-        created_at: now,
-    };
-    state.store.file_create(&record).await?;
     step_view(state, &wf, &next, &next_step).await
 }
 
@@ -504,7 +444,7 @@ where
     E: std::fmt::Display,
 {
     let file_id = idv_core::ids::new_id();
-    let key = object_key(&session.id, &file_id);
+    let key = crate::flow::object_key(&session.id, &file_id);
     let stored = state
         .blobs
         .put_stream(&key, upload.body, state.config.services.api.max_body_size.0)
@@ -599,14 +539,5 @@ mod tests {
         assert!(!valid_locale("e"));
         assert!(!valid_locale("en-"));
         assert!(!valid_locale("<script>"));
-    }
-
-    #[test]
-    fn attempts_are_numbered_per_step() {
-        let s = record_step(&json!([]), "A", 0);
-        let s = record_step(&s, "B", 0);
-        let s = record_step(&s, "A", 0);
-        assert_eq!(s[2]["attempt"], 2);
-        assert_eq!(s[1]["attempt"], 1);
     }
 }

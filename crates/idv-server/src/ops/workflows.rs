@@ -7,7 +7,8 @@ use idv_core::ErrorCode;
 use idv_core::workflow::{Loaded, Problem, TranslationEntry, Workflow};
 use idv_store::{NewWorkflow, WorkflowRecord};
 use serde::Serialize;
-use std::path::Path;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 /// The JSON summary of a workflow (the SDK's `Workflow` model).
 #[derive(Debug, Serialize)]
@@ -146,6 +147,24 @@ async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> A
 /// Loads every `.yaml`, `.yml` and `.json` file in the configured folders. A broken file is
 /// logged with all its problems and skipped; the others still load.
 pub async fn load_folders(state: &AppState) -> Vec<(String, Result<Applied, String>)> {
+    load_folder_files(state)
+        .await
+        .into_iter()
+        .map(|(path, outcome)| {
+            (
+                path.display().to_string(),
+                outcome.map_err(|e| describe(&e)),
+            )
+        })
+        .collect()
+}
+
+/// Each document file of the folders, in name order, and what applying it did. Applying is
+/// serialised within this process, so a scheduled reload and `POST /api/workflows/reload` at
+/// the same moment store one new revision, not two.
+async fn load_folder_files(state: &AppState) -> Vec<(PathBuf, ApiResult<Applied>)> {
+    static RELOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = RELOADING.lock().await;
     let mut results = Vec::new();
     for dir in state.config.workflow_dirs() {
         let Ok(read) = std::fs::read_dir(&dir) else {
@@ -157,17 +176,87 @@ pub async fn load_folders(state: &AppState) -> Vec<(String, Result<Applied, Stri
             .collect();
         paths.sort();
         for path in paths {
-            let shown = path.display().to_string();
             let outcome = match std::fs::read_to_string(&path) {
-                Ok(text) => apply(state, &text, None, Expect::Any)
-                    .await
-                    .map_err(|e| describe(&e)),
-                Err(e) => Err(format!("cannot read: {e}")),
+                Ok(text) => apply(state, &text, None, Expect::Any).await,
+                Err(e) => Err(ApiError::new(
+                    ErrorCode::InvalidWorkflow,
+                    format!("cannot read: {e}"),
+                )),
             };
-            results.push((shown, outcome));
+            results.push((path, outcome));
         }
     }
     results
+}
+
+/// What a reload of the folders did (`POST /api/workflows/reload`, the `reloadWorkflows` job).
+#[derive(Debug, Default, Serialize)]
+pub struct ReloadSummary {
+    pub workflows: Vec<ReloadedWorkflow>,
+    pub translations: Vec<ReloadedTranslations>,
+    /// Files refused: their stored workflow, if any, stays at its last good revision.
+    pub problems: Vec<RefusedFile>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReloadedWorkflow {
+    /// Relative to `storage.fs.path`, e.g. `workflows/general_kyc.yaml`.
+    pub file: String,
+    pub id: String,
+    /// The current revision: new when `changed`.
+    pub revision: i64,
+    pub changed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReloadedTranslations {
+    pub file: String,
+    pub entries: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefusedFile {
+    pub file: String,
+    /// `[{path, line, message}]` as loading reports them (`[{message}]` for other failures).
+    pub problems: Vec<Value>,
+}
+
+/// Loads the workflows and localization folders again. A file whose content changed becomes a
+/// new revision (sessions already running keep theirs); an unchanged one stores nothing; a
+/// broken or unreadable one is reported and changes nothing; a removed one deletes nothing.
+pub async fn reload(state: &AppState) -> ReloadSummary {
+    let root = state.config.data_dir();
+    let mut summary = ReloadSummary::default();
+    for (path, outcome) in load_folder_files(state).await {
+        let file = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        match outcome {
+            Ok(Applied::Workflow {
+                summary: s,
+                revision,
+                changed,
+            }) => summary.workflows.push(ReloadedWorkflow {
+                file,
+                id: s.id,
+                revision,
+                changed,
+            }),
+            Ok(Applied::Translations { entries, .. }) => summary
+                .translations
+                .push(ReloadedTranslations { file, entries }),
+            Err(e) => {
+                let problems = match e.0.details.as_ref().and_then(Value::as_array) {
+                    Some(list) if !list.is_empty() => list.clone(),
+                    _ => vec![serde_json::json!({"message": e.0.message})],
+                };
+                summary.problems.push(RefusedFile { file, problems });
+            }
+        }
+    }
+    summary
 }
 
 fn is_document(p: &Path) -> bool {

@@ -28,6 +28,8 @@ pub struct TestServer {
     pub client: Client,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// The server's clock: `clock.advance(ms)` moves its time forward.
+    pub clock: std::sync::Arc<idv_core::time::OffsetClock>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pg_db: Option<String>,
@@ -83,14 +85,42 @@ impl TestServer {
             }
         };
         tweak(&mut config);
+        let clock = std::sync::Arc::new(idv_core::time::OffsetClock::default());
+        let (url, tx, task) = Self::launch(&config, clock.clone()).await;
+        TestServer {
+            url,
+            client: Client::builder().build().unwrap(),
+            config,
+            dir,
+            clock,
+            shutdown: Some(tx),
+            task: Some(task),
+            pg_db,
+        }
+    }
+
+    async fn launch(
+        config: &Config,
+        clock: std::sync::Arc<idv_core::time::OffsetClock>,
+    ) -> (
+        String,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = config.clone();
         let task = tokio::spawn(async move {
-            idv_server::serve_with(listener, cfg, Some(ADMIN_PASSWORD.into()), async {
-                let _ = rx.await;
-            })
+            idv_server::serve_with_clock(
+                listener,
+                cfg,
+                Some(ADMIN_PASSWORD.into()),
+                clock,
+                async {
+                    let _ = rx.await;
+                },
+            )
             .await
             .expect("server runs");
         });
@@ -103,15 +133,22 @@ impl TestServer {
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        TestServer {
-            url,
-            client,
-            config,
-            dir,
-            shutdown: Some(tx),
-            task: Some(task),
-            pg_db,
+        (url, tx, task)
+    }
+
+    /// Stops the server (gracefully) and starts a new one on the same database, files and
+    /// clock, at a new address.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
         }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        let (url, tx, task) = Self::launch(&self.config, self.clock.clone()).await;
+        self.url = url;
+        self.shutdown = Some(tx);
+        self.task = Some(task);
     }
 
     /// A second handle on the same database and files, as the CLI would open them.
