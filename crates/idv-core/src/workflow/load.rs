@@ -416,7 +416,7 @@ mod tests {
         let err = parse(&format!("? {key}\n: [{items}]\n")).err().unwrap();
         assert!(err.message.contains("more than 64 MiB"), "{err:?}");
         // Ten aliases of it are fine.
-        let ten = vec!["*s"; 10].join(", ");
+        let ten = ["*s"; 10].join(", ");
         assert!(parse(&format!("s: &s {long}\nl: [{ten}]\n")).is_ok());
     }
 
