@@ -219,15 +219,63 @@ pub fn template_config(state: &AppState) -> Value {
 }
 
 /// Localized strings for a session's locale: the first code in the fallback chain wins per key.
+/// Translations are read through [`TranslationCache`] (at most a second old).
 pub async fn locale_strings(
     state: &AppState,
     wf: &Workflow,
     locale: &str,
 ) -> ApiResult<HashMap<String, String>> {
-    let available = state.store.translation_codes().await?;
-    let chain = idv_core::workflow::locale_chain(Some(locale), wf.default_locale(), &available);
-    let rows = state.store.translations_for(&chain).await?;
-    Ok(idv_core::workflow::translations_for(&rows, &chain))
+    let all = state.translations.get(state).await?;
+    let chain = idv_core::workflow::locale_chain(Some(locale), wf.default_locale(), &all.codes);
+    Ok(idv_core::workflow::translations_for(&all.rows, &chain))
+}
+
+/// Every translation, read at most once a second per instance (and again at once after this
+/// instance stores translations): each step answer renders localized text, and two store reads
+/// per request for rarely changing rows cost more than the rest of a step submission.
+#[derive(Default)]
+pub struct TranslationCache {
+    cached: std::sync::RwLock<Option<(std::time::Instant, Arc<AllTranslations>)>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+pub struct AllTranslations {
+    pub codes: Vec<String>,
+    pub rows: Vec<idv_store::Translation>,
+}
+
+const TRANSLATIONS_TTL: Duration = Duration::from_secs(1);
+
+impl TranslationCache {
+    fn fresh(&self) -> Option<Arc<AllTranslations>> {
+        let cached = self.cached.read().expect("translation cache");
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < TRANSLATIONS_TTL)
+            .map(|(_, all)| all.clone())
+    }
+
+    pub async fn get(&self, state: &AppState) -> ApiResult<Arc<AllTranslations>> {
+        if let Some(all) = self.fresh() {
+            return Ok(all);
+        }
+        // One reader refreshes; the others wait for its result.
+        let _guard = self.refresh.lock().await;
+        if let Some(all) = self.fresh() {
+            return Ok(all);
+        }
+        let codes = state.store.translation_codes().await?;
+        let rows = state.store.translations_for(&codes).await?;
+        let all = Arc::new(AllTranslations { codes, rows });
+        *self.cached.write().expect("translation cache") =
+            Some((std::time::Instant::now(), all.clone()));
+        Ok(all)
+    }
+
+    /// Forgets what was read (this instance just stored translations).
+    pub fn forget(&self) {
+        *self.cached.write().expect("translation cache") = None;
+    }
 }
 
 /// What a session's templates see.
@@ -241,28 +289,6 @@ pub async fn scope_for(
         config: template_config(state),
         session: json!({"id": s.id, "locale": s.locale, "status": s.status, "metadata": s.metadata}),
     })
-}
-
-/// Whether running the engine from this session's current step can need templates (actions
-/// to render). Scope loading costs two store reads, so plain DATA-to-DATA moves skip it.
-fn needs_scope(wf: &Workflow) -> bool {
-    wf.steps().iter().any(|s| !s.actions.is_empty())
-}
-
-async fn lazy_scope(
-    state: &AppState,
-    wf: &Workflow,
-    s: &SessionRecord,
-) -> ApiResult<TemplateScope> {
-    if needs_scope(wf) {
-        scope_for(state, wf, s).await
-    } else {
-        Ok(TemplateScope {
-            locale: HashMap::new(),
-            config: template_config(state),
-            session: json!({"id": s.id, "locale": s.locale, "status": s.status}),
-        })
-    }
 }
 
 fn conflict(id: &str) -> ApiError {
@@ -288,7 +314,7 @@ pub async fn submit(
             format!("workflow {} has no step {step_id}", wf.id()),
         )
     })?;
-    let scope = lazy_scope(state, wf, s).await?;
+    let scope = scope_for(state, wf, s).await?;
     let mut fx = ServerEffects::new(state, &s.id);
     let name = step
         .file_id
@@ -405,7 +431,7 @@ pub async fn expire(state: &AppState, id: &str) -> ApiResult<Option<SessionRecor
             .workflows
             .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
             .await?;
-        let scope = lazy_scope(state, &wf, &s).await?;
+        let scope = scope_for(state, &wf, &s).await?;
         let mut fx = ServerEffects::new(state, &s.id);
         let mut run = run_of(&s);
         Engine::new(&wf, &scope, &mut fx).expire(&mut run).await;
@@ -451,7 +477,7 @@ pub async fn start(
     if first.kind != idv_core::workflow::StepKind::Processing {
         return Ok(s);
     }
-    let scope = lazy_scope(state, wf, &s).await?;
+    let scope = scope_for(state, wf, &s).await?;
     let mut fx = ServerEffects::new(state, &s.id);
     let mut run = run_of(&s);
     Engine::new(wf, &scope, &mut fx).start(&mut run).await;
@@ -476,7 +502,7 @@ pub async fn run_job(state: &AppState, job: JobRecord) -> ApiResult<()> {
         .workflows
         .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
         .await?;
-    let scope = lazy_scope(state, &wf, &s).await?;
+    let scope = scope_for(state, &wf, &s).await?;
     let mut fx = ServerEffects::new(state, &s.id);
     // `STEP@VISIT` (see ServerEffects::enqueue).
     let (step, visit) = match job.step.rsplit_once('@') {

@@ -169,7 +169,6 @@ pub async fn serve_with_clock(
     tracing::info!(database = state.store.backend(), base_url = %state.base_url, "idv ready");
     let stop = tokio_util::sync::CancellationToken::new();
     let workers = tokio::spawn(flow::run_workers(state.clone(), stop.clone()));
-    let background = start_background(&state, stop.clone());
     let scheduled = scheduler::jobs().start(state.clone());
     let stop_http = stop.clone();
     let served = axum::serve(listener, app(state))
@@ -182,28 +181,6 @@ pub async fn serve_with_clock(
     stop.cancel();
     // Interrupted background actions are put back before the process goes.
     let _ = workers.await;
-    for task in background {
-        let _ = task.await;
-    }
     scheduled.stop().await;
     served
-}
-
-/// Periodic work besides the job runner: session expiry.
-fn start_background(
-    state: &AppState,
-    stop: tokio_util::sync::CancellationToken,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let st = state.clone();
-    vec![tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
-            }
-            if let Err(e) = flow::expire_due(&st).await {
-                tracing::warn!("expireSessions: {}", e.0.message);
-            }
-        }
-    })]
 }

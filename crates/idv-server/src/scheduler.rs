@@ -344,6 +344,15 @@ pub struct Scheduler {
 pub fn jobs() -> Scheduler {
     let mut s = Scheduler::default();
     s.register("reloadWorkflows", reload_workflows());
+    s.register("expireSessions", |state| {
+        Box::pin(async move {
+            match crate::flow::expire_due(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "expireSessions: lifetimes ended"),
+                Err(e) => tracing::warn!("expireSessions: {}", e.0.message),
+            }
+        })
+    });
     s
 }
 

@@ -29,6 +29,8 @@ pub struct Inner {
     pub clock: Arc<dyn idv_core::time::Clock>,
     /// Woken when this instance queues background jobs, so they start without polling delay.
     pub jobs_wake: tokio::sync::Notify,
+    /// Translations, read at most once a second.
+    pub translations: crate::flow::TranslationCache,
 }
 
 impl Deref for AppState {
@@ -66,6 +68,7 @@ impl AppState {
             outbound,
             clock,
             jobs_wake: tokio::sync::Notify::new(),
+            translations: Default::default(),
         })))
     }
 }

@@ -560,3 +560,82 @@ async fn background_actions_survive_a_restart_sqlite() {
 async fn background_actions_survive_a_restart_postgres() {
     background_actions_survive_a_restart(Backend::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_expire_sessions_job_ends_lifetimes_on_its_schedule() {
+    let svc = Arc::new(Service::default());
+    let svc_url = serve_service(svc.clone()).await;
+    let direct = svc_url.replace("127.0.0.1", "localhost");
+    let srv = TestServer::start_with(Backend::Sqlite, move |c| {
+        c.services.docreader.url = svc_url;
+        c.services
+            .scheduler
+            .jobs
+            .get_mut("expireSessions")
+            .unwrap()
+            .cron = "* * * * * *".into();
+    })
+    .await;
+    let r = srv
+        .admin(srv.post("/api/workflows"))
+        .header("content-type", "application/yaml")
+        .body(workflow(&direct))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let key = srv.key(&["session_all:read", "session_all:write"]).await;
+    let auth = format!("ApiKey {key}");
+    let r = srv
+        .post(&format!("/api/sessions?workflowId={WF_ID}"))
+        .header("authorization", &auth)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(srv.session(&auth, &id).await["currentStep"], "FORM");
+    srv.clock.advance(61_000);
+    let mut s = Value::Null;
+    for _ in 0..60 {
+        s = srv.session(&auth, &id).await;
+        if s["currentStep"] == "TIMED_OUT" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(s["currentStep"], "TIMED_OUT", "{s:#}");
+    assert!(s["engine"].is_null(), "internal state stays internal");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_runs_the_definition_it_started_with() {
+    let e = env(Backend::Sqlite, false).await;
+    let old = e.start().await;
+    // Replace the workflow: small amounts now go to REVIEW.
+    let svc_url = e.srv.config.services.docreader.url.clone();
+    let v2 = workflow(&svc_url.replace("127.0.0.1", "localhost")).replace(
+        "      - name: Small amount\n        transit: {step: DONE, status: VERIFIED}",
+        "      - name: Small amount\n        transit: {step: REVIEW}",
+    );
+    assert_ne!(v2, workflow(&svc_url.replace("127.0.0.1", "localhost")));
+    let r = e
+        .srv
+        .admin(e.srv.post("/api/workflows"))
+        .header("content-type", "application/yaml")
+        .body(v2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let small = json!({"age": 30, "country": "de", "amount": 10});
+    assert_eq!(e.form(&old, small.clone()).await["id"], "DONE");
+    let new = e.start().await;
+    assert_eq!(e.form(&new, small).await["id"], "REVIEW");
+    e.srv.stop().await;
+}

@@ -135,6 +135,7 @@ async fn store_workflow(
 
 async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> ApiResult<Applied> {
     state.store.translations_put(entries).await?;
+    state.translations.forget();
     let mut codes: Vec<String> = entries.iter().map(|r| r.code.clone()).collect();
     codes.sort();
     codes.dedup();
