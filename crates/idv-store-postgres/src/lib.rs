@@ -10,6 +10,7 @@
 //! workflow definition json (kept exactly as written). JSON travels as text and is cast in SQL.
 
 mod api_keys;
+mod assets;
 mod convert;
 mod engine;
 mod files;
@@ -195,6 +196,25 @@ impl Store for PgStore {
 
     async fn translation_codes(&self) -> StoreResult<Vec<String>> {
         translations::codes(&self.pool).await
+    }
+
+    async fn asset_put(
+        &self,
+        asset: &idv_store::AssetRecord,
+    ) -> StoreResult<Option<idv_store::AssetRecord>> {
+        assets::put(&self.pool, asset).await
+    }
+
+    async fn asset_get(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        assets::get(&self.pool, id).await
+    }
+
+    async fn asset_list(&self) -> StoreResult<Vec<idv_store::AssetRecord>> {
+        assets::list(&self.pool).await
+    }
+
+    async fn asset_delete(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        assets::delete(&self.pool, id).await
     }
 
     async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {

@@ -12,6 +12,7 @@
 //! JSON, booleans are 0/1.
 
 mod api_keys;
+mod assets;
 mod convert;
 mod engine;
 mod files;
@@ -281,6 +282,25 @@ impl Store for SqliteStore {
 
     async fn translation_codes(&self) -> StoreResult<Vec<String>> {
         translations::codes(&self.db).await
+    }
+
+    async fn asset_put(
+        &self,
+        asset: &idv_store::AssetRecord,
+    ) -> StoreResult<Option<idv_store::AssetRecord>> {
+        assets::put(&self.db, asset).await
+    }
+
+    async fn asset_get(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        assets::get(&self.db, id).await
+    }
+
+    async fn asset_list(&self) -> StoreResult<Vec<idv_store::AssetRecord>> {
+        assets::list(&self.db).await
+    }
+
+    async fn asset_delete(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        assets::delete(&self.db, id).await
     }
 
     async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {

@@ -22,6 +22,7 @@
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
 
 mod accounts;
+mod assets;
 mod credentials;
 mod engine;
 mod jobs;
@@ -29,6 +30,7 @@ mod sessions;
 mod workflows;
 
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
+pub use assets::{check_asset_race, check_assets};
 pub use credentials::{check_api_keys, check_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
 pub use jobs::{check_job_claim_race, check_job_claims};
@@ -58,6 +60,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_tokens(store).await;
     check_workflows(store).await;
     check_translations(store).await;
+    check_assets(store).await;
+    check_asset_race(store, store).await;
     check_sessions(store).await;
     check_files(store).await;
     check_engine_state(store).await;

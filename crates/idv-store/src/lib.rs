@@ -109,6 +109,17 @@ pub trait Store: Send + Sync + 'static {
     /// The distinct locale codes that have entries.
     async fn translation_codes(&self) -> StoreResult<Vec<String>>;
 
+    // --- workflow assets (metadata; the bytes are in blob storage at `object_key`) ---
+
+    /// Inserts the asset, or replaces every field of the stored one but `created_at`. Returns
+    /// what it replaced, so the caller can delete the bytes it pointed at.
+    async fn asset_put(&self, asset: &AssetRecord) -> StoreResult<Option<AssetRecord>>;
+    async fn asset_get(&self, id: &str) -> StoreResult<Option<AssetRecord>>;
+    /// All assets, by id (byte order).
+    async fn asset_list(&self) -> StoreResult<Vec<AssetRecord>>;
+    /// Deletes the asset and returns what was deleted.
+    async fn asset_delete(&self, id: &str) -> StoreResult<Option<AssetRecord>>;
+
     // --- sessions ---
 
     async fn session_create(&self, session: &SessionRecord) -> StoreResult<()>;

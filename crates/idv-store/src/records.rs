@@ -188,3 +188,20 @@ pub struct JobRecord {
     pub last_error: Option<String>,
     pub created_at: i64,
 }
+
+/// A workflow asset (an image a workflow shows, served at `/api/v1/assets/{id}/content`). The
+/// bytes are in blob storage; each upload gets a new object, so a row never points at bytes
+/// that are being overwritten.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetRecord {
+    /// `[A-Za-z0-9_.-]{1,128}`, chosen by the uploader (`onboardingScanDoc`).
+    pub id: String,
+    pub content_type: String,
+    pub size: i64,
+    /// Hex SHA-256 of the bytes; the HTTP `ETag`.
+    pub sha256: String,
+    /// Where the bytes are in blob storage (`assets/{id}/{upload}`).
+    pub object_key: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
