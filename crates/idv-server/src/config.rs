@@ -94,6 +94,9 @@ pub struct Storage {
     pub fs: FsStorage,
     pub workflows: Location,
     pub locales: Location,
+    /// Workflow assets: uploaded bytes are kept under this prefix, and image files placed
+    /// directly in this folder load as assets at start.
+    pub assets: Location,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +202,11 @@ impl Default for Storage {
                     prefix: "localization".into(),
                 },
             },
+            assets: Location {
+                location: LocationPrefix {
+                    prefix: "assets".into(),
+                },
+            },
         }
     }
 }
@@ -253,6 +261,11 @@ impl Config {
             dirs.push(locales);
         }
         dirs
+    }
+
+    /// The assets folder (`storage.fs.path` / `storage.assets.location.prefix`).
+    pub fn assets_dir(&self) -> PathBuf {
+        self.data_dir().join(&self.storage.assets.location.prefix)
     }
 
     /// `baseUrl` without a trailing slash, or one derived from the listening address.
@@ -455,6 +468,29 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     config.services.scheduler.validate().map_err(ConfigError)?;
+    let assets = &config.storage.assets.location.prefix;
+    if assets.is_empty()
+        || assets.starts_with('/')
+        || assets.ends_with('/')
+        || assets.contains('\\')
+        || assets
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(ConfigError(format!(
+            "bad value for `storage.assets.location.prefix`: `{assets}` must be a relative folder name like assets"
+        )));
+    }
+    if [
+        &config.storage.workflows.location.prefix,
+        &config.storage.locales.location.prefix,
+    ]
+    .contains(&assets)
+    {
+        return Err(ConfigError(format!(
+            "`storage.assets.location.prefix` is `{assets}`, the same folder as workflows or localization files; give assets a folder of their own"
+        )));
+    }
     if config.services.api.max_body_size.0 < 1024 {
         return Err(ConfigError(
             "bad value for `services.api.maxBodySize`: must be at least 1Ki".into(),
@@ -688,6 +724,11 @@ storage:
   locales:
     location:
       prefix: localization
+  # Workflow assets (images served at /api/v1/assets/<id>/content): files placed directly in
+  # this folder load at start, named by their file name without extension.
+  assets:
+    location:
+      prefix: assets
 
 database:
   # sqlite://PATH (embedded default) or postgres://USER:PASSWORD@HOST:PORT/DB

@@ -78,6 +78,16 @@ pub async fn prepare_with_clock(
             Err(problems) => tracing::error!(file = %path, "workflow file refused: {problems}"),
         }
     }
+    for (path, outcome) in ops::assets::load_folder(&state).await {
+        let file = path.display();
+        match outcome {
+            Ok(ops::assets::FolderOutcome::Stored { id }) => {
+                tracing::info!(%file, %id, "asset loaded")
+            }
+            Ok(ops::assets::FolderOutcome::Unchanged { .. }) => {}
+            Err(e) => tracing::error!(%file, "asset file refused: {}", e.0.message),
+        }
+    }
     Ok(state)
 }
 

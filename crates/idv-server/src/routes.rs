@@ -58,6 +58,9 @@ const USER_DELETE: &[(&str, Op)] = &[("user", Op::Delete)];
 const TRANSLATIONS_READ: &[(&str, Op)] = &[("translations", Op::Read)];
 const WORKFLOW_RELOAD: &[(&str, Op)] = &[("workflow_reload", Op::Write)];
 const TRANSLATIONS_WRITE: &[(&str, Op)] = &[("translations", Op::Write)];
+const ASSETS_READ: &[(&str, Op)] = &[("assets", Op::Read)];
+const ASSETS_WRITE: &[(&str, Op)] = &[("assets", Op::Write)];
+const ASSETS_DELETE: &[(&str, Op)] = &[("assets", Op::Delete)];
 const DOCREADER_READ: &[(&str, Op)] = &[("docreader", Op::Read)];
 const DOCREADER_WRITE: &[(&str, Op)] = &[("docreader", Op::Write)];
 const DOCREADER_DELETE: &[(&str, Op)] = &[("docreader", Op::Delete)];
@@ -116,6 +119,11 @@ pub fn table() -> Vec<RouteDef> {
         route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), "sessions", "The session container: status, properties, files (with URLs), metadata, steps", sessions::get),
         route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body)", sessions::step, json = true, example = Some(r#"{"continue": true}"#)),
         route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), "sessions", "Download a session file (supports Range and If-None-Match)", files::download, json = false, example = None),
+        route!(GET "/api/v1/assets/{assetId}/content", Public, "assets", "A workflow asset's bytes, with its Content-Type, ETag (If-None-Match answers 304) and Cache-Control. Public, without credentials: SDKs load assets as plain image URLs, so never store secrets as assets", assets::content, json = false, example = None),
+        route!(GET "/api/v1/assets", AnyOf(ASSETS_READ), "assets", "List workflow assets: [{id, contentType, size, sha256, createdAt, updatedAt, url}]", assets::list),
+        route!(GET "/api/v1/assets/{assetId}", AnyOf(ASSETS_READ), "assets", "One asset's metadata", assets::get),
+        route!(PUT "/api/v1/assets/{assetId}", AnyOf(ASSETS_WRITE), "assets", "Store an asset: the raw body is the file, Content-Type its type (default: from the id's extension). Ids are 1-128 of [A-Za-z0-9_.-]; at most services.api.maxBodySize. 201 when new, 200 when replaced", assets::put),
+        route!(DELETE "/api/v1/assets/{assetId}", AnyOf(ASSETS_DELETE), "assets", "Delete an asset and its bytes", assets::delete),
         // The gateways: mounted at services.docreader.prefix / services.faceapi.prefix.
         route!(GET "/drapi/{*path}", AnyOf(DOCREADER_READ), "gateways", "Relayed to services.docreader.url + /{path} (Document Reader web service), query included, bodies streamed; off unless services.docreader.enabled", gateway::docreader, json = false, example = None),
         route!(POST "/drapi/{*path}", AnyOf(DOCREADER_WRITE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),

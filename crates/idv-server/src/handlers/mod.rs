@@ -2,6 +2,7 @@
 //! call an operation in [`crate::ops`], shape the answer.
 
 pub mod apikeys;
+pub mod assets;
 pub mod auth;
 pub mod files;
 pub mod gateway;
