@@ -42,7 +42,9 @@ impl ServerEffects {
     /// Removes the bytes of files from index `from` on (their rows were never committed).
     pub async fn discard_files_from(&mut self, from: usize) {
         for f in self.files.drain(from..) {
-            let _ = self.state.blobs.delete(&f.object_key).await;
+            if f.inline.is_none() {
+                let _ = self.state.blobs.delete(&f.object_key).await;
+            }
         }
     }
 
@@ -51,12 +53,26 @@ impl ServerEffects {
         file: NewFile,
     ) -> Result<FileRecord, idv_store::blobs::BlobError> {
         let id = idv_core::ids::new_id();
-        let key = object_key(&self.session_id, &id);
-        let stored = self
-            .state
-            .blobs
-            .put_bytes(&key, bytes::Bytes::from(file.bytes))
-            .await?;
+        let (object_key, size, sha256, inline) = if file.bytes.len() <= INLINE_LIMIT {
+            // Small files (step data, most action responses) live in their database row,
+            // written in the same transaction as the session: no file-system round trips.
+            use sha2::Digest as _;
+            let sha = hex::encode(sha2::Sha256::digest(&file.bytes));
+            (
+                idv_store::INLINE_KEY.to_owned(),
+                file.bytes.len() as u64,
+                sha,
+                Some(file.bytes),
+            )
+        } else {
+            let key = object_key(&self.session_id, &id);
+            let stored = self
+                .state
+                .blobs
+                .put_bytes(&key, bytes::Bytes::from(file.bytes))
+                .await?;
+            (key, stored.size, stored.sha256, None)
+        };
         let record = FileRecord {
             id,
             session_id: self.session_id.clone(),
@@ -64,14 +80,36 @@ impl ServerEffects {
             step: Some(file.step),
             property: file.property,
             content_type: file.content_type,
-            size: stored.size as i64,
-            sha256: stored.sha256,
-            object_key: key,
+            size: size as i64,
+            sha256,
+            object_key,
             created_at: self.state.clock.now_ms(),
+            inline,
         };
         self.files.push(record.clone());
         Ok(record)
     }
+}
+
+/// Files up to this size are kept in the database row.
+pub const INLINE_LIMIT: usize = 64 * 1024;
+
+/// The bytes of a session file, wherever they are kept.
+pub async fn file_bytes(state: &AppState, f: &FileRecord) -> ApiResult<bytes::Bytes> {
+    if let Some(b) = &f.inline {
+        return Ok(bytes::Bytes::from(b.clone()));
+    }
+    if f.object_key == idv_store::INLINE_KEY {
+        let b = state
+            .store
+            .file_content(&f.session_id, &f.id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::FileNotFound, format!("no file with id {}", f.id))
+            })?;
+        return Ok(bytes::Bytes::from(b));
+    }
+    Ok(state.blobs.get_bytes(&f.object_key).await?)
 }
 
 pub fn object_key(session_id: &str, file_id: &str) -> String {
@@ -131,24 +169,20 @@ impl Effects for ServerEffects {
     }
 
     async fn load_file(&mut self, file_id: &str) -> Result<Vec<u8>, String> {
-        let key = match self.files.iter().find(|f| f.id == file_id) {
-            Some(f) => f.object_key.clone(),
-            None => {
-                self.state
-                    .store
-                    .file_get(&self.session_id, file_id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("the session has no file {file_id}"))?
-                    .object_key
-            }
+        let record = match self.files.iter().find(|f| f.id == file_id) {
+            Some(f) => f.clone(),
+            None => self
+                .state
+                .store
+                .file_get(&self.session_id, file_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the session has no file {file_id}"))?,
         };
-        self.state
-            .blobs
-            .get_bytes(&key)
+        file_bytes(&self.state, &record)
             .await
             .map(|b| b.to_vec())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.0.message)
     }
 
     async fn store_file(&mut self, file: NewFile) -> Result<String, String> {

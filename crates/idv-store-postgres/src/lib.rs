@@ -241,6 +241,10 @@ impl Store for PgStore {
         files::get(&self.pool, session_id, file_id).await
     }
 
+    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        files::content(&self.pool, session_id, file_id).await
+    }
+
     async fn session_advance(
         &self,
         next: &SessionRecord,

@@ -19,6 +19,7 @@ fn from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
         sha256: col(row, "sha256")?,
         object_key: col(row, "object_key")?,
         created_at: col(row, "created_at")?,
+        inline: None,
     })
 }
 
@@ -35,7 +36,7 @@ pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
 pub(crate) fn insert_query(f: &FileRecord) -> Query<'_, Sqlite, SqliteArguments<'_>> {
     sqlx::query(
         "INSERT INTO files (id, session_id, name, step, property, content_type, size, sha256, \
-         object_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         object_key, created_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&f.id)
     .bind(&f.session_id)
@@ -47,6 +48,7 @@ pub(crate) fn insert_query(f: &FileRecord) -> Query<'_, Sqlite, SqliteArguments<
     .bind(&f.sha256)
     .bind(&f.object_key)
     .bind(f.created_at)
+    .bind(f.inline.as_deref())
 }
 
 pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<FileRecord>> {
@@ -78,4 +80,19 @@ pub(crate) async fn get(
     .as_ref()
     .map(from_row)
     .transpose()
+}
+
+pub(crate) async fn content(
+    db: &Db,
+    session_id: &str,
+    file_id: &str,
+) -> StoreResult<Option<Vec<u8>>> {
+    let row: Option<(Option<Vec<u8>>,)> =
+        sqlx::query_as("SELECT content FROM files WHERE id = $2 AND session_id = $1")
+            .bind(session_id)
+            .bind(file_id)
+            .fetch_optional(&db.read)
+            .await
+            .map_err(backend)?;
+    Ok(row.and_then(|(c,)| c))
 }

@@ -76,6 +76,7 @@ fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
         sha256: r.get(7)?,
         object_key: r.get(8)?,
         created_at: r.get(9)?,
+        inline: None,
     })
 }
 

@@ -351,6 +351,10 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        files::content(&self.db, session_id, file_id).await
+    }
+
     async fn session_advance(
         &self,
         next: &SessionRecord,

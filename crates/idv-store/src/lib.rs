@@ -135,6 +135,9 @@ pub trait Store: Send + Sync + 'static {
     /// Files of a session, oldest first.
     async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>>;
     async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>>;
+    /// The bytes of a file kept in its database row (`None` when there is no such file or its
+    /// bytes are in file storage).
+    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>>;
 
     /// A session and its files (oldest first) in one read: the hot path of
     /// `GET /api/sessions/{id}`. Adapters may answer it with a single statement.

@@ -145,6 +145,9 @@ pub struct SessionRecord {
     pub expires_at: Option<i64>,
 }
 
+/// The `object_key` of a file whose bytes are in its database row.
+pub const INLINE_KEY: &str = "db:";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileRecord {
     pub id: String,
@@ -162,6 +165,10 @@ pub struct FileRecord {
     /// Where the bytes are in blob storage (`sessions/{sessionId}/files/{fileId}`).
     pub object_key: String,
     pub created_at: i64,
+    /// The bytes themselves, for small files kept in the database row instead of file storage
+    /// (`object_key` is then [`INLINE_KEY`]). Written by inserts; reads of records leave it
+    /// `None` (lists stay small): fetch the bytes with [`crate::Store::file_content`].
+    pub inline: Option<Vec<u8>>,
 }
 
 /// A background action of a session's step waiting to run (or running under a lease). Written

@@ -57,8 +57,17 @@ pub async fn download(
             }
         },
     };
-    let stream = state.blobs.get(&f.object_key, range.clone()).await?;
-    let body = Body::from_stream(stream.map_err(std::io::Error::other));
+    let body = if f.object_key == idv_store::INLINE_KEY {
+        let all = crate::flow::file_bytes(&state, &f).await?;
+        let part = match &range {
+            Some(r) => all.slice(r.start as usize..r.end as usize),
+            None => all,
+        };
+        Body::from(part)
+    } else {
+        let stream = state.blobs.get(&f.object_key, range.clone()).await?;
+        Body::from_stream(stream.map_err(std::io::Error::other))
+    };
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(

@@ -460,6 +460,7 @@ where
         sha256: stored.sha256,
         object_key: key,
         created_at: idv_core::time::now_ms(),
+        inline: None,
     };
     state.store.file_create(&record).await?;
     Ok(record)

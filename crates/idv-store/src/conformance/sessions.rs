@@ -274,6 +274,7 @@ pub(super) fn file(id: u64, session: &SessionRecord, created_at: i64) -> FileRec
         size: 5 * 1024 * 1024 * 1024,
         sha256: format!("{:064x}", id),
         created_at,
+        inline: None,
     }
 }
 
@@ -371,4 +372,40 @@ pub async fn check_files(store: &dyn Store) {
         3,
         "a failed create adds none"
     );
+
+    // A small file kept in its row: the bytes come back only through file_content.
+    let bytes = b"{\"continue\":true}\x00\xff".to_vec();
+    let small = FileRecord {
+        object_key: idv_store_inline_key(),
+        size: bytes.len() as i64,
+        inline: Some(bytes.clone()),
+        ..file(0x50, &b, 3_000)
+    };
+    store.file_create(&small).await.expect("create inline file");
+    let read = store
+        .file_get(&b.id, &small.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(read.inline, None, "records leave the bytes out");
+    assert_eq!(read.object_key, crate::INLINE_KEY);
+    assert_eq!(
+        store.file_content(&b.id, &small.id).await.expect("content"),
+        Some(bytes),
+        "the bytes round-trip"
+    );
+    assert_eq!(
+        store.file_content(&a.id, &small.id).await.expect("content"),
+        None,
+        "only within its session"
+    );
+    assert_eq!(
+        store.file_content(&b.id, &fb.id).await.expect("content"),
+        None,
+        "a stored-file record has no bytes in the row"
+    );
+}
+
+fn idv_store_inline_key() -> String {
+    crate::INLINE_KEY.to_owned()
 }

@@ -1,0 +1,2 @@
+-- Small files (step data, small action responses) keep their bytes in the row.
+ALTER TABLE files ADD COLUMN content BLOB;
