@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod lint;
+mod run;
 
 // glibc's allocator serialised the request path on its arena locks under load (seen in
 // profiles of session reads); mimalloc keeps per-thread heaps.
@@ -113,6 +114,12 @@ enum WorkflowCommand {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Run a workflow offline against step submissions and canned action responses: prints
+    /// every transition, property and status, then the final state. Exits 0 when every step
+    /// ran, 1 when a step was refused or the workflow is invalid, 2 on unreadable files or a
+    /// bad steps file.
+    #[command(after_help = run::STEPS_HELP)]
+    Run(run::RunArgs),
 }
 
 #[derive(Subcommand)]
@@ -276,6 +283,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         // Handled in `main`: it needs no runtime and has exit codes of its own.
         Command::Workflow(WorkflowCommand::Lint { .. }) => Ok(()),
+        Command::Workflow(WorkflowCommand::Run(_)) => Ok(()),
         Command::Workflow(WorkflowCommand::Apply { files }) => {
             let state = open(load_config(&cli)?).await?;
             let mut failed = 0;
@@ -349,6 +357,9 @@ fn main() -> ExitCode {
     }) = &cli.command
     {
         return lint::run(files, *deny_warnings);
+    }
+    if let Command::Workflow(WorkflowCommand::Run(args)) = &cli.command {
+        return run::run(args);
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG").unwrap_or_else(|_| {
         let default = if matches!(cli.command, Command::Serve) {
