@@ -9,6 +9,7 @@ use idv_server::state::AppState;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod asset;
 mod lint;
 mod run;
 
@@ -44,6 +45,9 @@ enum Command {
     /// Load workflow definitions and localization files.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Manage workflow assets (images served at /api/v1/assets/<id>/content).
+    #[command(subcommand)]
+    Asset(asset::AssetCommand),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -156,6 +160,7 @@ fn python_list(items: &[String]) -> String {
 
 async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
+        Command::Asset(cmd) => asset::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(())
