@@ -278,6 +278,13 @@ async fn env(backend: Backend, allow_private: bool) -> Env {
         c.services.docreader.enabled = true;
         c.services.docreader.url = svc_cfg;
         c.outbound.allow_private_addresses = allow_private;
+        // Expiry runs when a test says so (see the scheduled-expiry test for the job itself).
+        c.services
+            .scheduler
+            .jobs
+            .get_mut("expireSessions")
+            .unwrap()
+            .cron = String::new();
     })
     .await;
     let r = srv
