@@ -100,7 +100,14 @@ pub struct WorkflowCache {
     /// Workflow id → revision → parsed definition (nested so a lookup by `&str` allocates
     /// nothing on the session-read path).
     parsed: RwLock<HashMap<String, HashMap<i64, Arc<Workflow>>>>,
+    /// Workflow id → its current revision and when that was read. Starting a session reads
+    /// this instead of the whole stored definition; an entry is trusted for
+    /// [`CURRENT_TTL`], or until this instance changes the workflow.
+    current: RwLock<HashMap<String, (i64, std::time::Instant)>>,
 }
+
+/// How long another instance's new revision may go unseen by this one.
+pub const CURRENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl WorkflowCache {
     /// One revision, parsed once.
@@ -127,12 +134,28 @@ impl WorkflowCache {
 
     /// The current revision of a workflow and its number.
     pub async fn current(&self, store: &dyn Store, id: &str) -> ApiResult<(i64, Arc<Workflow>)> {
+        let known = self
+            .current
+            .read()
+            .expect("workflow cache")
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < CURRENT_TTL)
+            .map(|(rev, _)| *rev);
+        if let Some(rev) = known
+            && let Some(w) = self.cached(id, rev)
+        {
+            return Ok((rev, w));
+        }
         let record = store.workflow_get(id).await?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::WorkflowNotFound,
                 format!("no workflow with id {id}"),
             )
         })?;
+        self.current.write().expect("workflow cache").insert(
+            record.id.clone(),
+            (record.revision, std::time::Instant::now()),
+        );
         if let Some(w) = self.cached(&record.id, record.revision) {
             return Ok((record.revision, w));
         }
@@ -141,6 +164,11 @@ impl WorkflowCache {
             rev,
             self.insert(record.id, record.revision, record.definition)?,
         ))
+    }
+
+    /// Forgets the current revision of `id` (this instance just changed or deleted it).
+    pub fn forget_current(&self, id: &str) {
+        self.current.write().expect("workflow cache").remove(id);
     }
 
     fn cached(&self, id: &str, revision: i64) -> Option<Arc<Workflow>> {

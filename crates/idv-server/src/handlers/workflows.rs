@@ -89,6 +89,7 @@ pub async fn delete(
             )
         })?;
     state.store.workflow_delete(&r.id).await?;
+    state.workflows.forget_current(&r.id);
     Ok(Json(json!({"id": r.id, "deleted": true})))
 }
 

@@ -126,6 +126,7 @@ async fn store_workflow(
             created_at: idv_core::time::now_ms(),
         })
         .await?;
+    state.workflows.forget_current(&summary.id);
     Ok(Applied::Workflow {
         summary,
         revision,
