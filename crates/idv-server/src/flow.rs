@@ -126,6 +126,16 @@ impl Effects for ServerEffects {
         _action: &str,
         request: &RenderedRequest,
     ) -> Result<ActionResponse, CallError> {
+        if !(request.url.starts_with("http://") || request.url.starts_with("https://")) {
+            return Err(CallError {
+                message: format!(
+                    "the action's URL `{}` is not an absolute http(s) URL; if it starts with a \
+                     service's URL, set services.docreader.url or services.faceapi.url",
+                    request.url
+                ),
+                retryable: false,
+            });
+        }
         let mut headers = request.headers.clone();
         if request.body.is_some()
             && !headers

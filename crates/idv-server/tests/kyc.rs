@@ -453,3 +453,28 @@ async fn a_document_the_reader_does_not_know_takes_the_error_path() {
     let _ = GENERAL_KYC_ID;
     k.srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unconfigured_service_is_named_in_the_error() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    srv.load_general_kyc().await;
+    let key = srv.key(&["session_all:read", "session_all:write"]).await;
+    let auth = format!("ApiKey {key}");
+    let s = srv.start_session(&key, json!({})).await;
+    let id = s["id"].as_str().unwrap();
+    for (step, body) in [
+        ("ONBOARDING", json!({"continue": true})),
+        ("PREPARE_DOCUMENT", json!({"continue": true})),
+        (
+            "DOC_READER",
+            json!({"transactionId": "t1", "cancel": false, "has_nfc": false}),
+        ),
+    ] {
+        assert_eq!(srv.submit(&auth, id, step, body).await.status(), 200);
+    }
+    let s = srv.session(&auth, id).await;
+    assert_eq!(s["currentStep"], "ERROR");
+    let msg = s["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("services.docreader.url"), "{msg}");
+    srv.stop().await;
+}
