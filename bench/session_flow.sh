@@ -59,6 +59,8 @@ if [[ "$PERF" == 1 ]]; then command -v perf >/dev/null || die "BENCH_PERF=1 need
 WORK=""
 SERVER_PID=""
 PG_DB=""
+LOADGEN_PID=""
+PERF_PID=""
 stop_server() {
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -84,6 +86,12 @@ drop_db() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    for p in "$LOADGEN_PID" "$PERF_PID"; do
+        if [[ -n "$p" ]]; then
+            kill -TERM "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
+    done
     stop_server
     drop_db
     if [[ -n "$WORK" && -d "$WORK" ]]; then
@@ -227,10 +235,15 @@ loadgen() { # name mode concurrency warmup [extra args...]
     # On PostgreSQL the load generator also adds up the CPU of this database's backends.
     local -a db=()
     [[ -n "$PG_DB" ]] && db=(--db-match "$PG_DB")
+    # In the background and waited for, so that Ctrl-C or SIGTERM runs the cleanup at once
+    # rather than after the run.
     "$LOADGEN" --base "$BASE" --mode "$mode" --concurrency "$conc" --warmup "$warm" \
         --duration "$DURATION" --threads "$LG_THREADS" --server-pid "$SERVER_PID" --clk-tck "$CLK_TCK" \
-        --workflow "$WORKFLOW_ID" --auth "$BASIC" "${db[@]}" "$@" >"$OUT/$BACKEND.$name.json" ||
-        { server_alive "during the $name run"; die "the load generator failed in the $name run"; }
+        --workflow "$WORKFLOW_ID" --auth "$BASIC" "${db[@]}" "$@" >"$OUT/$BACKEND.$name.json" &
+    LOADGEN_PID=$!
+    wait "$LOADGEN_PID" ||
+        { LOADGEN_PID=""; server_alive "during the $name run"; die "the load generator failed in the $name run"; }
+    LOADGEN_PID=""
     server_alive "during the $name run"
     rss_snap "$name"
     python3 -c '
@@ -253,9 +266,10 @@ profile() { # concurrency
     say "[$BACKEND] perf record during a flow run at concurrency $1"
     perf record -q -F 499 --call-graph dwarf,16384 -o "$data" -p "$SERVER_PID" -- sleep $((WARMUP + DURATION)) \
         2>"$OUT/$BACKEND.perf.log" &
-    local perf_pid=$!
+    PERF_PID=$!
     loadgen "profiled-c$1" flow "$1" "$WARMUP"
-    wait "$perf_pid" || true
+    wait "$PERF_PID" || true
+    PERF_PID=""
     perf report -i "$data" --no-children --stdio --percent-limit 0.5 --sort dso,symbol -g none \
         >"$OUT/$BACKEND.perf-self.txt" 2>/dev/null || true
     perf script -i "$data" -F comm,tid,ip,sym 2>/dev/null | python3 "$BENCH/perf_breakdown.py" - \
