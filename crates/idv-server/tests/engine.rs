@@ -267,6 +267,13 @@ struct Env {
 }
 
 async fn env(backend: Backend, allow_private: bool) -> Env {
+    // Expiry runs when a test says so (see the scheduled-expiry test for the job itself).
+    env_with_expiry(backend, allow_private, "").await
+}
+
+/// [`env`] with the `expireSessions` job's cron (`""`: never).
+async fn env_with_expiry(backend: Backend, allow_private: bool, expiry_cron: &str) -> Env {
+    let expiry_cron = expiry_cron.to_owned();
     let svc = Arc::new(Service::default());
     *svc.score.lock().unwrap() = json!(80);
     let svc_url = serve_service(svc.clone()).await;
@@ -278,13 +285,12 @@ async fn env(backend: Backend, allow_private: bool) -> Env {
         c.services.docreader.enabled = true;
         c.services.docreader.url = svc_cfg;
         c.outbound.allow_private_addresses = allow_private;
-        // Expiry runs when a test says so (see the scheduled-expiry test for the job itself).
         c.services
             .scheduler
             .jobs
             .get_mut("expireSessions")
             .unwrap()
-            .cron = String::new();
+            .cron = expiry_cron;
     })
     .await;
     let r = srv
@@ -570,46 +576,15 @@ async fn background_actions_survive_a_restart_postgres() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_expire_sessions_job_ends_lifetimes_on_its_schedule() {
-    let svc = Arc::new(Service::default());
-    let svc_url = serve_service(svc.clone()).await;
-    let direct = svc_url.replace("127.0.0.1", "localhost");
-    let srv = TestServer::start_with(Backend::Sqlite, move |c| {
-        c.services.docreader.url = svc_url;
-        c.services
-            .scheduler
-            .jobs
-            .get_mut("expireSessions")
-            .unwrap()
-            .cron = "* * * * * *".into();
-    })
-    .await;
-    let r = srv
-        .admin(srv.post("/api/workflows"))
-        .header("content-type", "application/yaml")
-        .body(workflow(&direct))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let key = srv.key(&["session_all:read", "session_all:write"]).await;
-    let auth = format!("ApiKey {key}");
-    let r = srv
-        .post(&format!("/api/sessions?workflowId={WF_ID}"))
-        .header("authorization", &auth)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let e = env_with_expiry(Backend::Sqlite, false, "* * * * * *").await;
+    let (srv, auth) = (&e.srv, e.auth.as_str());
+    let id = e.start().await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(srv.session(&auth, &id).await["currentStep"], "FORM");
+    assert_eq!(srv.session(auth, &id).await["currentStep"], "FORM");
     srv.clock.advance(61_000);
     let mut s = Value::Null;
     for _ in 0..60 {
-        s = srv.session(&auth, &id).await;
+        s = srv.session(auth, &id).await;
         if s["currentStep"] == "TIMED_OUT" {
             break;
         }
@@ -617,7 +592,7 @@ async fn the_expire_sessions_job_ends_lifetimes_on_its_schedule() {
     }
     assert_eq!(s["currentStep"], "TIMED_OUT", "{s:#}");
     assert!(s["engine"].is_null(), "internal state stays internal");
-    srv.stop().await;
+    e.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
