@@ -342,6 +342,10 @@ fn conflict(id: &str) -> ApiError {
     )
 }
 
+/// How often a step submission is run again on a fresh read when background actions of the
+/// same session commit in between (each finished action is one such write).
+const SUBMIT_TRIES: usize = 16;
+
 /// Runs a client's step data through the engine and commits the outcome. `s` is the session
 /// as read (its step is current); `raw` the submitted bytes, stored as the step's file first.
 pub async fn submit(
@@ -375,7 +379,11 @@ pub async fn submit(
     // A background action may finish while this runs; then the submission runs again on the
     // fresh session (if the step is still current), so a client never loses to a job.
     let mut current = s.clone();
-    for _ in 0..4 {
+    for attempt in 0..SUBMIT_TRIES {
+        if attempt > 1 {
+            // Several background writes in a row: give them a moment to drain.
+            tokio::time::sleep(Duration::from_millis(2 * attempt as u64)).await;
+        }
         let mut run = run_of(&current);
         let outcome = Engine::new(wf, &scope, &mut fx)
             .submit(&mut run, step_id, data)
