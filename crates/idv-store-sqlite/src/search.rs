@@ -132,6 +132,19 @@ fn condition(sql: &mut Sql, c: &Condition) {
             sql.push(" ");
             sql.scalar(value);
         }
+        // One value: a plain comparison, which an index serves in sort order.
+        Condition::In {
+            field: Field::Column(col),
+            values,
+            negated,
+        } if values.len() == 1 => condition(
+            sql,
+            &Condition::Compare {
+                field: Field::Column(*col),
+                cmp: if *negated { Cmp::Ne } else { Cmp::Eq },
+                value: values[0].clone(),
+            },
+        ),
         Condition::In {
             field: Field::Column(col),
             values,
@@ -275,7 +288,10 @@ fn where_clause(sql: &mut Sql, q: &SessionQuery) {
         sql.push(" AND owner_id = ");
         sql.bind(Param::Text(owner.clone()));
     }
-    if !q.workflows.is_empty() {
+    if let [one] = q.workflows.as_slice() {
+        sql.push(" AND workflow_id = ");
+        sql.bind(Param::Text(one.clone()));
+    } else if !q.workflows.is_empty() {
         sql.push(" AND workflow_id IN (");
         for (i, w) in q.workflows.iter().enumerate() {
             if i > 0 {
