@@ -129,8 +129,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
-            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId | InvalidFilter
-            | InvalidCursor | InvalidView => 400,
+            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId
+            | InvalidFilter | InvalidCursor | InvalidView => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials

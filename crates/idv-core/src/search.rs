@@ -242,9 +242,7 @@ impl SearchRequest {
                 other => {
                     return Err(invalid(
                         other,
-                        format!(
-                            "unknown key; a search body has filter, sort, workflows and columns (and a view's id, title, description, groupIds, userIds, which are ignored)"
-                        ),
+                        "unknown key; a search body has filter, sort, workflows and columns (and a view's id, title, description, groupIds, userIds, which are ignored)",
                     ));
                 }
             }
@@ -304,7 +302,10 @@ fn parse_workflows(v: &Value) -> Result<Vec<String>, Error> {
             Value::String(s) if !s.is_empty() => Ok(s.clone()),
             other => Err(invalid(
                 &format!("workflows[{i}]"),
-                format!("must be a workflow id (a non-empty string), not {}", kind(other)),
+                format!(
+                    "must be a workflow id (a non-empty string), not {}",
+                    kind(other)
+                ),
             )),
         })
         .collect()
@@ -355,7 +356,9 @@ pub fn parse_columns(v: &Value, at: &str) -> Result<Columns, Error> {
                             &format!("{here}.type"),
                             format!(
                                 "must be \"field\" or \"property\", not {}",
-                                other.map(Value::to_string).unwrap_or_else(|| "missing".into())
+                                other
+                                    .map(Value::to_string)
+                                    .unwrap_or_else(|| "missing".into())
                             ),
                         ));
                     }
@@ -421,7 +424,10 @@ fn parse_sort(v: &Value) -> Result<Vec<SortKey>, Error> {
         }
     };
     if items.len() > MAX_SORT_KEYS {
-        return Err(invalid("sort", format!("at most {MAX_SORT_KEYS} sort keys")));
+        return Err(invalid(
+            "sort",
+            format!("at most {MAX_SORT_KEYS} sort keys"),
+        ));
     }
     items
         .into_iter()
@@ -528,10 +534,7 @@ fn parse_filter(v: &Value) -> Result<Option<Filter>, Error> {
 
 fn parse_group(v: &Value, at: &str, depth: usize, budget: &mut Budget) -> Result<Filter, Error> {
     if depth > MAX_DEPTH {
-        return Err(invalid(
-            at,
-            format!("groups nest at most {MAX_DEPTH} deep"),
-        ));
+        return Err(invalid(at, format!("groups nest at most {MAX_DEPTH} deep")));
     }
     let Value::Object(m) = v else {
         return Err(invalid(
@@ -609,14 +612,17 @@ fn parse_group(v: &Value, at: &str, depth: usize, budget: &mut Budget) -> Result
     if parts.len() == 1 {
         return Ok(parts.remove(0));
     }
-    Ok(if or { Filter::Or(parts) } else { Filter::And(parts) })
+    Ok(if or {
+        Filter::Or(parts)
+    } else {
+        Filter::And(parts)
+    })
 }
 
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= MAX_KEY_LEN
-        && k
-            .bytes()
+        && k.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
@@ -863,7 +869,13 @@ pub fn encode_cursor(sort: &[SortKey], values: &[SortValue]) -> String {
 
 fn sort_signature(sort: &[SortKey]) -> String {
     sort.iter()
-        .map(|k| format!("{}{}", if k.descending { "-" } else { "+" }, k.column.name()))
+        .map(|k| {
+            format!(
+                "{}{}",
+                if k.descending { "-" } else { "+" },
+                k.column.name()
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -874,7 +886,9 @@ pub fn decode_cursor(sort: &[SortKey], cursor: &str) -> Result<Vec<SortValue>, E
     let bad = |why: &str| {
         Error::new(
             ErrorCode::InvalidCursor,
-            format!("`after` {why}; pass the `next` value of the previous page unchanged, with the same sort"),
+            format!(
+                "`after` {why}; pass the `next` value of the previous page unchanged, with the same sort"
+            ),
         )
     };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -892,7 +906,10 @@ pub fn decode_cursor(sort: &[SortKey], cursor: &str) -> Result<Vec<SortValue>, E
         .zip(vals)
         .map(|(k, v)| match (k.column.is_text(), v) {
             (true, Value::String(s)) => Ok(SortValue::Text(s.clone())),
-            (false, Value::Number(n)) => n.as_i64().map(SortValue::Int).ok_or_else(|| bad("is not a cursor")),
+            (false, Value::Number(n)) => n
+                .as_i64()
+                .map(SortValue::Int)
+                .ok_or_else(|| bad("is not a cursor")),
             _ => Err(bad("is not a cursor")),
         })
         .collect()
@@ -946,11 +963,20 @@ mod tests {
     fn mistakes_name_their_place() {
         assert!(err(json!({"bogus": 1})).starts_with("bogus:"));
         let m = err(cond("nope", "$eq", json!(1)));
-        assert!(m.contains("filter.groups[0].conditions[0].field") && m.contains("nope"), "{m}");
+        assert!(
+            m.contains("filter.groups[0].conditions[0].field") && m.contains("nope"),
+            "{m}"
+        );
         let m = err(cond("status", "$like", json!(1)));
-        assert!(m.contains("filter.groups[0].conditions[0].op") && m.contains("$like"), "{m}");
+        assert!(
+            m.contains("filter.groups[0].conditions[0].op") && m.contains("$like"),
+            "{m}"
+        );
         let m = err(cond("status", "$eq", json!("one")));
-        assert!(m.contains("conditions[0].value") && m.contains("integer"), "{m}");
+        assert!(
+            m.contains("conditions[0].value") && m.contains("integer"),
+            "{m}"
+        );
         let m = err(cond("properties.a b", "$eq", json!(1)));
         assert!(m.contains("not a key name"), "{m}");
         let m = err(cond("createdAt", "$gt", json!("yesterday")));
@@ -978,13 +1004,22 @@ mod tests {
             .collect();
         let m = err(json!({"filter": {"conditions": many}}));
         assert!(m.contains("at most"), "{m}");
-        let m = err(cond("status", "$in", json!((0..=MAX_IN_VALUES).collect::<Vec<_>>())));
+        let m = err(cond(
+            "status",
+            "$in",
+            json!((0..=MAX_IN_VALUES).collect::<Vec<_>>()),
+        ));
         assert!(m.contains("at most"), "{m}");
     }
 
     #[test]
     fn values_are_typed() {
-        let r = SearchRequest::parse(&cond("createdAt", "$gte", json!("2025-01-31T10:00:00.000Z"))).unwrap();
+        let r = SearchRequest::parse(&cond(
+            "createdAt",
+            "$gte",
+            json!("2025-01-31T10:00:00.000Z"),
+        ))
+        .unwrap();
         assert_eq!(
             r.filter,
             Some(Filter::Condition(Condition::Compare {
@@ -1006,10 +1041,20 @@ mod tests {
 
     #[test]
     fn sorts_normalize_and_cursors_round_trip() {
-        let r = SearchRequest::parse(&json!({"sort": [{"field": "status", "direction": 1}, {"updatedAt": "DESC"}]})).unwrap();
+        let r = SearchRequest::parse(
+            &json!({"sort": [{"field": "status", "direction": 1}, {"updatedAt": "DESC"}]}),
+        )
+        .unwrap();
         assert_eq!(
-            r.sort.iter().map(|k| (k.column, k.descending)).collect::<Vec<_>>(),
-            [(Column::Status, false), (Column::UpdatedAt, true), (Column::Id, true)]
+            r.sort
+                .iter()
+                .map(|k| (k.column, k.descending))
+                .collect::<Vec<_>>(),
+            [
+                (Column::Status, false),
+                (Column::UpdatedAt, true),
+                (Column::Id, true)
+            ]
         );
         let vals = vec![
             SortValue::Int(2),

@@ -415,5 +415,7 @@ pub(crate) async fn plan(db: &PgPool, q: &SessionQuery) -> StoreResult<Vec<Strin
         params: page.params,
     };
     let rows = query(&explained).fetch_all(db).await.map_err(backend)?;
-    rows.iter().map(|r| col::<String>(r, "QUERY PLAN")).collect()
+    rows.iter()
+        .map(|r| col::<String>(r, "QUERY PLAN"))
+        .collect()
 }

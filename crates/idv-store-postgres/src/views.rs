@@ -21,7 +21,11 @@ fn from_row(row: &PgRow) -> StoreResult<ViewRecord> {
     })
 }
 
-pub(crate) async fn put(db: &PgPool, v: &ViewRecord, only_owner: Option<&str>) -> StoreResult<bool> {
+pub(crate) async fn put(
+    db: &PgPool,
+    v: &ViewRecord,
+    only_owner: Option<&str>,
+) -> StoreResult<bool> {
     let done = sqlx::query(
         "INSERT INTO views (namespace, key, value, group_ids, user_ids, owner_id, created_at, \
          updated_at) VALUES ($1, $2, $3::json, $4, $5, $6, $7, $8) \
@@ -45,7 +49,11 @@ pub(crate) async fn put(db: &PgPool, v: &ViewRecord, only_owner: Option<&str>) -
     Ok(done.rows_affected() > 0)
 }
 
-pub(crate) async fn get(db: &PgPool, namespace: &str, key: &str) -> StoreResult<Option<ViewRecord>> {
+pub(crate) async fn get(
+    db: &PgPool,
+    namespace: &str,
+    key: &str,
+) -> StoreResult<Option<ViewRecord>> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM views WHERE namespace = $1 AND key = $2"
     ))

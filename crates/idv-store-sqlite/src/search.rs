@@ -96,7 +96,11 @@ fn json_eq(sql: &mut Sql, doc: Document, keys: &[String], v: &Scalar) {
         Scalar::Bool(b) => {
             sql.push("COALESCE(");
             json_fn(sql, "json_type", doc, keys);
-            sql.push(if *b { " = 'true', 0)" } else { " = 'false', 0)" });
+            sql.push(if *b {
+                " = 'true', 0)"
+            } else {
+                " = 'false', 0)"
+            });
         }
         _ => json_compare(sql, doc, keys, Cmp::Eq, v),
     }

@@ -5,7 +5,8 @@ use crate::convert::{backend, col, json_col, json_text, list_col, list_text, map
 use idv_store::{StoreResult, ViewRecord};
 use sqlx::sqlite::SqliteRow;
 
-const COLUMNS: &str = "namespace, key, value, group_ids, user_ids, owner_id, created_at, updated_at";
+const COLUMNS: &str =
+    "namespace, key, value, group_ids, user_ids, owner_id, created_at, updated_at";
 
 /// Views `?` may see (the viewer is bound twice): no user ids, owned, or listed.
 const VISIBLE: &str = "(user_ids = '[]' OR owner_id = ? \

@@ -60,7 +60,13 @@ pub async fn search(
                 "searching sessions needs session:read or session_all:read",
             )
         })?;
-    let limit = number("limit", paging.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT, "")?;
+    let limit = number(
+        "limit",
+        paging.limit.as_deref(),
+        DEFAULT_LIMIT,
+        MAX_LIMIT,
+        "",
+    )?;
     let skip = number(
         "skip",
         paging.skip.as_deref(),

@@ -68,7 +68,9 @@ fn text(value: &Map<String, Value>, key: &str) -> ApiResult<()> {
         Some(Value::String(_)) => Err(invalid(format!(
             "value.{key} is longer than {MAX_TEXT} bytes"
         ))),
-        Some(other) => Err(invalid(format!("value.{key} must be a string, not {other}"))),
+        Some(other) => Err(invalid(format!(
+            "value.{key} must be a string, not {other}"
+        ))),
     }
 }
 

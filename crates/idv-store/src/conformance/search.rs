@@ -19,7 +19,11 @@ const WF_B: &str = "conformance-search-b";
 /// 10_000 + 10 n (n = 3 and 4 share a time, to test the id tiebreak); updated in the reverse
 /// order; owner "o1" for n < 6.
 fn session(n: u64) -> SessionRecord {
-    let created = if n == 4 { 10_030 } else { 10_000 + 10 * n as i64 };
+    let created = if n == 4 {
+        10_030
+    } else {
+        10_000 + 10 * n as i64
+    };
     let props = match n {
         0 => json!({"AGE": 30, "FULL_NAME": "Ann", "doc": {"kind": "passport"}, "VIP": true}),
         1 => json!({"AGE": 30.5, "FULL_NAME": "Bob", "doc": {"kind": "id_card"}, "VIP": false}),
@@ -30,7 +34,7 @@ fn session(n: u64) -> SessionRecord {
     };
     SessionRecord {
         id: hex_id(0x5e000 + n),
-        workflow_id: if n % 2 == 0 { WF_A } else { WF_B }.to_owned(),
+        workflow_id: if n.is_multiple_of(2) { WF_A } else { WF_B }.to_owned(),
         workflow_revision: 1,
         workflow_name: "Search".to_owned(),
         workflow_version: Some("1".to_owned()),
@@ -112,7 +116,13 @@ pub async fn check_session_search(store: &dyn Store) {
         store.session_create(&session(n)).await.expect("create");
     }
     let all = expected(|_| true);
-    check(store, "no filter: all, newest first, ties by id", None, all.clone()).await;
+    check(
+        store,
+        "no filter: all, newest first, ties by id",
+        None,
+        all.clone(),
+    )
+    .await;
     assert_eq!(&all[..3], [11, 10, 9]);
     assert_eq!(
         all.iter().position(|n| *n == 4).unwrap() + 1,
@@ -181,14 +191,22 @@ pub async fn check_session_search(store: &dyn Store) {
     check(
         store,
         "id $eq",
-        Some(cmp(Field::Column(Id), Cmp::Eq, Scalar::Text(hex_id(0x5e005)))),
+        Some(cmp(
+            Field::Column(Id),
+            Cmp::Eq,
+            Scalar::Text(hex_id(0x5e005)),
+        )),
         vec![5],
     )
     .await;
     check(
         store,
         "id $gt (byte order)",
-        Some(cmp(Field::Column(Id), Cmp::Gt, Scalar::Text(hex_id(0x5e009)))),
+        Some(cmp(
+            Field::Column(Id),
+            Cmp::Gt,
+            Scalar::Text(hex_id(0x5e009)),
+        )),
         expected(|s| s.id > hex_id(0x5e009)),
     )
     .await;
@@ -235,7 +253,11 @@ pub async fn check_session_search(store: &dyn Store) {
     check(
         store,
         "properties string $gte in byte order (lower case after upper)",
-        Some(cmp(prop(&["FULL_NAME"]), Cmp::Gte, Scalar::Text("Dee".into()))),
+        Some(cmp(
+            prop(&["FULL_NAME"]),
+            Cmp::Gte,
+            Scalar::Text("Dee".into()),
+        )),
         expected(|s| {
             s.properties["FULL_NAME"]
                 .as_str()
@@ -246,7 +268,11 @@ pub async fn check_session_search(store: &dyn Store) {
     check(
         store,
         "properties string $lt",
-        Some(cmp(prop(&["FULL_NAME"]), Cmp::Lt, Scalar::Text("Bz".into()))),
+        Some(cmp(
+            prop(&["FULL_NAME"]),
+            Cmp::Lt,
+            Scalar::Text("Bz".into()),
+        )),
         vec![1, 0],
     )
     .await;
@@ -354,7 +380,11 @@ pub async fn check_session_search(store: &dyn Store) {
             cmp(prop(&["AGE"]), Cmp::Gt, Scalar::Int(20)),
         ]),
         Filter::And(vec![
-            cmp(Field::Column(WorkflowId), Cmp::Eq, Scalar::Text(WF_B.into())),
+            cmp(
+                Field::Column(WorkflowId),
+                Cmp::Eq,
+                Scalar::Text(WF_B.into()),
+            ),
             Filter::Or(vec![
                 cmp(Field::Column(Id), Cmp::Eq, Scalar::Text(hex_id(0x5e003))),
                 cmp(Field::Column(Id), Cmp::Eq, Scalar::Text(hex_id(0x5e005))),
@@ -622,7 +652,11 @@ pub async fn check_views(store: &dyn Store) {
     store.view_put(&other_ns, None).await.expect("other ns");
 
     let (list, total) = store.view_list(ns, None, 10, 0).await.expect("list");
-    assert_eq!(keys(&list), ["B-upper", "a", "b", "c"], "by key, byte order");
+    assert_eq!(
+        keys(&list),
+        ["B-upper", "a", "b", "c"],
+        "by key, byte order"
+    );
     assert_eq!(total, 4);
     let (list, total) = store.view_list(ns, None, 2, 1).await.expect("page");
     assert_eq!((keys(&list), total), (vec!["a", "b"], 4), "limit and skip");
@@ -638,13 +672,27 @@ pub async fn check_views(store: &dyn Store) {
     };
     assert_eq!(seen("carol").await, ["B-upper", "b", "c"]);
     assert_eq!(seen("u9").await, ["B-upper", "a", "b"]);
-    assert_eq!(seen("alice").await, ["B-upper", "a", "b"], "the owner sees it");
+    assert_eq!(
+        seen("alice").await,
+        ["B-upper", "a", "b"],
+        "the owner sees it"
+    );
     assert_eq!(seen("zed").await, ["B-upper", "b"]);
 
     // Delete: owner-only refuses others.
-    assert!(!store.view_delete(ns, "a", Some("bob")).await.expect("refused"));
+    assert!(
+        !store
+            .view_delete(ns, "a", Some("bob"))
+            .await
+            .expect("refused")
+    );
     assert!(store.view_get(ns, "a").await.expect("get").is_some());
-    assert!(store.view_delete(ns, "a", Some("alice")).await.expect("own"));
+    assert!(
+        store
+            .view_delete(ns, "a", Some("alice"))
+            .await
+            .expect("own")
+    );
     assert!(!store.view_delete(ns, "a", None).await.expect("again"));
     for k in ["b", "c", "B-upper"] {
         assert!(store.view_delete(ns, k, None).await.expect("delete"));
