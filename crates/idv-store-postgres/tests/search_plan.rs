@@ -88,6 +88,22 @@ async fn check_plan(url: String) {
     assert!(!text.contains("Seq Scan"), "no sequential scan:\n{text}");
     assert!(!text.contains("Sort"), "no sort step:\n{text}");
 
+    // A view's own query: its workflow, no other condition, newest first.
+    let view_query = SessionQuery {
+        filter: None,
+        workflows: vec![MAIN_WF.into()],
+        ..query.clone()
+    };
+    let plan = store.session_search_plan(&view_query).await.expect("plan");
+    println!(
+        "EXPLAIN (PostgreSQL, a view's query):\n  {}",
+        plan.join("\n  ")
+    );
+    let text = plan.join("\n");
+    assert!(text.contains("Index Scan"), "an index scan:\n{text}");
+    assert!(!text.contains("Seq Scan"), "no sequential scan:\n{text}");
+    assert!(!text.contains("Sort"), "no sort step:\n{text}");
+
     let page = store.session_search(&query).await.expect("search");
     assert_eq!(page.items.len(), 100);
     assert!(page.items.iter().all(|s| s.status == 4

@@ -18,6 +18,9 @@ CREATE TABLE views (
 -- status + workflow + time-range filters use the indexes of 0001 (sessions_by_workflow_status,
 -- sessions_by_status, sessions_by_created, sessions_by_owner).
 CREATE INDEX sessions_by_updated ON sessions (updated_at, id);
+-- A view's own query: its workflows, newest first, with no status condition (the 0001 index
+-- puts status before created_at, so it cannot give that order without sorting).
+CREATE INDEX sessions_by_workflow_created ON sessions (workflow_id, created_at, id);
 -- Own-only searches (session:read) of one workflow and status.
 CREATE INDEX sessions_by_owner_workflow_status
     ON sessions (owner_id, workflow_id, status, created_at, id);

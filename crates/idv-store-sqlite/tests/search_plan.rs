@@ -85,6 +85,23 @@ async fn status_workflow_time_range_uses_the_index() {
         "rows come in sort order, without a sort step:\n{text}"
     );
 
+    // A view's own query: its workflow, no other condition, newest first.
+    let view_query = SessionQuery {
+        filter: None,
+        ..query.clone()
+    };
+    let plan = store.session_search_plan(&view_query).await.expect("plan");
+    println!(
+        "EXPLAIN QUERY PLAN (SQLite, a view's query):\n  {}",
+        plan.join("\n  ")
+    );
+    let text = plan.join("\n");
+    assert!(
+        text.contains("INDEX sessions_by_workflow_created (workflow_id=?)"),
+        "a view's query walks sessions_by_workflow_created:\n{text}"
+    );
+    assert!(!text.contains("TEMP B-TREE"), "no sort step:\n{text}");
+
     // And the answer is right: status 1, the workflow, the range, newest first.
     let page = store.session_search(&query).await.expect("search");
     assert_eq!(page.items.len(), 100);
