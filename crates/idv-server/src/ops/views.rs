@@ -75,7 +75,8 @@ fn text(value: &Map<String, Value>, key: &str) -> ApiResult<()> {
 }
 
 /// Checks a view's value and fills its defaults: `id` (kept from `existing`, else new),
-/// `workflows`, `columns`, `groupIds`, `userIds` (empty lists).
+/// `title` and `description` (empty strings), `workflows`, `columns`, `groupIds`, `userIds`
+/// (empty lists).
 fn checked_value(value: Value, existing: Option<&ViewRecord>) -> ApiResult<Map<String, Value>> {
     let Value::Object(mut m) = value else {
         return Err(invalid(format!(
@@ -104,6 +105,11 @@ fn checked_value(value: Value, existing: Option<&ViewRecord>) -> ApiResult<Map<S
             return Err(invalid(format!(
                 "value.id must be a non-empty string of at most {MAX_NAME} bytes, not {other}"
             )));
+        }
+    }
+    for key in ["title", "description"] {
+        if matches!(m.get(key), None | Some(Value::Null)) {
+            m.insert(key.into(), json!(""));
         }
     }
     for key in ["workflows", "columns", "groupIds", "userIds"] {
