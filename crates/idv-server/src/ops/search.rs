@@ -13,9 +13,11 @@ use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use idv_core::search::{self, Column, SearchRequest, SortKey, SortValue};
-use idv_core::workflow::PropertyType;
+use idv_core::workflow::{PropertyType, Workflow};
 use idv_store::{SessionQuery, SessionSummary};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 1000;
@@ -100,9 +102,25 @@ pub async fn search(
         )),
         _ => None,
     };
+    // Workflow revisions looked up once per search (a missing one too: its sessions then
+    // show no view block, and the store is not asked again for every row).
+    let mut workflows: HashMap<(String, i64), Option<Arc<Workflow>>> = HashMap::new();
     let mut items = Vec::with_capacity(page.items.len());
     for s in &page.items {
-        items.push(summary(state, s, &request.properties).await);
+        let key = (s.workflow_id.clone(), s.workflow_revision);
+        let workflow = match workflows.get(&key) {
+            Some(w) => w.clone(),
+            None => {
+                let w = state
+                    .workflows
+                    .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
+                    .await
+                    .ok();
+                workflows.insert(key, w.clone());
+                w
+            }
+        };
+        items.push(summary(state, s, workflow, &request.properties));
     }
     Ok(json!({
         "items": items,
@@ -126,12 +144,12 @@ fn cursor_values(sort: &[SortKey], s: &SessionSummary) -> Vec<SortValue> {
 
 /// A session summary: the session's own fields, the requested property columns (binary ones
 /// as `{fileId, url}`, like the session JSON) and the workflow's `view` block when it has one.
-async fn summary(state: &AppState, s: &SessionSummary, columns: &[String]) -> Value {
-    let workflow = state
-        .workflows
-        .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
-        .await
-        .ok();
+fn summary(
+    state: &AppState,
+    s: &SessionSummary,
+    workflow: Option<Arc<Workflow>>,
+    columns: &[String],
+) -> Value {
     let base = crate::ops::sessions::file_url(state, &s.id, "");
     let empty = Map::new();
     let props = s.properties.as_object().unwrap_or(&empty);
