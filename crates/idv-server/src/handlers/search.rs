@@ -3,7 +3,7 @@
 use super::Caller;
 use crate::body::JsonBody;
 use crate::error::ApiResult;
-use crate::ops::search::{self, Paging};
+use crate::ops::search::{self, Paging, SearchAnswer};
 use crate::routes::query_param;
 use crate::state::AppState;
 use axum::Json;
@@ -15,7 +15,7 @@ pub async fn sessions(
     caller: Caller,
     RawQuery(query): RawQuery,
     JsonBody(body, _): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SearchAnswer>> {
     let q = query.unwrap_or_default();
     let paging = Paging {
         limit: query_param(&q, "limit"),

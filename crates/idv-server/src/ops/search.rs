@@ -15,7 +15,7 @@ use idv_core::permission::Op;
 use idv_core::search::{self, Column, SearchRequest, SortKey, SortValue};
 use idv_core::workflow::{PropertyType, Workflow};
 use idv_store::{SessionQuery, SessionSummary};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -53,7 +53,7 @@ pub async fn search(
     by: &Principal,
     body: &Value,
     paging: &Paging,
-) -> ApiResult<Value> {
+) -> ApiResult<SearchAnswer> {
     let reach = by
         .reach("session_all", "session", Op::Read)
         .ok_or_else(|| {
@@ -105,8 +105,8 @@ pub async fn search(
     // Workflow revisions looked up once per search (a missing one too: its sessions then
     // show no view block, and the store is not asked again for every row).
     let mut workflows: HashMap<(String, i64), Option<Arc<Workflow>>> = HashMap::new();
-    let mut items = Vec::with_capacity(page.items.len());
-    for s in &page.items {
+    let mut rows = Vec::with_capacity(page.items.len());
+    for s in page.items {
         let key = (s.workflow_id.clone(), s.workflow_revision);
         let workflow = match workflows.get(&key) {
             Some(w) => w.clone(),
@@ -120,14 +120,26 @@ pub async fn search(
                 w
             }
         };
-        items.push(summary(state, s, workflow, &request.properties));
+        let view = workflow.as_ref().and_then(|w| {
+            let props = s.properties.as_object()?;
+            let base = crate::ops::sessions::file_url(state, &s.id, "");
+            w.view_summary(props)
+                .map(|v| crate::flow::with_urls(&v, &base))
+        });
+        rows.push(Row {
+            session: s,
+            workflow,
+            view,
+        });
     }
-    Ok(json!({
-        "items": items,
-        "total": page.total.min(COUNT_LIMIT),
-        "totalCapped": page.total > COUNT_LIMIT,
-        "next": next,
-    }))
+    Ok(SearchAnswer {
+        rows,
+        columns: request.properties,
+        base_url: state.base_url.clone(),
+        total: page.total.min(COUNT_LIMIT),
+        capped: page.total > COUNT_LIMIT,
+        next,
+    })
 }
 
 fn cursor_values(sort: &[SortKey], s: &SessionSummary) -> Vec<SortValue> {
@@ -142,48 +154,129 @@ fn cursor_values(sort: &[SortKey], s: &SessionSummary) -> Vec<SortValue> {
         .collect()
 }
 
+/// One row of the answer: the session, its workflow revision (if still stored) and the
+/// workflow's view block over its properties.
+struct Row {
+    session: SessionSummary,
+    workflow: Option<Arc<Workflow>>,
+    view: Option<Value>,
+}
+
+/// The answer of a search, `{items, total, totalCapped, next}`, serialized straight from the
+/// rows (no intermediate JSON tree: building one cost more than the query).
+pub struct SearchAnswer {
+    rows: Vec<Row>,
+    /// The property ids the summaries carry.
+    columns: Vec<String>,
+    base_url: String,
+    total: i64,
+    capped: bool,
+    next: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerView<'a> {
+    items: Vec<ItemView<'a>>,
+    total: i64,
+    total_capped: bool,
+    next: Option<&'a str>,
+}
+
 /// A session summary: the session's own fields, the requested property columns (binary ones
 /// as `{fileId, url}`, like the session JSON) and the workflow's `view` block when it has one.
-fn summary(
-    state: &AppState,
-    s: &SessionSummary,
-    workflow: Option<Arc<Workflow>>,
-    columns: &[String],
-) -> Value {
-    let base = crate::ops::sessions::file_url(state, &s.id, "");
-    let empty = Map::new();
-    let props = s.properties.as_object().unwrap_or(&empty);
-    let mut picked = Map::new();
-    for c in columns {
-        if let Some(v) = props.get(c) {
-            let binary = workflow
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemView<'a> {
+    id: &'a str,
+    workflow: WorkflowRef<'a>,
+    status: i64,
+    created_at: String,
+    updated_at: String,
+    current_step: Option<&'a str>,
+    ended: bool,
+    metadata: &'a Value,
+    properties: Picked<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    view: Option<&'a Value>,
+}
+
+#[derive(serde::Serialize)]
+struct WorkflowRef<'a> {
+    id: &'a str,
+    name: &'a str,
+    version: Option<&'a str>,
+}
+
+/// The requested properties of one session, in the order of the columns.
+struct Picked<'a> {
+    row: &'a Row,
+    columns: &'a [String],
+    base_url: &'a str,
+}
+
+impl serde::Serialize for Picked<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let s = &self.row.session;
+        let mut map = ser.serialize_map(None)?;
+        for c in self.columns {
+            let Some(v) = s.properties.get(c) else {
+                continue;
+            };
+            let binary = self
+                .row
+                .workflow
                 .as_ref()
                 .is_some_and(|w| w.property_type(c) == Some(PropertyType::Binary));
-            let shown = match v {
-                Value::String(fid) if binary => {
-                    json!({"fileId": fid, "url": format!("{base}{fid}")})
-                }
-                other => other.clone(),
-            };
-            picked.insert(c.clone(), shown);
+            match v {
+                Value::String(fid) if binary => map.serialize_entry(
+                    c,
+                    &json!({"fileId": fid,
+                            "url": format!("{}/api/sessions/{}/files/{fid}", self.base_url, s.id)}),
+                )?,
+                other => map.serialize_entry(c, other)?,
+            }
         }
+        map.end()
     }
-    let mut out = json!({
-        "id": s.id,
-        "workflow": {"id": s.workflow_id, "name": s.workflow_name, "version": s.workflow_version},
-        "status": s.status,
-        "createdAt": idv_core::time::iso(s.created_at),
-        "updatedAt": idv_core::time::iso(s.updated_at),
-        "currentStep": s.current_step,
-        "ended": s.ended,
-        "metadata": s.metadata,
-        "properties": picked,
-    });
-    if let Some(view) = workflow
-        .and_then(|w| w.view_summary(props))
-        .map(|v| crate::flow::with_urls(&v, &base))
-    {
-        out["view"] = view;
+}
+
+impl serde::Serialize for SearchAnswer {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let items = self
+            .rows
+            .iter()
+            .map(|row| {
+                let s = &row.session;
+                ItemView {
+                    id: &s.id,
+                    workflow: WorkflowRef {
+                        id: &s.workflow_id,
+                        name: &s.workflow_name,
+                        version: s.workflow_version.as_deref(),
+                    },
+                    status: s.status,
+                    created_at: idv_core::time::iso(s.created_at),
+                    updated_at: idv_core::time::iso(s.updated_at),
+                    current_step: s.current_step.as_deref(),
+                    ended: s.ended,
+                    metadata: &s.metadata,
+                    properties: Picked {
+                        row,
+                        columns: &self.columns,
+                        base_url: &self.base_url,
+                    },
+                    view: row.view.as_ref(),
+                }
+            })
+            .collect();
+        AnswerView {
+            items,
+            total: self.total,
+            total_capped: self.capped,
+            next: self.next.as_deref(),
+        }
+        .serialize(ser)
     }
-    out
 }
