@@ -11,6 +11,14 @@
 //!
 //! `--mode get`: the same tasks send `GET --path` (the `/api/health` ceiling) and count 200s.
 //!
+//! `--mode search` (for `bench/search.sh`): `POST --path` (e.g. `/api/sessions/search?limit=100`)
+//! with the JSON body of `--body-file`, counting 200s whose body holds `items`.
+//!
+//! `--mode view-search`: Regula's list path: `GET /api/views/namespaces/{--namespace}?limit=100&skip=0`,
+//! `POST /api/sessions/search?limit={--search-limit}` with the first view's `value` as the body,
+//! then `GET /api/sessions/{id}` for every session returned. A path counts when every answer is
+//! 200; latencies per request kind and of the whole path.
+//!
 //! Requests that start during `--warmup` are not measured; then for `--duration` seconds every
 //! request that starts and ends inside the window is recorded (latency per request kind), and
 //! a session is counted when its second request ends inside the window. The result is one JSON
@@ -36,7 +44,8 @@ use tokio::net::TcpStream;
 
 const USAGE: &str = "usage: idv-loadgen --base http://HOST:PORT [--mode flow|create|get] [--path /api/health] \
 [--workflow ID] [--step ONBOARDING] [--expect-step PREPARE_DOCUMENT] [--auth 'Basic …'] \
-[--concurrency 32] [--warmup 3] [--duration 15] [--threads 1] [--server-pid PID] [--db-match DBNAME] [--clk-tck 100]";
+[--concurrency 32] [--warmup 3] [--duration 15] [--threads 1] [--server-pid PID] [--db-match DBNAME] [--clk-tck 100] \
+[--body-file FILE] [--namespace active-views-3] [--search-limit 100]";
 
 /// Command-line settings.
 struct Args {
@@ -56,6 +65,10 @@ struct Args {
     /// PostgreSQL backends serving this database: processes titled `postgres: … <db> …`.
     db_match: Option<String>,
     clk_tck: f64,
+    /// The body of `--mode search`.
+    body: Bytes,
+    namespace: String,
+    search_limit: u32,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -63,6 +76,8 @@ enum Mode {
     Flow,
     Create,
     Get,
+    Search,
+    ViewSearch,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -100,7 +115,13 @@ fn parse_args() -> Result<Args, String> {
         "flow" => Mode::Flow,
         "create" => Mode::Create,
         "get" => Mode::Get,
-        m => return Err(format!("--mode: flow, create or get, not {m:?}")),
+        "search" => Mode::Search,
+        "view-search" => Mode::ViewSearch,
+        m => {
+            return Err(format!(
+                "--mode: flow, create, get, search or view-search, not {m:?}"
+            ));
+        }
     };
     let args = Args {
         addr,
@@ -127,6 +148,12 @@ fn parse_args() -> Result<Args, String> {
         },
         db_match: kv.remove("db-match"),
         clk_tck: num(take(&mut kv, "clk-tck", "100"), "clk-tck")?,
+        body: match kv.remove("body-file") {
+            Some(f) => Bytes::from(std::fs::read(&f).map_err(|e| format!("--body-file {f}: {e}"))?),
+            None => Bytes::from_static(b"{}"),
+        },
+        namespace: take(&mut kv, "namespace", "active-views-3"),
+        search_limit: num(take(&mut kv, "search-limit", "100"), "search-limit")? as u32,
     };
     if let Some(k) = kv.keys().next() {
         return Err(format!("unknown option --{k}\n{USAGE}"));
@@ -171,8 +198,9 @@ struct IdOnly {
 /// One task's measurements.
 #[derive(Default)]
 struct Tally {
-    /// Latency in microseconds of measured requests, per kind (0 = first, 1 = second request).
-    lat: [Vec<u32>; 2],
+    /// Latency in microseconds of measured requests, per kind (0 = first, 1 = second request;
+    /// view-search: 0 view, 1 search, 2 each get, 3 the whole path).
+    lat: [Vec<u32>; 4],
     sessions: u64,
     per_second: Vec<u64>,
     errors: BTreeMap<Failure, u64>,
@@ -243,9 +271,27 @@ struct Plan {
     get_path: String,
     step: String,
     expect_step: String,
+    body: Bytes,
+    views_path: String,
+    search_path: String,
 }
 
 impl Plan {
+    fn request_bytes(&self, method: Method, path: &str, body: Bytes) -> Request<Full<Bytes>> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.host.clone())
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(a) = &self.auth {
+            b = b.header(AUTHORIZATION, a.clone());
+        }
+        if !body.is_empty() {
+            b = b.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        b.body(Full::new(body)).expect("a valid request")
+    }
+
     fn request(&self, method: Method, path: &str, body: &'static [u8]) -> Request<Full<Bytes>> {
         let mut b = Request::builder()
             .method(method)
@@ -288,12 +334,20 @@ async fn worker(addr: SocketAddr, plan: std::sync::Arc<Plan>, w: Window) -> Tall
                 }
             },
         };
+        if matches!(plan.mode, Mode::Search | Mode::ViewSearch) {
+            if let Err(broken) = list_path(sender, &plan, w, &mut t).await {
+                if broken {
+                    conn = None;
+                }
+            }
+            continue;
+        }
         let began = Instant::now();
         let first = match plan.mode {
             Mode::Flow | Mode::Create => {
                 plan.request(Method::POST, &plan.create_path, br#"{"locale": "en"}"#)
             }
-            Mode::Get => plan.request(Method::GET, &plan.get_path, b""),
+            _ => plan.request(Method::GET, &plan.get_path, b""),
         };
         let r = send(sender, first).await;
         let ended = Instant::now();
@@ -362,6 +416,116 @@ async fn worker(addr: SocketAddr, plan: std::sync::Arc<Plan>, w: Window) -> Tall
         }
     }
     t
+}
+
+/// The answer of `GET /api/views/namespaces/{ns}`: the first view's value is the search body.
+#[derive(Deserialize)]
+struct Views {
+    items: Vec<ViewItem>,
+}
+
+#[derive(Deserialize)]
+struct ViewItem {
+    value: serde_json::Value,
+}
+
+/// The answer of a search: the ids of the sessions.
+#[derive(Deserialize)]
+struct Found {
+    items: Vec<IdOnly>,
+}
+
+/// One search (`--mode search`) or one view → search → get-each path (`--mode view-search`).
+/// `Err(true)` when the connection broke.
+async fn list_path(sender: &mut Sender, plan: &Plan, w: Window, t: &mut Tally) -> Result<(), bool> {
+    let path_began = Instant::now();
+    let body = if plan.mode == Mode::Search {
+        plan.body.clone()
+    } else {
+        let began = Instant::now();
+        let r = send(sender, plan.request(Method::GET, &plan.views_path, b"")).await;
+        let ended = Instant::now();
+        let measured = w.contains(began, ended);
+        let (status, answer) = r.map_err(|e| {
+            t.fail(Failure::Io, e, measured);
+            true
+        })?;
+        if status != StatusCode::OK {
+            t.fail(Failure::Status(status.as_u16()), snippet(&answer), measured);
+            return Err(false);
+        }
+        let Some(value) = serde_json::from_slice::<Views>(&answer)
+            .ok()
+            .and_then(|v| v.items.into_iter().next())
+        else {
+            t.fail(Failure::Answer, snippet(&answer), measured);
+            return Err(false);
+        };
+        if measured {
+            t.lat[0].push((ended - began).as_micros() as u32);
+        }
+        Bytes::from(value.value.to_string())
+    };
+    let began = Instant::now();
+    let r = send(
+        sender,
+        plan.request_bytes(Method::POST, &plan.search_path, body),
+    )
+    .await;
+    let ended = Instant::now();
+    let measured = w.contains(began, ended);
+    let (status, answer) = r.map_err(|e| {
+        t.fail(Failure::Io, e, measured);
+        true
+    })?;
+    if status != StatusCode::OK {
+        t.fail(Failure::Status(status.as_u16()), snippet(&answer), measured);
+        return Err(false);
+    }
+    let Ok(found) = serde_json::from_slice::<Found>(&answer) else {
+        t.fail(Failure::Answer, snippet(&answer), measured);
+        return Err(false);
+    };
+    if measured {
+        t.lat[if plan.mode == Mode::Search { 0 } else { 1 }]
+            .push((ended - began).as_micros() as u32);
+    }
+    if plan.mode == Mode::ViewSearch {
+        for s in &found.items {
+            let path = format!("/api/sessions/{}", s.id);
+            let began = Instant::now();
+            let r = send(sender, plan.request(Method::GET, &path, b"")).await;
+            let ended = Instant::now();
+            let measured = w.contains(began, ended);
+            let (status, answer) = r.map_err(|e| {
+                t.fail(Failure::Io, e, measured);
+                true
+            })?;
+            match serde_json::from_slice::<IdOnly>(&answer) {
+                Ok(got) if status == StatusCode::OK && got.id == s.id => {}
+                _ if status != StatusCode::OK => {
+                    t.fail(Failure::Status(status.as_u16()), snippet(&answer), measured);
+                    return Err(false);
+                }
+                _ => {
+                    t.fail(Failure::Answer, snippet(&answer), measured);
+                    return Err(false);
+                }
+            }
+            if measured {
+                t.lat[2].push((ended - began).as_micros() as u32);
+            }
+        }
+    }
+    let ended = Instant::now();
+    if w.contains(path_began, ended) {
+        t.lat[3].push((ended - path_began).as_micros() as u32);
+    }
+    if ended >= w.start && ended <= w.end {
+        t.sessions += 1;
+        t.per_second[(ended - w.start).as_secs() as usize] += 1;
+    }
+    Ok(())
 }
 
 /// utime + stime of a process, in seconds, from `/proc/<pid>/stat`.
@@ -485,6 +649,13 @@ async fn run(args: Args) -> serde_json::Value {
         get_path: args.path.clone(),
         step: args.step.clone(),
         expect_step: args.expect_step.clone(),
+        body: args.body.clone(),
+        views_path: format!("/api/views/namespaces/{}?limit=100&skip=0", args.namespace),
+        search_path: if args.mode == Mode::Search {
+            args.path.clone()
+        } else {
+            format!("/api/sessions/search?limit={}", args.search_limit)
+        },
     });
     let start = Instant::now() + args.warmup;
     let w = Window {
@@ -507,7 +678,7 @@ async fn run(args: Args) -> serde_json::Value {
     };
     for task in tasks {
         let t = task.await.expect("a worker panicked");
-        for k in 0..2 {
+        for k in 0..4 {
             all.lat[k].extend_from_slice(&t.lat[k]);
         }
         all.sessions += t.sessions;
@@ -555,12 +726,14 @@ async fn run(args: Args) -> serde_json::Value {
         .iter()
         .map(|(f, n)| (f.label(), serde_json::json!(n)))
         .collect();
-    let [first, second] = &mut all.lat;
+    let [first, second, third, whole] = &mut all.lat;
     serde_json::json!({
         "mode": match args.mode {
             Mode::Flow => "flow",
             Mode::Create => "create",
             Mode::Get => "get",
+            Mode::Search => "search",
+            Mode::ViewSearch => "view-search",
         },
         "concurrency": args.concurrency,
         "threads": args.threads,
@@ -572,6 +745,9 @@ async fn run(args: Args) -> serde_json::Value {
             Mode::Flow => serde_json::json!({"create": percentiles(first), "submit": percentiles(second)}),
             Mode::Create => serde_json::json!({"create": percentiles(first)}),
             Mode::Get => serde_json::json!({"get": percentiles(first)}),
+            Mode::Search => serde_json::json!({"search": percentiles(first)}),
+            Mode::ViewSearch => serde_json::json!({"view": percentiles(first), "search": percentiles(second),
+                "get": percentiles(third), "path": percentiles(whole)}),
         },
         "errors": errors,
         "error_total": all.errors.values().sum::<u64>(),

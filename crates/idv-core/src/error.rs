@@ -16,6 +16,9 @@ pub enum ErrorCode {
     InvalidLocale,
     InvalidMultipart,
     InvalidAssetId,
+    InvalidFilter,
+    InvalidCursor,
+    InvalidView,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -36,6 +39,7 @@ pub enum ErrorCode {
     ApiKeyNotFound,
     StepNotFound,
     AssetNotFound,
+    ViewNotFound,
     // 405
     MethodNotAllowed,
     // 406
@@ -79,6 +83,9 @@ impl ErrorCode {
             InvalidLocale => "invalid_locale",
             InvalidMultipart => "invalid_multipart",
             InvalidAssetId => "invalid_asset_id",
+            InvalidFilter => "invalid_filter",
+            InvalidCursor => "invalid_cursor",
+            InvalidView => "invalid_view",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -96,6 +103,7 @@ impl ErrorCode {
             ApiKeyNotFound => "apikey_not_found",
             StepNotFound => "step_not_found",
             AssetNotFound => "asset_not_found",
+            ViewNotFound => "view_not_found",
             MethodNotAllowed => "method_not_allowed",
             NotAcceptable => "not_acceptable",
             UserExists => "user_exists",
@@ -121,7 +129,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
-            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId => 400,
+            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId
+            | InvalidFilter | InvalidCursor | InvalidView => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials
@@ -130,7 +139,7 @@ impl ErrorCode {
             | BasicAuthDisabled => 401,
             Forbidden | PermissionEscalation => 403,
             NotFound | RouteNotFound | SessionNotFound | WorkflowNotFound | FileNotFound
-            | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound => 404,
+            | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound | ViewNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
             UserExists | RoleExists | StepNotCurrent | SessionEnded | SessionConflict

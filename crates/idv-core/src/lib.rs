@@ -4,6 +4,7 @@
 pub mod error;
 pub mod ids;
 pub mod permission;
+pub mod search;
 pub mod status;
 pub mod time;
 pub mod workflow;

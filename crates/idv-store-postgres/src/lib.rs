@@ -15,11 +15,13 @@ mod convert;
 mod engine;
 mod files;
 mod roles;
+mod search;
 mod sessions;
 mod settings;
 mod tokens;
 mod translations;
 mod users;
+mod views;
 mod workflows;
 
 use async_trait::async_trait;
@@ -64,6 +66,15 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Backend(format!("PostgreSQL migrations failed: {e}")))?;
         Ok(PgStore { pool })
+    }
+
+    /// The `EXPLAIN` lines of the statement [`Store::session_search`] runs for the page of
+    /// `query`, so tests and operators can see which index it uses.
+    pub async fn session_search_plan(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<Vec<String>> {
+        search::plan(&self.pool, query).await
     }
 
     /// Closes every connection, waiting for queries in flight.
@@ -278,5 +289,47 @@ impl Store for PgStore {
 
     async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
         engine::expired(&self.pool, now, limit).await
+    }
+
+    async fn session_search(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<idv_store::SessionPage> {
+        search::search(&self.pool, query).await
+    }
+
+    async fn view_put(
+        &self,
+        view: &idv_store::ViewRecord,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        views::put(&self.pool, view, only_owner).await
+    }
+
+    async fn view_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> StoreResult<Option<idv_store::ViewRecord>> {
+        views::get(&self.pool, namespace, key).await
+    }
+
+    async fn view_list(
+        &self,
+        namespace: &str,
+        viewer: Option<&str>,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<idv_store::ViewRecord>, i64)> {
+        views::list(&self.pool, namespace, viewer, limit, skip).await
+    }
+
+    async fn view_delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        views::delete(&self.pool, namespace, key, only_owner).await
     }
 }

@@ -18,11 +18,13 @@ mod engine;
 mod files;
 mod inline;
 mod roles;
+mod search;
 mod sessions;
 mod settings;
 mod tokens;
 mod translations;
 mod users;
+mod views;
 mod workflows;
 
 use async_trait::async_trait;
@@ -133,6 +135,15 @@ impl SqliteStore {
                 inline,
             },
         })
+    }
+
+    /// The `EXPLAIN QUERY PLAN` lines of the statement [`Store::session_search`] runs for the
+    /// page of `query`, so tests and operators can see which index it uses.
+    pub async fn session_search_plan(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<Vec<String>> {
+        search::plan(&self.db, query).await
     }
 
     /// Closes every connection, waiting for queries in flight. Call before the process exits so
@@ -388,5 +399,47 @@ impl Store for SqliteStore {
 
     async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
         engine::expired(&self.db, now, limit).await
+    }
+
+    async fn session_search(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<idv_store::SessionPage> {
+        search::search(&self.db, query).await
+    }
+
+    async fn view_put(
+        &self,
+        view: &idv_store::ViewRecord,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        views::put(&self.db, view, only_owner).await
+    }
+
+    async fn view_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> StoreResult<Option<idv_store::ViewRecord>> {
+        views::get(&self.db, namespace, key).await
+    }
+
+    async fn view_list(
+        &self,
+        namespace: &str,
+        viewer: Option<&str>,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<idv_store::ViewRecord>, i64)> {
+        views::list(&self.db, namespace, viewer, limit, skip).await
+    }
+
+    async fn view_delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        views::delete(&self.db, namespace, key, only_owner).await
     }
 }

@@ -16,7 +16,10 @@
 //! - `job_claim` breaks ties on `run_at` by id, and a claim keeps `last_error`;
 //! - `job_release` of an unknown id is no error;
 //! - `job_next_due` counts a leased job from the end of its lease (`locked_until + 1`);
-//! - `session_expired` breaks ties on `expires_at` by id.
+//! - `session_expired` breaks ties on `expires_at` by id;
+//! - search compares JSON values type-strictly and strings in byte order; `$eq null` matches a
+//!   missing key, `$ne`/`$nin` match missing keys, `$exists` counts an explicit null;
+//! - views are listed by key in byte order.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
@@ -26,6 +29,7 @@ mod assets;
 mod credentials;
 mod engine;
 mod jobs;
+mod search;
 mod sessions;
 mod workflows;
 
@@ -34,6 +38,7 @@ pub use assets::{check_asset_race, check_assets};
 pub use credentials::{check_api_keys, check_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
 pub use jobs::{check_job_claim_race, check_job_claims};
+pub use search::{check_session_search, check_views};
 pub use sessions::{check_files, check_sessions};
 pub use workflows::{check_translations, check_workflows};
 
@@ -69,6 +74,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_job_claims(store).await;
     check_job_claim_race(shared.clone(), shared).await;
     check_session_expiry(store).await;
+    check_session_search(store).await;
+    check_views(store).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

@@ -6,9 +6,11 @@ pub mod assets;
 pub mod auth;
 pub mod files;
 pub mod gateway;
+pub mod search;
 pub mod security;
 pub mod sessions;
 pub mod system;
+pub mod views;
 pub mod workflows;
 
 use crate::auth::Principal;

@@ -2,6 +2,8 @@
 
 pub mod apikeys;
 pub mod assets;
+pub mod search;
 pub mod sessions;
 pub mod users;
+pub mod views;
 pub mod workflows;
