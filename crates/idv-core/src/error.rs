@@ -16,6 +16,7 @@ pub enum ErrorCode {
     InvalidLocale,
     InvalidMultipart,
     InvalidAssetId,
+    InvalidStatus,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -47,6 +48,11 @@ pub enum ErrorCode {
     SessionEnded,
     SessionConflict,
     WorkflowInUse,
+    LegalHold,
+    // 410
+    SessionDeleted,
+    // 412
+    PreconditionFailed,
     // 413
     PayloadTooLarge,
     // 415
@@ -79,6 +85,7 @@ impl ErrorCode {
             InvalidLocale => "invalid_locale",
             InvalidMultipart => "invalid_multipart",
             InvalidAssetId => "invalid_asset_id",
+            InvalidStatus => "invalid_status",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -104,6 +111,9 @@ impl ErrorCode {
             SessionEnded => "session_ended",
             SessionConflict => "session_conflict",
             WorkflowInUse => "workflow_in_use",
+            LegalHold => "legal_hold",
+            SessionDeleted => "session_deleted",
+            PreconditionFailed => "precondition_failed",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             RangeNotSatisfiable => "range_not_satisfiable",
@@ -121,7 +131,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
-            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId => 400,
+            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId
+            | InvalidStatus => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials
@@ -134,7 +145,9 @@ impl ErrorCode {
             MethodNotAllowed => 405,
             NotAcceptable => 406,
             UserExists | RoleExists | StepNotCurrent | SessionEnded | SessionConflict
-            | WorkflowInUse => 409,
+            | WorkflowInUse | LegalHold => 409,
+            SessionDeleted => 410,
+            PreconditionFailed => 412,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             RangeNotSatisfiable => 416,

@@ -2,6 +2,8 @@
 
 pub mod apikeys;
 pub mod assets;
+pub mod deletion;
+pub mod review;
 pub mod sessions;
 pub mod users;
 pub mod workflows;
