@@ -354,6 +354,23 @@ mod tests {
     }
 
     #[test]
+    fn the_workflows_status_changes_are_recorded_too() {
+        let s = session(0, 1);
+        let mut run = crate::flow::run_of(&s);
+        run.status = 2;
+        run.current_step = "DONE".into();
+        let next = crate::flow::with_run(&s, run, 1_767_092_133_949);
+        assert_eq!(
+            next.history,
+            json!([{"at": "2025-12-30T10:55:33.949Z", "by": {"kind": "workflow"},
+                    "from": 0, "to": 2, "step": "DONE"}])
+        );
+        // A run that leaves the status as it is adds nothing.
+        let again = crate::flow::with_run(&next, crate::flow::run_of(&next), 2);
+        assert_eq!(again.history.as_array().unwrap().len(), 1);
+    }
+
+    #[test]
     fn if_match_is_strong_and_takes_lists() {
         let s = session(0, 7);
         assert_eq!(etag(&s), "\"7\"");
