@@ -477,7 +477,12 @@ where
         created_at: idv_core::time::now_ms(),
         inline: None,
     };
-    state.store.file_create(&record).await?;
+    if let Err(e) = state.store.file_create(&record).await {
+        // No row points at the bytes (the session may have been deleted meanwhile): remove
+        // them now rather than leave them to the orphan sweep.
+        let _ = state.blobs.delete(&record.object_key).await;
+        return Err(e.into());
+    }
     Ok(record)
 }
 
