@@ -19,6 +19,7 @@ pub enum ErrorCode {
     InvalidFilter,
     InvalidCursor,
     InvalidView,
+    InvalidStatus,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -51,6 +52,11 @@ pub enum ErrorCode {
     SessionEnded,
     SessionConflict,
     WorkflowInUse,
+    LegalHold,
+    // 410
+    SessionDeleted,
+    // 412
+    PreconditionFailed,
     // 413
     PayloadTooLarge,
     // 415
@@ -86,6 +92,7 @@ impl ErrorCode {
             InvalidFilter => "invalid_filter",
             InvalidCursor => "invalid_cursor",
             InvalidView => "invalid_view",
+            InvalidStatus => "invalid_status",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -112,6 +119,9 @@ impl ErrorCode {
             SessionEnded => "session_ended",
             SessionConflict => "session_conflict",
             WorkflowInUse => "workflow_in_use",
+            LegalHold => "legal_hold",
+            SessionDeleted => "session_deleted",
+            PreconditionFailed => "precondition_failed",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             RangeNotSatisfiable => "range_not_satisfiable",
@@ -130,7 +140,7 @@ impl ErrorCode {
         match self {
             MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
             | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId
-            | InvalidFilter | InvalidCursor | InvalidView => 400,
+            | InvalidFilter | InvalidCursor | InvalidView | InvalidStatus => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials
@@ -143,7 +153,9 @@ impl ErrorCode {
             MethodNotAllowed => 405,
             NotAcceptable => 406,
             UserExists | RoleExists | StepNotCurrent | SessionEnded | SessionConflict
-            | WorkflowInUse => 409,
+            | WorkflowInUse | LegalHold => 409,
+            SessionDeleted => 410,
+            PreconditionFailed => 412,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             RangeNotSatisfiable => 416,

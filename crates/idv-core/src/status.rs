@@ -17,6 +17,21 @@ const NAMES: &[(&str, i64)] = &[
     ("rejected", REJECTED),
 ];
 
+/// Every status integer, in Regula's order.
+pub const ALL: [i64; 6] = [
+    NOT_COMPLETED,
+    NOT_VERIFIED,
+    VERIFIED,
+    APPROVED,
+    PENDING,
+    REJECTED,
+];
+
+/// True when `status` is one of Regula's status integers.
+pub fn is_known(status: i64) -> bool {
+    ALL.contains(&status)
+}
+
 /// Parses a status name (case-insensitive, `NOT_VERIFIED` or `not_verified`) or its integer.
 pub fn parse(name: &str) -> Option<i64> {
     let lower = name.trim().to_ascii_lowercase();
@@ -48,5 +63,7 @@ mod tests {
         assert_eq!(parse("5"), None);
         assert_eq!(parse("done"), None);
         assert_eq!(name(4), Some("pending"));
+        assert!(is_known(1000) && is_known(0));
+        assert!(!is_known(5) && !is_known(-1));
     }
 }

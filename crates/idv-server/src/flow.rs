@@ -235,9 +235,22 @@ pub fn run_of(s: &SessionRecord) -> Run {
     }
 }
 
-/// `s` with the engine's changes, its revision bumped for the compare-and-swap.
+/// `s` with the engine's changes, its revision bumped for the compare-and-swap. A status the
+/// workflow changed is recorded in the history as `{at, by: {kind: "workflow"}, from, to,
+/// step}`, beside the reviews.
 pub fn with_run(s: &SessionRecord, run: Run, now: i64) -> SessionRecord {
     let mut next = s.clone();
+    if run.status != s.status
+        && let Value::Array(history) = &mut next.history
+    {
+        history.push(json!({
+            "at": idv_core::time::iso(now),
+            "by": {"kind": "workflow"},
+            "from": s.status,
+            "to": run.status,
+            "step": run.current_step,
+        }));
+    }
     next.properties = Value::Object(run.properties);
     next.current_step = Some(run.current_step);
     next.status = run.status;

@@ -46,6 +46,11 @@ pub struct RouteDef {
 
 const SESSION_READ: &[(&str, Op)] = &[("session", Op::Read), ("session_all", Op::Read)];
 const SESSION_WRITE: &[(&str, Op)] = &[("session", Op::Write), ("session_all", Op::Write)];
+const SESSION_PATCH: &[(&str, Op)] = &[
+    ("session_patch", Op::Write),
+    ("session_all_patch", Op::Write),
+];
+const SESSION_DELETE: &[(&str, Op)] = &[("session", Op::Delete), ("session_all", Op::Delete)];
 const APIKEY_READ: &[(&str, Op)] = &[("apikey", Op::Read), ("apikey_all", Op::Read)];
 const APIKEY_WRITE: &[(&str, Op)] = &[("apikey", Op::Write), ("apikey_all", Op::Write)];
 const APIKEY_DELETE: &[(&str, Op)] = &[("apikey", Op::Delete), ("apikey_all", Op::Delete)];
@@ -116,7 +121,7 @@ pub fn table() -> Vec<RouteDef> {
         route!(GET "/api/translations", AnyOf(TRANSLATIONS_READ), "workflows", "Localization entries, optionally for one locale (?locale=en-us)", workflows::list_translations),
         route!(POST "/api/translations", AnyOf(TRANSLATIONS_WRITE), "workflows", "Load a localization file: a list of {key, code, value}", workflows::put_translations),
         route!(POST "/api/sessions", AnyOf(SESSION_WRITE), "sessions", "Start a session of ?workflowId=; answers the full session", sessions::start, json = true, example = Some(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en"}"#)),
-        route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), "sessions", "The session container: status, properties, files (with URLs), metadata, steps", sessions::get),
+        route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), "sessions", "The session container: status, properties, files (with URLs), metadata, steps, history, legalHold; the ETag header is the session's revision (for If-Match on PATCH). A deleted session answers 410 session_deleted", sessions::get),
         route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body)", sessions::step, json = true, example = Some(r#"{"continue": true}"#)),
         route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), "sessions", "Download a session file (supports Range and If-None-Match)", files::download, json = false, example = None),
         route!(GET "/api/v1/assets/{assetId}/content", Public, "assets", "A workflow asset's bytes, with its Content-Type, ETag (If-None-Match answers 304) and Cache-Control. Public, without credentials: SDKs load assets as plain image URLs, so never store secrets as assets", assets::content, json = false, example = None),
@@ -141,6 +146,9 @@ pub fn table() -> Vec<RouteDef> {
         route!(GET "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), "views", "One view", views::get),
         route!(POST "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Write), ("view_all", Op::Write)]), "views", "Create or replace a view (view:write: own views only; view_all:write: any). Columns are {type: field|property, name}; value.id is generated when absent. Namespace and key: 1-128 of [A-Za-z0-9_.-]", views::put, json = true, example = Some(r#"{"title": "General KYC", "description": "Sessions of General KYC", "workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "field", "name": "status"}, {"type": "property", "name": "FULL_NAME"}], "groupIds": [], "userIds": []}"#)),
         route!(DELETE "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Delete), ("view_all", Op::Delete)]), "views", "Delete a view (view:delete: own views only; view_all:delete: any)", views::delete),
+        // Review, deletion and retention.
+        route!(PATCH "/api/sessions/{id}", AnyOf(SESSION_PATCH), "sessions", "Review a session: set `status` (0, 1, 2, 3 approved, 4, 1000 rejected) with an optional `comment` (at most 2000 characters), and `legalHold` (true blocks deletion and retention; needs session_all_patch:write). Each change is added to the session's `history` as {at, by, from, to, comment}. Send `If-Match` with the ETag of GET /api/sessions/{id} to apply only to that revision (412 precondition_failed otherwise); answers the session and its new ETag. Unknown fields are refused", sessions::patch, json = true, example = Some(r#"{"status": 3, "comment": "Document checked by hand"}"#)),
+        route!(DELETE "/api/sessions/{id}", AnyOf(SESSION_DELETE), "sessions", "Delete a session, its files (rows and bytes) and its background jobs, leaving a tombstone; optional ?reason= (at most 500 characters). Answers 204, again for an id already deleted; 409 legal_hold while the session is held. Afterwards the session's endpoints answer 410 session_deleted with the tombstone {id, workflowId, status, deletedAt, deletedBy, reason} as details", sessions::delete),
     ]
 }
 

@@ -106,7 +106,7 @@ impl SchedulerConfig {
     }
 }
 
-/// A length of time written `90d`, `12h`, `30m`, `45s` or a number of seconds.
+/// A length of time written `1y`, `2w`, `90d`, `12h`, `30m`, `45s` or a number of seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period(pub u64);
 
@@ -124,9 +124,11 @@ impl Period {
             "h" => 3600,
             "d" => 86_400,
             "w" => 604_800,
+            // Regula's examples write retention as `1y`: 365 days.
+            "y" => 365 * 86_400,
             other => {
                 return Err(format!(
-                    "unknown unit `{other}` in `{text}` (use s, m, h, d or w)"
+                    "unknown unit `{other}` in `{text}` (use s, m, h, d, w or y)"
                 ));
             }
         };
@@ -141,17 +143,22 @@ impl Period {
     }
 }
 
+impl std::fmt::Display for Period {
+    /// The largest whole unit: `30d`, `12h`, `90s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            0 => write!(f, "0s"),
+            n if n.is_multiple_of(86_400) => write!(f, "{}d", n / 86_400),
+            n if n.is_multiple_of(3600) => write!(f, "{}h", n / 3600),
+            n if n.is_multiple_of(60) => write!(f, "{}m", n / 60),
+            n => write!(f, "{n}s"),
+        }
+    }
+}
+
 impl Serialize for Period {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let n = self.0;
-        let text = match n {
-            0 => "0s".to_string(),
-            n if n.is_multiple_of(86_400) => format!("{}d", n / 86_400),
-            n if n.is_multiple_of(3600) => format!("{}h", n / 3600),
-            n if n.is_multiple_of(60) => format!("{}m", n / 60),
-            n => format!("{n}s"),
-        };
-        s.serialize_str(&text)
+        s.serialize_str(&self.to_string())
     }
 }
 
@@ -344,6 +351,27 @@ pub struct Scheduler {
 pub fn jobs() -> Scheduler {
     let mut s = Scheduler::default();
     s.register("reloadWorkflows", reload_workflows());
+    s.register("cleanSessions", |state| {
+        Box::pin(async move {
+            let keep_for = state
+                .config
+                .services
+                .scheduler
+                .jobs
+                .get("cleanSessions")
+                .and_then(|j| j.keep_for)
+                .map(|p| i64::try_from(p.seconds().saturating_mul(1000)).unwrap_or(i64::MAX));
+            match crate::ops::deletion::clean_sessions(&state, keep_for).await {
+                Ok(r) if r == Default::default() => {}
+                Ok(r) => tracing::info!(
+                    deleted = r.deleted,
+                    swept = r.swept,
+                    "cleanSessions: retention ran"
+                ),
+                Err(e) => tracing::warn!("cleanSessions: {}", e.0.message),
+            }
+        })
+    });
     s.register("expireSessions", |state| {
         Box::pin(async move {
             match crate::flow::expire_due(&state).await {
@@ -686,6 +714,8 @@ mod tests {
         assert!(e.contains("services.scheduler.jobs.mineBitcoin"), "{e}");
         assert_eq!(Period::parse("90d").unwrap(), Period(90 * 86_400));
         assert_eq!(Period::parse("12h").unwrap(), Period(12 * 3600));
+        assert_eq!(Period::parse("1y").unwrap(), Period(365 * 86_400));
+        assert_eq!(Period(365 * 86_400).to_string(), "365d");
         assert!(Period::parse("3 fortnights").is_err());
         assert_eq!(
             serde_json::to_value(Period(30 * 86_400)).unwrap(),

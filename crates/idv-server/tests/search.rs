@@ -35,6 +35,8 @@ fn record(n: i64, owner: &str) -> SessionRecord {
         revision: 1,
         engine: json!({}),
         expires_at: None,
+        history: json!([]),
+        legal_hold: false,
     }
 }
 

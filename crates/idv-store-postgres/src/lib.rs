@@ -12,6 +12,7 @@
 mod api_keys;
 mod assets;
 mod convert;
+mod deletion;
 mod engine;
 mod files;
 mod roles;
@@ -26,8 +27,9 @@ mod workflows;
 
 use async_trait::async_trait;
 use idv_store::{
-    ApiKey, AuthToken, FileRecord, JobRecord, NewWorkflow, Role, SessionRecord, Store, StoreError,
-    StoreResult, Translation, User, WorkflowRecord,
+    ApiKey, AuthToken, Deleter, FileRecord, JobRecord, NewWorkflow, Role, SessionDeletion,
+    SessionRecord, Store, StoreError, StoreResult, TombstoneRecord, Translation, User,
+    WorkflowRecord,
 };
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -331,5 +333,28 @@ impl Store for PgStore {
         only_owner: Option<&str>,
     ) -> StoreResult<bool> {
         views::delete(&self.pool, namespace, key, only_owner).await
+    }
+
+    async fn session_delete(
+        &self,
+        id: &str,
+        by: &Deleter,
+        at: i64,
+        reason: Option<&str>,
+        updated_before: Option<i64>,
+    ) -> StoreResult<SessionDeletion> {
+        deletion::delete(&self.pool, id, by, at, reason, updated_before).await
+    }
+
+    async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
+        deletion::tombstone(&self.pool, id).await
+    }
+
+    async fn session_stale(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        deletion::stale(&self.pool, before, limit).await
+    }
+
+    async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        deletion::existing(&self.pool, ids).await
     }
 }

@@ -37,7 +37,7 @@ fn json(text: String, column: &str) -> rusqlite::Result<serde_json::Value> {
 
 const SESSION_COLUMNS: &str = "id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
      locale, metadata, properties, current_step, steps, ended, owner_id, created_at, updated_at, revision, \
-     engine, expires_at";
+     engine, expires_at, history, legal_hold";
 const FILE_COLUMNS: &str =
     "id, session_id, name, step, property, content_type, size, sha256, object_key, created_at";
 
@@ -61,6 +61,8 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         revision: r.get(15)?,
         engine: json(r.get(16)?, "engine")?,
         expires_at: r.get(17)?,
+        history: json(r.get(18)?, "history")?,
+        legal_hold: r.get(19)?,
     })
 }
 

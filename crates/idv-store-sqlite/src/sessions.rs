@@ -27,6 +27,8 @@ fn from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
         revision: col(row, "revision")?,
         engine: json_col(row, "engine")?,
         expires_at: col(row, "expires_at")?,
+        history: json_col(row, "history")?,
+        legal_hold: col(row, "legal_hold")?,
     })
 }
 
@@ -34,9 +36,9 @@ pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
          workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
-         owner_id, created_at, updated_at, revision, engine, expires_at) \
+         owner_id, created_at, updated_at, revision, engine, expires_at, history, legal_hold) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18)",
+         $18, $19, $20)",
     )
     .bind(&s.id)
     .bind(&s.workflow_id)
@@ -56,6 +58,8 @@ pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
     .bind(s.revision)
     .bind(json_text(&s.engine))
     .bind(s.expires_at)
+    .bind(json_text(&s.history))
+    .bind(s.legal_hold)
     .execute(&db.write)
     .await
     .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
@@ -66,7 +70,7 @@ pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>>
     sqlx::query(
         "SELECT id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
          locale, metadata, properties, current_step, steps, ended, owner_id, created_at, \
-         updated_at, revision, engine, expires_at FROM sessions WHERE id = $1",
+         updated_at, revision, engine, expires_at, history, legal_hold FROM sessions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&db.read)
@@ -91,8 +95,8 @@ pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Sqlite, SqliteArgumen
         "UPDATE sessions SET workflow_id = $2, workflow_revision = $3, workflow_name = $4, \
          workflow_version = $5, status = $6, locale = $7, metadata = $8, properties = $9, \
          current_step = $10, steps = $11, ended = $12, owner_id = $13, created_at = $14, \
-         updated_at = $15, revision = $16, engine = $17, expires_at = $18 \
-         WHERE id = $1 AND revision = $16 - 1",
+         updated_at = $15, revision = $16, engine = $17, expires_at = $18, history = $19, \
+         legal_hold = $20 WHERE id = $1 AND revision = $16 - 1",
     )
     .bind(&s.id)
     .bind(&s.workflow_id)
@@ -112,4 +116,6 @@ pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Sqlite, SqliteArgumen
     .bind(s.revision)
     .bind(json_text(&s.engine))
     .bind(s.expires_at)
+    .bind(json_text(&s.history))
+    .bind(s.legal_hold)
 }

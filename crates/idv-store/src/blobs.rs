@@ -3,7 +3,7 @@
 //! Uploads are streamed: bytes are hashed and written chunk by chunk, never held whole.
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::{
     GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart, local::LocalFileSystem,
     path::Path as ObjectPath,
@@ -42,6 +42,14 @@ pub struct StoredBlob {
     pub sha256: String,
 }
 
+/// An object found by [`Blobs::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    /// When it was last written, in milliseconds since the Unix epoch.
+    pub modified_ms: i64,
+}
+
 /// A byte range to read: `start..end` (end exclusive).
 pub type ByteRange = std::ops::Range<u64>;
 
@@ -65,7 +73,9 @@ impl Blobs {
         let root = root
             .canonicalize()
             .map_err(|e| BlobError::Backend(format!("cannot open {}: {e}", root.display())))?;
-        let fs = LocalFileSystem::new_with_prefix(&root)?;
+        // Deleting a folder's last object removes the emptied folders too, so deleted
+        // sessions leave no empty folders behind.
+        let fs = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
         Ok(Self {
             inner: Arc::new(fs),
             local_root: Some(root),
@@ -183,6 +193,35 @@ impl Blobs {
         }
     }
 
+    /// Every object under the folder `prefix` (`sessions`, `sessions/{id}`), with when it was
+    /// last written, in no particular order, streamed (a listing is never held whole).
+    pub fn list(
+        &self,
+        prefix: &str,
+    ) -> Result<impl Stream<Item = Result<ObjectInfo, BlobError>> + Send + use<>, BlobError> {
+        let path = ObjectPath::parse(prefix).map_err(|e| BlobError::Backend(e.to_string()))?;
+        Ok(self.inner.list(Some(&path)).map(|meta| {
+            meta.map(|m| ObjectInfo {
+                key: m.location.to_string(),
+                modified_ms: m.last_modified.timestamp_millis(),
+            })
+            .map_err(BlobError::from)
+        }))
+    }
+
+    /// Deletes every object under the folder `prefix`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, BlobError> {
+        let keys: Vec<String> = self
+            .list(prefix)?
+            .map(|o| o.map(|o| o.key))
+            .try_collect()
+            .await?;
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        Ok(keys.len())
+    }
+
     /// True when `key` exists.
     pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
         let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
@@ -232,6 +271,54 @@ mod tests {
         blobs.delete("sessions/a/files/b").await.unwrap();
         assert!(!blobs.exists("sessions/a/files/b").await.unwrap());
         blobs.delete("sessions/a/files/b").await.unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn lists_and_deletes_a_folder_leaving_no_empty_folders() {
+        let dir = tempfile_dir();
+        let blobs = Blobs::local(&dir).unwrap();
+        for key in [
+            "sessions/a/files/1",
+            "sessions/a/files/2",
+            "sessions/b/files/3",
+        ] {
+            blobs
+                .put_bytes(key, Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        let mut listed: Vec<String> = blobs
+            .list("sessions")
+            .unwrap()
+            .map(|o| o.unwrap().key)
+            .collect()
+            .await;
+        listed.sort();
+        assert_eq!(
+            listed,
+            [
+                "sessions/a/files/1",
+                "sessions/a/files/2",
+                "sessions/b/files/3"
+            ]
+        );
+        let age = blobs
+            .list("sessions/b")
+            .unwrap()
+            .map(|o| o.unwrap().modified_ms)
+            .collect::<Vec<_>>()
+            .await;
+        assert_eq!(age.len(), 1);
+        // Milliseconds, not seconds: within a day of now.
+        assert!(
+            (idv_core::time::now_ms() - age[0]).abs() < 86_400_000,
+            "{age:?}"
+        );
+        assert_eq!(blobs.delete_prefix("sessions/a").await.unwrap(), 2);
+        assert!(!dir.join("sessions/a").exists(), "emptied folders go too");
+        assert!(blobs.exists("sessions/b/files/3").await.unwrap());
+        assert_eq!(blobs.delete_prefix("sessions/none").await.unwrap(), 0);
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -143,6 +143,13 @@ pub struct SessionRecord {
     /// When the session's lifetime ends (ms since the epoch); `None` never. See
     /// [`crate::Store::session_expired`].
     pub expires_at: Option<i64>,
+    /// Reviews and other recorded changes, oldest first (a JSON array): status changes
+    /// `{at, by: {id, name, kind}, from, to, comment}`, legal-hold changes
+    /// `{at, by, legalHold, comment}`. Kept in the session row, so a change and its history
+    /// entry are one compare-and-swap.
+    pub history: Value,
+    /// While set, the session cannot be deleted, neither by a caller nor by retention.
+    pub legal_hold: bool,
 }
 
 /// The `object_key` of a file whose bytes are in its database row.
@@ -211,4 +218,49 @@ pub struct AssetRecord {
     pub object_key: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// Who deleted a session: a user or API key (its id and name), or the retention job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deleter {
+    /// The user or API key id; `None` for retention.
+    pub id: Option<String>,
+    pub name: String,
+    /// `user`, `apikey` or `retention`.
+    pub kind: String,
+}
+
+/// What remains of a deleted session: enough to answer `410 Gone` and to account for the
+/// deletion, nothing of the person's data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TombstoneRecord {
+    /// The deleted session's id.
+    pub id: String,
+    pub workflow_id: String,
+    /// The session's status when it was deleted.
+    pub status: i64,
+    /// Who started the session, so only callers who could reach it see its tombstone.
+    pub owner_id: Option<String>,
+    pub deleted_at: i64,
+    pub deleted_by: Deleter,
+    pub reason: Option<String>,
+}
+
+/// The outcome of [`crate::Store::session_delete`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionDeletion {
+    /// The session row, its file rows and its jobs are gone and the tombstone is written. The
+    /// file records are those deleted, so the caller can remove their bytes.
+    Deleted {
+        tombstone: TombstoneRecord,
+        files: Vec<FileRecord>,
+    },
+    /// The session was deleted before: its tombstone, unchanged.
+    AlreadyDeleted(TombstoneRecord),
+    /// The session is under legal hold; nothing changed.
+    LegalHold,
+    /// The session was updated at or after the `updated_before` limit given; nothing changed.
+    Recent,
+    /// There is no such session and never was.
+    NotFound,
 }

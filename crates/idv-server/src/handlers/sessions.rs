@@ -1,12 +1,15 @@
-//! `/api/sessions`: start, read, and the step endpoint (data and file uploads).
+//! `/api/sessions`: start, read, review (`PATCH`), delete, and the step endpoint (data and file
+//! uploads).
 
 use super::Caller;
 use crate::body::{JsonBody, is_json_type, media_type};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::sessions::{self, StartInput, Upload};
+use crate::ops::{deletion, review};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use idv_core::ErrorCode;
@@ -41,7 +44,58 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let (s, files) = sessions::read_for(&state, &caller, &id).await?;
-    Ok(Json(sessions::view(&state, &s, &files).await?).into_response())
+    let mut resp = Json(sessions::view(&state, &s, &files).await?).into_response();
+    with_etag(&mut resp, &s);
+    Ok(resp)
+}
+
+/// The session's revision as its `ETag`, for `If-Match` on `PATCH`.
+fn with_etag(resp: &mut Response, s: &idv_store::SessionRecord) {
+    if let Ok(v) = HeaderValue::from_str(&review::etag(s)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+}
+
+/// `PATCH /api/sessions/{id}`: `{"status", "comment", "legalHold"}`, optionally guarded by
+/// `If-Match`; answers the session as written, with its new `ETag`.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body, _): JsonBody<Value>,
+) -> ApiResult<Response> {
+    let input = review::ReviewInput::parse(&body)?;
+    let if_match = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                "If-Match must be an ETag such as \"7\" (from GET /api/sessions/{id})",
+            )
+        })?),
+    };
+    let s = review::review(&state, &caller, &id, &input, if_match).await?;
+    let files = state.store.file_list(&s.id).await?;
+    let mut resp = Json(sessions::view(&state, &s, &files).await?).into_response();
+    with_etag(&mut resp, &s);
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    reason: Option<String>,
+}
+
+/// `DELETE /api/sessions/{id}[?reason=...]`: 204 when the session is deleted now or was before.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<DeleteQuery>,
+) -> ApiResult<StatusCode> {
+    deletion::delete(&state, &caller, &id, q.reason.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

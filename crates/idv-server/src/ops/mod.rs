@@ -3,6 +3,8 @@
 pub mod apikeys;
 pub mod assets;
 pub mod search;
+pub mod deletion;
+pub mod review;
 pub mod sessions;
 pub mod users;
 pub mod views;

@@ -88,6 +88,8 @@ pub async fn start(
             .lifetime()
             .filter(|l| *l > 0)
             .map(|l| now.saturating_add(l.saturating_mul(1000))),
+        history: Value::Array(vec![]),
+        legal_hold: false,
     };
     state.store.session_create(&session).await?;
     crate::flow::start(state, &wf, session).await
@@ -109,7 +111,8 @@ fn session_reach(by: &Principal, id: &str, op: Op) -> ApiResult<Reach> {
 }
 
 /// A session the caller may act on with `op` (`session_all:op` for any, `session:op` for its
-/// own). Sessions the caller may not see are reported as missing, not forbidden.
+/// own). Sessions the caller may not see are reported as missing, not forbidden; a deleted one
+/// the caller could reach as gone (410, see [`crate::ops::deletion::missing`]).
 pub async fn get_for(
     state: &AppState,
     by: &Principal,
@@ -117,12 +120,15 @@ pub async fn get_for(
     op: Op,
 ) -> ApiResult<SessionRecord> {
     let reach = session_reach(by, id, op)?;
-    state
+    match state
         .store
         .session_get(id)
         .await?
         .filter(|s| by.may_touch(reach, s.owner_id.as_deref()))
-        .ok_or_else(|| session_not_found(id))
+    {
+        Some(s) => Ok(s),
+        None => Err(crate::ops::deletion::missing(state, by, reach, id).await),
+    }
 }
 
 /// A session the caller may read, with its files, in one store read.
@@ -132,12 +138,15 @@ pub async fn read_for(
     id: &str,
 ) -> ApiResult<(SessionRecord, Vec<FileRecord>)> {
     let reach = session_reach(by, id, Op::Read)?;
-    state
+    match state
         .store
         .session_with_files(id)
         .await?
         .filter(|(s, _)| by.may_touch(reach, s.owner_id.as_deref()))
-        .ok_or_else(|| session_not_found(id))
+    {
+        Some(found) => Ok(found),
+        None => Err(crate::ops::deletion::missing(state, by, reach, id).await),
+    }
 }
 
 /// The absolute URL of a session file.
@@ -201,6 +210,10 @@ pub struct SessionView<'a> {
     user_id: Option<&'a str>,
     created_at: String,
     updated_at: String,
+    /// Reviews and other recorded changes: `[{at, by, from, to, comment}]`.
+    history: &'a Value,
+    /// While true the session cannot be deleted.
+    legal_hold: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -278,6 +291,8 @@ pub async fn view<'a>(
         user_id: s.owner_id.as_deref(),
         created_at: idv_core::time::iso(s.created_at),
         updated_at: idv_core::time::iso(s.updated_at),
+        history: &s.history,
+        legal_hold: s.legal_hold,
     })
 }
 
@@ -462,7 +477,12 @@ where
         created_at: idv_core::time::now_ms(),
         inline: None,
     };
-    state.store.file_create(&record).await?;
+    if let Err(e) = state.store.file_create(&record).await {
+        // No row points at the bytes (the session may have been deleted meanwhile): remove
+        // them now rather than leave them to the orphan sweep.
+        let _ = state.blobs.delete(&record.object_key).await;
+        return Err(e.into());
+    }
     Ok(record)
 }
 

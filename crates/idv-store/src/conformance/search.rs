@@ -51,6 +51,8 @@ fn session(n: u64) -> SessionRecord {
         revision: 1,
         engine: json!({}),
         expires_at: None,
+        history: json!([]),
+        legal_hold: false,
     }
 }
 

@@ -51,6 +51,12 @@ pub(super) fn full_session(id: u64) -> SessionRecord {
         }),
         // Far beyond every time the expiry check scans for (see `check_session_expiry`).
         expires_at: Some(4_102_444_800_000),
+        history: json!([
+            {"at": "2025-01-01T00:00:02.000Z", "by": {"id": hex_id(0xabc), "name": "Zoë", "kind": "user"},
+             "from": 0, "to": 3, "comment": "looks fine — ✓"},
+            {"at": "2025-01-01T00:00:03.000Z", "by": {"kind": "workflow"}, "from": 3, "to": 1000}
+        ]),
+        legal_hold: true,
     }
 }
 
@@ -74,6 +80,8 @@ pub(super) fn bare_session(id: u64) -> SessionRecord {
         revision: 7,
         engine: json!({}),
         expires_at: None,
+        history: json!([]),
+        legal_hold: false,
     }
 }
 
@@ -144,6 +152,13 @@ pub async fn check_sessions(store: &dyn Store) {
         .expect("normalized is an array")
         .push(json!({"id": "review", "data": {"ok": true}}));
     next.expires_at = None;
+    next.history
+        .as_array_mut()
+        .expect("history is an array")
+        .push(
+            json!({"at": "2025-01-01T00:00:04.000Z", "by": {"kind": "apikey"}, "legalHold": false}),
+        );
+    next.legal_hold = false;
     assert!(
         store.session_update(&next).await.expect("update"),
         "revision 1 → 2 succeeds"

@@ -1,0 +1,170 @@
+//! Deletion with tombstones, and the reads retention and the orphan sweep need.
+//!
+//! A deletion is one transaction that first locks the session row (`FOR UPDATE`): a concurrent
+//! compare-and-swap or file insert waits for it and then finds no row, and a second deletion of
+//! the same id waits, finds no row either and reads the tombstone the first one wrote (each
+//! statement of a READ COMMITTED transaction sees what committed before it began).
+
+use crate::convert::{backend, col, map_rows};
+use crate::files;
+use idv_store::{Deleter, SessionDeletion, StoreResult, TombstoneRecord};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Transaction};
+
+const TOMBSTONE_COLUMNS: &str = "id, workflow_id, status, owner_id, deleted_at, deleted_by_id, \
+     deleted_by_name, deleted_by_kind, reason";
+
+fn tombstone_from_row(row: &PgRow) -> StoreResult<TombstoneRecord> {
+    Ok(TombstoneRecord {
+        id: col(row, "id")?,
+        workflow_id: col(row, "workflow_id")?,
+        status: col(row, "status")?,
+        owner_id: col(row, "owner_id")?,
+        deleted_at: col(row, "deleted_at")?,
+        deleted_by: Deleter {
+            id: col(row, "deleted_by_id")?,
+            name: col(row, "deleted_by_name")?,
+            kind: col(row, "deleted_by_kind")?,
+        },
+        reason: col(row, "reason")?,
+    })
+}
+
+async fn tombstone_in(
+    tx: &mut Transaction<'_, Postgres>,
+    id: &str,
+) -> StoreResult<Option<TombstoneRecord>> {
+    sqlx::query(&format!(
+        "SELECT {TOMBSTONE_COLUMNS} FROM session_tombstones WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(tombstone_from_row)
+    .transpose()
+}
+
+pub(crate) async fn delete(
+    db: &PgPool,
+    id: &str,
+    by: &Deleter,
+    at: i64,
+    reason: Option<&str>,
+    updated_before: Option<i64>,
+) -> StoreResult<SessionDeletion> {
+    let mut tx = db.begin().await.map_err(backend)?;
+    let row = sqlx::query(
+        "SELECT workflow_id, status, owner_id, updated_at, legal_hold FROM sessions \
+         WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let Some(row) = row else {
+        // Dropping the transaction rolls it back: it wrote nothing.
+        return Ok(match tombstone_in(&mut tx, id).await? {
+            Some(t) => SessionDeletion::AlreadyDeleted(t),
+            None => SessionDeletion::NotFound,
+        });
+    };
+    if col::<bool>(&row, "legal_hold")? {
+        return Ok(SessionDeletion::LegalHold);
+    }
+    let updated_at: i64 = col(&row, "updated_at")?;
+    if updated_before.is_some_and(|before| updated_at >= before) {
+        return Ok(SessionDeletion::Recent);
+    }
+    let tombstone = TombstoneRecord {
+        id: id.to_owned(),
+        workflow_id: col(&row, "workflow_id")?,
+        status: col(&row, "status")?,
+        owner_id: col(&row, "owner_id")?,
+        deleted_at: at,
+        deleted_by: by.clone(),
+        reason: reason.map(str::to_owned),
+    };
+    let file_rows = sqlx::query(
+        "SELECT id, session_id, name, step, property, content_type, size, sha256, object_key, \
+         created_at FROM files WHERE session_id = $1 ORDER BY created_at, seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let deleted_files = map_rows(file_rows, files::from_row)?;
+    for statement in [
+        "DELETE FROM jobs WHERE session_id = $1",
+        "DELETE FROM files WHERE session_id = $1",
+        "DELETE FROM sessions WHERE id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO session_tombstones ({TOMBSTONE_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&tombstone.id)
+    .bind(&tombstone.workflow_id)
+    .bind(tombstone.status)
+    .bind(&tombstone.owner_id)
+    .bind(tombstone.deleted_at)
+    .bind(&tombstone.deleted_by.id)
+    .bind(&tombstone.deleted_by.name)
+    .bind(&tombstone.deleted_by.kind)
+    .bind(&tombstone.reason)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(SessionDeletion::Deleted {
+        tombstone,
+        files: deleted_files,
+    })
+}
+
+pub(crate) async fn tombstone(db: &PgPool, id: &str) -> StoreResult<Option<TombstoneRecord>> {
+    sqlx::query(&format!(
+        "SELECT {TOMBSTONE_COLUMNS} FROM session_tombstones WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(tombstone_from_row)
+    .transpose()
+}
+
+/// Matches the partial index `sessions_by_updated` (its `WHERE` is repeated so the planner may
+/// use it).
+pub(crate) async fn stale(db: &PgPool, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT id FROM sessions WHERE NOT legal_hold AND updated_at < $1 \
+         ORDER BY updated_at, id LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+    .map_err(backend)?;
+    map_rows(rows, |row| col(row, "id"))
+}
+
+pub(crate) async fn existing(db: &PgPool, ids: &[String]) -> StoreResult<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query("SELECT id FROM sessions WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(db)
+        .await
+        .map_err(backend)?;
+    map_rows(rows, |row| col(row, "id"))
+}
