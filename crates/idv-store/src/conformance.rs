@@ -16,7 +16,9 @@
 //! - `job_claim` breaks ties on `run_at` by id, and a claim keeps `last_error`;
 //! - `job_release` of an unknown id is no error;
 //! - `job_next_due` counts a leased job from the end of its lease (`locked_until + 1`);
-//! - `session_expired` breaks ties on `expires_at` by id.
+//! - `session_expired` breaks ties on `expires_at` by id;
+//! - `device_token_exchange` with a replacement whose id is taken is a `Conflict` and leaves
+//!   the one-time token unused.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
@@ -24,6 +26,7 @@
 mod accounts;
 mod assets;
 mod credentials;
+mod devices;
 mod engine;
 mod jobs;
 mod sessions;
@@ -32,6 +35,7 @@ mod workflows;
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
 pub use assets::{check_asset_race, check_assets};
 pub use credentials::{check_api_keys, check_tokens};
+pub use devices::{check_device_token_exchange_race, check_device_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
 pub use jobs::{check_job_claim_race, check_job_claims};
 pub use sessions::{check_files, check_sessions};
@@ -67,8 +71,10 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_engine_state(store).await;
     check_session_advance(store).await;
     check_job_claims(store).await;
-    check_job_claim_race(shared.clone(), shared).await;
+    check_job_claim_race(shared.clone(), shared.clone()).await;
     check_session_expiry(store).await;
+    check_device_tokens(store).await;
+    check_device_token_exchange_race(shared.clone(), shared).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.
