@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(check_ttl(Some(MIN_TTL)).ok(), Some(MIN_TTL));
         assert_eq!(check_ttl(Some(MAX_TTL)).ok(), Some(MAX_TTL));
         for bad in [MIN_TTL - 1, MAX_TTL + 1, 0, -5, i64::MAX] {
-            let e = check_ttl(Some(bad)).err().expect("refused");
+            let e = check_ttl(Some(bad)).expect_err("refused");
             assert_eq!(e.0.code, ErrorCode::InvalidRequest);
             assert!(e.0.message.contains("`ttl`"), "{}", e.0.message);
         }
