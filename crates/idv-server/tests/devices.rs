@@ -138,6 +138,23 @@ async fn ephemeral_devices(backend: Backend) {
     assert_eq!(dev["ttl"], 300);
     let device_id = dev["id"].as_str().unwrap().to_string();
 
+    // Stored only as a keyed hash of its text.
+    let state = srv.state().await;
+    let text = auth.trim_start_matches("Token ");
+    let stored = state
+        .store
+        .device_token_get(&device_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.secret_hash, state.auth.hash_secret(text));
+    assert_ne!(
+        stored.secret_hash,
+        idv_server::auth::sha256_hex(text),
+        "keyed, not a plain digest"
+    );
+    assert!(!stored.secret_hash.contains(&text[6..]));
+
     // It starts a session, owned by the device, ending when the token does (300 s is before
     // the workflow's 1000 s lifetime).
     let s = ok_json(start_with(&srv, &auth, GENERAL_KYC_ID).await).await;
