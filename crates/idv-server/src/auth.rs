@@ -2,7 +2,8 @@
 //! a [`Principal`] with its permissions. Schemes: `Basic` (users; Argon2id verified off the async
 //! runtime, then remembered for a short while under a keyed hash of the credentials so a client
 //! that sends Basic on every call does not pay the hash every time), `ApiKey` (any case),
-//! `Bearer` and `Token` (access tokens from `POST /api/auth/login`).
+//! `Bearer` and `Token` (access tokens from `POST /api/auth/login`, and device tokens: ephemeral
+//! devices, deeplink tokens and one-time `tr-` QR tokens; see [`crate::ops::devices`]).
 
 use crate::error::{ApiError, ApiResult};
 use argon2::Argon2;
@@ -13,7 +14,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use idv_core::ErrorCode;
 use idv_core::permission::{Op, Permission, PermissionSet, builtin_role};
-use idv_store::{ApiKey, Store, TokenKind};
+use idv_store::{ApiKey, DeviceTokenKind, Store, TokenKind};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -25,6 +26,20 @@ use subtle::ConstantTimeEq;
 pub enum PrincipalKind {
     User,
     ApiKey,
+    /// A device token: an ephemeral device (`session: None`), or a token bound to one session
+    /// (a deeplink's, or what a one-time QR token was exchanged for). It expires at
+    /// `expires_at`, and so do the sessions it starts.
+    Device {
+        token_id: String,
+        session: Option<String>,
+        expires_at: i64,
+    },
+    /// A one-time `tr-` token from a QR code: good only for `POST /api/deeplink/exchange`.
+    OneTime {
+        token_id: String,
+        session: String,
+        expires_at: i64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -67,12 +82,40 @@ impl Principal {
     pub fn may_touch(&self, reach: Reach, owner: Option<&str>) -> bool {
         reach == Reach::All || owner == Some(self.id.as_str())
     }
+
+    /// The one session a session-bound token may touch.
+    pub fn bound_session(&self) -> Option<&str> {
+        match &self.kind {
+            PrincipalKind::Device { session, .. } => session.as_deref(),
+            PrincipalKind::OneTime { session, .. } => Some(session),
+            _ => None,
+        }
+    }
+
+    /// When the caller's credentials end, for those that bound what they create (device
+    /// tokens: their sessions end no later).
+    pub fn credential_expiry(&self) -> Option<i64> {
+        match &self.kind {
+            PrincipalKind::Device { expires_at, .. }
+            | PrincipalKind::OneTime { expires_at, .. } => Some(*expires_at),
+            _ => None,
+        }
+    }
 }
 
 /// The prefix of every API key, fixed forever so secret scanners can find leaked keys.
 pub const API_KEY_PREFIX: &str = "idv_";
 const API_KEY_SECRET_LEN: usize = 40;
 const ACCESS_PREFIX: &str = "idvat_";
+/// The prefix of device tokens (ephemeral devices and session-bound tokens).
+pub const DEVICE_PREFIX: &str = "idvdt_";
+const DEVICE_SECRET_LEN: usize = 40;
+/// The prefix of one-time QR tokens, Regula's shape: `tr-` and 29 lowercase letters and digits
+/// (about 150 bits), short enough for a QR code that stays easy to scan.
+pub const ONE_TIME_PREFIX: &str = "tr-";
+const ONE_TIME_SECRET_LEN: usize = 29;
+/// What a device token may do: start sessions, submit to them and read them, its own only.
+pub const DEVICE_PERMISSIONS: &[&str] = &["session:read", "session:write"];
 const REFRESH_PREFIX: &str = "idvrt_";
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(30);
 const BASIC_CACHE_MAX: usize = 10_000;
@@ -113,6 +156,8 @@ pub struct Auth {
     /// another process within that time.
     key_cache: RwLock<HashMap<String, CachedKey>>,
     dummy_hash: String,
+    /// The time device tokens expire by (the server's clock, which tests move forward).
+    clock: Arc<dyn idv_core::time::Clock>,
 }
 
 impl Auth {
@@ -132,7 +177,14 @@ impl Auth {
             basic_inflight: std::sync::Mutex::new(HashMap::new()),
             key_cache: RwLock::new(HashMap::new()),
             dummy_hash: hash_password("not a real password").map_err(ApiError)?,
+            clock: Arc::new(idv_core::time::SystemClock),
         })
+    }
+
+    /// This authenticator with device-token expiry judged by `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn idv_core::time::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn basic_enabled(&self) -> bool {
@@ -157,7 +209,17 @@ impl Auth {
         match scheme.to_ascii_lowercase().as_str() {
             "basic" => self.basic(rest).await,
             "apikey" => self.api_key(rest).await,
+            "bearer" | "token"
+                if rest.starts_with(DEVICE_PREFIX) || rest.starts_with(ONE_TIME_PREFIX) =>
+            {
+                self.device(rest).await.map(Arc::new)
+            }
             "bearer" | "token" => self.bearer(rest).await.map(Arc::new),
+            // A device token sent without its scheme word, as Regula's ephemeral-device docs
+            // show it.
+            _ if rest.is_empty() && scheme.starts_with(DEVICE_PREFIX) => {
+                self.device(scheme).await.map(Arc::new)
+            }
             _ => Err(ApiError::new(
                 ErrorCode::UnsupportedAuthScheme,
                 format!(
@@ -378,6 +440,90 @@ impl Auth {
             permissions: self.permissions_for_roles(&user.roles).await?,
             token_family: Some(t.family),
         })
+    }
+
+    /// A device token: looked up by its keyed hash (one read), refused once expired, and for a
+    /// one-time token once exchanged.
+    async fn device(&self, text: &str) -> ApiResult<Principal> {
+        let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "unknown device token");
+        let t = self
+            .store
+            .device_token_by_hash(&self.hash_secret(text))
+            .await?
+            .ok_or_else(invalid)?;
+        let one_time = t.kind == DeviceTokenKind::Short;
+        // The hash is keyed and unique, so a match is the token itself; the prefix must agree
+        // with the kind all the same.
+        if one_time != text.starts_with(ONE_TIME_PREFIX) {
+            return Err(invalid());
+        }
+        if t.expires_at <= self.clock.now_ms() {
+            return Err(ApiError::new(
+                ErrorCode::ExpiredCredentials,
+                if one_time {
+                    "this one-time token has expired; ask for a new QR code"
+                } else {
+                    "this device token has expired; ask for a new one"
+                },
+            ));
+        }
+        let permissions =
+            PermissionSet::parse(DEVICE_PERMISSIONS).expect("device permissions are valid");
+        if one_time {
+            if t.used_at.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidCredentials,
+                    "this one-time token was already used; use the token it was exchanged for, or ask for a new QR code",
+                ));
+            }
+            let session = t.session_id.ok_or_else(invalid)?;
+            return Ok(Principal {
+                id: t.principal_id,
+                kind: PrincipalKind::OneTime {
+                    token_id: t.id,
+                    session,
+                    expires_at: t.expires_at,
+                },
+                name: "one-time token".into(),
+                // None: it is only exchanged.
+                permissions: PermissionSet::default(),
+                token_family: None,
+            });
+        }
+        Ok(Principal {
+            id: t.principal_id,
+            name: match t.kind {
+                DeviceTokenKind::Ephemeral => "ephemeral device".into(),
+                _ => "session token".into(),
+            },
+            kind: PrincipalKind::Device {
+                token_id: t.id,
+                session: t.session_id,
+                expires_at: t.expires_at,
+            },
+            permissions,
+            token_family: None,
+        })
+    }
+
+    /// A new device token: `(text shown once, keyed hash to store)`.
+    pub fn new_device_token(&self) -> (String, String) {
+        let text = format!(
+            "{DEVICE_PREFIX}{}",
+            idv_core::ids::random_base36(DEVICE_SECRET_LEN)
+        );
+        let hash = self.hash_secret(&text);
+        (text, hash)
+    }
+
+    /// A new one-time QR token: `(text shown once, keyed hash to store)`.
+    pub fn new_one_time_token(&self) -> (String, String) {
+        let text = format!(
+            "{ONE_TIME_PREFIX}{}",
+            idv_core::ids::random_base36(ONE_TIME_SECRET_LEN)
+        );
+        let hash = self.hash_secret(&text);
+        (text, hash)
     }
 
     /// The union of the permissions of `roles` (built-in or custom). Unknown names grant nothing.

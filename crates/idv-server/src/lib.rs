@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod openapi;
 pub mod ops;
 pub mod outbound;
+pub mod qr_png;
 pub mod routes;
 pub mod scheduler;
 pub mod state;

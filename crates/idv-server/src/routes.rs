@@ -149,6 +149,11 @@ pub fn table() -> Vec<RouteDef> {
         // Review, deletion and retention.
         route!(PATCH "/api/sessions/{id}", AnyOf(SESSION_PATCH), "sessions", "Review a session: set `status` (0, 1, 2, 3 approved, 4, 1000 rejected) with an optional `comment` (at most 2000 characters), and `legalHold` (true blocks deletion and retention; needs session_all_patch:write). Each change is added to the session's `history` as {at, by, from, to, comment}. Send `If-Match` with the ETag of GET /api/sessions/{id} to apply only to that revision (412 precondition_failed otherwise); answers the session and its new ETag. Unknown fields are refused", sessions::patch, json = true, example = Some(r#"{"status": 3, "comment": "Document checked by hand"}"#)),
         route!(DELETE "/api/sessions/{id}", AnyOf(SESSION_DELETE), "sessions", "Delete a session, its files (rows and bytes) and its background jobs, leaving a tombstone; optional ?reason= (at most 500 characters). Answers 204, again for an id already deleted; 409 legal_hold while the session is held. Afterwards the session's endpoints answer 410 session_deleted with the tombstone {id, workflowId, status, deletedAt, deletedBy, reason} as details", sessions::delete),
+        // Server-side starts: ephemeral devices, deeplinks, QR codes and their one-time tokens.
+        route!(POST "/api/device/ephemeral", AnyOf(&[("ephemeral_device", Op::Write)]), "devices", "Mint an ephemeral device token ({\"ttl\": seconds, 60 to 604800, default 3600}). Answers {authorization: \"Token idvdt_...\", id, createdAt, expiresAt, ttl}; send `authorization` as-is as the Authorization header. The token starts sessions, submits their steps and reads its own sessions and their files, nothing else; its sessions end no later than it does", devices::ephemeral, json = true, example = Some(r#"{"ttl": 3600}"#)),
+        route!(POST "/api/v1/deeplink", AnyOf(&[("deeplink", Op::Write)]), "devices", "Start a session of the first ?workflowId= (the parameter may repeat) and answer {url, createdAt, expiresAt, workflowIds, sessionId}; url is <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id>, its token bound to that one session. `ttl` (seconds, 60 to 604800, default 3600) bounds the token and the session", devices::deeplink, json = true, example = Some(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en", "ttl": 3600}"#)),
+        route!(GET "/api/deeplink/qrcode", AnyOf(&[("deeplink", Op::Write)]), "devices", "Start a session like POST /api/v1/deeplink (?workflowId=, optional ?ttl= and ?locale=) with a one-time `tr-` token, and answer {token, url, sessionId, createdAt, expiresAt, workflowIds, qrcode: \"data:image/png;base64,...\"}, or with Accept: image/png the QR code itself (headers X-Session-Id, X-Expires-At). The QR code holds the url; its token works only at POST /api/deeplink/exchange", devices::qrcode, json = false, example = None),
+        route!(POST "/api/deeplink/exchange", Authenticated, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange),
     ]
 }
 
@@ -191,6 +196,15 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
         Ok(p) => p,
         Err(e) => return unauthorized(&g, e),
     };
+    if let crate::auth::PrincipalKind::OneTime { .. } = principal.kind
+        && req.uri().path() != crate::handlers::devices::EXCHANGE_PATH
+    {
+        return ApiError::new(
+            ErrorCode::Forbidden,
+            "a one-time tr- token works only at POST /api/deeplink/exchange; exchange it there for the session's token",
+        )
+        .into_response();
+    }
     if let Access::AnyOf(perms) = g.access
         && !perms.iter().any(|(scope, op)| principal.allows(scope, *op))
     {

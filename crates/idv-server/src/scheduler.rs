@@ -379,6 +379,15 @@ pub fn jobs() -> Scheduler {
                 Ok(n) => tracing::info!(sessions = n, "expireSessions: lifetimes ended"),
                 Err(e) => tracing::warn!("expireSessions: {}", e.0.message),
             }
+            // Expired device tokens go a day after their expiry (until then they are refused
+            // as expired rather than unknown).
+            match crate::ops::devices::delete_expired(&state, 86_400_000).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(tokens = n, "expireSessions: expired device tokens deleted")
+                }
+                Err(e) => tracing::warn!("expireSessions: {}", e.0.message),
+            }
         })
     });
     s

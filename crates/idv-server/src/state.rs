@@ -56,7 +56,8 @@ impl AppState {
         let blobs = Blobs::local(config.data_dir()).map_err(|e| startup(e.to_string()))?;
         let auth = Auth::new(store.clone(), config.basic_auth.enabled)
             .await
-            .map_err(|e| startup(e.0.message))?;
+            .map_err(|e| startup(e.0.message))?
+            .with_clock(clock.clone());
         let outbound = crate::outbound::Outbound::new(&config).map_err(startup)?;
         Ok(AppState(Arc::new(Inner {
             config,

@@ -13,6 +13,7 @@ mod api_keys;
 mod assets;
 mod convert;
 mod deletion;
+mod devices;
 mod engine;
 mod files;
 mod roles;
@@ -356,5 +357,33 @@ impl Store for PgStore {
 
     async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
         deletion::existing(&self.pool, ids).await
+    }
+
+    async fn device_token_create(&self, token: &idv_store::DeviceToken) -> StoreResult<()> {
+        devices::create(&self.pool, token).await
+    }
+
+    async fn device_token_by_hash(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<idv_store::DeviceToken>> {
+        devices::by_hash(&self.pool, hash).await
+    }
+
+    async fn device_token_get(&self, id: &str) -> StoreResult<Option<idv_store::DeviceToken>> {
+        devices::get(&self.pool, id).await
+    }
+
+    async fn device_token_exchange(
+        &self,
+        id: &str,
+        now: i64,
+        replacement: &idv_store::DeviceToken,
+    ) -> StoreResult<bool> {
+        devices::exchange(&self.pool, id, now, replacement).await
+    }
+
+    async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {
+        devices::delete_expired(&self.pool, before).await
     }
 }

@@ -231,3 +231,16 @@ fn urls_are_rewritten_and_redacted() {
     );
     assert_eq!(redacted("postgres://u@h/db"), "postgres://u@h/db");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_tokens_exchanged_through_two_stores_go_once() {
+    with_fresh_database(|url| async move {
+        // Two pools, as two `idv serve` processes would have.
+        let a = Arc::new(connect(&url).await);
+        let b = Arc::new(connect(&url).await);
+        conformance::check_device_token_exchange_race(a.clone(), b.clone()).await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}

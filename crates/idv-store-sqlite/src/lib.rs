@@ -15,6 +15,7 @@ mod api_keys;
 mod assets;
 mod convert;
 mod deletion;
+mod devices;
 mod engine;
 mod files;
 mod inline;
@@ -466,5 +467,33 @@ impl Store for SqliteStore {
 
     async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
         deletion::existing(&self.db, ids).await
+    }
+
+    async fn device_token_create(&self, token: &idv_store::DeviceToken) -> StoreResult<()> {
+        devices::create(&self.db, token).await
+    }
+
+    async fn device_token_by_hash(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<idv_store::DeviceToken>> {
+        devices::by_hash(&self.db, hash).await
+    }
+
+    async fn device_token_get(&self, id: &str) -> StoreResult<Option<idv_store::DeviceToken>> {
+        devices::get(&self.db, id).await
+    }
+
+    async fn device_token_exchange(
+        &self,
+        id: &str,
+        now: i64,
+        replacement: &idv_store::DeviceToken,
+    ) -> StoreResult<bool> {
+        devices::exchange(&self.db, id, now, replacement).await
+    }
+
+    async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {
+        devices::delete_expired(&self.db, before).await
     }
 }

@@ -185,3 +185,13 @@ async fn an_uncreatable_folder_is_a_clear_error() {
         Ok(_) => panic!("a database under a regular file cannot open"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_tokens_exchanged_through_two_stores_go_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = url(&db_path(&dir));
+    // Two stores are two writer connections on one file, as two processes would be.
+    let a = SqliteStore::connect(&url).await.expect("connect a");
+    let b = SqliteStore::connect(&url).await.expect("connect b");
+    conformance::check_device_token_exchange_race(Arc::new(a), Arc::new(b)).await;
+}

@@ -22,6 +22,8 @@
 //! - views are listed by key in byte order.
 //! - `session_delete` lists the deleted file rows without their inline bytes, and
 //!   `session_stale` breaks ties on `updated_at` by id.
+//! - `device_token_exchange` with a replacement whose id is taken is a `Conflict` and leaves
+//!   the one-time token unused.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
@@ -30,6 +32,7 @@ mod accounts;
 mod assets;
 mod credentials;
 mod deletion;
+mod devices;
 mod engine;
 mod jobs;
 mod search;
@@ -40,6 +43,7 @@ pub use accounts::{check_roles, check_setting_race, check_settings, check_users}
 pub use assets::{check_asset_race, check_assets};
 pub use credentials::{check_api_keys, check_tokens};
 pub use deletion::{check_retention_selection, check_session_deletion};
+pub use devices::{check_device_token_exchange_race, check_device_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
 pub use jobs::{check_job_claim_race, check_job_claims};
 pub use search::{check_session_search, check_views};
@@ -76,12 +80,14 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_engine_state(store).await;
     check_session_advance(store).await;
     check_job_claims(store).await;
-    check_job_claim_race(shared.clone(), shared).await;
+    check_job_claim_race(shared.clone(), shared.clone()).await;
     check_session_expiry(store).await;
     check_session_search(store).await;
     check_views(store).await;
     check_session_deletion(store).await;
     check_retention_selection(store).await;
+    check_device_tokens(store).await;
+    check_device_token_exchange_race(shared.clone(), shared).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

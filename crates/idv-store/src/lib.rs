@@ -250,4 +250,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Those of `ids` that have a session row (in no particular order).
     async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>>;
+    // --- device tokens: ephemeral devices, deeplinks, one-time QR tokens ---
+
+    /// Inserts a device token; `Conflict` when its id or hash is taken.
+    async fn device_token_create(&self, token: &DeviceToken) -> StoreResult<()>;
+    /// Looks a token up by the keyed hash of its text.
+    async fn device_token_by_hash(&self, hash: &str) -> StoreResult<Option<DeviceToken>>;
+    async fn device_token_get(&self, id: &str) -> StoreResult<Option<DeviceToken>>;
+    /// In one transaction: marks the one-time token `id` used at `now` if it is a `Short`
+    /// token, unused and `expires_at > now`, and inserts `replacement`. False (nothing written)
+    /// when the token is unknown, used or expired. Of two concurrent exchanges of one token,
+    /// even in two processes, exactly one gets true.
+    async fn device_token_exchange(
+        &self,
+        id: &str,
+        now: i64,
+        replacement: &DeviceToken,
+    ) -> StoreResult<bool>;
+    /// Deletes tokens whose expiry is before `before`; returns how many.
+    async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64>;
 }

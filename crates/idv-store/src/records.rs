@@ -264,3 +264,58 @@ pub enum SessionDeletion {
     /// There is no such session and never was.
     NotFound,
 }
+
+/// What a device token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceTokenKind {
+    /// An ephemeral device (`POST /api/device/ephemeral`): starts sessions and reads its own.
+    Ephemeral,
+    /// Bound to one session: a deeplink's token, or what a one-time token is exchanged for.
+    Session,
+    /// A one-time `tr-` token from a QR code; good only to be exchanged once for a `Session`
+    /// token.
+    Short,
+}
+
+impl DeviceTokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceTokenKind::Ephemeral => "ephemeral",
+            DeviceTokenKind::Session => "session",
+            DeviceTokenKind::Short => "short",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ephemeral" => Some(DeviceTokenKind::Ephemeral),
+            "session" => Some(DeviceTokenKind::Session),
+            "short" => Some(DeviceTokenKind::Short),
+            _ => None,
+        }
+    }
+}
+
+/// A device token (ephemeral device, deeplink or QR code), stored by the keyed hash of its
+/// text; the text itself is never stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceToken {
+    /// 24 hex.
+    pub id: String,
+    pub kind: DeviceTokenKind,
+    /// Keyed hash (hex) of the whole token text; unique.
+    pub secret_hash: String,
+    /// The principal the token acts as: the `owner_id` of the sessions it starts. A one-time
+    /// token and the token it is exchanged for share it.
+    pub principal_id: String,
+    /// The one session a `Session` or `Short` token may touch.
+    pub session_id: Option<String>,
+    /// The workflows the token was issued for (deeplinks and QR codes).
+    pub workflow_ids: Vec<String>,
+    /// The user or API key that minted it.
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// When a one-time token was exchanged; `None` while unused.
+    pub used_at: Option<i64>,
+}

@@ -2,9 +2,10 @@
 
 pub mod apikeys;
 pub mod assets;
-pub mod search;
 pub mod deletion;
+pub mod devices;
 pub mod review;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod views;

@@ -140,11 +140,13 @@ pub fn actor(by: &Principal) -> Value {
     json!({"id": by.id, "name": by.name, "kind": principal_kind(by)})
 }
 
-/// `user` or `apikey`.
+/// `user`, `apikey`, `device` or `onetime`.
 pub fn principal_kind(by: &Principal) -> &'static str {
     match by.kind {
         PrincipalKind::User => "user",
         PrincipalKind::ApiKey => "apikey",
+        PrincipalKind::Device { .. } => "device",
+        PrincipalKind::OneTime { .. } => "onetime",
     }
 }
 

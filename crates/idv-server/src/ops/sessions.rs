@@ -37,6 +37,12 @@ pub async fn start(
     workflow_id: &str,
     input: StartInput,
 ) -> ApiResult<SessionRecord> {
+    if let Some(bound) = by.bound_session() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("this token is bound to session {bound} and cannot start sessions"),
+        ));
+    }
     let metadata = match input.metadata {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(m @ Value::Object(_)) => m,
@@ -84,15 +90,26 @@ pub async fn start(
         updated_at: now,
         revision: 1,
         engine: Value::Object(Map::new()),
-        expires_at: wf
-            .lifetime()
-            .filter(|l| *l > 0)
-            .map(|l| now.saturating_add(l.saturating_mul(1000))),
+        expires_at: bounded_expiry(
+            wf.lifetime()
+                .filter(|l| *l > 0)
+                .map(|l| now.saturating_add(l.saturating_mul(1000))),
+            by.credential_expiry(),
+        ),
         history: Value::Array(vec![]),
         legal_hold: false,
     };
     state.store.session_create(&session).await?;
     crate::flow::start(state, &wf, session).await
+}
+
+/// The earlier of the workflow lifetime's end and the end of the credentials that start the
+/// session (a device token's TTL bounds its sessions).
+fn bounded_expiry(lifetime_end: Option<i64>, credentials_end: Option<i64>) -> Option<i64> {
+    match (lifetime_end, credentials_end) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn session_not_found(id: &str) -> ApiError {
@@ -104,6 +121,10 @@ fn session_not_found(id: &str) -> ApiError {
 
 /// How far the caller reaches for `op` on sessions; refusals look like a missing session.
 fn session_reach(by: &Principal, id: &str, op: Op) -> ApiResult<Reach> {
+    // A session-bound token sees its one session only.
+    if by.bound_session().is_some_and(|b| b != id) {
+        return Err(session_not_found(id));
+    }
     match by.reach("session_all", "session", op) {
         Some(reach) if idv_core::ids::is_id(id) => Ok(reach),
         _ => Err(session_not_found(id)),
@@ -550,6 +571,15 @@ mod tests {
         assert_eq!(sanitize_file_name(".."), "file");
         assert_eq!(sanitize_file_name(""), "file");
         assert_eq!(sanitize_file_name(&"x".repeat(300)).len(), 255);
+    }
+
+    #[test]
+    fn credentials_bound_the_lifetime() {
+        assert_eq!(bounded_expiry(Some(5), Some(3)), Some(3));
+        assert_eq!(bounded_expiry(Some(3), Some(5)), Some(3));
+        assert_eq!(bounded_expiry(None, Some(5)), Some(5));
+        assert_eq!(bounded_expiry(Some(5), None), Some(5));
+        assert_eq!(bounded_expiry(None, None), None);
     }
 
     #[test]

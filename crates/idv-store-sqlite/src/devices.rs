@@ -1,0 +1,134 @@
+//! Device tokens (ephemeral devices, deeplinks, one-time QR tokens), stored by the keyed hash of
+//! their text. The exchange of a one-time token is one guarded `UPDATE` and the insert of its
+//! replacement in one `IMMEDIATE` transaction: whoever runs it second finds the token used.
+
+use crate::Db;
+use crate::convert::{backend, col, list_col, list_text, unique_or_backend};
+use idv_store::{DeviceToken, DeviceTokenKind, StoreError, StoreResult};
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow};
+
+/// The columns of a token row, as a literal so statements can be `concat!`ed.
+macro_rules! device_columns {
+    () => {
+        "id, kind, secret_hash, principal_id, session_id, workflow_ids, created_by, created_at, \
+         expires_at, used_at"
+    };
+}
+
+fn from_row(row: &SqliteRow) -> StoreResult<DeviceToken> {
+    let kind: &str = col(row, "kind")?;
+    Ok(DeviceToken {
+        id: col(row, "id")?,
+        kind: DeviceTokenKind::parse(kind)
+            .ok_or_else(|| StoreError::Backend(format!("unknown device token kind {kind:?}")))?,
+        secret_hash: col(row, "secret_hash")?,
+        principal_id: col(row, "principal_id")?,
+        session_id: col(row, "session_id")?,
+        workflow_ids: list_col(row, "workflow_ids")?,
+        created_by: col(row, "created_by")?,
+        created_at: col(row, "created_at")?,
+        expires_at: col(row, "expires_at")?,
+        used_at: col(row, "used_at")?,
+    })
+}
+
+fn insert_query(
+    token: &DeviceToken,
+) -> StoreResult<sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>>> {
+    Ok(sqlx::query(concat!(
+        "INSERT INTO device_tokens (",
+        device_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&token.id)
+    .bind(token.kind.as_str())
+    .bind(&token.secret_hash)
+    .bind(&token.principal_id)
+    .bind(&token.session_id)
+    .bind(list_text(&token.workflow_ids)?)
+    .bind(&token.created_by)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .bind(token.used_at))
+}
+
+pub(crate) async fn create(db: &Db, token: &DeviceToken) -> StoreResult<()> {
+    insert_query(token)?
+        .execute(&db.write)
+        .await
+        .map_err(unique_or_backend(|| format!("device token {}", token.id)))?;
+    Ok(())
+}
+
+pub(crate) async fn by_hash(db: &Db, hash: &str) -> StoreResult<Option<DeviceToken>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        device_columns!(),
+        " FROM device_tokens WHERE secret_hash = $1"
+    ))
+    .bind(hash)
+    .fetch_optional(&db.read)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<DeviceToken>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        device_columns!(),
+        " FROM device_tokens WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.read)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+pub(crate) async fn exchange(
+    db: &Db,
+    id: &str,
+    now: i64,
+    replacement: &DeviceToken,
+) -> StoreResult<bool> {
+    let mut tx = db
+        .write
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
+    let used = sqlx::query(
+        "UPDATE device_tokens SET used_at = $2 \
+         WHERE id = $1 AND kind = 'short' AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if used.rows_affected() == 0 {
+        // Dropping the transaction rolls it back; nothing was written.
+        return Ok(false);
+    }
+    insert_query(replacement)?
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_or_backend(|| {
+            format!("device token {}", replacement.id)
+        }))?;
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
+}
+
+pub(crate) async fn delete_expired(db: &Db, before: i64) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM device_tokens WHERE expires_at < $1")
+        .bind(before)
+        .execute(&db.write)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected())
+}
