@@ -6,9 +6,8 @@
 ALTER TABLE sessions
     ADD COLUMN history jsonb NOT NULL DEFAULT '[]',
     ADD COLUMN legal_hold boolean NOT NULL DEFAULT false;
--- Retention takes the least recently updated sessions that are not held; the index holds just
--- those rows.
-CREATE INDEX sessions_by_updated ON sessions (updated_at, id) WHERE NOT legal_hold;
+-- Retention takes the least recently updated sessions that are not held, walking
+-- `sessions_by_updated (updated_at, id)` from migration 0005 (holds are rare).
 
 -- What remains of a deleted session: written in the transaction that deletes the session row,
 -- its file rows and its jobs. It answers 410 Gone for the id and accounts for the deletion;

@@ -142,8 +142,7 @@ pub(crate) async fn tombstone(db: &PgPool, id: &str) -> StoreResult<Option<Tombs
     .transpose()
 }
 
-/// Matches the partial index `sessions_by_updated` (its `WHERE` is repeated so the planner may
-/// use it).
+/// Walks the index `sessions_by_updated (updated_at, id)` in order, skipping held sessions.
 pub(crate) async fn stale(db: &PgPool, before: i64, limit: i64) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT id FROM sessions WHERE NOT legal_hold AND updated_at < $1 \

@@ -5,9 +5,8 @@
 ALTER TABLE sessions ADD COLUMN history TEXT NOT NULL DEFAULT '[]';
 -- A session under legal hold is never deleted, neither by a caller nor by retention.
 ALTER TABLE sessions ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0 CHECK (legal_hold IN (0, 1));
--- Retention takes the least recently updated sessions that are not held; the index holds just
--- those rows.
-CREATE INDEX sessions_by_updated ON sessions (updated_at, id) WHERE legal_hold = 0;
+-- Retention takes the least recently updated sessions that are not held, walking
+-- `sessions_by_updated (updated_at, id)` from migration 0005 (holds are rare).
 
 -- What remains of a deleted session: written in the transaction that deletes the session row,
 -- its file rows and its jobs. It answers 410 Gone for the id and accounts for the deletion;

@@ -146,8 +146,7 @@ pub(crate) async fn tombstone(db: &Db, id: &str) -> StoreResult<Option<Tombstone
     .transpose()
 }
 
-/// Matches the partial index `sessions_by_updated` (its `WHERE` is repeated so the planner may
-/// use it).
+/// Walks the index `sessions_by_updated (updated_at, id)` in order, skipping held sessions.
 pub(crate) async fn stale(db: &Db, before: i64, limit: i64) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT id FROM sessions WHERE legal_hold = 0 AND updated_at < $1 \
