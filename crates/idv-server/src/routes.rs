@@ -135,6 +135,8 @@ pub fn table() -> Vec<RouteDef> {
         route!(PUT "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
         route!(PATCH "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
         route!(DELETE "/faceapi/{*path}", AnyOf(FACEAPI_DELETE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
+        // Session export and import.
+        route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export, json = false, example = None),
     ]
 }
 

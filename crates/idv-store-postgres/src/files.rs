@@ -6,7 +6,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres};
 
-fn from_row(row: &PgRow) -> StoreResult<FileRecord> {
+pub(crate) fn from_row(row: &PgRow) -> StoreResult<FileRecord> {
     Ok(FileRecord {
         id: col(row, "id")?,
         session_id: col(row, "session_id")?,

@@ -13,6 +13,7 @@ mod api_keys;
 mod assets;
 mod convert;
 mod engine;
+mod exchange;
 mod files;
 mod roles;
 mod sessions;
@@ -278,5 +279,31 @@ impl Store for PgStore {
 
     async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
         engine::expired(&self.pool, now, limit).await
+    }
+
+    async fn session_ids_after(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        exchange::session_ids_after(&self.pool, after, limit).await
+    }
+
+    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
+        exchange::workflow_revisions(&self.pool, id).await
+    }
+
+    async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        exchange::workflow_import_revision(&self.pool, def).await
+    }
+
+    async fn session_import(
+        &self,
+        session: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        replace: bool,
+    ) -> StoreResult<idv_store::SessionImport> {
+        exchange::session_import(&self.pool, session, files, jobs, replace).await
     }
 }

@@ -30,6 +30,16 @@ fn from_row(row: &PgRow) -> StoreResult<SessionRecord> {
 }
 
 pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
+    insert_query(s)
+        .execute(db)
+        .await
+        .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+    Ok(())
+}
+
+/// The insert of [`create`], bound and ready to run on its own or in a transaction (see
+/// `exchange::session_import`).
+pub(crate) fn insert_query(s: &SessionRecord) -> Query<'_, Postgres, PgArguments> {
     sqlx::query(
         "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
          workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
@@ -55,10 +65,6 @@ pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
     .bind(s.revision)
     .bind(json_text(&s.engine))
     .bind(s.expires_at)
-    .execute(db)
-    .await
-    .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
-    Ok(())
 }
 
 pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<SessionRecord>> {

@@ -7,7 +7,7 @@ use sqlx::Sqlite;
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 
-fn from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
+pub(crate) fn from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
     Ok(FileRecord {
         id: col(row, "id")?,
         session_id: col(row, "session_id")?,

@@ -15,6 +15,7 @@ mod api_keys;
 mod assets;
 mod convert;
 mod engine;
+mod exchange;
 mod files;
 mod inline;
 mod roles;
@@ -388,5 +389,31 @@ impl Store for SqliteStore {
 
     async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
         engine::expired(&self.db, now, limit).await
+    }
+
+    async fn session_ids_after(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        exchange::session_ids_after(&self.db, after, limit).await
+    }
+
+    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
+        exchange::workflow_revisions(&self.db, id).await
+    }
+
+    async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        exchange::workflow_import_revision(&self.db, def).await
+    }
+
+    async fn session_import(
+        &self,
+        session: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        replace: bool,
+    ) -> StoreResult<idv_store::SessionImport> {
+        exchange::session_import(&self.db, session, files, jobs, replace).await
     }
 }

@@ -31,6 +31,16 @@ fn from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
 }
 
 pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
+    insert_query(s)
+        .execute(&db.write)
+        .await
+        .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+    Ok(())
+}
+
+/// The insert of [`create`], bound and ready to run on its own or in a transaction (see
+/// `exchange::session_import`).
+pub(crate) fn insert_query(s: &SessionRecord) -> Query<'_, Sqlite, SqliteArguments<'_>> {
     sqlx::query(
         "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
          workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
@@ -56,10 +66,6 @@ pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
     .bind(s.revision)
     .bind(json_text(&s.engine))
     .bind(s.expires_at)
-    .execute(&db.write)
-    .await
-    .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
-    Ok(())
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>> {

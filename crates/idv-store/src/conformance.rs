@@ -16,7 +16,8 @@
 //! - `job_claim` breaks ties on `run_at` by id, and a claim keeps `last_error`;
 //! - `job_release` of an unknown id is no error;
 //! - `job_next_due` counts a leased job from the end of its lease (`locked_until + 1`);
-//! - `session_expired` breaks ties on `expires_at` by id.
+//! - `session_expired` breaks ties on `expires_at` by id;
+//! - `session_ids_after` with `None` starts before every id.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
@@ -25,6 +26,7 @@ mod accounts;
 mod assets;
 mod credentials;
 mod engine;
+mod exchange;
 mod jobs;
 mod sessions;
 mod workflows;
@@ -33,6 +35,7 @@ pub use accounts::{check_roles, check_setting_race, check_settings, check_users}
 pub use assets::{check_asset_race, check_assets};
 pub use credentials::{check_api_keys, check_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
+pub use exchange::{check_session_ids_after, check_session_import, check_workflow_import};
 pub use jobs::{check_job_claim_race, check_job_claims};
 pub use sessions::{check_files, check_sessions};
 pub use workflows::{check_translations, check_workflows};
@@ -69,6 +72,10 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_job_claims(store).await;
     check_job_claim_race(shared.clone(), shared).await;
     check_session_expiry(store).await;
+    // Last: its sessions sort after every other check's and its job never comes due.
+    check_session_ids_after(store).await;
+    check_workflow_import(store).await;
+    check_session_import(store).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 mod asset;
 mod lint;
 mod run;
+mod session;
 
 // glibc's allocator serialised the request path on its arena locks under load (seen in
 // profiles of session reads); mimalloc keeps per-thread heaps.
@@ -51,6 +52,9 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Export sessions to archives and import them (here or into another install).
+    #[command(subcommand)]
+    Session(session::SessionCommand),
 }
 
 #[derive(Subcommand)]
@@ -161,6 +165,7 @@ fn python_list(items: &[String]) -> String {
 async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Asset(cmd) => asset::run(&open(load_config(&cli)?).await?, cmd).await,
+        Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(())

@@ -4,6 +4,7 @@
 pub mod apikeys;
 pub mod assets;
 pub mod auth;
+pub mod exchange;
 pub mod files;
 pub mod gateway;
 pub mod security;

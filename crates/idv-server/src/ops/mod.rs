@@ -2,6 +2,7 @@
 
 pub mod apikeys;
 pub mod assets;
+pub mod exchange;
 pub mod sessions;
 pub mod users;
 pub mod workflows;
