@@ -12,9 +12,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 
 fn entry(zip: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) -> Vec<u8> {
-    let mut f = zip
-        .by_name(name)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut f = zip.by_name(name).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut out = Vec::new();
     f.read_to_end(&mut out).unwrap();
     out
@@ -87,10 +85,7 @@ async fn export_round(backend: Backend) {
     assert!(manifest["exportedAt"].as_str().unwrap().ends_with('Z'));
     let listed = manifest["files"].as_array().unwrap();
     // Every entry but the manifest is listed, and its bytes have the listed size and hash.
-    let names: BTreeSet<String> = zip
-        .file_names()
-        .map(|n| n.unwrap().into_owned())
-        .collect();
+    let names: BTreeSet<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
     let mut expected: BTreeSet<String> = listed
         .iter()
         .map(|e| e["path"].as_str().unwrap().to_string())
@@ -113,7 +108,10 @@ async fn export_round(backend: Backend) {
     assert_eq!(doc["session"], shown);
     assert_eq!(doc["record"]["id"], id.as_str());
     assert_eq!(doc["record"]["status"], shown["status"]);
-    assert_eq!(doc["record"]["metadata"], json!({"externalUserId": "user-42"}));
+    assert_eq!(
+        doc["record"]["metadata"],
+        json!({"externalUserId": "user-42"})
+    );
     assert_eq!(doc["files"].as_array().unwrap().len(), shown_files.len());
 
     // Every file: its entry holds the bytes the download gives.
@@ -145,9 +143,15 @@ async fn export_round(backend: Backend) {
     // The stored name is the upload's last path segment; the archive path is built from it.
     assert_eq!(
         photo_entry["path"],
-        format!("files/{}/passport front.jpg", photo_entry["fileId"].as_str().unwrap())
+        format!(
+            "files/{}/passport front.jpg",
+            photo_entry["fileId"].as_str().unwrap()
+        )
     );
-    assert_eq!(entry(&mut zip, photo_entry["path"].as_str().unwrap()), photo);
+    assert_eq!(
+        entry(&mut zip, photo_entry["path"].as_str().unwrap()),
+        photo
+    );
 
     // workflow.json: the revision the session runs on, whole.
     let wf: Value = serde_json::from_slice(&entry(&mut zip, "workflow.json")).unwrap();

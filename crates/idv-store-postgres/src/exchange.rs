@@ -3,8 +3,8 @@
 
 use crate::convert::{backend, col, json_text, map_rows, unique_or_backend};
 use crate::{files, sessions, workflows};
-use sqlx::PgPool;
 use idv_store::{FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, StoreResult};
+use sqlx::PgPool;
 
 pub(crate) async fn session_ids_after(
     db: &PgPool,

@@ -281,11 +281,7 @@ impl Store for PgStore {
         engine::expired(&self.pool, now, limit).await
     }
 
-    async fn session_ids_after(
-        &self,
-        after: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<String>> {
+    async fn session_ids_after(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>> {
         exchange::session_ids_after(&self.pool, after, limit).await
     }
 

@@ -391,11 +391,7 @@ impl Store for SqliteStore {
         engine::expired(&self.db, now, limit).await
     }
 
-    async fn session_ids_after(
-        &self,
-        after: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<String>> {
+    async fn session_ids_after(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>> {
         exchange::session_ids_after(&self.db, after, limit).await
     }
 

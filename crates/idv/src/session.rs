@@ -157,11 +157,7 @@ async fn import(state: &AppState, dir: &Path, overwrite: bool) -> Result<()> {
     let mut archives: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the folder {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .is_some_and(|x| x.eq_ignore_ascii_case("zip"))
-        })
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x.eq_ignore_ascii_case("zip")))
         .collect();
     archives.sort();
     if archives.is_empty() {

@@ -295,8 +295,18 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
         .args(["session", "export", "--id", &id2, "-o"])
         .arg(sel.path().join("one")));
     assert!(printed.contains("Exported 1 session(s)"), "{printed}");
-    assert!(sel.path().join("one").join(format!("session-{id2}.zip")).exists());
-    assert!(!sel.path().join("one").join(format!("session-{id1}.zip")).exists());
+    assert!(
+        sel.path()
+            .join("one")
+            .join(format!("session-{id2}.zip"))
+            .exists()
+    );
+    assert!(
+        !sel.path()
+            .join("one")
+            .join(format!("session-{id1}.zip"))
+            .exists()
+    );
     let none = json!({"op": "$and", "conditions": [
         {"field": "workflow.id", "op": "$eq", "value": GENERAL_KYC_ID},
         {"field": "createdAt", "op": "$lt", "value": "2000-01-01T00:00:00Z"}]});
@@ -316,7 +326,10 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
     let (good, _, err) = run(idv(src._dir.path())
         .args(["session", "export", "--filter", r#"{"field":"AGE"}"#, "-o"])
         .arg(sel.path().join("x")));
-    assert!(!good && err.contains("--filter") && err.contains("field"), "{err}");
+    assert!(
+        !good && err.contains("--filter") && err.contains("field"),
+        "{err}"
+    );
 
     // Into a fresh folder: both sessions, served exactly as before.
     let dst = tempfile::tempdir().unwrap();
@@ -350,7 +363,11 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
             json!({"continue": true}),
         )
         .await;
-        assert_ne!(api.session(&id2).await, src.sessions[1], "the session moved on");
+        assert_ne!(
+            api.session(&id2).await,
+            src.sessions[1],
+            "the session moved on"
+        );
     }
     let printed = ok(idv(dst.path())
         .args(["session", "import", "--overwrite", "-i"])
@@ -415,7 +432,10 @@ fn rewrite_with_one_byte_changed(from: &Path, to: &PathBuf, name: &str) {
             changed = true;
         }
         output
-            .start_file(entry_name.as_str(), zip::write::SimpleFileOptions::default())
+            .start_file(
+                entry_name.as_str(),
+                zip::write::SimpleFileOptions::default(),
+            )
             .unwrap();
         output.write_all(&bytes).unwrap();
     }

@@ -35,9 +35,6 @@ pub async fn export(
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }

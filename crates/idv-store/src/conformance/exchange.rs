@@ -4,7 +4,9 @@
 use super::assert_conflict;
 use super::engine::job;
 use super::sessions::{file, full_session};
-use crate::{FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, Store, WorkflowRecord};
+use crate::{
+    FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, Store, WorkflowRecord,
+};
 use serde_json::json;
 
 /// Ids of this check start with `ee`, above those of every other check (theirs start with
@@ -86,7 +88,10 @@ pub async fn check_session_ids_after(store: &dyn Store) {
         if page.is_empty() {
             break;
         }
-        assert!(page.len() <= 2, "a page holds at most `limit` ids: {page:?}");
+        assert!(
+            page.len() <= 2,
+            "a page holds at most `limit` ids: {page:?}"
+        );
         after = page.last().cloned().unwrap_or_default();
         pages.push(page);
     }

@@ -58,8 +58,8 @@ where
                 ),
             )
         })?;
-    let view = serde_json::to_value(sessions::view(state, session, files).await?)
-        .map_err(zip_error)?;
+    let view =
+        serde_json::to_value(sessions::view(state, session, files).await?).map_err(zip_error)?;
     let jobs = state.store.job_list(&session.id).await?;
     let document = SessionDocument {
         session: view,

@@ -174,12 +174,12 @@ fn eval(node: &Node, s: &SessionRecord) -> bool {
             };
             let cmp = |v: &Scalar| actual.partial_cmp(v);
             match op {
-                Op::Eq | Op::In => values.iter().any(|v| actual == *v),
+                Op::Eq | Op::In => values.contains(&actual),
                 Op::Ne | Op::Nin => values.iter().all(|v| actual != *v),
                 Op::Gt => values.iter().all(|v| cmp(v) == Some(Ordering::Greater)),
-                Op::Gte => values.iter().all(|v| {
-                    matches!(cmp(v), Some(Ordering::Greater | Ordering::Equal))
-                }),
+                Op::Gte => values
+                    .iter()
+                    .all(|v| matches!(cmp(v), Some(Ordering::Greater | Ordering::Equal))),
                 Op::Lt => values.iter().all(|v| cmp(v) == Some(Ordering::Less)),
                 Op::Lte => values
                     .iter()
@@ -234,7 +234,10 @@ mod tests {
         assert!(!f.matches(&session(0, "a", jan)), "status");
         assert!(!f.matches(&session(2, "c", jan)), "workflow");
         assert!(!f.matches(&session(2, "a", 1_767_225_599_999)), "before");
-        assert!(!f.matches(&session(2, "a", 1_769_904_000_000)), "at the end");
+        assert!(
+            !f.matches(&session(2, "a", 1_769_904_000_000)),
+            "at the end"
+        );
     }
 
     #[test]
@@ -252,11 +255,20 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         for (bad, needle) in [
-            (json!({"field": "properties.AGE", "op": "$eq", "value": 1}), "field"),
+            (
+                json!({"field": "properties.AGE", "op": "$eq", "value": 1}),
+                "field",
+            ),
             (json!({"field": "status", "op": "$regex", "value": 1}), "op"),
             (json!({"field": "status", "op": "$in", "value": 1}), "list"),
-            (json!({"field": "status", "op": "$eq", "value": "two"}), "integer"),
-            (json!({"field": "createdAt", "op": "$gt", "value": "yesterday"}), "ISO-8601"),
+            (
+                json!({"field": "status", "op": "$eq", "value": "two"}),
+                "integer",
+            ),
+            (
+                json!({"field": "createdAt", "op": "$gt", "value": "yesterday"}),
+                "ISO-8601",
+            ),
             (json!({"op": "$xor", "conditions": []}), "$and or $or"),
             (json!({"op": "$and", "conditions": {}}), "list"),
             (json!({"op": "$and", "where": []}), "unknown key"),

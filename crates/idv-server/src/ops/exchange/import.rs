@@ -89,7 +89,13 @@ pub async fn import_archive(
     let store = state.store.as_ref();
     let backend = |e: idv_store::StoreError| refuse(format!("storage: {e}"));
     let session_id = verified.session.id.clone();
-    if !replace && store.session_get(&session_id).await.map_err(backend)?.is_some() {
+    if !replace
+        && store
+            .session_get(&session_id)
+            .await
+            .map_err(backend)?
+            .is_some()
+    {
         return Ok(Imported::Skipped { session_id });
     }
 
@@ -139,9 +145,7 @@ pub async fn import_archive(
         Ok(o) => o,
         Err(e) => {
             written.undo(state).await;
-            return Err(refuse(format!(
-                "session {session_id} was not stored: {e}"
-            )));
+            return Err(refuse(format!("session {session_id} was not stored: {e}")));
         }
     };
     let replaced = match outcome {
@@ -153,11 +157,11 @@ pub async fn import_archive(
         SessionImport::Replaced(old) => {
             let kept: HashSet<&str> = files.iter().map(|f| f.object_key.as_str()).collect();
             for f in old {
-                if f.object_key != idv_store::INLINE_KEY && !kept.contains(f.object_key.as_str())
+                if f.object_key != idv_store::INLINE_KEY
+                    && !kept.contains(f.object_key.as_str())
+                    && let Err(e) = state.blobs.delete(&f.object_key).await
                 {
-                    if let Err(e) = state.blobs.delete(&f.object_key).await {
-                        tracing::warn!(key = %f.object_key, "cannot delete a replaced file: {e}");
-                    }
+                    tracing::warn!(key = %f.object_key, "cannot delete a replaced file: {e}");
                 }
             }
             true
@@ -411,7 +415,9 @@ fn verify(path: &Path) -> Result<Verified, ArchiveError> {
             )));
         }
         if entry.encrypted() {
-            return Err(refuse(format!("{name}: encrypted entries are not accepted")));
+            return Err(refuse(format!(
+                "{name}: encrypted entries are not accepted"
+            )));
         }
         if !names.insert(name.clone()) {
             return Err(refuse(format!("{name}: appears twice")));

@@ -298,11 +298,17 @@ mod tests {
     #[test]
     fn file_paths_are_safe() {
         assert_eq!(file_path("a1", "front.jpg"), "files/a1/front.jpg");
-        assert_eq!(file_path("a1", "../../etc/passwd"), "files/a1/.._.._etc_passwd");
+        assert_eq!(
+            file_path("a1", "../../etc/passwd"),
+            "files/a1/.._.._etc_passwd"
+        );
         assert_eq!(file_path("a1", ".."), "files/a1/file");
         assert_eq!(file_path("a1", ""), "files/a1/file");
         assert_eq!(file_path("a1", "фото 1.png"), "files/a1/____ 1.png");
         assert_eq!(file_path("a1", "a\\b\0c"), "files/a1/a_b_c");
-        assert_eq!(file_path("a1", &"x".repeat(300)).len(), "files/a1/".len() + 100);
+        assert_eq!(
+            file_path("a1", &"x".repeat(300)).len(),
+            "files/a1/".len() + 100
+        );
     }
 }
