@@ -408,6 +408,29 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
         printed.contains("Exported 0 session(s)"),
         "no session was written: {printed}"
     );
+    // An entry whose name climbs out of the folder, or one the manifest does not list: the
+    // archive is refused, naming the entry, and nothing is written.
+    for (extra, needle) in [
+        ("../escape.txt", "../escape.txt"),
+        ("notes.txt", "notes.txt"),
+    ] {
+        let odd = tempfile::tempdir().unwrap();
+        rewrite_with_extra_entry(
+            &archive,
+            &odd.path().join(format!("session-{id1}.zip")),
+            extra,
+        );
+        let fresh = tempfile::tempdir().unwrap();
+        let (good, _, err) = run(idv(fresh.path())
+            .args(["session", "import", "-i"])
+            .arg(odd.path()));
+        assert!(!good && err.contains(needle), "{extra}: {err}");
+        assert!(!fresh.path().join("data").join("sessions").exists());
+        assert!(
+            !odd.path().join("escape.txt").exists() && !fresh.path().join("escape.txt").exists()
+        );
+    }
+
     // The same tampering into the install that has the session leaves it as it was.
     let (good, _, err) = run(idv(dst.path())
         .args(["session", "import", "--overwrite", "-i"])
@@ -441,6 +464,31 @@ fn rewrite_with_one_byte_changed(from: &Path, to: &PathBuf, name: &str) {
     }
     output.finish().unwrap();
     assert!(changed, "{name} is in the archive");
+}
+
+/// Copies the zip at `from` to `to` with one more entry, `name`, that the manifest does not
+/// list.
+fn rewrite_with_extra_entry(from: &Path, to: &PathBuf, name: &str) {
+    let mut input = zip::ZipArchive::new(std::fs::File::open(from).unwrap()).unwrap();
+    let mut output = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
+    for i in 0..input.len() {
+        let mut f = input.by_index(i).unwrap();
+        let entry_name = f.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        output
+            .start_file(
+                entry_name.as_str(),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+        output.write_all(&bytes).unwrap();
+    }
+    output
+        .start_file(name, zip::write::SimpleFileOptions::default())
+        .unwrap();
+    output.write_all(b"not part of the export").unwrap();
+    output.finish().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
