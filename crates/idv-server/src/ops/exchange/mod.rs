@@ -21,6 +21,7 @@ mod export;
 mod filter;
 mod import;
 mod select;
+mod verify;
 
 pub use export::{Exported, export_session, export_to_file};
 pub use filter::SessionFilter;
