@@ -340,7 +340,24 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
         printed.contains("2 imported, 0 skipped, 0 failed"),
         "{printed}"
     );
+    // The fresh install lacked the workflow: its definition came as an extra revision below
+    // zero, which the second session found again.
+    assert!(
+        printed.contains(&format!("workflow {GENERAL_KYC_ID} revision -1, added)")),
+        "{printed}"
+    );
+    assert_eq!(printed.matches(", added").count(), 1, "{printed}");
     src.check_served(dst.path(), None).await;
+
+    // Back into the install they came from: the stored revision 1 has the same definition.
+    let printed = ok(idv(src._dir.path())
+        .args(["session", "import", "--overwrite", "-i"])
+        .arg(src.out.path()));
+    assert!(
+        printed.contains(&format!("workflow {GENERAL_KYC_ID} revision 1)"))
+            && !printed.contains("added"),
+        "{printed}"
+    );
 
     // Again: both exist, so both are skipped, and that is no failure.
     let (good, printed, err) = run(idv(dst.path())
