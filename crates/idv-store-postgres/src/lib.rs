@@ -15,6 +15,7 @@ mod convert;
 mod deletion;
 mod devices;
 mod engine;
+mod exchange;
 mod files;
 mod roles;
 mod search;
@@ -385,5 +386,27 @@ impl Store for PgStore {
 
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {
         devices::delete_expired(&self.pool, before).await
+    }
+
+    async fn session_ids_after(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>> {
+        exchange::session_ids_after(&self.pool, after, limit).await
+    }
+
+    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
+        exchange::workflow_revisions(&self.pool, id).await
+    }
+
+    async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        exchange::workflow_import_revision(&self.pool, def).await
+    }
+
+    async fn session_import(
+        &self,
+        session: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        replace: bool,
+    ) -> StoreResult<idv_store::SessionImport> {
+        exchange::session_import(&self.pool, session, files, jobs, replace).await
     }
 }

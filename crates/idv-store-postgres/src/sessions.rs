@@ -32,6 +32,16 @@ fn from_row(row: &PgRow) -> StoreResult<SessionRecord> {
 }
 
 pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
+    insert_query(s)
+        .execute(db)
+        .await
+        .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+    Ok(())
+}
+
+/// The insert of [`create`], bound and ready to run on its own or in a transaction (see
+/// `exchange::session_import`).
+pub(crate) fn insert_query(s: &SessionRecord) -> Query<'_, Postgres, PgArguments> {
     sqlx::query(
         "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
          workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
@@ -59,10 +69,6 @@ pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
     .bind(s.expires_at)
     .bind(json_text(&s.history))
     .bind(s.legal_hold)
-    .execute(db)
-    .await
-    .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
-    Ok(())
 }
 
 pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<SessionRecord>> {

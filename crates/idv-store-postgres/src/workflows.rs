@@ -6,7 +6,7 @@ use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
 
-fn from_row(row: &PgRow) -> StoreResult<WorkflowRecord> {
+pub(crate) fn from_row(row: &PgRow) -> StoreResult<WorkflowRecord> {
     Ok(WorkflowRecord {
         id: col(row, "id")?,
         revision: col(row, "revision")?,

@@ -17,6 +17,7 @@ mod convert;
 mod deletion;
 mod devices;
 mod engine;
+mod exchange;
 mod files;
 mod inline;
 mod roles;
@@ -495,5 +496,27 @@ impl Store for SqliteStore {
 
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {
         devices::delete_expired(&self.db, before).await
+    }
+
+    async fn session_ids_after(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>> {
+        exchange::session_ids_after(&self.db, after, limit).await
+    }
+
+    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
+        exchange::workflow_revisions(&self.db, id).await
+    }
+
+    async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        exchange::workflow_import_revision(&self.db, def).await
+    }
+
+    async fn session_import(
+        &self,
+        session: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        replace: bool,
+    ) -> StoreResult<idv_store::SessionImport> {
+        exchange::session_import(&self.db, session, files, jobs, replace).await
     }
 }

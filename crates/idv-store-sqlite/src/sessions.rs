@@ -33,6 +33,16 @@ fn from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
 }
 
 pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
+    insert_query(s)
+        .execute(&db.write)
+        .await
+        .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+    Ok(())
+}
+
+/// The insert of [`create`], bound and ready to run on its own or in a transaction (see
+/// `exchange::session_import`).
+pub(crate) fn insert_query(s: &SessionRecord) -> Query<'_, Sqlite, SqliteArguments<'_>> {
     sqlx::query(
         "INSERT INTO sessions (id, workflow_id, workflow_revision, workflow_name, \
          workflow_version, status, locale, metadata, properties, current_step, steps, ended, \
@@ -60,10 +70,6 @@ pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
     .bind(s.expires_at)
     .bind(json_text(&s.history))
     .bind(s.legal_hold)
-    .execute(&db.write)
-    .await
-    .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
-    Ok(())
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>> {

@@ -6,7 +6,7 @@ use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_back
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
 use sqlx::sqlite::SqliteRow;
 
-fn from_row(row: &SqliteRow) -> StoreResult<WorkflowRecord> {
+pub(crate) fn from_row(row: &SqliteRow) -> StoreResult<WorkflowRecord> {
     Ok(WorkflowRecord {
         id: col(row, "id")?,
         revision: col(row, "revision")?,

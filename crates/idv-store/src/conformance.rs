@@ -24,6 +24,7 @@
 //!   `session_stale` breaks ties on `updated_at` by id.
 //! - `device_token_exchange` with a replacement whose id is taken is a `Conflict` and leaves
 //!   the one-time token unused.
+//! - `session_ids_after` with `None` starts before every id.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
@@ -34,6 +35,7 @@ mod credentials;
 mod deletion;
 mod devices;
 mod engine;
+mod exchange;
 mod jobs;
 mod search;
 mod sessions;
@@ -45,6 +47,7 @@ pub use credentials::{check_api_keys, check_tokens};
 pub use deletion::{check_retention_selection, check_session_deletion};
 pub use devices::{check_device_token_exchange_race, check_device_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
+pub use exchange::{check_session_ids_after, check_session_import, check_workflow_import};
 pub use jobs::{check_job_claim_race, check_job_claims};
 pub use search::{check_session_search, check_views};
 pub use sessions::{check_files, check_sessions};
@@ -88,6 +91,10 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_retention_selection(store).await;
     check_device_tokens(store).await;
     check_device_token_exchange_race(shared.clone(), shared).await;
+    // Last: its sessions sort after every other check's and its job never comes due.
+    check_session_ids_after(store).await;
+    check_workflow_import(store).await;
+    check_session_import(store).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 mod asset;
 mod lint;
 mod run;
+mod session;
 mod view;
 
 // glibc's allocator serialised the request path on its arena locks under load (seen in
@@ -55,6 +56,9 @@ enum Command {
     /// Manage saved views (session lists), as Regula's `idv view`.
     #[command(subcommand)]
     View(view::ViewCommand),
+    /// Export sessions to archives and import them (here or into another install).
+    #[command(subcommand)]
+    Session(session::SessionCommand),
 }
 
 #[derive(Subcommand)]
@@ -166,6 +170,7 @@ async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Asset(cmd) => asset::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::View(cmd) => view::run(&open(load_config(&cli)?).await?, cmd).await,
+        Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(())

@@ -5,6 +5,7 @@ pub mod apikeys;
 pub mod assets;
 pub mod auth;
 pub mod devices;
+pub mod exchange;
 pub mod files;
 pub mod gateway;
 pub mod search;

@@ -4,6 +4,7 @@ pub mod apikeys;
 pub mod assets;
 pub mod deletion;
 pub mod devices;
+pub mod exchange;
 pub mod review;
 pub mod search;
 pub mod sessions;

@@ -1,0 +1,329 @@
+//! Session export and import: one session as a zip archive that another install (or this one,
+//! later) restores exactly.
+//!
+//! An archive holds:
+//! - `session.json`: `{"session": …, "record": …, "files": […], "jobs": […]}`: the session as
+//!   `GET /api/sessions/{id}` shows it, then the stored session row, its file rows and its
+//!   background jobs, every field as stored (times in ms since the epoch);
+//! - `workflow.json`: the workflow revision the session runs on, definition included;
+//! - `files/<fileId>/<name>`: the bytes of every session file;
+//! - `manifest.json`: `{format: "idv-session-export", version: 1, sessionId, exportedAt,
+//!   workflow: {id, revision}, files: [{path, fileId, size, sha256, contentType}]}`, listing
+//!   every other entry with its SHA-256, `session.json` and `workflow.json` included.
+//!
+//! Workflow revisions are numbered per install. On import the session is pointed at a stored
+//! revision of its workflow with an equal definition when there is one; otherwise the exported
+//! definition is stored as an extra revision numbered below zero (see
+//! [`idv_store::Store::workflow_import_revision`]), which never becomes current, so importing
+//! never changes what new sessions start on.
+
+mod export;
+mod filter;
+mod import;
+mod select;
+mod verify;
+
+pub use export::{Exported, export_session, export_to_file};
+pub use filter::SessionFilter;
+pub use import::{ArchiveError, Imported, import_archive};
+pub use select::{Selection, select_sessions};
+
+use idv_store::{FileRecord, JobRecord, SessionRecord, WorkflowRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `manifest.json`'s `format`.
+pub const FORMAT: &str = "idv-session-export";
+/// `manifest.json`'s `version`: what this code writes and reads.
+pub const VERSION: u32 = 1;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const SESSION: &str = "session.json";
+pub const WORKFLOW: &str = "workflow.json";
+
+/// The archive's table of contents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub session_id: String,
+    pub exported_at: String,
+    pub workflow: ManifestWorkflow,
+    pub files: Vec<ManifestEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestWorkflow {
+    pub id: String,
+    pub revision: i64,
+}
+
+/// One entry of the archive other than the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestEntry {
+    pub path: String,
+    /// The session file this entry holds; `None` for `session.json` and `workflow.json`.
+    pub file_id: Option<String>,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the entry's bytes.
+    pub sha256: String,
+    pub content_type: String,
+}
+
+/// `session.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDocument {
+    /// As `GET /api/sessions/{id}` shows it (for people and other tools; import ignores it).
+    pub session: Value,
+    pub record: SessionRow,
+    pub files: Vec<FileRow>,
+    pub jobs: Vec<JobRow>,
+}
+
+/// A stored session row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_revision: i64,
+    pub workflow_name: String,
+    pub workflow_version: Option<String>,
+    pub status: i64,
+    pub locale: String,
+    pub metadata: Value,
+    pub properties: Value,
+    pub current_step: Option<String>,
+    pub steps: Value,
+    pub ended: bool,
+    pub owner_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub revision: i64,
+    pub engine: Value,
+    pub expires_at: Option<i64>,
+    /// The review history (status changes with who, when and why).
+    #[serde(default = "empty_history")]
+    pub history: Value,
+    /// A legal hold keeps the session from deletion and retention, in the new install too.
+    #[serde(default)]
+    pub legal_hold: bool,
+}
+
+fn empty_history() -> Value {
+    Value::Array(Vec::new())
+}
+
+impl From<&SessionRecord> for SessionRow {
+    fn from(s: &SessionRecord) -> Self {
+        SessionRow {
+            id: s.id.clone(),
+            workflow_id: s.workflow_id.clone(),
+            workflow_revision: s.workflow_revision,
+            workflow_name: s.workflow_name.clone(),
+            workflow_version: s.workflow_version.clone(),
+            status: s.status,
+            locale: s.locale.clone(),
+            metadata: s.metadata.clone(),
+            properties: s.properties.clone(),
+            current_step: s.current_step.clone(),
+            steps: s.steps.clone(),
+            ended: s.ended,
+            owner_id: s.owner_id.clone(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            revision: s.revision,
+            engine: s.engine.clone(),
+            expires_at: s.expires_at,
+            history: s.history.clone(),
+            legal_hold: s.legal_hold,
+        }
+    }
+}
+
+impl SessionRow {
+    pub fn into_record(self) -> SessionRecord {
+        SessionRecord {
+            id: self.id,
+            workflow_id: self.workflow_id,
+            workflow_revision: self.workflow_revision,
+            workflow_name: self.workflow_name,
+            workflow_version: self.workflow_version,
+            status: self.status,
+            locale: self.locale,
+            metadata: self.metadata,
+            properties: self.properties,
+            current_step: self.current_step,
+            steps: self.steps,
+            ended: self.ended,
+            owner_id: self.owner_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            revision: self.revision,
+            engine: self.engine,
+            expires_at: self.expires_at,
+            history: self.history,
+            legal_hold: self.legal_hold,
+        }
+    }
+}
+
+/// A stored file row. Where its bytes were kept is not exported (import decides); whether they
+/// were in the database row is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRow {
+    pub id: String,
+    pub name: String,
+    pub step: Option<String>,
+    pub property: Option<String>,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_at: i64,
+    /// The bytes were kept in the database row.
+    pub inline: bool,
+}
+
+impl From<&FileRecord> for FileRow {
+    fn from(f: &FileRecord) -> Self {
+        FileRow {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            step: f.step.clone(),
+            property: f.property.clone(),
+            content_type: f.content_type.clone(),
+            size: f.size,
+            sha256: f.sha256.clone(),
+            created_at: f.created_at,
+            inline: f.object_key == idv_store::INLINE_KEY,
+        }
+    }
+}
+
+/// A background job of the session. A lease held at export time is not carried over.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobRow {
+    pub id: String,
+    pub step: String,
+    pub action: String,
+    pub run_at: i64,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<&JobRecord> for JobRow {
+    fn from(j: &JobRecord) -> Self {
+        JobRow {
+            id: j.id.clone(),
+            step: j.step.clone(),
+            action: j.action.clone(),
+            run_at: j.run_at,
+            attempts: j.attempts,
+            last_error: j.last_error.clone(),
+            created_at: j.created_at,
+        }
+    }
+}
+
+impl JobRow {
+    pub fn into_record(self, session_id: &str) -> JobRecord {
+        JobRecord {
+            id: self.id,
+            session_id: session_id.to_owned(),
+            step: self.step,
+            action: self.action,
+            run_at: self.run_at,
+            attempts: self.attempts,
+            locked_until: None,
+            last_error: self.last_error,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// `workflow.json`: one stored workflow revision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowDocument {
+    pub id: String,
+    pub revision: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub version: Option<String>,
+    pub default_locale: Option<String>,
+    pub definition: Value,
+    pub owner_id: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<&WorkflowRecord> for WorkflowDocument {
+    fn from(w: &WorkflowRecord) -> Self {
+        WorkflowDocument {
+            id: w.id.clone(),
+            revision: w.revision,
+            name: w.name.clone(),
+            description: w.description.clone(),
+            version: w.version.clone(),
+            default_locale: w.default_locale.clone(),
+            definition: w.definition.clone(),
+            owner_id: w.owner_id.clone(),
+            created_at: w.created_at,
+        }
+    }
+}
+
+/// The archive path of a session file: `files/<fileId>/<name>`, the name reduced to
+/// `[A-Za-z0-9._ -]` (others become `_`), at most 100 bytes, never `.` or `..`. Import
+/// computes it again from the file row and accepts only that path.
+pub fn file_path(file_id: &str, name: &str) -> String {
+    let mut safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ' ') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    safe = safe.trim().to_owned();
+    if safe.chars().all(|c| c == '.') {
+        safe = "file".to_owned();
+    }
+    format!("files/{file_id}/{safe}")
+}
+
+/// The name of the archive of one session.
+pub fn archive_name(session_id: &str) -> String {
+    format!("session-{session_id}.zip")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_path;
+
+    #[test]
+    fn file_paths_are_safe() {
+        assert_eq!(file_path("a1", "front.jpg"), "files/a1/front.jpg");
+        assert_eq!(
+            file_path("a1", "../../etc/passwd"),
+            "files/a1/.._.._etc_passwd"
+        );
+        assert_eq!(file_path("a1", ".."), "files/a1/file");
+        assert_eq!(file_path("a1", ""), "files/a1/file");
+        assert_eq!(file_path("a1", "фото 1.png"), "files/a1/____ 1.png");
+        assert_eq!(file_path("a1", "a\\b\0c"), "files/a1/a_b_c");
+        assert_eq!(
+            file_path("a1", &"x".repeat(300)).len(),
+            "files/a1/".len() + 100
+        );
+    }
+}
