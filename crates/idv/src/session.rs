@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
-use idv_server::ops::exchange::{self, Imported, Selection, SessionFilter};
+use idv_server::ops::exchange::{self, Imported, Selection};
 use idv_server::state::AppState;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -22,9 +22,8 @@ pub enum SessionCommand {
         /// Every session.
         #[arg(long)]
         all: bool,
-        /// Only sessions matching this filter (JSON, the shape of the session-search filter):
-        /// fields status, workflow.id and createdAt; operators $eq $ne $in $nin $gt $gte $lt
-        /// $lte; groups $and/$or. Example:
+        /// Only sessions matching this filter: the filter of `POST /api/sessions/search` (every
+        /// field and operator it takes), or a whole search body such as a view's value. Example:
         /// '{"op":"$and","conditions":[{"field":"status","op":"$in","value":[2,3]},
         /// {"field":"createdAt","op":"$gte","value":"2026-01-01T00:00:00Z"}]}'
         #[arg(long, value_name = "JSON")]
@@ -56,7 +55,7 @@ pub async fn run(state: &AppState, cmd: &SessionCommand) -> Result<()> {
                 Some(text) => {
                     let value: serde_json::Value = serde_json::from_str(text)
                         .map_err(|e| anyhow!("--filter is not JSON: {e}"))?;
-                    Some(SessionFilter::parse(&value).map_err(|e| anyhow!("--filter: {e}"))?)
+                    Some(exchange::parse_filter(&value).map_err(|e| anyhow!("--filter: {e}"))?)
                 }
             };
             let selection = Selection {

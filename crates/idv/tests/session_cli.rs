@@ -319,6 +319,19 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
         .args(["session", "export", "--filter", &both.to_string(), "-o"])
         .arg(sel.path().join("both")));
     assert!(printed.contains("Exported 2 session(s)"), "{printed}");
+    // The search grammar: a metadata field picks the second session only.
+    let by_user = json!({"filter": {"op": "$and", "conditions": [
+        {"field": "metadata.externalUserId", "op": "$eq", "value": "user-2"}]}});
+    let printed = ok(idv(src._dir.path())
+        .args(["session", "export", "--filter", &by_user.to_string(), "-o"])
+        .arg(sel.path().join("user2")));
+    assert!(printed.contains("Exported 1 session(s)"), "{printed}");
+    assert!(
+        sel.path()
+            .join("user2")
+            .join(format!("session-{id2}.zip"))
+            .exists()
+    );
     let (good, _, err) = run(idv(src._dir.path())
         .args(["session", "export", "-o"])
         .arg(sel.path().join("x")));

@@ -18,15 +18,13 @@
 //! never changes what new sessions start on.
 
 mod export;
-mod filter;
 mod import;
 mod select;
 mod verify;
 
 pub use export::{Exported, export_session, export_to_file};
-pub use filter::SessionFilter;
 pub use import::{ArchiveError, Imported, import_archive};
-pub use select::{Selection, select_sessions};
+pub use select::{Selection, parse_filter, select_sessions};
 
 use idv_store::{FileRecord, JobRecord, SessionRecord, WorkflowRecord};
 use serde::{Deserialize, Serialize};
