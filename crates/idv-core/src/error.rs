@@ -16,6 +16,7 @@ pub enum ErrorCode {
     InvalidLocale,
     InvalidMultipart,
     InvalidAssetId,
+    InvalidIdempotencyKey,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -47,6 +48,7 @@ pub enum ErrorCode {
     SessionEnded,
     SessionConflict,
     WorkflowInUse,
+    IdempotencyInProgress,
     // 413
     PayloadTooLarge,
     // 415
@@ -56,6 +58,9 @@ pub enum ErrorCode {
     // 422
     SchemaViolation,
     StepFailed,
+    IdempotencyKeyReused,
+    // 429
+    RateLimited,
     // 500
     Internal,
     // 502
@@ -79,6 +84,7 @@ impl ErrorCode {
             InvalidLocale => "invalid_locale",
             InvalidMultipart => "invalid_multipart",
             InvalidAssetId => "invalid_asset_id",
+            InvalidIdempotencyKey => "invalid_idempotency_key",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -104,11 +110,14 @@ impl ErrorCode {
             SessionEnded => "session_ended",
             SessionConflict => "session_conflict",
             WorkflowInUse => "workflow_in_use",
+            IdempotencyInProgress => "idempotency_in_progress",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             RangeNotSatisfiable => "range_not_satisfiable",
             SchemaViolation => "schema_violation",
             StepFailed => "step_failed",
+            IdempotencyKeyReused => "idempotency_key_reused",
+            RateLimited => "rate_limited",
             Internal => "internal_error",
             BadGateway => "bad_gateway",
             Unavailable => "unavailable",
@@ -120,8 +129,15 @@ impl ErrorCode {
     pub const fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
-            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId => 400,
+            MalformedJson
+            | InvalidRequest
+            | InvalidPermission
+            | InvalidWorkflow
+            | InvalidTranslations
+            | InvalidLocale
+            | InvalidMultipart
+            | InvalidAssetId
+            | InvalidIdempotencyKey => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials
@@ -133,12 +149,18 @@ impl ErrorCode {
             | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
-            UserExists | RoleExists | StepNotCurrent | SessionEnded | SessionConflict
-            | WorkflowInUse => 409,
+            UserExists
+            | RoleExists
+            | StepNotCurrent
+            | SessionEnded
+            | SessionConflict
+            | WorkflowInUse
+            | IdempotencyInProgress => 409,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             RangeNotSatisfiable => 416,
-            SchemaViolation | StepFailed => 422,
+            SchemaViolation | StepFailed | IdempotencyKeyReused => 422,
+            RateLimited => 429,
             Internal => 500,
             BadGateway => 502,
             Unavailable | GatewayDisabled => 503,

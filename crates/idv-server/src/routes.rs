@@ -3,12 +3,14 @@
 //! and the OpenAPI document are all built from this table, so no route can be added unguarded or
 //! undocumented.
 
+use crate::auth::Principal;
 use crate::body::accepts_json;
 use crate::error::ApiError;
 use crate::handlers::*;
+use crate::ratelimit;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +18,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +71,7 @@ const DOCREADER_DELETE: &[(&str, Op)] = &[("docreader", Op::Delete)];
 const FACEAPI_READ: &[(&str, Op)] = &[("faceapi", Op::Read)];
 const FACEAPI_WRITE: &[(&str, Op)] = &[("faceapi", Op::Write)];
 const FACEAPI_DELETE: &[(&str, Op)] = &[("faceapi", Op::Delete)];
+const AUDIT_READ: &[(&str, Op)] = &[("audit", Op::Read)];
 
 macro_rules! route {
     ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path) => {
@@ -135,6 +140,8 @@ pub fn table() -> Vec<RouteDef> {
         route!(PUT "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
         route!(PATCH "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
         route!(DELETE "/faceapi/{*path}", AnyOf(FACEAPI_DELETE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
+        // Audit log.
+        route!(GET "/api/audit", AnyOf(AUDIT_READ), "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list),
     ]
 }
 
@@ -143,10 +150,18 @@ struct Guard {
     state: AppState,
     access: Access,
     json: bool,
+    /// The route's path template, for audit targets.
+    path: &'static str,
+    /// The cross-cutting concerns of this route, looked up once from its method and path.
+    rate: Option<crate::ratelimit::Profile>,
+    limiter: std::sync::Arc<crate::ratelimit::RateLimiter>,
+    audit: Option<crate::audit::events::Event>,
+    idempotent: bool,
 }
 
-/// Authenticates and authorizes before the handler runs; the handler finds the [`Principal`]
-/// in the request extensions.
+/// Rate limits, authenticates and authorizes before the handler runs (the handler finds the
+/// [`Principal`] in the request extensions), applies `Idempotency-Key`, and records the audit
+/// entry of the answer.
 async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
     if g.json && !accepts_json(req.headers()) {
         return ApiError::new(
@@ -155,27 +170,111 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
         )
         .into_response();
     }
-    if g.access == Access::Public {
-        return next.run(req).await;
+    let addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let limited = g.rate.filter(|_| g.limiter.enabled());
+    let mut quota = None;
+    if let (Some(profile), Some(ip)) = (limited, addr) {
+        let q = g.limiter.check_addr(profile, ip);
+        if q.exceeded {
+            return ratelimit::too_many(
+                profile,
+                ratelimit::Subject::Address,
+                &q,
+                g.state.config.rate_limit.window(profile),
+            );
+        }
+        quota = Some(q);
     }
-    let credentials = req
-        .headers()
+    let pending = g
+        .audit
+        .filter(|_| g.state.audit.enabled())
+        .map(|event| PendingAudit::of(event, g.path, &req, addr));
+    let principal = if g.access == Access::Public {
+        None
+    } else {
+        match authorize(&g, credentials_of(&req)).await {
+            Ok(p) => Some(p),
+            Err(resp) => {
+                // A refused permission is worth recording; missing or bad credentials name
+                // no actor and are not.
+                if resp.status() == StatusCode::FORBIDDEN
+                    && let (Some(pending), Some(p)) =
+                        (pending, resp.extensions().get::<Arc<Principal>>().cloned())
+                {
+                    let entry = pending.entry(Some(&p), &resp);
+                    g.state.audit.record(entry).await;
+                }
+                return with_quota(resp, quota);
+            }
+        }
+    };
+    if let (Some(profile), Some(p)) = (limited, &principal) {
+        let q = g.limiter.check_principal(profile, &p.id);
+        if q.exceeded {
+            return ratelimit::too_many(
+                profile,
+                ratelimit::Subject::Credential,
+                &q,
+                g.state.config.rate_limit.window(profile),
+            );
+        }
+        quota = Some(ratelimit::tighter(quota, q));
+    }
+    if let Some(p) = &principal {
+        req.extensions_mut().insert(p.clone());
+    }
+    let resp = if g.idempotent {
+        let owner = match (&principal, addr) {
+            (Some(p), _) => p.id.clone(),
+            (None, Some(ip)) => format!("addr:{ip}"),
+            (None, None) => "addr:unknown".to_owned(),
+        };
+        crate::idempotency::run(&g.state, &owner, req, next).await
+    } else {
+        next.run(req).await
+    };
+    if let Some(pending) = pending {
+        let entry = pending.entry(principal.as_ref(), &resp);
+        g.state.audit.record(entry).await;
+    }
+    with_quota(resp, quota)
+}
+
+fn with_quota(mut resp: Response, quota: Option<ratelimit::Quota>) -> Response {
+    if let Some(q) = quota {
+        ratelimit::set_headers(resp.headers_mut(), &q);
+    }
+    resp
+}
+
+/// The credentials of a request: the `Authorization` header, else the `authorization` query
+/// parameter.
+fn credentials_of(req: &Request) -> Option<String> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| query_param(req.uri().query().unwrap_or(""), "authorization"));
+        .or_else(|| query_param(req.uri().query().unwrap_or(""), "authorization"))
+}
+
+/// The caller's principal, or the 401/403 answer (a 403 carries the principal in its
+/// extensions, for the audit entry).
+async fn authorize(g: &Guard, credentials: Option<String>) -> Result<Arc<Principal>, Response> {
     let Some(credentials) = credentials.filter(|c| !c.trim().is_empty()) else {
-        return unauthorized(
-            &g,
+        return Err(unauthorized(
+            g,
             ApiError::new(
                 ErrorCode::MissingCredentials,
                 "this endpoint needs credentials: Authorization: ApiKey <key>, Basic, Bearer or Token",
             ),
-        );
+        ));
     };
     let principal = match g.state.auth.authenticate(&credentials).await {
         Ok(p) => p,
-        Err(e) => return unauthorized(&g, e),
+        Err(e) => return Err(unauthorized(g, e)),
     };
     if let Access::AnyOf(perms) = g.access
         && !perms.iter().any(|(scope, op)| principal.allows(scope, *op))
@@ -184,14 +283,119 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
             .iter()
             .map(|(s, o)| format!("{s}:{}", o.as_str()))
             .collect();
-        return ApiError::new(
+        let mut resp = ApiError::new(
             ErrorCode::Forbidden,
             format!("this needs one of the permissions {}", needed.join(", ")),
         )
         .into_response();
+        resp.extensions_mut().insert(principal);
+        return Err(resp);
     }
-    req.extensions_mut().insert(principal);
-    next.run(req).await
+    Ok(principal)
+}
+
+/// What the audit entry of a request needs from the request, taken before it goes to the
+/// handler.
+struct PendingAudit {
+    event: crate::audit::events::Event,
+    at: i64,
+    target: Option<String>,
+    details: Option<serde_json::Value>,
+    ip: Option<String>,
+    request_id: Option<String>,
+}
+
+impl PendingAudit {
+    fn of(
+        event: crate::audit::events::Event,
+        template: &str,
+        req: &Request,
+        addr: Option<std::net::IpAddr>,
+    ) -> Self {
+        use crate::audit::events::{Target, param};
+        let path = req.uri().path();
+        let target = match event.target {
+            Target::Param(name) => param(template, path, name),
+            Target::Noted | Target::None => None,
+        };
+        let details = event.detail_param.and_then(|(key, name)| {
+            param(template, path, name).map(|v| {
+                serde_json::Value::Object(
+                    [(key.to_owned(), serde_json::Value::String(v))]
+                        .into_iter()
+                        .collect(),
+                )
+            })
+        });
+        PendingAudit {
+            event,
+            at: idv_core::time::now_ms(),
+            target,
+            details,
+            ip: addr.map(|a| a.to_string()),
+            request_id: req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// The entry, once the answer is known.
+    fn entry(
+        self,
+        principal: Option<&Arc<Principal>>,
+        resp: &Response,
+    ) -> idv_store::NewAuditEntry {
+        let note = resp.extensions().get::<crate::audit::Note>();
+        let (mut actor_id, mut kind, mut name) = match principal {
+            Some(p) => crate::audit::actor_of(p),
+            None => (None, "anonymous", None),
+        };
+        if let Some((id, tried)) = note.and_then(|n| n.actor.clone()) {
+            if principal.is_none() {
+                kind = if id.is_some() { "user" } else { "anonymous" };
+                actor_id = id;
+            }
+            name = Some(tried);
+        }
+        let success = resp.status().is_success();
+        let action = match self.event.failed_action {
+            Some(failed) if !success => failed,
+            _ => self.event.action,
+        };
+        let mut details = self.details.unwrap_or(serde_json::Value::Null);
+        if let Some(extra) = note.and_then(|n| n.details.clone()) {
+            details = match (details, extra) {
+                (serde_json::Value::Object(mut a), serde_json::Value::Object(b)) => {
+                    a.extend(b);
+                    serde_json::Value::Object(a)
+                }
+                (_, b) => b,
+            };
+        }
+        if resp.headers().contains_key(crate::idempotency::REPLAYED) {
+            details = match details {
+                serde_json::Value::Object(mut m) => {
+                    m.insert("replayed".into(), true.into());
+                    serde_json::Value::Object(m)
+                }
+                _ => serde_json::json!({"replayed": true}),
+            };
+        }
+        idv_store::NewAuditEntry {
+            at: self.at,
+            actor_id,
+            actor_kind: kind.to_owned(),
+            actor_name: name,
+            action: action.to_owned(),
+            target: self.target.or_else(|| note.and_then(|n| n.target.clone())),
+            outcome: i32::from(resp.status().as_u16()),
+            ip: self.ip,
+            request_id: self.request_id,
+            details,
+        }
+    }
 }
 
 fn unauthorized(g: &Guard, e: ApiError) -> Response {
@@ -243,12 +447,18 @@ fn percent_decode(s: &str) -> String {
 /// and methods.
 pub fn router(state: AppState) -> Router {
     let mut by_path: BTreeMap<String, MethodRouter<AppState>> = BTreeMap::new();
+    let limiter = std::sync::Arc::new(ratelimit::RateLimiter::new(&state.config.rate_limit));
     for def in table() {
         let filter = MethodFilter::try_from(def.method.clone()).expect("standard method");
         let guard_state = Guard {
             state: state.clone(),
             access: def.access,
             json: def.json,
+            path: def.path,
+            rate: ratelimit::profile_for(&def.method, def.path),
+            limiter: limiter.clone(),
+            audit: crate::audit::events::event_for(&def.method, def.path),
+            idempotent: crate::idempotency::applies_to(&def.method, def.path, def.tag),
         };
         let mr = (def.make)(filter).layer(middleware::from_fn_with_state(guard_state, guard));
         let path = gateway::mount_path(&state.config, def.path);

@@ -31,6 +31,8 @@ pub struct Inner {
     pub jobs_wake: tokio::sync::Notify,
     /// Translations, read at most once a second.
     pub translations: crate::flow::TranslationCache,
+    /// The audit log's queue (its writer runs in `serve`).
+    pub audit: crate::audit::Auditor,
 }
 
 impl Deref for AppState {
@@ -58,6 +60,7 @@ impl AppState {
             .await
             .map_err(|e| startup(e.0.message))?;
         let outbound = crate::outbound::Outbound::new(&config).map_err(startup)?;
+        let audit = crate::audit::Auditor::new(&config.services.audit);
         Ok(AppState(Arc::new(Inner {
             config,
             base_url,
@@ -69,6 +72,7 @@ impl AppState {
             clock,
             jobs_wake: tokio::sync::Notify::new(),
             translations: Default::default(),
+            audit,
         })))
     }
 }

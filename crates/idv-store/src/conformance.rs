@@ -23,6 +23,7 @@
 
 mod accounts;
 mod assets;
+mod audit;
 mod credentials;
 mod engine;
 mod jobs;
@@ -31,6 +32,7 @@ mod workflows;
 
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
 pub use assets::{check_asset_race, check_assets};
+pub use audit::{check_audit, check_audit_append_race, check_idempotency, check_idempotency_race};
 pub use credentials::{check_api_keys, check_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
 pub use jobs::{check_job_claim_race, check_job_claims};
@@ -67,8 +69,12 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_engine_state(store).await;
     check_session_advance(store).await;
     check_job_claims(store).await;
-    check_job_claim_race(shared.clone(), shared).await;
+    check_job_claim_race(shared.clone(), shared.clone()).await;
     check_session_expiry(store).await;
+    check_audit(store).await;
+    check_audit_append_race(shared.clone(), shared.clone()).await;
+    check_idempotency(store).await;
+    check_idempotency_race(shared.clone(), shared).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

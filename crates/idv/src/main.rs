@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod asset;
+mod audit;
 mod lint;
 mod run;
 
@@ -51,6 +52,16 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain: prints OK with the number of entries, or the first broken
+    /// entry and why (exit status 1).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -161,6 +172,8 @@ fn python_list(items: &[String]) -> String {
 async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Asset(cmd) => asset::run(&open(load_config(&cli)?).await?, cmd).await,
+        // Handled in `main`: it has an exit status of its own.
+        Command::Audit(_) => Ok(()),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(())
@@ -193,6 +206,13 @@ async fn run(cli: Cli) -> Result<()> {
                     let user = ops::users::create(&state, None, input)
                         .await
                         .map_err(api_err)?;
+                    audit::record(
+                        &state,
+                        "user.created",
+                        &user.id,
+                        serde_json::json!({"name": user.name, "roles": user.roles}),
+                    )
+                    .await?;
                     println!("User: {}", user.name);
                     println!("        User ID: {}", user.id);
                     println!("        Email: {}", user.email.as_deref().unwrap_or("None"));
@@ -206,6 +226,13 @@ async fn run(cli: Cli) -> Result<()> {
                     let user = ops::users::delete_by_name(&state, name)
                         .await
                         .map_err(api_err)?;
+                    audit::record(
+                        &state,
+                        "user.deleted",
+                        &user.id,
+                        serde_json::json!({"name": user.name}),
+                    )
+                    .await?;
                     println!("User {} deleted (User ID: {})", user.name, user.id);
                 }
                 UserCommand::List => {
@@ -244,6 +271,13 @@ async fn run(cli: Cli) -> Result<()> {
                     let (key, token) = ops::apikeys::create(&state, None, name, *expires, &perms)
                         .await
                         .map_err(api_err)?;
+                    audit::record(
+                        &state,
+                        "apikey.created",
+                        &key.id,
+                        serde_json::json!({"name": key.name, "permissions": key.permissions}),
+                    )
+                    .await?;
                     println!("API key: {}", key.name);
                     println!("        ID: {}", key.id);
                     println!("        Permissions: {}", python_list(&key.permissions));
@@ -281,6 +315,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 ApikeyCommand::Revoke { id } => {
                     ops::apikeys::revoke(&state, id).await.map_err(api_err)?;
+                    audit::record(&state, "apikey.revoked", id, serde_json::Value::Null).await?;
                     println!("API key {id} revoked");
                 }
             }
@@ -366,6 +401,7 @@ fn main() -> ExitCode {
     if let Command::Workflow(WorkflowCommand::Run(args)) = &cli.command {
         return run::run(args);
     }
+    let audit_command = matches!(cli.command, Command::Audit(_));
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG").unwrap_or_else(|_| {
         let default = if matches!(cli.command, Command::Serve) {
             "info"
@@ -388,6 +424,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if audit_command {
+        return runtime.block_on(audit::verify(&cli));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
