@@ -71,11 +71,10 @@ pub fn event_for(method: &Method, path: &str) -> Option<Event> {
 
 /// The segment of `path` where `template` has `{name}` (percent-decoded).
 pub fn param(template: &str, path: &str, name: &str) -> Option<String> {
-    let wanted = format!("{{{name}}}");
     template
         .split('/')
         .zip(path.split('/'))
-        .find(|(t, _)| *t == wanted)
+        .find(|(t, _)| t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) == Some(name))
         .map(|(_, seg)| decode_segment(seg))
 }
 
