@@ -274,3 +274,77 @@ async fn uploads_sqlite() {
 async fn uploads_postgres() {
     uploads(Backend::Postgres).await;
 }
+
+/// Two real requests with one key: the retry arrives while the first waits on a slow Document
+/// Reader (its call is already recorded there), so it is 409; once the first has answered, the
+/// retry gets its answer.
+async fn a_retry_while_the_first_runs(backend: Backend) {
+    use common::standins::{DocReader, Document};
+    let dr = DocReader::start().await;
+    let dr_url = dr.url.clone();
+    let srv = TestServer::start_with(backend, move |c| {
+        c.services.docreader.enabled = true;
+        c.services.docreader.url = dr_url;
+    })
+    .await;
+    srv.load_general_kyc().await;
+    let key = srv.key(&["session_all:read", "session_all:write"]).await;
+    let auth = format!("ApiKey {key}");
+    dr.put("tx-idem", Document::adult());
+    let s = srv.start_session(&key, json!({"locale": "en"})).await;
+    let id = s["id"].as_str().unwrap().to_string();
+    for step in ["ONBOARDING", "PREPARE_DOCUMENT"] {
+        let r = srv
+            .submit(&auth, &id, step, json!({"continue": true}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let body = json!({"transactionId": "tx-idem", "cancel": false, "has_nfc": false});
+    let submit = {
+        let rb = srv
+            .post(&format!("/api/sessions/{id}/step/DOC_READER?type=data"))
+            .header("authorization", &auth)
+            .header("idempotency-key", "doc-1")
+            .json(&body);
+        move || rb.try_clone().unwrap().send()
+    };
+    dr.set_delay(std::time::Duration::from_secs(2));
+    let calls_before = dr.calls().len();
+    let first = tokio::spawn(submit());
+    // Wait until the first request is inside its handler (its call reached the reader).
+    for _ in 0..500 {
+        if dr.calls().len() > calls_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        dr.calls().len() > calls_before,
+        "the first request reached the reader"
+    );
+    let (status, code, _) = error_of(submit().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (409, "idempotency_in_progress"));
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), 200);
+    let first_text = first.text().await.unwrap();
+    dr.set_delay(std::time::Duration::ZERO);
+    // Background actions go on calling for results; the step's own call is the process one.
+    let process_calls = || dr.calls().iter().filter(|c| c.contains("/process")).count();
+    let calls_after = process_calls();
+    assert_eq!(calls_after, 1, "one process call for the first request");
+    let again = submit().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.text().await.unwrap(), first_text);
+    assert_eq!(process_calls(), calls_after, "the replay ran nothing again");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_while_the_first_runs_sqlite() {
+    a_retry_while_the_first_runs(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_while_the_first_runs_postgres() {
+    a_retry_while_the_first_runs(Backend::Postgres).await;
+}
