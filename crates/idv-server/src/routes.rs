@@ -191,7 +191,7 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
     let pending = g
         .audit
         .filter(|_| g.state.audit.enabled())
-        .map(|event| PendingAudit::of(event, g.path, &req, addr));
+        .map(|event| crate::audit::pending::Pending::of(event, g.path, &req, addr));
     let principal = if g.access == Access::Public {
         None
     } else {
@@ -292,110 +292,6 @@ async fn authorize(g: &Guard, credentials: Option<String>) -> Result<Arc<Princip
         return Err(resp);
     }
     Ok(principal)
-}
-
-/// What the audit entry of a request needs from the request, taken before it goes to the
-/// handler.
-struct PendingAudit {
-    event: crate::audit::events::Event,
-    at: i64,
-    target: Option<String>,
-    details: Option<serde_json::Value>,
-    ip: Option<String>,
-    request_id: Option<String>,
-}
-
-impl PendingAudit {
-    fn of(
-        event: crate::audit::events::Event,
-        template: &str,
-        req: &Request,
-        addr: Option<std::net::IpAddr>,
-    ) -> Self {
-        use crate::audit::events::{Target, param};
-        let path = req.uri().path();
-        let target = match event.target {
-            Target::Param(name) => param(template, path, name),
-            Target::Noted | Target::None => None,
-        };
-        let details = event.detail_param.and_then(|(key, name)| {
-            param(template, path, name).map(|v| {
-                serde_json::Value::Object(
-                    [(key.to_owned(), serde_json::Value::String(v))]
-                        .into_iter()
-                        .collect(),
-                )
-            })
-        });
-        PendingAudit {
-            event,
-            at: idv_core::time::now_ms(),
-            target,
-            details,
-            ip: addr.map(|a| a.to_string()),
-            request_id: req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        }
-    }
-
-    /// The entry, once the answer is known.
-    fn entry(
-        self,
-        principal: Option<&Arc<Principal>>,
-        resp: &Response,
-    ) -> idv_store::NewAuditEntry {
-        let note = resp.extensions().get::<crate::audit::Note>();
-        let (mut actor_id, mut kind, mut name) = match principal {
-            Some(p) => crate::audit::actor_of(p),
-            None => (None, "anonymous", None),
-        };
-        if let Some((id, tried)) = note.and_then(|n| n.actor.clone()) {
-            if principal.is_none() {
-                kind = if id.is_some() { "user" } else { "anonymous" };
-                actor_id = id;
-            }
-            name = Some(tried);
-        }
-        let success = resp.status().is_success();
-        let action = match self.event.failed_action {
-            Some(failed) if !success => failed,
-            _ => self.event.action,
-        };
-        let mut details = self.details.unwrap_or(serde_json::Value::Null);
-        if let Some(extra) = note.and_then(|n| n.details.clone()) {
-            details = match (details, extra) {
-                (serde_json::Value::Object(mut a), serde_json::Value::Object(b)) => {
-                    a.extend(b);
-                    serde_json::Value::Object(a)
-                }
-                (_, b) => b,
-            };
-        }
-        if resp.headers().contains_key(crate::idempotency::REPLAYED) {
-            details = match details {
-                serde_json::Value::Object(mut m) => {
-                    m.insert("replayed".into(), true.into());
-                    serde_json::Value::Object(m)
-                }
-                _ => serde_json::json!({"replayed": true}),
-            };
-        }
-        idv_store::NewAuditEntry {
-            at: self.at,
-            actor_id,
-            actor_kind: kind.to_owned(),
-            actor_name: name,
-            action: action.to_owned(),
-            target: self.target.or_else(|| note.and_then(|n| n.target.clone())),
-            outcome: i32::from(resp.status().as_u16()),
-            ip: self.ip,
-            request_id: self.request_id,
-            details,
-        }
-    }
 }
 
 fn unauthorized(g: &Guard, e: ApiError) -> Response {

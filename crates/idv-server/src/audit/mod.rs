@@ -19,6 +19,7 @@
 //! entries from the start and keeps the last removed hash as the chain's anchor.
 
 pub mod events;
+pub mod pending;
 pub mod verify;
 
 use crate::auth::{Principal, PrincipalKind};
