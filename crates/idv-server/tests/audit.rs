@@ -413,3 +413,56 @@ async fn disabled_records_nothing_and_entries_survive_a_restart_sqlite() {
 async fn disabled_records_nothing_and_entries_survive_a_restart_postgres() {
     disabled_records_nothing_and_entries_survive_a_restart(Backend::Postgres).await;
 }
+
+/// Two servers on one database (as two `idv serve` processes behind a load balancer) recording
+/// at the same time keep one linear chain.
+async fn two_instances_keep_one_chain(backend: Backend) {
+    let first = TestServer::start(backend).await;
+    let url = first.config.database.url.clone();
+    // The second opens the first's database (no database of its own is created).
+    let second = TestServer::start_with(Backend::Sqlite, move |c| c.database.url = url).await;
+    let key = first.key(&["session_all:read"]).await;
+    let mut tasks = Vec::new();
+    for srv in [&first, &second] {
+        for t in 0..4 {
+            let (client, base, key) = (srv.client.clone(), srv.url.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..15 {
+                    let r = client
+                        .get(format!("{base}/api/sessions/{:024x}", t * 100 + i))
+                        .header("authorization", format!("ApiKey {key}"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 404);
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Each instance stores what it queued before it answers these.
+    let _ = all_entries(&second).await;
+    let entries = all_entries(&first).await;
+    let reads = find(&entries, "session.read", None);
+    assert_eq!(reads.len(), 2 * 4 * 15);
+    assert!(reads.iter().all(|e| e["outcome"] == 404));
+    let state = first.state().await;
+    match verify(state.store.as_ref()).await.unwrap() {
+        Verdict::Intact { count, .. } => assert_eq!(count as usize, entries.len()),
+        broken => panic!("{broken:?}"),
+    }
+    second.stop().await;
+    first.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_keep_one_chain_sqlite() {
+    two_instances_keep_one_chain(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_keep_one_chain_postgres() {
+    two_instances_keep_one_chain(Backend::Postgres).await;
+}
