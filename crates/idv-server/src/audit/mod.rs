@@ -9,7 +9,8 @@
 //! from every process on the chain's head row. When the queue is full (the database cannot
 //! keep up), requests wait for room rather than drop entries.
 //!
-//! At shutdown the writer drains the queue before the process exits. Entries still in memory
+//! At shutdown the writer drains the queue before the process exits (waiting at most 15 s for a
+//! database that keeps failing, then logging what is lost). Entries still in memory
 //! when a process crashes (those of roughly the last 100 ms, the time one batch takes) are
 //! lost; the chain stays valid, it simply does not contain them.
 //!
@@ -152,16 +153,31 @@ impl Auditor {
 pub struct Writer {
     tx: mpsc::Sender<Msg>,
     task: Option<tokio::task::JoinHandle<()>>,
+    stopping: tokio_util::sync::CancellationToken,
 }
 
+/// How long a stop waits for the queue to be stored before it gives up on the rest.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Writer {
-    /// Stores everything still queued, then ends the writer.
+    /// Stores everything still queued, then ends the writer. A database that keeps failing
+    /// cannot hold the process: after [`STOP_WAIT`] what is left is logged as lost.
     pub async fn stop(mut self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Stop(tx)).await.is_ok() {
-            let _ = rx.await;
+        // A batch being retried gives up after a few more tries from now on.
+        self.stopping.cancel();
+        let drained = async {
+            let (tx, rx) = oneshot::channel();
+            if self.tx.send(Msg::Stop(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+        };
+        if tokio::time::timeout(STOP_WAIT, drained).await.is_err() {
+            tracing::error!(
+                "audit entries still queued at shutdown were lost: the database did not take them in time"
+            );
         }
         if let Some(t) = self.task.take() {
+            t.abort();
             let _ = t.await;
         }
     }
@@ -170,19 +186,25 @@ impl Writer {
 /// Starts the background writer of `auditor` (once per process).
 pub fn start_writer(store: Arc<dyn Store>, auditor: &Auditor) -> Writer {
     let rx = auditor.rx.lock().expect("audit receiver").take();
+    let stopping = tokio_util::sync::CancellationToken::new();
     let task = rx.map(|rx| {
         auditor
             .running
             .store(true, std::sync::atomic::Ordering::Release);
-        tokio::spawn(write_loop(store, rx))
+        tokio::spawn(write_loop(store, rx, stopping.clone()))
     });
     Writer {
         tx: auditor.tx.clone(),
         task,
+        stopping,
     }
 }
 
-async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
+async fn write_loop(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Msg>,
+    stopping: tokio_util::sync::CancellationToken,
+) {
     let mut batch: Vec<NewAuditEntry> = Vec::new();
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -195,12 +217,12 @@ async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
                 Msg::Stop(done) => stop = Some(done),
             }
             if batch.len() >= BATCH {
-                write_batch(store.as_ref(), &mut batch, stop.is_some()).await;
+                write_batch(store.as_ref(), &mut batch, &stopping).await;
             }
             // Take what else has queued meanwhile; when stopping, everything.
             next = rx.try_recv().ok();
         }
-        write_batch(store.as_ref(), &mut batch, stop.is_some()).await;
+        write_batch(store.as_ref(), &mut batch, &stopping).await;
         for w in waiting.drain(..) {
             let _ = w.send(());
         }
@@ -211,19 +233,25 @@ async fn write_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
     }
 }
 
-/// Appends `batch` (emptying it). A failing database is tried again every half second; while
-/// stopping, three times, then the entries are logged as lost.
-async fn write_batch(store: &dyn Store, batch: &mut Vec<NewAuditEntry>, stopping: bool) {
+/// Appends `batch` (emptying it). A failing database is tried again every half second; once
+/// the writer is stopping, three more times, then the entries are logged as lost.
+async fn write_batch(
+    store: &dyn Store,
+    batch: &mut Vec<NewAuditEntry>,
+    stopping: &tokio_util::sync::CancellationToken,
+) {
     if batch.is_empty() {
         return;
     }
-    let mut tries = 0;
+    let mut tries_while_stopping = 0;
     loop {
         match store.audit_append(batch).await {
             Ok(_) => break,
             Err(e) => {
-                tries += 1;
-                if stopping && tries >= 3 {
+                if stopping.is_cancelled() {
+                    tries_while_stopping += 1;
+                }
+                if tries_while_stopping >= 3 {
                     tracing::error!(entries = batch.len(), error = %e, "audit entries lost: the database refused them at shutdown");
                     break;
                 }
