@@ -1,5 +1,6 @@
-//! The audit log: appends and retention hold SQLite's write lock (`BEGIN IMMEDIATE`) for the
-//! whole transaction, so the chain stays linear even with several processes on one file.
+//! The audit log: appends and retention hold SQLite's write lock for the whole transaction
+//! (its first statement writes the chain's head row), so the chain stays linear even with
+//! several processes on one file.
 
 use crate::Db;
 use crate::convert::{backend, col, map_rows};
@@ -49,18 +50,23 @@ fn chain_from_row(row: &SqliteRow) -> StoreResult<AuditChain> {
 const CHAIN: &str =
     "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1";
 
+/// Takes SQLite's write lock and reads the chain's head: the transaction's first statement is a
+/// write (a no-op update of the head row), so the lock is taken before anything is read, as
+/// `BEGIN IMMEDIATE` would, without a custom `BEGIN` statement.
+async fn lock_chain(tx: &mut sqlx::Transaction<'_, Sqlite>) -> StoreResult<AuditChain> {
+    let row = sqlx::query(
+        "UPDATE audit_chain SET head_seq = head_seq WHERE id = 1 \
+         RETURNING head_seq, head_hash, anchor_seq, anchor_hash",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(backend)?;
+    chain_from_row(&row)
+}
+
 pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i64> {
-    let mut tx = db
-        .write
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(backend)?;
-    let chain = chain_from_row(
-        &sqlx::query(CHAIN)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?,
-    )?;
+    let mut tx = db.write.begin().await.map_err(backend)?;
+    let chain = lock_chain(&mut tx).await?;
     if entries.is_empty() {
         return Ok(chain.head_seq);
     }
@@ -163,17 +169,8 @@ pub(crate) async fn prune(
     api_before: i64,
     limit: i64,
 ) -> StoreResult<u64> {
-    let mut tx = db
-        .write
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(backend)?;
-    let chain = chain_from_row(
-        &sqlx::query(CHAIN)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?,
-    )?;
+    let mut tx = db.write.begin().await.map_err(backend)?;
+    let chain = lock_chain(&mut tx).await?;
     let rows = sqlx::query(
         "SELECT seq, at, actor_kind, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
