@@ -183,6 +183,8 @@ start_server() { # backend
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     BASE="http://127.0.0.1:$PORT"
     say "[$BACKEND] starting idv serve on $BASE"
+    # The load generator sends far more than the default rate limits (100 writes a minute per
+    # key): rate limits are off for the benchmark (RATELIMIT__ENABLED=false).
     (
         cd "$data"
         exec "${PDEATH[@]}" env \
@@ -191,6 +193,7 @@ start_server() { # backend
             IDV_CONFIG__STORAGE__FS__PATH="$data" \
             IDV_CONFIG__DATABASE__URL="$db_url" \
             IDV_ADMIN_PASSWORD="$ADMIN_PW" \
+            IDV_CONFIG__RATELIMIT__ENABLED=false \
             "$BIN" serve
     ) >"$WORK/$BACKEND.server.log" 2>&1 &
     SERVER_PID=$!

@@ -106,6 +106,8 @@ PDEATH=()
 if command -v setpriv >/dev/null && setpriv --help 2>&1 | grep -q -- --pdeathsig; then PDEATH=(setpriv --pdeathsig TERM); fi
 
 say "starting idv serve on $BASE (working folder $WORK)"
+# wrk sends far more than the default rate limits (1000 reads a minute per key and address):
+# rate limits are off for the benchmark (RATELIMIT__ENABLED=false).
 (
     cd "$WORK"
     exec "${PDEATH[@]}" env \
@@ -114,6 +116,7 @@ say "starting idv serve on $BASE (working folder $WORK)"
         IDV_CONFIG__STORAGE__FS__PATH="$WORK/data" \
         IDV_CONFIG__DATABASE__URL="sqlite://$WORK/idv.db" \
         IDV_ADMIN_PASSWORD="$ADMIN_PW" \
+        IDV_CONFIG__RATELIMIT__ENABLED=false \
         "$BIN" serve
 ) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

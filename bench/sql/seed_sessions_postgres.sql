@@ -16,4 +16,4 @@ SELECT lpad(to_hex(1099511627776 + n), 24, '0'),
                           'D' || (n * 7919 % 1000003), 'AGE', 18 + n % 60),
        'ONBOARDING', '[]'::jsonb, n % 7 IN (1, 2), 'owner-' || (n % 50),
        :t0 + n * 1000, :t0 + n * 1000 + 500, 1, '{}'::jsonb, NULL
-FROM generate_series(0, :n - 1) AS n;
+FROM generate_series(0::bigint, :n - 1) AS n;

@@ -20,6 +20,7 @@ pub enum ErrorCode {
     InvalidCursor,
     InvalidView,
     InvalidStatus,
+    InvalidIdempotencyKey,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -57,6 +58,7 @@ pub enum ErrorCode {
     SessionDeleted,
     // 412
     PreconditionFailed,
+    IdempotencyInProgress,
     // 413
     PayloadTooLarge,
     // 415
@@ -66,6 +68,9 @@ pub enum ErrorCode {
     // 422
     SchemaViolation,
     StepFailed,
+    IdempotencyKeyReused,
+    // 429
+    RateLimited,
     // 500
     Internal,
     // 502
@@ -93,6 +98,7 @@ impl ErrorCode {
             InvalidCursor => "invalid_cursor",
             InvalidView => "invalid_view",
             InvalidStatus => "invalid_status",
+            InvalidIdempotencyKey => "invalid_idempotency_key",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -122,11 +128,14 @@ impl ErrorCode {
             LegalHold => "legal_hold",
             SessionDeleted => "session_deleted",
             PreconditionFailed => "precondition_failed",
+            IdempotencyInProgress => "idempotency_in_progress",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             RangeNotSatisfiable => "range_not_satisfiable",
             SchemaViolation => "schema_violation",
             StepFailed => "step_failed",
+            IdempotencyKeyReused => "idempotency_key_reused",
+            RateLimited => "rate_limited",
             Internal => "internal_error",
             BadGateway => "bad_gateway",
             Unavailable => "unavailable",
@@ -138,9 +147,19 @@ impl ErrorCode {
     pub const fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MalformedJson | InvalidRequest | InvalidPermission | InvalidWorkflow
-            | InvalidTranslations | InvalidLocale | InvalidMultipart | InvalidAssetId
-            | InvalidFilter | InvalidCursor | InvalidView | InvalidStatus => 400,
+            MalformedJson
+            | InvalidRequest
+            | InvalidPermission
+            | InvalidWorkflow
+            | InvalidTranslations
+            | InvalidLocale
+            | InvalidMultipart
+            | InvalidAssetId
+            | InvalidFilter
+            | InvalidCursor
+            | InvalidView
+            | InvalidStatus
+            | InvalidIdempotencyKey => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials
@@ -152,14 +171,21 @@ impl ErrorCode {
             | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound | ViewNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
-            UserExists | RoleExists | StepNotCurrent | SessionEnded | SessionConflict
-            | WorkflowInUse | LegalHold => 409,
+            UserExists
+            | RoleExists
+            | StepNotCurrent
+            | SessionEnded
+            | SessionConflict
+            | WorkflowInUse
+            | LegalHold
+            | IdempotencyInProgress => 409,
             SessionDeleted => 410,
             PreconditionFailed => 412,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             RangeNotSatisfiable => 416,
-            SchemaViolation | StepFailed => 422,
+            SchemaViolation | StepFailed | IdempotencyKeyReused => 422,
+            RateLimited => 429,
             Internal => 500,
             BadGateway => 502,
             Unavailable | GatewayDisabled => 503,

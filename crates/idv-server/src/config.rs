@@ -20,6 +20,8 @@ pub struct Config {
     pub database: Database,
     pub oauth2: OAuth2,
     pub outbound: Outbound,
+    /// `rateLimit`: request limits per credential and client address.
+    pub rate_limit: crate::ratelimit::RateLimitConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,8 @@ pub struct Services {
     pub faceapi: Gateway,
     pub workflow: WorkflowService,
     pub scheduler: crate::scheduler::SchedulerConfig,
+    /// `services.audit`: the audit log and its retention.
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// `services.workflow`: the background runner of `async: true` workflow actions.
@@ -172,6 +176,7 @@ impl Default for Services {
             },
             workflow: WorkflowService::default(),
             scheduler: Default::default(),
+            audit: Default::default(),
         }
     }
 }
@@ -468,6 +473,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     config.services.scheduler.validate().map_err(ConfigError)?;
+    config.rate_limit.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;
     if assets.is_empty()
         || assets.starts_with('/')
@@ -711,6 +717,22 @@ services:
       tempFilesCleanup:
         cron: "* */1 * * *"
         keepFor: 1d
+  # The audit log: session reads, file downloads, status changes, deletions, API key, user and
+  # role changes, logins. Entries older than keepFor are removed from the start of the chain
+  # (every 10 minutes); null keeps them for ever.
+  audit:
+    enabled: true
+    wsEnabled: false
+    workers: auto
+    threads: 32
+    # Entries made by users (and the CLI).
+    user:
+      keepFor: 90d
+    # Entries made with API keys.
+    api:
+      keepFor: 90d
+    backoffice:
+      keepFor: null
 
 storage:
   # fs: files in a local folder.
@@ -744,6 +766,22 @@ outbound:
   # (10.0.0.0/8, 127.0.0.1, 169.254.169.254, fc00::/7 ...) unless this is true. The service
   # URLs above are always allowed.
   allowPrivateAddresses: false
+
+# Requests per window, counted per credential and per client address (both must pass), in each
+# process on its own. s: logins and minting keys or tokens; m: other writes; l: reads. Health,
+# readiness, the OpenAPI document and asset content are not limited.
+rateLimit:
+  enabled: true
+  profiles:
+    s:
+      window: 1m
+      limit: 10
+    m:
+      window: 1m
+      limit: 100
+    l:
+      window: 1m
+      limit: 1000
 "#;
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::outbound::{OutboundError, OutboundRequest};
 use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::workflow::engine::{
-    ActionResponse, CallError, Effects, Engine, NewFile, Run, TemplateScope,
+    ActionOutcome, ActionResponse, CallError, Effects, Engine, NewFile, Run, TemplateScope,
 };
 use idv_core::workflow::{RenderedRequest, Workflow};
 use idv_store::{FileRecord, JobRecord, SessionRecord};
@@ -593,6 +593,26 @@ pub async fn run_job(state: &AppState, job: JobRecord) -> ApiResult<()> {
             return Ok(());
         }
     }
+    // The merge runs as its own task: if this future is dropped (shutdown), a transaction
+    // that is being committed is not cut off midway, where its connection would go back to
+    // the pool still holding the job's row lock.
+    let state = state.clone();
+    tokio::spawn(async move { merge_job(&state, job, s, wf, scope, fx, outcome).await })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("job merge task failed: {e}")))?
+}
+
+/// The second half of [`run_job`]: merges the action's outcome into the session (on a fresh
+/// read when a concurrent write wins) and commits it with the job's removal.
+async fn merge_job(
+    state: &AppState,
+    job: JobRecord,
+    s: SessionRecord,
+    wf: Arc<Workflow>,
+    scope: TemplateScope,
+    mut fx: ServerEffects,
+    outcome: ActionOutcome,
+) -> ApiResult<()> {
     let performed = fx.files.len();
     let mut s = s;
     for _ in 0..8 {

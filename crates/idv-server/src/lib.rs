@@ -1,16 +1,19 @@
 //! The idv HTTP server: configuration, authentication, the route table and its handlers, and
 //! [`serve`], the one seam that the binary and the tests start the server through.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
 pub mod flow;
 pub mod handlers;
+pub mod idempotency;
 pub mod openapi;
 pub mod ops;
 pub mod outbound;
 pub mod qr_png;
+pub mod ratelimit;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
@@ -179,10 +182,13 @@ pub async fn serve_with_clock(
     }
     tracing::info!(database = state.store.backend(), base_url = %state.base_url, "idv ready");
     let stop = tokio_util::sync::CancellationToken::new();
+    let audit_writer = audit::start_writer(state.store.clone(), &state.audit);
     let workers = tokio::spawn(flow::run_workers(state.clone(), stop.clone()));
     let scheduled = scheduler::jobs().start(state.clone());
     let stop_http = stop.clone();
-    let served = axum::serve(listener, app(state))
+    // The peer address reaches the guard for rate limits and the audit log.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             stop_http.cancel();
@@ -193,5 +199,7 @@ pub async fn serve_with_clock(
     // Interrupted background actions are put back before the process goes.
     let _ = workers.await;
     scheduled.stop().await;
+    // Every audit entry of the requests served is stored before the process goes.
+    audit_writer.stop().await;
     served
 }

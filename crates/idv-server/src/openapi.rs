@@ -14,7 +14,7 @@ pub fn document(base_url: &str) -> Value {
             "operationId".into(),
             json!(operation_id(def.method.as_str(), def.path)),
         );
-        let params: Vec<Value> = def
+        let mut params: Vec<Value> = def
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -24,6 +24,10 @@ pub fn document(base_url: &str) -> Value {
                 None => json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
             })
             .collect();
+        let idempotent = crate::idempotency::applies_to(&def.method, def.path, def.tag);
+        if idempotent {
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "1-255 printable ASCII characters: a retry with the same key and request gets the first 2xx answer again (header Idempotent-Replayed: true) for 24 h; bodies above 1 MiB are not idempotent"}));
+        }
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
         }
@@ -64,6 +68,20 @@ pub fn document(base_url: &str) -> Value {
                 json!({"$ref": "#/components/responses/Forbidden"}),
             );
         }
+        if let Some(profile) = crate::ratelimit::profile_for(&def.method, def.path) {
+            op.insert("x-rate-limit-profile".into(), json!(profile.name()));
+            responses.insert(
+                "429".into(),
+                json!({"$ref": "#/components/responses/RateLimited"}),
+            );
+        }
+        if idempotent {
+            responses.insert("409".into(), json!({"description": "The first request with this Idempotency-Key is still running (code idempotency_in_progress)"}));
+            responses.insert("422".into(), json!({"description": "This Idempotency-Key was used for a different request (code idempotency_key_reused)"}));
+        }
+        if let Some(event) = crate::audit::events::event_for(&def.method, def.path) {
+            op.insert("x-audit-action".into(), json!(event.action));
+        }
         op.insert("responses".into(), Value::Object(responses));
         let entry = paths
             .entry(def.path.replace("{*", "{"))
@@ -92,7 +110,8 @@ pub fn document(base_url: &str) -> Value {
             },
             "responses": {
                 "Unauthorized": {"description": "No, bad, expired or revoked credentials (codes missing_credentials, invalid_credentials, expired_credentials, revoked_credentials)"},
-                "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden)"}
+                "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden)"},
+                "RateLimited": {"description": "Over the route's rate-limit profile (x-rate-limit-profile: s, m or l) for these credentials or this client address (code rate_limited); Retry-After gives the seconds to wait. Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset"}
             }
         }
     })

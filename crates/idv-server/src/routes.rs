@@ -3,12 +3,14 @@
 //! and the OpenAPI document are all built from this table, so no route can be added unguarded or
 //! undocumented.
 
+use crate::auth::Principal;
 use crate::body::accepts_json;
 use crate::error::ApiError;
 use crate::handlers::*;
+use crate::ratelimit;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +18,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// What a route needs from its caller.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +76,7 @@ const DOCREADER_DELETE: &[(&str, Op)] = &[("docreader", Op::Delete)];
 const FACEAPI_READ: &[(&str, Op)] = &[("faceapi", Op::Read)];
 const FACEAPI_WRITE: &[(&str, Op)] = &[("faceapi", Op::Write)];
 const FACEAPI_DELETE: &[(&str, Op)] = &[("faceapi", Op::Delete)];
+const AUDIT_READ: &[(&str, Op)] = &[("audit", Op::Read)];
 
 macro_rules! route {
     ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path) => {
@@ -156,6 +161,8 @@ pub fn table() -> Vec<RouteDef> {
         route!(POST "/api/deeplink/exchange", Authenticated, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange),
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export, json = false, example = None),
+        // Audit log.
+        route!(GET "/api/audit", AnyOf(AUDIT_READ), "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list),
     ]
 }
 
@@ -164,10 +171,18 @@ struct Guard {
     state: AppState,
     access: Access,
     json: bool,
+    /// The route's path template, for audit targets.
+    path: &'static str,
+    /// The cross-cutting concerns of this route, looked up once from its method and path.
+    rate: Option<crate::ratelimit::Profile>,
+    limiter: std::sync::Arc<crate::ratelimit::RateLimiter>,
+    audit: Option<crate::audit::events::Event>,
+    idempotent: bool,
 }
 
-/// Authenticates and authorizes before the handler runs; the handler finds the [`Principal`]
-/// in the request extensions.
+/// Rate limits, authenticates and authorizes before the handler runs (the handler finds the
+/// [`Principal`] in the request extensions), applies `Idempotency-Key`, and records the audit
+/// entry of the answer.
 async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
     if g.json && !accepts_json(req.headers()) {
         return ApiError::new(
@@ -176,36 +191,124 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
         )
         .into_response();
     }
-    if g.access == Access::Public {
-        return next.run(req).await;
+    let addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let limited = g.rate.filter(|_| g.limiter.enabled());
+    let mut quota = None;
+    if let (Some(profile), Some(ip)) = (limited, addr) {
+        let q = g.limiter.check_addr(profile, ip);
+        if q.exceeded {
+            return ratelimit::too_many(
+                profile,
+                ratelimit::Subject::Address,
+                &q,
+                g.state.config.rate_limit.window(profile),
+            );
+        }
+        quota = Some(q);
     }
-    let credentials = req
-        .headers()
+    let pending = g
+        .audit
+        .filter(|_| g.state.audit.enabled())
+        .map(|event| crate::audit::pending::Pending::of(event, g.path, &req, addr));
+    let principal = if g.access == Access::Public {
+        None
+    } else {
+        match authorize(&g, credentials_of(&req), req.uri().path()).await {
+            Ok(p) => Some(p),
+            Err(resp) => {
+                // A refused permission is worth recording; missing or bad credentials name
+                // no actor and are not.
+                if resp.status() == StatusCode::FORBIDDEN
+                    && let (Some(pending), Some(p)) =
+                        (pending, resp.extensions().get::<Arc<Principal>>().cloned())
+                {
+                    let entry = pending.entry(Some(&p), &resp);
+                    g.state.audit.record(entry).await;
+                }
+                return with_quota(resp, quota);
+            }
+        }
+    };
+    if let (Some(profile), Some(p)) = (limited, &principal) {
+        let q = g.limiter.check_principal(profile, &p.id);
+        if q.exceeded {
+            return ratelimit::too_many(
+                profile,
+                ratelimit::Subject::Credential,
+                &q,
+                g.state.config.rate_limit.window(profile),
+            );
+        }
+        quota = Some(ratelimit::tighter(quota, q));
+    }
+    if let Some(p) = &principal {
+        req.extensions_mut().insert(p.clone());
+    }
+    let resp = if g.idempotent {
+        let owner = match (&principal, addr) {
+            (Some(p), _) => p.id.clone(),
+            (None, Some(ip)) => format!("addr:{ip}"),
+            (None, None) => "addr:unknown".to_owned(),
+        };
+        crate::idempotency::run(&g.state, &owner, req, next).await
+    } else {
+        next.run(req).await
+    };
+    if let Some(pending) = pending {
+        let entry = pending.entry(principal.as_ref(), &resp);
+        g.state.audit.record(entry).await;
+    }
+    with_quota(resp, quota)
+}
+
+fn with_quota(mut resp: Response, quota: Option<ratelimit::Quota>) -> Response {
+    if let Some(q) = quota {
+        ratelimit::set_headers(resp.headers_mut(), &q);
+    }
+    resp
+}
+
+/// The credentials of a request: the `Authorization` header, else the `authorization` query
+/// parameter.
+fn credentials_of(req: &Request) -> Option<String> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| query_param(req.uri().query().unwrap_or(""), "authorization"));
+        .or_else(|| query_param(req.uri().query().unwrap_or(""), "authorization"))
+}
+
+/// The caller's principal, or the 401/403 answer (a 403 carries the principal in its
+/// extensions, for the audit entry).
+async fn authorize(
+    g: &Guard,
+    credentials: Option<String>,
+    path: &str,
+) -> Result<Arc<Principal>, Response> {
     let Some(credentials) = credentials.filter(|c| !c.trim().is_empty()) else {
-        return unauthorized(
-            &g,
+        return Err(unauthorized(
+            g,
             ApiError::new(
                 ErrorCode::MissingCredentials,
                 "this endpoint needs credentials: Authorization: ApiKey <key>, Basic, Bearer or Token",
             ),
-        );
+        ));
     };
     let principal = match g.state.auth.authenticate(&credentials).await {
         Ok(p) => p,
-        Err(e) => return unauthorized(&g, e),
+        Err(e) => return Err(unauthorized(g, e)),
     };
     if let crate::auth::PrincipalKind::OneTime { .. } = principal.kind
-        && req.uri().path() != crate::handlers::devices::EXCHANGE_PATH
+        && path != crate::handlers::devices::EXCHANGE_PATH
     {
-        return ApiError::new(
+        return Err(ApiError::new(
             ErrorCode::Forbidden,
             "a one-time tr- token works only at POST /api/deeplink/exchange; exchange it there for the session's token",
         )
-        .into_response();
+        .into_response());
     }
     if let Access::AnyOf(perms) = g.access
         && !perms.iter().any(|(scope, op)| principal.allows(scope, *op))
@@ -214,14 +317,15 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
             .iter()
             .map(|(s, o)| format!("{s}:{}", o.as_str()))
             .collect();
-        return ApiError::new(
+        let mut resp = ApiError::new(
             ErrorCode::Forbidden,
             format!("this needs one of the permissions {}", needed.join(", ")),
         )
         .into_response();
+        resp.extensions_mut().insert(principal);
+        return Err(resp);
     }
-    req.extensions_mut().insert(principal);
-    next.run(req).await
+    Ok(principal)
 }
 
 fn unauthorized(g: &Guard, e: ApiError) -> Response {
@@ -273,12 +377,18 @@ fn percent_decode(s: &str) -> String {
 /// and methods.
 pub fn router(state: AppState) -> Router {
     let mut by_path: BTreeMap<String, MethodRouter<AppState>> = BTreeMap::new();
+    let limiter = std::sync::Arc::new(ratelimit::RateLimiter::new(&state.config.rate_limit));
     for def in table() {
         let filter = MethodFilter::try_from(def.method.clone()).expect("standard method");
         let guard_state = Guard {
             state: state.clone(),
             access: def.access,
             json: def.json,
+            path: def.path,
+            rate: ratelimit::profile_for(&def.method, def.path),
+            limiter: limiter.clone(),
+            audit: crate::audit::events::event_for(&def.method, def.path),
+            idempotent: crate::idempotency::applies_to(&def.method, def.path, def.tag),
         };
         let mr = (def.make)(filter).layer(middleware::from_fn_with_state(guard_state, guard));
         let path = gateway::mount_path(&state.config, def.path);

@@ -344,6 +344,9 @@ pub type Job = Arc<dyn Fn(AppState) -> BoxFuture<'static, ()> + Send + Sync>;
 #[derive(Default)]
 pub struct Scheduler {
     jobs: Vec<(&'static str, Job)>,
+    /// Jobs of this server that Regula's configuration has no key for, on a fixed schedule
+    /// (they run whenever `services.scheduler.enabled` is true).
+    internal: Vec<(&'static str, Cron, Job)>,
 }
 
 /// The jobs this server runs. To add one, register it here under its Regula name, e.g.
@@ -369,6 +372,32 @@ pub fn jobs() -> Scheduler {
                     "cleanSessions: retention ran"
                 ),
                 Err(e) => tracing::warn!("cleanSessions: {}", e.0.message),
+            }
+        })
+    });
+    // Audit retention (services.audit.*.keepFor) and expired idempotency keys.
+    s.register_internal("auditRetention", "0 */10 * * * *", |state| {
+        Box::pin(async move {
+            let now = state.clock.now_ms();
+            match crate::audit::verify::apply_retention(
+                state.store.as_ref(),
+                &state.config.services.audit,
+                now,
+            )
+            .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(entries = n, "auditRetention: old audit entries removed"),
+                Err(e) => tracing::warn!("auditRetention: {e}"),
+            }
+        })
+    });
+    s.register_internal("idempotencyCleanup", "0 */10 * * * *", |state| {
+        Box::pin(async move {
+            match crate::idempotency::clean_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(keys = n, "idempotencyCleanup: expired keys removed"),
+                Err(e) => tracing::warn!("idempotencyCleanup: {}", e.0.message),
             }
         })
     });
@@ -404,11 +433,35 @@ impl Scheduler {
         self
     }
 
+    /// Adds a job with a fixed schedule `cron` (a valid expression) that has no configuration
+    /// key of its own.
+    pub fn register_internal(
+        &mut self,
+        name: &'static str,
+        cron: &str,
+        job: impl Fn(AppState) -> BoxFuture<'static, ()> + Send + Sync + 'static,
+    ) -> &mut Self {
+        let cron = Cron::parse(cron).expect("internal job schedules are valid");
+        self.internal.push((name, cron, Arc::new(job)));
+        self
+    }
+
     /// Runs every registered job the configuration schedules, each in its own task.
     pub fn start(self, state: AppState) -> Running {
         let token = CancellationToken::new();
         let config = &state.config.services.scheduler;
         let mut tasks = Vec::new();
+        for (name, cron, job) in self.internal {
+            if config.enabled {
+                tasks.push(tokio::spawn(run(
+                    name,
+                    cron,
+                    job,
+                    state.clone(),
+                    token.clone(),
+                )));
+            }
+        }
         for (name, job) in self.jobs {
             let Some(cron) = config.schedule(name) else {
                 tracing::debug!(job = name, "not scheduled");

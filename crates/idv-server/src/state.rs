@@ -31,6 +31,8 @@ pub struct Inner {
     pub jobs_wake: tokio::sync::Notify,
     /// Translations, read at most once a second.
     pub translations: crate::flow::TranslationCache,
+    /// The audit log's queue (its writer runs in `serve`).
+    pub audit: crate::audit::Auditor,
 }
 
 impl Deref for AppState {
@@ -59,6 +61,7 @@ impl AppState {
             .map_err(|e| startup(e.0.message))?
             .with_clock(clock.clone());
         let outbound = crate::outbound::Outbound::new(&config).map_err(startup)?;
+        let audit = crate::audit::Auditor::new(&config.services.audit);
         Ok(AppState(Arc::new(Inner {
             config,
             base_url,
@@ -70,6 +73,7 @@ impl AppState {
             clock,
             jobs_wake: tokio::sync::Notify::new(),
             translations: Default::default(),
+            audit,
         })))
     }
 }

@@ -11,12 +11,14 @@
 
 mod api_keys;
 mod assets;
+mod audit;
 mod convert;
 mod deletion;
 mod devices;
 mod engine;
 mod exchange;
 mod files;
+mod idempotency;
 mod roles;
 mod search;
 mod sessions;
@@ -408,5 +410,51 @@ impl Store for PgStore {
         replace: bool,
     ) -> StoreResult<idv_store::SessionImport> {
         exchange::session_import(&self.pool, session, files, jobs, replace).await
+    }
+
+    async fn audit_append(&self, entries: &[idv_store::NewAuditEntry]) -> StoreResult<i64> {
+        audit::append(&self.pool, entries).await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<idv_store::AuditChain> {
+        audit::chain(&self.pool).await
+    }
+
+    async fn audit_query(
+        &self,
+        query: &idv_store::AuditQuery,
+    ) -> StoreResult<Vec<idv_store::AuditRecord>> {
+        audit::query(&self.pool, query).await
+    }
+
+    async fn audit_prune(&self, user_before: i64, api_before: i64, limit: i64) -> StoreResult<u64> {
+        audit::prune(&self.pool, user_before, api_before, limit).await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        record: &idv_store::IdempotencyRecord,
+        now: i64,
+    ) -> StoreResult<Option<idv_store::IdempotencyRecord>> {
+        idempotency::begin(&self.pool, record, now).await
+    }
+
+    async fn idempotency_complete(
+        &self,
+        owner: &str,
+        key: &str,
+        status: i32,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        idempotency::complete(&self.pool, owner, key, status, content_type, body).await
+    }
+
+    async fn idempotency_abandon(&self, owner: &str, key: &str) -> StoreResult<()> {
+        idempotency::abandon(&self.pool, owner, key).await
+    }
+
+    async fn idempotency_delete_expired(&self, now: i64) -> StoreResult<u64> {
+        idempotency::delete_expired(&self.pool, now).await
     }
 }

@@ -211,6 +211,18 @@ async fn jobs_claimed_through_two_stores_go_out_once_each() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_appends_and_idempotency_keys_through_two_stores_stay_consistent() {
+    with_fresh_database(|url| async move {
+        // Two pools, as two `idv serve` processes would have.
+        let a: Arc<dyn Store> = Arc::new(connect(&url).await);
+        let b: Arc<dyn Store> = Arc::new(connect(&url).await);
+        conformance::check_audit_append_race(a.clone(), b.clone()).await;
+        conformance::check_idempotency_race(a, b).await;
+    })
+    .await;
+}
+
 #[test]
 fn urls_are_rewritten_and_redacted() {
     assert_eq!(

@@ -13,12 +13,14 @@
 
 mod api_keys;
 mod assets;
+mod audit;
 mod convert;
 mod deletion;
 mod devices;
 mod engine;
 mod exchange;
 mod files;
+mod idempotency;
 mod inline;
 mod roles;
 mod search;
@@ -518,5 +520,51 @@ impl Store for SqliteStore {
         replace: bool,
     ) -> StoreResult<idv_store::SessionImport> {
         exchange::session_import(&self.db, session, files, jobs, replace).await
+    }
+
+    async fn audit_append(&self, entries: &[idv_store::NewAuditEntry]) -> StoreResult<i64> {
+        audit::append(&self.db, entries).await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<idv_store::AuditChain> {
+        audit::chain(&self.db).await
+    }
+
+    async fn audit_query(
+        &self,
+        query: &idv_store::AuditQuery,
+    ) -> StoreResult<Vec<idv_store::AuditRecord>> {
+        audit::query(&self.db, query).await
+    }
+
+    async fn audit_prune(&self, user_before: i64, api_before: i64, limit: i64) -> StoreResult<u64> {
+        audit::prune(&self.db, user_before, api_before, limit).await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        record: &idv_store::IdempotencyRecord,
+        now: i64,
+    ) -> StoreResult<Option<idv_store::IdempotencyRecord>> {
+        idempotency::begin(&self.db, record, now).await
+    }
+
+    async fn idempotency_complete(
+        &self,
+        owner: &str,
+        key: &str,
+        status: i32,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        idempotency::complete(&self.db, owner, key, status, content_type, body).await
+    }
+
+    async fn idempotency_abandon(&self, owner: &str, key: &str) -> StoreResult<()> {
+        idempotency::abandon(&self.db, owner, key).await
+    }
+
+    async fn idempotency_delete_expired(&self, now: i64) -> StoreResult<u64> {
+        idempotency::delete_expired(&self.db, now).await
     }
 }

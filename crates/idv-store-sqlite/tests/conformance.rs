@@ -168,6 +168,17 @@ async fn jobs_claimed_through_two_stores_go_out_once_each() {
     conformance::check_job_claim_race(Arc::new(a), Arc::new(b)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_appends_and_idempotency_keys_through_two_stores_stay_consistent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = url(&db_path(&dir));
+    // Two stores are two writer connections on one file, as two processes would be.
+    let a: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("connect a"));
+    let b: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("connect b"));
+    conformance::check_audit_append_race(a.clone(), b.clone()).await;
+    conformance::check_idempotency_race(a, b).await;
+}
+
 #[tokio::test]
 async fn an_uncreatable_folder_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -31,6 +31,7 @@
 
 mod accounts;
 mod assets;
+mod audit;
 mod credentials;
 mod deletion;
 mod devices;
@@ -43,6 +44,7 @@ mod workflows;
 
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
 pub use assets::{check_asset_race, check_assets};
+pub use audit::{check_audit, check_audit_append_race, check_idempotency, check_idempotency_race};
 pub use credentials::{check_api_keys, check_tokens};
 pub use deletion::{check_retention_selection, check_session_deletion};
 pub use devices::{check_device_token_exchange_race, check_device_tokens};
@@ -90,7 +92,11 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_session_deletion(store).await;
     check_retention_selection(store).await;
     check_device_tokens(store).await;
-    check_device_token_exchange_race(shared.clone(), shared).await;
+    check_device_token_exchange_race(shared.clone(), shared.clone()).await;
+    check_audit(store).await;
+    check_audit_append_race(shared.clone(), shared.clone()).await;
+    check_idempotency(store).await;
+    check_idempotency_race(shared.clone(), shared).await;
     // Last: its sessions sort after every other check's and its job never comes due.
     check_session_ids_after(store).await;
     check_workflow_import(store).await;

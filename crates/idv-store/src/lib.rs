@@ -2,11 +2,15 @@
 //! PostgreSQL adapters; [`blobs::Blobs`] is the one interface to file storage. The
 //! [`conformance`] suite runs against every adapter, so both behave the same.
 
+pub mod audit;
 pub mod blobs;
 pub mod conformance;
+pub mod idempotency;
 pub mod records;
 pub mod search;
 
+pub use audit::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry};
+pub use idempotency::IdempotencyRecord;
 pub use records::*;
 pub use search::*;
 
@@ -301,6 +305,54 @@ pub trait Store: Send + Sync + 'static {
         jobs: &[JobRecord],
         replace: bool,
     ) -> StoreResult<SessionImport>;
+
+    // --- audit log and idempotency keys ---
+
+    /// Appends `entries`, in order, to the end of the audit chain in one transaction that holds
+    /// the chain's head locked (so appends from several processes stay one linear chain): each
+    /// gets the next `seq` and is hashed after its predecessor ([`AuditRecord::chain`]).
+    /// Returns the `seq` of the last one (the head's when `entries` is empty).
+    async fn audit_append(&self, entries: &[NewAuditEntry]) -> StoreResult<i64>;
+
+    /// The chain's head and anchor.
+    async fn audit_chain(&self) -> StoreResult<AuditChain>;
+
+    /// Entries matching `query`, at most `query.limit`, in `seq` order (ascending or newest
+    /// first).
+    async fn audit_query(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Retention: removes the longest run of entries from the start of the chain (at most
+    /// `limit`) that are all old enough, i.e. whose `at` is before `api_before` for actor kind
+    /// `apikey` and before `user_before` for every other kind, and makes the last one removed
+    /// the chain's anchor. Stops at the first entry that must stay. Returns how many went.
+    async fn audit_prune(&self, user_before: i64, api_before: i64, limit: i64) -> StoreResult<u64>;
+
+    /// Starts a request under an idempotency key: stores `record` (running) unless the
+    /// `(owner, key)` is already stored, in which case the stored record is returned and
+    /// nothing changes. A stored record that has expired (`expires_at <= now`), or that is
+    /// still running but whose `locked_until <= now` (its request died), is replaced and
+    /// `None` returned, as for a new key. Racing callers: exactly one gets `None`.
+    async fn idempotency_begin(
+        &self,
+        record: &IdempotencyRecord,
+        now: i64,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+
+    /// Stores the answer of the running request under `(owner, key)`.
+    async fn idempotency_complete(
+        &self,
+        owner: &str,
+        key: &str,
+        status: i32,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> StoreResult<()>;
+
+    /// Forgets a running request's key (its answer was not a success, so a retry may run).
+    async fn idempotency_abandon(&self, owner: &str, key: &str) -> StoreResult<()>;
+
+    /// Deletes keys with `expires_at <= now`; returns how many.
+    async fn idempotency_delete_expired(&self, now: i64) -> StoreResult<u64>;
 }
 
 /// What [`Store::session_import`] did.

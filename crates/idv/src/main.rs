@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod asset;
+mod audit;
 mod lint;
 mod run;
 mod session;
@@ -59,6 +60,16 @@ enum Command {
     /// Export sessions to archives and import them (here or into another install).
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain: prints OK with the number of entries, or the first broken
+    /// entry and why (exit status 1).
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -171,6 +182,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Asset(cmd) => asset::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::View(cmd) => view::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
+        // Handled in `main`: it has an exit status of its own.
+        Command::Audit(_) => Ok(()),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(())
@@ -203,6 +216,13 @@ async fn run(cli: Cli) -> Result<()> {
                     let user = ops::users::create(&state, None, input)
                         .await
                         .map_err(api_err)?;
+                    audit::record(
+                        &state,
+                        "user.created",
+                        &user.id,
+                        serde_json::json!({"name": user.name, "roles": user.roles}),
+                    )
+                    .await?;
                     println!("User: {}", user.name);
                     println!("        User ID: {}", user.id);
                     println!("        Email: {}", user.email.as_deref().unwrap_or("None"));
@@ -216,6 +236,13 @@ async fn run(cli: Cli) -> Result<()> {
                     let user = ops::users::delete_by_name(&state, name)
                         .await
                         .map_err(api_err)?;
+                    audit::record(
+                        &state,
+                        "user.deleted",
+                        &user.id,
+                        serde_json::json!({"name": user.name}),
+                    )
+                    .await?;
                     println!("User {} deleted (User ID: {})", user.name, user.id);
                 }
                 UserCommand::List => {
@@ -254,6 +281,13 @@ async fn run(cli: Cli) -> Result<()> {
                     let (key, token) = ops::apikeys::create(&state, None, name, *expires, &perms)
                         .await
                         .map_err(api_err)?;
+                    audit::record(
+                        &state,
+                        "apikey.created",
+                        &key.id,
+                        serde_json::json!({"name": key.name, "permissions": key.permissions}),
+                    )
+                    .await?;
                     println!("API key: {}", key.name);
                     println!("        ID: {}", key.id);
                     println!("        Permissions: {}", python_list(&key.permissions));
@@ -291,6 +325,7 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 ApikeyCommand::Revoke { id } => {
                     ops::apikeys::revoke(&state, id).await.map_err(api_err)?;
+                    audit::record(&state, "apikey.revoked", id, serde_json::Value::Null).await?;
                     println!("API key {id} revoked");
                 }
             }
@@ -376,6 +411,7 @@ fn main() -> ExitCode {
     if let Command::Workflow(WorkflowCommand::Run(args)) = &cli.command {
         return run::run(args);
     }
+    let audit_command = matches!(cli.command, Command::Audit(_));
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG").unwrap_or_else(|_| {
         let default = if matches!(cli.command, Command::Serve) {
             "info"
@@ -398,6 +434,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if audit_command {
+        return runtime.block_on(audit::verify(&cli));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -54,6 +54,8 @@ fn serve(dir: &Path) -> Server {
         .env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
         .env("IDV_CONFIG__SERVICES__API__PORT", "0")
         .env("IDV_ADMIN_PASSWORD", "asset-cli-password")
+        // The tests may send more requests a minute than the default rate limits allow.
+        .env("IDV_CONFIG__RATELIMIT__ENABLED", "false")
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -229,7 +229,9 @@ impl Drop for Server {
 fn serve(dir: &Path, admin_password: Option<&str>) -> Server {
     let mut cmd = idv(dir);
     cmd.env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
-        .env("IDV_CONFIG__SERVICES__API__PORT", "0");
+        .env("IDV_CONFIG__SERVICES__API__PORT", "0")
+        // The tests may send more requests a minute than the default rate limits allow.
+        .env("IDV_CONFIG__RATELIMIT__ENABLED", "false");
     if let Some(p) = admin_password {
         cmd.env("IDV_ADMIN_PASSWORD", p);
     }

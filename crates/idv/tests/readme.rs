@@ -35,6 +35,8 @@ fn readme_quickstart_runs() {
         ("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1".to_string()),
         ("IDV_CONFIG__SERVICES__API__PORT", "0".to_string()),
         ("IDV_ADMIN_PASSWORD", "change-me-now".to_string()),
+        // No rate-limit settings: the quickstart makes a handful of requests, well within the
+        // product's default limits, and runs against them as a newcomer's server would.
     ];
     let mut server = Command::new(BIN)
         .arg("serve")

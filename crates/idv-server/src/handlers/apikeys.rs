@@ -1,12 +1,13 @@
 //! `/api/apikey` (and the `/api/security/apikey` alias).
 
 use super::Caller;
+use crate::audit::Note;
 use crate::body::JsonBody;
 use crate::error::ApiResult;
 use crate::ops::apikeys::{self, ApiKeyView};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use idv_core::permission::Op;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,7 +25,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<CreateInput>,
-) -> ApiResult<Json<ApiKeyView>> {
+) -> ApiResult<(Extension<Note>, Json<ApiKeyView>)> {
     let (key, token) = apikeys::create(
         &state,
         Some(&caller),
@@ -33,7 +34,10 @@ pub async fn create(
         &input.permissions,
     )
     .await?;
-    Ok(Json(ApiKeyView::of(&key, Some(token))))
+    Ok((
+        Extension(Note::target(&key.id)),
+        Json(ApiKeyView::of(&key, Some(token))),
+    ))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {

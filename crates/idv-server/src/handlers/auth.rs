@@ -1,6 +1,7 @@
 //! Login, token refresh and logout for Bearer access tokens.
 
 use super::Caller;
+use crate::audit::Note;
 use crate::auth::{new_token_pair, sha256_hex, verify_password_blocking};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
@@ -8,6 +9,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use idv_core::ErrorCode;
 use idv_store::{AuthToken, TokenKind};
 use serde::Deserialize;
@@ -56,21 +58,40 @@ async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
     )
 }
 
+/// Logs in; the answer notes the user name tried (and the user id on success) for the audit
+/// log, never the password.
 pub async fn login(
     State(state): State<AppState>,
     JsonBody(input, _): JsonBody<LoginInput>,
-) -> ApiResult<Json<Value>> {
+) -> Response {
+    let tried = input.username.clone();
+    let (result, user_id) = check_login(&state, input).await;
+    let mut resp = result.into_response();
+    resp.extensions_mut().insert(Note {
+        actor: Some((user_id, tried)),
+        ..Note::default()
+    });
+    resp
+}
+
+async fn check_login(
+    state: &AppState,
+    input: LoginInput,
+) -> (ApiResult<Json<Value>>, Option<String>) {
     let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
-    let user = state.store.user_by_name(&input.username).await?;
+    let user = match state.store.user_by_name(&input.username).await {
+        Ok(u) => u,
+        Err(e) => return (Err(e.into()), None),
+    };
     let Some(user) = user else {
         // Same cost as a real check, so timing does not reveal which names exist.
         let _ = crate::auth::hash_password_blocking(input.password).await;
-        return Err(invalid());
+        return (Err(invalid()), None);
     };
     if !verify_password_blocking(user.password_hash.clone(), input.password).await || !user.active {
-        return Err(invalid());
+        return (Err(invalid()), Some(user.id));
     }
-    Ok(Json(issue(&state, &user.id).await?))
+    (issue(state, &user.id).await.map(Json), Some(user.id))
 }
 
 pub async fn refresh(

@@ -3,6 +3,7 @@
 
 pub mod apikeys;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod exchange;

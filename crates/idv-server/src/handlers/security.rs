@@ -1,13 +1,14 @@
 //! Users and roles under `/api/security`.
 
 use super::Caller;
+use crate::audit::Note;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::ops::users::{self, NewUser, UserPatch, UserView};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use idv_core::ErrorCode;
 use idv_core::permission::{BUILTIN_ROLES, PermissionSet};
 use serde::Deserialize;
@@ -44,7 +45,7 @@ pub async fn create_role(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<RoleInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<(Extension<Note>, Json<Value>)> {
     let r = users::create_role(
         &state,
         Some(&caller),
@@ -53,7 +54,7 @@ pub async fn create_role(
         &input.permissions,
     )
     .await?;
-    Ok(Json(custom_role_json(&r)))
+    Ok((Extension(Note::target(&r.name)), Json(custom_role_json(&r))))
 }
 
 pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
@@ -83,7 +84,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<UserInput>,
-) -> ApiResult<Json<UserView>> {
+) -> ApiResult<(Extension<Note>, Json<UserView>)> {
     let u = users::create(
         &state,
         Some(&caller),
@@ -95,7 +96,7 @@ pub async fn create_user(
         },
     )
     .await?;
-    Ok(Json(UserView::from(&u)))
+    Ok((Extension(Note::target(&u.id)), Json(UserView::from(&u))))
 }
 
 fn not_found(id: &str) -> ApiError {

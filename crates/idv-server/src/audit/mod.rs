@@ -1,0 +1,305 @@
+//! The audit log: who read which session, downloaded which file, changed or deleted what,
+//! minted or revoked which key, changed which user or role, and every login, successful or not.
+//!
+//! Recording is off the request path: the route guard ([`crate::routes`]) builds an entry for
+//! every audited route ([`events::event_for`], by method and path template) once the answer is
+//! known, and [`Auditor::record`] puts it on an in-process channel. A background writer
+//! ([`start_writer`]) appends whatever has queued in batches, one transaction per batch, to the
+//! hash chain in the store ([`idv_store::Store::audit_append`]); the store serializes appends
+//! from every process on the chain's head row. When the queue is full (the database cannot
+//! keep up), requests wait for room rather than drop entries.
+//!
+//! At shutdown the writer drains the queue before the process exits (waiting at most 15 s for a
+//! database that keeps failing, then logging what is lost). Entries still in memory
+//! when a process crashes (those of roughly the last 100 ms, the time one batch takes) are
+//! lost; the chain stays valid, it simply does not contain them.
+//!
+//! `GET /api/audit` flushes this process's queue before it reads, so a client sees its own
+//! requests. `idv audit verify` ([`verify::verify`]) walks the chain; retention
+//! ([`verify::apply_retention`], scheduled as the internal job `auditRetention`) removes old
+//! entries from the start and keeps the last removed hash as the chain's anchor.
+
+pub mod events;
+pub mod pending;
+pub mod verify;
+
+use crate::auth::{Principal, PrincipalKind};
+use crate::scheduler::Period;
+use idv_store::{NewAuditEntry, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// `services.audit` (Regula's keys).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// False: nothing is recorded (the log and `GET /api/audit` stay).
+    pub enabled: bool,
+    /// Accepted for Regula compatibility; there is no audit WebSocket feed.
+    pub ws_enabled: bool,
+    /// Accepted for Regula compatibility (`auto` or a number); one writer per process.
+    pub workers: Value,
+    /// Accepted for Regula compatibility.
+    pub threads: Value,
+    /// How long entries made by users (and the CLI and anonymous callers) are kept.
+    pub user: KeepFor,
+    /// How long entries made with API keys are kept.
+    pub api: KeepFor,
+    /// Accepted for Regula compatibility; not used.
+    pub backoffice: KeepFor,
+}
+
+/// `{keepFor: 90d}`; absent (`null`): kept for ever.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct KeepFor {
+    pub keep_for: Option<Period>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        let days90 = KeepFor {
+            keep_for: Some(Period(90 * 86_400)),
+        };
+        Self {
+            enabled: true,
+            ws_enabled: false,
+            workers: Value::String("auto".into()),
+            threads: Value::from(32),
+            user: days90.clone(),
+            api: days90,
+            backoffice: KeepFor::default(),
+        }
+    }
+}
+
+/// What a handler adds to the audit entry of its answer (a response extension): the id of what
+/// it created, or for a login the name tried.
+#[derive(Debug, Clone, Default)]
+pub struct Note {
+    pub target: Option<String>,
+    /// For logins: the user id (when known) and the name tried.
+    pub actor: Option<(Option<String>, String)>,
+    pub details: Option<Value>,
+}
+
+impl Note {
+    pub fn target(id: impl Into<String>) -> Self {
+        Note {
+            target: Some(id.into()),
+            ..Note::default()
+        }
+    }
+}
+
+/// Entries waiting in memory at most; beyond this, requests wait for the writer.
+const QUEUE: usize = 16_384;
+/// Entries per append transaction at most.
+const BATCH: usize = 1_000;
+
+enum Msg {
+    Entry(Box<NewAuditEntry>),
+    Flush(oneshot::Sender<()>),
+    Stop(oneshot::Sender<()>),
+}
+
+/// The recording side, shared by every request of a process.
+pub struct Auditor {
+    enabled: bool,
+    tx: mpsc::Sender<Msg>,
+    rx: Mutex<Option<mpsc::Receiver<Msg>>>,
+    running: std::sync::atomic::AtomicBool,
+}
+
+impl Auditor {
+    pub fn new(config: &AuditConfig) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        Self {
+            enabled: config.enabled,
+            tx,
+            rx: Mutex::new(Some(rx)),
+            running: Default::default(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Queues an entry for the writer. Without a running writer (a CLI process) nothing is
+    /// queued: the CLI appends with [`append_now`].
+    pub async fn record(&self, entry: NewAuditEntry) {
+        if !self.enabled || !self.running.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let _ = self.tx.send(Msg::Entry(Box::new(entry))).await;
+    }
+
+    /// Waits until everything queued before this call is stored (or failed to be).
+    pub async fn flush(&self) {
+        if !self.running.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// The running writer; [`Writer::stop`] drains the queue and ends it.
+pub struct Writer {
+    tx: mpsc::Sender<Msg>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    stopping: tokio_util::sync::CancellationToken,
+}
+
+/// How long a stop waits for the queue to be stored before it gives up on the rest.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl Writer {
+    /// Stores everything still queued, then ends the writer. A database that keeps failing
+    /// cannot hold the process: after [`STOP_WAIT`] what is left is logged as lost.
+    pub async fn stop(mut self) {
+        // A batch being retried gives up after a few more tries from now on.
+        self.stopping.cancel();
+        let drained = async {
+            let (tx, rx) = oneshot::channel();
+            if self.tx.send(Msg::Stop(tx)).await.is_ok() {
+                let _ = rx.await;
+            }
+        };
+        if tokio::time::timeout(STOP_WAIT, drained).await.is_err() {
+            tracing::error!(
+                "audit entries still queued at shutdown were lost: the database did not take them in time"
+            );
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts the background writer of `auditor` (once per process).
+pub fn start_writer(store: Arc<dyn Store>, auditor: &Auditor) -> Writer {
+    let rx = auditor.rx.lock().expect("audit receiver").take();
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let task = rx.map(|rx| {
+        auditor
+            .running
+            .store(true, std::sync::atomic::Ordering::Release);
+        tokio::spawn(write_loop(store, rx, stopping.clone()))
+    });
+    Writer {
+        tx: auditor.tx.clone(),
+        task,
+        stopping,
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Msg>,
+    stopping: tokio_util::sync::CancellationToken,
+) {
+    let mut batch: Vec<NewAuditEntry> = Vec::new();
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut stop = None;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Entry(e) => batch.push(*e),
+                Msg::Flush(done) => waiting.push(done),
+                Msg::Stop(done) => stop = Some(done),
+            }
+            if batch.len() >= BATCH {
+                write_batch(store.as_ref(), &mut batch, &stopping).await;
+            }
+            // Take what else has queued meanwhile; when stopping, everything.
+            next = rx.try_recv().ok();
+        }
+        write_batch(store.as_ref(), &mut batch, &stopping).await;
+        for w in waiting.drain(..) {
+            let _ = w.send(());
+        }
+        if let Some(done) = stop {
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Appends `batch` (emptying it). A failing database is tried again every half second; once
+/// the writer is stopping, three more times, then the entries are logged as lost.
+async fn write_batch(
+    store: &dyn Store,
+    batch: &mut Vec<NewAuditEntry>,
+    stopping: &tokio_util::sync::CancellationToken,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut tries_while_stopping = 0;
+    loop {
+        match store.audit_append(batch).await {
+            Ok(_) => break,
+            Err(e) => {
+                if stopping.is_cancelled() {
+                    tries_while_stopping += 1;
+                }
+                if tries_while_stopping >= 3 {
+                    tracing::error!(entries = batch.len(), error = %e, "audit entries lost: the database refused them at shutdown");
+                    break;
+                }
+                tracing::warn!(entries = batch.len(), error = %e, "audit append failed; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
+    batch.clear();
+}
+
+/// The actor fields of an authenticated caller.
+pub fn actor_of(p: &Principal) -> (Option<String>, &'static str, Option<String>) {
+    let kind = match p.kind {
+        PrincipalKind::User => "user",
+        PrincipalKind::ApiKey => "apikey",
+        PrincipalKind::Device { .. } => "device",
+        PrincipalKind::OneTime { .. } => "onetime",
+    };
+    (Some(p.id.clone()), kind, Some(p.name.clone()))
+}
+
+/// Appends one entry made by the CLI at once (no writer runs in a CLI process). The actor is
+/// the operating-system user running it.
+pub async fn append_now(
+    store: &dyn Store,
+    config: &AuditConfig,
+    action: &str,
+    target: Option<String>,
+    details: Value,
+) -> Result<(), idv_store::StoreError> {
+    if !config.enabled {
+        return Ok(());
+    }
+    let os_user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok();
+    let entry = NewAuditEntry {
+        at: idv_core::time::now_ms(),
+        actor_id: None,
+        actor_kind: "cli".into(),
+        actor_name: os_user,
+        action: action.into(),
+        target,
+        outcome: 200,
+        ip: None,
+        request_id: None,
+        details,
+    };
+    store.audit_append(&[entry]).await.map(drop)
+}

@@ -1,0 +1,215 @@
+//! The audit log: appends and retention hold SQLite's write lock for the whole transaction
+//! (its first statement writes the chain's head row), so the chain stays linear even with
+//! several processes on one file.
+
+use crate::Db;
+use crate::convert::{backend, col, map_rows};
+use idv_store::audit::canonical_json;
+use idv_store::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry, StoreError, StoreResult};
+use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::{QueryBuilder, Row};
+
+const COLUMNS: &str = "seq, at, actor_id, actor_kind, actor_name, action, target, outcome, ip, \
+                       request_id, details, prev_hash, hash";
+/// Rows per INSERT statement: 13 parameters each, well under SQLite's limit of 32766.
+const ROWS_PER_INSERT: usize = 200;
+
+fn from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
+    let details: &str = col(row, "details")?;
+    let outcome: i64 = col(row, "outcome")?;
+    Ok(AuditRecord {
+        seq: col(row, "seq")?,
+        entry: NewAuditEntry {
+            at: col(row, "at")?,
+            actor_id: col(row, "actor_id")?,
+            actor_kind: col(row, "actor_kind")?,
+            actor_name: col(row, "actor_name")?,
+            action: col(row, "action")?,
+            target: col(row, "target")?,
+            outcome: i32::try_from(outcome).unwrap_or(i32::MAX),
+            ip: col(row, "ip")?,
+            request_id: col(row, "request_id")?,
+            details: serde_json::from_str(details).map_err(|e| {
+                StoreError::Backend(format!("audit_log.details holds invalid JSON: {e}"))
+            })?,
+        },
+        prev_hash: col(row, "prev_hash")?,
+        hash: col(row, "hash")?,
+    })
+}
+
+fn chain_from_row(row: &SqliteRow) -> StoreResult<AuditChain> {
+    Ok(AuditChain {
+        head_seq: col(row, "head_seq")?,
+        head_hash: col(row, "head_hash")?,
+        anchor_seq: col(row, "anchor_seq")?,
+        anchor_hash: col(row, "anchor_hash")?,
+    })
+}
+
+const CHAIN: &str =
+    "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1";
+
+/// Takes SQLite's write lock and reads the chain's head: the transaction's first statement is a
+/// write (a no-op update of the head row), so the lock is taken before anything is read, as
+/// `BEGIN IMMEDIATE` would, without a custom `BEGIN` statement.
+async fn lock_chain(tx: &mut sqlx::Transaction<'_, Sqlite>) -> StoreResult<AuditChain> {
+    let row = sqlx::query(
+        "UPDATE audit_chain SET head_seq = head_seq WHERE id = 1 \
+         RETURNING head_seq, head_hash, anchor_seq, anchor_hash",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(backend)?;
+    chain_from_row(&row)
+}
+
+pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i64> {
+    let mut tx = db.write.begin().await.map_err(backend)?;
+    let chain = lock_chain(&mut tx).await?;
+    if entries.is_empty() {
+        return Ok(chain.head_seq);
+    }
+    let mut prev = chain.head_hash;
+    let mut records = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        let r = AuditRecord::chain(chain.head_seq + 1 + i as i64, e.clone(), &prev);
+        prev.clone_from(&r.hash);
+        records.push(r);
+    }
+    let details: Vec<String> = records
+        .iter()
+        .map(|r| canonical_json(&r.entry.details))
+        .collect();
+    for (chunk, details) in records
+        .chunks(ROWS_PER_INSERT)
+        .zip(details.chunks(ROWS_PER_INSERT))
+    {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO audit_log ({COLUMNS}) "));
+        qb.push_values(chunk.iter().zip(details), |mut b, (r, d)| {
+            let e = &r.entry;
+            b.push_bind(r.seq)
+                .push_bind(e.at)
+                .push_bind(e.actor_id.as_deref())
+                .push_bind(e.actor_kind.as_str())
+                .push_bind(e.actor_name.as_deref())
+                .push_bind(e.action.as_str())
+                .push_bind(e.target.as_deref())
+                .push_bind(i64::from(e.outcome))
+                .push_bind(e.ip.as_deref())
+                .push_bind(e.request_id.as_deref())
+                .push_bind(d.as_str())
+                .push_bind(r.prev_hash.as_str())
+                .push_bind(r.hash.as_str());
+        });
+        qb.build().execute(&mut *tx).await.map_err(backend)?;
+    }
+    let last = records.last().map(|r| r.seq).unwrap_or(chain.head_seq);
+    sqlx::query("UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1")
+        .bind(last)
+        .bind(&prev)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(last)
+}
+
+pub(crate) async fn chain(db: &Db) -> StoreResult<AuditChain> {
+    chain_from_row(
+        &sqlx::query(CHAIN)
+            .fetch_one(&db.read)
+            .await
+            .map_err(backend)?,
+    )
+}
+
+pub(crate) async fn query(db: &Db, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+    let mut qb: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1"));
+    if let Some(a) = &q.actor {
+        qb.push(" AND (actor_id = ")
+            .push_bind(a)
+            .push(" OR actor_name = ")
+            .push_bind(a)
+            .push(")");
+    }
+    if let Some(a) = &q.action {
+        qb.push(" AND action = ").push_bind(a);
+    }
+    if let Some(t) = &q.target {
+        qb.push(" AND target = ").push_bind(t);
+    }
+    if let Some(f) = q.from {
+        qb.push(" AND at >= ").push_bind(f);
+    }
+    if let Some(t) = q.to {
+        qb.push(" AND at <= ").push_bind(t);
+    }
+    if let Some(s) = q.after_seq {
+        qb.push(" AND seq > ").push_bind(s);
+    }
+    if let Some(s) = q.before_seq {
+        qb.push(" AND seq < ").push_bind(s);
+    }
+    qb.push(if q.ascending {
+        " ORDER BY seq ASC"
+    } else {
+        " ORDER BY seq DESC"
+    });
+    qb.push(" LIMIT ").push_bind(q.limit.max(0));
+    let rows = qb.build().fetch_all(&db.read).await.map_err(backend)?;
+    map_rows(rows, from_row)
+}
+
+pub(crate) async fn prune(
+    db: &Db,
+    user_before: i64,
+    api_before: i64,
+    limit: i64,
+) -> StoreResult<u64> {
+    let mut tx = db.write.begin().await.map_err(backend)?;
+    let chain = lock_chain(&mut tx).await?;
+    let rows = sqlx::query(
+        "SELECT seq, at, actor_kind, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(chain.anchor_seq)
+    .bind(limit.max(0))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let mut last: Option<(i64, String)> = None;
+    for row in &rows {
+        let at: i64 = row.try_get("at").map_err(backend)?;
+        let kind: &str = row.try_get("actor_kind").map_err(backend)?;
+        let before = if kind == "apikey" {
+            api_before
+        } else {
+            user_before
+        };
+        if at >= before {
+            break;
+        }
+        last = Some((
+            row.try_get("seq").map_err(backend)?,
+            row.try_get("hash").map_err(backend)?,
+        ));
+    }
+    let Some((seq, hash)) = last else {
+        return Ok(0);
+    };
+    let done = sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query("UPDATE audit_chain SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(done.rows_affected())
+}
