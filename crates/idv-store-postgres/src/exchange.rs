@@ -1,26 +1,10 @@
-//! Session export and import: paging through session ids, the revisions of a workflow, and
+//! Session export and import: the revisions of a workflow, and
 //! writing a session exported elsewhere (with its file rows and jobs) in one transaction.
 
 use crate::convert::{backend, col, json_text, map_rows, unique_or_backend};
 use crate::{files, sessions, workflows};
 use idv_store::{FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, StoreResult};
 use sqlx::PgPool;
-
-pub(crate) async fn session_ids_after(
-    db: &PgPool,
-    after: Option<&str>,
-    limit: i64,
-) -> StoreResult<Vec<String>> {
-    // The primary key's index (COLLATE "C": byte order) gives the order; `''` sorts before
-    // every id.
-    let rows = sqlx::query("SELECT id FROM sessions WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(after.unwrap_or(""))
-        .bind(limit.max(0))
-        .fetch_all(db)
-        .await
-        .map_err(backend)?;
-    map_rows(rows, |row| col(row, "id"))
-}
 
 pub(crate) async fn workflow_revisions(
     db: &PgPool,

@@ -390,10 +390,6 @@ impl Store for PgStore {
         devices::delete_expired(&self.pool, before).await
     }
 
-    async fn session_ids_after(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>> {
-        exchange::session_ids_after(&self.pool, after, limit).await
-    }
-
     async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
         exchange::workflow_revisions(&self.pool, id).await
     }

@@ -500,10 +500,6 @@ impl Store for SqliteStore {
         devices::delete_expired(&self.db, before).await
     }
 
-    async fn session_ids_after(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>> {
-        exchange::session_ids_after(&self.db, after, limit).await
-    }
-
     async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
         exchange::workflow_revisions(&self.db, id).await
     }

@@ -49,7 +49,7 @@ pub use credentials::{check_api_keys, check_tokens};
 pub use deletion::{check_retention_selection, check_session_deletion};
 pub use devices::{check_device_token_exchange_race, check_device_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
-pub use exchange::{check_session_ids_after, check_session_import, check_workflow_import};
+pub use exchange::{check_session_import, check_workflow_import};
 pub use jobs::{check_job_claim_race, check_job_claims};
 pub use search::{check_session_search, check_views};
 pub use sessions::{check_files, check_sessions};
@@ -97,8 +97,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_audit_append_race(shared.clone(), shared.clone()).await;
     check_idempotency(store).await;
     check_idempotency_race(shared.clone(), shared).await;
-    // Last: its sessions sort after every other check's and its job never comes due.
-    check_session_ids_after(store).await;
+    // Last: its job never comes due.
     check_workflow_import(store).await;
     check_session_import(store).await;
 }

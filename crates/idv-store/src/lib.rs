@@ -275,11 +275,6 @@ pub trait Store: Send + Sync + 'static {
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64>;
     // --- session export and import ---
 
-    /// Session ids greater than `after` (from the first when `None`), in id order, at most
-    /// `limit`: a cursor that pages through every session. Ids are time-ordered, so this is
-    /// also the order the sessions were started in.
-    async fn session_ids_after(&self, after: Option<&str>, limit: i64) -> StoreResult<Vec<String>>;
-
     /// Every stored revision of a workflow, deleted or not, by revision number.
     async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>>;
 

@@ -69,60 +69,6 @@ fn as_record(def: &NewWorkflow, revision: i64) -> WorkflowRecord {
     }
 }
 
-/// `session_ids_after` pages in id order from a cursor. Tables: sessions (ids above `ee…`).
-pub async fn check_session_ids_after(store: &dyn Store) {
-    // Created out of order: the answer is in id order all the same.
-    for n in [3, 1, 5, 2, 4] {
-        store
-            .session_create(&session(n))
-            .await
-            .expect("session_create");
-    }
-    let mut pages = Vec::new();
-    let mut after = "ee".to_owned();
-    loop {
-        let page = store
-            .session_ids_after(Some(&after), 2)
-            .await
-            .expect("session_ids_after");
-        if page.is_empty() {
-            break;
-        }
-        assert!(
-            page.len() <= 2,
-            "a page holds at most `limit` ids: {page:?}"
-        );
-        after = page.last().cloned().unwrap_or_default();
-        pages.push(page);
-    }
-    assert_eq!(
-        pages,
-        vec![
-            vec![ee_id(1), ee_id(2)],
-            vec![ee_id(3), ee_id(4)],
-            vec![ee_id(5)]
-        ],
-        "session_ids_after pages through every session in id order"
-    );
-    let first = store
-        .session_ids_after(None, 1)
-        .await
-        .expect("session_ids_after(None)");
-    assert_eq!(first.len(), 1, "None starts at the first session");
-    assert!(
-        first[0] <= ee_id(1),
-        "None starts at the smallest id, got {first:?}"
-    );
-    assert!(
-        store
-            .session_ids_after(Some(&ee_id(5)), 10)
-            .await
-            .expect("session_ids_after past the end")
-            .is_empty(),
-        "nothing after the last id"
-    );
-}
-
 /// Imported revisions are numbered -1, -2, … , stay readable, never become current, and do not
 /// disturb the revisions `workflow_put` gives. Tables: workflows, workflow_revisions (ids of
 /// its own).
