@@ -95,7 +95,9 @@ pub struct NewWorkflow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized (camelCase) as `workflow.json` of a session export.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct WorkflowRecord {
     pub id: String,
     pub revision: i64,
@@ -111,7 +113,9 @@ pub struct WorkflowRecord {
 /// One localized string (`key` in locale `code`, lower-cased); the workflow model's own type.
 pub use idv_core::workflow::TranslationEntry as Translation;
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialized (camelCase) as the `record` of a session export's `session.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SessionRecord {
     pub id: String,
     pub workflow_id: String,
@@ -147,9 +151,15 @@ pub struct SessionRecord {
     /// `{at, by: {id, name, kind}, from, to, comment}`, legal-hold changes
     /// `{at, by, legalHold, comment}`. Kept in the session row, so a change and its history
     /// entry are one compare-and-swap.
+    #[serde(default = "empty_array")]
     pub history: Value,
     /// While set, the session cannot be deleted, neither by a caller nor by retention.
+    #[serde(default)]
     pub legal_hold: bool,
+}
+
+fn empty_array() -> Value {
+    Value::Array(Vec::new())
 }
 
 /// The `object_key` of a file whose bytes are in its database row.

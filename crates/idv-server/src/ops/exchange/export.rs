@@ -5,7 +5,7 @@
 
 use super::{
     FORMAT, FileRow, JobRow, MANIFEST, Manifest, ManifestEntry, ManifestWorkflow, SESSION,
-    SessionDocument, SessionRow, VERSION, WORKFLOW, WorkflowDocument, file_path,
+    SessionDocument, VERSION, WORKFLOW, file_path,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::ops::sessions;
@@ -63,13 +63,12 @@ where
     let jobs = state.store.job_list(&session.id).await?;
     let document = SessionDocument {
         session: view,
-        record: SessionRow::from(session),
+        record: session.clone(),
         files: files.iter().map(FileRow::from).collect(),
         jobs: jobs.iter().map(JobRow::from).collect(),
     };
     let session_json = serde_json::to_vec_pretty(&document).map_err(zip_error)?;
-    let workflow_json =
-        serde_json::to_vec_pretty(&WorkflowDocument::from(&workflow)).map_err(zip_error)?;
+    let workflow_json = serde_json::to_vec_pretty(&workflow).map_err(zip_error)?;
     let manifest_head = Manifest {
         format: FORMAT.to_owned(),
         version: VERSION,

@@ -26,7 +26,7 @@ pub use export::{Exported, export_session, export_to_file};
 pub use import::{ArchiveError, Imported, import_archive};
 pub use select::{Selection, parse_filter, select_sessions};
 
-use idv_store::{FileRecord, JobRecord, SessionRecord, WorkflowRecord};
+use idv_store::{FileRecord, JobRecord, SessionRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -77,97 +77,10 @@ pub struct ManifestEntry {
 pub struct SessionDocument {
     /// As `GET /api/sessions/{id}` shows it (for people and other tools; import ignores it).
     pub session: Value,
-    pub record: SessionRow,
+    /// The stored row, field for field.
+    pub record: SessionRecord,
     pub files: Vec<FileRow>,
     pub jobs: Vec<JobRow>,
-}
-
-/// A stored session row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionRow {
-    pub id: String,
-    pub workflow_id: String,
-    pub workflow_revision: i64,
-    pub workflow_name: String,
-    pub workflow_version: Option<String>,
-    pub status: i64,
-    pub locale: String,
-    pub metadata: Value,
-    pub properties: Value,
-    pub current_step: Option<String>,
-    pub steps: Value,
-    pub ended: bool,
-    pub owner_id: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub revision: i64,
-    pub engine: Value,
-    pub expires_at: Option<i64>,
-    /// The review history (status changes with who, when and why).
-    #[serde(default = "empty_history")]
-    pub history: Value,
-    /// A legal hold keeps the session from deletion and retention, in the new install too.
-    #[serde(default)]
-    pub legal_hold: bool,
-}
-
-fn empty_history() -> Value {
-    Value::Array(Vec::new())
-}
-
-impl From<&SessionRecord> for SessionRow {
-    fn from(s: &SessionRecord) -> Self {
-        SessionRow {
-            id: s.id.clone(),
-            workflow_id: s.workflow_id.clone(),
-            workflow_revision: s.workflow_revision,
-            workflow_name: s.workflow_name.clone(),
-            workflow_version: s.workflow_version.clone(),
-            status: s.status,
-            locale: s.locale.clone(),
-            metadata: s.metadata.clone(),
-            properties: s.properties.clone(),
-            current_step: s.current_step.clone(),
-            steps: s.steps.clone(),
-            ended: s.ended,
-            owner_id: s.owner_id.clone(),
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-            revision: s.revision,
-            engine: s.engine.clone(),
-            expires_at: s.expires_at,
-            history: s.history.clone(),
-            legal_hold: s.legal_hold,
-        }
-    }
-}
-
-impl SessionRow {
-    pub fn into_record(self) -> SessionRecord {
-        SessionRecord {
-            id: self.id,
-            workflow_id: self.workflow_id,
-            workflow_revision: self.workflow_revision,
-            workflow_name: self.workflow_name,
-            workflow_version: self.workflow_version,
-            status: self.status,
-            locale: self.locale,
-            metadata: self.metadata,
-            properties: self.properties,
-            current_step: self.current_step,
-            steps: self.steps,
-            ended: self.ended,
-            owner_id: self.owner_id,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            revision: self.revision,
-            engine: self.engine,
-            expires_at: self.expires_at,
-            history: self.history,
-            legal_hold: self.legal_hold,
-        }
-    }
 }
 
 /// A stored file row. Where its bytes were kept is not exported (import decides); whether they
@@ -242,37 +155,6 @@ impl JobRow {
             locked_until: None,
             last_error: self.last_error,
             created_at: self.created_at,
-        }
-    }
-}
-
-/// `workflow.json`: one stored workflow revision.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkflowDocument {
-    pub id: String,
-    pub revision: i64,
-    pub name: String,
-    pub description: Option<String>,
-    pub version: Option<String>,
-    pub default_locale: Option<String>,
-    pub definition: Value,
-    pub owner_id: Option<String>,
-    pub created_at: i64,
-}
-
-impl From<&WorkflowRecord> for WorkflowDocument {
-    fn from(w: &WorkflowRecord) -> Self {
-        WorkflowDocument {
-            id: w.id.clone(),
-            revision: w.revision,
-            name: w.name.clone(),
-            description: w.description.clone(),
-            version: w.version.clone(),
-            default_locale: w.default_locale.clone(),
-            definition: w.definition.clone(),
-            owner_id: w.owner_id.clone(),
-            created_at: w.created_at,
         }
     }
 }

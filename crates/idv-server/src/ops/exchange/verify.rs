@@ -9,10 +9,10 @@
 use super::import::{ArchiveError, refuse};
 use super::{
     FORMAT, MANIFEST, Manifest, ManifestEntry, SESSION, SessionDocument, VERSION, WORKFLOW,
-    WorkflowDocument, file_path,
+    file_path,
 };
 use idv_core::workflow::Workflow;
-use idv_store::{FileRecord, SessionRecord};
+use idv_store::{FileRecord, SessionRecord, WorkflowRecord};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -36,7 +36,7 @@ pub(super) struct Verified {
     /// File rows as they will be stored (canonical object keys; inline bytes read later).
     pub(super) files: Vec<FileRecord>,
     pub(super) jobs: Vec<idv_store::JobRecord>,
-    pub(super) workflow: WorkflowDocument,
+    pub(super) workflow: WorkflowRecord,
     /// Archive path and manifest entry of each file, by file id.
     pub(super) entries: HashMap<String, ManifestEntry>,
 }
@@ -232,11 +232,11 @@ pub(super) fn verify(path: &Path) -> Result<Verified, ArchiveError> {
     if sha != workflow_entry.sha256 {
         return Err(changed(WORKFLOW));
     }
-    let workflow: WorkflowDocument = serde_json::from_slice(&workflow_bytes)
+    let workflow: WorkflowRecord = serde_json::from_slice(&workflow_bytes)
         .map_err(|e| refuse(format!("{WORKFLOW}: not a valid workflow document: {e}")))?;
 
     check_consistency(&manifest, &document, &workflow)?;
-    let session = document.record.into_record();
+    let session = document.record;
     let sid = session.id.clone();
 
     let mut entries = HashMap::new();
@@ -311,7 +311,7 @@ pub(super) fn verify(path: &Path) -> Result<Verified, ArchiveError> {
 fn check_consistency(
     manifest: &Manifest,
     document: &SessionDocument,
-    workflow: &WorkflowDocument,
+    workflow: &WorkflowRecord,
 ) -> Result<(), ArchiveError> {
     let r = &document.record;
     if !idv_core::ids::is_id(&r.id) {
