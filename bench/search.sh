@@ -43,8 +43,8 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT="$BENCH/out/search-$STAMP"
 mkdir -p "$OUT"
 
-say() { printf '\n== %s\n' "$*"; }
-die() { printf 'search.sh: %s\n' "$*" >&2; exit 1; }
+# say, die, cleanup on exit, server_alive.
+source "$BENCH/lib.sh"
 
 [[ -f "$WORKFLOW_YAML" ]] || die "no workflow file at $WORKFLOW_YAML (set BENCH_WORKFLOW_YAML)"
 [[ -f "$LOCALE_YAML" ]] || die "no locale file at $LOCALE_YAML (set BENCH_LOCALE_YAML)"
@@ -59,48 +59,6 @@ for b in $BACKENDS; do
     esac
 done
 
-# ---------------------------------------------------------------- cleanup: never leave anything
-WORK=""
-SERVER_PID=""
-PG_DB=""
-LOADGEN_PID=""
-stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-drop_db() {
-    if [[ -n "$PG_DB" ]]; then
-        psql "$PG_BASE/postgres" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null ||
-            echo "could not drop database $PG_DB" >&2
-        PG_DB=""
-    fi
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n "$LOADGEN_PID" ]]; then
-        kill -TERM "$LOADGEN_PID" 2>/dev/null || true
-        wait "$LOADGEN_PID" 2>/dev/null || true
-    fi
-    stop_server
-    drop_db
-    if [[ -n "$WORK" && -d "$WORK" ]]; then
-        for f in "$WORK"/*.server.log; do [[ -f "$f" ]] && cp "$f" "$OUT/" 2>/dev/null; done
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- 1. build
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -137,14 +95,6 @@ json.dump({"workflows": [wf], "columns": [{"type": "property", "name": "FULL_NAM
                {"field": "createdAt", "op": "$lt", "value": hi}]}]}}, open(path, "w"))
 PY
 
-server_alive() {
-    kill -0 "$SERVER_PID" 2>/dev/null && return 0
-    local rc=0
-    wait "$SERVER_PID" 2>/dev/null || rc=$?
-    SERVER_PID=""
-    tail -50 "$WORK/$BACKEND.server.log" >&2
-    die "the $BACKEND server died $1 (status $rc); last log lines above"
-}
 
 # The seed SQL with its placeholders filled in.
 seed_sql() { # backend

@@ -42,8 +42,8 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT="$BENCH/out/session_flow-$STAMP"
 mkdir -p "$OUT"
 
-say() { printf '\n== %s\n' "$*"; }
-die() { printf 'session_flow.sh: %s\n' "$*" >&2; exit 1; }
+# say, die, cleanup on exit, server_alive.
+source "$BENCH/lib.sh"
 
 [[ -f "$WORKFLOW_YAML" ]] || die "no workflow file at $WORKFLOW_YAML (set BENCH_WORKFLOW_YAML)"
 [[ -f "$LOCALE_YAML" ]] || die "no locale file at $LOCALE_YAML (set BENCH_LOCALE_YAML)"
@@ -55,54 +55,6 @@ for b in $BACKENDS; do
 done
 if [[ "$PERF" == 1 ]]; then command -v perf >/dev/null || die "BENCH_PERF=1 needs perf"; fi
 
-# ---------------------------------------------------------------- cleanup: never leave anything
-WORK=""
-SERVER_PID=""
-PG_DB=""
-LOADGEN_PID=""
-PERF_PID=""
-stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.2
-        done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "server $SERVER_PID did not stop on SIGTERM in 10 s; killing it" >&2
-            kill -KILL "$SERVER_PID" 2>/dev/null || true
-        fi
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
-drop_db() {
-    if [[ -n "$PG_DB" ]]; then
-        psql "$PG_BASE/postgres" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null ||
-            echo "could not drop database $PG_DB" >&2
-        PG_DB=""
-    fi
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for p in "$LOADGEN_PID" "$PERF_PID"; do
-        if [[ -n "$p" ]]; then
-            kill -TERM "$p" 2>/dev/null || true
-            wait "$p" 2>/dev/null || true
-        fi
-    done
-    stop_server
-    drop_db
-    if [[ -n "$WORK" && -d "$WORK" ]]; then
-        for f in "$WORK"/*.server.log; do [[ -f "$f" ]] && cp "$f" "$OUT/" 2>/dev/null; done
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- 1. build
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -151,15 +103,6 @@ CLK_TCK=$(getconf CLK_TCK)
 PDEATH=()
 if command -v setpriv >/dev/null && setpriv --help 2>&1 | grep -q -- --pdeathsig; then PDEATH=(setpriv --pdeathsig TERM); fi
 
-server_alive() {
-    kill -0 "$SERVER_PID" 2>/dev/null && return 0
-    local rc=0 how
-    wait "$SERVER_PID" 2>/dev/null || rc=$?
-    SERVER_PID=""
-    if ((rc > 128)); then how="killed by signal $((rc - 128))"; else how="exit status $rc"; fi
-    tail -50 "$WORK/$BACKEND.server.log" >&2
-    die "the $BACKEND server died $1: $how; last log lines above"
-}
 
 # "backend phase VmRSS_kB VmHWM_kB" lines in rss.txt.
 rss_snap() {
