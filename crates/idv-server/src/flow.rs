@@ -418,15 +418,20 @@ pub async fn submit(
                 other => ApiError::new(ErrorCode::StepFailed, other.to_string()),
             });
         }
-        let next = with_run(&current, run, state.clock.now_ms());
+        let now = state.clock.now_ms();
+        let next = with_run(&current, run, now);
+        let events = crate::events::changed(&current, &next, now, false);
         match state
             .store
-            .session_advance(&next, &fx.files, &fx.jobs, None)
+            .session_advance(&next, &fx.files, &fx.jobs, None, &events)
             .await
         {
             Ok(true) => {
                 if !fx.jobs.is_empty() {
                     state.jobs_wake.notify_one();
+                }
+                if !events.is_empty() {
+                    state.events_wake.notify_waiters();
                 }
                 return Ok(next);
             }
@@ -457,16 +462,22 @@ async fn commit(
     run: Run,
     fx: &mut ServerEffects,
     done_job: Option<&str>,
+    expired: bool,
 ) -> ApiResult<Option<SessionRecord>> {
-    let next = with_run(s, run, state.clock.now_ms());
+    let now = state.clock.now_ms();
+    let next = with_run(s, run, now);
+    let events = crate::events::changed(s, &next, now, expired);
     let written = state
         .store
-        .session_advance(&next, &fx.files, &fx.jobs, done_job)
+        .session_advance(&next, &fx.files, &fx.jobs, done_job, &events)
         .await;
     match written {
         Ok(true) => {
             if !fx.jobs.is_empty() {
                 state.jobs_wake.notify_one();
+            }
+            if !events.is_empty() {
+                state.events_wake.notify_waiters();
             }
             Ok(Some(next))
         }
@@ -500,7 +511,7 @@ pub async fn expire(state: &AppState, id: &str) -> ApiResult<Option<SessionRecor
         let mut fx = ServerEffects::new(state, &s.id);
         let mut run = run_of(&s);
         Engine::new(&wf, &scope, &mut fx).expire(&mut run).await;
-        if let Some(next) = commit(state, &s, run, &mut fx, None).await? {
+        if let Some(next) = commit(state, &s, run, &mut fx, None, true).await? {
             tracing::info!(session = %id, step = ?next.current_step, "session lifetime ended");
             return Ok(Some(next));
         }
@@ -546,7 +557,7 @@ pub async fn start(
     let mut fx = ServerEffects::new(state, &s.id);
     let mut run = run_of(&s);
     Engine::new(wf, &scope, &mut fx).start(&mut run).await;
-    commit(state, &s, run, &mut fx, None)
+    commit(state, &s, run, &mut fx, None, false)
         .await?
         .ok_or_else(|| conflict(&s.id))
 }
@@ -621,14 +632,19 @@ async fn merge_job(
         Engine::new(&wf, &scope, &mut fx)
             .complete_action(&mut run, &outcome)
             .await;
-        let next = with_run(&s, run, state.clock.now_ms());
+        let now = state.clock.now_ms();
+        let next = with_run(&s, run, now);
+        let events = crate::events::changed(&s, &next, now, false);
         if state
             .store
-            .session_advance(&next, &fx.files, &fx.jobs, Some(&job.id))
+            .session_advance(&next, &fx.files, &fx.jobs, Some(&job.id), &events)
             .await?
         {
             if !fx.jobs.is_empty() {
                 state.jobs_wake.notify_one();
+            }
+            if !events.is_empty() {
+                state.events_wake.notify_waiters();
             }
             return Ok(());
         }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod flow;
 pub mod handlers;
 pub mod idempotency;

@@ -29,6 +29,9 @@ pub struct Inner {
     pub clock: Arc<dyn idv_core::time::Clock>,
     /// Woken when this instance queues background jobs, so they start without polling delay.
     pub jobs_wake: tokio::sync::Notify,
+    /// Woken (every waiter) when this instance commits events: the webhook workers and the
+    /// live event streams look at once instead of at their next poll.
+    pub events_wake: tokio::sync::Notify,
     /// Translations, read at most once a second.
     pub translations: crate::flow::TranslationCache,
     /// The audit log's queue (its writer runs in `serve`).
@@ -72,6 +75,7 @@ impl AppState {
             outbound,
             clock,
             jobs_wake: tokio::sync::Notify::new(),
+            events_wake: tokio::sync::Notify::new(),
             translations: Default::default(),
             audit,
         })))

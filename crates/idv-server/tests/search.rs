@@ -55,7 +55,7 @@ async fn fixture(backend: Backend) -> Fixture {
     let state = srv.state().await;
     let records: Vec<SessionRecord> = (0..N).map(|n| record(n, "someone")).collect();
     for r in &records {
-        state.store.session_create(r).await.unwrap();
+        state.store.session_create(r, &[]).await.unwrap();
     }
     Fixture {
         srv,

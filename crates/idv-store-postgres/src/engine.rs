@@ -8,7 +8,7 @@
 
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use crate::{files, sessions};
-use idv_store::{FileRecord, JobRecord, SessionRecord, StoreResult};
+use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
 
@@ -42,8 +42,9 @@ pub(crate) async fn advance(
     files: &[FileRecord],
     jobs: &[JobRecord],
     done_job: Option<&str>,
+    events: &[NewEvent],
 ) -> StoreResult<bool> {
-    if files.is_empty() && jobs.is_empty() && done_job.is_none() {
+    if files.is_empty() && jobs.is_empty() && done_job.is_none() && events.is_empty() {
         return sessions::update(db, next).await;
     }
     let mut tx = db.begin().await.map_err(backend)?;
@@ -86,6 +87,7 @@ pub(crate) async fn advance(
             .await
             .map_err(backend)?;
     }
+    crate::outbox::write_events(&mut tx, events).await?;
     tx.commit().await.map_err(backend)?;
     Ok(true)
 }

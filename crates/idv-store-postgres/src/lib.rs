@@ -19,6 +19,7 @@ mod engine;
 mod exchange;
 mod files;
 mod idempotency;
+mod outbox;
 mod roles;
 mod search;
 mod sessions;
@@ -31,8 +32,9 @@ mod workflows;
 
 use async_trait::async_trait;
 use idv_store::{
-    ApiKey, AuthToken, Deleter, FileRecord, JobRecord, NewWorkflow, Role, SessionDeletion,
-    SessionRecord, Store, StoreError, StoreResult, TombstoneRecord, Translation, User,
+    ApiKey, AttemptOutcome, AttemptRecord, AuthToken, Deleter, DeliveryRecord, EventPage,
+    EventQuery, FileRecord, JobRecord, NewEvent, NewWorkflow, Role, SessionDeletion, SessionRecord,
+    Store, StoreError, StoreResult, TombstoneRecord, Translation, User, WebhookRecord,
     WorkflowRecord,
 };
 use sqlx::PgPool;
@@ -234,16 +236,24 @@ impl Store for PgStore {
         assets::delete(&self.pool, id).await
     }
 
-    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {
-        sessions::create(&self.pool, session).await
+    async fn session_create(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<()> {
+        sessions::create(&self.pool, session, events).await
     }
 
     async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
         sessions::get(&self.pool, id).await
     }
 
-    async fn session_update(&self, session: &SessionRecord) -> StoreResult<bool> {
-        sessions::update(&self.pool, session).await
+    async fn session_update(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        engine::advance(&self.pool, session, &[], &[], None, events).await
     }
 
     async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {
@@ -268,8 +278,9 @@ impl Store for PgStore {
         files: &[FileRecord],
         jobs: &[JobRecord],
         done_job: Option<&str>,
+        events: &[NewEvent],
     ) -> StoreResult<bool> {
-        engine::advance(&self.pool, next, files, jobs, done_job).await
+        engine::advance(&self.pool, next, files, jobs, done_job, events).await
     }
 
     async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
@@ -346,8 +357,9 @@ impl Store for PgStore {
         at: i64,
         reason: Option<&str>,
         updated_before: Option<i64>,
+        event: Option<&NewEvent>,
     ) -> StoreResult<SessionDeletion> {
-        deletion::delete(&self.pool, id, by, at, reason, updated_before).await
+        deletion::delete(&self.pool, id, by, at, reason, updated_before, event).await
     }
 
     async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
@@ -452,5 +464,100 @@ impl Store for PgStore {
 
     async fn idempotency_delete_expired(&self, now: i64) -> StoreResult<u64> {
         idempotency::delete_expired(&self.pool, now).await
+    }
+
+    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String> {
+        outbox::publish(&self.pool, event, webhook_id).await
+    }
+
+    async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage> {
+        outbox::events_after(&self.pool, query).await
+    }
+
+    async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        outbox::webhook_create(&self.pool, webhook).await
+    }
+
+    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>> {
+        outbox::webhook_get(&self.pool, id).await
+    }
+
+    async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>> {
+        outbox::webhook_list(&self.pool).await
+    }
+
+    async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        outbox::webhook_update(&self.pool, webhook).await
+    }
+
+    async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {
+        outbox::webhook_delete(&self.pool, id).await
+    }
+
+    async fn delivery_claim(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        outbox::claim(&self.pool, now, lease_ms, limit).await
+    }
+
+    async fn delivery_finish(
+        &self,
+        claimed: &DeliveryRecord,
+        attempt: &AttemptRecord,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<Option<bool>> {
+        outbox::finish(&self.pool, claimed, attempt, outcome).await
+    }
+
+    async fn delivery_next_due(&self) -> StoreResult<Option<i64>> {
+        outbox::next_due(&self.pool).await
+    }
+
+    async fn delivery_list(
+        &self,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        outbox::list(&self.pool, webhook_id, before, limit).await
+    }
+
+    async fn delivery_get(
+        &self,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        outbox::get(&self.pool, webhook_id, id).await
+    }
+
+    async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+        outbox::attempts(&self.pool, delivery_ids).await
+    }
+
+    async fn delivery_retry(
+        &self,
+        webhook_id: &str,
+        id: &str,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<bool> {
+        outbox::retry(&self.pool, webhook_id, id, now, deadline).await
+    }
+
+    async fn delivery_replay(
+        &self,
+        webhook_id: &str,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64> {
+        outbox::replay(&self.pool, webhook_id, since, now, deadline).await
+    }
+
+    async fn outbox_prune(&self, before: i64) -> StoreResult<u64> {
+        outbox::prune(&self.pool, before).await
     }
 }

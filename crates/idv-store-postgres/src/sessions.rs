@@ -1,7 +1,7 @@
 //! Sessions, written with optimistic concurrency on `revision`.
 
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
-use idv_store::{SessionRecord, StoreResult};
+use idv_store::{NewEvent, SessionRecord, StoreResult};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres};
@@ -31,11 +31,21 @@ fn from_row(row: &PgRow) -> StoreResult<SessionRecord> {
     })
 }
 
-pub(crate) async fn create(db: &PgPool, s: &SessionRecord) -> StoreResult<()> {
+pub(crate) async fn create(db: &PgPool, s: &SessionRecord, events: &[NewEvent]) -> StoreResult<()> {
+    if events.is_empty() {
+        insert_query(s)
+            .execute(db)
+            .await
+            .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+        return Ok(());
+    }
+    let mut tx = db.begin().await.map_err(backend)?;
     insert_query(s)
-        .execute(db)
+        .execute(&mut *tx)
         .await
         .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+    crate::outbox::write_events(&mut tx, events).await?;
+    tx.commit().await.map_err(backend)?;
     Ok(())
 }
 

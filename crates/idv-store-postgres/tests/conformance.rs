@@ -256,3 +256,16 @@ async fn one_time_tokens_exchanged_through_two_stores_go_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_claimed_through_two_stores_go_out_once_each() {
+    with_fresh_database(|url| async move {
+        // Two pools, as two `idv serve` processes would have: SKIP LOCKED keeps them apart.
+        let a = Arc::new(connect(&url).await);
+        let b = Arc::new(connect(&url).await);
+        conformance::check_delivery_claim_race(a.clone(), b.clone()).await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}

@@ -8,7 +8,7 @@
 
 use crate::convert::{backend, col, map_rows};
 use crate::{Db, files};
-use idv_store::{Deleter, SessionDeletion, StoreResult, TombstoneRecord};
+use idv_store::{Deleter, NewEvent, SessionDeletion, StoreResult, TombstoneRecord};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
@@ -54,6 +54,7 @@ pub(crate) async fn delete(
     at: i64,
     reason: Option<&str>,
     updated_before: Option<i64>,
+    event: Option<&NewEvent>,
 ) -> StoreResult<SessionDeletion> {
     let mut tx = db
         .write
@@ -61,7 +62,8 @@ pub(crate) async fn delete(
         .await
         .map_err(backend)?;
     let row = sqlx::query(
-        "SELECT workflow_id, status, owner_id, updated_at, legal_hold FROM sessions WHERE id = $1",
+        "SELECT workflow_id, status, owner_id, updated_at, legal_hold, current_step FROM sessions \
+         WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
@@ -99,6 +101,16 @@ pub(crate) async fn delete(
     .await
     .map_err(backend)?;
     let deleted_files = map_rows(file_rows, files::from_row)?;
+    if let Some(e) = event {
+        let step: Option<String> = col(&row, "current_step")?;
+        let e = e.with_deleted_row(
+            &tombstone.workflow_id,
+            tombstone.owner_id.as_deref(),
+            tombstone.status,
+            step.as_deref(),
+        );
+        crate::outbox::write_events(&mut tx, std::slice::from_ref(&e)).await?;
+    }
     for statement in [
         "DELETE FROM jobs WHERE session_id = $1",
         "DELETE FROM files WHERE session_id = $1",

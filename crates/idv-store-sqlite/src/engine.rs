@@ -7,7 +7,7 @@
 
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use crate::{Db, files, sessions};
-use idv_store::{FileRecord, JobRecord, SessionRecord, StoreResult};
+use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
 use sqlx::sqlite::SqliteRow;
 
 /// The columns of a job row, as a literal so statements can be `concat!`ed at compile time.
@@ -41,8 +41,9 @@ pub(crate) async fn advance(
     files: &[FileRecord],
     jobs: &[JobRecord],
     done_job: Option<&str>,
+    events: &[NewEvent],
 ) -> StoreResult<bool> {
-    if files.is_empty() && jobs.is_empty() && done_job.is_none() {
+    if files.is_empty() && jobs.is_empty() && done_job.is_none() && events.is_empty() {
         return sessions::update(db, next).await;
     }
     // IMMEDIATE takes the write lock up front, so waiting for another process happens before
@@ -91,6 +92,7 @@ pub(crate) async fn advance(
             .await
             .map_err(backend)?;
     }
+    crate::outbox::write_events(&mut tx, events).await?;
     tx.commit().await.map_err(backend)?;
     Ok(true)
 }

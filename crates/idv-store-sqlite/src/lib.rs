@@ -22,6 +22,7 @@ mod exchange;
 mod files;
 mod idempotency;
 mod inline;
+mod outbox;
 mod roles;
 mod search;
 mod sessions;
@@ -34,8 +35,9 @@ mod workflows;
 
 use async_trait::async_trait;
 use idv_store::{
-    ApiKey, AuthToken, Deleter, FileRecord, JobRecord, NewWorkflow, Role, SessionDeletion,
-    SessionRecord, Store, StoreError, StoreResult, TombstoneRecord, Translation, User,
+    ApiKey, AttemptOutcome, AttemptRecord, AuthToken, Deleter, DeliveryRecord, EventPage,
+    EventQuery, FileRecord, JobRecord, NewEvent, NewWorkflow, Role, SessionDeletion, SessionRecord,
+    Store, StoreError, StoreResult, TombstoneRecord, Translation, User, WebhookRecord,
     WorkflowRecord,
 };
 use sqlx::migrate::Migrator;
@@ -320,8 +322,12 @@ impl Store for SqliteStore {
         assets::delete(&self.db, id).await
     }
 
-    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()> {
-        sessions::create(&self.db, session).await
+    async fn session_create(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<()> {
+        sessions::create(&self.db, session, events).await
     }
 
     async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
@@ -331,8 +337,12 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn session_update(&self, session: &SessionRecord) -> StoreResult<bool> {
-        sessions::update(&self.db, session).await
+    async fn session_update(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        engine::advance(&self.db, session, &[], &[], None, events).await
     }
 
     async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {
@@ -378,8 +388,9 @@ impl Store for SqliteStore {
         files: &[FileRecord],
         jobs: &[JobRecord],
         done_job: Option<&str>,
+        events: &[NewEvent],
     ) -> StoreResult<bool> {
-        engine::advance(&self.db, next, files, jobs, done_job).await
+        engine::advance(&self.db, next, files, jobs, done_job, events).await
     }
 
     async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
@@ -456,8 +467,9 @@ impl Store for SqliteStore {
         at: i64,
         reason: Option<&str>,
         updated_before: Option<i64>,
+        event: Option<&NewEvent>,
     ) -> StoreResult<SessionDeletion> {
-        deletion::delete(&self.db, id, by, at, reason, updated_before).await
+        deletion::delete(&self.db, id, by, at, reason, updated_before, event).await
     }
 
     async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
@@ -562,5 +574,100 @@ impl Store for SqliteStore {
 
     async fn idempotency_delete_expired(&self, now: i64) -> StoreResult<u64> {
         idempotency::delete_expired(&self.db, now).await
+    }
+
+    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String> {
+        outbox::publish(&self.db, event, webhook_id).await
+    }
+
+    async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage> {
+        outbox::events_after(&self.db, query).await
+    }
+
+    async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        outbox::webhook_create(&self.db, webhook).await
+    }
+
+    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>> {
+        outbox::webhook_get(&self.db, id).await
+    }
+
+    async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>> {
+        outbox::webhook_list(&self.db).await
+    }
+
+    async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        outbox::webhook_update(&self.db, webhook).await
+    }
+
+    async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {
+        outbox::webhook_delete(&self.db, id).await
+    }
+
+    async fn delivery_claim(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        outbox::claim(&self.db, now, lease_ms, limit).await
+    }
+
+    async fn delivery_finish(
+        &self,
+        claimed: &DeliveryRecord,
+        attempt: &AttemptRecord,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<Option<bool>> {
+        outbox::finish(&self.db, claimed, attempt, outcome).await
+    }
+
+    async fn delivery_next_due(&self) -> StoreResult<Option<i64>> {
+        outbox::next_due(&self.db).await
+    }
+
+    async fn delivery_list(
+        &self,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        outbox::list(&self.db, webhook_id, before, limit).await
+    }
+
+    async fn delivery_get(
+        &self,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        outbox::get(&self.db, webhook_id, id).await
+    }
+
+    async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+        outbox::attempts(&self.db, delivery_ids).await
+    }
+
+    async fn delivery_retry(
+        &self,
+        webhook_id: &str,
+        id: &str,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<bool> {
+        outbox::retry(&self.db, webhook_id, id, now, deadline).await
+    }
+
+    async fn delivery_replay(
+        &self,
+        webhook_id: &str,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64> {
+        outbox::replay(&self.db, webhook_id, since, now, deadline).await
+    }
+
+    async fn outbox_prune(&self, before: i64) -> StoreResult<u64> {
+        outbox::prune(&self.db, before).await
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::Db;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
-use idv_store::{SessionRecord, StoreResult};
+use idv_store::{NewEvent, SessionRecord, StoreResult};
 use sqlx::Sqlite;
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -32,11 +32,25 @@ fn from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
     })
 }
 
-pub(crate) async fn create(db: &Db, s: &SessionRecord) -> StoreResult<()> {
+pub(crate) async fn create(db: &Db, s: &SessionRecord, events: &[NewEvent]) -> StoreResult<()> {
+    if events.is_empty() {
+        insert_query(s)
+            .execute(&db.write)
+            .await
+            .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+        return Ok(());
+    }
+    let mut tx = db
+        .write
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
     insert_query(s)
-        .execute(&db.write)
+        .execute(&mut *tx)
         .await
         .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
+    crate::outbox::write_events(&mut tx, events).await?;
+    tx.commit().await.map_err(backend)?;
     Ok(())
 }
 

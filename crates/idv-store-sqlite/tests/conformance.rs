@@ -206,3 +206,12 @@ async fn one_time_tokens_exchanged_through_two_stores_go_once() {
     let b = SqliteStore::connect(&url).await.expect("connect b");
     conformance::check_device_token_exchange_race(Arc::new(a), Arc::new(b)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_claimed_through_two_stores_go_out_once_each() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = url(&db_path(&dir));
+    let a = SqliteStore::connect(&url).await.expect("connect a");
+    let b = SqliteStore::connect(&url).await.expect("connect b");
+    conformance::check_delivery_claim_race(Arc::new(a), Arc::new(b)).await;
+}

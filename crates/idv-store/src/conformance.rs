@@ -38,6 +38,7 @@ mod devices;
 mod engine;
 mod exchange;
 mod jobs;
+mod outbox;
 mod search;
 mod sessions;
 mod workflows;
@@ -51,6 +52,7 @@ pub use devices::{check_device_token_exchange_race, check_device_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
 pub use exchange::{check_session_import, check_workflow_import};
 pub use jobs::{check_job_claim_race, check_job_claims};
+pub use outbox::{check_delivery_claim_race, check_outbox};
 pub use search::{check_session_search, check_views};
 pub use sessions::{check_files, check_sessions};
 pub use workflows::{check_translations, check_workflows};
@@ -96,7 +98,9 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_audit(store).await;
     check_audit_append_race(shared.clone(), shared.clone()).await;
     check_idempotency(store).await;
-    check_idempotency_race(shared.clone(), shared).await;
+    check_idempotency_race(shared.clone(), shared.clone()).await;
+    check_outbox(store).await;
+    check_delivery_claim_race(shared.clone(), shared).await;
     // Last: its job never comes due.
     check_workflow_import(store).await;
     check_session_import(store).await;

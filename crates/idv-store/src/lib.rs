@@ -6,11 +6,13 @@ pub mod audit;
 pub mod blobs;
 pub mod conformance;
 pub mod idempotency;
+pub mod outbox;
 pub mod records;
 pub mod search;
 
 pub use audit::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry};
 pub use idempotency::IdempotencyRecord;
+pub use outbox::*;
 pub use records::*;
 pub use search::*;
 
@@ -128,12 +130,18 @@ pub trait Store: Send + Sync + 'static {
 
     // --- sessions ---
 
-    async fn session_create(&self, session: &SessionRecord) -> StoreResult<()>;
+    /// Inserts the session and, in the same transaction, `events` (see [`NewEvent`]).
+    async fn session_create(&self, session: &SessionRecord, events: &[NewEvent])
+    -> StoreResult<()>;
     async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
     /// Writes `session` if the stored row still has `session.revision - 1` (optimistic
     /// concurrency: the caller bumps `revision` before calling). False on a lost race or when
-    /// the session is gone.
-    async fn session_update(&self, session: &SessionRecord) -> StoreResult<bool>;
+    /// the session is gone. `events` are stored in the same transaction, only when it writes.
+    async fn session_update(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<bool>;
 
     // --- session files (rows are written only after the bytes are stored) ---
 
@@ -165,13 +173,14 @@ pub trait Store: Send + Sync + 'static {
     /// then inserts `files` and `jobs`, and deletes the job `done_job` if given. When the CAS
     /// matches no row nothing is written and the answer is false. A step submission or a
     /// finished background action commits all it did at once this way. A `done_job` that no
-    /// longer exists is not an error.
+    /// longer exists is not an error. `events` go in the same transaction.
     async fn session_advance(
         &self,
         next: &SessionRecord,
         files: &[FileRecord],
         jobs: &[JobRecord],
         done_job: Option<&str>,
+        events: &[NewEvent],
     ) -> StoreResult<bool>;
 
     /// Claims one due job: `run_at <= now` and not under a lease (`locked_until` is `None` or
@@ -235,7 +244,9 @@ pub trait Store: Send + Sync + 'static {
     /// `updated_before` given, was updated at or after it (`Recent`: retention never deletes a
     /// session that changed after it was chosen). An id deleted before answers
     /// `AlreadyDeleted` with the first tombstone, unchanged; an id never seen, `NotFound`.
-    /// The file bytes are the caller's to remove, after this returns.
+    /// The file bytes are the caller's to remove, after this returns. `event` (the
+    /// `session.deleted` event) is stored in the same transaction, its data completed from the
+    /// deleted row with [`NewEvent::with_deleted_row`].
     async fn session_delete(
         &self,
         id: &str,
@@ -243,6 +254,7 @@ pub trait Store: Send + Sync + 'static {
         at: i64,
         reason: Option<&str>,
         updated_before: Option<i64>,
+        event: Option<&NewEvent>,
     ) -> StoreResult<SessionDeletion>;
 
     /// The tombstone of a deleted session.
@@ -348,6 +360,94 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes keys with `expires_at <= now`; returns how many.
     async fn idempotency_delete_expired(&self, now: i64) -> StoreResult<u64>;
+
+    // --- events, webhook endpoints and deliveries (the outbox) ---
+
+    /// Stores an event about no session (sequence 0, not in the feed) and queues it for the
+    /// endpoint `webhook_id` alone, whatever the endpoint's filters: `webhook.test`. Returns
+    /// the delivery's id.
+    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String>;
+
+    /// Session events after `query.after`, in commit order: an event committed later never
+    /// sorts before one already returned, so a reader that follows `next` misses none. At most
+    /// `query.limit`. To keep that promise an adapter may show a committed event only once
+    /// every write transaction that began before it has ended (PostgreSQL does).
+    async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage>;
+
+    /// Inserts an endpoint; `Conflict` when its id is taken.
+    async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()>;
+    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>>;
+    /// All endpoints, oldest first.
+    async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>>;
+    /// Replaces every field but `id`, `created_at` and `owner_id`. False when unknown.
+    async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool>;
+    /// Deletes the endpoint with its deliveries and their attempts. False when unknown.
+    async fn webhook_delete(&self, id: &str) -> StoreResult<bool>;
+
+    /// Claims up to `limit` due deliveries of enabled endpoints: pending, `next_at <= now`, not
+    /// under a lease, and each the first pending one of its (endpoint, session) by sequence,
+    /// so one session's events reach one endpoint in order. Sets `locked_until = now +
+    /// lease_ms` (the claim's token), adds one to `attempts`, and returns them with their
+    /// bodies, earliest `next_at` first. Claimers in several processes never share a delivery
+    /// while its lease holds.
+    async fn delivery_claim(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+
+    /// Ends the claim `claimed` (as returned by [`Store::delivery_claim`]) in one transaction:
+    /// records `attempt`, moves the delivery to `outcome.state` / `outcome.next_at` and
+    /// updates its endpoint's health (see [`AttemptOutcome`]). `None` when the claim was lost
+    /// (its lease ran out and another worker took the delivery; the attempt is still
+    /// recorded); otherwise whether this disabled the endpoint.
+    async fn delivery_finish(
+        &self,
+        claimed: &DeliveryRecord,
+        attempt: &AttemptRecord,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<Option<bool>>;
+
+    /// When a worker should next look: the earliest `next_at` (or lease end + 1) of a
+    /// delivery that [`Store::delivery_claim`] could then take.
+    async fn delivery_next_due(&self) -> StoreResult<Option<i64>>;
+
+    /// Deliveries of an endpoint, newest first, those with an id below `before` when given.
+    async fn delivery_list(
+        &self,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn delivery_get(&self, webhook_id: &str, id: &str)
+    -> StoreResult<Option<DeliveryRecord>>;
+    /// Attempts of these deliveries, oldest first.
+    async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>>;
+
+    /// Queues a delivery again now (pending, `next_at = now`, a new `deadline`), unless a
+    /// worker holds it. False when unknown or held.
+    async fn delivery_retry(
+        &self,
+        webhook_id: &str,
+        id: &str,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<bool>;
+
+    /// Queues, for the endpoint, a new delivery of every kept session event created at or
+    /// after `since` that its filters select. Returns how many.
+    async fn delivery_replay(
+        &self,
+        webhook_id: &str,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64>;
+
+    /// Retention: deletes finished deliveries (with their attempts) created before `before`,
+    /// then events created before it that no pending delivery needs. Returns how many rows.
+    async fn outbox_prune(&self, before: i64) -> StoreResult<u64>;
 }
 
 /// What [`Store::session_import`] did.

@@ -135,10 +135,15 @@ pub async fn delete(
             };
         }
     }
+    let now = state.clock.now_ms();
+    let event = crate::events::deleted(id, now);
     let outcome = state
         .store
-        .session_delete(id, &deleter(by), state.clock.now_ms(), reason, None)
+        .session_delete(id, &deleter(by), now, reason, None, Some(&event))
         .await?;
+    if matches!(outcome, SessionDeletion::Deleted { .. }) {
+        state.events_wake.notify_waiters();
+    }
     match outcome {
         SessionDeletion::Deleted { tombstone, files } => {
             tracing::info!(session = %id, by = %by.id, "session deleted");
@@ -218,7 +223,14 @@ pub async fn delete_stale(state: &AppState, keep_for_ms: i64) -> ApiResult<usize
         for id in &ids {
             match state
                 .store
-                .session_delete(id, &by, now, Some(&reason), Some(cutoff))
+                .session_delete(
+                    id,
+                    &by,
+                    now,
+                    Some(&reason),
+                    Some(cutoff),
+                    Some(&crate::events::deleted(id, now)),
+                )
                 .await?
             {
                 SessionDeletion::Deleted { files, .. } => {

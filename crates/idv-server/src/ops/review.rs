@@ -254,8 +254,13 @@ pub async fn review(
                 .with_details(json!({"etag": etag(&s)})),
             ));
         }
-        let next = apply(&s, input, by, state.clock.now_ms())?;
-        if state.store.session_update(&next).await? {
+        let now = state.clock.now_ms();
+        let next = apply(&s, input, by, now)?;
+        let events = crate::events::changed(&s, &next, now, false);
+        if state.store.session_update(&next, &events).await? {
+            if !events.is_empty() {
+                state.events_wake.notify_waiters();
+            }
             tracing::info!(session = %id, by = %by.id, status = ?input.status, legal_hold = ?input.legal_hold, "session reviewed");
             return Ok(next);
         }

@@ -99,7 +99,11 @@ pub async fn start(
         history: Value::Array(vec![]),
         legal_hold: false,
     };
-    state.store.session_create(&session).await?;
+    state
+        .store
+        .session_create(&session, &crate::events::created(&session, now))
+        .await?;
+    state.events_wake.notify_waiters();
     crate::flow::start(state, &wf, session).await
 }
 
@@ -526,7 +530,7 @@ pub async fn link_uploads(state: &AppState, id: &str, files: &[FileRecord]) -> A
         s.properties = Value::Object(props);
         s.updated_at = idv_core::time::now_ms();
         s.revision += 1;
-        if state.store.session_update(&s).await? {
+        if state.store.session_update(&s, &[]).await? {
             return Ok(());
         }
     }

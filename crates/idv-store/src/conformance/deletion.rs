@@ -34,7 +34,7 @@ async fn delete(
     updated_before: Option<i64>,
 ) -> SessionDeletion {
     store
-        .session_delete(id, by, at, reason, updated_before)
+        .session_delete(id, by, at, reason, updated_before, None)
         .await
         .expect("session_delete")
 }
@@ -54,7 +54,7 @@ pub async fn check_session_deletion(store: &dyn Store) {
         updated_at: -5_000,
         ..full_session(0xde1e_0001)
     };
-    store.session_create(&session).await.expect("create");
+    store.session_create(&session, &[]).await.expect("create");
     let stored_file = file(0xde1e_f001, &session, 10);
     let inline_file = FileRecord {
         object_key: crate::INLINE_KEY.to_owned(),
@@ -71,13 +71,17 @@ pub async fn check_session_deletion(store: &dyn Store) {
                 &[stored_file.clone(), inline_file.clone()],
                 &[job(0xde1e_0b01, &session, 50)],
                 None,
+                &[],
             )
             .await
             .expect("advance"),
         "the files and the job are written"
     );
     let other = bare_session(0xde1e_0002);
-    store.session_create(&other).await.expect("create other");
+    store
+        .session_create(&other, &[])
+        .await
+        .expect("create other");
     store
         .file_create(&file(0xde1e_f003, &other, 12))
         .await
@@ -165,14 +169,14 @@ pub async fn check_session_deletion(store: &dyn Store) {
     late.revision += 1;
     assert!(
         !store
-            .session_update(&late)
+            .session_update(&late, &[])
             .await
             .expect("update of a deleted session"),
         "the compare-and-swap finds no row"
     );
     assert!(
         !store
-            .session_advance(&late, &[], &[job(0xde1e_0b02, &session, 60)], None)
+            .session_advance(&late, &[], &[job(0xde1e_0b02, &session, 60)], None, &[])
             .await
             .expect("advance of a deleted session"),
         "an advance finds no row and writes nothing"
@@ -192,7 +196,7 @@ pub async fn check_session_deletion(store: &dyn Store) {
         updated_at: -5_000,
         ..bare_session(0xde1e_0003)
     };
-    store.session_create(&held).await.expect("create held");
+    store.session_create(&held, &[]).await.expect("create held");
     store
         .file_create(&file(0xde1e_f005, &held, 14))
         .await
@@ -217,7 +221,12 @@ pub async fn check_session_deletion(store: &dyn Store) {
         revision: held.revision + 1,
         ..held.clone()
     };
-    assert!(store.session_update(&lifted).await.expect("lift the hold"));
+    assert!(
+        store
+            .session_update(&lifted, &[])
+            .await
+            .expect("lift the hold")
+    );
     assert!(matches!(
         delete(store, &held.id, &by, 7_001, None, None).await,
         SessionDeletion::Deleted { .. }
@@ -228,7 +237,10 @@ pub async fn check_session_deletion(store: &dyn Store) {
         updated_at: -4_000,
         ..bare_session(0xde1e_0004)
     };
-    store.session_create(&recent).await.expect("create recent");
+    store
+        .session_create(&recent, &[])
+        .await
+        .expect("create recent");
     assert_eq!(
         delete(store, &recent.id, &retention(), 7_000, None, Some(-4_000)).await,
         SessionDeletion::Recent
@@ -272,7 +284,7 @@ pub async fn check_retention_selection(store: &dyn Store) {
     let tie_a = at(0xa6e_0003, -700_000, false);
     let at_limit = at(0xa6e_0005, -100_000, false);
     for s in [&oldest, &held, &tie_b, &tie_a, &at_limit] {
-        store.session_create(s).await.expect("create");
+        store.session_create(s, &[]).await.expect("create");
     }
     let stale = |before: i64, limit: i64| async move {
         store
@@ -296,7 +308,7 @@ pub async fn check_retention_selection(store: &dyn Store) {
         revision: held.revision + 1,
         ..held.clone()
     };
-    assert!(store.session_update(&released).await.expect("release"));
+    assert!(store.session_update(&released, &[]).await.expect("release"));
     assert_eq!(
         stale(-100_000, 2).await,
         vec![oldest.id.clone(), held.id.clone()],
@@ -325,7 +337,7 @@ pub async fn check_retention_selection(store: &dyn Store) {
     for s in [&oldest, &released, &tie_a, &tie_b, &at_limit] {
         assert!(matches!(
             store
-                .session_delete(&s.id, &retention(), 1, None, None)
+                .session_delete(&s.id, &retention(), 1, None, None, None)
                 .await
                 .expect("clean up"),
             SessionDeletion::Deleted { .. }

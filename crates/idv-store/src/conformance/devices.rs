@@ -32,7 +32,7 @@ async fn get(store: &dyn Store, id: &str) -> Option<DeviceToken> {
 /// tokens. Tables: device_tokens (empty before, left empty), and sessions of its own.
 pub async fn check_device_tokens(store: &dyn Store) {
     let s = open_session(0xd7_0001);
-    store.session_create(&s).await.expect("create session");
+    store.session_create(&s, &[]).await.expect("create session");
 
     let ephemeral = DeviceToken {
         workflow_ids: Vec::new(),
@@ -202,7 +202,7 @@ pub async fn check_device_tokens(store: &dyn Store) {
 pub async fn check_device_token_exchange_race(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     const RACERS: u64 = 8;
     let s = open_session(0xd7_0002);
-    a.session_create(&s).await.expect("create session");
+    a.session_create(&s, &[]).await.expect("create session");
     let short = token(0xf0, DeviceTokenKind::Short, Some(&s.id), 50_000);
     a.device_token_create(&short).await.expect("create token");
     let mut tasks = Vec::new();

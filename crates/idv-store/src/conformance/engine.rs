@@ -59,7 +59,7 @@ pub(super) async fn finish_all(store: &dyn Store, mut session: SessionRecord) ->
         let next = bumped(&session);
         assert!(
             store
-                .session_advance(&next, &[], &[], Some(&j.id))
+                .session_advance(&next, &[], &[], Some(&j.id), &[])
                 .await
                 .expect("advance"),
             "finishing job {} commits",
@@ -75,7 +75,10 @@ pub(super) async fn finish_all(store: &dyn Store, mut session: SessionRecord) ->
 /// files; a new session's `{}` comes back as `{}`. Tables: sessions of its own.
 pub async fn check_engine_state(store: &dyn Store) {
     let plain = open_session(0xe5_0001);
-    store.session_create(&plain).await.expect("create plain");
+    store
+        .session_create(&plain, &[])
+        .await
+        .expect("create plain");
     let stored = get(store, &plain.id).await.expect("plain exists");
     assert_eq!(stored.engine, json!({}), "empty engine state round-trips");
     assert_eq!(stored.expires_at, None, "no expiry round-trips");
@@ -85,7 +88,7 @@ pub async fn check_engine_state(store: &dyn Store) {
         expires_at: Some(1_234_567),
         ..full_session(0xe5_0002)
     };
-    store.session_create(&rich).await.expect("create rich");
+    store.session_create(&rich, &[]).await.expect("create rich");
     assert_eq!(
         get(store, &rich.id).await,
         Some(rich.clone()),
@@ -105,7 +108,10 @@ pub async fn check_engine_state(store: &dyn Store) {
         "extra": "kept"
     });
     next.expires_at = Some(9_876_543_210_000);
-    assert!(store.session_update(&next).await.expect("update"), "update");
+    assert!(
+        store.session_update(&next, &[]).await.expect("update"),
+        "update"
+    );
     assert_eq!(
         get(store, &rich.id).await,
         Some(next.clone()),
@@ -115,7 +121,7 @@ pub async fn check_engine_state(store: &dyn Store) {
     cleared.engine = json!({});
     cleared.expires_at = None;
     assert!(
-        store.session_update(&cleared).await.expect("update"),
+        store.session_update(&cleared, &[]).await.expect("update"),
         "update"
     );
     assert_eq!(
@@ -131,7 +137,7 @@ pub async fn check_engine_state(store: &dyn Store) {
     next.expires_at = Some(5_000_000_000);
     assert!(
         store
-            .session_advance(&next, std::slice::from_ref(&f), &[], None)
+            .session_advance(&next, std::slice::from_ref(&f), &[], None, &[])
             .await
             .expect("advance"),
         "advance with a file"
@@ -149,8 +155,11 @@ pub async fn check_engine_state(store: &dyn Store) {
 pub async fn check_session_advance(store: &dyn Store) {
     let s = open_session(0xad_0001);
     let other = open_session(0xad_0002);
-    store.session_create(&s).await.expect("create");
-    store.session_create(&other).await.expect("create other");
+    store.session_create(&s, &[]).await.expect("create");
+    store
+        .session_create(&other, &[])
+        .await
+        .expect("create other");
 
     // Everything at once. Jobs are stored as given, whatever their fields.
     let f1 = file(0xad_0f01, &s, 20);
@@ -171,7 +180,8 @@ pub async fn check_session_advance(store: &dyn Store) {
                 &rev2,
                 std::slice::from_ref(&f1),
                 &[j1.clone(), j2.clone()],
-                None
+                None,
+                &[]
             )
             .await
             .expect("advance"),
@@ -207,7 +217,8 @@ pub async fn check_session_advance(store: &dyn Store) {
                 &stale,
                 std::slice::from_ref(&f2),
                 std::slice::from_ref(&j3),
-                Some(&j1.id)
+                Some(&j1.id),
+                &[]
             )
             .await
             .expect("advance"),
@@ -235,7 +246,8 @@ pub async fn check_session_advance(store: &dyn Store) {
                 &ghost,
                 &[],
                 std::slice::from_ref(&job(0xad_0bff, &ghost, 1)),
-                None
+                None,
+                &[]
             )
             .await
             .expect("advance unknown"),
@@ -255,6 +267,7 @@ pub async fn check_session_advance(store: &dyn Store) {
                 &[f2.clone(), file(0xad_0f01, &s, 40)],
                 std::slice::from_ref(&j3),
                 Some(&j1.id),
+                &[],
             )
             .await,
         "a taken file id",
@@ -282,6 +295,7 @@ pub async fn check_session_advance(store: &dyn Store) {
                 std::slice::from_ref(&f2),
                 &[j3.clone(), job(0xad_0b01, &s, 1)],
                 None,
+                &[],
             )
             .await,
         "a taken job id",
@@ -300,7 +314,7 @@ pub async fn check_session_advance(store: &dyn Store) {
     // The session alone, then a finished job replaced by the next one.
     assert!(
         store
-            .session_advance(&rev3, &[], &[], None)
+            .session_advance(&rev3, &[], &[], None, &[])
             .await
             .expect("advance"),
         "the session alone commits"
@@ -309,7 +323,7 @@ pub async fn check_session_advance(store: &dyn Store) {
     let rev4 = bumped(&rev3);
     assert!(
         store
-            .session_advance(&rev4, &[], std::slice::from_ref(&j3), Some(&j1.id))
+            .session_advance(&rev4, &[], std::slice::from_ref(&j3), Some(&j1.id), &[])
             .await
             .expect("advance"),
         "finishing a job commits"
@@ -323,7 +337,7 @@ pub async fn check_session_advance(store: &dyn Store) {
     let rev5 = bumped(&rev4);
     assert!(
         store
-            .session_advance(&rev5, &[], &[], Some(&j1.id))
+            .session_advance(&rev5, &[], &[], Some(&j1.id), &[])
             .await
             .expect("advance"),
         "a done job that is already gone is no error"
@@ -352,7 +366,7 @@ pub async fn check_session_expiry(store: &dyn Store) {
     let never = expiring(0xe0_0005, None);
     let late = expiring(0xe0_0006, Some(1_000));
     for s in [&late, &e3, &ended, &e1, &never, &e2] {
-        store.session_create(s).await.expect("create");
+        store.session_create(s, &[]).await.expect("create");
     }
     let expired = |now: i64, limit: i64| async move {
         store
@@ -387,14 +401,14 @@ pub async fn check_session_expiry(store: &dyn Store) {
         ended: true,
         ..bumped(&e3)
     };
-    assert!(store.session_update(&e3_ended).await.expect("update"));
+    assert!(store.session_update(&e3_ended, &[]).await.expect("update"));
     let e1_kept = SessionRecord {
         expires_at: None,
         ..bumped(&e1)
     };
     assert!(
         store
-            .session_advance(&e1_kept, &[], &[], None)
+            .session_advance(&e1_kept, &[], &[], None, &[])
             .await
             .expect("advance")
     );
@@ -402,7 +416,7 @@ pub async fn check_session_expiry(store: &dyn Store) {
         expires_at: Some(60),
         ..bumped(&never)
     };
-    assert!(store.session_update(&never_now).await.expect("update"));
+    assert!(store.session_update(&never_now, &[]).await.expect("update"));
     assert_eq!(
         expired(999_999, 10).await,
         vec![e2.id.clone(), never.id.clone(), late.id.clone()],

@@ -273,7 +273,7 @@ pub async fn check_session_import(store: &dyn Store) {
         ..file_of(9, &replaced_again)
     };
     store
-        .session_create(&t)
+        .session_create(&t, &[])
         .await
         .expect("session_create holder");
     store

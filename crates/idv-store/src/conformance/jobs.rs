@@ -23,7 +23,7 @@ pub async fn check_job_claims(store: &dyn Store) {
         "nothing to claim"
     );
     let s = open_session(0xc1_0001);
-    store.session_create(&s).await.expect("create");
+    store.session_create(&s, &[]).await.expect("create");
     // Ids sort against insertion order: ties on run_at go by id, not by insertion.
     let a = job(0xc1_0b02, &s, 100);
     let b = job(0xc1_0b01, &s, 100);
@@ -31,7 +31,7 @@ pub async fn check_job_claims(store: &dyn Store) {
     let s = bumped(&s);
     assert!(
         store
-            .session_advance(&s, &[], &[c.clone(), a.clone(), b.clone()], None)
+            .session_advance(&s, &[], &[c.clone(), a.clone(), b.clone()], None, &[])
             .await
             .expect("advance"),
         "jobs written"
@@ -177,13 +177,13 @@ pub async fn check_job_claim_race(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     const JOBS: u64 = 20;
     const CLAIMERS: usize = 8;
     let s = open_session(0xc2_0001);
-    a.session_create(&s).await.expect("create");
+    a.session_create(&s, &[]).await.expect("create");
     let jobs: Vec<JobRecord> = (0..JOBS)
         .map(|i| job(0xc2_0b00 + i, &s, 1 + i as i64 % 3))
         .collect();
     let s = bumped(&s);
     assert!(
-        a.session_advance(&s, &[], &jobs, None)
+        a.session_advance(&s, &[], &jobs, None, &[])
             .await
             .expect("advance"),
         "jobs written"

@@ -115,7 +115,10 @@ async fn check(store: &dyn Store, what: &str, filter: Option<Filter>, want: Vec<
 /// Expects no sessions of the workflows it uses.
 pub async fn check_session_search(store: &dyn Store) {
     for n in 0..COUNT {
-        store.session_create(&session(n)).await.expect("create");
+        store
+            .session_create(&session(n), &[])
+            .await
+            .expect("create");
     }
     let all = expected(|_| true);
     check(

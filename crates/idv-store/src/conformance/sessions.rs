@@ -96,11 +96,11 @@ pub async fn check_sessions(store: &dyn Store) {
     let full = full_session(0x5e55_0001);
     let bare = bare_session(0x5e55_0002);
     store
-        .session_create(&full)
+        .session_create(&full, &[])
         .await
         .expect("create full session");
     store
-        .session_create(&bare)
+        .session_create(&bare, &[])
         .await
         .expect("create bare session");
     assert_eq!(
@@ -122,7 +122,10 @@ pub async fn check_sessions(store: &dyn Store) {
         status: 3,
         ..full_session(0x5e55_0001)
     };
-    assert_conflict(store.session_create(&clash).await, "a taken session id");
+    assert_conflict(
+        store.session_create(&clash, &[]).await,
+        "a taken session id",
+    );
     assert_eq!(
         get(store, &full.id).await,
         Some(full.clone()),
@@ -160,7 +163,7 @@ pub async fn check_sessions(store: &dyn Store) {
         );
     next.legal_hold = false;
     assert!(
-        store.session_update(&next).await.expect("update"),
+        store.session_update(&next, &[]).await.expect("update"),
         "revision 1 → 2 succeeds"
     );
     assert_eq!(
@@ -187,11 +190,11 @@ pub async fn check_sessions(store: &dyn Store) {
         ..stale.clone()
     };
     assert!(
-        store.session_update(&first).await.expect("update"),
+        store.session_update(&first, &[]).await.expect("update"),
         "the first writer wins"
     );
     assert!(
-        !store.session_update(&second).await.expect("update"),
+        !store.session_update(&second, &[]).await.expect("update"),
         "the second writer's revision is stale"
     );
     assert_eq!(
@@ -205,7 +208,7 @@ pub async fn check_sessions(store: &dyn Store) {
         ..first.clone()
     };
     assert!(
-        !store.session_update(&same).await.expect("update"),
+        !store.session_update(&same, &[]).await.expect("update"),
         "revision not bumped"
     );
     let skipped = SessionRecord {
@@ -214,7 +217,7 @@ pub async fn check_sessions(store: &dyn Store) {
         ..first.clone()
     };
     assert!(
-        !store.session_update(&skipped).await.expect("update"),
+        !store.session_update(&skipped, &[]).await.expect("update"),
         "revision skipped one"
     );
     let behind = SessionRecord {
@@ -223,7 +226,7 @@ pub async fn check_sessions(store: &dyn Store) {
         ..first.clone()
     };
     assert!(
-        !store.session_update(&behind).await.expect("update"),
+        !store.session_update(&behind, &[]).await.expect("update"),
         "revision went back"
     );
     assert_eq!(
@@ -237,7 +240,10 @@ pub async fn check_sessions(store: &dyn Store) {
         ..full_session(0x5e55_fffe)
     };
     assert!(
-        !store.session_update(&ghost).await.expect("update unknown"),
+        !store
+            .session_update(&ghost, &[])
+            .await
+            .expect("update unknown"),
         "no such session"
     );
     assert_eq!(get(store, &ghost.id).await, None, "update never inserts");
@@ -254,7 +260,10 @@ pub async fn check_sessions(store: &dyn Store) {
         owner_id: Some("right".to_owned()),
         ..stale.clone()
     };
-    let (l, r) = futures::join!(store.session_update(&left), store.session_update(&right));
+    let (l, r) = futures::join!(
+        store.session_update(&left, &[]),
+        store.session_update(&right, &[])
+    );
     let (l, r) = (
         l.expect("racing update (left)"),
         r.expect("racing update (right)"),
@@ -298,8 +307,14 @@ pub(super) fn file(id: u64, session: &SessionRecord, created_at: i64) -> FileRec
 pub async fn check_files(store: &dyn Store) {
     let a = bare_session(0xf11e_000a);
     let b = bare_session(0xf11e_000b);
-    store.session_create(&a).await.expect("create session a");
-    store.session_create(&b).await.expect("create session b");
+    store
+        .session_create(&a, &[])
+        .await
+        .expect("create session a");
+    store
+        .session_create(&b, &[])
+        .await
+        .expect("create session b");
     assert!(
         store.file_list(&a.id).await.expect("list").is_empty(),
         "no files yet"

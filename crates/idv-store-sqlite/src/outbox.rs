@@ -1,0 +1,613 @@
+//! The outbox: events stored in the transaction of the change that caused them and fanned out
+//! to matching endpoints there, webhook endpoints, delivery claims and the attempt log.
+//!
+//! Every write runs on the one writer connection (or waits for SQLite's write lock in another
+//! process), so the feed's cursor is the rowid: rows are numbered in commit order. A claim is
+//! one `UPDATE … RETURNING`; whoever runs second sees the lease the first one set.
+
+use crate::Db;
+use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use idv_store::{
+    AttemptOutcome, AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, EventPage,
+    EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, unwrap_list,
+    wrap_list,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+/// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
+/// list is empty or holds the event's workflow. `w` is the endpoint, `e` the event.
+const MATCHES: &str = "(w.events = ',*,' OR instr(w.events, ',' || e.kind || ',') > 0) \
+     AND (w.workflow_ids = '' OR instr(w.workflow_ids, ',' || e.workflow_id || ',') > 0)";
+
+/// A pending delivery `d` that is the first pending one of its (endpoint, session).
+const CHAIN_HEAD: &str = "NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+     WHERE p.webhook_id = d.webhook_id AND p.session_id = d.session_id AND p.state = 'pending' \
+     AND (p.sequence < d.sequence OR (p.sequence = d.sequence AND p.id < d.id)))";
+
+const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, event_kind, session_id, sequence, \
+     state, attempts, next_at, locked_until, created_at, deadline, last_status, last_error";
+
+const WEBHOOK_COLUMNS: &str = "id, url, events, enabled, description, headers, workflow_ids, \
+     secret, previous_secret, previous_secret_until, ed25519, owner_id, created_at, updated_at, \
+     failing_since, disabled_reason, disabled_at";
+
+/// Stores `events` (all of one session, or none) with the session's next sequence numbers and
+/// queues a delivery for every enabled endpoint that selects each. Runs inside the caller's
+/// transaction, after the session row is written (or before it is deleted).
+pub(crate) async fn write_events(
+    conn: &mut SqliteConnection,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    let Some(first) = events.first() else {
+        return Ok(());
+    };
+    let session_id = first.session_id.as_deref().ok_or_else(|| {
+        StoreError::Backend("events written with a session change need its id".into())
+    })?;
+    if events
+        .iter()
+        .any(|e| e.session_id.as_deref() != Some(session_id))
+    {
+        return Err(StoreError::Backend(
+            "events written together must be of one session".into(),
+        ));
+    }
+    let n = events.len() as i64;
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE sessions SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq",
+    )
+    .bind(session_id)
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let start = last - n + 1;
+    for (i, e) in events.iter().enumerate() {
+        insert_event(&mut *conn, e, start + i as i64, true).await?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, event_kind, session_id, sequence, \
+         state, attempts, next_at, created_at, deadline) \
+         SELECT w.id, e.id, e.kind, e.session_id, e.sequence, 'pending', 0, e.created_at, \
+         e.created_at, e.created_at + {DELIVERY_WINDOW_MS} \
+         FROM events e JOIN webhooks w ON w.enabled = 1 AND {MATCHES} \
+         WHERE e.session_id = $1 AND e.sequence BETWEEN $2 AND $3"
+    ))
+    .bind(session_id)
+    .bind(start)
+    .bind(last)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn insert_event(
+    conn: &mut SqliteConnection,
+    e: &NewEvent,
+    sequence: i64,
+    feed: bool,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO events (id, kind, session_id, workflow_id, owner_id, sequence, created_at, \
+         body, feed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&e.id)
+    .bind(&e.kind)
+    .bind(&e.session_id)
+    .bind(&e.workflow_id)
+    .bind(&e.owner_id)
+    .bind(sequence)
+    .bind(e.created_at)
+    .bind(e.body(sequence))
+    .bind(feed)
+    .execute(conn)
+    .await
+    .map_err(unique_or_backend(|| format!("event {}", e.id)))?;
+    Ok(())
+}
+
+pub(crate) async fn publish(db: &Db, e: &NewEvent, webhook_id: &str) -> StoreResult<String> {
+    let mut tx = db
+        .write
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
+    insert_event(&mut tx, e, 0, false).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, event_kind, session_id, sequence, \
+         state, attempts, next_at, created_at, deadline) \
+         VALUES ($1, $2, $3, NULL, 0, 'pending', 0, $4, $4, $5) RETURNING id",
+    )
+    .bind(webhook_id)
+    .bind(&e.id)
+    .bind(&e.kind)
+    .bind(e.created_at)
+    .bind(e.created_at + DELIVERY_WINDOW_MS)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(id.to_string())
+}
+
+fn event_from_row(row: &SqliteRow) -> StoreResult<EventRecord> {
+    let pos: i64 = col(row, "pos")?;
+    Ok(EventRecord {
+        cursor: pos.to_string(),
+        id: col(row, "id")?,
+        kind: col(row, "kind")?,
+        session_id: col(row, "session_id")?,
+        workflow_id: col(row, "workflow_id")?,
+        owner_id: col(row, "owner_id")?,
+        sequence: col(row, "sequence")?,
+        created_at: col(row, "created_at")?,
+        body: col(row, "body")?,
+    })
+}
+
+/// The feed's cursor is the rowid as text; anything else is a caller's mistake the server
+/// checks first, so here it only has to be refused.
+fn parse_cursor(cursor: Option<&str>) -> StoreResult<i64> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| StoreError::Backend(format!("not an event cursor of this store: {c}"))),
+    }
+}
+
+pub(crate) async fn events_after(db: &Db, q: &EventQuery) -> StoreResult<EventPage> {
+    let after = parse_cursor(q.after.as_deref())?;
+    let mut sql = QueryBuilder::<Sqlite>::new(
+        "SELECT pos, id, kind, session_id, workflow_id, owner_id, sequence, created_at, body \
+         FROM events WHERE feed = 1 AND pos > ",
+    );
+    sql.push_bind(after);
+    if let Some(owner) = &q.owner_id {
+        sql.push(" AND owner_id = ").push_bind(owner);
+    }
+    if !q.kinds.is_empty() {
+        sql.push(" AND kind IN (");
+        let mut list = sql.separated(", ");
+        for k in &q.kinds {
+            list.push_bind(k);
+        }
+        sql.push(")");
+    }
+    sql.push(" ORDER BY pos LIMIT ").push_bind(q.limit);
+    let rows = sql.build().fetch_all(&db.read).await.map_err(backend)?;
+    let events = map_rows(rows, event_from_row)?;
+    let next = events
+        .last()
+        .map(|e| e.cursor.clone())
+        .or_else(|| q.after.clone());
+    Ok(EventPage { events, next })
+}
+
+fn webhook_from_row(row: &SqliteRow) -> StoreResult<WebhookRecord> {
+    let events: String = col(row, "events")?;
+    let workflows: String = col(row, "workflow_ids")?;
+    Ok(WebhookRecord {
+        id: col(row, "id")?,
+        url: col(row, "url")?,
+        events: unwrap_list(&events),
+        enabled: col(row, "enabled")?,
+        description: col(row, "description")?,
+        headers: json_col(row, "headers")?,
+        workflow_ids: unwrap_list(&workflows),
+        secret: col(row, "secret")?,
+        previous_secret: col(row, "previous_secret")?,
+        previous_secret_until: col(row, "previous_secret_until")?,
+        ed25519: col(row, "ed25519")?,
+        owner_id: col(row, "owner_id")?,
+        created_at: col(row, "created_at")?,
+        updated_at: col(row, "updated_at")?,
+        failing_since: col(row, "failing_since")?,
+        disabled_reason: col(row, "disabled_reason")?,
+        disabled_at: col(row, "disabled_at")?,
+    })
+}
+
+pub(crate) async fn webhook_create(db: &Db, w: &WebhookRecord) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+         $10, $11, $12, $13, $14, $15, $16, $17)"
+    ))
+    .bind(&w.id)
+    .bind(&w.url)
+    .bind(wrap_list(&w.events))
+    .bind(w.enabled)
+    .bind(&w.description)
+    .bind(json_text(&w.headers))
+    .bind(wrap_list(&w.workflow_ids))
+    .bind(&w.secret)
+    .bind(&w.previous_secret)
+    .bind(w.previous_secret_until)
+    .bind(w.ed25519)
+    .bind(&w.owner_id)
+    .bind(w.created_at)
+    .bind(w.updated_at)
+    .bind(w.failing_since)
+    .bind(&w.disabled_reason)
+    .bind(w.disabled_at)
+    .execute(&db.write)
+    .await
+    .map_err(unique_or_backend(|| format!("webhook {}", w.id)))?;
+    Ok(())
+}
+
+pub(crate) async fn webhook_get(db: &Db, id: &str) -> StoreResult<Option<WebhookRecord>> {
+    sqlx::query(&format!(
+        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.read)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(webhook_from_row)
+    .transpose()
+}
+
+pub(crate) async fn webhook_list(db: &Db) -> StoreResult<Vec<WebhookRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, rowid"
+    ))
+    .fetch_all(&db.read)
+    .await
+    .map_err(backend)?;
+    map_rows(rows, webhook_from_row)
+}
+
+pub(crate) async fn webhook_update(db: &Db, w: &WebhookRecord) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE webhooks SET url = $2, events = $3, enabled = $4, description = $5, \
+         headers = $6, workflow_ids = $7, secret = $8, previous_secret = $9, \
+         previous_secret_until = $10, ed25519 = $11, updated_at = $12, failing_since = $13, \
+         disabled_reason = $14, disabled_at = $15 WHERE id = $1",
+    )
+    .bind(&w.id)
+    .bind(&w.url)
+    .bind(wrap_list(&w.events))
+    .bind(w.enabled)
+    .bind(&w.description)
+    .bind(json_text(&w.headers))
+    .bind(wrap_list(&w.workflow_ids))
+    .bind(&w.secret)
+    .bind(&w.previous_secret)
+    .bind(w.previous_secret_until)
+    .bind(w.ed25519)
+    .bind(w.updated_at)
+    .bind(w.failing_since)
+    .bind(&w.disabled_reason)
+    .bind(w.disabled_at)
+    .execute(&db.write)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn webhook_delete(db: &Db, id: &str) -> StoreResult<bool> {
+    // Deliveries and their attempts go by the foreign keys' cascade.
+    let done = sqlx::query("DELETE FROM webhooks WHERE id = $1")
+        .bind(id)
+        .execute(&db.write)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
+    let id: i64 = col(row, "id")?;
+    let state: String = col(row, "state")?;
+    Ok(DeliveryRecord {
+        id: id.to_string(),
+        webhook_id: col(row, "webhook_id")?,
+        event_id: col(row, "event_id")?,
+        event_kind: col(row, "event_kind")?,
+        session_id: col(row, "session_id")?,
+        sequence: col(row, "sequence")?,
+        state: DeliveryState::parse(&state)
+            .ok_or_else(|| StoreError::Backend(format!("unknown delivery state {state}")))?,
+        attempts: col(row, "attempts")?,
+        next_at: col(row, "next_at")?,
+        locked_until: col(row, "locked_until")?,
+        created_at: col(row, "created_at")?,
+        deadline: col(row, "deadline")?,
+        last_status: col(row, "last_status")?,
+        last_error: col(row, "last_error")?,
+        body: String::new(),
+    })
+}
+
+/// A delivery id as the database keeps it; an id that is no number names no delivery.
+fn delivery_id(id: &str) -> Option<i64> {
+    id.parse().ok()
+}
+
+pub(crate) async fn claim(
+    db: &Db,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    let mut tx = db
+        .write
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
+    let rows = sqlx::query(&format!(
+        "UPDATE webhook_deliveries SET locked_until = $1 + $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                      WHERE d.state = 'pending' AND d.next_at <= $1 \
+                      AND (d.locked_until IS NULL OR d.locked_until < $1) AND w.enabled = 1 \
+                      AND {CHAIN_HEAD} ORDER BY d.next_at, d.id LIMIT $3) \
+         RETURNING {DELIVERY_COLUMNS}"
+    ))
+    .bind(now)
+    .bind(lease_ms)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let mut claimed = map_rows(rows, delivery_from_row)?;
+    if claimed.is_empty() {
+        return Ok(claimed);
+    }
+    let mut sql = QueryBuilder::<Sqlite>::new("SELECT id, body FROM events WHERE id IN (");
+    let mut list = sql.separated(", ");
+    for d in &claimed {
+        list.push_bind(&d.event_id);
+    }
+    sql.push(")");
+    let bodies = sql.build().fetch_all(&mut *tx).await.map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    let bodies = map_rows(bodies, |r| {
+        Ok((col::<String>(r, "id")?, col::<String>(r, "body")?))
+    })?;
+    let bodies: std::collections::HashMap<String, String> = bodies.into_iter().collect();
+    for d in &mut claimed {
+        d.body = bodies.get(&d.event_id).cloned().unwrap_or_default();
+    }
+    claimed.sort_by_key(|d| (d.next_at, delivery_id(&d.id)));
+    Ok(claimed)
+}
+
+pub(crate) async fn finish(
+    db: &Db,
+    claimed: &DeliveryRecord,
+    attempt: &AttemptRecord,
+    outcome: &AttemptOutcome,
+) -> StoreResult<Option<bool>> {
+    let id = delivery_id(&claimed.id)
+        .ok_or_else(|| StoreError::Backend(format!("not a delivery id: {}", claimed.id)))?;
+    let mut tx = db
+        .write
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, webhook_id, at, status_code, latency_ms, \
+         response, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(&attempt.webhook_id)
+    .bind(attempt.at)
+    .bind(attempt.status_code)
+    .bind(attempt.latency_ms)
+    .bind(&attempt.response)
+    .bind(&attempt.error)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let held = sqlx::query(
+        "UPDATE webhook_deliveries SET state = $3, next_at = $4, locked_until = NULL, \
+         last_status = $5, last_error = $6 WHERE id = $1 AND locked_until = $2",
+    )
+    .bind(id)
+    .bind(claimed.locked_until)
+    .bind(outcome.state.as_str())
+    .bind(outcome.next_at)
+    .bind(attempt.status_code)
+    .bind(&attempt.error)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?
+    .rows_affected()
+        > 0;
+    let health = if outcome.success {
+        "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL"
+    } else {
+        "UPDATE webhooks SET failing_since = coalesce(failing_since, $2) WHERE id = $1"
+    };
+    sqlx::query(health)
+        .bind(&claimed.webhook_id)
+        .bind(attempt.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let mut disabled = false;
+    if let Some(reason) = &outcome.disable {
+        disabled = sqlx::query(
+            "UPDATE webhooks SET enabled = 0, disabled_reason = $2, disabled_at = $3, \
+             updated_at = $3 WHERE id = $1 AND enabled = 1 \
+             AND ($4 IS NULL OR failing_since <= $4)",
+        )
+        .bind(&claimed.webhook_id)
+        .bind(reason)
+        .bind(attempt.at)
+        .bind(outcome.disable_if_failing_since_before)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            > 0;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(held.then_some(disabled))
+}
+
+pub(crate) async fn next_due(db: &Db) -> StoreResult<Option<i64>> {
+    sqlx::query_scalar(&format!(
+        "SELECT min(CASE WHEN d.locked_until IS NOT NULL AND d.locked_until >= d.next_at \
+                    THEN d.locked_until + 1 ELSE d.next_at END) \
+         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+         WHERE d.state = 'pending' AND w.enabled = 1 AND {CHAIN_HEAD}"
+    ))
+    .fetch_one(&db.read)
+    .await
+    .map_err(backend)
+}
+
+pub(crate) async fn list(
+    db: &Db,
+    webhook_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<DeliveryRecord>> {
+    let before = match before {
+        None => i64::MAX,
+        Some(b) => match delivery_id(b) {
+            Some(b) => b,
+            None => return Ok(vec![]),
+        },
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id < $2 \
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(webhook_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(&db.read)
+    .await
+    .map_err(backend)?;
+    map_rows(rows, delivery_from_row)
+}
+
+pub(crate) async fn get(
+    db: &Db,
+    webhook_id: &str,
+    id: &str,
+) -> StoreResult<Option<DeliveryRecord>> {
+    let Some(id) = delivery_id(id) else {
+        return Ok(None);
+    };
+    sqlx::query(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2"
+    ))
+    .bind(webhook_id)
+    .bind(id)
+    .fetch_optional(&db.read)
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(delivery_from_row)
+    .transpose()
+}
+
+pub(crate) async fn attempts(db: &Db, ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+    let ids: Vec<i64> = ids.iter().filter_map(|i| delivery_id(i)).collect();
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = QueryBuilder::<Sqlite>::new(
+        "SELECT delivery_id, webhook_id, at, status_code, latency_ms, response, error \
+         FROM webhook_attempts WHERE delivery_id IN (",
+    );
+    let mut list = sql.separated(", ");
+    for id in &ids {
+        list.push_bind(*id);
+    }
+    sql.push(") ORDER BY id");
+    let rows = sql.build().fetch_all(&db.read).await.map_err(backend)?;
+    map_rows(rows, |row| {
+        let delivery: i64 = col(row, "delivery_id")?;
+        Ok(AttemptRecord {
+            delivery_id: delivery.to_string(),
+            webhook_id: col(row, "webhook_id")?,
+            at: col(row, "at")?,
+            status_code: col(row, "status_code")?,
+            latency_ms: col(row, "latency_ms")?,
+            response: col(row, "response")?,
+            error: col(row, "error")?,
+        })
+    })
+}
+
+pub(crate) async fn retry(
+    db: &Db,
+    webhook_id: &str,
+    id: &str,
+    now: i64,
+    deadline: i64,
+) -> StoreResult<bool> {
+    let Some(id) = delivery_id(id) else {
+        return Ok(false);
+    };
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET state = 'pending', next_at = $3, locked_until = NULL, \
+         deadline = $4 WHERE webhook_id = $1 AND id = $2 \
+         AND (locked_until IS NULL OR locked_until < $3)",
+    )
+    .bind(webhook_id)
+    .bind(id)
+    .bind(now)
+    .bind(deadline)
+    .execute(&db.write)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn replay(
+    db: &Db,
+    webhook_id: &str,
+    since: i64,
+    now: i64,
+    deadline: i64,
+) -> StoreResult<u64> {
+    let done = sqlx::query(&format!(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, event_kind, session_id, sequence, \
+         state, attempts, next_at, created_at, deadline) \
+         SELECT w.id, e.id, e.kind, e.session_id, e.sequence, 'pending', 0, $3, $3, $4 \
+         FROM events e JOIN webhooks w ON w.id = $1 AND {MATCHES} \
+         WHERE e.feed = 1 AND e.created_at >= $2 ORDER BY e.pos"
+    ))
+    .bind(webhook_id)
+    .bind(since)
+    .bind(now)
+    .bind(deadline)
+    .execute(&db.write)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn prune(db: &Db, before: i64) -> StoreResult<u64> {
+    let mut tx = db
+        .write
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(backend)?;
+    let deliveries =
+        sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    let events = sqlx::query(
+        "DELETE FROM events WHERE created_at < $1 AND NOT EXISTS \
+         (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
+    )
+    .bind(before)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    tx.commit().await.map_err(backend)?;
+    Ok(deliveries + events)
+}
