@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use config::Config;
