@@ -21,6 +21,12 @@ pub enum ErrorCode {
     InvalidView,
     InvalidStatus,
     InvalidIdempotencyKey,
+    /// A webhook URL that is not an absolute http(s) URL without credentials, is too long, or
+    /// whose host does not resolve.
+    InvalidWebhookUrl,
+    /// A webhook URL whose host is or resolves to a private, loopback or other non-public
+    /// address while `outbound.allowPrivateAddresses` is off.
+    WebhookUrlNotAllowed,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -99,6 +105,8 @@ impl ErrorCode {
             InvalidView => "invalid_view",
             InvalidStatus => "invalid_status",
             InvalidIdempotencyKey => "invalid_idempotency_key",
+            InvalidWebhookUrl => "invalid_webhook_url",
+            WebhookUrlNotAllowed => "webhook_url_not_allowed",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -159,7 +167,9 @@ impl ErrorCode {
             | InvalidCursor
             | InvalidView
             | InvalidStatus
-            | InvalidIdempotencyKey => 400,
+            | InvalidIdempotencyKey
+            | InvalidWebhookUrl
+            | WebhookUrlNotAllowed => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials

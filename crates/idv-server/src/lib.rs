@@ -18,6 +18,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use config::Config;

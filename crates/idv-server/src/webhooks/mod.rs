@@ -1,0 +1,7 @@
+//! The self-contained parts of webhook delivery (the Standard Webhooks scheme): signing a
+//! message, deciding when to try a failed delivery again, and checking that a target URL is one
+//! we may deliver to. Storage and the delivery worker build on these.
+
+pub mod policy;
+pub mod sign;
+pub mod target;
