@@ -77,6 +77,9 @@ const FACEAPI_READ: &[(&str, Op)] = &[("faceapi", Op::Read)];
 const FACEAPI_WRITE: &[(&str, Op)] = &[("faceapi", Op::Write)];
 const FACEAPI_DELETE: &[(&str, Op)] = &[("faceapi", Op::Delete)];
 const AUDIT_READ: &[(&str, Op)] = &[("audit", Op::Read)];
+const WEBHOOK_READ: &[(&str, Op)] = &[("webhook", Op::Read)];
+const WEBHOOK_WRITE: &[(&str, Op)] = &[("webhook", Op::Write)];
+const WEBHOOK_DELETE: &[(&str, Op)] = &[("webhook", Op::Delete)];
 
 macro_rules! route {
     ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path) => {
@@ -162,6 +165,14 @@ pub fn table() -> Vec<RouteDef> {
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export, json = false, example = None),
         // Audit log.
+        // Webhooks.
+        route!(POST "/api/webhooks", AnyOf(WEBHOOK_WRITE), "webhooks", "Create a webhook endpoint: {url (http(s); must not resolve to a private address unless outbound.allowPrivateAddresses), events (session.created, session.step_completed, session.status_changed, session.completed, session.expired, session.deleted, webhook.test, or [\"*\"]), enabled (default true), description, headers (extra request headers), workflowIds (only these workflows' sessions; all when empty), ed25519 (also sign with the server's Ed25519 key, v1a)}. Answers 201 with the endpoint and its `secret` (whsec_...), shown only here. Deliveries are POSTs of {id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}} signed with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)", webhooks::create, json = true, example = Some(r#"{"url": "https://example.com/idv-hook", "events": ["session.completed", "session.status_changed"], "description": "Back office", "headers": {"X-Tenant": "acme"}, "workflowIds": []}"#)),
+        route!(GET "/api/webhooks", AnyOf(WEBHOOK_READ), "webhooks", "Every webhook endpoint, oldest first, without secrets: {items, total}. disabledReason and disabledAt tell why the server disabled one (410 Gone, failing for a day)", webhooks::list),
+        route!(GET "/api/webhooks/signing-key", Public, "webhooks", "The server's Ed25519 public key: {algorithm: ed25519, signatureVersion: v1a, publicKey: whpk_<base64>}. Endpoints with ed25519: true carry a `v1a,<base64 signature of id.timestamp.body>` in webhook-signature, verifiable with this key alone", webhooks::signing_key),
+        route!(GET "/api/webhooks/{id}", AnyOf(WEBHOOK_READ), "webhooks", "One webhook endpoint, without its secret", webhooks::get),
+        route!(PATCH "/api/webhooks/{id}", AnyOf(WEBHOOK_WRITE), "webhooks", "Change fields of an endpoint (the fields of POST; description null clears it). enabled: true re-enables one the server disabled", webhooks::update, json = true, example = Some(r#"{"enabled": true}"#)),
+        route!(DELETE "/api/webhooks/{id}", AnyOf(WEBHOOK_DELETE), "webhooks", "Delete an endpoint with its delivery log; answers 204", webhooks::delete),
+        route!(POST "/api/webhooks/{id}/rotate-secret", AnyOf(WEBHOOK_WRITE), "webhooks", "Give the endpoint a new secret, answered once with the endpoint. The old secret keeps signing beside it (two v1 signatures) for {\"overlapSeconds\": N} (default 86400, at most 604800; 0 stops it at once): previousSecretExpiresAt", webhooks::rotate_secret, json = true, example = Some(r#"{"overlapSeconds": 3600}"#)),
         route!(GET "/api/audit", AnyOf(AUDIT_READ), "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list),
     ]
 }

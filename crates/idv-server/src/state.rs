@@ -32,6 +32,8 @@ pub struct Inner {
     /// Woken (every waiter) when this instance commits events: the webhook workers and the
     /// live event streams look at once instead of at their next poll.
     pub events_wake: tokio::sync::Notify,
+    /// The Ed25519 webhook signing key, loaded on first use ([`crate::webhooks::keys`]).
+    pub webhook_key: tokio::sync::OnceCell<Arc<crate::webhooks::sign::SigningKeyPair>>,
     /// Translations, read at most once a second.
     pub translations: crate::flow::TranslationCache,
     /// The audit log's queue (its writer runs in `serve`).
@@ -76,6 +78,7 @@ impl AppState {
             clock,
             jobs_wake: tokio::sync::Notify::new(),
             events_wake: tokio::sync::Notify::new(),
+            webhook_key: tokio::sync::OnceCell::new(),
             translations: Default::default(),
             audit,
         })))
