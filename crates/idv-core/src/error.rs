@@ -51,6 +51,8 @@ pub enum ErrorCode {
     AssetNotFound,
     ViewNotFound,
     WebhookNotFound,
+    /// A webhook delivery id that names no delivery of that endpoint.
+    DeliveryNotFound,
     // 405
     MethodNotAllowed,
     // 406
@@ -63,6 +65,8 @@ pub enum ErrorCode {
     SessionConflict,
     WorkflowInUse,
     LegalHold,
+    /// A webhook delivery a worker is sending at this moment.
+    DeliveryInProgress,
     // 410
     SessionDeleted,
     // 412
@@ -130,6 +134,7 @@ impl ErrorCode {
             AssetNotFound => "asset_not_found",
             ViewNotFound => "view_not_found",
             WebhookNotFound => "webhook_not_found",
+            DeliveryNotFound => "delivery_not_found",
             MethodNotAllowed => "method_not_allowed",
             NotAcceptable => "not_acceptable",
             UserExists => "user_exists",
@@ -139,6 +144,7 @@ impl ErrorCode {
             SessionConflict => "session_conflict",
             WorkflowInUse => "workflow_in_use",
             LegalHold => "legal_hold",
+            DeliveryInProgress => "delivery_in_progress",
             SessionDeleted => "session_deleted",
             PreconditionFailed => "precondition_failed",
             IdempotencyInProgress => "idempotency_in_progress",
@@ -185,7 +191,7 @@ impl ErrorCode {
             Forbidden | PermissionEscalation => 403,
             NotFound | RouteNotFound | SessionNotFound | WorkflowNotFound | FileNotFound
             | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound | ViewNotFound
-            | WebhookNotFound => 404,
+            | WebhookNotFound | DeliveryNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
             UserExists
@@ -195,7 +201,8 @@ impl ErrorCode {
             | SessionConflict
             | WorkflowInUse
             | LegalHold
-            | IdempotencyInProgress => 409,
+            | IdempotencyInProgress
+            | DeliveryInProgress => 409,
             SessionDeleted => 410,
             PreconditionFailed => 412,
             PayloadTooLarge => 413,

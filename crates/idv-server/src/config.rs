@@ -40,6 +40,8 @@ pub struct Services {
     pub scheduler: crate::scheduler::SchedulerConfig,
     /// `services.audit`: the audit log and its retention.
     pub audit: crate::audit::AuditConfig,
+    /// `services.webhooks`: webhook delivery and event retention.
+    pub webhooks: crate::webhooks::config::WebhooksConfig,
 }
 
 /// `services.workflow`: the background runner of `async: true` workflow actions.
@@ -177,6 +179,7 @@ impl Default for Services {
             workflow: WorkflowService::default(),
             scheduler: Default::default(),
             audit: Default::default(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -473,6 +476,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         ));
     }
     config.services.scheduler.validate().map_err(ConfigError)?;
+    config.services.webhooks.validate().map_err(ConfigError)?;
     config.rate_limit.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;
     if assets.is_empty()
@@ -733,6 +737,25 @@ services:
       keepFor: 90d
     backoffice:
       keepFor: null
+  # Webhook delivery: every session event is stored with the change that caused it and sent to
+  # each matching endpoint (POST /api/webhooks), signed, retried with backoff for 3 days.
+  webhooks:
+    # false: this instance sends no webhooks (another instance must); events are still stored.
+    enabled: true
+    # Deliveries this instance sends at once.
+    concurrency: 16
+    # Seconds a delivery being sent stays reserved for this instance; after a crash another
+    # instance sends it again once this runs out. Must exceed timeout.
+    lease: 60
+    # Seconds one attempt may take (connect, send, read the answer).
+    timeout: 10
+    # Milliseconds between looks for deliveries queued by other instances.
+    pollInterval: 1000
+    # Milliseconds waited after the first failed attempt; each further failure doubles it
+    # (up to 12h), and a receiver's Retry-After is honoured.
+    retryBase: 5000
+    # Events and finished deliveries older than this are removed (every 10 minutes).
+    keepEventsFor: 30d
 
 storage:
   # fs: files in a local folder.

@@ -186,6 +186,7 @@ pub async fn serve_with_clock(
     let stop = tokio_util::sync::CancellationToken::new();
     let audit_writer = audit::start_writer(state.store.clone(), &state.audit);
     let workers = tokio::spawn(flow::run_workers(state.clone(), stop.clone()));
+    let deliveries = tokio::spawn(webhooks::worker::run(state.clone(), stop.clone()));
     let scheduled = scheduler::jobs().start(state.clone());
     let stop_http = stop.clone();
     // The peer address reaches the guard for rate limits and the audit log.
@@ -200,6 +201,8 @@ pub async fn serve_with_clock(
     stop.cancel();
     // Interrupted background actions are put back before the process goes.
     let _ = workers.await;
+    // Webhook sends in flight finish or are abandoned (their leases lapse; they are sent again).
+    let _ = deliveries.await;
     scheduled.stop().await;
     // Every audit entry of the requests served is stored before the process goes.
     audit_writer.stop().await;

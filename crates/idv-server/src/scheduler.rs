@@ -401,6 +401,21 @@ pub fn jobs() -> Scheduler {
             }
         })
     });
+    // Events and finished webhook deliveries older than services.webhooks.keepEventsFor.
+    s.register_internal("outboxRetention", "0 */10 * * * *", |state| {
+        Box::pin(async move {
+            let keep = state.config.services.webhooks.keep_events_ms();
+            let before = state.clock.now_ms().saturating_sub(keep);
+            match state.store.outbox_prune(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    rows = n,
+                    "outboxRetention: old events and deliveries removed"
+                ),
+                Err(e) => tracing::warn!("outboxRetention: {e}"),
+            }
+        })
+    });
     s.register("expireSessions", |state| {
         Box::pin(async move {
             match crate::flow::expire_due(&state).await {

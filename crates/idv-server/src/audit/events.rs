@@ -59,6 +59,11 @@ pub fn event_for(method: &Method, path: &str) -> Option<Event> {
         ("PATCH", "/api/webhooks/{id}") => ev("webhook.updated", Param("id")),
         ("DELETE", "/api/webhooks/{id}") => ev("webhook.deleted", Param("id")),
         ("POST", "/api/webhooks/{id}/rotate-secret") => ev("webhook.secret_rotated", Param("id")),
+        ("POST", "/api/webhooks/{id}/deliveries/{delivery}/retry") => Event {
+            detail_param: Some(("delivery", "delivery")),
+            ..ev("webhook.delivery_retried", Param("id"))
+        },
+        ("POST", "/api/webhooks/{id}/replay") => ev("webhook.replayed", Param("id")),
         ("POST", "/api/security/roles") => ev("role.created", Noted),
         ("PATCH", "/api/security/roles/{name}") => ev("role.updated", Param("name")),
         ("DELETE", "/api/security/roles/{name}") => ev("role.deleted", Param("name")),

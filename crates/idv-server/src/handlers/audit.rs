@@ -32,7 +32,7 @@ fn bad(name: &str, what: &str) -> ApiError {
 }
 
 /// A time given as ISO-8601 (`2026-01-31T10:00:00Z`, `2026-01-31`) or milliseconds.
-fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
+pub(crate) fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
     if let Ok(ms) = text.parse::<i64>() {
         return Ok(ms);
     }

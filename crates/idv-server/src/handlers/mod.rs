@@ -5,6 +5,7 @@ pub mod apikeys;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod deliveries;
 pub mod devices;
 pub mod exchange;
 pub mod files;

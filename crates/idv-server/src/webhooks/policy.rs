@@ -1,7 +1,7 @@
 //! When a failed webhook delivery is tried again, and when it is given up.
 //!
-//! A delivery that fails is retried with exponential backoff (5 s, 10 s, 20 s … up to 12 h)
-//! spread by random jitter, so that many deliveries that failed together do not all come back
+//! A delivery that fails is retried with exponential backoff (5 s, 10 s, 20 s … up to 12 h;
+//! the first wait is `services.webhooks.retryBase`) spread by random jitter, so that many deliveries that failed together do not all come back
 //! at the same moment. A receiver's `Retry-After` is honoured when it asks for longer (up to a
 //! day). After [`RETRY_WINDOW_MS`] a delivery has failed for good; an endpoint that has failed
 //! for [`DISABLE_AFTER_FAILING_MS`] is disabled, and so is one that answers 410 Gone.
@@ -22,23 +22,33 @@ pub const RETRY_WINDOW_MS: i64 = 3 * 24 * 60 * 60 * 1000;
 /// An endpoint whose deliveries have failed for this long without one success is disabled.
 pub const DISABLE_AFTER_FAILING_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// The wait in ms after failed attempt number `attempt` (1 for the first): 5 s doubling with
-/// each attempt, capped at [`MAX_BACKOFF_MS`], then multiplied by a jitter factor in
-/// [0.75, 1.25) drawn from `rand01` (a uniform number in [0, 1)).
-pub fn backoff_ms(attempt: u32, rand01: f64) -> i64 {
-    // 2^30 × 5 s is far past the cap already; stopping there keeps the shift in range.
+/// The wait in ms after failed attempt number `attempt` (1 for the first): `base_ms` (normally
+/// [`BASE_BACKOFF_MS`]; `services.webhooks.retryBase`) doubling with each attempt, capped at
+/// [`MAX_BACKOFF_MS`], then multiplied by a jitter factor in [0.75, 1.25) drawn from `rand01` (a
+/// uniform number in [0, 1)). A base below 1 ms counts as 1 ms.
+pub fn backoff_ms(base_ms: i64, attempt: u32, rand01: f64) -> i64 {
+    // 2^30 × the base is far past the cap already; stopping there keeps the shift in range,
+    // and the multiplication saturates for a huge base.
     let doublings = attempt.saturating_sub(1).min(30);
-    let base = (BASE_BACKOFF_MS << doublings).min(MAX_BACKOFF_MS);
-    // In whole ms: 0.75 × base plus a share of the half-base span below its end, so the
-    // factor stays in [0.75, 1.25) whatever floating-point rounding or a number outside [0, 1)
-    // (or NaN) would do. The base is a multiple of 4, so both parts are exact.
+    let base = base_ms
+        .max(1)
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF_MS);
+    // In whole ms: 0.75 × base (rounded up) plus a share of the half-base span below its end,
+    // so the factor stays in [0.75, 1.25) whatever floating-point rounding or a number outside
+    // [0, 1) (or NaN) would do. For a base that is a multiple of 4 (the default and the cap)
+    // both parts are exact.
     let r = if rand01.is_nan() {
         0.5
     } else {
         rand01.clamp(0.0, 1.0)
     };
     let span = base / 2;
-    base / 4 * 3 + ((span as f64 * r).floor() as i64).min(span - 1)
+    if span == 0 {
+        // A 1 ms wait has nothing to spread.
+        return base;
+    }
+    base - base / 4 + ((span as f64 * r).floor() as i64).min(span - 1)
 }
 
 /// The delay in ms an HTTP `Retry-After` value asks for: delta-seconds (`120`) or an HTTP-date
@@ -90,19 +100,20 @@ pub fn verdict(status: u16) -> Verdict {
     }
 }
 
-/// When to try again after failed attempt number `attempt`, at `now_ms`: after the backoff or
-/// after the receiver's `Retry-After` delay (`retry_after`, in ms, at most
-/// [`MAX_RETRY_AFTER_MS`]), whichever is later. `None` when that time is past `deadline_ms`
-/// (normally the time the delivery was first due plus [`RETRY_WINDOW_MS`]): the delivery has
-/// failed for good.
+/// When to try again after failed attempt number `attempt`, at `now_ms`: after the backoff
+/// from `base_ms` (see [`backoff_ms`]) or after the receiver's `Retry-After` delay
+/// (`retry_after`, in ms, at most [`MAX_RETRY_AFTER_MS`]), whichever is later. `None` when that
+/// time is past `deadline_ms` (normally the time the delivery was first due plus
+/// [`RETRY_WINDOW_MS`]): the delivery has failed for good.
 pub fn next_attempt_at(
     now_ms: i64,
+    base_ms: i64,
     attempt: u32,
     retry_after: Option<i64>,
     deadline_ms: i64,
     rand01: f64,
 ) -> Option<i64> {
-    let backoff = backoff_ms(attempt, rand01);
+    let backoff = backoff_ms(base_ms, attempt, rand01);
     let asked = retry_after.map_or(0, |ms| ms.clamp(0, MAX_RETRY_AFTER_MS));
     let at = now_ms.saturating_add(backoff.max(asked));
     (at <= deadline_ms).then_some(at)
@@ -115,11 +126,12 @@ mod tests {
 
     const SECOND: i64 = 1000;
     const HOUR: i64 = 3600 * SECOND;
+    const B: i64 = BASE_BACKOFF_MS;
 
     #[test]
     fn backoff_doubles_from_five_seconds_without_jitter() {
         // rand01 = 0.5 is the factor 1.0.
-        let waits: Vec<i64> = (1..=5).map(|a| backoff_ms(a, 0.5)).collect();
+        let waits: Vec<i64> = (1..=5).map(|a| backoff_ms(B, a, 0.5)).collect();
         assert_eq!(
             waits,
             [
@@ -131,42 +143,65 @@ mod tests {
             ]
         );
         // Attempt 0 (nothing tried yet) waits as long as the first retry.
-        assert_eq!(backoff_ms(0, 0.5), 5 * SECOND);
+        assert_eq!(backoff_ms(B, 0, 0.5), 5 * SECOND);
     }
 
     #[test]
     fn backoff_is_capped_at_twelve_hours() {
         // 5 s × 2^13 = 11.4 h is still under the cap; the next doubling is not.
-        assert_eq!(backoff_ms(14, 0.5), 5 * SECOND * (1 << 13));
-        assert_eq!(backoff_ms(15, 0.5), 12 * HOUR);
-        assert_eq!(backoff_ms(u32::MAX, 0.5), 12 * HOUR);
-        assert_eq!(backoff_ms(u32::MAX, 0.0), 9 * HOUR);
-        assert!(backoff_ms(u32::MAX, 0.999_999) < 15 * HOUR);
+        assert_eq!(backoff_ms(B, 14, 0.5), 5 * SECOND * (1 << 13));
+        assert_eq!(backoff_ms(B, 15, 0.5), 12 * HOUR);
+        assert_eq!(backoff_ms(B, u32::MAX, 0.5), 12 * HOUR);
+        assert_eq!(backoff_ms(B, u32::MAX, 0.0), 9 * HOUR);
+        assert!(backoff_ms(B, u32::MAX, 0.999_999) < 15 * HOUR);
     }
 
     #[test]
     fn jitter_ends_are_exact_and_bad_numbers_stay_inside() {
-        assert_eq!(backoff_ms(1, 0.0), 3750);
-        assert_eq!(backoff_ms(1, 0.999_999_999), 6249);
-        assert_eq!(backoff_ms(1, 1.0), 6249);
-        assert_eq!(backoff_ms(1, -3.0), 3750);
-        assert_eq!(backoff_ms(1, 7.0), 6249);
-        assert_eq!(backoff_ms(1, f64::NAN), 5000);
+        assert_eq!(backoff_ms(B, 1, 0.0), 3750);
+        assert_eq!(backoff_ms(B, 1, 0.999_999_999), 6249);
+        assert_eq!(backoff_ms(B, 1, 1.0), 6249);
+        assert_eq!(backoff_ms(B, 1, -3.0), 3750);
+        assert_eq!(backoff_ms(B, 1, 7.0), 6249);
+        assert_eq!(backoff_ms(B, 1, f64::NAN), 5000);
+    }
+
+    #[test]
+    fn backoff_scales_with_its_base() {
+        // A small base (tests, `retryBase: 100`) doubles the same way.
+        let waits: Vec<i64> = (1..=4).map(|a| backoff_ms(100, a, 0.5)).collect();
+        assert_eq!(waits, [100, 200, 400, 800]);
+        assert_eq!(backoff_ms(100, 1, 0.0), 75);
+        assert_eq!(backoff_ms(100, 1, 0.999), 124);
+        // Below 1 ms counts as 1 ms; 1 ms has no jitter.
+        assert_eq!(backoff_ms(0, 1, 0.9), 1);
+        assert_eq!(backoff_ms(-5, 3, 0.0), 3);
+        // A huge base is capped, never overflowed.
+        assert_eq!(backoff_ms(i64::MAX, 40, 0.5), MAX_BACKOFF_MS);
     }
 
     proptest! {
         #[test]
         fn backoff_stays_within_its_jitter_bounds(attempt in 0u32..200, r in 0.0f64..1.0) {
-            let base = backoff_ms(attempt, 0.5);
-            let wait = backoff_ms(attempt, r);
+            let base = backoff_ms(B, attempt, 0.5);
+            let wait = backoff_ms(B, attempt, r);
             prop_assert!(wait as f64 >= (base as f64 * 0.75).floor());
             prop_assert!((wait as f64) < base as f64 * 1.25);
             prop_assert!(wait <= MAX_BACKOFF_MS * 5 / 4);
         }
 
         #[test]
+        fn any_base_keeps_the_jitter_factor(base in 1i64..100_000, attempt in 1u32..40, r in 0.0f64..1.0) {
+            let exact = base.saturating_mul(1 << (attempt - 1).min(30)).min(MAX_BACKOFF_MS);
+            let wait = backoff_ms(base, attempt, r);
+            prop_assert!(wait as f64 >= exact as f64 * 0.75);
+            prop_assert!(wait as f64 <= exact as f64 * 1.25);
+            prop_assert!(wait >= 1);
+        }
+
+        #[test]
         fn backoff_never_shrinks_as_attempts_grow(attempt in 0u32..200, r in 0.0f64..1.0) {
-            prop_assert!(backoff_ms(attempt + 1, r) >= backoff_ms(attempt, r));
+            prop_assert!(backoff_ms(B, attempt + 1, r) >= backoff_ms(B, attempt, r));
         }
 
         #[test]
@@ -177,12 +212,12 @@ mod tests {
             r in 0.0f64..1.0,
         ) {
             let far = i64::MAX;
-            let at = next_attempt_at(now, attempt, asked, far, r).unwrap();
-            prop_assert!(at >= now + backoff_ms(attempt, r));
+            let at = next_attempt_at(now, B, attempt, asked, far, r).unwrap();
+            prop_assert!(at >= now + backoff_ms(B, attempt, r));
             if let Some(ms) = asked {
                 prop_assert!(at >= now + ms.min(MAX_RETRY_AFTER_MS));
             }
-            prop_assert!(at <= now + MAX_RETRY_AFTER_MS.max(backoff_ms(attempt, r)));
+            prop_assert!(at <= now + MAX_RETRY_AFTER_MS.max(backoff_ms(B, attempt, r)));
         }
     }
 
@@ -247,26 +282,26 @@ mod tests {
         let far = now + RETRY_WINDOW_MS;
         // No Retry-After: the backoff.
         assert_eq!(
-            next_attempt_at(now, 2, None, far, 0.5),
+            next_attempt_at(now, B, 2, None, far, 0.5),
             Some(now + 10 * SECOND)
         );
         // A shorter Retry-After does not shorten the backoff.
         assert_eq!(
-            next_attempt_at(now, 2, Some(SECOND), far, 0.5),
+            next_attempt_at(now, B, 2, Some(SECOND), far, 0.5),
             Some(now + 10 * SECOND)
         );
         // A longer one is followed as given.
         assert_eq!(
-            next_attempt_at(now, 2, Some(7 * HOUR), far, 0.5),
+            next_attempt_at(now, B, 2, Some(7 * HOUR), far, 0.5),
             Some(now + 7 * HOUR)
         );
         // But no further than a day.
         assert_eq!(
-            next_attempt_at(now, 2, Some(30 * 24 * HOUR), far, 0.5),
+            next_attempt_at(now, B, 2, Some(30 * 24 * HOUR), far, 0.5),
             Some(now + 24 * HOUR)
         );
         assert_eq!(
-            next_attempt_at(now, 2, Some(-HOUR), far, 0.5),
+            next_attempt_at(now, B, 2, Some(-HOUR), far, 0.5),
             Some(now + 10 * SECOND)
         );
     }
@@ -276,12 +311,12 @@ mod tests {
         let now = 5_000_000;
         let wait = 10 * SECOND;
         assert_eq!(
-            next_attempt_at(now, 2, None, now + wait, 0.5),
+            next_attempt_at(now, B, 2, None, now + wait, 0.5),
             Some(now + wait)
         );
-        assert_eq!(next_attempt_at(now, 2, None, now + wait - 1, 0.5), None);
+        assert_eq!(next_attempt_at(now, B, 2, None, now + wait - 1, 0.5), None);
         assert_eq!(
-            next_attempt_at(now, 2, Some(2 * HOUR), now + HOUR, 0.5),
+            next_attempt_at(now, B, 2, Some(2 * HOUR), now + HOUR, 0.5),
             None
         );
     }
@@ -294,7 +329,7 @@ mod tests {
         let start = 0;
         let deadline = start + RETRY_WINDOW_MS;
         let (mut now, mut attempt) = (start, 1);
-        while let Some(at) = next_attempt_at(now, attempt, None, deadline, 0.5) {
+        while let Some(at) = next_attempt_at(now, B, attempt, None, deadline, 0.5) {
             now = at;
             attempt += 1;
         }

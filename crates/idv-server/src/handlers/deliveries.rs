@@ -1,0 +1,235 @@
+//! The delivery log of a webhook endpoint and the ways to send again: retry one delivery,
+//! replay every event since a time, send a `webhook.test` event.
+//!
+//! Everything sent again goes through the outbox like a new event, with the event's id as its
+//! `webhook-id`, so a receiver that already has the event can tell it is a duplicate. After
+//! queuing, this process's delivery worker is woken so the send starts at once.
+
+use super::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::query_param;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use idv_core::ErrorCode;
+use idv_core::time::iso;
+use idv_store::{AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, NewEvent};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+fn bad(name: &str, what: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!("query parameter `{name}`: {what}"),
+    )
+}
+
+/// Refuses query parameters other than `known` (and `authorization`, which carries credentials).
+fn only_known(query: &str, known: &[&str]) -> ApiResult<()> {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(k, _)| k);
+        if name != "authorization" && !known.contains(&name) {
+            let hint = if known.is_empty() {
+                "this endpoint takes none".to_string()
+            } else {
+                format!("known: {}", known.join(", "))
+            };
+            return Err(bad(name, &format!("unknown parameter; {hint}")));
+        }
+    }
+    Ok(())
+}
+
+/// A delivery as the API shows it, with its attempts (oldest first).
+pub fn delivery_json(d: &DeliveryRecord, attempts: &[&AttemptRecord]) -> Value {
+    json!({
+        "id": d.id,
+        "eventId": d.event_id,
+        "eventType": d.event_kind,
+        "sessionId": d.session_id,
+        "sequence": d.sequence,
+        "state": d.state.as_str(),
+        "attempts": attempts.iter().map(|a| json!({
+            "at": iso(a.at),
+            "statusCode": a.status_code,
+            "latencyMs": a.latency_ms,
+            "response": a.response,
+            "error": a.error,
+        })).collect::<Vec<_>>(),
+        "nextAttemptAt": (d.state == DeliveryState::Pending).then(|| iso(d.next_at)),
+        "createdAt": iso(d.created_at),
+        "deadline": iso(d.deadline),
+    })
+}
+
+/// The deliveries' JSON with their attempts, read in one query.
+async fn with_attempts(state: &AppState, rows: &[DeliveryRecord]) -> ApiResult<Vec<Value>> {
+    let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
+    let attempts = state.store.delivery_attempts(&ids).await?;
+    let mut by_delivery: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
+    for a in &attempts {
+        by_delivery
+            .entry(a.delivery_id.as_str())
+            .or_default()
+            .push(a);
+    }
+    Ok(rows
+        .iter()
+        .map(|d| {
+            let list = by_delivery
+                .get(d.id.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            delivery_json(d, list)
+        })
+        .collect())
+}
+
+/// `GET /api/webhooks/{id}/deliveries?limit=&before=`: newest first; `next` is the `before` of
+/// the following page.
+pub async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    let query = uri.query().unwrap_or("");
+    only_known(query, &["limit", "before"])?;
+    let get = |name: &str| query_param(query, name).filter(|v| !v.is_empty());
+    let limit = match get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "limit",
+                    &format!("`{v}` must be a number from 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let before = get("before");
+    if let Some(b) = &before
+        && (b.is_empty() || b.len() > 19 || !b.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return Err(bad(
+            "before",
+            &format!("`{b}` must be the `next` value of a previous page (a delivery id)"),
+        ));
+    }
+    crate::ops::webhooks::get(&state, &id).await?;
+    let rows = state
+        .store
+        .delivery_list(&id, before.as_deref(), limit)
+        .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|d| d.id.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "items": with_attempts(&state, &rows).await?,
+        "next": next,
+    })))
+}
+
+/// `POST /api/webhooks/{id}/deliveries/{delivery}/retry`: queues the delivery again now, with a
+/// new 3-day deadline. 409 while a worker is sending it.
+pub async fn retry(
+    State(state): State<AppState>,
+    Path((id, delivery)): Path<(String, String)>,
+    uri: Uri,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    only_known(uri.query().unwrap_or(""), &[])?;
+    crate::ops::webhooks::get(&state, &id).await?;
+    let not_found = || {
+        ApiError::new(
+            ErrorCode::DeliveryNotFound,
+            format!(
+                "webhook {id} has no delivery {delivery}; GET /api/webhooks/{id}/deliveries lists them"
+            ),
+        )
+    };
+    if state.store.delivery_get(&id, &delivery).await?.is_none() {
+        return Err(not_found());
+    }
+    let now = state.clock.now_ms();
+    let queued = state
+        .store
+        .delivery_retry(&id, &delivery, now, now + DELIVERY_WINDOW_MS)
+        .await?;
+    if !queued {
+        return Err(ApiError::new(
+            ErrorCode::DeliveryInProgress,
+            format!(
+                "delivery {delivery} is being sent right now; retry it once this attempt has ended"
+            ),
+        ));
+    }
+    state.events_wake.notify_waiters();
+    let d = state
+        .store
+        .delivery_get(&id, &delivery)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut items = with_attempts(&state, std::slice::from_ref(&d)).await?;
+    Ok((StatusCode::ACCEPTED, Json(items.remove(0))))
+}
+
+/// `POST /api/webhooks/{id}/replay?since=`: queues a new delivery of every kept session event
+/// created at or after `since` that the endpoint's filters select.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let query = uri.query().unwrap_or("");
+    only_known(query, &["since"])?;
+    let since = match query_param(query, "since").filter(|v| !v.is_empty()) {
+        Some(v) => super::audit::parse_time("since", &v)?,
+        None => {
+            return Err(bad(
+                "since",
+                "is required: the time to replay events from, as ISO-8601 like 2026-01-31T10:00:00Z or milliseconds since 1970",
+            ));
+        }
+    };
+    crate::ops::webhooks::get(&state, &id).await?;
+    let now = state.clock.now_ms();
+    let queued = state
+        .store
+        .delivery_replay(&id, since, now, now + DELIVERY_WINDOW_MS)
+        .await?;
+    if queued > 0 {
+        state.events_wake.notify_waiters();
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({"queued": queued}))))
+}
+
+/// `POST /api/webhooks/{id}/test`: a `webhook.test` event for this endpoint alone, whatever
+/// event types it selects.
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    only_known(uri.query().unwrap_or(""), &[])?;
+    crate::ops::webhooks::get(&state, &id).await?;
+    let event = NewEvent {
+        id: crate::events::new_event_id(),
+        kind: crate::events::WEBHOOK_TEST.into(),
+        created_at: state.clock.now_ms(),
+        session_id: None,
+        workflow_id: None,
+        owner_id: Some(caller.id.clone()),
+        data: json!({"webhookId": id}),
+    };
+    let delivery = state.store.event_publish(&event, &id).await?;
+    state.events_wake.notify_waiters();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"eventId": event.id, "deliveryId": delivery})),
+    ))
+}

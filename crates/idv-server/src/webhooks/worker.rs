@@ -1,0 +1,296 @@
+//! The webhook delivery worker: takes due deliveries from the outbox and POSTs them to their
+//! endpoints, signed, then records the attempt and what follows from it.
+//!
+//! One loop per process ([`run`], started by `serve`) claims due deliveries under a lease
+//! ([`idv_store::Store::delivery_claim`]) and sends up to `services.webhooks.concurrency` at
+//! once. The store hands out only the first pending delivery of each (endpoint, session), so one
+//! session's events reach an endpoint in sequence order, and a claim is never shared while its
+//! lease holds, so several processes on one database never send a delivery twice at once.
+//!
+//! Delivery is at least once: a process that dies mid-send never records the attempt, its lease
+//! lapses and some process sends the delivery again, with the same `webhook-id` (the event id)
+//! so the receiver can drop the duplicate.
+//!
+//! The outcome of an attempt ([`super::attempt::outcome`], pure): a 2xx delivers; 410 Gone fails the delivery
+//! and disables the endpoint; anything else (another status, a refused address, a timeout) is
+//! tried again after the backoff of [`super::policy`] (or the receiver's `Retry-After` when
+//! longer) until the delivery's deadline. An endpoint whose every attempt has failed for a day is
+//! disabled too. Redirects are not followed (a redirected POST may arrive as a GET without its
+//! body): a 3xx is a failure, so the endpoint's URL should be the final one.
+
+use super::attempt::{Answer, RESPONSE_KEPT, outcome, request_headers};
+use crate::outbound::{OutboundError, public_url_text};
+use crate::state::AppState;
+use idv_store::{AttemptRecord, DeliveryRecord, NewAuditEntry, WebhookRecord};
+use reqwest::header;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How long a stopping worker lets sends in flight finish before it abandons them (their
+/// leases then lapse and they are sent again).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How long to wait after the database refused a claim.
+const CLAIM_RETRY: Duration = Duration::from_secs(1);
+
+/// Delivers webhooks until `shutdown`. Returns at once when `services.webhooks.enabled` is
+/// false.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let cfg = state.config.services.webhooks.clone();
+    if !cfg.enabled {
+        return;
+    }
+    let concurrency = cfg.concurrency.max(1);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    // Told when a send ends: the next delivery of its (endpoint, session) may be due now.
+    let finished = Arc::new(Notify::new());
+    let poll = Duration::from_millis(cfg.poll_interval.max(1));
+    let mut tasks = JoinSet::new();
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let mut held = vec![first];
+        while held.len() < concurrency {
+            match permits.clone().try_acquire_owned() {
+                Ok(p) => held.push(p),
+                Err(_) => break,
+            }
+        }
+        // Armed before the claim, so events committed while it runs still wake the wait below.
+        let woken = state.events_wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let now = state.clock.now_ms();
+        let claimed = state
+            .store
+            .delivery_claim(now, cfg.lease_ms(), held.len() as i64)
+            .await;
+        match claimed {
+            Ok(batch) if !batch.is_empty() => {
+                let endpoints = endpoints_of(&state, &batch).await;
+                for delivery in batch {
+                    let permit = held.pop().expect("one permit per claimed delivery");
+                    let Some(endpoint) = endpoints.get(&delivery.webhook_id).cloned().flatten()
+                    else {
+                        // Deleted or disabled since the claim (a deleted endpoint takes its
+                        // deliveries along; a disabled one is not claimed once its lease lapses).
+                        continue;
+                    };
+                    let st = state.clone();
+                    let done = finished.clone();
+                    tasks.spawn(async move {
+                        deliver(&st, &endpoint, delivery).await;
+                        drop(permit);
+                        done.notify_one();
+                    });
+                }
+                while tasks.try_join_next().is_some() {}
+            }
+            Ok(_) => {
+                drop(held);
+                let wait = match state.store.delivery_next_due().await {
+                    Ok(Some(at)) => {
+                        let ms = (at - state.clock.now_ms()).max(10) as u64;
+                        Duration::from_millis(ms).min(poll)
+                    }
+                    _ => poll,
+                };
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = &mut woken => {}
+                    _ = finished.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                while tasks.try_join_next().is_some() {}
+            }
+            Err(e) => {
+                drop(held);
+                tracing::warn!("cannot claim webhook deliveries: {e}");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(CLAIM_RETRY) => {}
+                }
+            }
+        }
+    }
+    // Sends in flight may finish; what is still going after the grace is abandoned and sent
+    // again (same webhook-id) once its lease lapses.
+    let drained = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(STOP_GRACE, drained).await.is_err() {
+        tracing::info!(
+            sends = tasks.len(),
+            "webhook sends still in flight at shutdown were abandoned; they are sent again when their lease lapses"
+        );
+        tasks.shutdown().await;
+    }
+}
+
+/// The enabled endpoints of a batch, by id (`None`: deleted or disabled since the claim, or
+/// unreadable now).
+async fn endpoints_of(
+    state: &AppState,
+    batch: &[DeliveryRecord],
+) -> HashMap<String, Option<WebhookRecord>> {
+    let mut out = HashMap::new();
+    for d in batch {
+        if out.contains_key(&d.webhook_id) {
+            continue;
+        }
+        let endpoint = match state.store.webhook_get(&d.webhook_id).await {
+            Ok(w) => w.filter(|w| w.enabled),
+            Err(e) => {
+                // Its deliveries are sent again once their lease lapses.
+                tracing::warn!(webhook = %d.webhook_id, "cannot read the webhook endpoint: {e}");
+                None
+            }
+        };
+        out.insert(d.webhook_id.clone(), endpoint);
+    }
+    out
+}
+
+/// One attempt: sends, records the attempt and the delivery's next state, and reports an
+/// endpoint this disabled.
+async fn deliver(state: &AppState, endpoint: &WebhookRecord, delivery: DeliveryRecord) {
+    let cfg = &state.config.services.webhooks;
+    let at = state.clock.now_ms();
+    let started = Instant::now();
+    let result = send(state, endpoint, &delivery, at, cfg.timeout()).await;
+    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let now = state.clock.now_ms();
+    let attempt = AttemptRecord {
+        delivery_id: delivery.id.clone(),
+        webhook_id: delivery.webhook_id.clone(),
+        at,
+        status_code: result.as_ref().ok().map(|a| i32::from(a.status)),
+        latency_ms,
+        response: result
+            .as_ref()
+            .ok()
+            .map(|a| String::from_utf8_lossy(&a.body).into_owned()),
+        error: result.as_ref().err().cloned(),
+    };
+    let outcome = outcome(
+        &result,
+        &delivery,
+        endpoint.failing_since,
+        now,
+        cfg.retry_base_ms(),
+        rand::random::<f64>(),
+    );
+    match state
+        .store
+        .delivery_finish(&delivery, &attempt, &outcome)
+        .await
+    {
+        Ok(Some(true)) => {
+            let reason = outcome.disable.unwrap_or_default();
+            endpoint_disabled(state, endpoint, &reason, now).await;
+        }
+        Ok(Some(false)) => {}
+        Ok(None) => tracing::info!(
+            delivery = %delivery.id,
+            webhook = %delivery.webhook_id,
+            "a webhook delivery outlived its lease; another worker has taken it over"
+        ),
+        Err(e) => tracing::warn!(
+            delivery = %delivery.id,
+            webhook = %delivery.webhook_id,
+            "cannot record a webhook delivery attempt (it is sent again when its lease lapses): {e}"
+        ),
+    }
+}
+
+/// Logs and audits an endpoint the worker disabled.
+async fn endpoint_disabled(state: &AppState, endpoint: &WebhookRecord, reason: &str, now: i64) {
+    let url = public_url_text(&endpoint.url);
+    tracing::warn!(webhook = %endpoint.id, %url, "webhook endpoint disabled: {reason}");
+    state
+        .audit
+        .record(NewAuditEntry {
+            at: now,
+            actor_id: None,
+            actor_kind: "system".into(),
+            actor_name: Some("webhooks".into()),
+            action: "webhook.disabled".into(),
+            target: Some(endpoint.id.clone()),
+            outcome: 200,
+            ip: None,
+            request_id: None,
+            details: json!({"reason": reason, "url": url}),
+        })
+        .await;
+}
+
+/// POSTs the delivery's stored body to the endpoint, signed, and reads the start of the answer.
+/// `now` is the attempt's time on the server's clock (for the rotation overlap). The error is
+/// the attempt log's text.
+async fn send(
+    state: &AppState,
+    endpoint: &WebhookRecord,
+    delivery: &DeliveryRecord,
+    now: i64,
+    timeout: Duration,
+) -> Result<Answer, String> {
+    let key = if endpoint.ed25519 {
+        let key = super::keys::server_key(state).await.map_err(|e| {
+            format!(
+                "cannot load the server's Ed25519 signing key: {}",
+                e.0.message
+            )
+        })?;
+        Some(key)
+    } else {
+        None
+    };
+    // The receiver checks the timestamp against its own clock, so it is the real time even
+    // when the server's clock is moved (tests).
+    let timestamp = idv_core::time::now_ms() / 1000;
+    let headers = request_headers(endpoint, delivery, now, timestamp, key.as_deref())?;
+    let body = reqwest::Body::from(delivery.body.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Bounds connecting, sending and the wait for the answer's head.
+    let mut resp = state
+        .outbound
+        .stream(reqwest::Method::POST, &endpoint.url, headers, body, timeout)
+        .await
+        .map_err(|e| match e {
+            OutboundError::Timeout => timed_out(timeout),
+            other => other.to_string(),
+        })?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // The status decides; the body is only logged, so a slow or broken one keeps what arrived
+    // by the deadline.
+    let mut kept = Vec::new();
+    while kept.len() < RESPONSE_KEPT {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => kept.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    kept.truncate(RESPONSE_KEPT);
+    Ok(Answer {
+        status,
+        retry_after,
+        body: kept,
+    })
+}
+
+fn timed_out(timeout: Duration) -> String {
+    format!(
+        "no answer within {} s (services.webhooks.timeout); the endpoint is slow or unreachable",
+        timeout.as_secs()
+    )
+}

@@ -1,0 +1,346 @@
+//! Webhook delivery across real `idv serve` processes: one killed with SIGKILL while deliveries
+//! are in flight and started again on the same data delivers every event, sending again only
+//! what was in flight (with the same webhook-id and bytes); two processes on one PostgreSQL
+//! database deliver every event exactly once between them.
+
+#[path = "../../idv-server/tests/support/receiver.rs"]
+mod receiver;
+
+use receiver::{Answer, Hit, Receiver, wait_for};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_idv");
+const PASSWORD: &str = "webhook-crash-password";
+const WF_ID: &str = "6a0f7f20-0003-11ef-8000-00000000e003";
+const WORKFLOW: &str = r#"
+id: 6a0f7f20-0003-11ef-8000-00000000e003
+name: Webhook crash checks
+version: "1"
+lifetime: 3600
+defaultLocale: en-us
+steps:
+  - id: FORM
+    name: FORM
+    type: DATA
+    conditions:
+      - name: Done
+        transit: {step: DONE, status: VERIFIED}
+        rules: [{id: always, decision: true}]
+  - id: DONE
+    name: DONE
+    type: DATA
+    final: true
+rules:
+  - id: always
+    name: Always
+    condition: {type: script, script: "1 == 1"}
+"#;
+
+/// A running `idv serve`; killed (SIGKILL) when dropped.
+struct Serve {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `idv serve` on `database` with its files in `dir`, a short lease, quick retries and
+/// private addresses allowed (the receiver is on 127.0.0.1); its log goes to `log`.
+fn serve(dir: &Path, database: &str, log: &str) -> Serve {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir)
+        .env("IDV_CONFIG__DATABASE__URL", database)
+        .env(
+            "IDV_CONFIG__STORAGE__FS__PATH",
+            dir.join("data").display().to_string(),
+        )
+        .env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
+        .env("IDV_CONFIG__SERVICES__API__PORT", "0")
+        .env("IDV_CONFIG__RATELIMIT__ENABLED", "false")
+        .env("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true")
+        .env("IDV_CONFIG__SERVICES__WEBHOOKS__LEASE", "3")
+        .env("IDV_CONFIG__SERVICES__WEBHOOKS__TIMEOUT", "2")
+        .env("IDV_CONFIG__SERVICES__WEBHOOKS__RETRYBASE", "100")
+        .env("IDV_CONFIG__SERVICES__WEBHOOKS__POLLINTERVAL", "100")
+        .env("IDV_ADMIN_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited");
+        if let Some(u) = line.trim().strip_prefix("idv listening on ") {
+            break u.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in reader.lines() {});
+    Serve {
+        child,
+        url,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Serve {
+    async fn ready(&self) {
+        wait_for(20, "the server to answer", || async {
+            self.http
+                .get(format!("{}/api/health", self.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+    }
+
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .basic_auth("admin", Some(PASSWORD))
+    }
+
+    async fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut rb = self.req(method, path);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+
+    async fn load_workflow(&self) {
+        let r = self
+            .req(reqwest::Method::POST, "/api/workflows")
+            .header("content-type", "application/yaml")
+            .body(WORKFLOW)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    /// An endpoint for every event to the receiver, which learns its secret.
+    async fn hook(&self, rx: &Receiver) -> String {
+        let made = self
+            .json(
+                reqwest::Method::POST,
+                "/api/webhooks",
+                Some(json!({"url": rx.url(), "events": ["*"]})),
+            )
+            .await;
+        rx.set_secret(made["secret"].as_str().unwrap());
+        made["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn start_session(&self) -> String {
+        let path = format!("/api/sessions?workflowId={WF_ID}");
+        let s = self
+            .json(reqwest::Method::POST, &path, Some(json!({})))
+            .await;
+        s["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn submit_form(&self, id: &str) {
+        let path = format!("/api/sessions/{id}/step/FORM?type=data");
+        self.json(reqwest::Method::POST, &path, Some(json!({"name": "x"})))
+            .await;
+    }
+
+    async fn log(&self, hook: &str) -> Vec<Value> {
+        let path = format!("/api/webhooks/{hook}/deliveries?limit=500");
+        self.json(reqwest::Method::GET, &path, None).await["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    async fn all_delivered(&self, hook: &str, secs: u64) -> Vec<Value> {
+        wait_for(secs, "every delivery to be delivered", || async {
+            self.log(hook)
+                .await
+                .iter()
+                .all(|d| d["state"] == "delivered")
+        })
+        .await;
+        self.log(hook).await
+    }
+}
+
+/// Every accepted arrival of each webhook-id.
+fn by_id(hits: &[Hit]) -> HashMap<String, Vec<Hit>> {
+    let mut out: HashMap<String, Vec<Hit>> = HashMap::new();
+    for h in hits {
+        out.entry(h.webhook_id.clone()).or_default().push(h.clone());
+    }
+    out
+}
+
+/// Per session, the sequences in order of each event's first arrival.
+fn first_arrivals(hits: &[Hit]) -> BTreeMap<String, Vec<i64>> {
+    let mut seen = HashSet::new();
+    let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for h in hits {
+        if seen.insert(h.webhook_id.clone())
+            && let Some(s) = &h.session_id
+        {
+            out.entry(s.clone()).or_default().push(h.sequence);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("idv.db").display());
+    let rx = Receiver::start().await;
+    // Slow answers: several sends are in flight at any moment.
+    rx.answer(Answer {
+        status: 200,
+        retry_after: None,
+        delay: Duration::from_millis(1500),
+    });
+    let first = serve(dir.path(), &database, "first.log");
+    first.ready().await;
+    first.load_workflow().await;
+    let hook = first.hook(&rx).await;
+    let mut sessions = vec![];
+    for _ in 0..4 {
+        let id = first.start_session().await;
+        first.submit_form(&id).await;
+        sessions.push(id);
+    }
+    wait_for(20, "sends in flight", || async {
+        rx.hits()
+            .iter()
+            .filter(|h| !h.answered.load(std::sync::atomic::Ordering::SeqCst))
+            .count()
+            >= 2
+    })
+    .await;
+    drop(first);
+    // Taken after the process is gone: these were never answered, so never recorded.
+    let before_kill = rx.hits();
+    let in_flight: HashSet<String> = before_kill
+        .iter()
+        .filter(|h| !h.answered.load(std::sync::atomic::Ordering::SeqCst))
+        .map(|h| h.webhook_id.clone())
+        .collect();
+    assert!(!in_flight.is_empty());
+    let arrived_before: HashSet<String> =
+        before_kill.iter().map(|h| h.webhook_id.clone()).collect();
+
+    rx.answer(Answer::status(200));
+    let second = serve(dir.path(), &database, "second.log");
+    second.ready().await;
+    let log = second.all_delivered(&hook, 30).await;
+    assert_eq!(log.len(), sessions.len() * 4, "{log:#?}");
+    assert!(rx.bad().is_empty(), "{:?}", rx.bad());
+
+    let hits = rx.hits();
+    let arrivals = by_id(&hits);
+    for d in &log {
+        let id = d["eventId"].as_str().unwrap();
+        assert!(arrivals.contains_key(id), "event {id} never arrived");
+    }
+    for (id, all) in &arrivals {
+        if all.len() > 1 {
+            assert!(
+                arrived_before.contains(id),
+                "{id} arrived {} times but was not in flight at the kill",
+                all.len()
+            );
+            assert!(all.iter().all(|h| h.raw == all[0].raw), "{id}: other bytes");
+        }
+    }
+    for id in &in_flight {
+        assert!(
+            arrivals[id].len() >= 2,
+            "{id} was in flight at the kill and must be sent again"
+        );
+    }
+    for (session, sequences) in first_arrivals(&hits) {
+        assert_eq!(sequences, [1, 2, 3, 4], "session {session}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_on_one_postgres_deliver_each_event_once() {
+    use sqlx::Connection;
+    let admin = std::env::var("IDV_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!(
+        "idv_hooks_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin}: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let database = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+
+    let rx = Receiver::start().await;
+    let a = serve(dir.path(), &database, "a.log");
+    a.ready().await;
+    // The second starts once the first has migrated the database and made the admin.
+    let b = serve(dir.path(), &database, "b.log");
+    b.ready().await;
+    a.load_workflow().await;
+    let hook = a.hook(&rx).await;
+    let mut sessions = vec![];
+    for i in 0..6 {
+        let (start, step) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let id = start.start_session().await;
+        step.submit_form(&id).await;
+        sessions.push(id);
+    }
+    let log = b.all_delivered(&hook, 30).await;
+    assert_eq!(log.len(), sessions.len() * 4);
+    assert!(rx.bad().is_empty(), "{:?}", rx.bad());
+    let hits = rx.hits();
+    let arrivals = by_id(&hits);
+    assert_eq!(arrivals.len(), log.len());
+    for d in &log {
+        let id = d["eventId"].as_str().unwrap();
+        assert_eq!(
+            arrivals.get(id).map_or(0, Vec::len),
+            1,
+            "event {id}: every webhook-id exactly once"
+        );
+        assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
+    }
+    for (session, sequences) in first_arrivals(&hits) {
+        assert_eq!(sequences, [1, 2, 3, 4], "session {session}");
+    }
+    drop(a);
+    drop(b);
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await;
+}
