@@ -26,7 +26,7 @@ fn webhook(n: u64, events: &[&str], workflows: &[&str], enabled: bool) -> Webhoo
         secret: format!("whsec_secret{n}"),
         previous_secret: None,
         previous_secret_until: None,
-        ed25519: n % 2 == 0,
+        ed25519: n.is_multiple_of(2),
         owner_id: Some("admin".into()),
         created_at: n as i64,
         updated_at: n as i64,
@@ -575,7 +575,7 @@ pub async fn check_outbox(store: &dyn Store) {
     }
     assert!(
         store
-            .delivery_attempts(&[s1_head.id.clone()])
+            .delivery_attempts(std::slice::from_ref(&s1_head.id))
             .await
             .unwrap()
             .is_empty(),
