@@ -27,6 +27,8 @@ pub enum ErrorCode {
     /// A webhook URL whose host is or resolves to a private, loopback or other non-public
     /// address while `outbound.allowPrivateAddresses` is off.
     WebhookUrlNotAllowed,
+    /// An event type a webhook cannot select (not one the server emits).
+    InvalidEventType,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -48,6 +50,7 @@ pub enum ErrorCode {
     StepNotFound,
     AssetNotFound,
     ViewNotFound,
+    WebhookNotFound,
     // 405
     MethodNotAllowed,
     // 406
@@ -107,6 +110,7 @@ impl ErrorCode {
             InvalidIdempotencyKey => "invalid_idempotency_key",
             InvalidWebhookUrl => "invalid_webhook_url",
             WebhookUrlNotAllowed => "webhook_url_not_allowed",
+            InvalidEventType => "invalid_event_type",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -125,6 +129,7 @@ impl ErrorCode {
             StepNotFound => "step_not_found",
             AssetNotFound => "asset_not_found",
             ViewNotFound => "view_not_found",
+            WebhookNotFound => "webhook_not_found",
             MethodNotAllowed => "method_not_allowed",
             NotAcceptable => "not_acceptable",
             UserExists => "user_exists",
@@ -169,7 +174,8 @@ impl ErrorCode {
             | InvalidStatus
             | InvalidIdempotencyKey
             | InvalidWebhookUrl
-            | WebhookUrlNotAllowed => 400,
+            | WebhookUrlNotAllowed
+            | InvalidEventType => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials
@@ -178,7 +184,8 @@ impl ErrorCode {
             | BasicAuthDisabled => 401,
             Forbidden | PermissionEscalation => 403,
             NotFound | RouteNotFound | SessionNotFound | WorkflowNotFound | FileNotFound
-            | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound | ViewNotFound => 404,
+            | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound | ViewNotFound
+            | WebhookNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
             UserExists

@@ -37,6 +37,8 @@ pub struct Inner {
     /// Cancelled when `serve` begins a graceful shutdown: live event streams end then, so their
     /// connections close and the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The Ed25519 webhook signing key, loaded on first use ([`crate::webhooks::keys`]).
+    pub webhook_key: tokio::sync::OnceCell<Arc<crate::webhooks::sign::SigningKeyPair>>,
     /// Translations, read at most once a second.
     pub translations: crate::flow::TranslationCache,
     /// The audit log's queue (its writer runs in `serve`).
@@ -85,6 +87,7 @@ impl AppState {
                 crate::handlers::events::MAX_STREAMS,
             )),
             shutdown: Default::default(),
+            webhook_key: tokio::sync::OnceCell::new(),
             translations: Default::default(),
             audit,
         })))

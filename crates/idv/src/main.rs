@@ -15,6 +15,7 @@ mod lint;
 mod run;
 mod session;
 mod view;
+mod webhook;
 
 // glibc's allocator serialised the request path on its arena locks under load (seen in
 // profiles of session reads); mimalloc keeps per-thread heaps.
@@ -57,6 +58,9 @@ enum Command {
     /// Manage saved views (session lists), as Regula's `idv view`.
     #[command(subcommand)]
     View(view::ViewCommand),
+    /// Manage webhook endpoints (session events delivered to your URL, signed).
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Export sessions to archives and import them (here or into another install).
     #[command(subcommand)]
     Session(session::SessionCommand),
@@ -181,6 +185,7 @@ async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Asset(cmd) => asset::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::View(cmd) => view::run(&open(load_config(&cli)?).await?, cmd).await,
+        Command::Webhook(cmd) => webhook::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
         // Handled in `main`: it has an exit status of its own.
         Command::Audit(_) => Ok(()),

@@ -15,6 +15,7 @@ pub mod security;
 pub mod sessions;
 pub mod system;
 pub mod views;
+pub mod webhooks;
 pub mod workflows;
 
 use crate::auth::Principal;

@@ -10,4 +10,5 @@ pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 pub mod workflows;

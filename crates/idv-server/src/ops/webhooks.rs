@@ -1,0 +1,440 @@
+//! Webhook endpoints (`/api/webhooks` and `idv webhook`): where session events are delivered,
+//! signed with the Standard Webhooks scheme.
+//!
+//! An endpoint is `{url, events, enabled, description, headers, workflowIds, ed25519}`. Its
+//! signing secret (`whsec_…`) is generated here and shown once, in the answer that creates or
+//! rotates it; a rotation keeps the old secret signing beside the new one for an overlap
+//! window, so a receiver can switch without dropping events. The secret is kept in the
+//! database as it is, because signing needs it; the database is the trust boundary, as for the
+//! other server secrets.
+//!
+//! Endpoints are platform-wide: any caller with `webhook:*` manages all of them (the scope has
+//! no own/all split), and an endpoint receives the events of every session its filters select.
+
+use crate::error::{ApiError, ApiResult};
+use crate::events;
+use crate::state::AppState;
+use crate::webhooks::{sign, target};
+use idv_core::ErrorCode;
+use idv_core::time::iso;
+use idv_store::WebhookRecord;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_HEADERS: usize = 20;
+const MAX_HEADER_VALUE: usize = 1024;
+const MAX_WORKFLOWS: usize = 100;
+const MAX_ID: usize = 128;
+/// How long the old secret signs beside the new one after a rotation, unless asked.
+pub const DEFAULT_OVERLAP_S: i64 = 86_400;
+pub const MAX_OVERLAP_S: i64 = 7 * 86_400;
+
+/// Headers the delivery sets itself or that HTTP owns: an endpoint cannot set them.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "user-agent",
+];
+
+/// The body of `POST` and `PATCH /api/webhooks`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookInput {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    pub headers: Option<Map<String, Value>>,
+    pub workflow_ids: Option<Vec<String>>,
+    pub ed25519: Option<bool>,
+}
+
+/// Tells a field sent as `null` (clear it) from one not sent (keep it).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidRequest, message)
+}
+
+/// Reads a request body into [`WebhookInput`]; a wrong field is a 400 naming it.
+pub fn parse_input(body: Value) -> ApiResult<WebhookInput> {
+    if !body.is_object() {
+        return Err(invalid("the body must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            invalid(format!("webhook: {inner}"))
+        } else {
+            invalid(format!("webhook field `{path}`: {inner}"))
+        }
+    })
+}
+
+/// Event types: each one of [`events::ALL`] or `*`, no repeats, at least one.
+pub fn check_events(list: &[String]) -> ApiResult<Vec<String>> {
+    if list.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidEventType,
+            format!(
+                "events must name at least one event type: {} (or * for all)",
+                events::ALL.join(", ")
+            ),
+        ));
+    }
+    let mut out: Vec<String> = vec![];
+    for (i, e) in list.iter().enumerate() {
+        if e != "*" && !events::ALL.contains(&e.as_str()) {
+            return Err(ApiError(
+                idv_core::Error::new(
+                    ErrorCode::InvalidEventType,
+                    format!(
+                        "events[{i}]: unknown event type `{e}`; use one of {} (or * for all)",
+                        events::ALL.join(", ")
+                    ),
+                )
+                .with_details(json!({"eventType": e})),
+            ));
+        }
+        if !out.contains(e) {
+            out.push(e.clone());
+        }
+    }
+    if out.iter().any(|e| e == "*") {
+        return Ok(vec!["*".into()]);
+    }
+    Ok(out)
+}
+
+fn check_headers(headers: &Map<String, Value>) -> ApiResult<Value> {
+    if headers.len() > MAX_HEADERS {
+        return Err(invalid(format!(
+            "headers: at most {MAX_HEADERS} headers, not {}",
+            headers.len()
+        )));
+    }
+    let mut out = Map::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(invalid(format!(
+                "headers: `{name}` is not a valid header name"
+            )));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("webhook-") {
+            return Err(invalid(format!(
+                "headers: `{name}` is set by the delivery itself; choose another header"
+            )));
+        }
+        let Value::String(v) = value else {
+            return Err(invalid(format!(
+                "headers.{name} must be a string, not {value}"
+            )));
+        };
+        if v.len() > MAX_HEADER_VALUE || axum::http::HeaderValue::from_str(v).is_err() {
+            return Err(invalid(format!(
+                "headers.{name} must be visible ASCII text of at most {MAX_HEADER_VALUE} bytes"
+            )));
+        }
+        out.insert(name.clone(), Value::String(v.clone()));
+    }
+    Ok(Value::Object(out))
+}
+
+fn check_workflows(ids: &[String]) -> ApiResult<Vec<String>> {
+    if ids.len() > MAX_WORKFLOWS {
+        return Err(invalid(format!(
+            "workflowIds: at most {MAX_WORKFLOWS} ids, not {}",
+            ids.len()
+        )));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if id.is_empty() || id.len() > MAX_ID || id.contains(',') {
+            return Err(invalid(format!(
+                "workflowIds[{i}] must be a workflow id (1 to {MAX_ID} characters, no commas), not `{id}`"
+            )));
+        }
+    }
+    Ok(ids.to_vec())
+}
+
+fn check_description(d: Option<String>) -> ApiResult<Option<String>> {
+    match d {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(invalid(format!(
+            "description: at most {MAX_DESCRIPTION} characters"
+        ))),
+        Some(d) if d.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// The JSON of an endpoint, never with its secret.
+pub fn view(w: &WebhookRecord) -> Value {
+    json!({
+        "id": w.id,
+        "url": w.url,
+        "events": w.events,
+        "enabled": w.enabled,
+        "description": w.description,
+        "headers": w.headers,
+        "workflowIds": w.workflow_ids,
+        "ed25519": w.ed25519,
+        "createdAt": iso(w.created_at),
+        "updatedAt": iso(w.updated_at),
+        "failingSince": w.failing_since.map(iso),
+        "disabledReason": w.disabled_reason,
+        "disabledAt": w.disabled_at.map(iso),
+        "previousSecretExpiresAt": w.previous_secret_until.map(iso),
+    })
+}
+
+/// [`view`] with the secret: only the answers that create or rotate it.
+pub fn view_with_secret(w: &WebhookRecord) -> Value {
+    let mut v = view(w);
+    v["secret"] = json!(w.secret);
+    v
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::WebhookNotFound,
+        format!("no webhook with id {id}"),
+    )
+}
+
+/// Creates an endpoint: `url` and `events` are required; the URL must be one we may deliver to.
+pub async fn create(
+    state: &AppState,
+    owner: Option<&str>,
+    input: WebhookInput,
+) -> ApiResult<WebhookRecord> {
+    let url = input
+        .url
+        .ok_or_else(|| invalid("url is required: the https URL that receives the events"))?;
+    let events = check_events(input.events.as_deref().ok_or_else(|| {
+        invalid(format!(
+            "events is required: a list of event types ({}) or [\"*\"]",
+            events::ALL.join(", ")
+        ))
+    })?)?;
+    let description = check_description(input.description.flatten())?;
+    let headers = check_headers(&input.headers.unwrap_or_default())?;
+    let workflow_ids = check_workflows(&input.workflow_ids.unwrap_or_default())?;
+    // Last: it may wait on DNS.
+    let url = target::check_url(&url, state.outbound.allows_private_addresses())
+        .await
+        .map_err(ApiError)?;
+    let now = state.clock.now_ms();
+    let webhook = WebhookRecord {
+        id: idv_core::ids::new_id(),
+        url: url.to_string(),
+        events,
+        enabled: input.enabled.unwrap_or(true),
+        description,
+        headers,
+        workflow_ids,
+        secret: sign::new_secret(),
+        previous_secret: None,
+        previous_secret_until: None,
+        ed25519: input.ed25519.unwrap_or(false),
+        owner_id: owner.map(str::to_owned),
+        created_at: now,
+        updated_at: now,
+        failing_since: None,
+        disabled_reason: None,
+        disabled_at: None,
+    };
+    state.store.webhook_create(&webhook).await?;
+    tracing::info!(webhook = %webhook.id, url = %crate::outbound::public_url(&url), "webhook created");
+    Ok(webhook)
+}
+
+pub async fn get(state: &AppState, id: &str) -> ApiResult<WebhookRecord> {
+    state
+        .store
+        .webhook_get(id)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+pub async fn list(state: &AppState) -> ApiResult<Vec<WebhookRecord>> {
+    Ok(state.store.webhook_list().await?)
+}
+
+/// Changes the fields given. Enabling an endpoint the server disabled clears why it was
+/// disabled, so it starts afresh.
+pub async fn update(state: &AppState, id: &str, input: WebhookInput) -> ApiResult<WebhookRecord> {
+    let mut w = get(state, id).await?;
+    if let Some(list) = input.events {
+        w.events = check_events(&list)?;
+    }
+    if let Some(d) = input.description {
+        w.description = check_description(d)?;
+    }
+    if let Some(h) = input.headers {
+        w.headers = check_headers(&h)?;
+    }
+    if let Some(ids) = input.workflow_ids {
+        w.workflow_ids = check_workflows(&ids)?;
+    }
+    if let Some(e) = input.ed25519 {
+        w.ed25519 = e;
+    }
+    if let Some(url) = input.url {
+        // Last: it may wait on DNS.
+        w.url = target::check_url(&url, state.outbound.allows_private_addresses())
+            .await
+            .map_err(ApiError)?
+            .to_string();
+    }
+    if let Some(enabled) = input.enabled {
+        if enabled && !w.enabled {
+            w.failing_since = None;
+            w.disabled_reason = None;
+            w.disabled_at = None;
+        }
+        w.enabled = enabled;
+    }
+    w.updated_at = state.clock.now_ms();
+    if !state.store.webhook_update(&w).await? {
+        return Err(not_found(id));
+    }
+    Ok(w)
+}
+
+pub async fn delete(state: &AppState, id: &str) -> ApiResult<()> {
+    if !state.store.webhook_delete(id).await? {
+        return Err(not_found(id));
+    }
+    tracing::info!(webhook = %id, "webhook deleted");
+    Ok(())
+}
+
+/// Gives the endpoint a new secret; the old one keeps signing for `overlap_s` seconds.
+pub async fn rotate_secret(
+    state: &AppState,
+    id: &str,
+    overlap_s: Option<i64>,
+) -> ApiResult<WebhookRecord> {
+    let overlap = overlap_s.unwrap_or(DEFAULT_OVERLAP_S);
+    if !(0..=MAX_OVERLAP_S).contains(&overlap) {
+        return Err(invalid(format!(
+            "overlapSeconds must be from 0 to {MAX_OVERLAP_S} (7 days), not {overlap}"
+        )));
+    }
+    let mut w = get(state, id).await?;
+    let now = state.clock.now_ms();
+    let old = std::mem::replace(&mut w.secret, sign::new_secret());
+    if overlap > 0 {
+        w.previous_secret = Some(old);
+        w.previous_secret_until = Some(now + overlap * 1000);
+    } else {
+        w.previous_secret = None;
+        w.previous_secret_until = None;
+    }
+    w.updated_at = now;
+    if !state.store.webhook_update(&w).await? {
+        return Err(not_found(id));
+    }
+    tracing::info!(webhook = %id, overlap_s = overlap, "webhook secret rotated");
+    Ok(w)
+}
+
+/// The secrets that sign a delivery at `now`: the current one, and the previous one while its
+/// overlap lasts.
+pub fn signing_secrets(w: &WebhookRecord, now: i64) -> Vec<&str> {
+    let mut out = vec![w.secret.as_str()];
+    if let (Some(old), Some(until)) = (&w.previous_secret, w.previous_secret_until)
+        && until > now
+    {
+        out.push(old.as_str());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_lists() {
+        assert_eq!(
+            check_events(&["session.created".into(), "session.created".into()]).unwrap(),
+            vec!["session.created".to_string()]
+        );
+        assert_eq!(
+            check_events(&["session.created".into(), "*".into()]).unwrap(),
+            vec!["*".to_string()]
+        );
+        let e = check_events(&["session.created".into(), "session.exploded".into()]).unwrap_err();
+        assert_eq!(e.0.code, ErrorCode::InvalidEventType);
+        assert!(e.0.message.contains("events[1]"), "{}", e.0.message);
+        assert!(e.0.message.contains("session.exploded"), "{}", e.0.message);
+        assert!(check_events(&[]).is_err());
+    }
+
+    #[test]
+    fn headers_are_checked() {
+        let ok: Map<String, Value> = serde_json::from_value(json!({"X-Tenant": "acme"})).unwrap();
+        assert_eq!(check_headers(&ok).unwrap(), json!({"X-Tenant": "acme"}));
+        for bad in [
+            json!({"Content-Type": "text/plain"}),
+            json!({"webhook-id": "x"}),
+            json!({"bad header": "x"}),
+            json!({"X-A": 1}),
+            json!({"X-A": "line\nbreak"}),
+        ] {
+            let m: Map<String, Value> = serde_json::from_value(bad.clone()).unwrap();
+            assert!(check_headers(&m).is_err(), "{bad} refused");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let e = parse_input(json!({"url": "https://x", "colour": "red"})).unwrap_err();
+        assert!(e.0.message.contains("colour"), "{}", e.0.message);
+        let e = parse_input(json!({"events": "session.created"})).unwrap_err();
+        assert!(e.0.message.contains("events"), "{}", e.0.message);
+        let i = parse_input(json!({"description": null})).unwrap();
+        assert_eq!(i.description, Some(None));
+        let i = parse_input(json!({})).unwrap();
+        assert_eq!(i.description, None);
+    }
+
+    #[test]
+    fn the_old_secret_signs_only_during_the_overlap() {
+        let w = WebhookRecord {
+            id: "w".into(),
+            url: "https://x".into(),
+            events: vec!["*".into()],
+            enabled: true,
+            description: None,
+            headers: json!({}),
+            workflow_ids: vec![],
+            secret: "whsec_new".into(),
+            previous_secret: Some("whsec_old".into()),
+            previous_secret_until: Some(100),
+            ed25519: false,
+            owner_id: None,
+            created_at: 0,
+            updated_at: 0,
+            failing_since: None,
+            disabled_reason: None,
+            disabled_at: None,
+        };
+        assert_eq!(signing_secrets(&w, 99), vec!["whsec_new", "whsec_old"]);
+        assert_eq!(signing_secrets(&w, 100), vec!["whsec_new"]);
+    }
+}
