@@ -246,7 +246,7 @@ async fn feed_story(backend: Backend) {
         (
             "type=session.exploded".to_owned(),
             400,
-            "invalid_request",
+            "invalid_event_type",
             "`session.exploded`",
         ),
         ("colour=red".to_owned(), 400, "invalid_request", "`colour`"),
@@ -438,6 +438,19 @@ async fn stream_story(backend: Backend) {
         (next.event.as_str(), &next.data["data"]["sessionId"]),
         ("session.created", &json!(s2))
     );
+
+    // EventSource cannot send headers: the credentials may come as a query parameter.
+    let r = srv
+        .get(&format!(
+            "/api/events/stream?type=session.deleted&authorization={}",
+            all.replace(' ', "%20")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    drop(r);
 
     // Refused: no subscribe permission, a bad cursor.
     let reader = auth(&srv.key(&["session_all:read"]).await);

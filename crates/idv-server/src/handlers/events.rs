@@ -73,10 +73,10 @@ fn parse_params(query: &str, known: &[&str]) -> ApiResult<Params> {
             "type" => {
                 for t in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                     if !known_types().any(|k| k == t) {
-                        return Err(bad(
-                            "type",
-                            &format!(
-                                "unknown event type `{t}`; known: {}",
+                        return Err(ApiError::new(
+                            ErrorCode::InvalidEventType,
+                            format!(
+                                "query parameter `type`: unknown event type `{t}`; known: {}",
                                 known_types().collect::<Vec<_>>().join(", ")
                             ),
                         ));
@@ -358,7 +358,7 @@ mod tests {
         let e = parse_params("type=session.created,session.exploded", FEED_PARAMS)
             .unwrap_err()
             .0;
-        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert_eq!(e.code, ErrorCode::InvalidEventType);
         assert!(e.message.contains("`session.exploded`"), "{}", e.message);
         assert!(
             e.message.contains("session.status_changed"),
