@@ -77,6 +77,8 @@ const FACEAPI_READ: &[(&str, Op)] = &[("faceapi", Op::Read)];
 const FACEAPI_WRITE: &[(&str, Op)] = &[("faceapi", Op::Write)];
 const FACEAPI_DELETE: &[(&str, Op)] = &[("faceapi", Op::Delete)];
 const AUDIT_READ: &[(&str, Op)] = &[("audit", Op::Read)];
+const SESSION_SUBSCRIBE: &[(&str, Op)] =
+    &[("session", Op::Subscribe), ("session_all", Op::Subscribe)];
 const WEBHOOK_READ: &[(&str, Op)] = &[("webhook", Op::Read)];
 const WEBHOOK_WRITE: &[(&str, Op)] = &[("webhook", Op::Write)];
 const WEBHOOK_DELETE: &[(&str, Op)] = &[("webhook", Op::Delete)];
@@ -174,6 +176,9 @@ pub fn table() -> Vec<RouteDef> {
         route!(DELETE "/api/webhooks/{id}", AnyOf(WEBHOOK_DELETE), "webhooks", "Delete an endpoint with its delivery log; answers 204", webhooks::delete),
         route!(POST "/api/webhooks/{id}/rotate-secret", AnyOf(WEBHOOK_WRITE), "webhooks", "Give the endpoint a new secret, answered once with the endpoint. The old secret keeps signing beside it (two v1 signatures) for {\"overlapSeconds\": N} (default 86400, at most 604800; 0 stops it at once): previousSecretExpiresAt", webhooks::rotate_secret, json = true, example = Some(r#"{"overlapSeconds": 3600}"#)),
         route!(GET "/api/audit", AnyOf(AUDIT_READ), "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list),
+        // The event feed and its live stream.
+        route!(GET "/api/events", AnyOf(SESSION_READ), "events", "Session events in commit order: {items: [{id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}}], next}, each item byte for byte the body webhooks deliver. session_all:read sees every session's events, session:read those of sessions it started. ?after=<next> continues after a previous page (without it: from the oldest kept event); ?limit= 1-1000, default 100; ?type= (repeatable or comma-separated) keeps only those types (an unknown one is 400 invalid_event_type). A malformed cursor is 400 invalid_cursor. On PostgreSQL an event shows once every older write transaction has ended", events::list),
+        route!(GET "/api/events/stream", AnyOf(SESSION_SUBSCRIBE), "events", "The live event stream as Server-Sent Events (text/event-stream): per event `id: <cursor>`, `event: <type>`, `data: <body>` (one line, as in GET /api/events), a comment every 15 s. Starts after the Last-Event-ID header, else ?after=, else at the current end (only new events). ?type= filters as in GET /api/events. session_all:subscribe: every session; session:subscribe: sessions the caller started. 503 unavailable when the server already serves its maximum of streams", events::stream, json = false, example = None),
     ]
 }
 

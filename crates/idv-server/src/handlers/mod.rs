@@ -6,6 +6,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod devices;
+pub mod events;
 pub mod exchange;
 pub mod files;
 pub mod gateway;

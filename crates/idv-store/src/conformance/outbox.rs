@@ -128,6 +128,11 @@ pub async fn check_outbox(store: &dyn Store) {
     assert_eq!(listed, vec![a.id.clone(), b.id.clone(), c.id.clone()]);
 
     // --- events beside session changes ---
+    assert_eq!(
+        store.events_end().await.expect("events_end"),
+        None,
+        "an empty feed has no end cursor"
+    );
     let mut s1 = open_session(0xeb_5001);
     s1.owner_id = Some("owner-1".into());
     s1.workflow_id = WORKFLOW.into();
@@ -197,6 +202,11 @@ pub async fn check_outbox(store: &dyn Store) {
         assert_eq!(body["type"], json!(e.kind), "body type");
     }
     assert_eq!(page.next, page.events.last().map(|e| e.cursor.clone()));
+    assert_eq!(
+        store.events_end().await.expect("events_end"),
+        page.next,
+        "the end is the last event's cursor"
+    );
 
     // Paging by cursor.
     let first = store
