@@ -189,12 +189,15 @@ pub async fn serve_with_clock(
     let deliveries = tokio::spawn(webhooks::worker::run(state.clone(), stop.clone()));
     let scheduled = scheduler::jobs().start(state.clone());
     let stop_http = stop.clone();
+    let stop_streams = state.shutdown.clone();
     // The peer address reaches the guard for rate limits and the audit log.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             stop_http.cancel();
+            // Live event streams never end on their own; a graceful stop would wait for them.
+            stop_streams.cancel();
         })
         .await
         .map_err(|e| StartupError(format!("server failed: {e}")));

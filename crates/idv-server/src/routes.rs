@@ -77,6 +77,8 @@ const FACEAPI_READ: &[(&str, Op)] = &[("faceapi", Op::Read)];
 const FACEAPI_WRITE: &[(&str, Op)] = &[("faceapi", Op::Write)];
 const FACEAPI_DELETE: &[(&str, Op)] = &[("faceapi", Op::Delete)];
 const AUDIT_READ: &[(&str, Op)] = &[("audit", Op::Read)];
+const SESSION_SUBSCRIBE: &[(&str, Op)] =
+    &[("session", Op::Subscribe), ("session_all", Op::Subscribe)];
 const WEBHOOK_READ: &[(&str, Op)] = &[("webhook", Op::Read)];
 const WEBHOOK_WRITE: &[(&str, Op)] = &[("webhook", Op::Write)];
 const WEBHOOK_DELETE: &[(&str, Op)] = &[("webhook", Op::Delete)];
@@ -178,6 +180,9 @@ pub fn table() -> Vec<RouteDef> {
         route!(POST "/api/webhooks/{id}/replay", AnyOf(WEBHOOK_WRITE), "webhooks", "Queue again every kept session event created at or after ?since= (ISO-8601 or epoch ms) that the endpoint's filters select, each with its own webhook-id; answers 202 {queued}", deliveries::replay),
         route!(POST "/api/webhooks/{id}/test", AnyOf(WEBHOOK_WRITE), "webhooks", "Send a webhook.test event ({webhookId}) to this endpoint alone, whatever events it selects; answers 202 {eventId, deliveryId}", deliveries::test),
         route!(GET "/api/audit", AnyOf(AUDIT_READ), "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list),
+        // The event feed and its live stream.
+        route!(GET "/api/events", AnyOf(SESSION_READ), "events", "Session events in commit order: {items: [{id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}}], next}, each item byte for byte the body webhooks deliver. session_all:read sees every session's events, session:read those of sessions it started. ?after=<next> continues after a previous page (without it: from the oldest kept event); ?limit= 1-1000, default 100; ?type= (repeatable or comma-separated) keeps only those types (an unknown one is 400 invalid_event_type). A malformed cursor is 400 invalid_cursor. On PostgreSQL an event shows once every older write transaction has ended", events::list),
+        route!(GET "/api/events/stream", AnyOf(SESSION_SUBSCRIBE), "events", "The live event stream as Server-Sent Events (text/event-stream): per event `id: <cursor>`, `event: <type>`, `data: <body>` (one line, as in GET /api/events), a comment every 15 s. Starts after the Last-Event-ID header, else ?after=, else at the current end (only new events). ?type= filters as in GET /api/events. session_all:subscribe: every session; session:subscribe: sessions the caller started. 503 unavailable when the server already serves its maximum of streams", events::stream, json = false, example = None),
     ]
 }
 

@@ -32,6 +32,11 @@ pub struct Inner {
     /// Woken (every waiter) when this instance commits events: the webhook workers and the
     /// live event streams look at once instead of at their next poll.
     pub events_wake: tokio::sync::Notify,
+    /// Slots for live event streams (`GET /api/events/stream`); a stream holds one while open.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
+    /// Cancelled when `serve` begins a graceful shutdown: live event streams end then, so their
+    /// connections close and the server can stop.
+    pub shutdown: tokio_util::sync::CancellationToken,
     /// The Ed25519 webhook signing key, loaded on first use ([`crate::webhooks::keys`]).
     pub webhook_key: tokio::sync::OnceCell<Arc<crate::webhooks::sign::SigningKeyPair>>,
     /// Translations, read at most once a second.
@@ -78,6 +83,10 @@ impl AppState {
             clock,
             jobs_wake: tokio::sync::Notify::new(),
             events_wake: tokio::sync::Notify::new(),
+            event_streams: Arc::new(tokio::sync::Semaphore::new(
+                crate::handlers::events::MAX_STREAMS,
+            )),
+            shutdown: Default::default(),
             webhook_key: tokio::sync::OnceCell::new(),
             translations: Default::default(),
             audit,

@@ -474,6 +474,10 @@ impl Store for PgStore {
         outbox::events_after(&self.pool, query).await
     }
 
+    async fn events_end(&self) -> StoreResult<Option<String>> {
+        outbox::events_end(&self.pool).await
+    }
+
     async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()> {
         outbox::webhook_create(&self.pool, webhook).await
     }

@@ -187,6 +187,20 @@ pub(crate) async fn events_after(db: &PgPool, q: &EventQuery) -> StoreResult<Eve
     Ok(EventPage { events, next })
 }
 
+pub(crate) async fn events_end(db: &PgPool) -> StoreResult<Option<String>> {
+    // The same visibility as `events_after`: an event of a transaction still running is
+    // after this cursor, whenever it commits.
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT tx::text, pos FROM events \
+         WHERE feed AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY tx DESC, pos DESC LIMIT 1",
+    )
+    .fetch_optional(db)
+    .await
+    .map_err(backend)?;
+    Ok(row.map(|(tx, pos)| format!("{tx}.{pos}")))
+}
+
 fn webhook_from_row(row: &PgRow) -> StoreResult<WebhookRecord> {
     let events: String = col(row, "events")?;
     let workflows: String = col(row, "workflow_ids")?;

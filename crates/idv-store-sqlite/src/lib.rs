@@ -584,6 +584,10 @@ impl Store for SqliteStore {
         outbox::events_after(&self.db, query).await
     }
 
+    async fn events_end(&self) -> StoreResult<Option<String>> {
+        outbox::events_end(&self.db).await
+    }
+
     async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()> {
         outbox::webhook_create(&self.db, webhook).await
     }

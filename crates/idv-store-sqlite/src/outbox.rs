@@ -186,6 +186,15 @@ pub(crate) async fn events_after(db: &Db, q: &EventQuery) -> StoreResult<EventPa
     Ok(EventPage { events, next })
 }
 
+pub(crate) async fn events_end(db: &Db) -> StoreResult<Option<String>> {
+    let pos: Option<i64> =
+        sqlx::query_scalar("SELECT pos FROM events WHERE feed = 1 ORDER BY pos DESC LIMIT 1")
+            .fetch_optional(&db.read)
+            .await
+            .map_err(backend)?;
+    Ok(pos.map(|p| p.to_string()))
+}
+
 fn webhook_from_row(row: &SqliteRow) -> StoreResult<WebhookRecord> {
     let events: String = col(row, "events")?;
     let workflows: String = col(row, "workflow_ids")?;

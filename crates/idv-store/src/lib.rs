@@ -374,6 +374,10 @@ pub trait Store: Send + Sync + 'static {
     /// every write transaction that began before it has ended (PostgreSQL does).
     async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage>;
 
+    /// The cursor of the last event [`Store::events_after`] shows now (`None` when it shows
+    /// none): a reader that starts there sees only events that become visible later.
+    async fn events_end(&self) -> StoreResult<Option<String>>;
+
     /// Inserts an endpoint; `Conflict` when its id is taken.
     async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()>;
     async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>>;

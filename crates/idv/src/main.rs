@@ -16,6 +16,7 @@ mod run;
 mod session;
 mod view;
 mod webhook;
+mod webhook_listen;
 
 // glibc's allocator serialised the request path on its arena locks under load (seen in
 // profiles of session reads); mimalloc keeps per-thread heaps.
@@ -185,6 +186,9 @@ async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Asset(cmd) => asset::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::View(cmd) => view::run(&open(load_config(&cli)?).await?, cmd).await,
+        Command::Webhook(webhook::WebhookCommand::Listen(args)) => {
+            webhook_listen::listen(args.clone()).await
+        }
         Command::Webhook(cmd) => webhook::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
         // Handled in `main`: it has an exit status of its own.

@@ -39,6 +39,9 @@ pub enum WebhookCommand {
     List,
     /// Delete an endpoint and its delivery log.
     Delete { id: String },
+    /// Read a server's live event stream and POST every event, signed like a webhook, to a
+    /// local URL (a tool for developing a receiver; one line per event on standard output).
+    Listen(crate::webhook_listen::ListenArgs),
 }
 
 fn header_map(items: &[String]) -> Result<Map<String, Value>> {
@@ -100,6 +103,8 @@ pub async fn run(state: &AppState, cmd: &WebhookCommand) -> Result<()> {
             audit::record(state, "webhook.deleted", id, Value::Null).await?;
             println!("Webhook {id} deleted");
         }
+        // Handled in `main`: it talks to a server over HTTP and opens no database.
+        WebhookCommand::Listen(_) => {}
     }
     Ok(())
 }

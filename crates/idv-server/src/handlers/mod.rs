@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod deliveries;
 pub mod devices;
+pub mod events;
 pub mod exchange;
 pub mod files;
 pub mod gateway;

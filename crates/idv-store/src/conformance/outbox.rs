@@ -26,7 +26,7 @@ fn webhook(n: u64, events: &[&str], workflows: &[&str], enabled: bool) -> Webhoo
         secret: format!("whsec_secret{n}"),
         previous_secret: None,
         previous_secret_until: None,
-        ed25519: n % 2 == 0,
+        ed25519: n.is_multiple_of(2),
         owner_id: Some("admin".into()),
         created_at: n as i64,
         updated_at: n as i64,
@@ -128,6 +128,11 @@ pub async fn check_outbox(store: &dyn Store) {
     assert_eq!(listed, vec![a.id.clone(), b.id.clone(), c.id.clone()]);
 
     // --- events beside session changes ---
+    assert_eq!(
+        store.events_end().await.expect("events_end"),
+        None,
+        "an empty feed has no end cursor"
+    );
     let mut s1 = open_session(0xeb_5001);
     s1.owner_id = Some("owner-1".into());
     s1.workflow_id = WORKFLOW.into();
@@ -197,6 +202,11 @@ pub async fn check_outbox(store: &dyn Store) {
         assert_eq!(body["type"], json!(e.kind), "body type");
     }
     assert_eq!(page.next, page.events.last().map(|e| e.cursor.clone()));
+    assert_eq!(
+        store.events_end().await.expect("events_end"),
+        page.next,
+        "the end is the last event's cursor"
+    );
 
     // Paging by cursor.
     let first = store
@@ -575,7 +585,7 @@ pub async fn check_outbox(store: &dyn Store) {
     }
     assert!(
         store
-            .delivery_attempts(&[s1_head.id.clone()])
+            .delivery_attempts(std::slice::from_ref(&s1_head.id))
             .await
             .unwrap()
             .is_empty(),
