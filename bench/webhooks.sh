@@ -100,6 +100,17 @@ print("  %-8s %7d events (%d sessions) in %.1f s: %8.0f events/s delivered; lag 
     r["lag_ms"]["p99"], r["lag_ms"]["max"], r["duplicates"], r["out_of_order"]))' "$OUT/$BACKEND.$1.sink.json" "$1"
 }
 
+# How the attempts went so far: "<status or error> <count>" lines, straight from the database.
+attempt_summary() { # name
+    local q="SELECT coalesce(CAST(status_code AS TEXT), substr(error, 1, 60)) AS outcome, count(*) FROM webhook_attempts GROUP BY 1 ORDER BY 2 DESC"
+    if [[ "$BACKEND" == sqlite ]]; then
+        python3 -c 'import sqlite3, sys; [print("    attempts:", *r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])]' \
+            "$WORK/sqlite-data/idv.db" "$q" | tee "$OUT/$BACKEND.$1.attempts.txt"
+    else
+        psql "$PG_BASE/$PG_DB" -Atqc "$q" | sed 's/^/    attempts: /' | tee "$OUT/$BACKEND.$1.attempts.txt"
+    fi
+}
+
 # Webhook deliveries go to the receiver on loopback.
 SERVER_ENV=(IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES=true)
 
@@ -118,6 +129,7 @@ for b in $BACKENDS; do
     loadgen flow-hooked flow "$CONC" "$WARMUP"
     wait_sink
     show_sink live
+    attempt_summary live
 
     say "[$BACKEND] 3. drain: a backlog made with the delivery workers off, then delivered"
     stop_server
@@ -130,6 +142,7 @@ for b in $BACKENDS; do
     start_server "$b" again
     wait_sink
     show_sink drain
+    attempt_summary drain
     awk '/^VmHWM:/ {print "  peak RSS of the draining server: " int($2 / 1024) " MB"}' "/proc/$SERVER_PID/status"
     stop_server
     drop_db

@@ -22,10 +22,26 @@ use sqlx::{PgConnection, PgPool};
 const MATCHES: &str = "(w.events = ',*,' OR strpos(w.events, ',' || e.kind || ',') > 0) \
      AND (w.workflow_ids = '' OR strpos(w.workflow_ids, ',' || e.workflow_id || ',') > 0)";
 
-/// A pending delivery `d` that is the first pending one of its (endpoint, session).
+/// A pending delivery `c` that is the first pending one of its (endpoint, session).
 const CHAIN_HEAD: &str = "NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-     WHERE p.webhook_id = d.webhook_id AND p.session_id = d.session_id AND p.state = 'pending' \
-     AND (p.sequence < d.sequence OR (p.sequence = d.sequence AND p.id < d.id)))";
+     WHERE p.webhook_id = c.webhook_id AND p.session_id = c.session_id AND p.state = 'pending' \
+     AND (p.sequence < c.sequence OR (p.sequence = c.sequence AND p.id < c.id)))";
+
+/// The candidates of a claim: the first `$4` pending deliveries of enabled endpoints in
+/// `(next_at, id)` order, due at `$1` and not leased, as `c`. Only these are checked for being
+/// the head of their chain, so a claim walks the due index and stops instead of checking every
+/// pending delivery (whatever plan the database picks). A delivery put off for a retry puts off
+/// the rest of its chain with it ([`finish`]), so the blocked ones do not crowd the front.
+const CANDIDATES: &str = "(SELECT d.id, d.webhook_id, d.session_id, d.sequence, d.next_at \
+     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled \
+     WHERE d.state = 'pending' AND d.next_at <= $1 \
+     AND (d.locked_until IS NULL OR d.locked_until < $1) \
+     ORDER BY d.next_at, d.id LIMIT $4) c";
+
+/// How many candidates a claim of `limit` looks at.
+fn window(limit: i64) -> i64 {
+    (limit * 16).max(256)
+}
 
 const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, event_kind, session_id, sequence, \
      state, attempts, next_at, locked_until, created_at, deadline, last_status, last_error";
@@ -351,11 +367,11 @@ pub(crate) async fn claim(
     let mut tx = db.begin().await.map_err(backend)?;
     let rows = sqlx::query(&format!(
         "UPDATE webhook_deliveries SET locked_until = $1 + $2, attempts = attempts + 1 \
-         FROM (SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-               WHERE d.state = 'pending' AND d.next_at <= $1 \
-               AND (d.locked_until IS NULL OR d.locked_until < $1) AND w.enabled \
-               AND {CHAIN_HEAD} ORDER BY d.next_at, d.id LIMIT $3 \
-               FOR UPDATE OF d SKIP LOCKED) due \
+         FROM (SELECT d.id FROM webhook_deliveries d \
+               WHERE d.id IN (SELECT c.id FROM {CANDIDATES} WHERE {CHAIN_HEAD}) \
+               AND d.state = 'pending' AND d.next_at <= $1 \
+               AND (d.locked_until IS NULL OR d.locked_until < $1) \
+               ORDER BY d.next_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED) due \
          WHERE webhook_deliveries.id = due.id \
          RETURNING {}",
         DELIVERY_COLUMNS
@@ -367,6 +383,7 @@ pub(crate) async fn claim(
     .bind(now)
     .bind(lease_ms)
     .bind(limit)
+    .bind(window(limit))
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
@@ -430,6 +447,21 @@ pub(crate) async fn finish(
     .map_err(backend)?
     .rows_affected()
         > 0;
+    if held && outcome.state == DeliveryState::Pending {
+        // The rest of its chain waits for it: put it off as far, so blocked deliveries stay
+        // behind it in the due order (see CANDIDATES).
+        sqlx::query(
+            "UPDATE webhook_deliveries SET next_at = GREATEST(next_at, $4) \
+             WHERE webhook_id = $1 AND session_id = $2 AND state = 'pending' AND id <> $3",
+        )
+        .bind(&claimed.webhook_id)
+        .bind(&claimed.session_id)
+        .bind(id)
+        .bind(outcome.next_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
     let health = if outcome.success {
         "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL"
     } else {
@@ -463,12 +495,16 @@ pub(crate) async fn finish(
 }
 
 pub(crate) async fn next_due(db: &PgPool) -> StoreResult<Option<i64>> {
+    // As a claim's candidates, leased ones included and whenever due.
     sqlx::query_scalar(&format!(
-        "SELECT min(CASE WHEN d.locked_until IS NOT NULL AND d.locked_until >= d.next_at \
-                    THEN d.locked_until + 1 ELSE d.next_at END) \
-         FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-         WHERE d.state = 'pending' AND w.enabled AND {CHAIN_HEAD}"
+        "SELECT min(CASE WHEN c.locked_until IS NOT NULL AND c.locked_until >= c.next_at \
+                    THEN c.locked_until + 1 ELSE c.next_at END) \
+         FROM (SELECT d.id, d.webhook_id, d.session_id, d.sequence, d.next_at, d.locked_until \
+               FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled \
+               WHERE d.state = 'pending' ORDER BY d.next_at, d.id LIMIT $1) c \
+         WHERE {CHAIN_HEAD}"
     ))
+    .bind(window(16))
     .fetch_one(db)
     .await
     .map_err(backend)

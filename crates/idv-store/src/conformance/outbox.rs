@@ -388,6 +388,17 @@ pub async fn check_outbox(store: &dyn Store) {
             .failing_since,
         Some(1_040)
     );
+    let behind = store
+        .delivery_list(&a.id, None, 100)
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|d| d.sequence == 4 && d.session_id.as_deref() == Some(s1.id.as_str()))
+        .expect("s1's last delivery");
+    assert_eq!(
+        behind.next_at, 50_000,
+        "a retry puts off the rest of its chain as far"
+    );
     assert!(
         store
             .delivery_claim(1_400, 500, 10)
