@@ -36,7 +36,7 @@ const CANDIDATES: &str = "(SELECT d.id, d.webhook_id, d.session_id, d.sequence, 
      FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.enabled \
      WHERE d.state = 'pending' AND d.next_at <= $1 \
      AND (d.locked_until IS NULL OR d.locked_until < $1) \
-     ORDER BY d.next_at, d.id LIMIT $4) c";
+     ORDER BY d.next_at, d.id LIMIT $2) c";
 
 /// How many candidates a claim of `limit` looks at.
 fn window(limit: i64) -> i64 {
@@ -364,26 +364,44 @@ pub(crate) async fn claim(
     lease_ms: i64,
     limit: i64,
 ) -> StoreResult<Vec<DeliveryRecord>> {
+    // Three plain statements rather than one: each has an obvious plan (an ordered walk of the
+    // due index, then primary-key lookups), where one statement nesting them let PostgreSQL pick
+    // plans, cached from when the table was empty, that took seconds on a busy outbox.
     let mut tx = db.begin().await.map_err(backend)?;
+    let candidates: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT c.id FROM {CANDIDATES} WHERE {CHAIN_HEAD} ORDER BY c.next_at, c.id"
+    ))
+    .bind(now)
+    .bind(window(limit))
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if candidates.is_empty() {
+        return Ok(vec![]);
+    }
+    // The lease is checked again on the rows as locked: a claimer that committed meanwhile
+    // has set it, and SKIP LOCKED passes over rows another claimer holds.
+    let locked: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM webhook_deliveries WHERE id = ANY($1) AND state = 'pending' \
+         AND next_at <= $2 AND (locked_until IS NULL OR locked_until < $2) \
+         ORDER BY next_at, id LIMIT $3 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(&candidates)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if locked.is_empty() {
+        return Ok(vec![]);
+    }
     let rows = sqlx::query(&format!(
         "UPDATE webhook_deliveries SET locked_until = $1 + $2, attempts = attempts + 1 \
-         FROM (SELECT d.id FROM webhook_deliveries d \
-               WHERE d.id IN (SELECT c.id FROM {CANDIDATES} WHERE {CHAIN_HEAD}) \
-               AND d.state = 'pending' AND d.next_at <= $1 \
-               AND (d.locked_until IS NULL OR d.locked_until < $1) \
-               ORDER BY d.next_at, d.id LIMIT $3 FOR UPDATE OF d SKIP LOCKED) due \
-         WHERE webhook_deliveries.id = due.id \
-         RETURNING {}",
-        DELIVERY_COLUMNS
-            .split(", ")
-            .map(|c| format!("webhook_deliveries.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+         WHERE id = ANY($3) RETURNING {DELIVERY_COLUMNS}"
     ))
     .bind(now)
     .bind(lease_ms)
-    .bind(limit)
-    .bind(window(limit))
+    .bind(&locked)
     .fetch_all(&mut *tx)
     .await
     .map_err(backend)?;
