@@ -11,12 +11,15 @@
 # For each backend, on one server:
 #   1. ceiling: GET /api/health, and the session flow with no webhook endpoint;
 #   2. live: one endpoint selecting every event; the same flow. Sessions/s beside (1), events
-#      delivered per second while the flow runs, and the lag p50/p99;
+#      delivered per second while the flow runs, and the lag p50/p99 (at this concurrency the
+#      flow makes events faster than they are delivered, so the lag is mostly queueing); then
+#      the flow at concurrency BENCH_LIGHT_CONCURRENCY (2), which the deliveries keep up with:
+#      the lag of the path itself;
 #   3. drain: the delivery workers off (services.webhooks.enabled=false) while the flow makes a
 #      backlog, then a restart with them on: how fast the backlog is delivered.
 #
 # Knobs (environment): BENCH_BACKENDS ("sqlite postgres"), BENCH_CONCURRENCY (16),
-# BENCH_DURATION (seconds per run, 10), BENCH_WARMUP (3), BENCH_PG
+# BENCH_LIGHT_CONCURRENCY (2), BENCH_DURATION (seconds per run, 10), BENCH_WARMUP (3), BENCH_PG
 # (postgres://postgres@127.0.0.1:5432).
 set -euo pipefail
 
@@ -26,6 +29,7 @@ BENCH="$ROOT/bench"
 
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 CONC=${BENCH_CONCURRENCY:-16}
+LIGHT=${BENCH_LIGHT_CONCURRENCY:-2}
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-3}
 LG_THREADS=1
@@ -130,6 +134,10 @@ for b in $BACKENDS; do
     wait_sink
     show_sink live
     attempt_summary live
+    start_sink light "$SINK_PORT"
+    loadgen flow-light flow "$LIGHT" "$WARMUP"
+    wait_sink
+    show_sink light
 
     say "[$BACKEND] 3. drain: a backlog made with the delivery workers off, then delivered"
     stop_server
