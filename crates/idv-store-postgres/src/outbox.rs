@@ -636,6 +636,7 @@ pub(crate) async fn retry(
     };
     let done = sqlx::query(
         "UPDATE webhook_deliveries SET state = 'pending', next_at = $3, locked_until = NULL, \
+         attempts = 0, \
          deadline = $4 WHERE webhook_id = $1 AND id = $2 \
          AND (locked_until IS NULL OR locked_until < $3)",
     )

@@ -429,8 +429,9 @@ pub trait Store: Send + Sync + 'static {
     /// Attempts of these deliveries, oldest first.
     async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>>;
 
-    /// Queues a delivery again now (pending, `next_at = now`, a new `deadline`), unless a
-    /// worker holds it. False when unknown or held.
+    /// Queues a delivery again now (pending, `next_at = now`, a new `deadline`, `attempts` back
+    /// to 0 so its backoff starts over; the attempt log stays), unless a worker holds it. False
+    /// when unknown or held.
     async fn delivery_retry(
         &self,
         webhook_id: &str,

@@ -493,8 +493,9 @@ pub async fn check_outbox(store: &dyn Store) {
         .expect("get")
         .expect("listed");
     assert_eq!(
-        (again.state, again.next_at, again.deadline),
-        (DeliveryState::Pending, 3_000, 9_000)
+        (again.state, again.next_at, again.deadline, again.attempts),
+        (DeliveryState::Pending, 3_000, 9_000, 0),
+        "queued again, its backoff starting over"
     );
     assert_eq!(store.delivery_get(&b.id, &s1_head.id).await.unwrap(), None);
 
