@@ -72,12 +72,15 @@ if [[ -n "$REV" ]]; then
     rsync -r --checksum --delete "$SRC.new/" "$SRC/"
     rm -rf "$SRC.new"
     say "building the release binary of $REV ($BUILT) and the load generator"
-    (cd "$SRC" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release -p idv) || die "the build of $REV failed"
+    # A target folder of its own: cargo names the workspace's artifacts the same from either
+    # tree, so one shared with the working tree's build would hand each the other's crates.
+    (cd "$SRC" && CARGO_TARGET_DIR="$TARGET_DIR/bench-rev" cargo build --release -p idv) || die "the build of $REV failed"
+    BIN="$TARGET_DIR/bench-rev/release/idv"
 else
     say "building the release binary and the load generator"
     cargo build --release -p idv
+    BIN="$TARGET_DIR/release/idv"
 fi
-BIN="$TARGET_DIR/release/idv"
 [[ -x "$BIN" ]] || die "no binary at $BIN after the build"
 # Its own workspace and lock file; built into the same target folder (one place to clean).
 CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release --locked --manifest-path "$BENCH/loadgen/Cargo.toml"
