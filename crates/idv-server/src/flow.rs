@@ -418,24 +418,9 @@ pub async fn submit(
                 other => ApiError::new(ErrorCode::StepFailed, other.to_string()),
             });
         }
-        let now = state.clock.now_ms();
-        let next = with_run(&current, run, now);
-        let events = crate::events::changed(&current, &next, now, false);
-        match state
-            .store
-            .session_advance(&next, &fx.files, &fx.jobs, None, &events)
-            .await
-        {
-            Ok(true) => {
-                if !fx.jobs.is_empty() {
-                    state.jobs_wake.notify_one();
-                }
-                if !events.is_empty() {
-                    state.events_wake.notify_waiters();
-                }
-                return Ok(next);
-            }
-            Ok(false) => {}
+        match write_run(state, &current, run, &fx, None, false).await {
+            Ok(Some(next)) => return Ok(next),
+            Ok(None) => {}
             Err(e) => {
                 fx.discard_files_from(0).await;
                 return Err(e.into());
@@ -455,6 +440,37 @@ pub async fn submit(
     Err(conflict(&s.id))
 }
 
+/// Writes `run` over `prev` in one transaction with the files and jobs it made and the events
+/// that describe the change ([`idv_store::Store::session_advance`]), then wakes the job workers
+/// and the event readers (webhook workers, live streams) when it gave them something. `None`
+/// when the session changed meanwhile (a lost compare-and-swap: nothing was written).
+async fn write_run(
+    state: &AppState,
+    prev: &SessionRecord,
+    run: Run,
+    fx: &ServerEffects,
+    done_job: Option<&str>,
+    expired: bool,
+) -> idv_store::StoreResult<Option<SessionRecord>> {
+    let now = state.clock.now_ms();
+    let next = with_run(prev, run, now);
+    let events = crate::events::changed(prev, &next, now, expired);
+    if !state
+        .store
+        .session_advance(&next, &fx.files, &fx.jobs, done_job, &events)
+        .await?
+    {
+        return Ok(None);
+    }
+    if !fx.jobs.is_empty() {
+        state.jobs_wake.notify_one();
+    }
+    if !events.is_empty() {
+        state.events_wake.notify_waiters();
+    }
+    Ok(Some(next))
+}
+
 /// Writes the run; `None` when the session changed meanwhile (the files are discarded).
 async fn commit(
     state: &AppState,
@@ -464,24 +480,9 @@ async fn commit(
     done_job: Option<&str>,
     expired: bool,
 ) -> ApiResult<Option<SessionRecord>> {
-    let now = state.clock.now_ms();
-    let next = with_run(s, run, now);
-    let events = crate::events::changed(s, &next, now, expired);
-    let written = state
-        .store
-        .session_advance(&next, &fx.files, &fx.jobs, done_job, &events)
-        .await;
-    match written {
-        Ok(true) => {
-            if !fx.jobs.is_empty() {
-                state.jobs_wake.notify_one();
-            }
-            if !events.is_empty() {
-                state.events_wake.notify_waiters();
-            }
-            Ok(Some(next))
-        }
-        Ok(false) => {
+    match write_run(state, s, run, fx, done_job, expired).await {
+        Ok(Some(next)) => Ok(Some(next)),
+        Ok(None) => {
             fx.discard_files_from(0).await;
             Ok(None)
         }
@@ -632,20 +633,10 @@ async fn merge_job(
         Engine::new(&wf, &scope, &mut fx)
             .complete_action(&mut run, &outcome)
             .await;
-        let now = state.clock.now_ms();
-        let next = with_run(&s, run, now);
-        let events = crate::events::changed(&s, &next, now, false);
-        if state
-            .store
-            .session_advance(&next, &fx.files, &fx.jobs, Some(&job.id), &events)
+        if write_run(state, &s, run, &fx, Some(&job.id), false)
             .await?
+            .is_some()
         {
-            if !fx.jobs.is_empty() {
-                state.jobs_wake.notify_one();
-            }
-            if !events.is_empty() {
-                state.events_wake.notify_waiters();
-            }
             return Ok(());
         }
         // Lost a race: keep the action's own files, redo the merge on a fresh read.

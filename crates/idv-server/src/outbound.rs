@@ -323,7 +323,7 @@ impl Outbound {
     }
 }
 
-const ALLOW_HINT: &str = "set outbound.allowPrivateAddresses: true to allow it";
+pub(crate) const ALLOW_HINT: &str = "set outbound.allowPrivateAddresses: true to allow it";
 
 /// Scheme, host and port: a configured service is allowed at exactly its origin.
 #[derive(Debug, Clone, PartialEq, Eq)]

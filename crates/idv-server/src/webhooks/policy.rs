@@ -17,8 +17,9 @@ pub const BASE_BACKOFF_MS: i64 = 5_000;
 pub const MAX_BACKOFF_MS: i64 = 12 * 60 * 60 * 1000;
 /// The longest wait a receiver's `Retry-After` is followed to.
 pub const MAX_RETRY_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
-/// Deliveries are retried for this long after they were first due.
-pub const RETRY_WINDOW_MS: i64 = 3 * 24 * 60 * 60 * 1000;
+/// Deliveries are retried for this long after they were first due: the store's window, which
+/// sets each delivery's deadline.
+pub const RETRY_WINDOW_MS: i64 = idv_store::DELIVERY_WINDOW_MS;
 /// An endpoint whose deliveries have failed for this long without one success is disabled.
 pub const DISABLE_AFTER_FAILING_MS: i64 = 24 * 60 * 60 * 1000;
 

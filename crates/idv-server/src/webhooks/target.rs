@@ -7,6 +7,7 @@
 //! itself goes through [`crate::outbound`], which checks again at connection time (a name may
 //! resolve differently later).
 
+use crate::outbound::ALLOW_HINT;
 use crate::outbound::{non_public_reason, public_url, public_url_text};
 use idv_core::{Error, ErrorCode};
 use std::net::IpAddr;
@@ -18,8 +19,6 @@ pub const MAX_URL_CHARS: usize = 2048;
 
 /// How long resolving the host may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
-
-const ALLOW_HINT: &str = "set outbound.allowPrivateAddresses: true to allow it";
 
 /// The parsed URL when webhooks may be delivered to `text`, else `invalid_webhook_url` or
 /// `webhook_url_not_allowed`. With `allow_private` the host must still resolve, but to any
