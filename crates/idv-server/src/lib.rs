@@ -15,6 +15,7 @@ pub mod ops;
 pub mod outbound;
 pub mod qr_png;
 pub mod ratelimit;
+pub mod request_log;
 pub mod routes;
 pub mod scheduler;
 pub mod state;
@@ -102,7 +103,7 @@ pub fn app(state: AppState) -> axum::Router {
     let limit = usize::try_from(state.config.services.api.max_body_size.0).unwrap_or(usize::MAX);
     routes::router(state)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_log::RequestSpan))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
 }

@@ -1,0 +1,467 @@
+//! No secret in a log line, at any level: `idv serve` at `IDV_LOG=trace`, on SQLite and on
+//! PostgreSQL, is given a password, an API key, a device token, QR one-time tokens, a Bearer
+//! access token and a webhook secret and header value, used in headers and in the documented
+//! `?authorization=` query parameter, and none of them appears in what the process printed.
+
+#[path = "../../idv-server/tests/support/receiver.rs"]
+mod receiver;
+
+use base64::Engine;
+use receiver::{Receiver, wait_for};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_idv");
+const PASSWORD: &str = "Pl4nted-Passw0rd-7f3a9c";
+const WRONG_PASSWORD: &str = "Wr0ng-Passw0rd-5d2b81";
+const HOOK_HEADER: &str = "Bearer hook-receiver-credential-0c4e2f";
+const WF_ID: &str = "6a0f7f20-0010-11ef-8000-00000000e010";
+const WORKFLOW: &str = r#"
+id: 6a0f7f20-0010-11ef-8000-00000000e010
+name: Log secrets checks
+version: "1"
+lifetime: 3600
+defaultLocale: en-us
+steps:
+  - id: FORM
+    name: FORM
+    type: DATA
+    conditions:
+      - name: Done
+        transit: {step: DONE, status: VERIFIED}
+        rules: [{id: always, decision: true}]
+  - id: DONE
+    name: DONE
+    type: DATA
+    final: true
+rules:
+  - id: always
+    name: Always
+    condition: {type: script, script: "1 == 1"}
+"#;
+
+struct Serve {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `idv serve` at the most verbose level; stdout and stderr both go to `log`.
+fn serve(dir: &Path, database: &str, log: &Path) -> Serve {
+    let err = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir)
+        .env("IDV_LOG", "trace")
+        .env("IDV_CONFIG__DATABASE__URL", database)
+        .env(
+            "IDV_CONFIG__STORAGE__FS__PATH",
+            dir.join("data").display().to_string(),
+        )
+        .env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
+        .env("IDV_CONFIG__SERVICES__API__PORT", "0")
+        .env("IDV_CONFIG__RATELIMIT__ENABLED", "false")
+        .env("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true")
+        .env("IDV_CONFIG__SERVICES__WEBHOOKS__POLLINTERVAL", "100")
+        .env("IDV_ADMIN_PASSWORD", PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited");
+        printed.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix("idv listening on ") {
+            break u.to_string();
+        }
+    };
+    // What the process prints on stdout is checked too.
+    let out_path = log.with_extension("stdout");
+    std::fs::write(&out_path, printed).unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(out_path)
+            .unwrap();
+        for line in reader.lines().map_while(Result::ok) {
+            let _ = writeln!(f, "{line}");
+        }
+    });
+    Serve {
+        child,
+        url,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.replace(' ', "%20")
+}
+
+fn basic(user: &str, pw: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+    )
+}
+
+impl Serve {
+    /// A request with `authorization` as the header, or as the query parameter.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: &str,
+        in_query: bool,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = if in_query {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            self.http.request(
+                method,
+                format!(
+                    "{}{path}{sep}authorization={}",
+                    self.url,
+                    enc(authorization)
+                ),
+            )
+        } else {
+            self.http
+                .request(method, format!("{}{path}", self.url))
+                .header("authorization", authorization)
+        };
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, method: Method, path: &str, auth: &str, q: bool, b: Option<Value>) -> Value {
+        let (status, v) = self.call(method, path, auth, q, b).await;
+        assert!((200..300).contains(&status), "{path}: {status} {v}");
+        v
+    }
+}
+
+/// Uses every kind of credential, in headers and in the query, and returns the secret strings
+/// that must not appear in the log.
+async fn exercise(s: &Serve) -> Vec<String> {
+    let admin = basic("admin", PASSWORD);
+    let mut secrets = vec![
+        PASSWORD.to_string(),
+        WRONG_PASSWORD.to_string(),
+        admin.trim_start_matches("Basic ").to_string(),
+        HOOK_HEADER.trim_start_matches("Bearer ").to_string(),
+    ];
+    for q in [false, true] {
+        s.ok(Method::GET, "/api/workflows", &admin, q, None).await;
+    }
+    // A failed login, by Basic auth and by the login endpoint.
+    let wrong = basic("admin", WRONG_PASSWORD);
+    secrets.push(wrong.trim_start_matches("Basic ").to_string());
+    for q in [false, true] {
+        assert_eq!(
+            s.call(Method::GET, "/api/workflows", &wrong, q, None)
+                .await
+                .0,
+            401
+        );
+    }
+    let r = s
+        .http
+        .post(format!("{}/api/auth/login", s.url))
+        .json(&json!({"username": "admin", "password": WRONG_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Bearer tokens from a login.
+    let login: Value = s
+        .http
+        .post(format!("{}/api/auth/login", s.url))
+        .json(&json!({"username": "admin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["accessToken"].as_str().unwrap().to_string();
+    let refresh = login["refreshToken"].as_str().unwrap().to_string();
+    for q in [false, true] {
+        s.ok(
+            Method::GET,
+            "/api/workflows",
+            &format!("Bearer {access}"),
+            q,
+            None,
+        )
+        .await;
+    }
+    secrets.extend([access, refresh]);
+    // The workflow the device and deeplink starts run.
+    let r = s
+        .http
+        .post(format!("{}/api/workflows", s.url))
+        .header("authorization", &admin)
+        .header("content-type", "application/yaml")
+        .body(WORKFLOW)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // An API key.
+    let key = s
+        .ok(
+            Method::POST,
+            "/api/apikey",
+            &admin,
+            false,
+            Some(json!({"name": "log check", "permissions": ["session_all:read", "session_all:write", "ephemeral_device:write", "deeplink:write"]})),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let apikey = format!("ApiKey {key}");
+    for q in [false, true] {
+        s.ok(
+            Method::POST,
+            &format!("/api/sessions?workflowId={WF_ID}"),
+            &apikey,
+            q,
+            Some(json!({})),
+        )
+        .await;
+    }
+    secrets.push(key);
+    // A device token.
+    let device = s
+        .ok(
+            Method::POST,
+            "/api/device/ephemeral",
+            &apikey,
+            false,
+            Some(json!({"ttl": 600})),
+        )
+        .await["authorization"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for q in [false, true] {
+        let started = s
+            .ok(
+                Method::POST,
+                &format!("/api/sessions?workflowId={WF_ID}"),
+                &device,
+                q,
+                Some(json!({})),
+            )
+            .await;
+        let id = started["id"].as_str().unwrap();
+        s.ok(
+            Method::GET,
+            &format!("/api/sessions/{id}"),
+            &device,
+            q,
+            None,
+        )
+        .await;
+    }
+    secrets.push(device.trim_start_matches("Token ").to_string());
+    // QR one-time tokens, exchanged by header and by query; and the tokens they give.
+    for q in [false, true] {
+        let qr = s
+            .ok(
+                Method::GET,
+                &format!("/api/deeplink/qrcode?workflowId={WF_ID}"),
+                &apikey,
+                false,
+                None,
+            )
+            .await;
+        let token = qr["token"].as_str().unwrap().to_string();
+        let tr = if token.starts_with("Token ") {
+            token.clone()
+        } else {
+            format!("Token {token}")
+        };
+        let sid = qr["sessionId"].as_str().unwrap();
+        let got = s
+            .ok(
+                Method::POST,
+                &format!("/api/deeplink/exchange?sessionId={sid}"),
+                &tr,
+                q,
+                None,
+            )
+            .await;
+        let bound = got["authorization"].as_str().unwrap().to_string();
+        s.ok(
+            Method::GET,
+            &format!("/api/sessions/{sid}"),
+            &bound,
+            q,
+            None,
+        )
+        .await;
+        secrets.push(tr.trim_start_matches("Token ").to_string());
+        secrets.push(bound.trim_start_matches("Token ").to_string());
+    }
+    // A deeplink's URL token.
+    let link = s
+        .ok(
+            Method::POST,
+            &format!("/api/v1/deeplink?workflowId={WF_ID}"),
+            &apikey,
+            false,
+            Some(json!({})),
+        )
+        .await;
+    let url = link["url"].as_str().unwrap();
+    let token = url
+        .split("authorization=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .replace("%20", " ");
+    let sid = link["sessionId"].as_str().unwrap();
+    s.ok(
+        Method::GET,
+        &format!("/api/sessions/{sid}"),
+        &token,
+        true,
+        None,
+    )
+    .await;
+    secrets.push(token.trim_start_matches("Token ").to_string());
+    // A webhook with a secret and a credential header, delivering to a receiver.
+    let rx = Receiver::start().await;
+    let made = s
+        .ok(
+            Method::POST,
+            "/api/webhooks",
+            &admin,
+            false,
+            Some(json!({"url": rx.url(), "events": ["*"], "headers": {"Authorization": HOOK_HEADER}})),
+        )
+        .await;
+    let secret = made["secret"].as_str().unwrap().to_string();
+    rx.set_secret(&secret);
+    let hook = made["id"].as_str().unwrap().to_string();
+    let rotated = s
+        .ok(
+            Method::POST,
+            &format!("/api/webhooks/{hook}/rotate-secret"),
+            &admin,
+            false,
+            Some(json!({"overlapSeconds": 600})),
+        )
+        .await;
+    let new_secret = rotated["secret"].as_str().unwrap().to_string();
+    rx.set_secret(&new_secret);
+    s.ok(
+        Method::POST,
+        &format!("/api/sessions?workflowId={WF_ID}"),
+        &apikey,
+        false,
+        Some(json!({})),
+    )
+    .await;
+    wait_for(60, "a webhook delivery", || async {
+        !rx.accepted().is_empty()
+    })
+    .await;
+    secrets.push(secret.trim_start_matches("whsec_").to_string());
+    secrets.push(new_secret.trim_start_matches("whsec_").to_string());
+    secrets
+}
+
+async fn check(database: &str, dir: &Path) {
+    let log = dir.join("serve.log");
+    let s = serve(dir, database, &log);
+    wait_for(30, "the server to answer", || async {
+        s.http
+            .get(format!("{}/api/health", s.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    let secrets = exercise(&s).await;
+    drop(s);
+    let mut printed = std::fs::read_to_string(&log).unwrap();
+    printed.push_str(&std::fs::read_to_string(log.with_extension("stdout")).unwrap());
+    // The log is really at the most verbose level and really saw the requests.
+    assert!(printed.contains("TRACE"), "no TRACE lines in the log");
+    for secret in &secrets {
+        assert!(
+            secret.len() >= 12,
+            "a planted secret is too short to search for: {secret}"
+        );
+        let encoded = secret
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
+        for form in [secret.as_str(), encoded.as_str()] {
+            if let Some(at) = printed.find(form) {
+                let start = printed[..at].rfind('\n').map_or(0, |i| i + 1);
+                let end = printed[at..].find('\n').map_or(printed.len(), |i| at + i);
+                panic!("a secret is in the log: {}", &printed[start..end]);
+            }
+        }
+    }
+    assert!(
+        printed.contains("authorization=[redacted]"),
+        "the query credentials were not logged redacted"
+    );
+    println!(
+        "log_secrets: {} planted secrets, {} log lines at trace, none found",
+        secrets.len(),
+        printed.lines().count()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("idv.db").display());
+    check(&db, dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log_on_postgres() {
+    use sqlx::Connection;
+    let admin = std::env::var("IDV_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("idv_logs_{}", idv_core::ids::new_id());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').unwrap().0;
+    let dir = tempfile::tempdir().unwrap();
+    check(&format!("{base}/{name}"), dir.path()).await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await;
+}
