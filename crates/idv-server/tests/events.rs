@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// How long a test waits for something that should happen (PostgreSQL shows an event once the
 /// write transactions older than it have ended; a stream polls every second).
-const PATIENCE: Duration = Duration::from_secs(20);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 fn auth(key: &str) -> String {
     format!("ApiKey {key}")

@@ -263,7 +263,8 @@ async fn the_timeout_bounds_headers_and_body() {
         assert_eq!(err, OutboundError::Timeout, "{path}");
         let took = started.elapsed();
         assert!(
-            took >= Duration::from_millis(350) && took < Duration::from_secs(3),
+            // The server answers after 10 s: anything well under that is the timeout's doing.
+            took >= Duration::from_millis(350) && took < Duration::from_secs(8),
             "{path} took {took:?}"
         );
     }

@@ -47,7 +47,7 @@ rules:
 /// The events of one session in the outbox, once at least `n` are visible.
 async fn events_of(srv: &TestServer, session: &str, n: usize) -> Vec<EventRecord> {
     let store = srv.state().await.store.clone();
-    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    let give_up = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let page = store
             .events_after(&EventQuery {

@@ -398,7 +398,7 @@ async fn exercise(s: &Serve) -> Vec<String> {
 async fn check(database: &str, dir: &Path) {
     let log = dir.join("serve.log");
     let s = serve(dir, database, &log);
-    wait_for(30, "the server to answer", || async {
+    wait_for(60, "the server to answer", || async {
         s.http
             .get(format!("{}/api/health", s.url))
             .send()

@@ -98,7 +98,7 @@ fn serve(dir: &Path, database: &str, log: &str) -> Serve {
 
 impl Serve {
     async fn ready(&self) {
-        wait_for(20, "the server to answer", || async {
+        wait_for(60, "the server to answer", || async {
             self.http
                 .get(format!("{}/api/health", self.url))
                 .send()
@@ -228,7 +228,7 @@ async fn sigkill_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight(
         first.submit_form(&id).await;
         sessions.push(id);
     }
-    wait_for(20, "sends in flight", || async {
+    wait_for(60, "sends in flight", || async {
         rx.hits()
             .iter()
             .filter(|h| !h.answered.load(std::sync::atomic::Ordering::SeqCst))

@@ -23,7 +23,7 @@ const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
 const ADMIN_PASSWORD: &str = "listen-test-password";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-const PATIENCE: Duration = Duration::from_secs(30);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A process killed when the test ends, however it ends.
 struct Proc(Child);
