@@ -403,7 +403,7 @@ async fn the_clean_sessions_job_runs_on_its_schedule(backend: Backend) {
     let id = e.start_as(&e.admin_key).await;
     e.srv.clock.advance(31 * DAY_MS);
     let mut status = 0;
-    for _ in 0..100 {
+    for _ in 0..600 {
         status = e.get(&id).await.status().as_u16();
         if status == 410 {
             break;

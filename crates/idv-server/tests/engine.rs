@@ -530,7 +530,7 @@ async fn background_actions_survive_a_restart(backend: Backend) {
     // The step waits for its background action.
     assert_eq!(s["id"], "WAIT");
     // Let the worker start the call, then restart the server in the middle of it.
-    for _ in 0..100 {
+    for _ in 0..3000 {
         if e.svc.calls.load(Ordering::SeqCst) > 0 {
             break;
         }
@@ -540,7 +540,7 @@ async fn background_actions_survive_a_restart(backend: Backend) {
     e.srv.restart().await;
     e.svc.delay_ms.store(0, Ordering::SeqCst);
     let mut s = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..1200 {
         s = e.session(&id).await;
         if s["currentStep"] == "DONE" {
             break;
@@ -583,7 +583,7 @@ async fn the_expire_sessions_job_ends_lifetimes_on_its_schedule() {
     assert_eq!(srv.session(auth, &id).await["currentStep"], "FORM");
     srv.clock.advance(61_000);
     let mut s = Value::Null;
-    for _ in 0..60 {
+    for _ in 0..600 {
         s = srv.session(auth, &id).await;
         if s["currentStep"] == "TIMED_OUT" {
             break;

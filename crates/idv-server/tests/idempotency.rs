@@ -308,7 +308,8 @@ async fn a_retry_while_the_first_runs(backend: Backend) {
             .json(&body);
         move || rb.try_clone().unwrap().send()
     };
-    dr.set_delay(std::time::Duration::from_secs(2));
+    // Long enough for the second request to arrive while the first waits, on a loaded machine.
+    dr.set_delay(std::time::Duration::from_secs(8));
     let calls_before = dr.calls().len();
     let first = tokio::spawn(submit());
     // Wait until the first request is inside its handler (its call reached the reader).

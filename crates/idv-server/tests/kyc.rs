@@ -76,9 +76,9 @@ impl Kyc {
         self.srv.session(&self.auth, id).await
     }
 
-    /// Waits (at most 20 s) until the session satisfies `done`.
+    /// Waits (at most 60 s) until the session satisfies `done`.
     async fn until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..400 {
+        for _ in 0..1200 {
             let s = self.session(id).await;
             if done(&s) {
                 return s;

@@ -255,7 +255,7 @@ fn serve(dir: &Path, admin_password: Option<&str>) -> Server {
         first_lines.push(line.trim().to_string());
     };
     // Wait until it answers.
-    for _ in 0..200 {
+    for _ in 0..2400 {
         if ureq_like_get(&format!("{url}/api/health"), None).0 == 200 {
             break;
         }

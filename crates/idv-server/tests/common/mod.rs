@@ -128,7 +128,7 @@ impl TestServer {
             .expect("server runs");
         });
         let client = Client::builder().build().unwrap();
-        for _ in 0..200 {
+        for _ in 0..2400 {
             if let Ok(r) = client.get(format!("{url}/api/health")).send().await
                 && r.status().is_success()
             {
