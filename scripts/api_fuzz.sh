@@ -13,11 +13,14 @@
 # (where the schemathesis virtualenv lives, ~/.cache/idv-test), IDV_TEST_PG_URL (a database URL
 # on the server that gets the scratch database, postgres://postgres@127.0.0.1:5432/postgres).
 #
-# Left out of the run, on purpose:
-# - GET /api/events/stream: a Server-Sent Events stream that stays open by design, so every
-#   request to it would end in the client's timeout.
-# Nothing else is excluded: the fuzzer's own key and the admin user have ids that no generated
-# value reaches (24 random hex characters), so DELETE /api/apikey/{id} and
+# What the run is given: the server's document plus, from scripts/api_fuzz/prepare.py, real
+# records to start from, the query parameters the document does not declare yet and links for
+# the stateful phase; the /drapi and /faceapi gateways relay to a loopback stand-in
+# (scripts/api_fuzz/standin.py); webhook sending is off, so no fuzzed URL is called.
+# Left out, on purpose: GET /api/events/stream, a Server-Sent Events stream that stays open by
+# design (every request would end in the client's timeout). Nothing else: the fuzzer's own key
+# and the admin user are never an example or a link target (those are records prepare.py made),
+# and no generated id reaches them, so DELETE /api/apikey/{id} and
 # DELETE /api/security/users/{id} cannot remove them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,8 +132,8 @@ fuzz_backend() {
 
   # A key holding every permission, made offline against the same database.
   local key
-  key=$("$bin" apikey create --name api-fuzz --permissions '*' | awk '/Key:/ {print $2}')
-  [ -n "$key" ] || { echo "api fuzz [$name]: could not create the API key" >&2; return 1; }
+  key=$("$bin" apikey create --name api-fuzz --permissions '*' 2>"$dir/apikey.log" | awk '/Key:/ {print $2}')
+  [ -n "$key" ] || { echo "api fuzz [$name]: could not create the API key:" >&2; cat "$dir/apikey.log" >&2; return 1; }
   local wf
   wf=$(curl -sf "$url/api/workflows" -H "authorization: ApiKey $key")
   if ! grep -q '5c1d2e3f-0a0b-4c0d-8e0f-00000000f022' <<<"$wf"; then
