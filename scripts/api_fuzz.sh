@@ -150,7 +150,8 @@ fuzz_backend() {
   [ -n "${IDV_FUZZ_SEED:-}" ] && seed_args=(--seed "$IDV_FUZZ_SEED")
   local st_status=0
   echo "api fuzz [$name]: schemathesis $st_version on $url (at most ${max_time}s, $max_examples examples per operation)"
-  SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/scripts/api_fuzz" IDV_FUZZ_TALLY="$dir/tally" \
+  # Run from the scratch folder: schemathesis keeps its replay data in .schemathesis/ there.
+  (cd "$dir" && SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/scripts/api_fuzz" IDV_FUZZ_TALLY="$dir/tally" \
     "$venv/bin/schemathesis" run "$dir/openapi.json" --url "$url" \
     --header "Authorization: ApiKey $key" \
     --checks no_undocumented_server_error \
@@ -163,7 +164,7 @@ fuzz_backend() {
     --suppress-health-check all \
     --no-color \
     "${seed_args[@]}" \
-    >"$dir/schemathesis.log" 2>&1 || st_status=$?
+    >"$dir/schemathesis.log" 2>&1) || st_status=$?
 
   # The server must have lived through it, without a panic.
   local alive=yes panics
