@@ -31,6 +31,27 @@ set -e
 # One closing line over every test binary (cargo prints one summary per binary).
 passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s += $6} END {print s + 0}')
+
+# Supply chain (cargo deny: licenses, bans, sources; advisories need the advisory database from
+# the network, so they are skipped) and the API fuzz run (scripts/api_fuzz.sh, both backends).
+# Each counts as one test in the closing line.
+extra=()
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny@0.20.2 || true
+echo "cargo deny: checking licenses, bans and sources (advisories skipped: no network)"
+if cargo deny --log-level error check licenses bans sources; then
+  dups=$(cargo deny --log-level warn check bans 2>&1 | grep -c '^warning\[duplicate\]' || true)
+  passed=$((passed + 1))
+  extra+=("cargo deny: ok ($dups crates in more than one version: warnings, see cargo deny check bans)")
+else
+  failed=$((failed + 1)); status=1; extra+=("cargo deny: FAILED")
+fi
+if bash scripts/api_fuzz.sh; then
+  passed=$((passed + 1)); extra+=("api fuzz: ok")
+else
+  failed=$((failed + 1)); status=1; extra+=("api fuzz: FAILED")
+fi
+
 echo
+printf '%s\n' "${extra[@]}"
 echo "tests: $passed passed, $failed failed"
 exit "$status"
