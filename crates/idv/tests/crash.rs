@@ -69,6 +69,13 @@ const OPS_PER_SESSION: usize = 8;
 /// Writes acknowledged after a (re)start before the next kill may come.
 const WARM_UP_WRITES: usize = 20;
 
+/// A line of figures on standard error, written past the test harness's capture so that a
+/// plain `cargo test` shows it too.
+fn figure(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -598,7 +605,9 @@ async fn crash_run(backend: &'static str, dir: PathBuf, database: String) {
         kills,
         seed,
     });
-    eprintln!("crash[{backend}]: seed {seed} (IDV_CRASH_SEED={seed} replays it)");
+    figure(format_args!(
+        "crash[{backend}]: seed {seed} (IDV_CRASH_SEED={seed} replays it)"
+    ));
     let began = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
 
@@ -707,12 +716,12 @@ async fn crash_run(backend: &'static str, dir: PathBuf, database: String) {
         )
     };
 
-    eprintln!(
+    figure(format_args!(
         "crash[{backend}]: {} kills at {}; load {load_done:.1} s",
         run.kills,
         kill_points.join(", ")
-    );
-    eprintln!(
+    ));
+    figure(format_args!(
         "crash[{backend}]: {} kills, {} acknowledged writes (sessions {}, steps {}, uploads {} \
          with {} files of {:.1} MiB, reviews {}, deletions {}), {} in doubt, {} lost, {}, {:.1} s",
         run.kills,
@@ -728,7 +737,7 @@ async fn crash_run(backend: &'static str, dir: PathBuf, database: String) {
         lost.len(),
         audit,
         began.elapsed().as_secs_f64()
-    );
+    ));
     assert!(
         counts.problems.is_empty(),
         "crash[{backend}] (seed {}): {} writes answered wrongly, first: {:#?}",
