@@ -9,8 +9,9 @@
 //! between (a review without its history entry, a data file without its property, a step
 //! moved without its data); of a multipart upload cut off, any of its parts may be there.
 //!
-//! Each run prints its seed and figures; `IDV_CRASH_SEED=<seed>` replays a run's kill moments
-//! and data, `IDV_CRASH_KILLS=<n>` changes the number of kills (5).
+//! Each run prints its seed and figures; `IDV_CRASH_SEED=<seed>` reuses a run's random choices
+//! (kill delays, each client's writes and data; the timing of the machine still varies), and
+//! `IDV_CRASH_KILLS=<n>` changes the number of kills (5).
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -106,7 +107,7 @@ async fn crash_run(backend: &'static str, dir: PathBuf, database: String) {
         seed,
     });
     figure(format_args!(
-        "crash[{backend}]: seed {seed} (IDV_CRASH_SEED={seed} replays it)"
+        "crash[{backend}]: seed {seed} (IDV_CRASH_SEED={seed} reuses its random choices)"
     ));
     let began = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
