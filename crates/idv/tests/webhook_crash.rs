@@ -5,17 +5,15 @@
 
 #[path = "../../idv-server/tests/support/receiver.rs"]
 mod receiver;
+mod support;
 
 use receiver::{Answer, Hit, Receiver, wait_for};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::{PgDatabase, Serve};
 
-const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const PASSWORD: &str = "webhook-crash-password";
 const WF_ID: &str = "6a0f7f20-0003-11ef-8000-00000000e003";
 const WORKFLOW: &str = r#"
 id: 6a0f7f20-0003-11ef-8000-00000000e003
@@ -41,79 +39,24 @@ rules:
     condition: {type: script, script: "1 == 1"}
 "#;
 
-/// A running `idv serve`; killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `idv serve` on `database` with its files in `dir`, a short lease, quick retries and
-/// private addresses allowed (the receiver is on 127.0.0.1); its log goes to `log`.
+/// Starts `idv serve` with a short lease, quick retries and private addresses allowed (the
+/// receiver is on 127.0.0.1).
 fn serve(dir: &Path, database: &str, log: &str) -> Serve {
-    let log = std::fs::File::create(dir.join(log)).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir)
-        .env("IDV_CONFIG__DATABASE__URL", database)
-        .env(
-            "IDV_CONFIG__STORAGE__FS__PATH",
-            dir.join("data").display().to_string(),
-        )
-        .env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
-        .env("IDV_CONFIG__SERVICES__API__PORT", "0")
-        .env("IDV_CONFIG__RATELIMIT__ENABLED", "false")
-        .env("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true")
-        .env("IDV_CONFIG__SERVICES__WEBHOOKS__LEASE", "3")
-        .env("IDV_CONFIG__SERVICES__WEBHOOKS__TIMEOUT", "2")
-        .env("IDV_CONFIG__SERVICES__WEBHOOKS__RETRYBASE", "100")
-        .env("IDV_CONFIG__SERVICES__WEBHOOKS__POLLINTERVAL", "100")
-        .env("IDV_ADMIN_PASSWORD", PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let url = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited");
-        if let Some(u) = line.trim().strip_prefix("idv listening on ") {
-            break u.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in reader.lines() {});
-    Serve {
-        child,
-        url,
-        http: reqwest::Client::new(),
-    }
+    support::serve(
+        dir,
+        database,
+        log,
+        &[
+            ("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true"),
+            ("IDV_CONFIG__SERVICES__WEBHOOKS__LEASE", "3"),
+            ("IDV_CONFIG__SERVICES__WEBHOOKS__TIMEOUT", "2"),
+            ("IDV_CONFIG__SERVICES__WEBHOOKS__RETRYBASE", "100"),
+            ("IDV_CONFIG__SERVICES__WEBHOOKS__POLLINTERVAL", "100"),
+        ],
+    )
 }
 
 impl Serve {
-    async fn ready(&self) {
-        wait_for(60, "the server to answer", || async {
-            self.http
-                .get(format!("{}/api/health", self.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        })
-        .await;
-    }
-
-    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.url))
-            .basic_auth("admin", Some(PASSWORD))
-    }
-
     async fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut rb = self.req(method, path);
         if let Some(b) = body {
@@ -124,17 +67,6 @@ impl Serve {
         let v: Value = r.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "{path}: {status} {v}");
         v
-    }
-
-    async fn load_workflow(&self) {
-        let r = self
-            .req(reqwest::Method::POST, "/api/workflows")
-            .header("content-type", "application/yaml")
-            .body(WORKFLOW)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
 
     /// An endpoint for every event to the receiver, which learns its secret.
@@ -220,7 +152,7 @@ async fn sigkill_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight(
     });
     let first = serve(dir.path(), &database, "first.log");
     first.ready().await;
-    first.load_workflow().await;
+    first.load_workflow(WORKFLOW).await;
     let hook = first.hook(&rx).await;
     let mut sessions = vec![];
     for _ in 0..4 {
@@ -251,7 +183,7 @@ async fn sigkill_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight(
     rx.answer(Answer::status(200));
     let second = serve(dir.path(), &database, "second.log");
     second.ready().await;
-    let log = second.all_delivered(&hook, 30).await;
+    let log = second.all_delivered(&hook, 60).await;
     assert_eq!(log.len(), sessions.len() * 4, "{log:#?}");
     assert!(rx.bad().is_empty(), "{:?}", rx.bad());
 
@@ -284,25 +216,8 @@ async fn sigkill_mid_delivery_loses_nothing_and_resends_only_what_was_in_flight(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_postgres_deliver_each_event_once() {
-    use sqlx::Connection;
-    let admin = std::env::var("IDV_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!(
-        "idv_hooks_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin}: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let database = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let db = PgDatabase::create("idv_hooks").await;
+    let database = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
 
     let rx = Receiver::start().await;
@@ -311,7 +226,7 @@ async fn two_processes_on_one_postgres_deliver_each_event_once() {
     // The second starts once the first has migrated the database and made the admin.
     let b = serve(dir.path(), &database, "b.log");
     b.ready().await;
-    a.load_workflow().await;
+    a.load_workflow(WORKFLOW).await;
     let hook = a.hook(&rx).await;
     let mut sessions = vec![];
     for i in 0..6 {
@@ -320,7 +235,7 @@ async fn two_processes_on_one_postgres_deliver_each_event_once() {
         step.submit_form(&id).await;
         sessions.push(id);
     }
-    let log = b.all_delivered(&hook, 30).await;
+    let log = b.all_delivered(&hook, 60).await;
     assert_eq!(log.len(), sessions.len() * 4);
     assert!(rx.bad().is_empty(), "{:?}", rx.bad());
     let hits = rx.hits();
@@ -340,7 +255,5 @@ async fn two_processes_on_one_postgres_deliver_each_event_once() {
     }
     drop(a);
     drop(b);
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await;
+    db.drop_now().await;
 }
