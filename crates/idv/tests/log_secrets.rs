@@ -1,21 +1,19 @@
 //! No secret in a log line, at any level: `idv serve` at `IDV_LOG=trace`, on SQLite and on
 //! PostgreSQL, is given a password, an API key, a device token, QR one-time tokens, a Bearer
 //! access token and a webhook secret and header value, used in headers and in the documented
-//! `?authorization=` query parameter, and none of them appears in what the process printed.
+//! `?authorization=` query parameter, and none of them appears in its log.
 
 #[path = "../../idv-server/tests/support/receiver.rs"]
 mod receiver;
+mod support;
 
 use base64::Engine;
 use receiver::{Receiver, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use support::{PASSWORD, PgDatabase, Serve, serve};
 
-const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const PASSWORD: &str = "Pl4nted-Passw0rd-7f3a9c";
 const WRONG_PASSWORD: &str = "Wr0ng-Passw0rd-5d2b81";
 const HOOK_HEADER: &str = "Bearer hook-receiver-credential-0c4e2f";
 const WF_ID: &str = "6a0f7f20-0010-11ef-8000-00000000e010";
@@ -43,71 +41,6 @@ rules:
     condition: {type: script, script: "1 == 1"}
 "#;
 
-struct Serve {
-    child: Child,
-    url: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `idv serve` at the most verbose level; stdout and stderr both go to `log`.
-fn serve(dir: &Path, database: &str, log: &Path) -> Serve {
-    let err = std::fs::File::create(log).unwrap();
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .current_dir(dir)
-        .env("IDV_LOG", "trace")
-        .env("IDV_CONFIG__DATABASE__URL", database)
-        .env(
-            "IDV_CONFIG__STORAGE__FS__PATH",
-            dir.join("data").display().to_string(),
-        )
-        .env("IDV_CONFIG__SERVICES__API__HOST", "127.0.0.1")
-        .env("IDV_CONFIG__SERVICES__API__PORT", "0")
-        .env("IDV_CONFIG__RATELIMIT__ENABLED", "false")
-        .env("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true")
-        .env("IDV_CONFIG__SERVICES__WEBHOOKS__POLLINTERVAL", "100")
-        .env("IDV_ADMIN_PASSWORD", PASSWORD)
-        .stdout(Stdio::piped())
-        .stderr(err)
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut printed = String::new();
-    let url = loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "serve exited");
-        printed.push_str(&line);
-        if let Some(u) = line.trim().strip_prefix("idv listening on ") {
-            break u.to_string();
-        }
-    };
-    // What the process prints on stdout is checked too.
-    let out_path = log.with_extension("stdout");
-    std::fs::write(&out_path, printed).unwrap();
-    std::thread::spawn(move || {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(out_path)
-            .unwrap();
-        for line in reader.lines().map_while(Result::ok) {
-            let _ = writeln!(f, "{line}");
-        }
-    });
-    Serve {
-        child,
-        url,
-        http: reqwest::Client::new(),
-    }
-}
-
 fn enc(s: &str) -> String {
     s.replace(' ', "%20")
 }
@@ -119,7 +52,19 @@ fn basic(user: &str, pw: &str) -> String {
     )
 }
 
-impl Serve {
+trait Calls {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: &str,
+        in_query: bool,
+        body: Option<Value>,
+    ) -> (u16, Value);
+    async fn ok(&self, method: Method, path: &str, auth: &str, q: bool, b: Option<Value>) -> Value;
+}
+
+impl Calls for Serve {
     /// A request with `authorization` as the header, or as the query parameter.
     async fn call(
         &self,
@@ -396,20 +341,20 @@ async fn exercise(s: &Serve) -> Vec<String> {
 }
 
 async fn check(database: &str, dir: &Path) {
-    let log = dir.join("serve.log");
-    let s = serve(dir, database, &log);
-    wait_for(60, "the server to answer", || async {
-        s.http
-            .get(format!("{}/api/health", s.url))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-    })
-    .await;
+    let mut s = serve(
+        dir,
+        database,
+        "serve.log",
+        &[
+            ("IDV_LOG", "trace"),
+            ("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true"),
+            ("IDV_CONFIG__SERVICES__WEBHOOKS__POLLINTERVAL", "100"),
+        ],
+    );
+    s.ready().await;
     let secrets = exercise(&s).await;
-    drop(s);
-    let mut printed = std::fs::read_to_string(&log).unwrap();
-    printed.push_str(&std::fs::read_to_string(log.with_extension("stdout")).unwrap());
+    s.kill();
+    let printed = std::fs::read_to_string(&s.log).unwrap();
     // The log is really at the most verbose level and really saw the requests.
     assert!(printed.contains("TRACE"), "no TRACE lines in the log");
     for secret in &secrets {
@@ -449,19 +394,8 @@ async fn no_secret_reaches_the_log_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_log_on_postgres() {
-    use sqlx::Connection;
-    let admin = std::env::var("IDV_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("idv_logs_{}", idv_core::ids::new_id());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').unwrap().0;
+    let db = PgDatabase::create("idv_logs").await;
     let dir = tempfile::tempdir().unwrap();
-    check(&format!("{base}/{name}"), dir.path()).await;
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await;
+    check(&db.url, dir.path()).await;
+    db.drop_now().await;
 }
