@@ -39,11 +39,6 @@ impl Staged {
         }
     }
 
-    /// How many files are staged.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
