@@ -859,6 +859,23 @@ mod tests {
     }
 
     #[test]
+    fn upload_part_limit_is_set_and_checked() {
+        assert_eq!(Config::default().services.api.max_upload_parts, 100);
+        let env = |v: &str| {
+            vec![(
+                "IDV_CONFIG__SERVICES__API__MAXUPLOADPARTS".to_string(),
+                v.to_string(),
+            )]
+        };
+        assert_eq!(
+            load(None, env("7")).unwrap().services.api.max_upload_parts,
+            7
+        );
+        let e = load(None, env("0")).unwrap_err().0;
+        assert!(e.contains("services.api.maxUploadParts"), "{e}");
+    }
+
+    #[test]
     fn unknown_file_key_names_key_and_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(&dir, "services:\n  api:\n    prot: 1\n");

@@ -451,24 +451,44 @@ async fn eighty_mib_at_the_default_limit(backend: Backend) {
     let disk_before = f.files_on_disk();
     let part_len = 16 << 20;
     let chunk = Bytes::from(payload(3, 1 << 20));
-    let stream = futures::stream::iter((0..5).flat_map(move |i| {
-        let head = Bytes::from(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"p{i}\"; filename=\"p{i}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .into_bytes(),
-        );
-        let body = std::iter::repeat_n(chunk.clone(), part_len / chunk.len());
-        std::iter::once(head)
-            .chain(body)
-            .chain(std::iter::once(Bytes::from_static(b"\r\n")))
-            .map(Ok::<_, std::io::Error>)
-            .collect::<Vec<_>>()
-    })
-    .chain(std::iter::once(Ok(Bytes::from(closing())))));
+    // Five 16 MiB parts, generated as they are sent (never held whole).
+    let body = move || {
+        let chunk = chunk.clone();
+        (0..5)
+            .flat_map(move |i| {
+                let head = Bytes::from(
+                    format!(
+                        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"p{i}\"; filename=\"p{i}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                    )
+                    .into_bytes(),
+                );
+                let data = std::iter::repeat_n(chunk.clone(), part_len / chunk.len());
+                std::iter::once(head)
+                    .chain(data)
+                    .chain(std::iter::once(Bytes::from_static(b"\r\n")))
+            })
+            .chain(std::iter::once(Bytes::from(closing())))
+    };
+    let total: usize = body().map(|b| b.len()).sum();
+    assert!(total > 80 << 20);
+    let stream = || futures::stream::iter(body().map(Ok::<_, std::io::Error>));
+
+    // Announced by Content-Length: refused before anything is read.
     let r = f
         .upload()
-        .body(reqwest::Body::wrap_stream(stream))
+        .header("content-length", total)
+        .body(reqwest::Body::wrap_stream(stream()))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, err) = error_of(r).await;
+    assert_eq!((status, code.as_str()), (413, "payload_too_large"), "{err}");
+    assert_eq!(f.files_on_disk(), disk_before);
+
+    // Streamed without a length: found out by the parser at 64 MiB.
+    let r = f
+        .upload()
+        .body(reqwest::Body::wrap_stream(stream()))
         .send()
         .await
         .unwrap();
