@@ -77,6 +77,8 @@ pub struct Api {
     pub port: u16,
     /// Largest request body, e.g. `64Mi`, `10M`, `1048576`.
     pub max_body_size: ByteSize,
+    /// Most parts one multipart upload may hold (each part is a file).
+    pub max_upload_parts: u32,
     /// Seconds the gateways wait for a service's response to begin.
     pub timeout: u64,
 }
@@ -190,6 +192,7 @@ impl Default for Api {
             host: "0.0.0.0".into(),
             port: 8000,
             max_body_size: ByteSize(64 * 1024 * 1024),
+            max_upload_parts: 100,
             timeout: 120,
         }
     }
@@ -506,6 +509,11 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "bad value for `services.api.maxBodySize`: must be at least 1Ki".into(),
         ));
     }
+    if config.services.api.max_upload_parts == 0 {
+        return Err(ConfigError(
+            "bad value for `services.api.maxUploadParts`: must be at least 1".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -670,6 +678,9 @@ services:
     port: 8000
     # Largest request body (JSON or upload): 64Mi, 10M, 1048576 ...
     maxBodySize: 64Mi
+    # Most files (parts) in one multipart upload to a step; the parts together are bounded by
+    # maxBodySize.
+    maxUploadParts: 100
     # Seconds the /drapi and /faceapi gateways wait for the service's response to begin.
     timeout: 120
   # Regula Document Reader and Face API web services, as workflows reference them
@@ -845,6 +856,23 @@ mod tests {
         assert_eq!(c.services.api.port, 9000);
         assert!(!c.basic_auth.enabled);
         assert_eq!(c.services.api.max_body_size.0, 1 << 20);
+    }
+
+    #[test]
+    fn upload_part_limit_is_set_and_checked() {
+        assert_eq!(Config::default().services.api.max_upload_parts, 100);
+        let env = |v: &str| {
+            vec![(
+                "IDV_CONFIG__SERVICES__API__MAXUPLOADPARTS".to_string(),
+                v.to_string(),
+            )]
+        };
+        assert_eq!(
+            load(None, env("7")).unwrap().services.api.max_upload_parts,
+            7
+        );
+        let e = load(None, env("0")).unwrap_err().0;
+        assert!(e.contains("services.api.maxUploadParts"), "{e}");
     }
 
     #[test]

@@ -4,15 +4,18 @@
 use super::Caller;
 use crate::body::{JsonBody, is_json_type, media_type};
 use crate::error::{ApiError, ApiResult};
-use crate::ops::sessions::{self, StartInput, Upload};
+use crate::ops::sessions::{self, StartInput};
+use crate::ops::uploads::{Staged, Upload};
 use crate::ops::{deletion, review};
 use crate::state::AppState;
 use axum::Json;
+use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use idv_core::ErrorCode;
+use idv_store::blobs::BlobError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -134,6 +137,9 @@ pub async fn step(
     }
 }
 
+/// A file upload to the step: every part of a multipart body, or the raw body, is streamed to
+/// storage as it arrives; the rows are written once the whole body is read, all in one
+/// transaction, or none of them (see [`crate::ops::uploads`]).
 async fn upload(
     state: &AppState,
     caller: &Caller,
@@ -143,57 +149,24 @@ async fn upload(
     mt: Option<String>,
     req: Request,
 ) -> ApiResult<Json<Value>> {
+    let limit = state.config.services.api.max_body_size.0;
+    // An announced length over the limit is refused before anything is read or stored.
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > limit)
+    {
+        return Err(too_large(limit));
+    }
     let (session, wf, _) = sessions::addressed_step(state, caller, id, step).await?;
     if let Some(p) = &q.property {
         sessions::check_property(&wf, p)?;
     }
-    let mut stored = Vec::new();
-    if mt.as_deref() == Some("multipart/form-data") {
-        let mut form = Multipart::from_request(req, state).await.map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidMultipart,
-                format!("bad multipart body: {e}"),
-            )
-        })?;
-        loop {
-            let field = form.next_field().await.map_err(|e| {
-                ApiError::new(
-                    ErrorCode::InvalidMultipart,
-                    format!("bad multipart body: {e}"),
-                )
-            })?;
-            let Some(field) = field else { break };
-            let field_name = field.name().unwrap_or("").to_string();
-            // A part named after a binary property fills it; otherwise ?property= does.
-            let property = if wf.property_type(&field_name).is_some() {
-                sessions::check_property(&wf, &field_name)?;
-                Some(field_name.clone())
-            } else {
-                q.property.clone()
-            };
-            let name = field
-                .file_name()
-                .map(str::to_string)
-                .unwrap_or_else(|| field_name.clone());
-            let content_type = field
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_string();
-            let body = field.map_err(|e| e.to_string());
-            let upload = Upload {
-                name,
-                content_type,
-                property,
-                body,
-            };
-            stored.push(sessions::store_upload(state, &session, step, upload).await?);
-        }
-        if stored.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidMultipart,
-                "the multipart body holds no file parts",
-            ));
-        }
+    let mut staged = Staged::new(state);
+    let received = if mt.as_deref() == Some("multipart/form-data") {
+        receive_parts(state, &session, &wf, step, &q, req, &mut staged).await
     } else {
         let content_type = mt.unwrap_or_else(|| "application/octet-stream".into());
         let body = req
@@ -206,10 +179,145 @@ async fn upload(
             property: q.property.clone(),
             body,
         };
-        stored.push(sessions::store_upload(state, &session, step, upload).await?);
+        staged
+            .put(&session, step, upload, limit)
+            .await
+            .map_err(ApiError::from)
+    };
+    if let Err(e) = received {
+        staged.discard().await;
+        return Err(e);
     }
-    sessions::link_uploads(state, id, &stored).await?;
+    let stored = staged.commit(state, id).await?;
     Ok(Json(
         json!({"files": stored.iter().map(|f| sessions::file_view(state, f)).collect::<Vec<_>>()}),
     ))
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the request body is larger than services.api.maxBodySize ({limit} bytes)"),
+    )
+}
+
+/// The error for a multipart body the parser refused: over the size limit (413) or malformed.
+fn multipart_error(e: &MultipartError, limit: u64, part: usize) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large(limit);
+    }
+    ApiError::new(
+        ErrorCode::InvalidMultipart,
+        format!("bad multipart body at part {part}: {}", e.body_text()),
+    )
+}
+
+/// Stages every part of a multipart body (each part is a file), refusing the body at the first
+/// bad part. Parts are counted against `services.api.maxUploadParts`; their total size is
+/// bounded by `services.api.maxBodySize` through the body limit.
+async fn receive_parts(
+    state: &AppState,
+    session: &idv_store::SessionRecord,
+    wf: &idv_core::workflow::Workflow,
+    step: &str,
+    q: &StepQuery,
+    req: Request,
+    staged: &mut Staged,
+) -> ApiResult<()> {
+    let limit = state.config.services.api.max_body_size.0;
+    let max_parts = state.config.services.api.max_upload_parts as usize;
+    let mut form = Multipart::from_request(req, state).await.map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidMultipart,
+            format!("bad multipart body: {}", e.body_text()),
+        )
+    })?;
+    let mut part = 0;
+    loop {
+        part += 1;
+        let field = form
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(&e, limit, part))?;
+        let Some(field) = field else { break };
+        if part > max_parts {
+            return Err(ApiError(
+                idv_core::Error::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!(
+                        "the multipart body holds more than {max_parts} parts \
+                         (services.api.maxUploadParts); send the files in several requests"
+                    ),
+                )
+                .with_details(json!({"limit": "services.api.maxUploadParts", "max": max_parts})),
+            ));
+        }
+        let field_name = field.name().unwrap_or("").to_string();
+        // Part names are matched against property names and never stored as given; one with
+        // a control character is a broken client, told so rather than guessed at.
+        if field_name.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidMultipart,
+                format!(
+                    "part {part}: its name holds a control character; name parts with printable text"
+                ),
+            ));
+        }
+        // A part named after a binary property fills it; otherwise ?property= does.
+        let property = if wf.property_type(&field_name).is_some() {
+            sessions::check_property(wf, &field_name)?;
+            Some(field_name.clone())
+        } else {
+            q.property.clone()
+        };
+        // The file name is cleaned (no path, no control characters) when the file is staged.
+        let name = field
+            .file_name()
+            .map(str::to_string)
+            .unwrap_or_else(|| field_name.clone());
+        let content_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        if content_type.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidMultipart,
+                format!("part {part}: its Content-Type holds a control character"),
+            ));
+        }
+        // The parser's error is kept to tell a body over the limit from a malformed one.
+        let refused = std::sync::Mutex::new(None::<ApiError>);
+        let body = field.map_err(|e| {
+            let text = e.body_text();
+            if let Ok(mut r) = refused.lock() {
+                *r = Some(multipart_error(&e, limit, part));
+            }
+            text
+        });
+        let upload = Upload {
+            name,
+            content_type,
+            property,
+            body,
+        };
+        match staged.put(session, step, upload, limit).await {
+            Ok(()) => {}
+            Err(BlobError::Source(msg)) => {
+                return Err(refused.into_inner().ok().flatten().unwrap_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InvalidMultipart,
+                        format!("bad multipart body at part {part}: {msg}"),
+                    )
+                }));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if staged.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidMultipart,
+            "the multipart body holds no file parts",
+        ));
+    }
+    Ok(())
 }

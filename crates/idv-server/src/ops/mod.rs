@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod review;
 pub mod search;
 pub mod sessions;
+pub mod uploads;
 pub mod users;
 pub mod views;
 pub mod webhooks;

@@ -1,6 +1,7 @@
-//! Sessions: start, read (with ownership), step data submission and file uploads. The order of
-//! writes keeps storage coherent: bytes first, then the session row (compare-and-swap on its
-//! revision), then the file row; a refused request changes nothing already stored.
+//! Sessions: start, read (with ownership) and step data submission (file uploads are in
+//! [`super::uploads`]). The order of writes keeps storage coherent: bytes first, then the
+//! session row (compare-and-swap on its revision) with its file rows in one transaction; a
+//! refused request changes nothing already stored.
 
 use crate::auth::{Principal, Reach};
 use crate::error::{ApiError, ApiResult};
@@ -447,14 +448,6 @@ pub async fn submit_data(
     step_view(state, &wf, &next, &next_step).await
 }
 
-/// One file to store for a step.
-pub struct Upload<S> {
-    pub name: String,
-    pub content_type: String,
-    pub property: Option<String>,
-    pub body: S,
-}
-
 pub fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
     match wf.property_type(property) {
         Some(PropertyType::Binary) => Ok(()),
@@ -470,74 +463,6 @@ pub fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
             format!("workflow {} declares no property {property}", wf.id()),
         )),
     }
-}
-
-/// Streams one upload into storage and records it; sets its binary property if it names one.
-pub async fn store_upload<S, E>(
-    state: &AppState,
-    session: &SessionRecord,
-    step_id: &str,
-    upload: Upload<S>,
-) -> ApiResult<FileRecord>
-where
-    S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin + Send,
-    E: std::fmt::Display,
-{
-    let file_id = idv_core::ids::new_id();
-    let key = crate::flow::object_key(&session.id, &file_id);
-    let stored = state
-        .blobs
-        .put_stream(&key, upload.body, state.config.services.api.max_body_size.0)
-        .await?;
-    let record = FileRecord {
-        id: file_id,
-        session_id: session.id.clone(),
-        name: sanitize_file_name(&upload.name),
-        step: Some(step_id.to_string()),
-        property: upload.property.clone(),
-        content_type: upload.content_type,
-        size: stored.size as i64,
-        sha256: stored.sha256,
-        object_key: key,
-        created_at: idv_core::time::now_ms(),
-        inline: None,
-    };
-    if let Err(e) = state.store.file_create(&record).await {
-        // No row points at the bytes (the session may have been deleted meanwhile): remove
-        // them now rather than leave them to the orphan sweep.
-        let _ = state.blobs.delete(&record.object_key).await;
-        return Err(e.into());
-    }
-    Ok(record)
-}
-
-/// Points binary properties at uploaded files and touches the session, retrying on a
-/// concurrent change (uploads commute).
-pub async fn link_uploads(state: &AppState, id: &str, files: &[FileRecord]) -> ApiResult<()> {
-    for _ in 0..5 {
-        let Some(mut s) = state.store.session_get(id).await? else {
-            return Err(ApiError::new(
-                ErrorCode::SessionNotFound,
-                format!("no session with id {id}"),
-            ));
-        };
-        let mut props = s.properties.as_object().cloned().unwrap_or_default();
-        for f in files {
-            if let Some(p) = &f.property {
-                props.insert(p.clone(), Value::String(f.id.clone()));
-            }
-        }
-        s.properties = Value::Object(props);
-        s.updated_at = idv_core::time::now_ms();
-        s.revision += 1;
-        if state.store.session_update(&s, &[]).await? {
-            return Ok(());
-        }
-    }
-    Err(ApiError::new(
-        ErrorCode::SessionConflict,
-        format!("session {id} kept changing; retry the upload"),
-    ))
 }
 
 /// A file name safe to show and to put in a header: the last path segment, without control
