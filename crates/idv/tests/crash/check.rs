@@ -99,7 +99,7 @@ pub(crate) async fn check(http: &reqwest::Client, url: &str, t: &Tracked) -> Vec
             .collect()
     };
 
-    // Uploads: every acknowledged file, and of the one cut off at most its own parts.
+    // Uploads: every acknowledged file, and of the one cut off all its parts or none.
     let uploads: Vec<&(Value, String)> = actual
         .iter()
         .filter(|(f, _)| f["name"] != "PHOTO.json" && f["name"] != "FORM.json")
@@ -114,21 +114,32 @@ pub(crate) async fn check(http: &reqwest::Client, url: &str, t: &Tracked) -> Vec
             None => problems.push(format!("session {id}: acknowledged file {} lost", u.id)),
         }
     }
-    let mut may_appear = match &t.pending {
-        Some(Pending::Upload(parts)) => parts.clone(),
-        _ => vec![],
+    let cut_off: &[String] = match &t.pending {
+        Some(Pending::Upload(parts)) => parts,
+        _ => &[],
     };
+    let mut unacknowledged: Vec<String> = vec![];
     for (f, sha) in &uploads {
         if t.uploads.iter().any(|u| f["id"] == u.id.as_str()) {
             continue;
         }
-        // A part of the upload cut off by the kill, each at most once. Parts are committed one
-        // by one, so a kill between two may leave the first alone.
-        match may_appear.iter().position(|p| p == sha) {
-            Some(i) => {
-                may_appear.swap_remove(i);
-            }
-            None => problems.push(format!("session {id}: file {f} was never acknowledged")),
+        unacknowledged.push(sha.clone());
+        if !cut_off.contains(sha) {
+            problems.push(format!("session {id}: file {f} was never acknowledged"));
+        }
+    }
+    // The upload cut off by the kill: uploads are all or nothing, so either every one of its
+    // parts is there, once, or none is.
+    if !unacknowledged.is_empty() {
+        let (mut got, mut sent) = (unacknowledged.clone(), cut_off.to_vec());
+        got.sort();
+        sent.sort();
+        if got != sent {
+            problems.push(format!(
+                "session {id}: {} of the {} parts of the upload cut off are there (all or none)",
+                unacknowledged.len(),
+                cut_off.len()
+            ));
         }
     }
 

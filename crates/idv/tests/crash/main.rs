@@ -7,7 +7,7 @@
 //! A write cut off by a kill (no answer) may or may not have happened: its session is left
 //! alone from then on, and the check accepts both outcomes for that one write, but nothing in
 //! between (a review without its history entry, a data file without its property, a step
-//! moved without its data); of a multipart upload cut off, any of its parts may be there.
+//! moved without its data, a multipart upload with some of its parts).
 //!
 //! Each run prints its seed and figures; `IDV_CRASH_SEED=<seed>` reuses a run's random choices
 //! (kill delays, each client's writes and data; the timing of the machine still varies), and
