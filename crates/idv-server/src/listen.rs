@@ -108,8 +108,8 @@ impl Limits {
         }
     }
 
-    /// How often a connection with a request in flight looks at its state again: often enough
-    /// that the keep-alive timeout after the request ends is kept to the second.
+    /// How often a connection looks at its state again: often enough that the keep-alive
+    /// deadline set when a request ends is met to the millisecond.
     fn recheck(&self) -> Duration {
         let keepalive = self.keepalive.unwrap_or(Duration::ZERO);
         self.header_read.min(keepalive).max(Duration::from_secs(1))
@@ -475,11 +475,16 @@ async fn connection(
                 closing = Some(Some(Instant::now() + CLOSE_GRACE));
                 continue;
             }
-            None => Some(
-                activity
-                    .deadline(&limits)
-                    .unwrap_or_else(|| Instant::now() + limits.recheck()),
-            ),
+            // Looked at again at least every `recheck`: a request that began and ended since
+            // moves the deadline, and nothing wakes the task for that.
+            None => {
+                let recheck = Instant::now() + limits.recheck();
+                Some(
+                    activity
+                        .deadline(&limits)
+                        .map_or(recheck, |d| d.min(recheck)),
+                )
+            }
         };
         let close = tokio::select! {
             biased;
