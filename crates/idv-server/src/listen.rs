@@ -20,15 +20,15 @@
 //! body has its own timeout). On shutdown, connections without a request in flight are closed
 //! at once and the others finish their request first, as `axum::serve` did.
 
-use crate::error::ApiError;
+mod bodies;
+
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Request, Response, header};
-use axum::response::IntoResponse;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use axum::http::{Request, Response};
+pub use bodies::{BodyReadTimeout, InFlightBody};
+use bodies::{BodyTimeout, request_timeout};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use idv_core::ErrorCode;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -41,7 +41,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -462,8 +462,8 @@ async fn connection(
     http.keep_alive(limits.keepalive.is_some())
         // The timeouts are kept here (see the module documentation).
         .header_read_timeout(None);
-    let conn = http.serve_connection(io, service);
-    tokio::pin!(conn);
+    // Boxed so that it can be dropped (closing the socket) before the registry hears of it.
+    let mut conn = Box::pin(http.serve_connection(io, service));
     // Set once closing has begun: when to drop the connection if it has not ended by then
     // (`None`: when its request in flight is done).
     let mut closing: Option<Option<Instant>> = None;
@@ -608,137 +608,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             } else {
                 response
             };
-            Ok(response.map(|inner| InFlightBody {
-                inner,
-                in_flight: Some(in_flight),
-            }))
+            Ok(response.map(|inner| InFlightBody::new(inner, in_flight)))
         })
-    }
-}
-
-/// The 408 answer for a body that stalled, keeping the request id of the original answer. The
-/// connection closes after it: the rest of the body may still come.
-fn request_timeout(
-    original: &Response<axum::body::Body>,
-    pause: Duration,
-) -> axum::response::Response {
-    let mut response = ApiError::new(
-        ErrorCode::RequestTimeout,
-        format!(
-            "the request body paused for more than {} s (services.api.bodyReadTimeout); send it without stalling",
-            pause.as_secs()
-        ),
-    )
-    .into_response();
-    if let Some(id) = original.headers().get("x-request-id") {
-        response.headers_mut().insert("x-request-id", id.clone());
-    }
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-/// The request body read failed because the client paused too long.
-#[derive(Debug, thiserror::Error)]
-#[error("no request body bytes arrived for {} s (services.api.bodyReadTimeout)", .0.as_secs())]
-pub struct BodyReadTimeout(Duration);
-
-/// A request body that fails with [`BodyReadTimeout`] when the client sends nothing for
-/// `pause` while the server waits for it (time the handler spends elsewhere does not count).
-struct BodyTimeout<B> {
-    inner: B,
-    pause: Duration,
-    timer: Option<Pin<Box<Sleep>>>,
-    armed: bool,
-    timed_out: Arc<AtomicBool>,
-}
-
-impl<B> BodyTimeout<B> {
-    fn new(inner: B, pause: Duration, timed_out: Arc<AtomicBool>) -> Self {
-        BodyTimeout {
-            inner,
-            pause,
-            timer: None,
-            armed: false,
-            timed_out,
-        }
-    }
-}
-
-impl<B> Body for BodyTimeout<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<axum::BoxError>,
-{
-    type Data = Bytes;
-    type Error = axum::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.armed = false;
-                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
-            }
-            Poll::Pending => {
-                let deadline = Instant::now() + this.pause;
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                if !this.armed {
-                    timer.as_mut().reset(deadline);
-                    this.armed = true;
-                }
-                if timer.as_mut().poll(cx).is_ready() {
-                    this.armed = false;
-                    this.timed_out.store(true, Ordering::Release);
-                    return Poll::Ready(Some(Err(Box::new(BodyReadTimeout(this.pause)))));
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A response body that keeps its request counted in flight until it is done.
-pub struct InFlightBody {
-    inner: axum::body::Body,
-    in_flight: Option<InFlight>,
-}
-
-impl Body for InFlightBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None)) {
-            self.in_flight = None;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
