@@ -57,6 +57,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     // 406
     NotAcceptable,
+    // 408
+    /// The client paused longer than `services.api.bodyReadTimeout` while sending a body.
+    RequestTimeout,
     // 409
     UserExists,
     RoleExists,
@@ -137,6 +140,7 @@ impl ErrorCode {
             DeliveryNotFound => "delivery_not_found",
             MethodNotAllowed => "method_not_allowed",
             NotAcceptable => "not_acceptable",
+            RequestTimeout => "request_timeout",
             UserExists => "user_exists",
             RoleExists => "role_exists",
             StepNotCurrent => "step_not_current",
@@ -194,6 +198,7 @@ impl ErrorCode {
             | WebhookNotFound | DeliveryNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
+            RequestTimeout => 408,
             UserExists
             | RoleExists
             | StepNotCurrent

@@ -81,6 +81,18 @@ pub struct Api {
     pub max_upload_parts: u32,
     /// Seconds the gateways wait for a service's response to begin.
     pub timeout: u64,
+    /// Seconds an idle keep-alive connection stays open between requests; 0 turns keep-alive
+    /// off (one request per connection).
+    pub keepalive: u64,
+    /// Seconds a client may take to send a request's headers (counted from the first byte, or
+    /// from the connection's start for its first request); the connection is closed after.
+    pub header_read_timeout: u64,
+    /// Longest pause, in seconds, between the bytes of a request body; the request then
+    /// answers 408 `request_timeout`.
+    pub body_read_timeout: u64,
+    /// Open connections kept at most; past it the oldest connection without a request in
+    /// flight is closed for the newcomer. 0: automatic, below the process's open-file limit.
+    pub max_connections: u64,
 }
 
 /// A Regula service block (`services.docreader`, `services.faceapi`): workflows read `prefix`
@@ -194,6 +206,10 @@ impl Default for Api {
             max_body_size: ByteSize(64 * 1024 * 1024),
             max_upload_parts: 100,
             timeout: 120,
+            keepalive: 120,
+            header_read_timeout: 30,
+            body_read_timeout: 60,
+            max_connections: 0,
         }
     }
 }
@@ -478,6 +494,22 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
             "bad value for `services.api.timeout`: must be at least 1 (seconds)".into(),
         ));
     }
+    for (key, value) in [
+        (
+            "services.api.headerReadTimeout",
+            config.services.api.header_read_timeout,
+        ),
+        (
+            "services.api.bodyReadTimeout",
+            config.services.api.body_read_timeout,
+        ),
+    ] {
+        if value == 0 {
+            return Err(ConfigError(format!(
+                "bad value for `{key}`: must be at least 1 (seconds)"
+            )));
+        }
+    }
     config.services.scheduler.validate().map_err(ConfigError)?;
     config.services.webhooks.validate().map_err(ConfigError)?;
     config.rate_limit.validate().map_err(ConfigError)?;
@@ -683,6 +715,15 @@ services:
     maxUploadParts: 100
     # Seconds the /drapi and /faceapi gateways wait for the service's response to begin.
     timeout: 120
+    # Seconds an idle keep-alive connection stays open between requests (0: no keep-alive).
+    keepalive: 120
+    # Seconds a client may take to send a request's headers; the connection is closed after.
+    headerReadTimeout: 30
+    # Longest pause, in seconds, between the bytes of a request body (then 408).
+    bodyReadTimeout: 60
+    # Open connections kept at most; past it the oldest idle one is closed for a newcomer.
+    # 0: automatic, below the open-file limit (which is raised to its hard limit at start).
+    maxConnections: 0
   # Regula Document Reader and Face API web services, as workflows reference them
   # ({{ config.services.docreader.url }}). With enabled: true, requests to /<prefix>/...
   # are relayed to <url>/... (the mobile SDKs call these).

@@ -10,6 +10,7 @@ pub mod events;
 pub mod flow;
 pub mod handlers;
 pub mod idempotency;
+pub mod listen;
 pub mod openapi;
 pub mod ops;
 pub mod outbound;
@@ -191,17 +192,15 @@ pub async fn serve_with_clock(
     let scheduled = scheduler::jobs().start(state.clone());
     let stop_http = stop.clone();
     let stop_streams = state.shutdown.clone();
-    // The peer address reaches the guard for rate limits and the audit log.
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop_http.cancel();
-            // Live event streams never end on their own; a graceful stop would wait for them.
-            stop_streams.cancel();
-        })
-        .await
-        .map_err(|e| StartupError(format!("server failed: {e}")));
+    // Raises the open-file limit and sizes the connection cap under it.
+    let limits = listen::Limits::for_process(&state.config.services.api);
+    listen::serve(listener, app(state), limits, async move {
+        shutdown.await;
+        stop_http.cancel();
+        // Live event streams never end on their own; a graceful stop would wait for them.
+        stop_streams.cancel();
+    })
+    .await;
     stop.cancel();
     // Interrupted background actions are put back before the process goes.
     let _ = workers.await;
@@ -210,5 +209,5 @@ pub async fn serve_with_clock(
     scheduled.stop().await;
     // Every audit entry of the requests served is stored before the process goes.
     audit_writer.stop().await;
-    served
+    Ok(())
 }
