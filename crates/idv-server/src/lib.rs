@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod ops;
 pub mod outbound;
+pub mod params;
 pub mod qr_png;
 pub mod ratelimit;
 pub mod routes;

@@ -25,7 +25,7 @@ pub mod verify;
 
 use crate::auth::{Principal, PrincipalKind};
 use crate::scheduler::Period;
-use idv_store::{NewAuditEntry, Store};
+use idv_store::{NewAuditEntry, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -233,8 +233,39 @@ async fn write_loop(
     }
 }
 
-/// Appends `batch` (emptying it). A failing database is tried again every half second; once
-/// the writer is stopping, three more times, then the entries are logged as lost.
+/// How long the writer waits before it tries a database that failed again.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// Times one entry on its own may fail, while the database answers, before it counts as
+/// refused (a failure that is not [`StoreError::Invalid`] may also be passing).
+const TRIES_ALONE: u32 = 3;
+
+/// What one append attempt showed.
+enum Attempt {
+    Stored,
+    /// The entries (one of them, at least) are at fault: the database refused them as data,
+    /// or keeps failing on them while it answers.
+    Refused(StoreError),
+    /// The database does not answer: try the same entries again later.
+    Down(StoreError),
+}
+
+async fn attempt(store: &dyn Store, entries: &[NewAuditEntry]) -> Attempt {
+    match store.audit_append(entries).await {
+        Ok(_) => Attempt::Stored,
+        Err(e @ StoreError::Invalid(_)) => Attempt::Refused(e),
+        Err(e) if store.ping().await.is_ok() => Attempt::Refused(e),
+        Err(e) => Attempt::Down(e),
+    }
+}
+
+/// Appends `batch` (emptying it), in order, so that no entry can hold back the others:
+///
+/// - while the database is down, the same entries are tried every half second (once the
+///   writer is stopping, three more times, then they are logged as lost);
+/// - when the database answers but refuses a group of entries, the group is halved until the
+///   refused entry stands alone; that entry is tried a few times, then stored in its
+///   [`NewAuditEntry::reduced`] form (marked `{"reduced": true}`), and only if even that is
+///   refused is it logged as lost. Every other entry is stored as recorded.
 async fn write_batch(
     store: &dyn Store,
     batch: &mut Vec<NewAuditEntry>,
@@ -243,24 +274,52 @@ async fn write_batch(
     if batch.is_empty() {
         return;
     }
+    // Groups still to store, front first; `true` marks an entry already in reduced form.
+    let mut todo: std::collections::VecDeque<(Vec<NewAuditEntry>, bool)> =
+        std::collections::VecDeque::from([(std::mem::take(batch), false)]);
     let mut tries_while_stopping = 0;
-    loop {
-        match store.audit_append(batch).await {
-            Ok(_) => break,
-            Err(e) => {
+    let mut tries_alone = 0;
+    while let Some((group, reduced)) = todo.pop_front() {
+        match attempt(store, &group).await {
+            Attempt::Stored => tries_alone = 0,
+            Attempt::Down(e) => {
                 if stopping.is_cancelled() {
                     tries_while_stopping += 1;
                 }
+                let left = group.len() + todo.iter().map(|(g, _)| g.len()).sum::<usize>();
                 if tries_while_stopping >= 3 {
-                    tracing::error!(entries = batch.len(), error = %e, "audit entries lost: the database refused them at shutdown");
-                    break;
+                    tracing::error!(entries = left, error = %e, "audit entries lost: the database refused them at shutdown");
+                    return;
                 }
-                tracing::warn!(entries = batch.len(), error = %e, "audit append failed; trying again");
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                tracing::warn!(entries = left, error = %e, "audit append failed; trying again");
+                todo.push_front((group, reduced));
+                tokio::time::sleep(RETRY_EVERY).await;
+            }
+            Attempt::Refused(e) if group.len() > 1 => {
+                tracing::debug!(entries = group.len(), error = %e, "audit append refused; halving the group");
+                let mut first = group;
+                let second = first.split_off(first.len() / 2);
+                todo.push_front((second, false));
+                todo.push_front((first, false));
+            }
+            Attempt::Refused(e) => {
+                tries_alone += 1;
+                if !matches!(e, StoreError::Invalid(_)) && tries_alone < TRIES_ALONE {
+                    todo.push_front((group, reduced));
+                    tokio::time::sleep(RETRY_EVERY).await;
+                    continue;
+                }
+                tries_alone = 0;
+                let entry = &group[0];
+                if reduced {
+                    tracing::error!(action = %entry.action, at = entry.at, error = %e, "audit entry lost: the database refused even its reduced form");
+                } else {
+                    tracing::error!(action = %entry.action, at = entry.at, error = %e, "the database refused an audit entry; storing its reduced form");
+                    todo.push_front((vec![entry.reduced()], true));
+                }
             }
         }
     }
-    batch.clear();
 }
 
 /// The actor fields of an authenticated caller.
