@@ -9,10 +9,16 @@
 //! from every process on the chain's head row. When the queue is full (the database cannot
 //! keep up), requests wait for room rather than drop entries.
 //!
+//! No entry can hold back the others ([`write_batch`]): the store keeps a NUL as U+FFFD
+//! ([`NewAuditEntry::storable`]); a batch the database refuses while it answers is halved
+//! until the refused entry stands alone, and that one is stored in reduced form
+//! ([`NewAuditEntry::reduced`]). Only a database that does not answer is waited for.
+//!
 //! At shutdown the writer drains the queue before the process exits (waiting at most 15 s for a
 //! database that keeps failing, then logging what is lost). Entries still in memory
-//! when a process crashes (those of roughly the last 100 ms, the time one batch takes) are
-//! lost; the chain stays valid, it simply does not contain them.
+//! when a process crashes (those of roughly the last 100 ms, the time one batch takes, or
+//! while the database is down, every entry queued since) are lost; the chain stays valid, it
+//! simply does not contain them.
 //!
 //! `GET /api/audit` flushes this process's queue before it reads, so a client sees its own
 //! requests. `idv audit verify` ([`verify::verify`]) walks the chain; retention
