@@ -469,3 +469,75 @@ async fn a_refused_entry_does_not_hold_back_its_batch_sqlite() {
 async fn a_refused_entry_does_not_hold_back_its_batch_postgres() {
     a_refused_entry_does_not_hold_back_its_batch(Backend::Postgres).await;
 }
+
+/// Turns connections to the test's PostgreSQL database off (and ends the open ones) or on.
+async fn database_reachable(srv: &TestServer, on: bool) {
+    use sqlx::Connection;
+    let name = srv
+        .config
+        .database
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {on}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if !on {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+}
+
+/// A database that does not answer is not an entry's fault: its entries wait, whole, until it
+/// answers again.
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_wait_whole_for_a_database_that_is_down_postgres() {
+    let srv = TestServer::start(Backend::Postgres).await;
+    let state = srv.state().await;
+    let store = state.store.clone();
+    let head = store.audit_chain().await.unwrap().head_seq;
+    let auditor = Auditor::new(&AuditConfig::default());
+    let writer = start_writer(store.clone(), &auditor);
+
+    database_reachable(&srv, false).await;
+    auditor
+        .record(entry("while-down", json!({"kept": "whole"})))
+        .await;
+    // Not stored while the database is down (a writer that gave up on it, or stored something
+    // else in its place, would let this flush end).
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), auditor.flush())
+            .await
+            .is_err(),
+        "the flush ended while the database was down"
+    );
+    database_reachable(&srv, true).await;
+    tokio::time::timeout(Duration::from_secs(120), auditor.flush())
+        .await
+        .expect("the entry is stored once the database answers");
+
+    let rows = store
+        .audit_query(&AuditQuery {
+            after_seq: Some(head),
+            ascending: true,
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].entry.target.as_deref(), Some("while-down"));
+    assert_eq!(rows[0].entry.details, json!({"kept": "whole"}));
+    writer.stop().await;
+    srv.stop().await;
+}
