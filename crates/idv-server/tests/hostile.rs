@@ -167,6 +167,7 @@ async fn drive(srv: &TestServer, backend: Backend) -> BTreeMap<String, (u16, Str
     let mut seen = BTreeMap::new();
     let all = cases(&srv.config);
     assert!(all.len() > 500, "the table gives {} cases", all.len());
+    eprintln!("{backend:?}: {} hostile requests", all.len());
     for case in all {
         let rb = srv
             .client
@@ -250,6 +251,37 @@ async fn every_route_answers_hostile_text_alike_on_both_backends() {
     assert_eq!(on_sqlite.len(), on_postgres.len());
     sqlite.stop().await;
     postgres.stop().await;
+}
+
+/// A query string axum cannot read into the handler's parameters (a repeated one) is a JSON
+/// error too, not plain text.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_query_strings_are_json_errors() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    for path in [
+        "/api/translations?locale=en&locale=de",
+        "/api/sessions?workflowId=a&workflowId=b",
+    ] {
+        let method = if path.starts_with("/api/sessions") {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        };
+        let r = srv
+            .admin(srv.client.request(method, format!("{}{path}", srv.url)))
+            .send()
+            .await
+            .unwrap();
+        let (status, code, body) = error_of(r).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "invalid_parameter"),
+            "{path}: {body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("duplicate field"), "{message}");
+    }
+    srv.stop().await;
 }
 
 /// Every entry, oldest first.
@@ -338,6 +370,13 @@ async fn nul_requests_leave_the_audit_log_writing(backend: Backend) {
 
     // The chain verifies over the stored (replaced) text.
     let state = srv.state().await;
+    // Behind the guard, the store's own answer to a NUL: PostgreSQL's refusal is `Invalid`
+    // (a 400), never `Backend` (a 500); SQLite holds it and finds nothing.
+    match (backend, state.store.user_get("a\0b").await) {
+        (Backend::Postgres, Err(idv_store::StoreError::Invalid(_)))
+        | (Backend::Sqlite, Ok(None)) => {}
+        (_, other) => panic!("{backend:?}: user_get with a NUL gave {other:?}"),
+    }
     match verify(state.store.as_ref()).await.unwrap() {
         Verdict::Intact { count, .. } => assert_eq!(count as usize, entries.len()),
         broken => panic!("{backend:?}: {broken:?}"),

@@ -280,12 +280,12 @@ mod tests {
     fn nul_characters_are_stored_replaced_and_hashed_as_stored() {
         let mut e = entry();
         e.actor_name = Some("ad\0min".into());
-        e.target = Some("s\01".into());
+        e.target = Some("s\0x".into());
         e.request_id = Some("\0".into());
         e.details = json!({"k\0": ["a\0", {"b": "\0"}], "ok": 1});
         let r = AuditRecord::chain(1, e, GENESIS_HASH);
         assert_eq!(r.entry.actor_name.as_deref(), Some("ad\u{FFFD}min"));
-        assert_eq!(r.entry.target.as_deref(), Some("s\u{FFFD}1"));
+        assert_eq!(r.entry.target.as_deref(), Some("s\u{FFFD}x"));
         assert_eq!(r.entry.request_id.as_deref(), Some("\u{FFFD}"));
         assert_eq!(
             r.entry.details,
