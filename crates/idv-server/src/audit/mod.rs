@@ -242,8 +242,9 @@ async fn write_loop(
 /// How long the writer waits before it tries a database that failed again.
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 /// Times one entry on its own may fail, while the database answers, before it counts as
-/// refused (a failure that is not [`StoreError::Invalid`] may also be passing).
-const TRIES_ALONE: u32 = 3;
+/// refused: a failure that is not [`StoreError::Invalid`] may also be passing (SQLite busy
+/// beyond its timeout), so the tries are spread over about 7 s (0.5, 1, 2, 4 s apart).
+const TRIES_ALONE: u32 = 5;
 
 /// What one append attempt showed.
 enum Attempt {
@@ -311,8 +312,9 @@ async fn write_batch(
             Attempt::Refused(e) => {
                 tries_alone += 1;
                 if !matches!(e, StoreError::Invalid(_)) && tries_alone < TRIES_ALONE {
+                    tracing::warn!(action = %group[0].action, error = %e, "audit entry failed on its own; trying again");
                     todo.push_front((group, reduced));
-                    tokio::time::sleep(RETRY_EVERY).await;
+                    tokio::time::sleep(RETRY_EVERY * 2u32.pow(tries_alone - 1)).await;
                     continue;
                 }
                 tries_alone = 0;
