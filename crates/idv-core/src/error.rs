@@ -29,6 +29,9 @@ pub enum ErrorCode {
     WebhookUrlNotAllowed,
     /// An event type a webhook cannot select (not one the server emits).
     InvalidEventType,
+    /// A path or query parameter the server cannot take: not UTF-8, or holding a NUL (or, in
+    /// an identifier, another control) character.
+    InvalidParameter,
     // 401
     MissingCredentials,
     InvalidCredentials,
@@ -118,6 +121,7 @@ impl ErrorCode {
             InvalidWebhookUrl => "invalid_webhook_url",
             WebhookUrlNotAllowed => "webhook_url_not_allowed",
             InvalidEventType => "invalid_event_type",
+            InvalidParameter => "invalid_parameter",
             MissingCredentials => "missing_credentials",
             InvalidCredentials => "invalid_credentials",
             ExpiredCredentials => "expired_credentials",
@@ -185,7 +189,8 @@ impl ErrorCode {
             | InvalidIdempotencyKey
             | InvalidWebhookUrl
             | WebhookUrlNotAllowed
-            | InvalidEventType => 400,
+            | InvalidEventType
+            | InvalidParameter => 400,
             MissingCredentials
             | InvalidCredentials
             | ExpiredCredentials

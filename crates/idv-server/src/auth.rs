@@ -204,6 +204,14 @@ impl Auth {
     /// Authenticates an `Authorization` value.
     pub async fn authenticate(&self, value: &str) -> ApiResult<Arc<Principal>> {
         let value = value.trim();
+        // No credential idv issues holds a control character, and a NUL cannot even be looked
+        // up on PostgreSQL: refused before any lookup, the same on every backend.
+        if value.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the credentials hold a control character; send them as issued",
+            ));
+        }
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let rest = rest.trim();
         match scheme.to_ascii_lowercase().as_str() {
@@ -261,6 +269,12 @@ impl Auth {
                 "the Basic credentials must be user:password",
             )
         })?;
+        // A user name with a NUL cannot be looked up on PostgreSQL; no user name holds a
+        // control character, so such a name is simply not a user (the same answer as an
+        // unknown name, without the lookup).
+        if name.chars().any(char::is_control) {
+            return Err(invalid());
+        }
         let cache_key = self.keyed(&[name.as_bytes(), b"\0", password.as_bytes()]);
         if let Some(hit) = self.cached_basic(&cache_key) {
             return Ok(hit);

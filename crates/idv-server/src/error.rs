@@ -34,6 +34,16 @@ impl From<StoreError> for ApiError {
                 ErrorCode::SessionConflict,
                 format!("already exists: {what}"),
             ),
+            // Input should be refused before it reaches the database (the route guard checks
+            // parameters, the JSON reader bodies); this is the backstop, so it is logged.
+            StoreError::Invalid(msg) => {
+                tracing::warn!(error = %msg, "the database refused a value of the request");
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "a value of this request cannot be stored (for example text holding a NUL \
+                     character); remove it and send the request again",
+                )
+            }
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "database error");
                 ApiError::new(

@@ -14,6 +14,7 @@ pub mod listen;
 pub mod openapi;
 pub mod ops;
 pub mod outbound;
+pub mod params;
 pub mod qr_png;
 pub mod ratelimit;
 pub mod request_log;

@@ -56,6 +56,14 @@ pub fn document(base_url: &str) -> Value {
         }
         let mut responses = Map::new();
         responses.insert("200".into(), json!({"description": "Success"}));
+        // Every route's guard checks its parameters (crate::params).
+        responses.insert(
+            "400".into(),
+            json!({"$ref": "#/components/responses/BadRequest"}),
+        );
+        for (status, description) in server_answers(def.method.as_str(), def.path, def.tag) {
+            responses.insert(status.into(), json!({ "description": description }));
+        }
         if def.access != Access::Public {
             responses.insert(
                 "401".into(),
@@ -109,12 +117,43 @@ pub fn document(base_url: &str) -> Value {
                 "Token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <token>"}
             },
             "responses": {
+                "BadRequest": {"description": "A parameter or body the route cannot take: a path parameter or query name or value that is not UTF-8 or holds a NUL (path parameters and query names: any control) character (code invalid_parameter, naming the parameter), or a body problem named in the message (codes such as invalid_request, malformed_json)"},
                 "Unauthorized": {"description": "No, bad, expired or revoked credentials (codes missing_credentials, invalid_credentials, expired_credentials, revoked_credentials)"},
                 "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden)"},
                 "RateLimited": {"description": "Over the route's rate-limit profile (x-rate-limit-profile: s, m or l) for these credentials or this client address (code rate_limited); Retry-After gives the seconds to wait. Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset"}
             }
         }
     })
+}
+
+/// The 5xx answers a route gives by design (not failures): a fuzzer driven by this document
+/// takes them as documented.
+fn server_answers(method: &str, path: &str, tag: &str) -> Vec<(&'static str, &'static str)> {
+    match (method, path) {
+        ("GET", "/api/ready") => vec![(
+            "503",
+            "The database does not answer: {\"status\": \"unavailable\", \"database\"}",
+        )],
+        ("GET", "/api/events/stream") => vec![(
+            "503",
+            "The server already serves its maximum of streams (code unavailable); try again later",
+        )],
+        _ if tag == "gateways" => vec![
+            (
+                "502",
+                "The service cannot be reached (code bad_gateway); the service's own answers are relayed with their status",
+            ),
+            (
+                "503",
+                "The gateway is off on this server (code gateway_disabled): services.docreader.enabled / services.faceapi.enabled and their url",
+            ),
+            (
+                "504",
+                "The service did not answer within services.api.timeout (code gateway_timeout)",
+            ),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 fn all_schemes() -> Value {
@@ -132,4 +171,42 @@ fn operation_id(method: &str, path: &str) -> String {
         }
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn designed_5xx_answers_are_documented() {
+        let doc = document("http://localhost:8000");
+        let ops = |path: &str| doc["paths"][path].as_object().cloned().unwrap_or_default();
+        let gateways = ops("/drapi/{path}");
+        assert_eq!(gateways.len(), 5, "{gateways:?}");
+        for (method, op) in gateways.iter().chain(ops("/faceapi/{path}").iter()) {
+            for status in ["502", "503", "504"] {
+                assert!(
+                    op["responses"][status].is_object(),
+                    "{method} gateway {status}"
+                );
+            }
+            let text = op["responses"]["503"]["description"].as_str().unwrap();
+            assert!(text.contains("gateway_disabled"), "{text}");
+        }
+        assert!(doc["paths"]["/api/ready"]["get"]["responses"]["503"].is_object());
+        assert!(doc["paths"]["/api/events/stream"]["get"]["responses"]["503"].is_object());
+        assert!(doc["paths"]["/api/health"]["get"]["responses"]["503"].is_null());
+        // Every operation documents the parameter check's 400.
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                assert!(op["responses"]["400"].is_object(), "{method} {path}");
+            }
+        }
+        assert!(
+            doc["components"]["responses"]["BadRequest"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("invalid_parameter")
+        );
+    }
 }

@@ -201,8 +201,9 @@ struct Guard {
 }
 
 /// Rate limits, authenticates and authorizes before the handler runs (the handler finds the
-/// [`Principal`] in the request extensions), applies `Idempotency-Key`, and records the audit
-/// entry of the answer.
+/// [`Principal`] in the request extensions), refuses parameters the database cannot hold
+/// ([`crate::params::check`]), applies `Idempotency-Key`, and records the audit entry of the
+/// answer.
 async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
     if g.json && !accepts_json(req.headers()) {
         return ApiError::new(
@@ -267,7 +268,11 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
     if let Some(p) = &principal {
         req.extensions_mut().insert(p.clone());
     }
-    let resp = if g.idempotent {
+    // Parameters the database cannot hold are refused here, for every route alike (and the
+    // refusal is audited like any other answer).
+    let resp = if let Err(e) = crate::params::check(&mut req).await {
+        e.into_response()
+    } else if g.idempotent {
         let owner = match (&principal, addr) {
             (Some(p), _) => p.id.clone(),
             (None, Some(ip)) => format!("addr:{ip}"),

@@ -5,9 +5,22 @@ use serde_json::Value;
 use sqlx::postgres::{PgRow, Postgres};
 use sqlx::{Decode, Row, Type};
 
-/// Any database failure the caller cannot act on.
+/// Any database failure: a data exception (SQLSTATE class 22, e.g. 22021 for text with a NUL
+/// character, 22P05 for a character the encoding cannot hold, 22003 for a number out of
+/// range) is `Invalid`, since the value and not the database is at fault; the rest is
+/// `Backend`.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.code().is_some_and(|c| is_data_exception(&c))
+    {
+        return StoreError::Invalid(e.to_string());
+    }
     StoreError::Backend(e.to_string())
+}
+
+/// SQLSTATE class 22: "data exception".
+fn is_data_exception(sqlstate: &str) -> bool {
+    sqlstate.starts_with("22")
 }
 
 /// A unique-key clash becomes `Conflict(what)`; anything else is `Backend`.

@@ -49,9 +49,89 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+impl NewAuditEntry {
+    /// The entry as every database can hold it: each NUL character (which PostgreSQL text
+    /// cannot hold) in its text and in the strings and keys of its details replaced by U+FFFD.
+    /// Whatever a caller sent, the entry stays storable; the hash covers this form.
+    pub fn storable(mut self) -> NewAuditEntry {
+        fn fix(s: &mut String) {
+            if s.contains('\0') {
+                *s = s.replace('\0', "\u{FFFD}");
+            }
+        }
+        fn fix_value(v: &mut Value) {
+            match v {
+                Value::String(s) => fix(s),
+                Value::Array(items) => items.iter_mut().for_each(fix_value),
+                Value::Object(map) if map.keys().any(|k| k.contains('\0')) => {
+                    let old = std::mem::take(map);
+                    for (mut k, mut x) in old {
+                        fix(&mut k);
+                        fix_value(&mut x);
+                        map.insert(k, x);
+                    }
+                }
+                Value::Object(map) => map.values_mut().for_each(fix_value),
+                _ => {}
+            }
+        }
+        for s in [&mut self.actor_kind, &mut self.action] {
+            fix(s);
+        }
+        for s in [
+            &mut self.actor_id,
+            &mut self.actor_name,
+            &mut self.target,
+            &mut self.ip,
+            &mut self.request_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(s);
+        }
+        fix_value(&mut self.details);
+        self
+    }
+
+    /// A reduced form of an entry the database refused even on its own: time, action, outcome
+    /// and actor kind kept, every other text field cut to at most 128 printable ASCII
+    /// characters (others become `?`), and the details replaced by the marker
+    /// `{"reduced": true}`. What happened, and when, stays in the chain.
+    pub fn reduced(&self) -> NewAuditEntry {
+        fn ascii(s: &str) -> String {
+            s.chars()
+                .take(128)
+                .map(|c| {
+                    if c == ' ' || c.is_ascii_graphic() {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .collect()
+        }
+        let opt = |v: &Option<String>| v.as_deref().map(ascii);
+        NewAuditEntry {
+            at: self.at,
+            actor_id: opt(&self.actor_id),
+            actor_kind: ascii(&self.actor_kind),
+            actor_name: opt(&self.actor_name),
+            action: ascii(&self.action),
+            target: opt(&self.target),
+            outcome: self.outcome,
+            ip: opt(&self.ip),
+            request_id: opt(&self.request_id),
+            details: serde_json::json!({"reduced": true}),
+        }
+    }
+}
+
 impl AuditRecord {
-    /// Places `entry` at `seq` after an entry whose hash is `prev_hash`.
+    /// Places `entry` at `seq` after an entry whose hash is `prev_hash`. The record holds the
+    /// [`NewAuditEntry::storable`] form of the entry, and its hash covers that form.
     pub fn chain(seq: i64, entry: NewAuditEntry, prev_hash: &str) -> AuditRecord {
+        let entry = entry.storable();
         let hash = chain_hash(prev_hash, &canonical_entry(seq, &entry));
         AuditRecord {
             seq,
@@ -194,6 +274,42 @@ mod tests {
             c.ends_with(r#""requestId":null,"seq":7,"target":"s1"}"#),
             "{c}"
         );
+    }
+
+    #[test]
+    fn nul_characters_are_stored_replaced_and_hashed_as_stored() {
+        let mut e = entry();
+        e.actor_name = Some("ad\0min".into());
+        e.target = Some("s\0x".into());
+        e.request_id = Some("\0".into());
+        e.details = json!({"k\0": ["a\0", {"b": "\0"}], "ok": 1});
+        let r = AuditRecord::chain(1, e, GENESIS_HASH);
+        assert_eq!(r.entry.actor_name.as_deref(), Some("ad\u{FFFD}min"));
+        assert_eq!(r.entry.target.as_deref(), Some("s\u{FFFD}x"));
+        assert_eq!(r.entry.request_id.as_deref(), Some("\u{FFFD}"));
+        assert_eq!(
+            r.entry.details,
+            json!({"k\u{FFFD}": ["a\u{FFFD}", {"b": "\u{FFFD}"}], "ok": 1})
+        );
+        assert!(!canonical_entry(1, &r.entry).contains("u0000"));
+        assert_eq!(r.hash, r.computed_hash());
+        // An entry without NUL is stored as it is.
+        assert_eq!(AuditRecord::chain(1, entry(), GENESIS_HASH).entry, entry());
+    }
+
+    #[test]
+    fn reduced_entries_keep_what_happened_in_printable_ascii() {
+        let mut e = entry();
+        e.actor_name = Some(format!("é\u{1}{}", "x".repeat(300)));
+        let r = e.reduced();
+        assert_eq!((r.at, r.outcome), (e.at, e.outcome));
+        assert_eq!(
+            (r.action.as_str(), r.actor_kind.as_str()),
+            ("session.read", "user")
+        );
+        let name = r.actor_name.unwrap();
+        assert!(name.starts_with("??x") && name.len() == 128, "{name}");
+        assert_eq!(r.details, json!({"reduced": true}));
     }
 
     #[test]

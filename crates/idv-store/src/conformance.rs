@@ -25,6 +25,8 @@
 //! - `device_token_exchange` with a replacement whose id is taken is a `Conflict` and leaves
 //!   the one-time token unused.
 //! - `session_ids_after` with `None` starts before every id.
+//! - a lookup by text holding a NUL finds nothing or is `Invalid` (PostgreSQL cannot hold it),
+//!   and an audit entry holding NULs is stored with U+FFFD in their place.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
@@ -41,6 +43,7 @@ mod jobs;
 mod outbox;
 mod search;
 mod sessions;
+mod unstorable;
 mod workflows;
 
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
@@ -55,6 +58,7 @@ pub use jobs::{check_job_claim_race, check_job_claims};
 pub use outbox::{check_delivery_claim_race, check_outbox};
 pub use search::{check_session_search, check_views};
 pub use sessions::{check_files, check_sessions};
+pub use unstorable::check_unstorable_text;
 pub use workflows::{check_translations, check_workflows};
 
 use crate::{Store, StoreError, StoreResult};
@@ -97,6 +101,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_device_token_exchange_race(shared.clone(), shared.clone()).await;
     check_audit(store).await;
     check_audit_append_race(shared.clone(), shared.clone()).await;
+    check_unstorable_text(store).await;
     check_idempotency(store).await;
     check_idempotency_race(shared.clone(), shared.clone()).await;
     check_outbox(store).await;

@@ -18,12 +18,16 @@ pub use search::*;
 
 use async_trait::async_trait;
 
-/// Storage errors. `Conflict` is a unique-key clash (a name taken twice); everything else an
-/// adapter cannot recover from is `Backend`.
+/// Storage errors. `Conflict` is a unique-key clash (a name taken twice); `Invalid` is a value
+/// the database refuses to hold (text with a NUL character on PostgreSQL, a number out of
+/// range): the input is at fault, not the database, and trying again cannot help. Everything
+/// else an adapter cannot recover from is `Backend`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("already exists: {0}")]
     Conflict(String),
+    #[error("the database cannot hold a value: {0}")]
+    Invalid(String),
     #[error("storage backend: {0}")]
     Backend(String),
 }

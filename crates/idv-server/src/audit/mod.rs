@@ -9,10 +9,16 @@
 //! from every process on the chain's head row. When the queue is full (the database cannot
 //! keep up), requests wait for room rather than drop entries.
 //!
+//! No entry can hold back the others ([`write_batch`]): the store keeps a NUL as U+FFFD
+//! ([`NewAuditEntry::storable`]); a batch the database refuses while it answers is halved
+//! until the refused entry stands alone, and that one is stored in reduced form
+//! ([`NewAuditEntry::reduced`]). Only a database that does not answer is waited for.
+//!
 //! At shutdown the writer drains the queue before the process exits (waiting at most 15 s for a
 //! database that keeps failing, then logging what is lost). Entries still in memory
-//! when a process crashes (those of roughly the last 100 ms, the time one batch takes) are
-//! lost; the chain stays valid, it simply does not contain them.
+//! when a process crashes (those of roughly the last 100 ms, the time one batch takes, or
+//! while the database is down, every entry queued since) are lost; the chain stays valid, it
+//! simply does not contain them.
 //!
 //! `GET /api/audit` flushes this process's queue before it reads, so a client sees its own
 //! requests. `idv audit verify` ([`verify::verify`]) walks the chain; retention
@@ -25,7 +31,7 @@ pub mod verify;
 
 use crate::auth::{Principal, PrincipalKind};
 use crate::scheduler::Period;
-use idv_store::{NewAuditEntry, Store};
+use idv_store::{NewAuditEntry, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -233,8 +239,40 @@ async fn write_loop(
     }
 }
 
-/// Appends `batch` (emptying it). A failing database is tried again every half second; once
-/// the writer is stopping, three more times, then the entries are logged as lost.
+/// How long the writer waits before it tries a database that failed again.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// Times one entry on its own may fail, while the database answers, before it counts as
+/// refused: a failure that is not [`StoreError::Invalid`] may also be passing (SQLite busy
+/// beyond its timeout), so the tries are spread over about 7 s (0.5, 1, 2, 4 s apart).
+const TRIES_ALONE: u32 = 5;
+
+/// What one append attempt showed.
+enum Attempt {
+    Stored,
+    /// The entries (one of them, at least) are at fault: the database refused them as data,
+    /// or keeps failing on them while it answers.
+    Refused(StoreError),
+    /// The database does not answer: try the same entries again later.
+    Down(StoreError),
+}
+
+async fn attempt(store: &dyn Store, entries: &[NewAuditEntry]) -> Attempt {
+    match store.audit_append(entries).await {
+        Ok(_) => Attempt::Stored,
+        Err(e @ StoreError::Invalid(_)) => Attempt::Refused(e),
+        Err(e) if store.ping().await.is_ok() => Attempt::Refused(e),
+        Err(e) => Attempt::Down(e),
+    }
+}
+
+/// Appends `batch` (emptying it), in order, so that no entry can hold back the others:
+///
+/// - while the database is down, the same entries are tried every half second (once the
+///   writer is stopping, three more times, then they are logged as lost);
+/// - when the database answers but refuses a group of entries, the group is halved until the
+///   refused entry stands alone; that entry is tried a few times, then stored in its
+///   [`NewAuditEntry::reduced`] form (marked `{"reduced": true}`), and only if even that is
+///   refused is it logged as lost. Every other entry is stored as recorded.
 async fn write_batch(
     store: &dyn Store,
     batch: &mut Vec<NewAuditEntry>,
@@ -243,24 +281,53 @@ async fn write_batch(
     if batch.is_empty() {
         return;
     }
+    // Groups still to store, front first; `true` marks an entry already in reduced form.
+    let mut todo: std::collections::VecDeque<(Vec<NewAuditEntry>, bool)> =
+        std::collections::VecDeque::from([(std::mem::take(batch), false)]);
     let mut tries_while_stopping = 0;
-    loop {
-        match store.audit_append(batch).await {
-            Ok(_) => break,
-            Err(e) => {
+    let mut tries_alone = 0;
+    while let Some((group, reduced)) = todo.pop_front() {
+        match attempt(store, &group).await {
+            Attempt::Stored => tries_alone = 0,
+            Attempt::Down(e) => {
                 if stopping.is_cancelled() {
                     tries_while_stopping += 1;
                 }
+                let left = group.len() + todo.iter().map(|(g, _)| g.len()).sum::<usize>();
                 if tries_while_stopping >= 3 {
-                    tracing::error!(entries = batch.len(), error = %e, "audit entries lost: the database refused them at shutdown");
-                    break;
+                    tracing::error!(entries = left, error = %e, "audit entries lost: the database refused them at shutdown");
+                    return;
                 }
-                tracing::warn!(entries = batch.len(), error = %e, "audit append failed; trying again");
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                tracing::warn!(entries = left, error = %e, "audit append failed; trying again");
+                todo.push_front((group, reduced));
+                tokio::time::sleep(RETRY_EVERY).await;
+            }
+            Attempt::Refused(e) if group.len() > 1 => {
+                tracing::debug!(entries = group.len(), error = %e, "audit append refused; halving the group");
+                let mut first = group;
+                let second = first.split_off(first.len() / 2);
+                todo.push_front((second, false));
+                todo.push_front((first, false));
+            }
+            Attempt::Refused(e) => {
+                tries_alone += 1;
+                if !matches!(e, StoreError::Invalid(_)) && tries_alone < TRIES_ALONE {
+                    tracing::warn!(action = %group[0].action, error = %e, "audit entry failed on its own; trying again");
+                    todo.push_front((group, reduced));
+                    tokio::time::sleep(RETRY_EVERY * 2u32.pow(tries_alone - 1)).await;
+                    continue;
+                }
+                tries_alone = 0;
+                let entry = &group[0];
+                if reduced {
+                    tracing::error!(action = %entry.action, at = entry.at, error = %e, "audit entry lost: the database refused even its reduced form");
+                } else {
+                    tracing::error!(action = %entry.action, at = entry.at, error = %e, "the database refused an audit entry; storing its reduced form");
+                    todo.push_front((vec![entry.reduced()], true));
+                }
             }
         }
     }
-    batch.clear();
 }
 
 /// The actor fields of an authenticated caller.
