@@ -109,6 +109,15 @@ impl Store for PgStore {
         settings::get_or_insert(&self.pool, key, value).await
     }
 
+    async fn scrub_secrets(&self) -> StoreResult<()> {
+        // An UPDATE leaves the old row version in the table's files until it is rewritten.
+        sqlx::query("VACUUM (FULL) webhooks, settings")
+            .execute(&self.pool)
+            .await
+            .map_err(convert::backend)?;
+        Ok(())
+    }
+
     async fn setting_replace(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
         settings::replace(&self.pool, key, old, new).await
     }

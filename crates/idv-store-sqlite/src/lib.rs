@@ -195,6 +195,18 @@ impl Store for SqliteStore {
         settings::get_or_insert(&self.db, key, value).await
     }
 
+    async fn scrub_secrets(&self) -> StoreResult<()> {
+        // VACUUM rebuilds the whole file from live rows; the checkpoint then empties the WAL,
+        // whose older frames may still hold the overwritten pages.
+        for statement in ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"] {
+            sqlx::query(statement)
+                .execute(&self.db.write)
+                .await
+                .map_err(convert::backend)?;
+        }
+        Ok(())
+    }
+
     async fn setting_replace(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
         settings::replace(&self.db, key, old, new).await
     }

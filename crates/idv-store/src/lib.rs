@@ -49,6 +49,10 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `key` to `new` when it holds `old` (compare and swap). False when it held another
     /// value or none.
     async fn setting_replace(&self, key: &str, old: &str, new: &str) -> StoreResult<bool>;
+    /// Rewrites the settings and webhook tables so no copy of a value overwritten in them stays
+    /// in the database's files (free space, old row versions, the SQLite WAL). Run after
+    /// secrets were encrypted or re-encrypted; the tables are small.
+    async fn scrub_secrets(&self) -> StoreResult<()>;
 
     // --- users ---
 

@@ -5,7 +5,8 @@
 //! anything another could not read.
 //!
 //! Each endpoint is rewritten by a compare and swap of its secret columns alone, so the pass
-//! can run while other instances serve. The Ed25519 seed is made here when there is none: it
+//! can run while other instances serve. When anything was rewritten, the store then rewrites
+//! its secret-holding tables so the old values leave the database's files too. The Ed25519 seed is made here when there is none: it
 //! then also proves, on a new database, that every instance shares one key.
 
 use super::{Keyring, Standing, records};
@@ -97,6 +98,14 @@ pub async fn run(store: &dyn Store, keys: &Keyring) -> Result<Resealed, String> 
              secrets.previousKeys (this instance's key is {})",
             keys.current_id()
         ));
+    }
+    if done.encrypted + done.rekeyed > 0 {
+        // The overwritten values (clear text, or under a retired key) must not linger in the
+        // database's files.
+        store
+            .scrub_secrets()
+            .await
+            .map_err(|e| format!("cannot clear overwritten secrets from the database: {e}"))?;
     }
     Ok(done)
 }
