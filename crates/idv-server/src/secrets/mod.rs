@@ -299,4 +299,63 @@ mod tests {
         sealed.push('A');
         assert!(matches!(r.open(&sealed), Err(SecretError::Damaged { .. })));
     }
+
+    #[test]
+    fn keys_come_from_the_config_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            FernetKey::generate(),
+            FernetKey::generate(),
+            FernetKey::generate(),
+        );
+        let file = dir.path().join("config.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "fernetKey: \"{}\"\nsecrets:\n  previousKeys: [\"{}\"]\nstorage:\n  fs:\n    path: {}\n",
+                a.to_text(),
+                b.to_text(),
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let config = crate::config::load(Some(&file), []).unwrap();
+        assert!(
+            !format!("{config:?}").contains(&a.to_text()),
+            "no key in Debug output"
+        );
+        let ring = Keyring::from_config(&config).unwrap();
+        assert_eq!(ring.current_id(), key_id(&a));
+        assert_eq!(ring.previous_ids(), vec![key_id(&b)]);
+        assert_eq!(ring.source(), &KeySource::Config);
+        assert!(!dir.path().join("data").join(keyfile::FILE_NAME).exists());
+
+        // The environment's comma-separated form.
+        let env = [(
+            "IDV_CONFIG__SECRETS__PREVIOUSKEYS".to_string(),
+            format!("{}, {}", b.to_text(), c.to_text()),
+        )];
+        let config = crate::config::load(Some(&file), env).unwrap();
+        let ring = Keyring::from_config(&config).unwrap();
+        assert_eq!(ring.previous_ids(), vec![key_id(&b), key_id(&c)]);
+
+        let mut bad = config.clone();
+        bad.fernet_key = Some(config::SecretText::new("short"));
+        let e = Keyring::from_config(&bad).unwrap_err();
+        assert!(e.contains("`fernetKey`") && e.contains("32 bytes"), "{e}");
+        assert!(!e.contains("short"), "the bad key is not echoed: {e}");
+        let mut bad = config.clone();
+        bad.secrets.previous_keys.push(config::SecretText::new("x"));
+        let e = Keyring::from_config(&bad).unwrap_err();
+        assert!(e.contains("`secrets.previousKeys[2]`"), "{e}");
+
+        // Without fernetKey: the key file in the data folder.
+        let mut none = config.clone();
+        none.fernet_key = None;
+        let ring = Keyring::from_config(&none).unwrap();
+        let path = dir.path().join("data").join(keyfile::FILE_NAME);
+        assert_eq!(ring.source(), &KeySource::File(path.clone()));
+        let stored = FernetKey::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(ring.current_id(), key_id(&stored));
+    }
 }
