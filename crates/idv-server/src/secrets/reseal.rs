@@ -29,7 +29,7 @@ impl Resealed {
     /// One line for the log and the CLI.
     pub fn summary(&self, keys: &Keyring) -> String {
         let mut s = format!(
-            "{} stored secrets under key {}: {} encrypted from clear text, {} re-encrypted from \
+            "{} stored secret(s) under key {}: {} encrypted from clear text, {} re-encrypted from \
              previous keys",
             self.encrypted + self.rekeyed + self.current,
             keys.current_id(),
