@@ -22,6 +22,11 @@ pub struct Config {
     pub outbound: Outbound,
     /// `rateLimit`: request limits per credential and client address.
     pub rate_limit: crate::ratelimit::RateLimitConfig,
+    /// `fernetKey` (Regula's key name): encrypts the secrets the database keeps. Absent: a key
+    /// generated in the data folder ([`crate::secrets`]).
+    pub fernet_key: Option<crate::secrets::config::SecretText>,
+    /// `secrets.previousKeys`: former keys, for reading only.
+    pub secrets: crate::secrets::config::SecretsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -841,6 +846,16 @@ outbound:
   # (10.0.0.0/8, 127.0.0.1, 169.254.169.254, fc00::/7 ...) unless this is true. The service
   # URLs above are always allowed.
   allowPrivateAddresses: false
+
+# Encrypts the secrets the database keeps (webhook secrets, webhook header values, the webhook
+# signing key): url-safe base64 of 32 bytes, as `idv secrets new-key` prints. null: a key made
+# on first start in storage.fs.path (fernet.key). Instances sharing a PostgreSQL database must
+# all have the same fernetKey.
+fernetKey: null
+secrets:
+  # Former fernetKeys, kept only to read values stored under them: each start re-encrypts
+  # those under fernetKey, after which they can be removed.
+  previousKeys: []
 
 # Requests per window, counted per credential and per client address (both must pass), in each
 # process on its own. s: logins and minting keys or tokens; m: other writes; l: reads. Health,

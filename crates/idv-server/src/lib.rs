@@ -20,6 +20,7 @@ pub mod ratelimit;
 pub mod request_log;
 pub mod routes;
 pub mod scheduler;
+pub mod secrets;
 pub mod state;
 pub mod webhooks;
 
@@ -57,6 +58,12 @@ pub async fn prepare_with_clock(
     clock: std::sync::Arc<dyn idv_core::time::Clock>,
 ) -> Result<AppState, StartupError> {
     let state = AppState::open_with_clock(config, base_url, clock).await?;
+    // Before anything is served: no secret stays in clear text, and a key that cannot read
+    // the database's secrets stops the start here.
+    let resealed = secrets::reseal::run(state.store.as_ref(), &state.secrets)
+        .await
+        .map_err(StartupError)?;
+    tracing::info!("secrets at rest: {}", resealed.summary(&state.secrets));
     match ops::users::ensure_admin(&state, admin_password).await {
         Ok(Some(password)) => {
             // Printed once, on the console only; never logged.

@@ -43,6 +43,8 @@ pub struct Inner {
     pub translations: crate::flow::TranslationCache,
     /// The audit log's queue (its writer runs in `serve`).
     pub audit: crate::audit::Auditor,
+    /// The keys that encrypt the secrets the database keeps ([`crate::secrets`]).
+    pub secrets: crate::secrets::Keyring,
 }
 
 impl Deref for AppState {
@@ -66,6 +68,7 @@ impl AppState {
     ) -> Result<AppState, StartupError> {
         let store = open_store(&config.database.url).await?;
         let blobs = Blobs::local(config.data_dir()).map_err(|e| startup(e.to_string()))?;
+        let secrets = crate::secrets::Keyring::from_config(&config).map_err(startup)?;
         let auth = Auth::new(store.clone(), config.basic_auth.enabled)
             .await
             .map_err(|e| startup(e.0.message))?
@@ -90,6 +93,7 @@ impl AppState {
             webhook_key: tokio::sync::OnceCell::new(),
             translations: Default::default(),
             audit,
+            secrets,
         })))
     }
 }

@@ -35,7 +35,7 @@ use idv_store::{
     ApiKey, AttemptOutcome, AttemptRecord, AuthToken, Deleter, DeliveryRecord, EventPage,
     EventQuery, FileRecord, JobRecord, NewEvent, NewWorkflow, Role, SessionDeletion, SessionRecord,
     Store, StoreError, StoreResult, TombstoneRecord, Translation, User, WebhookRecord,
-    WorkflowRecord,
+    WebhookSecrets, WorkflowRecord,
 };
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -107,6 +107,19 @@ impl Store for PgStore {
 
     async fn setting_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
         settings::get_or_insert(&self.pool, key, value).await
+    }
+
+    async fn scrub_secrets(&self) -> StoreResult<()> {
+        // An UPDATE leaves the old row version in the table's files until it is rewritten.
+        sqlx::query("VACUUM (FULL) webhooks, settings")
+            .execute(&self.pool)
+            .await
+            .map_err(convert::backend)?;
+        Ok(())
+    }
+
+    async fn setting_replace(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
+        settings::replace(&self.pool, key, old, new).await
     }
 
     async fn user_create(&self, user: &User) -> StoreResult<()> {
@@ -492,6 +505,15 @@ impl Store for PgStore {
 
     async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
         outbox::webhook_update(&self.pool, webhook).await
+    }
+
+    async fn webhook_reseal(
+        &self,
+        id: &str,
+        old: &WebhookSecrets,
+        new: &WebhookSecrets,
+    ) -> StoreResult<bool> {
+        outbox::webhook_reseal(&self.pool, id, old, new).await
     }
 
     async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {

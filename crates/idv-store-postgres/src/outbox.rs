@@ -11,8 +11,8 @@
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
 use idv_store::{
     AttemptOutcome, AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, EventPage,
-    EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, unwrap_list,
-    wrap_list,
+    EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
+    unwrap_list, wrap_list,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool};
@@ -330,6 +330,31 @@ pub(crate) async fn webhook_update(db: &PgPool, w: &WebhookRecord) -> StoreResul
     .bind(w.failing_since)
     .bind(&w.disabled_reason)
     .bind(w.disabled_at)
+    .execute(db)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Compare and swap of the secret columns alone, so a concurrent change to the endpoint's other
+/// columns (its failing state, an edit) is neither lost nor overwritten.
+pub(crate) async fn webhook_reseal(
+    db: &PgPool,
+    id: &str,
+    old: &WebhookSecrets,
+    new: &WebhookSecrets,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE webhooks SET secret = $2, previous_secret = $3, headers = $4::jsonb \
+         WHERE id = $1 AND secret = $7 AND previous_secret IS NOT DISTINCT FROM $5 AND headers = $6::jsonb",
+    )
+    .bind(id)
+    .bind(&new.secret)
+    .bind(&new.previous_secret)
+    .bind(json_text(&new.headers))
+    .bind(&old.previous_secret)
+    .bind(json_text(&old.headers))
+    .bind(&old.secret)
     .execute(db)
     .await
     .map_err(backend)?;

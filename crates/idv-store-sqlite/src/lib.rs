@@ -38,7 +38,7 @@ use idv_store::{
     ApiKey, AttemptOutcome, AttemptRecord, AuthToken, Deleter, DeliveryRecord, EventPage,
     EventQuery, FileRecord, JobRecord, NewEvent, NewWorkflow, Role, SessionDeletion, SessionRecord,
     Store, StoreError, StoreResult, TombstoneRecord, Translation, User, WebhookRecord,
-    WorkflowRecord,
+    WebhookSecrets, WorkflowRecord,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -193,6 +193,22 @@ impl Store for SqliteStore {
 
     async fn setting_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
         settings::get_or_insert(&self.db, key, value).await
+    }
+
+    async fn scrub_secrets(&self) -> StoreResult<()> {
+        // VACUUM rebuilds the whole file from live rows; the checkpoint then empties the WAL,
+        // whose older frames may still hold the overwritten pages.
+        for statement in ["VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"] {
+            sqlx::query(statement)
+                .execute(&self.db.write)
+                .await
+                .map_err(convert::backend)?;
+        }
+        Ok(())
+    }
+
+    async fn setting_replace(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
+        settings::replace(&self.db, key, old, new).await
     }
 
     async fn user_create(&self, user: &User) -> StoreResult<()> {
@@ -602,6 +618,15 @@ impl Store for SqliteStore {
 
     async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
         outbox::webhook_update(&self.db, webhook).await
+    }
+
+    async fn webhook_reseal(
+        &self,
+        id: &str,
+        old: &WebhookSecrets,
+        new: &WebhookSecrets,
+    ) -> StoreResult<bool> {
+        outbox::webhook_reseal(&self.db, id, old, new).await
     }
 
     async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {

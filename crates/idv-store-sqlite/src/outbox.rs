@@ -9,8 +9,8 @@ use crate::Db;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
 use idv_store::{
     AttemptOutcome, AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, EventPage,
-    EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, unwrap_list,
-    wrap_list,
+    EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
+    unwrap_list, wrap_list,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -308,6 +308,31 @@ pub(crate) async fn webhook_update(db: &Db, w: &WebhookRecord) -> StoreResult<bo
     .bind(w.failing_since)
     .bind(&w.disabled_reason)
     .bind(w.disabled_at)
+    .execute(&db.write)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Compare and swap of the secret columns alone, so a concurrent change to the endpoint's other
+/// columns (its failing state, an edit) is neither lost nor overwritten.
+pub(crate) async fn webhook_reseal(
+    db: &Db,
+    id: &str,
+    old: &WebhookSecrets,
+    new: &WebhookSecrets,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE webhooks SET secret = $2, previous_secret = $3, headers = $4 \
+         WHERE id = $1 AND secret = $7 AND previous_secret IS $5 AND json(headers) = json($6)",
+    )
+    .bind(id)
+    .bind(&new.secret)
+    .bind(&new.previous_secret)
+    .bind(json_text(&new.headers))
+    .bind(&old.previous_secret)
+    .bind(json_text(&old.headers))
+    .bind(&old.secret)
     .execute(&db.write)
     .await
     .map_err(backend)?;

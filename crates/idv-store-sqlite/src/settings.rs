@@ -19,3 +19,15 @@ pub(crate) async fn get_or_insert(db: &Db, key: &str, value: &str) -> StoreResul
     .map_err(backend)?;
     col(&row, "value")
 }
+
+/// Compare and swap: one statement, so a value changed since it was read is left alone.
+pub(crate) async fn replace(db: &Db, key: &str, old: &str, new: &str) -> StoreResult<bool> {
+    let done = sqlx::query("UPDATE settings SET value = $3 WHERE key = $1 AND value = $2")
+        .bind(key)
+        .bind(old)
+        .bind(new)
+        .execute(&db.write)
+        .await
+        .map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}

@@ -55,7 +55,7 @@ pub use devices::{check_device_token_exchange_race, check_device_tokens};
 pub use engine::{check_engine_state, check_session_advance, check_session_expiry};
 pub use exchange::{check_session_import, check_workflow_import};
 pub use jobs::{check_job_claim_race, check_job_claims};
-pub use outbox::{check_delivery_claim_race, check_outbox};
+pub use outbox::{check_delivery_claim_race, check_outbox, check_webhook_reseal};
 pub use search::{check_session_search, check_views};
 pub use sessions::{check_files, check_sessions};
 pub use unstorable::check_unstorable_text;
@@ -106,6 +106,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_idempotency_race(shared.clone(), shared.clone()).await;
     check_outbox(store).await;
     check_delivery_claim_race(shared.clone(), shared).await;
+    check_webhook_reseal(store).await;
     // Last: its job never comes due.
     check_workflow_import(store).await;
     check_session_import(store).await;

@@ -50,6 +50,13 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the stored value for `key`, storing `value` first if there was none. Two
     /// processes racing on an empty database both get the same, first-stored value.
     async fn setting_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
+    /// Sets `key` to `new` when it holds `old` (compare and swap). False when it held another
+    /// value or none.
+    async fn setting_replace(&self, key: &str, old: &str, new: &str) -> StoreResult<bool>;
+    /// Rewrites the settings and webhook tables so no copy of a value overwritten in them stays
+    /// in the database's files (free space, old row versions, the SQLite WAL). Run after
+    /// secrets were encrypted or re-encrypted; the tables are small.
+    async fn scrub_secrets(&self) -> StoreResult<()>;
 
     // --- users ---
 
@@ -389,6 +396,14 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>>;
     /// Replaces every field but `id`, `created_at` and `owner_id`. False when unknown.
     async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool>;
+    /// Replaces an endpoint's secret columns with `new` when they still hold `old` (compare and
+    /// swap; every other column is left alone). False when unknown or changed since read.
+    async fn webhook_reseal(
+        &self,
+        id: &str,
+        old: &WebhookSecrets,
+        new: &WebhookSecrets,
+    ) -> StoreResult<bool>;
     /// Deletes the endpoint with its deliveries and their attempts. False when unknown.
     async fn webhook_delete(&self, id: &str) -> StoreResult<bool>;
 

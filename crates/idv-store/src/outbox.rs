@@ -130,6 +130,25 @@ pub struct WebhookRecord {
     pub disabled_at: Option<i64>,
 }
 
+/// The columns of an endpoint that hold secrets, as stored: the unit of
+/// [`crate::Store::webhook_reseal`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSecrets {
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub headers: Value,
+}
+
+impl WebhookSecrets {
+    pub fn of(w: &WebhookRecord) -> WebhookSecrets {
+        WebhookSecrets {
+            secret: w.secret.clone(),
+            previous_secret: w.previous_secret.clone(),
+            headers: w.headers.clone(),
+        }
+    }
+}
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {

@@ -13,6 +13,7 @@ mod asset;
 mod audit;
 mod lint;
 mod run;
+mod secrets;
 mod session;
 mod view;
 mod webhook;
@@ -68,6 +69,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The key that encrypts stored secrets: a new key, re-encryption after a key change.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
 }
 
 #[derive(Subcommand)]
@@ -191,6 +195,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Webhook(cmd) => webhook::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
+        Command::Secrets(cmd) => secrets::run(async || open(load_config(&cli)?).await, cmd).await,
         // Handled in `main`: it has an exit status of its own.
         Command::Audit(_) => Ok(()),
         Command::Config(ConfigCommand::Example) => {

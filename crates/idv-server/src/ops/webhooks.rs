@@ -4,9 +4,13 @@
 //! An endpoint is `{url, events, enabled, description, headers, workflowIds, ed25519}`. Its
 //! signing secret (`whsec_…`) is generated here and shown once, in the answer that creates or
 //! rotates it; a rotation keeps the old secret signing beside the new one for an overlap
-//! window, so a receiver can switch without dropping events. The secret is kept in the
-//! database as it is, because signing needs it; the database is the trust boundary, as for the
-//! other server secrets.
+//! window, so a receiver can switch without dropping events. Signing needs the secret itself,
+//! so it is kept encrypted (with the values of `headers`) under the server's key
+//! ([`crate::secrets`]): the store only ever sees the encrypted form ([`save`], [`load`]).
+//!
+//! Header values are write-only: `POST` and `PATCH` take `headers` as an object of names and
+//! values (a `PATCH` with `headers` replaces them all), and every answer shows only their names,
+//! as `headerNames`. Deliveries send the values.
 //!
 //! Endpoints are platform-wide: any caller with `webhook:*` manages all of them (the scope has
 //! no own/all split), and an endpoint receives the events of every session its filters select.
@@ -180,7 +184,15 @@ fn check_description(d: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-/// The JSON of an endpoint, never with its secret.
+/// The names of an endpoint's own headers, in their order.
+pub fn header_names(w: &WebhookRecord) -> Vec<String> {
+    w.headers
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The JSON of an endpoint, never with its secret or its header values.
 pub fn view(w: &WebhookRecord) -> Value {
     json!({
         "id": w.id,
@@ -188,7 +200,7 @@ pub fn view(w: &WebhookRecord) -> Value {
         "events": w.events,
         "enabled": w.enabled,
         "description": w.description,
-        "headers": w.headers,
+        "headerNames": header_names(w),
         "workflowIds": w.workflow_ids,
         "ed25519": w.ed25519,
         "createdAt": iso(w.created_at),
@@ -205,6 +217,34 @@ pub fn view_with_secret(w: &WebhookRecord) -> Value {
     let mut v = view(w);
     v["secret"] = json!(w.secret);
     v
+}
+
+/// Stores a new endpoint, its secrets encrypted.
+async fn save_new(state: &AppState, w: &WebhookRecord) -> ApiResult<()> {
+    let sealed = crate::secrets::records::seal_webhook(&state.secrets, w);
+    Ok(state.store.webhook_create(&sealed).await?)
+}
+
+/// Stores a changed endpoint, its secrets encrypted. False when it is gone.
+async fn save(state: &AppState, w: &WebhookRecord) -> ApiResult<bool> {
+    let sealed = crate::secrets::records::seal_webhook(&state.secrets, w);
+    Ok(state.store.webhook_update(&sealed).await?)
+}
+
+/// An endpoint as stored, in the clear (`None` when unknown). A secret that cannot be read (a
+/// key not configured) is an error naming what to configure.
+pub async fn load(state: &AppState, id: &str) -> ApiResult<Option<WebhookRecord>> {
+    match state.store.webhook_get(id).await? {
+        Some(w) => Ok(Some(open(state, w)?)),
+        None => Ok(None),
+    }
+}
+
+fn open(state: &AppState, w: WebhookRecord) -> ApiResult<WebhookRecord> {
+    crate::secrets::records::open_webhook(&state.secrets, w).map_err(|e| {
+        tracing::error!("{e}");
+        ApiError::new(ErrorCode::Internal, e.to_string())
+    })
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -256,21 +296,23 @@ pub async fn create(
         disabled_reason: None,
         disabled_at: None,
     };
-    state.store.webhook_create(&webhook).await?;
+    save_new(state, &webhook).await?;
     tracing::info!(webhook = %webhook.id, url = %crate::outbound::public_url(&url), "webhook created");
     Ok(webhook)
 }
 
 pub async fn get(state: &AppState, id: &str) -> ApiResult<WebhookRecord> {
-    state
-        .store
-        .webhook_get(id)
-        .await?
-        .ok_or_else(|| not_found(id))
+    load(state, id).await?.ok_or_else(|| not_found(id))
 }
 
 pub async fn list(state: &AppState) -> ApiResult<Vec<WebhookRecord>> {
-    Ok(state.store.webhook_list().await?)
+    state
+        .store
+        .webhook_list()
+        .await?
+        .into_iter()
+        .map(|w| open(state, w))
+        .collect()
 }
 
 /// Changes the fields given. Enabling an endpoint the server disabled clears why it was
@@ -308,7 +350,7 @@ pub async fn update(state: &AppState, id: &str, input: WebhookInput) -> ApiResul
         w.enabled = enabled;
     }
     w.updated_at = state.clock.now_ms();
-    if !state.store.webhook_update(&w).await? {
+    if !save(state, &w).await? {
         return Err(not_found(id));
     }
     Ok(w)
@@ -345,7 +387,7 @@ pub async fn rotate_secret(
         w.previous_secret_until = None;
     }
     w.updated_at = now;
-    if !state.store.webhook_update(&w).await? {
+    if !save(state, &w).await? {
         return Err(not_found(id));
     }
     tracing::info!(webhook = %id, overlap_s = overlap, "webhook secret rotated");

@@ -47,6 +47,8 @@ pub struct Hit {
     pub body: Value,
     /// The exact bytes received.
     pub raw: Vec<u8>,
+    /// Every request header, name (lower case) and value.
+    pub headers: Vec<(String, String)>,
     /// The status it was (or is about to be) answered with.
     pub status: u16,
     /// Set once the handler has produced its answer (after any delay).
@@ -236,6 +238,15 @@ fn check(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Hit, String> {
         sequence: json["sequence"].as_i64().unwrap_or(-1),
         body: json,
         raw: body.to_vec(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
         status: 0,
         answered: Arc::default(),
     })

@@ -35,6 +35,38 @@ pub async fn check_settings(store: &dyn Store) {
         long,
         "long unicode values round-trip"
     );
+
+    // Compare and swap: only from the value read.
+    let swap =
+        |old: &'static str, new: &'static str| store.setting_replace("conformance.a", old, new);
+    assert!(
+        !swap("second", "x").await.expect("replace"),
+        "not from a value it does not hold"
+    );
+    assert!(
+        !store
+            .setting_replace("conformance.none", "", "x")
+            .await
+            .expect("replace unset"),
+        "an unset key is not created"
+    );
+    assert!(swap("first", "fourth").await.expect("replace"));
+    assert!(
+        !swap("first", "fifth").await.expect("replace"),
+        "the old value is gone"
+    );
+    assert_eq!(get("conformance.a", "x").await.unwrap(), "fourth");
+    assert_eq!(
+        get("conformance.b", "x").await.unwrap(),
+        "other",
+        "other keys untouched"
+    );
+    store.scrub_secrets().await.expect("scrub");
+    assert_eq!(
+        get("conformance.a", "x").await.unwrap(),
+        "fourth",
+        "scrubbing keeps values"
+    );
 }
 
 /// Two `setting_get_or_insert` calls racing on an unset key, through `a` and `b` (the same

@@ -6,7 +6,7 @@ use super::engine::{bumped, open_session};
 use super::{assert_conflict, hex_id};
 use crate::{
     AttemptOutcome, AttemptRecord, Deleter, DeliveryRecord, DeliveryState, EventQuery, NewEvent,
-    SessionRecord, Store, WebhookRecord,
+    SessionRecord, Store, WebhookRecord, WebhookSecrets,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -673,4 +673,78 @@ pub async fn check_delivery_claim_race(one: Arc<dyn Store>, two: Arc<dyn Store>)
         .expect("delete");
     }
     one.outbox_prune(i64::MAX / 4).await.expect("prune");
+}
+
+/// `webhook_reseal` swaps the secret columns alone, and only from the values read: a changed
+/// secret or header document leaves the row as it is. Headers may be stored as a JSON string.
+pub async fn check_webhook_reseal(store: &dyn Store) {
+    let mut w = webhook(9_001, &["*"], &[], true);
+    w.previous_secret = Some("whsec_before".into());
+    w.previous_secret_until = Some(5);
+    store.webhook_create(&w).await.expect("webhook_create");
+    let old = WebhookSecrets::of(&w);
+    let new = WebhookSecrets {
+        secret: "sealed:secret".into(),
+        previous_secret: Some("sealed:previous".into()),
+        headers: json!("sealed:headers"),
+    };
+    let mut stale = old.clone();
+    stale.headers = json!({"x-tenant": "other"});
+    assert!(
+        !store.webhook_reseal(&w.id, &stale, &new).await.unwrap(),
+        "headers changed"
+    );
+    stale = old.clone();
+    stale.previous_secret = None;
+    assert!(
+        !store.webhook_reseal(&w.id, &stale, &new).await.unwrap(),
+        "previous changed"
+    );
+    assert!(
+        !store.webhook_reseal("nope", &old, &new).await.unwrap(),
+        "unknown id"
+    );
+    assert_eq!(
+        store.webhook_get(&w.id).await.unwrap().unwrap(),
+        w,
+        "left alone"
+    );
+
+    assert!(store.webhook_reseal(&w.id, &old, &new).await.unwrap());
+    let got = store.webhook_get(&w.id).await.unwrap().unwrap();
+    assert_eq!(WebhookSecrets::of(&got), new);
+    let mut expected = w.clone();
+    expected.secret = new.secret.clone();
+    expected.previous_secret = new.previous_secret.clone();
+    expected.headers = new.headers.clone();
+    assert_eq!(got, expected, "every other column kept");
+    assert_eq!(
+        store
+            .webhook_list()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|x| x.id == w.id)
+            .count(),
+        1
+    );
+    assert!(
+        !store.webhook_reseal(&w.id, &old, &new).await.unwrap(),
+        "once only"
+    );
+
+    // A null previous secret compares equal to null.
+    let back = WebhookSecrets {
+        secret: "sealed:2".into(),
+        previous_secret: None,
+        headers: json!({}),
+    };
+    assert!(store.webhook_reseal(&w.id, &new, &back).await.unwrap());
+    let again = WebhookSecrets {
+        secret: "sealed:3".into(),
+        previous_secret: None,
+        headers: json!({}),
+    };
+    assert!(store.webhook_reseal(&w.id, &back, &again).await.unwrap());
+    assert!(store.webhook_delete(&w.id).await.unwrap());
 }
