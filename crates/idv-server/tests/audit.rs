@@ -419,8 +419,14 @@ async fn disabled_records_nothing_and_entries_survive_a_restart_postgres() {
 async fn two_instances_keep_one_chain(backend: Backend) {
     let first = TestServer::start(backend).await;
     let url = first.config.database.url.clone();
+    // Instances of one database share its fernetKey: the second takes the key the first made.
+    let fernet = std::fs::read_to_string(first.data_dir().join("fernet.key")).unwrap();
     // The second opens the first's database (no database of its own is created).
-    let second = TestServer::start_with(Backend::Sqlite, move |c| c.database.url = url).await;
+    let second = TestServer::start_with(Backend::Sqlite, move |c| {
+        c.database.url = url;
+        c.fernet_key = Some(idv_server::secrets::config::SecretText::new(fernet.trim()));
+    })
+    .await;
     let key = first.key(&["session_all:read"]).await;
     let mut tasks = Vec::new();
     for srv in [&first, &second] {
