@@ -85,7 +85,11 @@ pub fn serve(dir: &Path, database: &str, log: &str, extra: &[(&str, &str)]) -> S
     match rx.recv_timeout(Duration::from_secs(120)) {
         Ok(url) => serve.url = url,
         Err(_) => panic!(
-            "idv serve did not print its address within 120 s; its log:\n{}",
+            "idv serve did not print its address within 120 s ({}); its log:\n{}",
+            match serve.child.try_wait() {
+                Ok(Some(status)) => format!("it exited: {status}"),
+                _ => "it is still running".to_string(),
+            },
             serve.log_text()
         ),
     }
