@@ -15,6 +15,13 @@ fi
 pg_isready -h 127.0.0.1 -p 5432
 export IDV_TEST_PG_URL="${IDV_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
+# Regula's own workflow files, for the compatibility tests, when they sit beside the checkout;
+# without them those tests say they were skipped.
+if [ -z "${IDV_REGULA_DIR:-}" ] && [ -d ../shared/regula ]; then
+  IDV_REGULA_DIR="$(cd ../shared/regula && pwd)"
+  export IDV_REGULA_DIR
+fi
+
 # The quickstart test uses jq and curl, as a newcomer would.
 for tool in jq curl; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }

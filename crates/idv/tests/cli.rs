@@ -7,15 +7,12 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+#[path = "support/regula.rs"]
+mod regula;
+
+use regula::{general_kyc, general_kyc_locale};
+
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const GENERAL_KYC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc.yaml"
-);
-const GENERAL_KYC_LOCALE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc_locale.yaml"
-);
 
 /// `idv` with its database and files in `dir`, through environment overrides.
 fn idv(dir: &Path) -> Command {
@@ -157,9 +154,10 @@ fn apikey_commands() {
 
 #[test]
 fn workflow_apply_loads_both_kinds_and_lists_problems() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let (ok, out, err) =
-        run(idv(dir.path()).args(["workflow", "apply", GENERAL_KYC, GENERAL_KYC_LOCALE]));
+        run(idv(dir.path()).args(["workflow", "apply", general_kyc(), general_kyc_locale()]));
     assert!(ok, "{err}");
     assert!(
         out.contains(
@@ -171,10 +169,10 @@ fn workflow_apply_loads_both_kinds_and_lists_problems() {
         out.contains("105 translations for ar-bh, en-us, es-cl, pt-br, ru-ru"),
         "{out}"
     );
-    let (_, out, _) = run(idv(dir.path()).args(["workflow", "apply", GENERAL_KYC]));
+    let (_, out, _) = run(idv(dir.path()).args(["workflow", "apply", general_kyc()]));
     assert!(out.contains("unchanged at revision 1"), "{out}");
     // A broken copy: every problem with its line.
-    let broken = std::fs::read_to_string(GENERAL_KYC)
+    let broken = std::fs::read_to_string(general_kyc())
         .unwrap()
         .replacen("step: PREPARE_DOCUMENT", "step: NOWHERE", 1)
         .replacen("type: int", "type: integer", 1);
@@ -333,13 +331,14 @@ fn serve_creates_the_first_admin_once() {
 
 #[test]
 fn workflows_folder_loads_at_start() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join("data/workflows");
     let loc = dir.path().join("data/localization");
     std::fs::create_dir_all(&wf).unwrap();
     std::fs::create_dir_all(&loc).unwrap();
-    std::fs::copy(GENERAL_KYC, wf.join("general_kyc.yaml")).unwrap();
-    std::fs::copy(GENERAL_KYC_LOCALE, loc.join("general_kyc_locale.yaml")).unwrap();
+    std::fs::copy(general_kyc(), wf.join("general_kyc.yaml")).unwrap();
+    std::fs::copy(general_kyc_locale(), loc.join("general_kyc_locale.yaml")).unwrap();
     std::fs::write(wf.join("broken.yaml"), "id: x\nsteps: [\n").unwrap();
     let srv = serve(dir.path(), Some("folder-password"));
     let (code, body) = ureq_like_get(
@@ -378,8 +377,9 @@ fn line_of(text: &str, needle: &str) -> usize {
 
 #[test]
 fn workflow_lint_reports_every_problem_with_its_line() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
-    let (code, out) = lint(dir.path(), &[GENERAL_KYC, GENERAL_KYC_LOCALE]);
+    let (code, out) = lint(dir.path(), &[general_kyc(), general_kyc_locale()]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains(
@@ -390,7 +390,7 @@ fn workflow_lint_reports_every_problem_with_its_line() {
     );
     // Regula's file declares a rule it never uses.
     let rule_line = line_of(
-        &std::fs::read_to_string(GENERAL_KYC).unwrap(),
+        &std::fs::read_to_string(general_kyc()).unwrap(),
         "id: valid_mrz_status",
     );
     assert!(
@@ -407,14 +407,14 @@ fn workflow_lint_reports_every_problem_with_its_line() {
     assert!(!dir.path().join("idv.db").exists());
 
     // A broken copy: each problem on its own line, with the line it is on.
-    let broken = std::fs::read_to_string(GENERAL_KYC)
+    let broken = std::fs::read_to_string(general_kyc())
         .unwrap()
         .replacen("step: PREPARE_DOCUMENT", "step: NOWHERE", 1)
         .replacen("type: int", "type: integer", 1);
     let path = dir.path().join("broken.yaml");
     std::fs::write(&path, &broken).unwrap();
     let shown = path.display().to_string();
-    let (code, out) = lint(dir.path(), &[&shown, GENERAL_KYC]);
+    let (code, out) = lint(dir.path(), &[&shown, general_kyc()]);
     assert_eq!(code, Some(1), "{out}");
     let nowhere = line_of(&broken, "step: NOWHERE");
     let integer = line_of(&broken, "type: integer");
@@ -455,13 +455,13 @@ fn workflow_lint_reports_every_problem_with_its_line() {
     );
 
     // An unreadable file: 2, after checking the rest.
-    let (code, out) = lint(dir.path(), &["missing.yaml", GENERAL_KYC]);
+    let (code, out) = lint(dir.path(), &["missing.yaml", general_kyc()]);
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("missing.yaml: cannot read"), "{out}");
     assert!(out.contains("general_kyc.yaml: ok"), "{out}");
 
     // Warnings fail the check only when asked to.
-    let (code, out) = lint(dir.path(), &["--deny-warnings", GENERAL_KYC]);
+    let (code, out) = lint(dir.path(), &["--deny-warnings", general_kyc()]);
     assert_eq!(code, Some(1), "{out}");
     assert!(!out.contains(": ok"), "{out}");
 }

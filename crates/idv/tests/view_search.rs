@@ -9,15 +9,12 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+#[path = "support/regula.rs"]
+mod regula;
+
+use regula::{general_kyc, general_kyc_locale};
+
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const GENERAL_KYC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc.yaml"
-);
-const GENERAL_KYC_LOCALE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc_locale.yaml"
-);
 const WF: &str = "edda0192-b890-11ef-a348-17da751a6a22";
 const PASSWORD: &str = "view-search-password";
 
@@ -148,6 +145,7 @@ impl Drop for PgDatabase {
 
 #[test]
 fn view_created_by_the_cli_drives_search_and_reads_sqlite() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("idv.db").display());
     view_search_story(dir.path(), &db);
@@ -155,6 +153,7 @@ fn view_created_by_the_cli_drives_search_and_reads_sqlite() {
 
 #[test]
 fn view_created_by_the_cli_drives_search_and_reads_postgres() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let pg = PgDatabase::create();
     view_search_story(dir.path(), &pg.url());
@@ -162,7 +161,7 @@ fn view_created_by_the_cli_drives_search_and_reads_postgres() {
 
 fn view_search_story(d: &Path, db: &str) {
     let idv = |_: &Path| idv_on(d, db);
-    let (ok, _, err) = run(idv(d).args(["workflow", "apply", GENERAL_KYC, GENERAL_KYC_LOCALE]));
+    let (ok, _, err) = run(idv(d).args(["workflow", "apply", general_kyc(), general_kyc_locale()]));
     assert!(ok, "{err}");
 
     let (ok, out, err) = run(idv(d).args([

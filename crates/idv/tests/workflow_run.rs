@@ -7,11 +7,12 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
 
+#[path = "support/regula.rs"]
+mod regula;
+
+use regula::general_kyc;
+
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const GENERAL_KYC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc.yaml"
-);
 
 /// A few bytes that start like a JPEG file.
 fn jpeg(label: &str) -> Vec<u8> {
@@ -134,9 +135,10 @@ fn moves(out: &str) -> Vec<&str> {
 
 #[test]
 fn general_kyc_happy_path_is_verified() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let steps = kyc_steps(dir.path(), 30);
-    let r = run(dir.path(), GENERAL_KYC, &steps, &[]);
+    let r = run(dir.path(), general_kyc(), &steps, &[]);
     assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
     let expected = [
         "start  session in ONBOARDING (status 0 not_completed)",
@@ -221,14 +223,15 @@ fn general_kyc_happy_path_is_verified() {
         assert!(lines.contains(&line), "no line `{line}` in:\n{}", r.out);
     }
     // The same run prints the same thing.
-    let again = run(dir.path(), GENERAL_KYC, &steps, &[]);
+    let again = run(dir.path(), general_kyc(), &steps, &[]);
     assert_eq!(again.out, r.out);
 }
 
 #[test]
 fn under_age_is_not_verified() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
-    let r = run(dir.path(), GENERAL_KYC, &kyc_steps(dir.path(), 16), &[]);
+    let r = run(dir.path(), general_kyc(), &kyc_steps(dir.path(), 16), &[]);
     assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
     let lines: Vec<&str> = r.out.lines().collect();
     for line in [
@@ -245,13 +248,14 @@ fn under_age_is_not_verified() {
 
 #[test]
 fn a_missing_canned_response_leads_to_the_error_step() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let mut steps = kyc_steps(dir.path(), 30);
     steps["actions"]
         .as_object_mut()
         .unwrap()
         .remove("GET_DOCREADER_RESULTS");
-    let r = run(dir.path(), GENERAL_KYC, &steps, &[]);
+    let r = run(dir.path(), general_kyc(), &steps, &[]);
     let message = "GET http://docreader/api/v2/transaction/tx-1/results?withImages=true failed: \
                    no canned response for action GET_DOCREADER_RESULTS";
     let moved = moves(&r.out);
@@ -287,13 +291,14 @@ fn a_missing_canned_response_leads_to_the_error_step() {
 
     // Without the refused submissions the run itself succeeds.
     steps["steps"] = json!(steps["steps"].as_array().unwrap()[..3]);
-    let r = run(dir.path(), GENERAL_KYC, &steps, &[]);
+    let r = run(dir.path(), general_kyc(), &steps, &[]);
     assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
     assert!(r.out.contains("step       ERROR (final)"), "{}", r.out);
 }
 
 #[test]
 fn answer_lists_retries_timeouts_and_expiry() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let mut steps = kyc_steps(dir.path(), 30);
     // DOCREADER_SCENARIO has `retry: {}`: three more tries.
@@ -304,7 +309,7 @@ fn answer_lists_retries_timeouts_and_expiry() {
     ]);
     steps["steps"] = json!(steps["steps"].as_array().unwrap()[..4]);
     steps["expire"] = json!(true);
-    let r = run(dir.path(), GENERAL_KYC, &steps, &[]);
+    let r = run(dir.path(), general_kyc(), &steps, &[]);
     assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
     let moved = moves(&r.out);
     let at = moved
@@ -336,7 +341,7 @@ fn answer_lists_retries_timeouts_and_expiry() {
     steps["actions"]["DOCREADER_SCENARIO"] = json!({"error": "timeout"});
     steps["steps"] = json!(steps["steps"].as_array().unwrap()[..3]);
     steps["expire"] = json!(false);
-    let r = run(dir.path(), GENERAL_KYC, &steps, &["--expire"]);
+    let r = run(dir.path(), general_kyc(), &steps, &["--expire"]);
     assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
     assert_eq!(
         r.out.matches("  retry DOCREADER_SCENARIO").count(),
@@ -361,10 +366,11 @@ fn answer_lists_retries_timeouts_and_expiry() {
 
 #[test]
 fn json_prints_the_final_state_on_stdout() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         dir.path(),
-        GENERAL_KYC,
+        general_kyc(),
         &kyc_steps(dir.path(), 30),
         &["--json"],
     );
@@ -397,10 +403,11 @@ fn json_prints_the_final_state_on_stdout() {
 
 #[test]
 fn refused_submissions_exit_1() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let mut steps = kyc_steps(dir.path(), 30);
     steps["steps"][2]["data"] = json!({"transactionId": 5, "cancel": false});
-    let r = run(dir.path(), GENERAL_KYC, &steps, &[]);
+    let r = run(dir.path(), general_kyc(), &steps, &[]);
     assert_eq!(r.code, Some(1), "{}{}", r.out, r.err);
     assert!(
         r.out.contains(
@@ -416,7 +423,7 @@ fn refused_submissions_exit_1() {
 
     // A step that is not the current one.
     steps["steps"] = json!([{"step": "LIVENESS", "data": {"transactionId": "x", "cancel": false}}]);
-    let r = run(dir.path(), GENERAL_KYC, &steps, &["--json"]);
+    let r = run(dir.path(), general_kyc(), &steps, &["--json"]);
     assert_eq!(r.code, Some(1), "{}{}", r.out, r.err);
     let state: Value = serde_json::from_str(&r.out).unwrap();
     assert_eq!(
@@ -425,7 +432,7 @@ fn refused_submissions_exit_1() {
     );
     // A step the workflow does not have.
     steps["steps"] = json!([{"step": "NOWHERE", "data": {}}]);
-    let r = run(dir.path(), GENERAL_KYC, &steps, &[]);
+    let r = run(dir.path(), general_kyc(), &steps, &[]);
     assert_eq!(r.code, Some(1));
     assert!(
         r.out
@@ -435,7 +442,7 @@ fn refused_submissions_exit_1() {
     );
 
     // An invalid workflow.
-    let broken = std::fs::read_to_string(GENERAL_KYC).unwrap().replacen(
+    let broken = std::fs::read_to_string(general_kyc()).unwrap().replacen(
         "step: PREPARE_DOCUMENT",
         "step: NOWHERE",
         1,
@@ -452,6 +459,7 @@ fn refused_submissions_exit_1() {
 
 #[test]
 fn bad_steps_files_exit_2_and_say_where() {
+    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         (
@@ -477,14 +485,19 @@ fn bad_steps_files_exit_2_and_say_where() {
         ),
     ];
     for (steps, expected) in cases {
-        let r = run(dir.path(), GENERAL_KYC, &steps, &[]);
+        let r = run(dir.path(), general_kyc(), &steps, &[]);
         assert_eq!(r.code, Some(2), "{steps}: {}{}", r.out, r.err);
         assert!(r.err.contains(expected), "{steps}: {}", r.err);
         assert!(r.out.is_empty(), "nothing ran: {}", r.out);
     }
     // Not JSON at all.
     std::fs::write(dir.path().join("text.json"), "steps: []\n").unwrap();
-    let r = run_file(dir.path(), GENERAL_KYC, &dir.path().join("text.json"), &[]);
+    let r = run_file(
+        dir.path(),
+        general_kyc(),
+        &dir.path().join("text.json"),
+        &[],
+    );
     assert_eq!(r.code, Some(2));
     assert!(
         r.err
@@ -493,7 +506,12 @@ fn bad_steps_files_exit_2_and_say_where() {
         r.err
     );
     // Unreadable files.
-    let r = run_file(dir.path(), GENERAL_KYC, &dir.path().join("none.json"), &[]);
+    let r = run_file(
+        dir.path(),
+        general_kyc(),
+        &dir.path().join("none.json"),
+        &[],
+    );
     assert_eq!(r.code, Some(2));
     assert!(r.err.contains("none.json: cannot read"), "{}", r.err);
     let r = run(dir.path(), "missing.yaml", &json!({}), &[]);
