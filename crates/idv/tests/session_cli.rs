@@ -8,15 +8,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+#[path = "support/regula.rs"]
+mod regula;
+
+use regula::{general_kyc, general_kyc_locale};
+
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const GENERAL_KYC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc.yaml"
-);
-const GENERAL_KYC_LOCALE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc_locale.yaml"
-);
 const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
 /// Every install here shows the same file URLs, so sessions compare equal across them.
 const BASE_URL: &str = "http://idv.example";
@@ -189,7 +186,7 @@ struct Source {
 /// uploaded, then `idv session export --all`.
 async fn source() -> Source {
     let dir = tempfile::tempdir().unwrap();
-    ok(idv(dir.path()).args(["workflow", "apply", GENERAL_KYC, GENERAL_KYC_LOCALE]));
+    ok(idv(dir.path()).args(["workflow", "apply", general_kyc(), general_kyc_locale()]));
     let key = make_key(idv(dir.path()));
     let server = serve(idv(dir.path()));
     let api = Api::new(&server, &key);
@@ -286,6 +283,7 @@ impl Source {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
+    regula_or_skip!();
     let src = source().await;
     let (id1, id2) = (src.id(0), src.id(1));
 
@@ -524,6 +522,7 @@ fn rewrite_with_extra_entry(from: &Path, to: &PathBuf, name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn import_into_a_fresh_postgres_database() {
     use sqlx::Connection;
+    regula_or_skip!();
     let src = source().await;
     let admin = std::env::var("IDV_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
