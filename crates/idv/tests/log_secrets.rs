@@ -16,30 +16,8 @@ use support::{PASSWORD, PgDatabase, Serve, serve};
 
 const WRONG_PASSWORD: &str = "Wr0ng-Passw0rd-5d2b81";
 const HOOK_HEADER: &str = "Bearer hook-receiver-credential-0c4e2f";
-const WF_ID: &str = "6a0f7f20-0010-11ef-8000-00000000e010";
-const WORKFLOW: &str = r#"
-id: 6a0f7f20-0010-11ef-8000-00000000e010
-name: Log secrets checks
-version: "1"
-lifetime: 3600
-defaultLocale: en-us
-steps:
-  - id: FORM
-    name: FORM
-    type: DATA
-    conditions:
-      - name: Done
-        transit: {step: DONE, status: VERIFIED}
-        rules: [{id: always, decision: true}]
-  - id: DONE
-    name: DONE
-    type: DATA
-    final: true
-rules:
-  - id: always
-    name: Always
-    condition: {type: script, script: "1 == 1"}
-"#;
+const WF_ID: &str = support::FORM_WORKFLOW_ID;
+const WORKFLOW: &str = support::FORM_WORKFLOW;
 
 fn enc(s: &str) -> String {
     s.replace(' ', "%20")

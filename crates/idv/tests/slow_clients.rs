@@ -16,32 +16,13 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "support/mod.rs"]
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
 const PASSWORD: &str = "slow-clients-password";
-const WF_ID: &str = "6a0f7f20-0004-11ef-8000-00000000e004";
-const WORKFLOW: &str = r#"
-id: 6a0f7f20-0004-11ef-8000-00000000e004
-name: Slow client checks
-version: "1"
-lifetime: 3600
-defaultLocale: en-us
-steps:
-  - id: FORM
-    name: FORM
-    type: DATA
-    conditions:
-      - name: Done
-        transit: {step: DONE, status: VERIFIED}
-        rules: [{id: always, decision: true}]
-  - id: DONE
-    name: DONE
-    type: DATA
-    final: true
-rules:
-  - id: always
-    name: Always
-    condition: {type: script, script: "1 == 1"}
-"#;
+const WF_ID: &str = support::FORM_WORKFLOW_ID;
+const WORKFLOW: &str = support::FORM_WORKFLOW;
 
 /// A running `idv serve`; killed when dropped.
 struct Serve {

@@ -14,30 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 use support::{PgDatabase, Serve};
 
-const WF_ID: &str = "6a0f7f20-0003-11ef-8000-00000000e003";
-const WORKFLOW: &str = r#"
-id: 6a0f7f20-0003-11ef-8000-00000000e003
-name: Webhook crash checks
-version: "1"
-lifetime: 3600
-defaultLocale: en-us
-steps:
-  - id: FORM
-    name: FORM
-    type: DATA
-    conditions:
-      - name: Done
-        transit: {step: DONE, status: VERIFIED}
-        rules: [{id: always, decision: true}]
-  - id: DONE
-    name: DONE
-    type: DATA
-    final: true
-rules:
-  - id: always
-    name: Always
-    condition: {type: script, script: "1 == 1"}
-"#;
+const WF_ID: &str = support::FORM_WORKFLOW_ID;
+const WORKFLOW: &str = support::FORM_WORKFLOW;
 
 /// Starts `idv serve` with a short lease, quick retries and private addresses allowed (the
 /// receiver is on 127.0.0.1).

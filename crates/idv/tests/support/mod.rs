@@ -12,6 +12,34 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_idv");
 /// The password of the `admin` user the first start creates.
 pub const PASSWORD: &str = "serve-test-password";
 
+/// The id of [`FORM_WORKFLOW`].
+pub const FORM_WORKFLOW_ID: &str = "6a0f7f20-0003-11ef-8000-00000000e003";
+/// The smallest workflow with a session life: a data step `FORM` that any submission completes
+/// (status VERIFIED), then the final step `DONE`.
+pub const FORM_WORKFLOW: &str = r#"
+id: 6a0f7f20-0003-11ef-8000-00000000e003
+name: Form checks
+version: "1"
+lifetime: 3600
+defaultLocale: en-us
+steps:
+  - id: FORM
+    name: FORM
+    type: DATA
+    conditions:
+      - name: Done
+        transit: {step: DONE, status: VERIFIED}
+        rules: [{id: always, decision: true}]
+  - id: DONE
+    name: DONE
+    type: DATA
+    final: true
+rules:
+  - id: always
+    name: Always
+    condition: {type: script, script: "1 == 1"}
+"#;
+
 /// A running `idv serve`; killed (SIGKILL) when dropped.
 pub struct Serve {
     pub child: Child,
