@@ -1,0 +1,32 @@
+//! The server's integration tests: one binary, a module per area, over a real server on
+//! 127.0.0.1 with a real database (SQLite and PostgreSQL) and a real files folder.
+
+mod common;
+mod support;
+
+mod assets;
+mod audit;
+mod auth;
+mod deletion;
+mod devices;
+mod engine;
+mod events;
+mod export;
+mod gateways;
+mod hostile;
+mod idempotency;
+mod kyc;
+mod outbound;
+mod outbox_events;
+mod ratelimit;
+mod reload;
+mod review;
+mod search;
+mod secrets_at_rest;
+mod sessions;
+mod standins;
+mod uploads;
+mod views;
+mod webhooks;
+mod webhooks_delivery;
+mod workflows;

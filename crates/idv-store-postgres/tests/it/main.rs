@@ -1,0 +1,4 @@
+//! Integration tests of idv-store-postgres: one binary, a module per area.
+
+mod conformance;
+mod search_plan;
