@@ -1,6 +1,7 @@
 //! The idv HTTP server: configuration, authentication, the route table and its handlers, and
 //! [`serve`], the one seam that the binary and the tests start the server through.
 
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod body;
