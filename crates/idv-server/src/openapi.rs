@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 document, generated from the route table so it cannot drift from the router.
+//! The OpenAPI 3.1 document, generated from the route table (each operation from its route's row)
+//! so it cannot drift from the router.
 
 use crate::routes::{Access, table};
 use serde_json::{Map, Value, json};
@@ -24,7 +25,7 @@ pub fn document(base_url: &str) -> Value {
                 None => json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
             })
             .collect();
-        let idempotent = crate::idempotency::applies_to(&def.method, def.path, def.tag);
+        let idempotent = def.idempotent;
         if idempotent {
             params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "minLength": 1, "maxLength": 255}, "description": "1-255 printable ASCII characters: a retry with the same key and request gets the first 2xx answer again (header Idempotent-Replayed: true) for 24 h; bodies above 1 MiB are not idempotent"}));
         }
@@ -61,8 +62,8 @@ pub fn document(base_url: &str) -> Value {
             "400".into(),
             json!({"$ref": "#/components/responses/BadRequest"}),
         );
-        for (status, description) in server_answers(def.method.as_str(), def.path, def.tag) {
-            responses.insert(status.into(), json!({ "description": description }));
+        for (status, description) in def.answers {
+            responses.insert(status.to_string(), json!({ "description": description }));
         }
         if def.access != Access::Public {
             responses.insert(
@@ -76,7 +77,7 @@ pub fn document(base_url: &str) -> Value {
                 json!({"$ref": "#/components/responses/Forbidden"}),
             );
         }
-        if let Some(profile) = crate::ratelimit::profile_for(&def.method, def.path) {
+        if let Some(profile) = def.rate {
             op.insert("x-rate-limit-profile".into(), json!(profile.name()));
             responses.insert(
                 "429".into(),
@@ -87,7 +88,7 @@ pub fn document(base_url: &str) -> Value {
             responses.insert("409".into(), json!({"description": "The first request with this Idempotency-Key is still running (code idempotency_in_progress)"}));
             responses.insert("422".into(), json!({"description": "This Idempotency-Key was used for a different request (code idempotency_key_reused)"}));
         }
-        if let Some(event) = crate::audit::events::event_for(&def.method, def.path) {
+        if let Some(event) = def.audit_event() {
             op.insert("x-audit-action".into(), json!(event.action));
         }
         op.insert("responses".into(), Value::Object(responses));
@@ -124,36 +125,6 @@ pub fn document(base_url: &str) -> Value {
             }
         }
     })
-}
-
-/// The 5xx answers a route gives by design (not failures): a fuzzer driven by this document
-/// takes them as documented.
-fn server_answers(method: &str, path: &str, tag: &str) -> Vec<(&'static str, &'static str)> {
-    match (method, path) {
-        ("GET", "/api/ready") => vec![(
-            "503",
-            "The database does not answer: {\"status\": \"unavailable\", \"database\"}",
-        )],
-        ("GET", "/api/events/stream") => vec![(
-            "503",
-            "The server already serves its maximum of streams (code unavailable); try again later",
-        )],
-        _ if tag == "gateways" => vec![
-            (
-                "502",
-                "The service cannot be reached (code bad_gateway); the service's own answers are relayed with their status",
-            ),
-            (
-                "503",
-                "The gateway is off on this server (code gateway_disabled): services.docreader.enabled / services.faceapi.enabled and their url",
-            ),
-            (
-                "504",
-                "The service did not answer within services.api.timeout (code gateway_timeout)",
-            ),
-        ],
-        _ => Vec::new(),
-    }
 }
 
 fn all_schemes() -> Value {
