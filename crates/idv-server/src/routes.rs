@@ -218,7 +218,7 @@ pub fn table() -> Vec<RouteDef> {
         route!(POST "/api/auth/refresh", Public, S, "auth", "Exchange a refresh token for a new token pair (the old pair stops working)", auth::refresh)
             .mints_credentials()
             .example(r#"{"refreshToken": "idvrt_..."}"#)
-            .not_audited("a refresh token only renews the login that auth.login recorded"),
+            .audit(Event::new("auth.refresh", Target::None).failed_as("auth.refresh_failed")),
         route!(POST "/api/auth/logout", Authenticated, M, "auth", "End the Bearer login: its access and refresh tokens stop working", auth::logout)
             .audit(Event::new("auth.logout", Target::None)),
         route!(POST "/api/apikey", AnyOf(APIKEY_WRITE), S, "apikeys", "Create an API key; the response's `token` is shown only once", apikeys::create)
@@ -241,7 +241,8 @@ pub fn table() -> Vec<RouteDef> {
             .audit(Event::new("role.created", Noted))
             .idempotent(),
         route!(GET "/api/security/users", AnyOf(USER_READ), L, "security", "List users", security::list_users),
-        route!(POST "/api/security/users", AnyOf(USER_WRITE), M, "security", "Create a user", security::create_user)
+        route!(POST "/api/security/users", AnyOf(USER_WRITE), S, "security", "Create a user", security::create_user)
+            .mints_credentials()
             .example(r#"{"name": "operator", "password": "a long password", "email": "op@example.com", "roles": ["verifier"]}"#)
             .audit(Event::new("user.created", Noted))
             .idempotent(),
@@ -347,18 +348,20 @@ pub fn table() -> Vec<RouteDef> {
         route!(POST "/api/device/ephemeral", AnyOf(&[("ephemeral_device", Op::Write)]), S, "devices", "Mint an ephemeral device token ({\"ttl\": seconds, 60 to 604800, default 3600}). Answers {authorization: \"Token idvdt_...\", id, createdAt, expiresAt, ttl}; send `authorization` as-is as the Authorization header. The token starts sessions, submits their steps and reads its own sessions and their files, nothing else; its sessions end no later than it does", devices::ephemeral)
             .mints_credentials()
             .example(r#"{"ttl": 3600}"#)
-            .not_audited("the device token records who minted it (createdBy) and when")
+            .audit(Event::new("device_token.created", Target::None))
             .idempotent(),
         route!(POST "/api/v1/deeplink", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session of the first ?workflowId= (the parameter may repeat) and answer {url, createdAt, expiresAt, workflowIds, sessionId}; url is <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id>, its token bound to that one session. `ttl` (seconds, 60 to 604800, default 3600) bounds the token and the session", devices::deeplink)
             .mints_credentials()
             .example(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en", "ttl": 3600}"#)
-            .not_audited("the link's token records who made it (createdBy), and the event feed has its session.created")
+            .audit(Event::new("deeplink.created", Target::None))
             .idempotent(),
         route!(GET "/api/deeplink/qrcode", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session like POST /api/v1/deeplink (?workflowId=, optional ?ttl= and ?locale=) with a one-time `tr-` token, and answer {token, url, sessionId, createdAt, expiresAt, workflowIds, qrcode: \"data:image/png;base64,...\"}, or with Accept: image/png the QR code itself (headers X-Session-Id, X-Expires-At). The QR code holds the url; its token works only at POST /api/deeplink/exchange", devices::qrcode)
+            .audit(Event::new("deeplink.qrcode_created", Target::None))
             .mints_credentials()
             .raw(),
-        route!(POST "/api/deeplink/exchange", Authenticated, M, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange)
-            .not_audited("the one-time token is marked used and the new token is bound to its session")
+        route!(POST "/api/deeplink/exchange", Authenticated, S, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange)
+            .mints_credentials()
+            .audit(Event::new("deeplink.exchanged", Target::None))
             .idempotent(),
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), L, "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export)
@@ -366,7 +369,8 @@ pub fn table() -> Vec<RouteDef> {
             .audit(Event::new("session.exported", Param("id"))),
         // Audit log.
         // Webhooks.
-        route!(POST "/api/webhooks", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Create a webhook endpoint: {url (http(s); must not resolve to a private address unless outbound.allowPrivateAddresses), events (session.created, session.step_completed, session.status_changed, session.completed, session.expired, session.deleted, webhook.test, or [\"*\"]), enabled (default true), description, headers (extra request headers as {name: value}; write-only: every answer shows only their names, as headerNames), workflowIds (only these workflows' sessions; all when empty), ed25519 (also sign with the server's Ed25519 key, v1a)}. Answers 201 with the endpoint and its `secret` (whsec_...), shown only here. Deliveries are POSTs of {id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}} signed with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)", webhooks::create)
+        route!(POST "/api/webhooks", AnyOf(WEBHOOK_WRITE), S, "webhooks", "Create a webhook endpoint: {url (http(s); must not resolve to a private address unless outbound.allowPrivateAddresses), events (session.created, session.step_completed, session.status_changed, session.completed, session.expired, session.deleted, webhook.test, or [\"*\"]), enabled (default true), description, headers (extra request headers as {name: value}; write-only: every answer shows only their names, as headerNames), workflowIds (only these workflows' sessions; all when empty), ed25519 (also sign with the server's Ed25519 key, v1a)}. Answers 201 with the endpoint and its `secret` (whsec_...), shown only here. Deliveries are POSTs of {id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}} signed with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)", webhooks::create)
+            .mints_credentials()
             .example(r#"{"url": "https://example.com/idv-hook", "events": ["session.completed", "session.status_changed"], "description": "Back office", "headers": {"X-Tenant": "acme"}, "workflowIds": []}"#)
             .audit(Event::new("webhook.created", Noted))
             .idempotent(),
@@ -378,7 +382,8 @@ pub fn table() -> Vec<RouteDef> {
             .audit(Event::new("webhook.updated", Param("id"))),
         route!(DELETE "/api/webhooks/{id}", AnyOf(WEBHOOK_DELETE), M, "webhooks", "Delete an endpoint with its delivery log; answers 204", webhooks::delete)
             .audit(Event::new("webhook.deleted", Param("id"))),
-        route!(POST "/api/webhooks/{id}/rotate-secret", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Give the endpoint a new secret, answered once with the endpoint (header names only). The old secret keeps signing beside it (two v1 signatures) for {\"overlapSeconds\": N} (default 86400, at most 604800; 0 stops it at once): previousSecretExpiresAt", webhooks::rotate_secret)
+        route!(POST "/api/webhooks/{id}/rotate-secret", AnyOf(WEBHOOK_WRITE), S, "webhooks", "Give the endpoint a new secret, answered once with the endpoint (header names only). The old secret keeps signing beside it (two v1 signatures) for {\"overlapSeconds\": N} (default 86400, at most 604800; 0 stops it at once): previousSecretExpiresAt", webhooks::rotate_secret)
+            .mints_credentials()
             .example(r#"{"overlapSeconds": 3600}"#)
             .audit(Event::new("webhook.secret_rotated", Param("id")))
             .idempotent(),
@@ -753,6 +758,57 @@ mod tests {
                 .is_none()
         );
         assert!(row(Method::GET, "/api/health").audit_event().is_none());
+    }
+
+    /// Every route whose answer carries a new credential, listed here apart from the table's
+    /// flags: API keys, the Bearer token pair of a login or refresh, device tokens, deeplinks
+    /// and QR codes (each holds a token) and the exchange of a QR code's one-time token, users
+    /// (a password), and webhook secrets at creation and rotation. A new route that mints one
+    /// must be added here and flagged in its row, or this test fails.
+    const MINTS_CREDENTIALS: &[(&str, &str)] = &[
+        ("POST", "/api/auth/login"),
+        ("POST", "/api/auth/refresh"),
+        ("POST", "/api/apikey"),
+        ("POST", "/api/security/apikey"),
+        ("POST", "/api/security/users"),
+        ("POST", "/api/device/ephemeral"),
+        ("POST", "/api/v1/deeplink"),
+        ("GET", "/api/deeplink/qrcode"),
+        ("POST", "/api/deeplink/exchange"),
+        ("POST", "/api/webhooks"),
+        ("POST", "/api/webhooks/{id}/rotate-secret"),
+    ];
+
+    #[test]
+    fn routes_that_mint_credentials_are_strictly_limited_and_audited() {
+        let t = table();
+        let flagged: std::collections::BTreeSet<(String, &str)> = t
+            .iter()
+            .filter(|d| d.mints_credentials)
+            .map(|d| (d.method.to_string(), d.path))
+            .collect();
+        let known: std::collections::BTreeSet<(String, &str)> = MINTS_CREDENTIALS
+            .iter()
+            .map(|(m, p)| (m.to_string(), *p))
+            .collect();
+        assert_eq!(flagged, known, "the table's mints_credentials flags");
+        for d in t.iter().filter(|d| d.mints_credentials) {
+            assert_eq!(
+                d.rate,
+                Some(Profile::S),
+                "{} {} mints credentials: strict profile",
+                d.method,
+                d.path
+            );
+            let event = d
+                .audit_event()
+                .unwrap_or_else(|| panic!("{} {} mints credentials: audited", d.method, d.path));
+            assert!(!event.action.is_empty());
+        }
+        // The strict profile is for minting credentials only.
+        for d in t.iter().filter(|d| d.rate == Some(Profile::S)) {
+            assert!(d.mints_credentials, "{} {} is strict", d.method, d.path);
+        }
     }
 
     #[test]
