@@ -113,7 +113,13 @@ pub fn document(base_url: &str) -> Value {
         if def.mints_credentials {
             op.insert("x-mints-credentials".into(), json!(true));
         }
-        let responses: Map<String, Value> = responses.into_iter().collect();
+        let mut responses: Map<String, Value> = responses.into_iter().collect();
+        if def.relays {
+            responses.insert(
+                "default".into(),
+                json!({"description": "The service's own answer, relayed with its status, headers and body"}),
+            );
+        }
         if let Some(event) = def.audit_event() {
             op.insert("x-audit-action".into(), json!(event.action));
         }
@@ -233,6 +239,9 @@ mod tests {
         assert!(doc["paths"]["/api/ready"]["get"]["responses"]["503"].is_object());
         assert!(doc["paths"]["/api/events/stream"]["get"]["responses"]["503"].is_object());
         assert!(doc["paths"]["/api/health"]["get"]["responses"]["503"].is_null());
+        // The gateways relay the service's answers, whatever their status.
+        assert!(doc["paths"]["/drapi/{path}"]["post"]["responses"]["default"].is_object());
+        assert!(doc["paths"]["/api/health"]["get"]["responses"]["default"].is_null());
         // Every operation documents the parameter check's 400.
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {

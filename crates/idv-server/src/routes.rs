@@ -133,6 +133,8 @@ pub struct RouteDef {
     pub answers: Vec<(u16, &'static str)>,
     /// Touches neither the database nor file storage, so it cannot fail with a 500.
     pub infallible: bool,
+    /// Relays another service's answers with their status (the gateways): any status may come.
+    pub relays: bool,
     make: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
@@ -175,6 +177,11 @@ impl RouteDef {
 
     fn query<const N: usize>(mut self, params: [QueryParam; N]) -> Self {
         self.query.extend(params);
+        self
+    }
+
+    fn relays(mut self) -> Self {
+        self.relays = true;
         self
     }
 
@@ -318,6 +325,7 @@ macro_rules! route {
             query: Vec::new(),
             answers: Vec::new(),
             infallible: false,
+            relays: false,
             make: |f| on(f, $handler),
         }
     };
@@ -457,42 +465,52 @@ pub fn table() -> Vec<RouteDef> {
         // The gateways: mounted at services.docreader.prefix / services.faceapi.prefix.
         route!(GET "/drapi/{*path}", AnyOf(DOCREADER_READ), L, "gateways", "Relayed to services.docreader.url + /{path} (Document Reader web service), query included, bodies streamed; off unless services.docreader.enabled", gateway::docreader)
             .raw()
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(POST "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(PUT "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(PATCH "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(DELETE "/drapi/{*path}", AnyOf(DOCREADER_DELETE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(GET "/faceapi/{*path}", AnyOf(FACEAPI_READ), L, "gateways", "Relayed to services.faceapi.url + /{path} (Face API web service), query included, bodies streamed; off unless services.faceapi.enabled", gateway::faceapi)
             .raw()
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(POST "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(PUT "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(PATCH "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         route!(DELETE "/faceapi/{*path}", AnyOf(FACEAPI_DELETE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
             .raw()
             .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS),
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         // Session search and views.
         route!(POST "/api/sessions/search", AnyOf(&[("session", Op::Read), ("session_all", Op::Read)]), M, "sessions", "Search sessions (session_all:read: all; session:read: own). Body: a view's value plus `filter` ({op: $and|$or, groups, conditions: [{field, op, value}]}; fields id, status, workflow.id, createdAt, updatedAt (ISO-8601 or epoch ms), metadata.X, properties.X; ops $eq $ne $in $nin $gt $gte $lt $lte $exists) and `sort` ([{field, order: asc|desc}], newest first by default). ?limit= (default 20, max 1000), ?skip=, ?after=<next>. Answers {items: [summary], total (counted up to 10000; totalCapped beyond), next}", search::sessions)
             .example(r#"{"workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "property", "name": "FULL_NAME"}], "sort": [{"field": "createdAt", "order": "desc"}], "filter": {"op": "$and", "groups": [{"op": "$and", "conditions": [{"field": "status", "op": "$in", "value": [1, 2]}, {"field": "createdAt", "op": "$gte", "value": "2025-01-01T00:00:00.000Z"}]}]}}"#)
