@@ -2,8 +2,9 @@
 //! logins and minting credentials, `m` (100) for other writes and `l` (1000) for reads, each a
 //! fixed window per key. A request must pass both the limit of its credential (principal id)
 //! and that of its client address (the TCP peer; `X-Forwarded-For` is not trusted); public
-//! routes count per address only. Health, readiness, the OpenAPI document and asset content are
-//! exempt.
+//! routes count per address only. Each route's profile (or its exemption: health, readiness,
+//! the OpenAPI document and asset content) is declared in its row of the route table
+//! ([`crate::routes::table`]).
 //!
 //! Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds; the
 //! IETF draft's names) for the tighter of the two limits; over a limit the answer is 429
@@ -17,7 +18,7 @@
 
 use crate::error::ApiError;
 use crate::scheduler::Period;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use idv_core::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -118,33 +119,6 @@ impl Profile {
     fn index(self) -> usize {
         self as usize
     }
-}
-
-/// The profile of a route, from its method and path template; `None`: exempt.
-pub fn profile_for(method: &Method, path: &str) -> Option<Profile> {
-    match path {
-        "/api/health" | "/api/ready" | "/api/openapi.json" | "/api/v1/assets/{assetId}/content" => {
-            return None;
-        }
-        _ => {}
-    }
-    let minting = matches!(
-        (method.as_str(), path),
-        ("POST", "/api/auth/login")
-            | ("POST", "/api/auth/refresh")
-            | ("POST", "/api/apikey")
-            | ("POST", "/api/security/apikey")
-            | ("POST", "/api/device/ephemeral")
-            | ("POST", "/api/v1/deeplink")
-            | ("GET", "/api/deeplink/qrcode")
-    );
-    Some(if minting {
-        Profile::S
-    } else if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
-        Profile::L
-    } else {
-        Profile::M
-    })
 }
 
 /// Keys per table before idle ones are dropped (one table per profile and kind of key, in
@@ -413,34 +387,5 @@ mod tests {
             .map(|s| s.lock().unwrap().len())
             .sum();
         assert!(total <= MAX_KEYS, "{total}");
-    }
-
-    #[test]
-    fn profiles_by_route() {
-        assert_eq!(profile_for(&Method::GET, "/api/health"), None);
-        assert_eq!(
-            profile_for(&Method::GET, "/api/v1/assets/{assetId}/content"),
-            None
-        );
-        assert_eq!(
-            profile_for(&Method::POST, "/api/auth/login"),
-            Some(Profile::S)
-        );
-        assert_eq!(
-            profile_for(&Method::GET, "/api/deeplink/qrcode"),
-            Some(Profile::S)
-        );
-        assert_eq!(
-            profile_for(&Method::POST, "/api/sessions"),
-            Some(Profile::M)
-        );
-        assert_eq!(
-            profile_for(&Method::DELETE, "/api/apikey/{id}"),
-            Some(Profile::M)
-        );
-        assert_eq!(
-            profile_for(&Method::GET, "/api/sessions/{id}"),
-            Some(Profile::L)
-        );
     }
 }

@@ -2,7 +2,7 @@
 //! minted or revoked which key, changed which user or role, and every login, successful or not.
 //!
 //! Recording is off the request path: the route guard ([`crate::routes`]) builds an entry for
-//! every audited route ([`events::event_for`], by method and path template) once the answer is
+//! every audited route (its row of [`crate::routes::table`] names the event) once the answer is
 //! known, and [`Auditor::record`] puts it on an in-process channel. A background writer
 //! ([`start_writer`]) appends whatever has queued in batches, one transaction per batch, to the
 //! hash chain in the store ([`idv_store::Store::audit_append`]); the store serializes appends

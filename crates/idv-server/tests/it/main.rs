@@ -21,6 +21,7 @@ mod outbox_events;
 mod ratelimit;
 mod reload;
 mod review;
+mod route_table;
 mod search;
 mod secrets_at_rest;
 mod sessions;
