@@ -1,10 +1,10 @@
 //! Storage ports. [`Store`] is the one interface to the database, implemented by the SQLite and
 //! PostgreSQL adapters; [`blobs::Blobs`] is the one interface to file storage. The
-//! [`conformance`] suite runs against every adapter, so both behave the same.
+//! conformance suite (crate `idv-store-conformance`) runs against every adapter, so both behave
+//! the same.
 
 pub mod audit;
 pub mod blobs;
-pub mod conformance;
 pub mod idempotency;
 pub mod outbox;
 pub mod records;

@@ -1,11 +1,11 @@
-//! The conformance suite: one set of behaviours every [`crate::Store`] adapter must show. Each
+//! The conformance suite: one set of behaviours every [`idv_store::Store`] adapter must show. Each
 //! adapter's tests call [`run_all`] with a fresh, empty store.
 //!
 //! Every check panics, naming the behaviour, on the first difference from the contract. Where
 //! the trait leaves a detail open, the suite pins down the one both adapters implement:
 //! - lists "oldest first" / "newest first" break ties on `created_at` by insertion order;
 //! - lists "by name" use byte order (`"Beta"` before `"alpha"`), whatever the database locale;
-//! - any unique-key clash (a name or an id given twice) is [`crate::StoreError::Conflict`];
+//! - any unique-key clash (a name or an id given twice) is [`idv_store::StoreError::Conflict`];
 //! - `apikey_touch` never moves `last_used_at` backwards;
 //! - deleting a workflow that is already deleted reports false;
 //! - `session_update` writes every field but the id;
@@ -61,7 +61,7 @@ pub use sessions::{check_files, check_sessions};
 pub use unstorable::check_unstorable_text;
 pub use workflows::{check_translations, check_workflows};
 
-use crate::{Store, StoreError, StoreResult};
+use idv_store::{Store, StoreError, StoreResult};
 use std::fmt::Debug;
 use std::sync::Arc;
 

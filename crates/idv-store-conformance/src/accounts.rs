@@ -1,7 +1,7 @@
 //! Settings, users and custom roles.
 
 use super::{assert_conflict, hex_id};
-use crate::{AuthToken, Role, Store, TokenKind, User};
+use idv_store::{AuthToken, Role, Store, TokenKind, User};
 
 /// `setting_get_or_insert` keeps the first value per key; keys are independent.
 /// Tables: settings (keys starting `conformance.`).

@@ -6,10 +6,10 @@
 //! runs beside the other checks' rows.
 
 use super::hex_id;
-use crate::{SessionQuery, SessionRecord, Store, ViewRecord};
 use idv_core::search::{
     Cmp, Column, Condition, Document, Field, Filter, Scalar, SortKey, SortValue, normalize_sort,
 };
+use idv_store::{SessionQuery, SessionRecord, Store, ViewRecord};
 use serde_json::json;
 
 const WF_A: &str = "conformance-search-a";

@@ -2,8 +2,8 @@
 //! racing appenders kept linear) and idempotency keys (one winner, replay, expiry, abandoned
 //! runs).
 
-use crate::audit::{GENESIS_HASH, canonical_entry, chain_hash};
-use crate::{AuditQuery, IdempotencyRecord, NewAuditEntry, Store};
+use idv_store::audit::{GENESIS_HASH, canonical_entry, chain_hash};
+use idv_store::{AuditQuery, IdempotencyRecord, NewAuditEntry, Store};
 use serde_json::json;
 
 fn entry(n: i64, kind: &str, action: &str, target: &str) -> NewAuditEntry {
@@ -90,7 +90,7 @@ pub async fn check_audit(store: &dyn Store) {
         f(&mut q);
         q
     };
-    let seqs = |rows: Vec<crate::AuditRecord>| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+    let seqs = |rows: Vec<idv_store::AuditRecord>| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
     let newest = store.audit_query(&q(|_| {})).await.expect("newest first");
     assert_eq!(seqs(newest), [6, 5, 4, 3, 2, 1], "newest first by default");
     let by_action = store

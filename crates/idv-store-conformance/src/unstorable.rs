@@ -4,8 +4,8 @@
 //! never `Backend` (a 500), and an audit entry is stored with U+FFFD in its place.
 
 use super::Store;
-use crate::audit::{GENESIS_HASH, NewAuditEntry};
-use crate::{AuditQuery, StoreError, StoreResult};
+use idv_store::audit::{GENESIS_HASH, NewAuditEntry};
+use idv_store::{AuditQuery, StoreError, StoreResult};
 use serde_json::json;
 
 fn found_nothing_or_invalid<T: std::fmt::Debug>(what: &str, r: StoreResult<Option<T>>) {

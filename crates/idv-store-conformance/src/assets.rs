@@ -1,7 +1,7 @@
 //! Workflow assets: insert, replace (keeping `created_at`, answering the replaced row), list by
 //! id in byte order, delete, and racing writers of one new id.
 
-use crate::{AssetRecord, Store};
+use idv_store::{AssetRecord, Store};
 
 fn asset(id: &str, n: i64) -> AssetRecord {
     AssetRecord {

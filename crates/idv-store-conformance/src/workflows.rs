@@ -1,6 +1,6 @@
 //! Workflows (revisions, current pointer, deletion) and translations.
 
-use crate::{NewWorkflow, Store, Translation, WorkflowRecord};
+use idv_store::{NewWorkflow, Store, Translation, WorkflowRecord};
 use serde_json::{Value, json};
 
 const FIRST: &str = "edda0192-b890-11ef-a348-17da751a6a22";

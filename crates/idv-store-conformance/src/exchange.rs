@@ -4,7 +4,7 @@
 use super::assert_conflict;
 use super::engine::job;
 use super::sessions::{file, full_session};
-use crate::{
+use idv_store::{
     FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, Store, WorkflowRecord,
 };
 use serde_json::json;
@@ -32,7 +32,7 @@ fn file_of(n: u64, s: &SessionRecord) -> FileRecord {
 
 fn inline_file_of(n: u64, s: &SessionRecord, bytes: &[u8]) -> FileRecord {
     FileRecord {
-        object_key: crate::INLINE_KEY.to_owned(),
+        object_key: idv_store::INLINE_KEY.to_owned(),
         size: bytes.len() as i64,
         inline: Some(bytes.to_vec()),
         content_type: "application/json".to_owned(),

@@ -4,7 +4,7 @@
 
 use super::engine::{bumped, open_session};
 use super::{assert_conflict, hex_id};
-use crate::{
+use idv_store::{
     AttemptOutcome, AttemptRecord, Deleter, DeliveryRecord, DeliveryState, EventQuery, NewEvent,
     SessionRecord, Store, WebhookRecord, WebhookSecrets,
 };
@@ -59,7 +59,7 @@ fn feed(limit: i64) -> EventQuery {
 
 /// The feed until it shows at least `n` events (PostgreSQL shows an event once every write
 /// transaction older than it has ended, which concurrent tests on the same server can delay).
-async fn settled(store: &dyn Store, q: &EventQuery, n: usize) -> crate::EventPage {
+async fn settled(store: &dyn Store, q: &EventQuery, n: usize) -> idv_store::EventPage {
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let page = store.events_after(q).await.expect("events_after");
@@ -280,7 +280,7 @@ pub async fn check_outbox(store: &dyn Store) {
     );
     assert!(a_list.iter().all(|d| d.state == DeliveryState::Pending
         && d.attempts == 0
-        && d.deadline == d.created_at + crate::DELIVERY_WINDOW_MS));
+        && d.deadline == d.created_at + idv_store::DELIVERY_WINDOW_MS));
     assert!(
         of(b.id.clone()).await.is_empty(),
         "B selects another workflow"

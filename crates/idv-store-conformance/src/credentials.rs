@@ -1,7 +1,7 @@
 //! API keys and Bearer tokens.
 
 use super::{assert_conflict, hex_id};
-use crate::{ApiKey, AuthToken, Store, TokenKind, User};
+use idv_store::{ApiKey, AuthToken, Store, TokenKind, User};
 
 fn api_key(id: u64, owner: Option<&str>, created_at: i64) -> ApiKey {
     ApiKey {

@@ -1,7 +1,7 @@
 //! Sessions (round trip, optimistic concurrency) and their file records.
 
 use super::{assert_conflict, hex_id};
-use crate::{FileRecord, SessionRecord, Store};
+use idv_store::{FileRecord, SessionRecord, Store};
 use serde_json::json;
 
 pub(super) fn full_session(id: u64) -> SessionRecord {
@@ -418,7 +418,7 @@ pub async fn check_files(store: &dyn Store) {
         .expect("get")
         .expect("exists");
     assert_eq!(read.inline, None, "records leave the bytes out");
-    assert_eq!(read.object_key, crate::INLINE_KEY);
+    assert_eq!(read.object_key, idv_store::INLINE_KEY);
     assert_eq!(
         store.file_content(&b.id, &small.id).await.expect("content"),
         Some(bytes),
@@ -437,5 +437,5 @@ pub async fn check_files(store: &dyn Store) {
 }
 
 fn idv_store_inline_key() -> String {
-    crate::INLINE_KEY.to_owned()
+    idv_store::INLINE_KEY.to_owned()
 }

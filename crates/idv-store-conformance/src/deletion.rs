@@ -7,7 +7,7 @@
 use super::engine::job;
 use super::hex_id;
 use super::sessions::{bare_session, file, full_session};
-use crate::{Deleter, FileRecord, SessionDeletion, SessionRecord, Store, TombstoneRecord};
+use idv_store::{Deleter, FileRecord, SessionDeletion, SessionRecord, Store, TombstoneRecord};
 
 fn user(name: &str) -> Deleter {
     Deleter {
@@ -57,7 +57,7 @@ pub async fn check_session_deletion(store: &dyn Store) {
     store.session_create(&session, &[]).await.expect("create");
     let stored_file = file(0xde1e_f001, &session, 10);
     let inline_file = FileRecord {
-        object_key: crate::INLINE_KEY.to_owned(),
+        object_key: idv_store::INLINE_KEY.to_owned(),
         inline: Some(b"{\"continue\": true}".to_vec()),
         size: 18,
         ..file(0xde1e_f002, &session, 11)

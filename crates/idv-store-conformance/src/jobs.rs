@@ -3,7 +3,7 @@
 
 use super::engine::{bumped, finish_all, job, jobs_of, open_session};
 use super::hex_id;
-use crate::{JobRecord, Store};
+use idv_store::{JobRecord, Store};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 
 use super::engine::open_session;
 use super::{assert_conflict, hex_id};
-use crate::{DeviceToken, DeviceTokenKind, Store};
+use idv_store::{DeviceToken, DeviceTokenKind, Store};
 use std::sync::Arc;
 
 fn token(id: u64, kind: DeviceTokenKind, session: Option<&str>, expires_at: i64) -> DeviceToken {

@@ -4,7 +4,7 @@
 
 use super::sessions::{bare_session, file, full_session};
 use super::{assert_conflict, hex_id};
-use crate::{FileRecord, JobRecord, SessionRecord, Store};
+use idv_store::{FileRecord, JobRecord, SessionRecord, Store};
 use serde_json::json;
 
 pub(super) fn job(id: u64, session: &SessionRecord, run_at: i64) -> JobRecord {
