@@ -121,7 +121,10 @@ fn hex_id(n: u64) -> String {
 #[track_caller]
 fn assert_conflict<T: Debug>(result: StoreResult<T>, what: &str) {
     match result {
-        Err(StoreError::Conflict(_)) => {}
+        Err(e @ StoreError::Conflict { .. }) => assert!(
+            std::error::Error::source(&e).is_some(),
+            "{what}: the Conflict keeps the driver's error as its source"
+        ),
         other => panic!("{what}: expected Err(Conflict), got {other:?}"),
     }
 }

@@ -10,7 +10,11 @@ use serde_json::json;
 
 fn found_nothing_or_invalid<T: std::fmt::Debug>(what: &str, r: StoreResult<Option<T>>) {
     match r {
-        Ok(None) | Err(StoreError::Invalid(_)) => {}
+        Ok(None) => {}
+        Err(StoreError::Invalid { source, .. }) => assert!(
+            source.is_some(),
+            "{what} with a NUL: Invalid keeps the driver's error as its source"
+        ),
         other => panic!("{what} with a NUL: want nothing found or Invalid, got {other:?}"),
     }
 }

@@ -13,9 +13,9 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.code().is_some_and(|c| is_data_exception(&c))
     {
-        return StoreError::Invalid(e.to_string());
+        return StoreError::invalid(e);
     }
-    StoreError::Backend(e.to_string())
+    StoreError::backend_source(e)
 }
 
 /// SQLSTATE class 22: "data exception".
@@ -27,9 +27,13 @@ fn is_data_exception(sqlstate: &str) -> bool {
 pub(crate) fn unique_or_backend(
     what: impl FnOnce() -> String,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what()),
-        _ => backend(e),
+    move |e| {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::conflict(what(), e);
+        }
+        backend(e)
     }
 }
 
@@ -46,7 +50,7 @@ where
 pub(crate) fn json_col(row: &PgRow, name: &str) -> StoreResult<Value> {
     let text: &str = col(row, name)?;
     serde_json::from_str(text)
-        .map_err(|e| StoreError::Backend(format!("column {name} holds invalid JSON: {e}")))
+        .map_err(|e| StoreError::backend_from(format!("column {name} holds invalid JSON: {e}"), e))
 }
 
 /// JSON text for a document, bound as text and cast to `json`/`jsonb` in the statement.

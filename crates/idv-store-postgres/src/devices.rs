@@ -21,7 +21,7 @@ fn from_row(row: &PgRow) -> StoreResult<DeviceToken> {
     Ok(DeviceToken {
         id: col(row, "id")?,
         kind: DeviceTokenKind::parse(kind)
-            .ok_or_else(|| StoreError::Backend(format!("unknown device token kind {kind:?}")))?,
+            .ok_or_else(|| StoreError::backend(format!("unknown device token kind {kind:?}")))?,
         secret_hash: col(row, "secret_hash")?,
         principal_id: col(row, "principal_id")?,
         session_id: col(row, "session_id")?,

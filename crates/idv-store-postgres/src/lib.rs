@@ -61,18 +61,19 @@ impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
         // The URL may hold a password: errors name neither it nor the URL.
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?
+            .map_err(|e| StoreError::backend_from(format!("invalid PostgreSQL URL: {e}"), e))?
             .application_name("idv");
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Backend(format!("PostgreSQL migrations failed: {e}")))?;
+            .map_err(|e| {
+                StoreError::backend_from(format!("cannot connect to PostgreSQL: {e}"), e)
+            })?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            StoreError::backend_from(format!("PostgreSQL migrations failed: {e}"), e)
+        })?;
         Ok(PgStore { pool })
     }
 

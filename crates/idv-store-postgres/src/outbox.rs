@@ -78,15 +78,16 @@ pub(crate) async fn write_events(conn: &mut PgConnection, events: &[NewEvent]) -
     let Some(first) = events.first() else {
         return Ok(());
     };
-    let session_id = first.session_id.as_deref().ok_or_else(|| {
-        StoreError::Backend("events written with a session change need its id".into())
-    })?;
+    let session_id = first
+        .session_id
+        .as_deref()
+        .ok_or_else(|| StoreError::backend("events written with a session change need its id"))?;
     if events
         .iter()
         .any(|e| e.session_id.as_deref() != Some(session_id))
     {
-        return Err(StoreError::Backend(
-            "events written together must be of one session".into(),
+        return Err(StoreError::backend(
+            "events written together must be of one session",
         ));
     }
     let n = events.len() as i64;
@@ -186,7 +187,7 @@ fn parse_cursor(cursor: Option<&str>) -> StoreResult<(String, i64)> {
     let Some(c) = cursor else {
         return Ok(("0".into(), 0));
     };
-    let bad = || StoreError::Backend(format!("not an event cursor of this store: {c}"));
+    let bad = || StoreError::backend(format!("not an event cursor of this store: {c}"));
     let (tx, pos) = c.split_once('.').ok_or_else(bad)?;
     let tx: u64 = tx.parse().map_err(|_| bad())?;
     Ok((tx.to_string(), pos.parse().map_err(|_| bad())?))
@@ -382,7 +383,7 @@ fn delivery_from_row(row: &PgRow) -> StoreResult<DeliveryRecord> {
         session_id: col(row, "session_id")?,
         sequence: col(row, "sequence")?,
         state: DeliveryState::parse(&state)
-            .ok_or_else(|| StoreError::Backend(format!("unknown delivery state {state}")))?,
+            .ok_or_else(|| StoreError::backend(format!("unknown delivery state {state}")))?,
         attempts: col(row, "attempts")?,
         next_at: col(row, "next_at")?,
         locked_until: col(row, "locked_until")?,
@@ -476,7 +477,7 @@ pub(crate) async fn finish(
     outcome: &AttemptOutcome,
 ) -> StoreResult<Option<bool>> {
     let id = delivery_id(&claimed.id)
-        .ok_or_else(|| StoreError::Backend(format!("not a delivery id: {}", claimed.id)))?;
+        .ok_or_else(|| StoreError::backend(format!("not a delivery id: {}", claimed.id)))?;
     let mut tx = db.begin().await.map_err(backend)?;
     sqlx::query(
         "INSERT INTO webhook_attempts (delivery_id, webhook_id, at, status_code, latency_ms, \

@@ -10,7 +10,7 @@ fn from_row(row: &PgRow) -> StoreResult<AuthToken> {
     Ok(AuthToken {
         hash: col(row, "hash")?,
         kind: TokenKind::parse(kind)
-            .ok_or_else(|| StoreError::Backend(format!("unknown token kind {kind:?}")))?,
+            .ok_or_else(|| StoreError::backend(format!("unknown token kind {kind:?}")))?,
         family: col(row, "family")?,
         user_id: col(row, "user_id")?,
         created_at: col(row, "created_at")?,

@@ -30,7 +30,7 @@ fn from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
             ip: col(row, "ip")?,
             request_id: col(row, "request_id")?,
             details: serde_json::from_str(details).map_err(|e| {
-                StoreError::Backend(format!("audit_log.details holds invalid JSON: {e}"))
+                StoreError::backend_from(format!("audit_log.details holds invalid JSON: {e}"), e)
             })?,
         },
         prev_hash: col(row, "prev_hash")?,

@@ -178,7 +178,7 @@ pub(crate) async fn existing(db: &Db, ids: &[String]) -> StoreResult<Vec<String>
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(ids)
-        .map_err(|e| idv_store::StoreError::Backend(format!("JSON encoding: {e}")))?;
+        .map_err(|e| idv_store::StoreError::backend_from(format!("JSON encoding: {e}"), e))?;
     let rows = sqlx::query("SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each($1))")
         .bind(list)
         .fetch_all(&db.read)

@@ -64,8 +64,8 @@ pub(crate) async fn begin(
             return from_row(&row).map(Some);
         }
     }
-    Err(idv_store::StoreError::Backend(
-        "idempotency key kept changing under the request".into(),
+    Err(idv_store::StoreError::backend(
+        "idempotency key kept changing under the request",
     ))
 }
 

@@ -78,7 +78,7 @@ impl SqliteStore {
     /// `sqlite::memory:` gives a private in-memory database, for tests.
     pub async fn connect(url: &str) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("invalid SQLite URL: {e}")))?
+            .map_err(|e| StoreError::backend_from(format!("invalid SQLite URL: {e}"), e))?
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
@@ -111,10 +111,13 @@ impl SqliteStore {
             && !parent.as_os_str().is_empty()
         {
             tokio::fs::create_dir_all(parent).await.map_err(|e| {
-                StoreError::Backend(format!(
-                    "cannot create the database folder {}: {e}",
-                    parent.display()
-                ))
+                StoreError::backend_from(
+                    format!(
+                        "cannot create the database folder {}: {e}",
+                        parent.display()
+                    ),
+                    e,
+                )
             })?;
         }
 
@@ -167,14 +170,14 @@ fn is_in_memory(url: &str) -> bool {
 }
 
 fn open_error(url: &str, e: sqlx::Error) -> StoreError {
-    StoreError::Backend(format!("cannot open the SQLite database {url}: {e}"))
+    StoreError::backend_from(format!("cannot open the SQLite database {url}: {e}"), e)
 }
 
 async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
     MIGRATOR
         .run(pool)
         .await
-        .map_err(|e| StoreError::Backend(format!("SQLite migrations failed: {e}")))
+        .map_err(|e| StoreError::backend_from(format!("SQLite migrations failed: {e}"), e))
 }
 
 #[async_trait]

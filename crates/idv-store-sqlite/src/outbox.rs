@@ -58,15 +58,16 @@ pub(crate) async fn write_events(
     let Some(first) = events.first() else {
         return Ok(());
     };
-    let session_id = first.session_id.as_deref().ok_or_else(|| {
-        StoreError::Backend("events written with a session change need its id".into())
-    })?;
+    let session_id = first
+        .session_id
+        .as_deref()
+        .ok_or_else(|| StoreError::backend("events written with a session change need its id"))?;
     if events
         .iter()
         .any(|e| e.session_id.as_deref() != Some(session_id))
     {
-        return Err(StoreError::Backend(
-            "events written together must be of one session".into(),
+        return Err(StoreError::backend(
+            "events written together must be of one session",
         ));
     }
     let n = events.len() as i64;
@@ -170,7 +171,7 @@ fn parse_cursor(cursor: Option<&str>) -> StoreResult<i64> {
         None => Ok(0),
         Some(c) => c
             .parse::<i64>()
-            .map_err(|_| StoreError::Backend(format!("not an event cursor of this store: {c}"))),
+            .map_err(|_| StoreError::backend(format!("not an event cursor of this store: {c}"))),
     }
 }
 
@@ -360,7 +361,7 @@ fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
         session_id: col(row, "session_id")?,
         sequence: col(row, "sequence")?,
         state: DeliveryState::parse(&state)
-            .ok_or_else(|| StoreError::Backend(format!("unknown delivery state {state}")))?,
+            .ok_or_else(|| StoreError::backend(format!("unknown delivery state {state}")))?,
         attempts: col(row, "attempts")?,
         next_at: col(row, "next_at")?,
         locked_until: col(row, "locked_until")?,
@@ -431,7 +432,7 @@ pub(crate) async fn finish(
     outcome: &AttemptOutcome,
 ) -> StoreResult<Option<bool>> {
     let id = delivery_id(&claimed.id)
-        .ok_or_else(|| StoreError::Backend(format!("not a delivery id: {}", claimed.id)))?;
+        .ok_or_else(|| StoreError::backend(format!("not a delivery id: {}", claimed.id)))?;
     let mut tx = db
         .write
         .begin_with("BEGIN IMMEDIATE")

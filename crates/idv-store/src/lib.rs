@@ -18,18 +18,91 @@ pub use search::*;
 
 use async_trait::async_trait;
 
+/// The underlying failure a [`StoreError`] keeps as its `source()`: the driver's or the file
+/// system's own error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Storage errors. `Conflict` is a unique-key clash (a name taken twice); `Invalid` is a value
 /// the database refuses to hold (text with a NUL character on PostgreSQL, a number out of
 /// range): the input is at fault, not the database, and trying again cannot help. Everything
 /// else an adapter cannot recover from is `Backend`.
+///
+/// Each variant carries a message (what its `Display` shows) and, when the failure came from
+/// the driver or the operating system, that error as its [`std::error::Error::source`], so
+/// callers and logs can walk the chain or downcast it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("already exists: {0}")]
-    Conflict(String),
-    #[error("the database cannot hold a value: {0}")]
-    Invalid(String),
-    #[error("storage backend: {0}")]
-    Backend(String),
+    #[error("already exists: {message}")]
+    Conflict {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    #[error("the database cannot hold a value: {message}")]
+    Invalid {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    #[error("storage backend: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    /// A unique-key clash on `what`, caused by `source`.
+    pub fn conflict(what: impl Into<String>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Conflict {
+            message: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A value the database refused, as `source` says.
+    pub fn invalid(source: impl Into<BoxError>) -> StoreError {
+        let source = source.into();
+        StoreError::Invalid {
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// A backend failure with no underlying error (a row the adapter cannot read back).
+    pub fn backend(message: impl Into<String>) -> StoreError {
+        StoreError::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A backend failure caused by `source`, shown as `message`.
+    pub fn backend_from(message: impl Into<String>, source: impl Into<BoxError>) -> StoreError {
+        StoreError::Backend {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A backend failure caused by `source`, shown as `source` itself shows.
+    pub fn backend_source(source: impl Into<BoxError>) -> StoreError {
+        let source = source.into();
+        StoreError::Backend {
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// The message, without the variant's prefix.
+    pub fn message(&self) -> &str {
+        match self {
+            StoreError::Conflict { message, .. }
+            | StoreError::Invalid { message, .. }
+            | StoreError::Backend { message, .. } => message,
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

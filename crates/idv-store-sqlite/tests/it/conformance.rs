@@ -186,11 +186,16 @@ async fn an_uncreatable_folder_is_a_clear_error() {
     std::fs::write(&blocker, b"not a folder").expect("write");
     let result = SqliteStore::connect(&url(&blocker.join("idv.db"))).await;
     match result {
-        Err(idv_store::StoreError::Backend(message)) => {
+        Err(idv_store::StoreError::Backend { message, source }) => {
             assert!(
                 message.contains("a-file"),
                 "the message names the path: {message}"
-            )
+            );
+            let source = source.expect("the error keeps its cause");
+            assert!(
+                source.downcast_ref::<std::io::Error>().is_some(),
+                "the cause is the file system's error: {source:?}"
+            );
         }
         Err(other) => panic!("expected a Backend error, got {other:?}"),
         Ok(_) => panic!("a database under a regular file cannot open"),
