@@ -1,7 +1,10 @@
 //! The audit log: appends and retention lock the chain's head row (`FOR UPDATE`) for the whole
 //! transaction, so the chain stays linear with several `idv serve` processes on one database.
 
+use crate::PgStore;
 use crate::convert::{backend, col, map_rows};
+use async_trait::async_trait;
+use idv_store::AuditStore;
 use idv_store::audit::canonical_json;
 use idv_store::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry, StoreError, StoreResult};
 use sqlx::PgPool;
@@ -206,4 +209,26 @@ pub(crate) async fn prune(
         .map_err(backend)?;
     tx.commit().await.map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn audit_append(&self, entries: &[idv_store::NewAuditEntry]) -> StoreResult<i64> {
+        crate::audit::append(&self.pool, entries).await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<idv_store::AuditChain> {
+        crate::audit::chain(&self.pool).await
+    }
+
+    async fn audit_query(
+        &self,
+        query: &idv_store::AuditQuery,
+    ) -> StoreResult<Vec<idv_store::AuditRecord>> {
+        crate::audit::query(&self.pool, query).await
+    }
+
+    async fn audit_prune(&self, user_before: i64, api_before: i64, limit: i64) -> StoreResult<u64> {
+        crate::audit::prune(&self.pool, user_before, api_before, limit).await
+    }
 }

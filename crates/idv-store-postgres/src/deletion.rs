@@ -5,8 +5,11 @@
 //! the same id waits, finds no row either and reads the tombstone the first one wrote (each
 //! statement of a READ COMMITTED transaction sees what committed before it began).
 
+use crate::PgStore;
 use crate::convert::{backend, col, map_rows};
 use crate::files;
+use async_trait::async_trait;
+use idv_store::DeletionStore;
 use idv_store::{Deleter, NewEvent, SessionDeletion, StoreResult, TombstoneRecord};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -177,4 +180,31 @@ pub(crate) async fn existing(db: &PgPool, ids: &[String]) -> StoreResult<Vec<Str
         .await
         .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
+}
+
+#[async_trait]
+impl DeletionStore for PgStore {
+    async fn session_delete(
+        &self,
+        id: &str,
+        by: &Deleter,
+        at: i64,
+        reason: Option<&str>,
+        updated_before: Option<i64>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<SessionDeletion> {
+        crate::deletion::delete(&self.pool, id, by, at, reason, updated_before, event).await
+    }
+
+    async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
+        crate::deletion::tombstone(&self.pool, id).await
+    }
+
+    async fn session_stale(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        crate::deletion::stale(&self.pool, before, limit).await
+    }
+
+    async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        crate::deletion::existing(&self.pool, ids).await
+    }
 }

@@ -6,8 +6,11 @@
 //! lease was set after this statement's snapshot is re-checked against the lease on locking,
 //! so no two claimers (in any processes) get the same job while its lease holds.
 
+use crate::PgStore;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use crate::{files, sessions};
+use async_trait::async_trait;
+use idv_store::JobStore;
 use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
@@ -167,4 +170,43 @@ pub(crate) async fn expired(db: &PgPool, now: i64, limit: i64) -> StoreResult<Ve
     .await
     .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
+}
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn session_advance(
+        &self,
+        next: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        done_job: Option<&str>,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        crate::engine::advance(&self.pool, next, files, jobs, done_job, events).await
+    }
+
+    async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+        crate::engine::claim(&self.pool, now, lease_ms).await
+    }
+
+    async fn job_release(
+        &self,
+        id: &str,
+        run_at: i64,
+        last_error: Option<&str>,
+    ) -> StoreResult<()> {
+        crate::engine::release(&self.pool, id, run_at, last_error).await
+    }
+
+    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>> {
+        crate::engine::list(&self.pool, session_id).await
+    }
+
+    async fn job_next_due(&self) -> StoreResult<Option<i64>> {
+        crate::engine::next_due(&self.pool).await
+    }
+
+    async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+        crate::engine::expired(&self.pool, now, limit).await
+    }
 }

@@ -1,6 +1,9 @@
 //! File records of a session (the bytes live in blob storage).
 
+use crate::PgStore;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::FileStore;
 use idv_store::{FileRecord, StoreResult};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
@@ -94,4 +97,23 @@ pub(crate) async fn content(
             .await
             .map_err(backend)?;
     Ok(row.and_then(|(c,)| c))
+}
+
+#[async_trait]
+impl FileStore for PgStore {
+    async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {
+        crate::files::create(&self.pool, file).await
+    }
+
+    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+        crate::files::list(&self.pool, session_id).await
+    }
+
+    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        crate::files::get(&self.pool, session_id, file_id).await
+    }
+
+    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        crate::files::content(&self.pool, session_id, file_id).await
+    }
 }

@@ -1,6 +1,9 @@
 //! Idempotency keys: one upsert decides which of racing first requests runs.
 
+use crate::PgStore;
 use crate::convert::{backend, col};
+use async_trait::async_trait;
+use idv_store::IdempotencyStore;
 use idv_store::{IdempotencyRecord, StoreResult};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
@@ -108,4 +111,34 @@ pub(crate) async fn delete_expired(db: &PgPool, now: i64) -> StoreResult<u64> {
         .await
         .map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl IdempotencyStore for PgStore {
+    async fn idempotency_begin(
+        &self,
+        record: &idv_store::IdempotencyRecord,
+        now: i64,
+    ) -> StoreResult<Option<idv_store::IdempotencyRecord>> {
+        crate::idempotency::begin(&self.pool, record, now).await
+    }
+
+    async fn idempotency_complete(
+        &self,
+        owner: &str,
+        key: &str,
+        status: i32,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        crate::idempotency::complete(&self.pool, owner, key, status, content_type, body).await
+    }
+
+    async fn idempotency_abandon(&self, owner: &str, key: &str) -> StoreResult<()> {
+        crate::idempotency::abandon(&self.pool, owner, key).await
+    }
+
+    async fn idempotency_delete_expired(&self, now: i64) -> StoreResult<u64> {
+        crate::idempotency::delete_expired(&self.pool, now).await
+    }
 }

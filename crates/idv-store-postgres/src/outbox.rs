@@ -8,7 +8,11 @@
 //! one `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)`: concurrent claimers, in any
 //! processes, skip the rows another one holds.
 
+use crate::PgStore;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::EventStore;
+use idv_store::OutboxStore;
 use idv_store::{
     AttemptOutcome, AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, EventPage,
     EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
@@ -720,4 +724,118 @@ pub(crate) async fn prune(db: &PgPool, before: i64) -> StoreResult<u64> {
     .rows_affected();
     tx.commit().await.map_err(backend)?;
     Ok(deliveries + events)
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String> {
+        crate::outbox::publish(&self.pool, event, webhook_id).await
+    }
+
+    async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage> {
+        crate::outbox::events_after(&self.pool, query).await
+    }
+
+    async fn events_end(&self) -> StoreResult<Option<String>> {
+        crate::outbox::events_end(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        crate::outbox::webhook_create(&self.pool, webhook).await
+    }
+
+    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>> {
+        crate::outbox::webhook_get(&self.pool, id).await
+    }
+
+    async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>> {
+        crate::outbox::webhook_list(&self.pool).await
+    }
+
+    async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        crate::outbox::webhook_update(&self.pool, webhook).await
+    }
+
+    async fn webhook_reseal(
+        &self,
+        id: &str,
+        old: &WebhookSecrets,
+        new: &WebhookSecrets,
+    ) -> StoreResult<bool> {
+        crate::outbox::webhook_reseal(&self.pool, id, old, new).await
+    }
+
+    async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::outbox::webhook_delete(&self.pool, id).await
+    }
+
+    async fn delivery_claim(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::claim(&self.pool, now, lease_ms, limit).await
+    }
+
+    async fn delivery_finish(
+        &self,
+        claimed: &DeliveryRecord,
+        attempt: &AttemptRecord,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<Option<bool>> {
+        crate::outbox::finish(&self.pool, claimed, attempt, outcome).await
+    }
+
+    async fn delivery_next_due(&self) -> StoreResult<Option<i64>> {
+        crate::outbox::next_due(&self.pool).await
+    }
+
+    async fn delivery_list(
+        &self,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::list(&self.pool, webhook_id, before, limit).await
+    }
+
+    async fn delivery_get(
+        &self,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        crate::outbox::get(&self.pool, webhook_id, id).await
+    }
+
+    async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+        crate::outbox::attempts(&self.pool, delivery_ids).await
+    }
+
+    async fn delivery_retry(
+        &self,
+        webhook_id: &str,
+        id: &str,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<bool> {
+        crate::outbox::retry(&self.pool, webhook_id, id, now, deadline).await
+    }
+
+    async fn delivery_replay(
+        &self,
+        webhook_id: &str,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64> {
+        crate::outbox::replay(&self.pool, webhook_id, since, now, deadline).await
+    }
+
+    async fn outbox_prune(&self, before: i64) -> StoreResult<u64> {
+        crate::outbox::prune(&self.pool, before).await
+    }
 }

@@ -3,8 +3,11 @@
 //! comparisons are type-strict through jsonb (`"5"` is not `5`); string ranges compare in byte
 //! order (`COLLATE "C"`), as SQLite does. Pages are keyset ranges on the sort key and the id.
 
+use crate::PgStore;
 use crate::convert::{backend, col, json_col};
+use async_trait::async_trait;
 use idv_core::search::{Cmp, Column, Condition, Document, Field, Filter, Scalar, SortValue};
+use idv_store::SearchStore;
 use idv_store::{SessionPage, SessionQuery, SessionSummary, StoreResult};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
@@ -418,4 +421,49 @@ pub(crate) async fn plan(db: &PgPool, q: &SessionQuery) -> StoreResult<Vec<Strin
     rows.iter()
         .map(|r| col::<String>(r, "QUERY PLAN"))
         .collect()
+}
+
+#[async_trait]
+impl SearchStore for PgStore {
+    async fn session_search(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<idv_store::SessionPage> {
+        crate::search::search(&self.pool, query).await
+    }
+
+    async fn view_put(
+        &self,
+        view: &idv_store::ViewRecord,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::put(&self.pool, view, only_owner).await
+    }
+
+    async fn view_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> StoreResult<Option<idv_store::ViewRecord>> {
+        crate::views::get(&self.pool, namespace, key).await
+    }
+
+    async fn view_list(
+        &self,
+        namespace: &str,
+        viewer: Option<&str>,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<idv_store::ViewRecord>, i64)> {
+        crate::views::list(&self.pool, namespace, viewer, limit, skip).await
+    }
+
+    async fn view_delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::delete(&self.pool, namespace, key, only_owner).await
+    }
 }

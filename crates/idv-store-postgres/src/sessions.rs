@@ -1,6 +1,9 @@
 //! Sessions, written with optimistic concurrency on `revision`.
 
+use crate::PgStore;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::SessionStore;
 use idv_store::{NewEvent, SessionRecord, StoreResult};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
@@ -135,4 +138,27 @@ pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Postgres, PgArguments
     .bind(s.expires_at)
     .bind(json_text(&s.history))
     .bind(s.legal_hold)
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn session_create(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<()> {
+        crate::sessions::create(&self.pool, session, events).await
+    }
+
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        crate::sessions::get(&self.pool, id).await
+    }
+
+    async fn session_update(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        crate::engine::advance(&self.pool, session, &[], &[], None, events).await
+    }
 }

@@ -1,6 +1,9 @@
 //! Server-wide settings: first value stored wins.
 
+use crate::PgStore;
 use crate::convert::{backend, col};
+use async_trait::async_trait;
+use idv_store::SettingsStore;
 use idv_store::StoreResult;
 use sqlx::PgPool;
 
@@ -31,4 +34,24 @@ pub(crate) async fn replace(db: &PgPool, key: &str, old: &str, new: &str) -> Sto
         .await
         .map_err(backend)?;
     Ok(done.rows_affected() > 0)
+}
+
+#[async_trait]
+impl SettingsStore for PgStore {
+    async fn setting_get_or_insert(&self, key: &str, value: &str) -> StoreResult<String> {
+        crate::settings::get_or_insert(&self.pool, key, value).await
+    }
+
+    async fn setting_replace(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
+        crate::settings::replace(&self.pool, key, old, new).await
+    }
+
+    async fn scrub_secrets(&self) -> StoreResult<()> {
+        // An UPDATE leaves the old row version in the table's files until it is rewritten.
+        sqlx::query("VACUUM (FULL) webhooks, settings")
+            .execute(&self.pool)
+            .await
+            .map_err(crate::convert::backend)?;
+        Ok(())
+    }
 }

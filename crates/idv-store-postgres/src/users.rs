@@ -1,6 +1,10 @@
-//! Users. A user's access tokens go with it (`ON DELETE CASCADE`).
+//! Users and custom roles (the built-in roles live in code). A user's access tokens go with
+//! it (`ON DELETE CASCADE`).
 
+use crate::PgStore;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::{AccountStore, Role};
 use idv_store::{StoreResult, User};
 use sqlx::PgPool;
 use sqlx::postgres::PgRow;
@@ -109,4 +113,76 @@ pub(crate) async fn count(db: &PgPool) -> StoreResult<i64> {
         .await
         .map_err(backend)?;
     col(&row, "n")
+}
+
+// --- custom roles ---
+fn role_from_row(row: &PgRow) -> StoreResult<Role> {
+    Ok(Role {
+        name: col(row, "name")?,
+        description: col(row, "description")?,
+        permissions: col(row, "permissions")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+pub(crate) async fn create_role(db: &PgPool, role: &Role) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO roles (name, description, permissions, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&role.name)
+    .bind(&role.description)
+    .bind(&role.permissions)
+    .bind(role.created_at)
+    .execute(db)
+    .await
+    .map_err(unique_or_backend(|| format!("role {:?}", role.name)))?;
+    Ok(())
+}
+
+pub(crate) async fn list_roles(db: &PgPool) -> StoreResult<Vec<Role>> {
+    let rows =
+        sqlx::query("SELECT name, description, permissions, created_at FROM roles ORDER BY name")
+            .fetch_all(db)
+            .await
+            .map_err(backend)?;
+    map_rows(rows, role_from_row)
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn user_create(&self, user: &User) -> StoreResult<()> {
+        crate::users::create(&self.pool, user).await
+    }
+
+    async fn user_get(&self, id: &str) -> StoreResult<Option<User>> {
+        crate::users::get(&self.pool, id).await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        crate::users::by_name(&self.pool, name).await
+    }
+
+    async fn user_list(&self) -> StoreResult<Vec<User>> {
+        crate::users::list(&self.pool).await
+    }
+
+    async fn user_update(&self, user: &User) -> StoreResult<bool> {
+        crate::users::update(&self.pool, user).await
+    }
+
+    async fn user_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::users::delete(&self.pool, id).await
+    }
+
+    async fn user_count(&self) -> StoreResult<i64> {
+        crate::users::count(&self.pool).await
+    }
+
+    async fn role_create(&self, role: &Role) -> StoreResult<()> {
+        create_role(&self.pool, role).await
+    }
+
+    async fn role_list(&self) -> StoreResult<Vec<Role>> {
+        list_roles(&self.pool).await
+    }
 }

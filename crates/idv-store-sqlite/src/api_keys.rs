@@ -1,8 +1,11 @@
 //! API keys: stored by a keyed hash of the secret, listed newest first.
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, list_col, list_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
 use idv_store::{ApiKey, StoreResult};
+use idv_store::{AuthToken, CredentialStore};
 use sqlx::sqlite::SqliteRow;
 
 fn from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
@@ -97,4 +100,71 @@ pub(crate) async fn touch(db: &Db, id: &str, at_ms: i64) -> StoreResult<()> {
     .await
     .map_err(backend)?;
     Ok(())
+}
+
+#[async_trait]
+impl CredentialStore for SqliteStore {
+    async fn apikey_create(&self, key: &ApiKey) -> StoreResult<()> {
+        crate::api_keys::create(&self.db, key).await
+    }
+
+    async fn apikey_get(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        crate::api_keys::get(&self.db, id).await
+    }
+
+    async fn apikey_list(&self, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        crate::api_keys::list(&self.db, owner_id).await
+    }
+
+    async fn apikey_revoke(&self, id: &str, at_ms: i64) -> StoreResult<bool> {
+        crate::api_keys::revoke(&self.db, id, at_ms).await
+    }
+
+    async fn apikey_touch(&self, id: &str, at_ms: i64) -> StoreResult<()> {
+        crate::api_keys::touch(&self.db, id, at_ms).await
+    }
+
+    async fn token_create(&self, token: &AuthToken) -> StoreResult<()> {
+        crate::tokens::create(&self.db, token).await
+    }
+
+    async fn token_get(&self, hash: &str) -> StoreResult<Option<AuthToken>> {
+        crate::tokens::get(&self.db, hash).await
+    }
+
+    async fn token_delete_family(&self, family: &str) -> StoreResult<()> {
+        crate::tokens::delete_family(&self.db, family).await
+    }
+
+    async fn token_delete_expired(&self, now_ms: i64) -> StoreResult<u64> {
+        crate::tokens::delete_expired(&self.db, now_ms).await
+    }
+
+    async fn device_token_create(&self, token: &idv_store::DeviceToken) -> StoreResult<()> {
+        crate::devices::create(&self.db, token).await
+    }
+
+    async fn device_token_by_hash(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<idv_store::DeviceToken>> {
+        crate::devices::by_hash(&self.db, hash).await
+    }
+
+    async fn device_token_get(&self, id: &str) -> StoreResult<Option<idv_store::DeviceToken>> {
+        crate::devices::get(&self.db, id).await
+    }
+
+    async fn device_token_exchange(
+        &self,
+        id: &str,
+        now: i64,
+        replacement: &idv_store::DeviceToken,
+    ) -> StoreResult<bool> {
+        crate::devices::exchange(&self.db, id, now, replacement).await
+    }
+
+    async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {
+        crate::devices::delete_expired(&self.db, before).await
+    }
 }

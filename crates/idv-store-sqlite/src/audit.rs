@@ -3,7 +3,10 @@
 //! several processes on one file.
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, map_rows};
+use async_trait::async_trait;
+use idv_store::AuditStore;
 use idv_store::audit::canonical_json;
 use idv_store::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry, StoreError, StoreResult};
 use sqlx::sqlite::{Sqlite, SqliteRow};
@@ -212,4 +215,26 @@ pub(crate) async fn prune(
         .map_err(backend)?;
     tx.commit().await.map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn audit_append(&self, entries: &[idv_store::NewAuditEntry]) -> StoreResult<i64> {
+        crate::audit::append(&self.db, entries).await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<idv_store::AuditChain> {
+        crate::audit::chain(&self.db).await
+    }
+
+    async fn audit_query(
+        &self,
+        query: &idv_store::AuditQuery,
+    ) -> StoreResult<Vec<idv_store::AuditRecord>> {
+        crate::audit::query(&self.db, query).await
+    }
+
+    async fn audit_prune(&self, user_before: i64, api_before: i64, limit: i64) -> StoreResult<u64> {
+        crate::audit::prune(&self.db, user_before, api_before, limit).await
+    }
 }

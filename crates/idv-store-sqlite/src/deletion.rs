@@ -6,8 +6,11 @@
 //! those of another process wait for SQLite's write lock, so two deletions of one id never
 //! both see the row.
 
+use crate::SqliteStore;
 use crate::convert::{backend, col, map_rows};
 use crate::{Db, files};
+use async_trait::async_trait;
+use idv_store::DeletionStore;
 use idv_store::{Deleter, NewEvent, SessionDeletion, StoreResult, TombstoneRecord};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
@@ -185,4 +188,31 @@ pub(crate) async fn existing(db: &Db, ids: &[String]) -> StoreResult<Vec<String>
         .await
         .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
+}
+
+#[async_trait]
+impl DeletionStore for SqliteStore {
+    async fn session_delete(
+        &self,
+        id: &str,
+        by: &Deleter,
+        at: i64,
+        reason: Option<&str>,
+        updated_before: Option<i64>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<SessionDeletion> {
+        crate::deletion::delete(&self.db, id, by, at, reason, updated_before, event).await
+    }
+
+    async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
+        crate::deletion::tombstone(&self.db, id).await
+    }
+
+    async fn session_stale(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        crate::deletion::stale(&self.db, before, limit).await
+    }
+
+    async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        crate::deletion::existing(&self.db, ids).await
+    }
 }

@@ -5,8 +5,11 @@
 //! and claims of another process wait on SQLite's write lock: a claim is a single `UPDATE`, and
 //! whoever runs it second sees the lease the first one set.
 
+use crate::SqliteStore;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use crate::{Db, files, sessions};
+use async_trait::async_trait;
+use idv_store::JobStore;
 use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
 use sqlx::sqlite::SqliteRow;
 
@@ -171,4 +174,43 @@ pub(crate) async fn expired(db: &Db, now: i64, limit: i64) -> StoreResult<Vec<St
     .await
     .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn session_advance(
+        &self,
+        next: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        done_job: Option<&str>,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        crate::engine::advance(&self.db, next, files, jobs, done_job, events).await
+    }
+
+    async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+        crate::engine::claim(&self.db, now, lease_ms).await
+    }
+
+    async fn job_release(
+        &self,
+        id: &str,
+        run_at: i64,
+        last_error: Option<&str>,
+    ) -> StoreResult<()> {
+        crate::engine::release(&self.db, id, run_at, last_error).await
+    }
+
+    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>> {
+        crate::engine::list(&self.db, session_id).await
+    }
+
+    async fn job_next_due(&self) -> StoreResult<Option<i64>> {
+        crate::engine::next_due(&self.db).await
+    }
+
+    async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+        crate::engine::expired(&self.db, now, limit).await
+    }
 }

@@ -1,8 +1,11 @@
 //! Session export and import: the revisions of a workflow, and
 //! writing a session exported elsewhere (with its file rows and jobs) in one transaction.
 
+use crate::SqliteStore;
 use crate::convert::{backend, col, json_text, map_rows, unique_or_backend};
 use crate::{Db, files, sessions, workflows};
+use async_trait::async_trait;
+use idv_store::{ExchangeStore, WorkflowRecord};
 use idv_store::{FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, StoreResult};
 
 pub(crate) async fn workflow_revisions(
@@ -140,4 +143,25 @@ pub(crate) async fn session_import(
     }
     tx.commit().await.map_err(backend)?;
     Ok(outcome)
+}
+
+#[async_trait]
+impl ExchangeStore for SqliteStore {
+    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
+        crate::exchange::workflow_revisions(&self.db, id).await
+    }
+
+    async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        crate::exchange::workflow_import_revision(&self.db, def).await
+    }
+
+    async fn session_import(
+        &self,
+        session: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        replace: bool,
+    ) -> StoreResult<idv_store::SessionImport> {
+        crate::exchange::session_import(&self.db, session, files, jobs, replace).await
+    }
 }

@@ -1,8 +1,11 @@
 //! File records of a session (the bytes live in blob storage).
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
+use async_trait::async_trait;
 use idv_store::{FileRecord, StoreResult};
+use idv_store::{FileStore, SessionRecord};
 use sqlx::Sqlite;
 use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -95,4 +98,44 @@ pub(crate) async fn content(
             .await
             .map_err(backend)?;
     Ok(row.and_then(|(c,)| c))
+}
+
+#[async_trait]
+impl FileStore for SqliteStore {
+    async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {
+        crate::files::create(&self.db, file).await
+    }
+
+    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+        match &self.db.inline {
+            Some(r) => r.files(session_id),
+            None => crate::files::list(&self.db, session_id).await,
+        }
+    }
+
+    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        match &self.db.inline {
+            Some(r) => r.file(session_id, file_id),
+            None => crate::files::get(&self.db, session_id, file_id).await,
+        }
+    }
+
+    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        crate::files::content(&self.db, session_id, file_id).await
+    }
+
+    async fn session_with_files(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
+        match &self.db.inline {
+            Some(r) => r.session_with_files(id),
+            None => {
+                let Some(session) = crate::sessions::get(&self.db, id).await? else {
+                    return Ok(None);
+                };
+                Ok(Some((session, crate::files::list(&self.db, id).await?)))
+            }
+        }
+    }
 }

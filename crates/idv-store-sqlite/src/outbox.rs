@@ -6,7 +6,11 @@
 //! one `UPDATE … RETURNING`; whoever runs second sees the lease the first one set.
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::EventStore;
+use idv_store::OutboxStore;
 use idv_store::{
     AttemptOutcome, AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, EventPage,
     EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
@@ -680,4 +684,118 @@ pub(crate) async fn prune(db: &Db, before: i64) -> StoreResult<u64> {
     .rows_affected();
     tx.commit().await.map_err(backend)?;
     Ok(deliveries + events)
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String> {
+        crate::outbox::publish(&self.db, event, webhook_id).await
+    }
+
+    async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage> {
+        crate::outbox::events_after(&self.db, query).await
+    }
+
+    async fn events_end(&self) -> StoreResult<Option<String>> {
+        crate::outbox::events_end(&self.db).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        crate::outbox::webhook_create(&self.db, webhook).await
+    }
+
+    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>> {
+        crate::outbox::webhook_get(&self.db, id).await
+    }
+
+    async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>> {
+        crate::outbox::webhook_list(&self.db).await
+    }
+
+    async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        crate::outbox::webhook_update(&self.db, webhook).await
+    }
+
+    async fn webhook_reseal(
+        &self,
+        id: &str,
+        old: &WebhookSecrets,
+        new: &WebhookSecrets,
+    ) -> StoreResult<bool> {
+        crate::outbox::webhook_reseal(&self.db, id, old, new).await
+    }
+
+    async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::outbox::webhook_delete(&self.db, id).await
+    }
+
+    async fn delivery_claim(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::claim(&self.db, now, lease_ms, limit).await
+    }
+
+    async fn delivery_finish(
+        &self,
+        claimed: &DeliveryRecord,
+        attempt: &AttemptRecord,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<Option<bool>> {
+        crate::outbox::finish(&self.db, claimed, attempt, outcome).await
+    }
+
+    async fn delivery_next_due(&self) -> StoreResult<Option<i64>> {
+        crate::outbox::next_due(&self.db).await
+    }
+
+    async fn delivery_list(
+        &self,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::list(&self.db, webhook_id, before, limit).await
+    }
+
+    async fn delivery_get(
+        &self,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        crate::outbox::get(&self.db, webhook_id, id).await
+    }
+
+    async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+        crate::outbox::attempts(&self.db, delivery_ids).await
+    }
+
+    async fn delivery_retry(
+        &self,
+        webhook_id: &str,
+        id: &str,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<bool> {
+        crate::outbox::retry(&self.db, webhook_id, id, now, deadline).await
+    }
+
+    async fn delivery_replay(
+        &self,
+        webhook_id: &str,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64> {
+        crate::outbox::replay(&self.db, webhook_id, since, now, deadline).await
+    }
+
+    async fn outbox_prune(&self, before: i64) -> StoreResult<u64> {
+        crate::outbox::prune(&self.db, before).await
+    }
 }

@@ -5,8 +5,11 @@
 //! threads.
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, json_col};
+use async_trait::async_trait;
 use idv_core::search::{Cmp, Column, Condition, Document, Field, Filter, Scalar, SortValue};
+use idv_store::SearchStore;
 use idv_store::{SessionPage, SessionQuery, SessionSummary, StoreResult};
 use sqlx::sqlite::SqliteRow;
 
@@ -409,4 +412,49 @@ pub(crate) async fn plan(db: &Db, q: &SessionQuery) -> StoreResult<Vec<String>> 
         .await
         .map_err(backend)?;
     rows.iter().map(|r| col::<String>(r, "detail")).collect()
+}
+
+#[async_trait]
+impl SearchStore for SqliteStore {
+    async fn session_search(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<idv_store::SessionPage> {
+        crate::search::search(&self.db, query).await
+    }
+
+    async fn view_put(
+        &self,
+        view: &idv_store::ViewRecord,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::put(&self.db, view, only_owner).await
+    }
+
+    async fn view_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> StoreResult<Option<idv_store::ViewRecord>> {
+        crate::views::get(&self.db, namespace, key).await
+    }
+
+    async fn view_list(
+        &self,
+        namespace: &str,
+        viewer: Option<&str>,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<idv_store::ViewRecord>, i64)> {
+        crate::views::list(&self.db, namespace, viewer, limit, skip).await
+    }
+
+    async fn view_delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::delete(&self.db, namespace, key, only_owner).await
+    }
 }

@@ -1,7 +1,10 @@
 //! Sessions, written with optimistic concurrency on `revision`.
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::SessionStore;
 use idv_store::{NewEvent, SessionRecord, StoreResult};
 use sqlx::Sqlite;
 use sqlx::query::Query;
@@ -138,4 +141,30 @@ pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Sqlite, SqliteArgumen
     .bind(s.expires_at)
     .bind(json_text(&s.history))
     .bind(s.legal_hold)
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn session_create(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<()> {
+        crate::sessions::create(&self.db, session, events).await
+    }
+
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        match &self.db.inline {
+            Some(r) => r.session(id),
+            None => crate::sessions::get(&self.db, id).await,
+        }
+    }
+
+    async fn session_update(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        crate::engine::advance(&self.db, session, &[], &[], None, events).await
+    }
 }

@@ -1,7 +1,11 @@
-//! Users. A user's access tokens go with it (`ON DELETE CASCADE`).
+//! Users and custom roles (the built-in roles live in code). A user's access tokens go with
+//! it (`ON DELETE CASCADE`).
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, list_col, list_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::{AccountStore, Role};
 use idv_store::{StoreResult, User};
 use sqlx::sqlite::SqliteRow;
 
@@ -109,4 +113,76 @@ pub(crate) async fn count(db: &Db) -> StoreResult<i64> {
         .await
         .map_err(backend)?;
     col(&row, "n")
+}
+
+// --- custom roles ---
+fn role_from_row(row: &SqliteRow) -> StoreResult<Role> {
+    Ok(Role {
+        name: col(row, "name")?,
+        description: col(row, "description")?,
+        permissions: list_col(row, "permissions")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+pub(crate) async fn create_role(db: &Db, role: &Role) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO roles (name, description, permissions, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&role.name)
+    .bind(&role.description)
+    .bind(list_text(&role.permissions)?)
+    .bind(role.created_at)
+    .execute(&db.write)
+    .await
+    .map_err(unique_or_backend(|| format!("role {:?}", role.name)))?;
+    Ok(())
+}
+
+pub(crate) async fn list_roles(db: &Db) -> StoreResult<Vec<Role>> {
+    let rows =
+        sqlx::query("SELECT name, description, permissions, created_at FROM roles ORDER BY name")
+            .fetch_all(&db.read)
+            .await
+            .map_err(backend)?;
+    map_rows(rows, role_from_row)
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn user_create(&self, user: &User) -> StoreResult<()> {
+        crate::users::create(&self.db, user).await
+    }
+
+    async fn user_get(&self, id: &str) -> StoreResult<Option<User>> {
+        crate::users::get(&self.db, id).await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        crate::users::by_name(&self.db, name).await
+    }
+
+    async fn user_list(&self) -> StoreResult<Vec<User>> {
+        crate::users::list(&self.db).await
+    }
+
+    async fn user_update(&self, user: &User) -> StoreResult<bool> {
+        crate::users::update(&self.db, user).await
+    }
+
+    async fn user_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::users::delete(&self.db, id).await
+    }
+
+    async fn user_count(&self) -> StoreResult<i64> {
+        crate::users::count(&self.db).await
+    }
+
+    async fn role_create(&self, role: &Role) -> StoreResult<()> {
+        create_role(&self.db, role).await
+    }
+
+    async fn role_list(&self) -> StoreResult<Vec<Role>> {
+        list_roles(&self.db).await
+    }
 }

@@ -2,8 +2,11 @@
 //! whether the workflow is deleted.
 
 use crate::Db;
+use crate::SqliteStore;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
+use idv_store::{Translation, WorkflowStore};
 use sqlx::sqlite::SqliteRow;
 
 pub(crate) fn from_row(row: &SqliteRow) -> StoreResult<WorkflowRecord> {
@@ -120,4 +123,62 @@ pub(crate) async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
         .await
         .map_err(backend)?;
     Ok(done.rows_affected() > 0)
+}
+
+#[async_trait]
+impl WorkflowStore for SqliteStore {
+    async fn workflow_put(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        crate::workflows::put(&self.db, def).await
+    }
+
+    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get(&self.db, id).await
+    }
+
+    async fn workflow_get_revision(
+        &self,
+        id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get_revision(&self.db, id, revision).await
+    }
+
+    async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>> {
+        crate::workflows::list(&self.db).await
+    }
+
+    async fn workflow_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::workflows::delete(&self.db, id).await
+    }
+
+    async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()> {
+        crate::translations::put(&self.db, entries).await
+    }
+
+    async fn translations_for(&self, codes: &[String]) -> StoreResult<Vec<Translation>> {
+        crate::translations::for_codes(&self.db, codes).await
+    }
+
+    async fn translation_codes(&self) -> StoreResult<Vec<String>> {
+        crate::translations::codes(&self.db).await
+    }
+
+    async fn asset_put(
+        &self,
+        asset: &idv_store::AssetRecord,
+    ) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::put(&self.db, asset).await
+    }
+
+    async fn asset_get(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::get(&self.db, id).await
+    }
+
+    async fn asset_list(&self) -> StoreResult<Vec<idv_store::AssetRecord>> {
+        crate::assets::list(&self.db).await
+    }
+
+    async fn asset_delete(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::delete(&self.db, id).await
+    }
 }

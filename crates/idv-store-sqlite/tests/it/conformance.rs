@@ -2,7 +2,8 @@
 //! and its folder are created, a second store on the same file shares its data, migrations
 //! run again harmlessly, WAL journaling is on.
 
-use idv_store::{NewWorkflow, Store, User};
+use idv_store::prelude::*;
+use idv_store::{NewWorkflow, User};
 use idv_store_conformance as conformance;
 use idv_store_sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
