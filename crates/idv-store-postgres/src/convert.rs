@@ -3,6 +3,9 @@
 use idv_store::{StoreError, StoreResult};
 use serde_json::Value;
 use sqlx::postgres::{PgRow, Postgres};
+
+/// A result row of this driver (the name both adapters use).
+pub(crate) type DbRow = PgRow;
 use sqlx::{Decode, Row, Type};
 
 /// Any database failure: a data exception (SQLSTATE class 22, e.g. 22021 for text with a NUL
@@ -64,4 +67,14 @@ pub(crate) fn map_rows<T>(
     f: impl Fn(&PgRow) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     rows.iter().map(f).collect()
+}
+
+/// A string-list column (`text[]`), read as the SQLite adapter reads its JSON lists.
+pub(crate) fn list_col(row: &PgRow, name: &str) -> StoreResult<Vec<String>> {
+    col(row, name)
+}
+
+/// A list of strings to bind: as it is (`text[]`); the SQLite adapter binds JSON text.
+pub(crate) fn list_text(list: &[String]) -> StoreResult<&[String]> {
+    Ok(list)
 }

@@ -44,6 +44,27 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 static MIGRATOR: Migrator = sqlx::migrate!();
 
+/// What the query modules take: the pool. The SQLite adapter's `Db` holds a reader pool and a
+/// writer; here both are this one pool, so the functions both adapters share read the same.
+pub(crate) type Db = PgPool;
+
+/// The pool a statement runs on, named as in the SQLite adapter: reads and writes alike go to
+/// the one PostgreSQL pool.
+pub(crate) trait Pools {
+    fn read(&self) -> &PgPool;
+    fn write(&self) -> &PgPool;
+}
+
+impl Pools for PgPool {
+    fn read(&self) -> &PgPool {
+        self
+    }
+
+    fn write(&self) -> &PgPool {
+        self
+    }
+}
+
 /// The PostgreSQL store. Cheap to share behind an `Arc<dyn Store>`.
 pub struct PgStore {
     pool: PgPool,

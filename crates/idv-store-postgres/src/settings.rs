@@ -1,39 +1,24 @@
 //! Server-wide settings: first value stored wins.
 
+use crate::Db;
 use crate::PgStore;
+use crate::Pools;
 use crate::convert::{backend, col};
 use async_trait::async_trait;
 use idv_store::SettingsStore;
 use idv_store::StoreResult;
-use sqlx::PgPool;
 
 /// One statement: of racing writers (in this process or another) the first inserts; the rest
 /// wait on its row, then make a no-op update that returns the stored value. (`DO NOTHING` would
 /// return no row to them.)
-pub(crate) async fn get_or_insert(db: &PgPool, key: &str, value: &str) -> StoreResult<String> {
-    let row = sqlx::query(
-        "INSERT INTO settings (key, value) VALUES ($1, $2) \
-         ON CONFLICT (key) DO UPDATE SET value = settings.value \
-         RETURNING value",
-    )
-    .bind(key)
-    .bind(value)
-    .fetch_one(db)
-    .await
-    .map_err(backend)?;
-    col(&row, "value")
-}
-
-/// Compare and swap: one statement, so a value changed since it was read is left alone.
-pub(crate) async fn replace(db: &PgPool, key: &str, old: &str, new: &str) -> StoreResult<bool> {
-    let done = sqlx::query("UPDATE settings SET value = $3 WHERE key = $1 AND value = $2")
+pub(crate) async fn get_or_insert(db: &Db, key: &str, value: &str) -> StoreResult<String> {
+    let row = sqlx::query(idv_store_sql::settings::GET_OR_INSERT)
         .bind(key)
-        .bind(old)
-        .bind(new)
-        .execute(db)
+        .bind(value)
+        .fetch_one(db.write())
         .await
         .map_err(backend)?;
-    Ok(done.rows_affected() > 0)
+    col(&row, "value")
 }
 
 #[async_trait]
@@ -55,3 +40,6 @@ impl SettingsStore for PgStore {
         Ok(())
     }
 }
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::settings_fns!();

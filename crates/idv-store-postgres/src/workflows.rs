@@ -1,31 +1,18 @@
 //! Workflows: every upload is a new revision; the `workflows` row names the current one and
 //! whether the workflow is deleted.
 
+use crate::Db;
 use crate::PgStore;
+use crate::Pools;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
 use idv_store::{Translation, WorkflowStore};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
-
-pub(crate) fn from_row(row: &PgRow) -> StoreResult<WorkflowRecord> {
-    Ok(WorkflowRecord {
-        id: col(row, "id")?,
-        revision: col(row, "revision")?,
-        name: col(row, "name")?,
-        description: col(row, "description")?,
-        version: col(row, "version")?,
-        default_locale: col(row, "default_locale")?,
-        definition: json_col(row, "definition")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-    })
-}
 
 /// One transaction: bumping the `workflows` row both picks the next revision number and locks
 /// that row until commit, so two uploads of one id get consecutive revisions, never the same one.
-pub(crate) async fn put(db: &PgPool, def: &NewWorkflow) -> StoreResult<i64> {
+pub(crate) async fn put(db: &Db, def: &NewWorkflow) -> StoreResult<i64> {
     let mut tx = db.begin().await.map_err(backend)?;
     let row = sqlx::query(
         "INSERT INTO workflows (id, current_revision, deleted) VALUES ($1, 1, false) \
@@ -61,7 +48,7 @@ pub(crate) async fn put(db: &PgPool, def: &NewWorkflow) -> StoreResult<i64> {
     Ok(revision)
 }
 
-pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<WorkflowRecord>> {
+pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<WorkflowRecord>> {
     sqlx::query(
         "SELECT r.id, r.revision, r.name, r.description, r.version, r.default_locale, \
          r.definition::text AS definition, r.owner_id, r.created_at \
@@ -70,7 +57,7 @@ pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<WorkflowRec
          WHERE w.id = $1 AND NOT w.deleted",
     )
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -79,7 +66,7 @@ pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<WorkflowRec
 }
 
 pub(crate) async fn get_revision(
-    db: &PgPool,
+    db: &Db,
     id: &str,
     revision: i64,
 ) -> StoreResult<Option<WorkflowRecord>> {
@@ -89,7 +76,7 @@ pub(crate) async fn get_revision(
     )
     .bind(id)
     .bind(revision)
-    .fetch_optional(db)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -97,7 +84,7 @@ pub(crate) async fn get_revision(
     .transpose()
 }
 
-pub(crate) async fn list(db: &PgPool) -> StoreResult<Vec<WorkflowRecord>> {
+pub(crate) async fn list(db: &Db) -> StoreResult<Vec<WorkflowRecord>> {
     let rows = sqlx::query(
         "SELECT r.id, r.revision, r.name, r.description, r.version, r.default_locale, \
          r.definition::text AS definition, r.owner_id, r.created_at \
@@ -105,17 +92,17 @@ pub(crate) async fn list(db: &PgPool) -> StoreResult<Vec<WorkflowRecord>> {
            ON r.id = w.id AND r.revision = w.current_revision \
          WHERE NOT w.deleted ORDER BY r.name, r.id",
     )
-    .fetch_all(db)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, from_row)
 }
 
 /// Deleting a deleted workflow reports false, as for one that never existed.
-pub(crate) async fn delete(db: &PgPool, id: &str) -> StoreResult<bool> {
+pub(crate) async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
     let done = sqlx::query("UPDATE workflows SET deleted = true WHERE id = $1 AND NOT deleted")
         .bind(id)
-        .execute(db)
+        .execute(db.write())
         .await
         .map_err(backend)?;
     Ok(done.rows_affected() > 0)
@@ -178,3 +165,6 @@ impl WorkflowStore for PgStore {
         crate::assets::delete(&self.pool, id).await
     }
 }
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::workflows_fns!();

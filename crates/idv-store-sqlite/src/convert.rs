@@ -3,6 +3,9 @@
 use idv_store::{StoreError, StoreResult};
 use serde_json::Value;
 use sqlx::sqlite::{Sqlite, SqliteRow};
+
+/// A result row of this driver (the name both adapters use).
+pub(crate) type DbRow = SqliteRow;
 use sqlx::{Decode, Row, Type};
 
 /// Any database failure the caller cannot act on.

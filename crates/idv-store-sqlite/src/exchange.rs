@@ -17,7 +17,7 @@ pub(crate) async fn workflow_revisions(
          created_at FROM workflow_revisions WHERE id = $1 ORDER BY revision",
     )
     .bind(id)
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, workflows::from_row)
@@ -104,7 +104,7 @@ pub(crate) async fn session_import(
         .map_err(backend)?;
         let old = map_rows(rows, files::from_row)?;
         // Files and jobs go with their session (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
+        sqlx::query(idv_store_sql::exchange::SESSION_IMPORT)
             .bind(&session.id)
             .execute(&mut *tx)
             .await
@@ -124,22 +124,19 @@ pub(crate) async fn session_import(
             .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
     }
     for j in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (id, session_id, step, action, run_at, attempts, locked_until, \
-             last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&j.id)
-        .bind(&j.session_id)
-        .bind(&j.step)
-        .bind(&j.action)
-        .bind(j.run_at)
-        .bind(j.attempts)
-        .bind(j.locked_until)
-        .bind(&j.last_error)
-        .bind(j.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
+        sqlx::query(idv_store_sql::exchange::SESSION_IMPORT_2)
+            .bind(&j.id)
+            .bind(&j.session_id)
+            .bind(&j.step)
+            .bind(&j.action)
+            .bind(j.run_at)
+            .bind(j.attempts)
+            .bind(j.locked_until)
+            .bind(&j.last_error)
+            .bind(j.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
     }
     tx.commit().await.map_err(backend)?;
     Ok(outcome)

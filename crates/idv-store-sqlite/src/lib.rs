@@ -61,6 +61,18 @@ pub(crate) struct Db {
     pub(crate) inline: Option<std::sync::Arc<inline::InlineReaders>>,
 }
 
+impl Db {
+    /// The pool for plain reads.
+    pub(crate) fn read(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    /// The one writer connection.
+    pub(crate) fn write(&self) -> &SqlitePool {
+        &self.write
+    }
+}
+
 /// The SQLite store. Cheap to share behind an `Arc<dyn Store>`.
 pub struct SqliteStore {
     db: Db,

@@ -10,29 +10,13 @@ use idv_store::StoreResult;
 /// One statement, so racing writers (in this process or another) serialize on SQLite's write
 /// lock: the first inserts, the rest turn into a no-op update that returns the stored value.
 pub(crate) async fn get_or_insert(db: &Db, key: &str, value: &str) -> StoreResult<String> {
-    let row = sqlx::query(
-        "INSERT INTO settings (key, value) VALUES ($1, $2) \
-         ON CONFLICT (key) DO UPDATE SET value = settings.value \
-         RETURNING value",
-    )
-    .bind(key)
-    .bind(value)
-    .fetch_one(&db.write)
-    .await
-    .map_err(backend)?;
-    col(&row, "value")
-}
-
-/// Compare and swap: one statement, so a value changed since it was read is left alone.
-pub(crate) async fn replace(db: &Db, key: &str, old: &str, new: &str) -> StoreResult<bool> {
-    let done = sqlx::query("UPDATE settings SET value = $3 WHERE key = $1 AND value = $2")
+    let row = sqlx::query(idv_store_sql::settings::GET_OR_INSERT)
         .bind(key)
-        .bind(old)
-        .bind(new)
-        .execute(&db.write)
+        .bind(value)
+        .fetch_one(db.write())
         .await
         .map_err(backend)?;
-    Ok(done.rows_affected() > 0)
+    col(&row, "value")
 }
 
 #[async_trait]
@@ -57,3 +41,6 @@ impl SettingsStore for SqliteStore {
         Ok(())
     }
 }
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::settings_fns!();

@@ -3,25 +3,11 @@
 
 use crate::Db;
 use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
 use idv_store::{Translation, WorkflowStore};
-use sqlx::sqlite::SqliteRow;
-
-pub(crate) fn from_row(row: &SqliteRow) -> StoreResult<WorkflowRecord> {
-    Ok(WorkflowRecord {
-        id: col(row, "id")?,
-        revision: col(row, "revision")?,
-        name: col(row, "name")?,
-        description: col(row, "description")?,
-        version: col(row, "version")?,
-        default_locale: col(row, "default_locale")?,
-        definition: json_col(row, "definition")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-    })
-}
 
 /// One transaction: bumping the `workflows` row both picks the next revision number and holds
 /// the write lock, so two uploads of one id get consecutive revisions, never the same one.
@@ -74,7 +60,7 @@ pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<WorkflowRecord>
          WHERE w.id = $1 AND w.deleted = 0",
     )
     .bind(id)
-    .fetch_optional(&db.read)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -93,7 +79,7 @@ pub(crate) async fn get_revision(
     )
     .bind(id)
     .bind(revision)
-    .fetch_optional(&db.read)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -109,7 +95,7 @@ pub(crate) async fn list(db: &Db) -> StoreResult<Vec<WorkflowRecord>> {
            ON r.id = w.id AND r.revision = w.current_revision \
          WHERE w.deleted = 0 ORDER BY r.name, r.id",
     )
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, from_row)
@@ -119,7 +105,7 @@ pub(crate) async fn list(db: &Db) -> StoreResult<Vec<WorkflowRecord>> {
 pub(crate) async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
     let done = sqlx::query("UPDATE workflows SET deleted = 1 WHERE id = $1 AND deleted = 0")
         .bind(id)
-        .execute(&db.write)
+        .execute(db.write())
         .await
         .map_err(backend)?;
     Ok(done.rows_affected() > 0)
@@ -182,3 +168,6 @@ impl WorkflowStore for SqliteStore {
         crate::assets::delete(&self.db, id).await
     }
 }
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::workflows_fns!();
