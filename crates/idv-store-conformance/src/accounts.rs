@@ -329,6 +329,28 @@ pub async fn check_roles(store: &dyn Store) {
         ..alpha.clone()
     };
     assert_conflict(store.role_create(&again).await, "a taken role name");
+    let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        store
+            .roles_named(&names(&["zeta", "admin", "nobody", "Beta", "zeta"]))
+            .await
+            .expect("roles by name"),
+        vec![beta.clone(), zeta.clone()],
+        "roles_named: the custom roles among the names, by name, each once; others left out"
+    );
+    assert_eq!(
+        store
+            .roles_named(&names(&["ALPHA", "alpha "]))
+            .await
+            .expect("roles by name"),
+        Vec::<Role>::new(),
+        "roles_named matches names exactly"
+    );
+    assert_eq!(
+        store.roles_named(&[]).await.expect("no names"),
+        Vec::<Role>::new(),
+        "roles_named of no names finds none"
+    );
     assert_eq!(
         store.role_list().await.expect("list").len(),
         3,

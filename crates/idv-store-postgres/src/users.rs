@@ -62,6 +62,18 @@ impl AccountStore for PgStore {
     async fn role_list(&self) -> StoreResult<Vec<Role>> {
         list_roles(&self.pool).await
     }
+
+    async fn roles_named(&self, names: &[String]) -> StoreResult<Vec<Role>> {
+        let rows = sqlx::query(
+            "SELECT name, description, permissions, created_at FROM roles \
+             WHERE name = ANY($1) ORDER BY name",
+        )
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        map_rows(rows, role_from_row)
+    }
 }
 
 // The functions this module shares with the other adapter, word for word.

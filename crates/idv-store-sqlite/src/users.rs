@@ -59,6 +59,18 @@ impl AccountStore for SqliteStore {
     async fn role_list(&self) -> StoreResult<Vec<Role>> {
         list_roles(&self.db).await
     }
+
+    async fn roles_named(&self, names: &[String]) -> StoreResult<Vec<Role>> {
+        let rows = sqlx::query(
+            "SELECT name, description, permissions, created_at FROM roles \
+             WHERE name IN (SELECT value FROM json_each($1)) ORDER BY name",
+        )
+        .bind(list_text(names)?)
+        .fetch_all(self.db.read())
+        .await
+        .map_err(backend)?;
+        map_rows(rows, role_from_row)
+    }
 }
 
 // The functions this module shares with the other adapter, word for word.

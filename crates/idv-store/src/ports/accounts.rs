@@ -30,4 +30,9 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// All custom roles, by name.
     async fn role_list(&self) -> StoreResult<Vec<Role>>;
+
+    /// The custom roles whose names are among `names`, by name, each once; names with no
+    /// custom role (built-in or unknown) are left out. What checking a principal's roles needs,
+    /// without reading every role.
+    async fn roles_named(&self, names: &[String]) -> StoreResult<Vec<Role>>;
 }
