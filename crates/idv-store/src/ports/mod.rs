@@ -1,4 +1,30 @@
 //! The store port, one trait per capability. [`crate::Store`] is all of them together.
+//!
+//! A new store method goes in the trait of its capability (a file here), in the module of
+//! each adapter that implements that trait, and in the conformance check of that capability
+//! (crate `idv-store-conformance`), and nowhere else. Where each adapter implements a port
+//! (`crates/idv-store-sqlite/src/` and `crates/idv-store-postgres/src/` alike):
+//!
+//! | port | adapter module | conformance |
+//! | --- | --- | --- |
+//! | [`HealthStore`] | `lib.rs` | `lib.rs` (`run_all`) |
+//! | [`SettingsStore`] | `settings.rs` | `accounts.rs` |
+//! | [`AccountStore`] | `users.rs` | `accounts.rs` |
+//! | [`CredentialStore`] | `api_keys.rs` | `credentials.rs`, `devices.rs` |
+//! | [`WorkflowStore`] | `workflows.rs` | `workflows.rs`, `assets.rs` |
+//! | [`SessionStore`] | `sessions.rs` | `sessions.rs` |
+//! | [`FileStore`] | `files.rs` | `sessions.rs` |
+//! | [`JobStore`] | `engine.rs` | `engine.rs`, `jobs.rs` |
+//! | [`SearchStore`] | `search.rs` | `search.rs` |
+//! | [`DeletionStore`] | `deletion.rs` | `deletion.rs` |
+//! | [`ExchangeStore`] | `exchange.rs` | `exchange.rs` |
+//! | [`AuditStore`] | `audit.rs` | `audit.rs` |
+//! | [`IdempotencyStore`] | `idempotency.rs` | `audit.rs` |
+//! | [`EventStore`], [`OutboxStore`] | `outbox.rs` | `outbox.rs` |
+//!
+//! The SQL and query functions that already read the same in both adapters live once, in crate
+//! `idv-store-sql`, and the adapter modules expand them; a new method may write its statement
+//! in the two adapter modules and move it there later.
 
 pub mod accounts;
 pub mod audit_log;
