@@ -543,19 +543,15 @@ impl Auth {
     /// The union of the permissions of `roles` (built-in or custom). Unknown names grant nothing.
     pub async fn permissions_for_roles(&self, roles: &[String]) -> ApiResult<PermissionSet> {
         let mut set = PermissionSet::default();
-        let mut custom = None;
+        let mut custom = Vec::new();
         for role in roles {
-            if let Some(p) = builtin_role(role) {
-                set.extend(&p);
-                continue;
+            match builtin_role(role) {
+                Some(p) => set.extend(&p),
+                None => custom.push(role.clone()),
             }
-            if custom.is_none() {
-                custom = Some(self.store.role_list().await?);
-            }
-            if let Some(r) = custom
-                .as_ref()
-                .and_then(|list| list.iter().find(|r| &r.name == role))
-            {
+        }
+        if !custom.is_empty() {
+            for r in self.store.roles_named(&custom).await? {
                 set.extend(&PermissionSet::parse(&r.permissions).unwrap_or_default());
             }
         }

@@ -259,7 +259,7 @@ enum Attempt {
 async fn attempt(store: &dyn Store, entries: &[NewAuditEntry]) -> Attempt {
     match store.audit_append(entries).await {
         Ok(_) => Attempt::Stored,
-        Err(e @ StoreError::Invalid(_)) => Attempt::Refused(e),
+        Err(e @ StoreError::Invalid { .. }) => Attempt::Refused(e),
         Err(e) if store.ping().await.is_ok() => Attempt::Refused(e),
         Err(e) => Attempt::Down(e),
     }
@@ -311,7 +311,7 @@ async fn write_batch(
             }
             Attempt::Refused(e) => {
                 tries_alone += 1;
-                if !matches!(e, StoreError::Invalid(_)) && tries_alone < TRIES_ALONE {
+                if !matches!(e, StoreError::Invalid { .. }) && tries_alone < TRIES_ALONE {
                     tracing::warn!(action = %group[0].action, error = %e, "audit entry failed on its own; trying again");
                     todo.push_front((group, reduced));
                     tokio::time::sleep(RETRY_EVERY * 2u32.pow(tries_alone - 1)).await;

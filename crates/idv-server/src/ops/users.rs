@@ -134,7 +134,7 @@ pub async fn create(state: &AppState, by: Option<&Principal>, input: NewUser) ->
     };
     match state.store.user_create(&user).await {
         Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+        Err(StoreError::Conflict { .. }) => Err(ApiError::new(
             ErrorCode::UserExists,
             format!("User {name} already exists"),
         )),
@@ -235,7 +235,7 @@ pub async fn create_role(
     };
     match state.store.role_create(&role).await {
         Ok(()) => Ok(role),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+        Err(StoreError::Conflict { .. }) => Err(ApiError::new(
             ErrorCode::RoleExists,
             format!("role {name} already exists"),
         )),
