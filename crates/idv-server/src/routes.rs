@@ -699,10 +699,9 @@ async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response
         }
         quota = Some(q);
     }
-    let pending = g
-        .audit
-        .filter(|_| g.state.audit.enabled())
-        .map(|event| crate::audit::pending::Pending::of(event, g.path, &req, addr));
+    let pending = g.audit.filter(|_| g.state.audit.enabled()).map(|event| {
+        crate::audit::pending::Pending::of(event, g.path, &req, addr, g.state.clock.now_ms())
+    });
     let principal = if g.access == Access::Public {
         None
     } else {

@@ -1,7 +1,7 @@
-//! `services.webhooks`: how this instance delivers webhooks (the worker in
-//! [`super::worker`]) and how long delivered events are kept.
+//! `services.webhooks`: how this instance delivers webhooks (the worker in the server's
+//! `webhooks::worker`) and how long delivered events are kept.
 
-use crate::scheduler::Period;
+use super::scheduler::Period;
 use serde::{Deserialize, Serialize};
 
 /// `services.webhooks`.
@@ -40,8 +40,9 @@ impl Default for WebhooksConfig {
     }
 }
 
-/// The longest `retryBase` accepted: 12 hours, the longest backoff.
-const MAX_RETRY_BASE_MS: u64 = super::policy::MAX_BACKOFF_MS as u64;
+/// The longest `retryBase` accepted: 12 hours, the longest backoff (the server's
+/// `webhooks::policy::MAX_BACKOFF_MS`, which is checked to be the same).
+pub const MAX_RETRY_BASE_MS: u64 = 12 * 60 * 60 * 1000;
 
 impl WebhooksConfig {
     /// Checks the values; the error names the key and what to change.
