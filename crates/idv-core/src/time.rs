@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// Milliseconds since the Unix epoch, now, on the system clock. Code reads a [`Clock`] instead
-/// (`clippy.toml` forbids this function outside tests); tests compare with it.
+/// Milliseconds since the Unix epoch, now, on the system clock. Code reads a [`Clock`] instead:
+/// `clippy.toml` forbids this function, and only the integration tests (which compare answers
+/// with the real time) allow it.
 pub fn now_ms() -> i64 {
     SystemClock.now_ms()
 }
