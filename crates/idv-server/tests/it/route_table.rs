@@ -1,9 +1,10 @@
-//! The route table's rule for credentials through real HTTP, on SQLite and PostgreSQL: every
+//! The route table's facts through real HTTP. Credentials, on SQLite and PostgreSQL: every
 //! route that mints one (API keys, the token pair of a login and a refresh, users, device
 //! tokens, deeplinks, QR codes and the exchange of their one-time tokens, webhook secrets at
 //! creation and rotation) answers with it, counts against the strict profile `s` and leaves its
 //! audit entry. Each profile gets its own limit here, so `RateLimit-Limit` names the profile a
-//! request counted against.
+//! request counted against. Query parameters: every one a row declares required is refused
+//! when missing.
 
 use crate::common;
 
@@ -242,4 +243,58 @@ async fn credentials_are_strict_and_audited_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_are_strict_and_audited_postgres() {
     credentials_are_strict_and_audited(Backend::Postgres).await;
+}
+
+/// Every route whose row declares a required query parameter refuses a request without it
+/// (400, naming the parameter), so the document's `required: true` matches the handler.
+#[tokio::test(flavor = "multi_thread")]
+async fn required_query_parameters_are_required() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let mut checked = Vec::new();
+    for def in idv_server::routes::table() {
+        let Some(q) = def.query.iter().find(|q| q.required) else {
+            continue;
+        };
+        let path: String = def
+            .path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    "0123456789abcdef01234567"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = reqwest::Method::from_bytes(def.method.as_str().as_bytes()).unwrap();
+        let r = srv
+            .admin(srv.client.request(method, format!("{}{path}", srv.url)))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let (status, _, body) = error_of(r).await;
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(status, 400, "{} {}: {body}", def.method, def.path);
+        assert!(
+            message.contains(q.name),
+            "{} {}: the message names {}: {message}",
+            def.method,
+            def.path,
+            q.name
+        );
+        checked.push(format!("{} {}", def.method, def.path));
+    }
+    assert_eq!(
+        checked,
+        [
+            "POST /api/sessions",
+            "POST /api/v1/deeplink",
+            "GET /api/deeplink/qrcode",
+            "POST /api/webhooks/{id}/replay"
+        ],
+        "the routes with a required query parameter"
+    );
+    srv.stop().await;
 }
