@@ -1,4 +1,4 @@
-//! The `CredentialStore` port: aPI keys, access and refresh tokens (Bearer), and device tokens
+//! The `CredentialStore` port: API keys, access and refresh tokens (Bearer), and device tokens
 //! (ephemeral devices, deeplinks, one-time QR tokens).
 
 use crate::{ApiKey, AuthToken, DeviceToken, StoreResult};
