@@ -2,6 +2,7 @@
 //! 127.0.0.1 with a real database (SQLite and PostgreSQL) and a real files folder.
 
 mod common;
+#[macro_use]
 mod support;
 
 mod assets;
@@ -11,6 +12,7 @@ mod deletion;
 mod devices;
 mod engine;
 mod events;
+mod examples;
 mod export;
 mod gateways;
 mod hostile;
