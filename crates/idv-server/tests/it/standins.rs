@@ -219,6 +219,41 @@ async fn without_with_images_the_results_carry_no_image_data() {
 }
 
 #[tokio::test]
+async fn process_with_photos_answers_the_tagged_document() {
+    let dr = DocReader::start().await;
+    let doc = Document::adult();
+    dr.put("session-1", doc.clone());
+    let client = Client::new();
+    let url = format!("{}/api/process", dr.url);
+    let image = |bytes: &[u8]| json!({"ImageData": {"image": B64.encode(bytes)}, "light": 6});
+    let post = |body: Value| client.post(&url).json(&body).send();
+
+    let body = json!({"processParam": {"scenario": "FullProcess"}, "tag": "session-1",
+                      "List": [image(&fake_jpeg("front")), image(&fake_jpeg("back"))]});
+    let r = post(body.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    // The results of the tagged document, images included, as `…/results?withImages=true`.
+    assert_eq!(answer, DocReader::results_json("session-1", &doc, true));
+    assert_eq!(dr.last_body("/api/process"), Some(body));
+
+    let refused = [
+        // No photos, an empty one, one that is not base64, no processParam, no tag.
+        json!({"processParam": {}, "tag": "session-1", "List": []}),
+        json!({"processParam": {}, "tag": "session-1", "List": [image(b"")]}),
+        json!({"processParam": {}, "tag": "session-1",
+               "List": [image(b"x"), {"ImageData": {"image": "not base64!"}}]}),
+        json!({"tag": "session-1", "List": [image(b"x")]}),
+        json!({"processParam": {}, "List": [image(b"x")]}),
+    ];
+    for body in refused {
+        assert_eq!(post(body.clone()).await.unwrap().status(), 400, "{body}");
+    }
+    let unknown = json!({"processParam": {}, "tag": "other", "List": [image(b"x")]});
+    assert_eq!(post(unknown).await.unwrap().status(), 404);
+}
+
+#[tokio::test]
 async fn process_file_and_unknown_transactions() {
     let dr = DocReader::start().await;
     let doc = Document::adult();

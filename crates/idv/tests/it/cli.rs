@@ -369,6 +369,23 @@ fn line_of(text: &str, needle: &str) -> usize {
 }
 
 #[test]
+fn the_example_workflows_lint_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let files: Vec<String> = ["kyc", "age_gate"]
+        .iter()
+        .flat_map(|e| ["workflow.yaml", "locale.yaml"].map(|f| examples.join(e).join(f)))
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["--deny-warnings"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out) = lint(dir.path(), &args);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches(": ok (").count(), 4, "{out}");
+    assert!(!out.contains("warning"), "{out}");
+}
+
+#[test]
 fn workflow_lint_reports_every_problem_with_its_line() {
     regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
