@@ -23,7 +23,7 @@ if [ -z "${IDV_REGULA_DIR:-}" ] && [ -d ../shared/regula ]; then
 fi
 skipped=""
 if [ -z "${IDV_REGULA_DIR:-}" ]; then
-  skipped="compatibility suites not run (no IDV_REGULA_DIR, no ../shared/regula): General KYC in idv-core workflow::tests, idv-server kyc and standins, idv cli (lint), workflow_run and view_search"
+  skipped="compatibility suites not run (no IDV_REGULA_DIR, no ../shared/regula): General KYC in idv-core workflow::tests, idv-server kyc and standins, idv cli (lint) and workflow_run"
 fi
 
 # The quickstart test uses jq and curl, as a newcomer would.
