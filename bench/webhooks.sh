@@ -35,7 +35,9 @@ WARMUP=${BENCH_WARMUP:-3}
 LG_THREADS=1
 PG_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 WORKFLOW_ID=edda0192-b890-11ef-a348-17da751a6a22
-REGULA=$(cd "$ROOT/.." && pwd)/shared/regula
+# Regula's General KYC, the workflow the figures were measured with: IDV_REGULA_DIR, or
+# ../shared/regula beside the checkout.
+REGULA=${IDV_REGULA_DIR:-$(cd "$ROOT/.." && pwd)/shared/regula}
 WORKFLOW_YAML=${BENCH_WORKFLOW_YAML:-$REGULA/general_kyc.yaml}
 LOCALE_YAML=${BENCH_LOCALE_YAML:-$REGULA/general_kyc_locale.yaml}
 

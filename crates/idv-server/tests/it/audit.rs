@@ -30,7 +30,7 @@ fn find<'a>(entries: &'a [Value], action: &str, target: Option<&str>) -> Vec<&'a
 
 async fn every_kind_of_action(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
     let s = srv.start_session(&key, json!({"locale": "en"})).await;

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{Backend, GENERAL_KYC_ID, TestServer, error_of};
+use common::{Backend, KYC_ID, TestServer, error_of};
 use idv_server::ops::deletion;
 use idv_server::state::AppState;
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ async fn env_with(backend: Backend, tweak: impl FnOnce(&mut idv_server::config::
         tweak(c);
     })
     .await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let admin_key = format!(
         "ApiKey {}",
         srv.key(&[
@@ -73,7 +73,7 @@ impl Env {
     async fn start_as(&self, auth: &str) -> String {
         let r = self
             .srv
-            .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+            .post(&format!("/api/sessions?workflowId={KYC_ID}"))
             .header("authorization", auth)
             .json(&json!({}))
             .send()
@@ -190,7 +190,7 @@ async fn delete_leaves_a_tombstone(backend: Backend) {
     assert!(state.store.file_list(&id).await.unwrap().is_empty());
     assert!(state.store.job_list(&id).await.unwrap().is_empty());
     let t = state.store.tombstone_get(&id).await.unwrap().unwrap();
-    assert_eq!(t.workflow_id, GENERAL_KYC_ID);
+    assert_eq!(t.workflow_id, KYC_ID);
     assert_eq!(t.status, 0);
     assert_eq!(t.deleted_by.kind, "apikey");
     assert_eq!(t.reason.as_deref(), Some("asked by the person"));

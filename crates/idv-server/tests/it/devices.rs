@@ -8,15 +8,13 @@ use common::*;
 use reqwest::Response;
 use serde_json::{Value, json};
 
-/// A second workflow: general_kyc under another id and name.
+/// A second workflow: the example KYC under another id and name.
 const OTHER_ID: &str = "5e1f0c2a-7d3b-4c6e-9a10-2b3c4d5e6f70";
 
 async fn load_other_workflow(srv: &TestServer) {
-    let yaml = GENERAL_KYC.replacen(GENERAL_KYC_ID, OTHER_ID, 1).replacen(
-        "name: General KYC",
-        "name: Other KYC",
-        1,
-    );
+    let yaml = KYC
+        .replacen(&format!("id: {KYC_ID}"), &format!("id: {OTHER_ID}"), 1)
+        .replacen("name: Example KYC", "name: Other KYC", 1);
     let r = srv
         .admin(srv.post("/api/workflows"))
         .header("content-type", "application/yaml")
@@ -86,16 +84,16 @@ async fn assert_no_admin(srv: &TestServer, auth: &str) {
         ("GET", "/api/security/users".into(), None),
         ("GET", "/api/workflows".into(), None),
         ("POST", "/api/workflows/reload".into(), None),
-        ("DELETE", format!("/api/workflows/{GENERAL_KYC_ID}"), None),
+        ("DELETE", format!("/api/workflows/{KYC_ID}"), None),
         ("POST", "/api/device/ephemeral".into(), Some(json!({}))),
         (
             "POST",
-            format!("/api/v1/deeplink?workflowId={GENERAL_KYC_ID}"),
+            format!("/api/v1/deeplink?workflowId={KYC_ID}"),
             Some(json!({})),
         ),
         (
             "GET",
-            format!("/api/deeplink/qrcode?workflowId={GENERAL_KYC_ID}"),
+            format!("/api/deeplink/qrcode?workflowId={KYC_ID}"),
             None,
         ),
     ];
@@ -120,7 +118,7 @@ async fn assert_no_admin(srv: &TestServer, auth: &str) {
 
 async fn ephemeral_devices(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let minter = srv.key(&["ephemeral_device:write"]).await;
     let minter = format!("ApiKey {minter}");
 
@@ -156,8 +154,8 @@ async fn ephemeral_devices(backend: Backend) {
     assert!(!stored.secret_hash.contains(&text[6..]));
 
     // It starts a session, owned by the device, ending when the token does (300 s is before
-    // the workflow's 1000 s lifetime).
-    let s = ok_json(start_with(&srv, &auth, GENERAL_KYC_ID).await).await;
+    // the workflow's 1800 s lifetime).
+    let s = ok_json(start_with(&srv, &auth, KYC_ID).await).await;
     let id = s["id"].as_str().unwrap().to_string();
     assert_eq!(s["userId"], device_id.as_str());
     assert_eq!(ms(&s["expiresAt"]), ms(&dev["expiresAt"]));
@@ -168,10 +166,10 @@ async fn ephemeral_devices(backend: Backend) {
             .await,
     )
     .await;
-    assert_eq!(step["id"], "PREPARE_DOCUMENT");
+    assert_eq!(step["id"], "PERSONAL_DETAILS");
     let r = srv
         .post(&format!(
-            "/api/sessions/{id}/step/PREPARE_DOCUMENT?type=file&name=note.txt"
+            "/api/sessions/{id}/step/PERSONAL_DETAILS?type=file&name=note.txt"
         ))
         .header("authorization", &auth)
         .header("content-type", "text/plain")
@@ -182,7 +180,7 @@ async fn ephemeral_devices(backend: Backend) {
     let up = ok_json(r).await;
     let file_url = up["files"][0]["url"].as_str().unwrap().to_string();
     let s = srv.session(&auth, &id).await;
-    assert_eq!(s["currentStep"], "PREPARE_DOCUMENT");
+    assert_eq!(s["currentStep"], "PERSONAL_DETAILS");
     let r = srv
         .client
         .get(&file_url)
@@ -241,8 +239,8 @@ async fn ephemeral_devices(backend: Backend) {
     assert_eq!(s["userId"], device_id.as_str());
 
     // With a ttl past the workflow's lifetime, the lifetime ends the session.
-    let s2 = ok_json(start_with(&srv, auth2, GENERAL_KYC_ID).await).await;
-    assert_eq!(ms(&s2["expiresAt"]) - ms(&s2["createdAt"]), 1_000_000);
+    let s2 = ok_json(start_with(&srv, auth2, KYC_ID).await).await;
+    assert_eq!(ms(&s2["expiresAt"]) - ms(&s2["createdAt"]), 1_800_000);
 
     // Nothing else.
     assert_no_admin(&srv, &auth).await;
@@ -283,7 +281,7 @@ async fn ephemeral_devices(backend: Backend) {
     srv.clock.advance(300_001);
     for r in [
         get_with(&srv, &auth, &format!("/api/sessions/{id}")).await,
-        start_with(&srv, &auth, GENERAL_KYC_ID).await,
+        start_with(&srv, &auth, KYC_ID).await,
     ] {
         let (st, code, _) = error_of(r).await;
         assert_eq!((st, code.as_str()), (401, "expired_credentials"));
@@ -338,29 +336,29 @@ fn parse_link(srv: &TestServer, url: &str) -> (String, String) {
 
 async fn deeplinks(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     load_other_workflow(&srv).await;
     let key = format!("ApiKey {}", srv.key(&["deeplink:write"]).await);
 
     let r = post_json(
         &srv,
         &key,
-        &format!("/api/v1/deeplink?workflowId={GENERAL_KYC_ID}&workflowId={OTHER_ID}"),
+        &format!("/api/v1/deeplink?workflowId={KYC_ID}&workflowId={OTHER_ID}"),
         json!({"metadata": {"externalUserId": "user-7"}, "locale": "de", "ttl": 600}),
     )
     .await;
     assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
     let link = ok_json(r).await;
-    assert_eq!(link["workflowIds"], json!([GENERAL_KYC_ID, OTHER_ID]));
+    assert_eq!(link["workflowIds"], json!([KYC_ID, OTHER_ID]));
     assert_eq!(ms(&link["expiresAt"]) - ms(&link["createdAt"]), 600_000);
     let (auth, sid) = parse_link(&srv, link["url"].as_str().unwrap());
     assert!(auth.starts_with("Token idvdt_"), "{auth}");
     assert_eq!(link["sessionId"], sid.as_str());
 
     // The token reads its session: the first workflow's, with metadata and locale applied and
-    // the link's expiry (600 s is before the 1000 s lifetime).
+    // the link's expiry (600 s is before the 1800 s lifetime).
     let s = srv.session(&auth, &sid).await;
-    assert_eq!(s["workflow"]["id"], GENERAL_KYC_ID);
+    assert_eq!(s["workflow"]["id"], KYC_ID);
     assert_eq!(s["metadata"], json!({"externalUserId": "user-7"}));
     assert_eq!(s["locale"], "de");
     assert_eq!(s["currentStep"], "ONBOARDING");
@@ -370,7 +368,7 @@ async fn deeplinks(backend: Backend) {
             .await,
     )
     .await;
-    assert_eq!(step["id"], "PREPARE_DOCUMENT");
+    assert_eq!(step["id"], "PERSONAL_DETAILS");
 
     // Only that session: not another one, not a new one, nothing else.
     let backend_key = srv.key(&["session_all:read", "session_all:write"]).await;
@@ -383,7 +381,7 @@ async fn deeplinks(backend: Backend) {
         .submit(&auth, other_id, "ONBOARDING", json!({"continue": true}))
         .await;
     assert_eq!(error_of(r).await.0, 404);
-    let (st, code, body) = error_of(start_with(&srv, &auth, GENERAL_KYC_ID).await).await;
+    let (st, code, body) = error_of(start_with(&srv, &auth, KYC_ID).await).await;
     assert_eq!((st, code.as_str()), (403, "forbidden"), "{body}");
     assert_no_admin(&srv, &auth).await;
 
@@ -406,7 +404,7 @@ async fn deeplinks(backend: Backend) {
     assert_eq!(s2["workflow"]["id"], OTHER_ID);
     assert_eq!(s2["metadata"], json!({}));
     assert_eq!(s2["locale"], "en-us");
-    assert_eq!(ms(&s2["expiresAt"]) - ms(&s2["createdAt"]), 1_000_000);
+    assert_eq!(ms(&s2["expiresAt"]) - ms(&s2["createdAt"]), 1_800_000);
     let (st, _, _) = error_of(get_with(&srv, &auth2, &format!("/api/sessions/{sid}")).await).await;
     assert_eq!(
         st, 404,
@@ -416,12 +414,12 @@ async fn deeplinks(backend: Backend) {
     // Bad input: a clear error.
     for (query, body, want) in [
         (
-            format!("workflowId={GENERAL_KYC_ID}"),
+            format!("workflowId={KYC_ID}"),
             json!({"ttl": 10}),
             (400, "invalid_request"),
         ),
         (
-            format!("workflowId={GENERAL_KYC_ID}"),
+            format!("workflowId={KYC_ID}"),
             json!({"ttl": 700_000}),
             (400, "invalid_request"),
         ),
@@ -431,18 +429,18 @@ async fn deeplinks(backend: Backend) {
             (404, "workflow_not_found"),
         ),
         (
-            format!("workflowId={GENERAL_KYC_ID}&workflowId=nope"),
+            format!("workflowId={KYC_ID}&workflowId=nope"),
             json!({}),
             (404, "workflow_not_found"),
         ),
         (String::new(), json!({}), (400, "invalid_request")),
         (
-            format!("workflowId={GENERAL_KYC_ID}"),
+            format!("workflowId={KYC_ID}"),
             json!({"metadata": [1]}),
             (400, "invalid_request"),
         ),
         (
-            format!("workflowId={GENERAL_KYC_ID}"),
+            format!("workflowId={KYC_ID}"),
             json!({"locale": "<script>"}),
             (400, "invalid_locale"),
         ),
@@ -470,7 +468,7 @@ async fn deeplinks(backend: Backend) {
         post_json(
             &srv,
             &plain,
-            &format!("/api/v1/deeplink?workflowId={GENERAL_KYC_ID}"),
+            &format!("/api/v1/deeplink?workflowId={KYC_ID}"),
             json!({}),
         )
         .await,
@@ -541,7 +539,7 @@ async fn exchange(srv: &TestServer, auth: &str) -> Response {
 
 async fn qr_codes(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     // Regula's docs ask for QR codes with Basic auth.
     let basic = format!(
         "Basic {}",
@@ -554,7 +552,7 @@ async fn qr_codes(backend: Backend) {
     let qr = qr_json(
         &srv,
         &basic,
-        &format!("workflowId={GENERAL_KYC_ID}&ttl=900&locale=de"),
+        &format!("workflowId={KYC_ID}&ttl=900&locale=de"),
     )
     .await;
     let token = qr["token"].as_str().unwrap().to_string();
@@ -569,7 +567,7 @@ async fn qr_codes(backend: Backend) {
     let (auth, sid) = parse_link(&srv, &url);
     assert_eq!(auth, format!("Token {token}"));
     assert_eq!(qr["sessionId"], sid.as_str());
-    assert_eq!(qr["workflowIds"], json!([GENERAL_KYC_ID]));
+    assert_eq!(qr["workflowIds"], json!([KYC_ID]));
     assert_eq!(ms(&qr["expiresAt"]) - ms(&qr["createdAt"]), 900_000);
     let data = qr["qrcode"].as_str().unwrap();
     let b64 = data
@@ -601,7 +599,7 @@ async fn qr_codes(backend: Backend) {
     assert!(bound.starts_with("Token idvdt_"), "{bound}");
     assert_eq!(ex["sessionId"], sid.as_str());
     assert_eq!(ex["expiresAt"], qr["expiresAt"]);
-    assert_eq!(ex["workflowIds"], json!([GENERAL_KYC_ID]));
+    assert_eq!(ex["workflowIds"], json!([KYC_ID]));
     let s = srv.session(&bound, &sid).await;
     assert_eq!(s["locale"], "de");
     assert_eq!(ms(&s["expiresAt"]), ms(&qr["expiresAt"]));
@@ -610,7 +608,7 @@ async fn qr_codes(backend: Backend) {
             .await,
     )
     .await;
-    assert_eq!(step["id"], "PREPARE_DOCUMENT");
+    assert_eq!(step["id"], "PERSONAL_DETAILS");
 
     // One time only.
     for r in [
@@ -640,13 +638,13 @@ async fn qr_codes(backend: Backend) {
     )
     .await;
     assert_eq!(st, 404);
-    let (st, code, _) = error_of(start_with(&srv, &bound, GENERAL_KYC_ID).await).await;
+    let (st, code, _) = error_of(start_with(&srv, &bound, KYC_ID).await).await;
     assert_eq!((st, code.as_str()), (403, "forbidden"));
     assert_no_admin(&srv, &bound).await;
 
     // The PNG itself, and the URL's own query string used for the exchange.
     let r = srv
-        .get(&format!("/api/deeplink/qrcode?workflowId={GENERAL_KYC_ID}"))
+        .get(&format!("/api/deeplink/qrcode?workflowId={KYC_ID}"))
         .header("authorization", &basic)
         .header("accept", "image/png")
         .send()
@@ -692,11 +690,11 @@ async fn qr_codes(backend: Backend) {
     // Bad input and missing permission; nothing is started.
     for (query, want) in [
         (
-            format!("workflowId={GENERAL_KYC_ID}&ttl=30"),
+            format!("workflowId={KYC_ID}&ttl=30"),
             (400, "invalid_request"),
         ),
         (
-            format!("workflowId={GENERAL_KYC_ID}&ttl=soon"),
+            format!("workflowId={KYC_ID}&ttl=soon"),
             (400, "invalid_request"),
         ),
         (
@@ -710,7 +708,7 @@ async fn qr_codes(backend: Backend) {
         assert_eq!((st, code.as_str()), want, "{query}: {b}");
     }
     let r = srv
-        .get(&format!("/api/deeplink/qrcode?workflowId={GENERAL_KYC_ID}"))
+        .get(&format!("/api/deeplink/qrcode?workflowId={KYC_ID}"))
         .header("authorization", &basic)
         .header("accept", "text/html")
         .send()
@@ -722,7 +720,7 @@ async fn qr_codes(backend: Backend) {
         get_with(
             &srv,
             &plain,
-            &format!("/api/deeplink/qrcode?workflowId={GENERAL_KYC_ID}"),
+            &format!("/api/deeplink/qrcode?workflowId={KYC_ID}"),
         )
         .await,
     )
@@ -730,7 +728,7 @@ async fn qr_codes(backend: Backend) {
     assert_eq!((st, code.as_str()), (403, "forbidden"));
 
     // An unused tr- token expires with its ttl.
-    let qr4 = qr_json(&srv, &basic, &format!("workflowId={GENERAL_KYC_ID}&ttl=60")).await;
+    let qr4 = qr_json(&srv, &basic, &format!("workflowId={KYC_ID}&ttl=60")).await;
     srv.clock.advance(60_001);
     let (st, code, _) =
         error_of(exchange(&srv, &format!("Token {}", qr4["token"].as_str().unwrap())).await).await;
@@ -751,9 +749,9 @@ async fn qr_codes_on_postgres() {
 /// Many first uses of one tr- token at once: exactly one gets a token.
 async fn concurrent_exchange(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = format!("ApiKey {}", srv.key(&["deeplink:write"]).await);
-    let qr = qr_json(&srv, &key, &format!("workflowId={GENERAL_KYC_ID}")).await;
+    let qr = qr_json(&srv, &key, &format!("workflowId={KYC_ID}")).await;
     let auth = format!("Token {}", qr["token"].as_str().unwrap());
     let url = format!("{}/api/deeplink/exchange", srv.url);
     let mut tasks = Vec::new();

@@ -1,4 +1,4 @@
-//! The workflow engine beyond general_kyc.yaml, through HTTP: `$or`, `$lt`, `$nin` and
+//! The workflow engine beyond the example workflows, through HTTP: `$or`, `$lt`, `$nin` and
 //! `script` rules, attempts, the lifetime with an injected clock, a cycle of server steps,
 //! background actions across a restart, the outbound address guard, and a value that cannot
 //! take its property's type.

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use common::{Backend, GENERAL_KYC_ID, TestServer, error_of};
+use common::{Backend, KYC_ID, TestServer, error_of};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ fn auth(key: &str) -> String {
 
 async fn start_session(srv: &TestServer, auth: &str) -> String {
     let r = srv
-        .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+        .post(&format!("/api/sessions?workflowId={KYC_ID}"))
         .header("authorization", auth)
         .json(&json!({}))
         .send()
@@ -95,7 +95,7 @@ fn ids(items: &[Value]) -> Vec<String> {
 
 async fn feed_story(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let all = auth(
         &srv.key(&[
             "session_all:read",
@@ -155,7 +155,7 @@ async fn feed_story(backend: Backend) {
         .iter()
         .find(|e| e["type"] == "session.status_changed")
         .unwrap();
-    assert_eq!(changed["data"]["workflowId"], GENERAL_KYC_ID);
+    assert_eq!(changed["data"]["workflowId"], KYC_ID);
     assert_eq!(
         (
             &changed["data"]["previousStatus"],
@@ -365,7 +365,7 @@ impl SseClient {
 
 async fn stream_story(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let all = auth(
         &srv.key(&[
             "session_all:read",

@@ -1,4 +1,4 @@
-//! `GET /api/sessions/{id}/export`: a general_kyc session with step data and an uploaded file,
+//! `GET /api/sessions/{id}/export`: a session of the example KYC with step data and an uploaded file,
 //! exported and unpacked: the manifest's hashes match the bytes, `session.json` holds the
 //! session exactly as `GET /api/sessions/{id}` shows it, the files are the downloads' bytes,
 //! and access is that of reading the session.
@@ -20,7 +20,7 @@ fn entry(zip: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) -> Vec
 
 async fn export_round(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session:read", "session:write"]).await;
     let auth = format!("ApiKey {key}");
     let s = srv
@@ -38,7 +38,7 @@ async fn export_round(backend: Backend) {
     // Large enough to live in file storage rather than the database row.
     let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let form = reqwest::multipart::Form::new().part(
-        "DOC_PHOTO",
+        "DOCUMENT_FRONT",
         reqwest::multipart::Part::bytes(photo.clone())
             .file_name("../scans/passport front.jpg")
             .mime_str("image/jpeg")
@@ -81,7 +81,7 @@ async fn export_round(backend: Backend) {
     assert_eq!(manifest["format"], "idv-session-export");
     assert_eq!(manifest["version"], 1);
     assert_eq!(manifest["sessionId"], id.as_str());
-    assert_eq!(manifest["workflow"]["id"], GENERAL_KYC_ID);
+    assert_eq!(manifest["workflow"]["id"], KYC_ID);
     assert!(manifest["exportedAt"].as_str().unwrap().ends_with('Z'));
     let listed = manifest["files"].as_array().unwrap();
     // Every entry but the manifest is listed, and its bytes have the listed size and hash.
@@ -155,9 +155,9 @@ async fn export_round(backend: Backend) {
 
     // workflow.json: the revision the session runs on, whole.
     let wf: Value = serde_json::from_slice(&entry(&mut zip, "workflow.json")).unwrap();
-    assert_eq!(wf["id"], GENERAL_KYC_ID);
+    assert_eq!(wf["id"], KYC_ID);
     assert_eq!(wf["revision"], manifest["workflow"]["revision"]);
-    assert_eq!(wf["definition"]["id"], GENERAL_KYC_ID);
+    assert_eq!(wf["definition"]["id"], KYC_ID);
     assert!(wf["definition"]["steps"].as_array().unwrap().len() > 3);
 
     // Access as for reading: another owner's key sees no such session, a key without session

@@ -9,7 +9,7 @@ use common::*;
 use idv_store::IdempotencyRecord;
 use serde_json::{Value, json};
 
-const START: &str = "/api/sessions?workflowId=edda0192-b890-11ef-a348-17da751a6a22";
+const START: &str = "/api/sessions?workflowId=6a1f3c2e-8d4b-4f7a-b0c9-5e2d1a7f3b84";
 
 async fn start(srv: &TestServer, key: &str, idem: Option<&str>, body: Value) -> reqwest::Response {
     let mut rb = srv
@@ -24,7 +24,7 @@ async fn start(srv: &TestServer, key: &str, idem: Option<&str>, body: Value) -> 
 
 async fn replay_and_conflicts(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let body = json!({"metadata": {"externalUserId": "u1"}, "locale": "en"});
 
@@ -90,7 +90,7 @@ async fn replay_and_conflicts(backend: Backend) {
                 request_hash: idv_server::idempotency::request_hash(
                     "POST",
                     "/api/sessions",
-                    "workflowId=edda0192-b890-11ef-a348-17da751a6a22",
+                    "workflowId=6a1f3c2e-8d4b-4f7a-b0c9-5e2d1a7f3b84",
                     &body_bytes,
                 ),
                 status: None,
@@ -186,7 +186,7 @@ async fn replay_and_conflicts_postgres() {
 
 async fn keys_expire_after_a_day(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:write"]).await;
     let r = start(&srv, &key, Some("daily"), json!({"locale": "en"})).await;
     assert_eq!(r.status(), 200);
@@ -222,7 +222,7 @@ async fn keys_expire_after_a_day_postgres() {
 
 async fn uploads(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
     let s = srv.start_session(&key, json!({"locale": "en"})).await;
@@ -287,22 +287,19 @@ async fn a_retry_while_the_first_runs(backend: Backend) {
         c.services.docreader.url = dr_url;
     })
     .await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
-    dr.put("tx-idem", Document::adult());
     let s = srv.start_session(&key, json!({"locale": "en"})).await;
     let id = s["id"].as_str().unwrap().to_string();
-    for step in ["ONBOARDING", "PREPARE_DOCUMENT"] {
-        let r = srv
-            .submit(&auth, &id, step, json!({"continue": true}))
-            .await;
-        assert_eq!(r.status(), 200);
-    }
-    let body = json!({"transactionId": "tx-idem", "cancel": false, "has_nfc": false});
+    srv.kyc_up_to_the_check(&auth, &id).await;
+    // The document check sends the photos tagged with the session's id.
+    dr.put(&id, Document::adult());
+    // SELFIE's answer runs DOCUMENT_CHECK, whose action calls the reader.
+    let body = json!({"continue": true});
     let submit = {
         let rb = srv
-            .post(&format!("/api/sessions/{id}/step/DOC_READER?type=data"))
+            .post(&format!("/api/sessions/{id}/step/SELFIE?type=data"))
             .header("authorization", &auth)
             .header("idempotency-key", "doc-1")
             .json(&body);
@@ -329,7 +326,7 @@ async fn a_retry_while_the_first_runs(backend: Backend) {
     assert_eq!(first.status(), 200);
     let first_text = first.text().await.unwrap();
     dr.set_delay(std::time::Duration::ZERO);
-    // Background actions go on calling for results; the step's own call is the process one.
+    // The step's own call is the process one.
     let process_calls = || dr.calls().iter().filter(|c| c.contains("/process")).count();
     let calls_after = process_calls();
     assert_eq!(calls_after, 1, "one process call for the first request");

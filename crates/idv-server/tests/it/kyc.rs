@@ -1,11 +1,13 @@
-//! general_kyc.yaml end to end through HTTP, with small servers that answer like Regula's
-//! Document Reader and Face API: the happy path to KYC_COMPLETED, an under-age person, used-up
-//! attempts, and an action that times out.
+//! Regula's General KYC workflow (`general_kyc.yaml`, read from `IDV_REGULA_DIR`; without it
+//! these tests say they were skipped) end to end through HTTP, with small servers that answer
+//! like Regula's Document Reader and Face API: the happy path to KYC_COMPLETED, an under-age
+//! person, used-up attempts, and an action that times out.
 
 use crate::common;
 
+use crate::support::regula;
 use common::standins::{DocReader, Document, FaceApi, Liveness, fake_jpeg, fake_mp4};
-use common::{Backend, GENERAL_KYC, GENERAL_KYC_ID, TestServer};
+use common::{Backend, TestServer};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -16,8 +18,11 @@ struct Kyc {
     auth: String,
 }
 
+/// General KYC's id.
+const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
+
 async fn kyc(backend: Backend) -> Kyc {
-    kyc_with(backend, GENERAL_KYC).await
+    kyc_with(backend, regula::general_kyc_text()).await
 }
 
 async fn kyc_with(backend: Backend, workflow: &str) -> Kyc {
@@ -31,8 +36,12 @@ async fn kyc_with(backend: Backend, workflow: &str) -> Kyc {
         c.services.faceapi.url = face_url;
     })
     .await;
-    srv.load_general_kyc().await;
-    if workflow != GENERAL_KYC {
+    srv.load_workflow(
+        regula::general_kyc_text(),
+        regula::general_kyc_locale_text(),
+    )
+    .await;
+    if workflow != regula::general_kyc_text() {
         let r = srv
             .admin(srv.post("/api/workflows"))
             .header("content-type", "application/yaml")
@@ -55,7 +64,8 @@ impl Kyc {
     async fn start(&self) -> String {
         let s = self
             .srv
-            .start_session(
+            .start_session_of(
+                GENERAL_KYC_ID,
                 self.auth.trim_start_matches("ApiKey "),
                 json!({"locale": "en"}),
             )
@@ -133,6 +143,7 @@ impl Kyc {
 }
 
 async fn happy_path(backend: Backend) {
+    regula_or_skip!();
     let k = kyc(backend).await;
     let doc = Document::adult();
     let doc_portrait = doc.portrait.clone();
@@ -267,6 +278,7 @@ async fn happy_path_postgres() {
 }
 
 async fn under_age(backend: Backend) {
+    regula_or_skip!();
     let k = kyc(backend).await;
     k.dr.put(
         "tx-young",
@@ -322,6 +334,7 @@ async fn under_age_is_not_verified_postgres() {
 }
 
 async fn attempts_used_up(backend: Backend) {
+    regula_or_skip!();
     let k = kyc(backend).await;
     k.dr.put("tx-c", Document::adult());
     let id = k.start().await;
@@ -374,17 +387,19 @@ async fn attempts_used_up_fail_the_session_postgres() {
 }
 
 async fn action_times_out(backend: Backend) {
+    regula_or_skip!();
     // general_kyc.yaml with LIVENESS_STATUS's 20 s timeout shortened so the test does not wait.
-    let at = GENERAL_KYC
+    let general_kyc = regula::general_kyc_text();
+    let at = general_kyc
         .find("- id: LIVENESS_STATUS\n    name: LIVENESS_STATUS")
         .unwrap();
-    let t = at + GENERAL_KYC[at..].find("timeout: 20").unwrap();
+    let t = at + general_kyc[at..].find("timeout: 20").unwrap();
     let yaml = format!(
         "{}timeout: 1{}",
-        &GENERAL_KYC[..t],
-        &GENERAL_KYC[t + "timeout: 20".len()..]
+        &general_kyc[..t],
+        &general_kyc[t + "timeout: 20".len()..]
     );
-    assert_ne!(yaml, GENERAL_KYC);
+    assert_ne!(yaml, general_kyc);
     let k = kyc_with(backend, &yaml).await;
     k.dr.put("tx-slow", Document::adult());
     k.face.put_liveness("live-slow", Liveness::passed());
@@ -434,6 +449,7 @@ async fn an_action_that_times_out_takes_the_error_path_postgres() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_document_the_reader_does_not_know_takes_the_error_path() {
+    regula_or_skip!();
     let k = kyc(Backend::Sqlite).await;
     let id = k.start().await;
     k.step(&id, "ONBOARDING", json!({"continue": true})).await;
@@ -452,17 +468,21 @@ async fn a_document_the_reader_does_not_know_takes_the_error_path() {
     let s = k.session(&id).await;
     assert_eq!(s["errors"][0]["action"], "DOCREADER_SCENARIO");
     assert!(s["errors"][0]["message"].as_str().unwrap().contains("404"));
-    let _ = GENERAL_KYC_ID;
     k.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unconfigured_service_is_named_in_the_error() {
+    regula_or_skip!();
     let srv = TestServer::start(Backend::Sqlite).await;
-    srv.load_general_kyc().await;
+    srv.load_workflow(
+        regula::general_kyc_text(),
+        regula::general_kyc_locale_text(),
+    )
+    .await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
-    let s = srv.start_session(&key, json!({})).await;
+    let s = srv.start_session_of(GENERAL_KYC_ID, &key, json!({})).await;
     let id = s["id"].as_str().unwrap();
     for (step, body) in [
         ("ONBOARDING", json!({"continue": true})),

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+#[macro_use]
 mod support;
 
 mod assets;
@@ -14,6 +15,7 @@ mod deletion;
 mod devices;
 mod engine;
 mod events;
+mod examples;
 mod export;
 mod gateways;
 mod hostile;

@@ -131,7 +131,7 @@ async fn limits(backend: Backend) {
         .post(format!("{}/api/workflows", srv.url))
         .header("authorization", format!("ApiKey {a}"))
         .header("content-type", "application/yaml")
-        .body(GENERAL_KYC)
+        .body(KYC)
         .send()
         .await
         .unwrap();

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A server whose workflows folder holds general_kyc.yaml (and its localization); `cron` is
+/// A server whose workflows folder holds the example KYC (and its localization); `cron` is
 /// the `reloadWorkflows` schedule (empty: the job is off, so only the API reloads).
 async fn server_with_folder(backend: Backend, cron: &str) -> TestServer {
     let cron = cron.to_string();
@@ -18,12 +18,8 @@ async fn server_with_folder(backend: Backend, cron: &str) -> TestServer {
         let data = PathBuf::from(&config.storage.fs.path);
         std::fs::create_dir_all(data.join("workflows")).unwrap();
         std::fs::create_dir_all(data.join("localization")).unwrap();
-        std::fs::write(data.join("workflows/general_kyc.yaml"), GENERAL_KYC).unwrap();
-        std::fs::write(
-            data.join("localization/general_kyc_locale.yaml"),
-            GENERAL_KYC_LOCALE,
-        )
-        .unwrap();
+        std::fs::write(data.join("workflows/kyc.yaml"), KYC).unwrap();
+        std::fs::write(data.join("localization/kyc_locale.yaml"), KYC_LOCALE).unwrap();
         config
             .services
             .scheduler
@@ -36,14 +32,13 @@ async fn server_with_folder(backend: Backend, cron: &str) -> TestServer {
 }
 
 fn workflow_file(srv: &TestServer) -> PathBuf {
-    srv.data_dir().join("workflows/general_kyc.yaml")
+    srv.data_dir().join("workflows/kyc.yaml")
 }
 
-/// general_kyc.yaml renamed, with ONBOARDING's "Prepare OK" leading to ABORT.
+/// The example KYC renamed, with ONBOARDING's "Agreed to start" leading to ABORT.
 fn edited() -> String {
-    GENERAL_KYC
-        .replacen("name: General KYC", "name: General KYC v2", 1)
-        .replacen("step: PREPARE_DOCUMENT", "step: ABORT", 1)
+    KYC.replacen("name: Example KYC", "name: Example KYC v2", 1)
+        .replacen("step: PERSONAL_DETAILS", "step: ABORT", 1)
 }
 
 async fn reload(srv: &TestServer) -> Value {
@@ -57,7 +52,7 @@ async fn reload(srv: &TestServer) -> Value {
 }
 
 async fn current(srv: &TestServer) -> Value {
-    srv.admin(srv.get(&format!("/api/workflows/{GENERAL_KYC_ID}")))
+    srv.admin(srv.get(&format!("/api/workflows/{KYC_ID}")))
         .send_json()
         .await
 }
@@ -87,8 +82,8 @@ async fn edits_apply_and_running_sessions_keep_their_revision(backend: Backend) 
     assert_eq!(
         summary,
         json!({
-            "workflows": [{"file": "workflows/general_kyc.yaml", "id": GENERAL_KYC_ID, "revision": 1, "changed": false}],
-            "translations": [{"file": "localization/general_kyc_locale.yaml", "entries": 105}],
+            "workflows": [{"file": "workflows/kyc.yaml", "id": KYC_ID, "revision": 1, "changed": false}],
+            "translations": [{"file": "localization/kyc_locale.yaml", "entries": 38}],
             "problems": []
         })
     );
@@ -97,22 +92,22 @@ async fn edits_apply_and_running_sessions_keep_their_revision(backend: Backend) 
     let summary = reload(&srv).await;
     assert_eq!(
         summary["workflows"],
-        json!([{"file": "workflows/general_kyc.yaml", "id": GENERAL_KYC_ID, "revision": 2, "changed": true}])
+        json!([{"file": "workflows/kyc.yaml", "id": KYC_ID, "revision": 2, "changed": true}])
     );
     let now = current(&srv).await;
     assert_eq!(
         (now["revision"].clone(), now["name"].clone()),
-        (json!(2), json!("General KYC v2"))
+        (json!(2), json!("Example KYC v2"))
     );
 
     // A new session runs revision 2; the one started before still runs revision 1.
     let after = srv.start_session(&key, json!({})).await;
-    assert_eq!(after["workflow"]["name"], "General KYC v2");
+    assert_eq!(after["workflow"]["name"], "Example KYC v2");
     let after = after["id"].as_str().unwrap().to_string();
     assert_eq!(continue_onboarding(&srv, &auth, &after).await, "ABORT");
     assert_eq!(
         continue_onboarding(&srv, &auth, &before).await,
-        "PREPARE_DOCUMENT"
+        "PERSONAL_DETAILS"
     );
 
     // A broken file is reported with its problems and lines; revision 2 stays.
@@ -121,7 +116,7 @@ async fn edits_apply_and_running_sessions_keep_their_revision(backend: Backend) 
     let summary = reload(&srv).await;
     assert_eq!(summary["workflows"], json!([]), "{summary}");
     let refused = &summary["problems"][0];
-    assert_eq!(refused["file"], "workflows/general_kyc.yaml");
+    assert_eq!(refused["file"], "workflows/kyc.yaml");
     let line = broken
         .lines()
         .position(|l| l.contains("type: integer"))
@@ -137,7 +132,7 @@ async fn edits_apply_and_running_sessions_keep_their_revision(backend: Backend) 
     );
     assert_eq!(current(&srv).await["revision"], 2);
     let s = srv.start_session(&key, json!({})).await;
-    assert_eq!(s["workflow"]["name"], "General KYC v2");
+    assert_eq!(s["workflow"]["name"], "Example KYC v2");
 
     // A removed file deletes nothing.
     std::fs::remove_file(workflow_file(&srv)).unwrap();
@@ -205,7 +200,7 @@ async fn the_scheduled_job_picks_up_an_edit_by_itself() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(revision, 2, "{backend:?}: the job ran within 60 s");
-        assert_eq!(current(&srv).await["name"], "General KYC v2");
+        assert_eq!(current(&srv).await["name"], "Example KYC v2");
         // And a broken edit after it leaves revision 2 in place.
         std::fs::write(workflow_file(&srv), "id: broken\nsteps: [\n").unwrap();
         tokio::time::sleep(Duration::from_millis(2500)).await;

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{Backend, GENERAL_KYC_ID, TestServer, error_of};
+use common::{Backend, KYC_ID, TestServer, error_of};
 use serde_json::{Value, json};
 
 struct Env {
@@ -17,7 +17,7 @@ struct Env {
 
 async fn env(backend: Backend) -> Env {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let writer = format!(
         "ApiKey {}",
         srv.key(&["session_all:read", "session_all:write"]).await
@@ -38,7 +38,7 @@ impl Env {
     async fn start_as(&self, auth: &str) -> String {
         let r = self
             .srv
-            .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+            .post(&format!("/api/sessions?workflowId={KYC_ID}"))
             .header("authorization", auth)
             .json(&json!({}))
             .send()

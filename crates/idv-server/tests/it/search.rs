@@ -8,10 +8,10 @@ use common::*;
 use idv_store::SessionRecord;
 use serde_json::{Value, json};
 
-const WF: &str = GENERAL_KYC_ID;
+const WF: &str = KYC_ID;
 
 /// Session `n`: status n % 4, created at BASE + n minutes (n = 5 and 6 at the same time),
-/// updated 1 s after, properties FULL_NAME / AGE / DOCUMENT_NUMBER, metadata with a tier.
+/// updated 1 s after, properties GIVEN_NAMES / AGE / DOCUMENT_NUMBER, metadata with a tier.
 fn record(n: i64, owner: &str) -> SessionRecord {
     let base = 1_767_225_600_000; // 2026-01-01T00:00:00Z
     let created = base + 60_000 * if n == 6 { 5 } else { n };
@@ -24,8 +24,8 @@ fn record(n: i64, owner: &str) -> SessionRecord {
         status: n % 4,
         locale: "en-us".into(),
         metadata: json!({"externalUserId": format!("user-{n}"), "tier": if n % 2 == 0 { "gold" } else { "silver" }}),
-        properties: json!({"FULL_NAME": format!("Person {n:02}"), "AGE": 20 + n, "DOCUMENT_NUMBER": format!("D{n}"),
-                           "DOC_PHOTO": format!("{:024x}", 0xf00 + n)}),
+        properties: json!({"GIVEN_NAMES": format!("Person {n:02}"), "AGE": 20 + n, "DOCUMENT_NUMBER": format!("D{n}"),
+                           "DOCUMENT_FRONT": format!("{:024x}", 0xf00 + n)}),
         current_step: Some("ONBOARDING".into()),
         steps: json!([]),
         ended: n % 4 == 2,
@@ -50,7 +50,7 @@ struct Fixture {
 
 async fn fixture(backend: Backend) -> Fixture {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read"]).await;
     let state = srv.state().await;
     let records: Vec<SessionRecord> = (0..N).map(|n| record(n, "someone")).collect();
@@ -177,9 +177,9 @@ async fn operators_and_fields(backend: Backend) {
         ),
         (one("properties.AGE", "$eq", json!("25")), vec![]),
         (
-            one("properties.FULL_NAME", "$lt", json!("Person 03")),
+            one("properties.GIVEN_NAMES", "$lt", json!("Person 03")),
             want(&f, |r| {
-                r.properties["FULL_NAME"].as_str().unwrap() < "Person 03"
+                r.properties["GIVEN_NAMES"].as_str().unwrap() < "Person 03"
             }),
         ),
         (
@@ -325,7 +325,7 @@ async fn sorting_paging_and_summaries(backend: Backend) {
         .srv
         .post("/api/sessions/search?limit=1")
         .header("authorization", &f.auth)
-        .json(&json!({"columns": [{"type": "field", "name": "status"}, {"type": "property", "name": "FULL_NAME"}, "DOC_PHOTO"],
+        .json(&json!({"columns": [{"type": "field", "name": "status"}, {"type": "property", "name": "GIVEN_NAMES"}, "DOCUMENT_FRONT"],
                       "filter": {"conditions": [{"field": "id", "op": "$eq", "value": f.records[2].id}]}}))
         .send_json()
         .await;
@@ -342,10 +342,10 @@ async fn sorting_paging_and_summaries(backend: Backend) {
     assert_eq!(s["createdAt"], iso(r.created_at));
     assert_eq!(s["updatedAt"], iso(r.updated_at));
     assert_eq!(s["metadata"], r.metadata);
-    let photo = r.properties["DOC_PHOTO"].as_str().unwrap();
+    let photo = r.properties["DOCUMENT_FRONT"].as_str().unwrap();
     assert_eq!(
         s["properties"],
-        json!({"FULL_NAME": "Person 02", "DOC_PHOTO": {"fileId": photo,
+        json!({"GIVEN_NAMES": "Person 02", "DOCUMENT_FRONT": {"fileId": photo,
                "url": format!("{}/api/sessions/{}/files/{photo}", f.srv.url, r.id)}})
     );
     assert_eq!(s["view"]["title"], "Person 02", "{s}");
@@ -364,7 +364,7 @@ async fn sorting_paging_and_summaries(backend: Backend) {
 
 async fn own_sessions_only(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let mine = srv.key(&["session:read", "session:write"]).await;
     let other = srv.key(&["session_all:read", "session_all:write"]).await;
     let mut my_ids = Vec::new();
@@ -382,7 +382,7 @@ async fn own_sessions_only(backend: Backend) {
     let search = |key: &str| {
         srv.post("/api/sessions/search")
             .header("authorization", format!("ApiKey {key}"))
-            .json(&json!({"filter": {"conditions": [{"field": "workflow.id", "op": "$eq", "value": GENERAL_KYC_ID}]}}))
+            .json(&json!({"filter": {"conditions": [{"field": "workflow.id", "op": "$eq", "value": KYC_ID}]}}))
             .send_json()
     };
     let v = search(&mine).await;

@@ -1,5 +1,5 @@
-//! The session data API end to end through real HTTP, on SQLite and on PostgreSQL: load
-//! general_kyc.yaml, start sessions, submit steps, upload and download files, and read the
+//! The session data API end to end through real HTTP, on SQLite and on PostgreSQL: load the
+//! example KYC workflow (examples/kyc), start sessions, submit steps, upload and download files, and read the
 //! session the way a business back end does.
 
 use crate::common;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 async fn story(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
 
@@ -26,27 +26,27 @@ async fn story(backend: Backend) {
     assert_eq!(s["currentStep"], "ONBOARDING");
     assert_eq!(s["metadata"]["externalUserId"], "user-42");
     assert_eq!(s["locale"], "en");
-    assert_eq!(s["workflow"]["id"], GENERAL_KYC_ID);
-    assert_eq!(s["workflow"]["name"], "General KYC");
+    assert_eq!(s["workflow"]["id"], KYC_ID);
+    assert_eq!(s["workflow"]["name"], "Example KYC");
 
-    // Submit ONBOARDING: moves to PREPARE_DOCUMENT; the client is rendered in English
+    // Submit ONBOARDING: moves to PERSONAL_DETAILS; the client is rendered in English
     // (en falls back to en-us) with absolute asset URLs.
     let r = srv
         .submit(&auth, &id, "ONBOARDING", json!({"continue": true}))
         .await;
     assert_eq!(r.status(), 200);
     let step: Value = r.json().await.unwrap();
-    assert_eq!(step["id"], "PREPARE_DOCUMENT");
+    assert_eq!(step["id"], "PERSONAL_DETAILS");
     assert_eq!(step["type"], "DATA");
     assert_eq!(step["final"], false);
-    assert_eq!(step["client"]["templateId"], "INFO");
+    assert_eq!(step["client"]["templateId"], "FORM");
     assert_eq!(
         step["client"]["templateLayout"]["title"]["text"],
-        "Scan your ID"
+        "Tell us about yourself"
     );
     assert_eq!(
         step["client"]["templateLayout"]["image"]["imageURL"],
-        format!("{}/api/v1/assets/prepareScanDoc/content", srv.url)
+        format!("{}/api/v1/assets/kycForm/content", srv.url)
     );
 
     // Fetch exactly as the Regula docs show.
@@ -59,14 +59,14 @@ async fn story(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200);
     let s: Value = r.json().await.unwrap();
-    assert_eq!(s["currentStep"], "PREPARE_DOCUMENT");
+    assert_eq!(s["currentStep"], "PERSONAL_DETAILS");
     assert_eq!(s["properties"]["CONTINUE"], true);
     assert_eq!(s["steps"][0]["id"], "ONBOARDING", "{s}");
     assert_eq!(s["steps"][0]["attempt"], 1);
     let files = s["files"].as_array().unwrap();
     assert_eq!(files.len(), 1);
     let f = &files[0];
-    assert_eq!(f["name"], "is_continue_file");
+    assert_eq!(f["name"], "continue_answer");
     assert_eq!(f["step"], "ONBOARDING");
     assert_eq!(f["contentType"], "application/json");
     let url = f["url"].as_str().unwrap();
@@ -141,12 +141,12 @@ async fn story(backend: Backend) {
 }
 
 #[tokio::test]
-async fn general_kyc_story_on_sqlite() {
+async fn kyc_story_on_sqlite() {
     story(Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn general_kyc_story_on_postgres() {
+async fn kyc_story_on_postgres() {
     story(Backend::Postgres).await;
 }
 
@@ -155,7 +155,7 @@ async fn uploads(backend: Backend) {
         c.services.api.max_body_size = idv_server::config::ByteSize(4 << 20)
     })
     .await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session:read", "session:write"]).await;
     let auth = format!("ApiKey {key}");
     let s = srv.start_session(&key, json!({})).await;
@@ -164,7 +164,7 @@ async fn uploads(backend: Backend) {
     // Multipart: a part named after a binary property fills it; the name is made safe.
     let photo: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let form = reqwest::multipart::Form::new().part(
-        "DOC_PHOTO",
+        "DOCUMENT_FRONT",
         reqwest::multipart::Part::bytes(photo.clone())
             .file_name("../../etc/passport.jpg")
             .mime_str("image/jpeg")
@@ -190,12 +190,21 @@ async fn uploads(backend: Backend) {
 
     // A raw body with its content type, pointed at a property by ?property=.
     let selfie = vec![7u8; 1024];
-    let r = srv.post(&format!("/api/sessions/{id}/step/ONBOARDING?type=file&property=LIVENESS_PORTRAIT&name=selfie.png")).header("authorization", &auth).header("content-type", "image/png").body(selfie.clone()).send().await.unwrap();
+    let r = srv
+        .post(&format!(
+            "/api/sessions/{id}/step/ONBOARDING?type=file&property=SELFIE&name=selfie.png"
+        ))
+        .header("authorization", &auth)
+        .header("content-type", "image/png")
+        .body(selfie.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
     let s: Value = srv.session(&auth, id).await;
     assert_eq!(s["files"].as_array().unwrap().len(), 2);
-    let doc_url = s["properties"]["DOC_PHOTO"]["url"]
+    let doc_url = s["properties"]["DOCUMENT_FRONT"]["url"]
         .as_str()
         .unwrap()
         .to_string();
@@ -210,9 +219,7 @@ async fn uploads(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(&body[..], &photo[..]);
-    let selfie_url = s["properties"]["LIVENESS_PORTRAIT"]["url"]
-        .as_str()
-        .unwrap();
+    let selfie_url = s["properties"]["SELFIE"]["url"].as_str().unwrap();
     let r = srv
         .client
         .get(selfie_url)
@@ -264,7 +271,7 @@ async fn uploads_stream_to_storage_on_postgres() {
 #[tokio::test]
 async fn own_sessions_only_without_all_scope() {
     let srv = TestServer::start(Backend::Sqlite).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let a = srv.key(&["session:read", "session:write"]).await;
     let b = srv.key(&["session:read", "session:write"]).await;
     let all = srv.key(&["session_all:read"]).await;
@@ -298,7 +305,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         c.services.api.max_body_size = idv_server::config::ByteSize(64 * 1024)
     })
     .await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
     let s = srv.start_session(&key, json!({})).await;
@@ -422,7 +429,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .await;
     assert_eq!(error_of(r).await.1, "step_not_found");
     let r = srv
-        .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+        .post(&format!("/api/sessions?workflowId={KYC_ID}"))
         .header("authorization", &auth)
         .json(&json!({"metadata": "not an object"}))
         .send()
@@ -430,7 +437,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .unwrap();
     assert_eq!(error_of(r).await.0, 400);
     let r = srv
-        .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+        .post(&format!("/api/sessions?workflowId={KYC_ID}"))
         .header("authorization", &auth)
         .json(&json!({"locale": "<script>"}))
         .send()
@@ -446,7 +453,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
 
 async fn concurrent_submissions(backend: Backend) {
     let srv = TestServer::start(backend).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let s = srv.start_session(&key, json!({})).await;
     let id = s["id"].as_str().unwrap().to_string();
@@ -524,7 +531,7 @@ async fn concurrent_submissions_one_wins_on_postgres() {
 #[tokio::test]
 async fn storage_failure_leaves_no_row_and_no_change() {
     let srv = TestServer::start(Backend::Sqlite).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");
     let s = srv.start_session(&key, json!({})).await;
@@ -536,7 +543,7 @@ async fn storage_failure_leaves_no_row_and_no_change() {
 
     let r = srv
         .post(&format!(
-            "/api/sessions/{id}/step/ONBOARDING?type=file&property=DOC_PHOTO"
+            "/api/sessions/{id}/step/ONBOARDING?type=file&property=DOCUMENT_FRONT"
         ))
         .header("authorization", &auth)
         .header("content-type", "image/jpeg")

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 const NS: &str = "/api/views/namespaces/active-views-3";
 
 fn value(title: &str, users: &[&str]) -> Value {
-    json!({"title": title, "description": "d", "workflows": [GENERAL_KYC_ID],
+    json!({"title": title, "description": "d", "workflows": [KYC_ID],
            "columns": [{"type": "field", "name": "status"}, {"type": "property", "name": "FULL_NAME"}],
            "groupIds": [], "userIds": users})
 }
@@ -59,7 +59,7 @@ async fn crud(backend: Backend) {
     let id = created["value"]["id"].as_str().unwrap().to_string();
     assert!(!id.is_empty(), "value.id is generated");
     assert_eq!(created["value"]["title"], "General KYC");
-    assert_eq!(created["value"]["workflows"], json!([GENERAL_KYC_ID]));
+    assert_eq!(created["value"]["workflows"], json!([KYC_ID]));
     assert_eq!(created["groupIds"], json!([]));
     assert_eq!(created["userIds"], json!([]));
 

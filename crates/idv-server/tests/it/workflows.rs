@@ -15,7 +15,7 @@ async fn workflows_load_list_refuse_and_delete() {
     for ct in ["application/yaml", "application/x-yaml", "text/yaml"] {
         let r = admin(srv.post("/api/workflows"))
             .header("content-type", ct)
-            .body(GENERAL_KYC)
+            .body(KYC)
             .send()
             .await
             .unwrap();
@@ -24,9 +24,9 @@ async fn workflows_load_list_refuse_and_delete() {
     let list: Value = admin(srv.get("/api/workflows")).send_json().await;
     assert_eq!(
         list,
-        json!([{"id": GENERAL_KYC_ID, "name": "General KYC", "description": "General KYC demo flow", "version": "latest", "defaultLocale": "en-us"}])
+        json!([{"id": KYC_ID, "name": "Example KYC", "description": "Form, document photos, selfie and a document check", "version": "1", "defaultLocale": "en-us"}])
     );
-    let one: Value = admin(srv.get(&format!("/api/workflows/{GENERAL_KYC_ID}")))
+    let one: Value = admin(srv.get(&format!("/api/workflows/{KYC_ID}")))
         .send_json()
         .await;
     assert_eq!(
@@ -45,8 +45,8 @@ async fn workflows_load_list_refuse_and_delete() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
     // A broken definition: every problem, each with its path and line; nothing stored.
-    let broken = GENERAL_KYC
-        .replacen("step: PREPARE_DOCUMENT", "step: NOWHERE", 1)
+    let broken = KYC
+        .replacen("step: PERSONAL_DETAILS", "step: NOWHERE", 1)
         .replacen(
             "id: continue_rule\n            decision: true",
             "id: no_such_rule\n            decision: true",
@@ -54,8 +54,8 @@ async fn workflows_load_list_refuse_and_delete() {
         )
         .replacen("type: bool", "type: boolean", 1)
         .replace(
-            "id: edda0192-b890-11ef-a348-17da751a6a22",
-            "id: 99999999-b890-11ef-a348-17da751a6a22",
+            "id: 6a1f3c2e-8d4b-4f7a-b0c9-5e2d1a7f3b84",
+            "id: 99999999-8d4b-4f7a-b0c9-5e2d1a7f3b84",
         );
     let r = admin(srv.post("/api/workflows"))
         .header("content-type", "application/yaml")
@@ -84,15 +84,14 @@ async fn workflows_load_list_refuse_and_delete() {
         .unwrap();
     let line = transit["line"].as_u64().unwrap() as usize;
     assert!(
-        GENERAL_KYC
-            .lines()
+        KYC.lines()
             .nth(line - 1)
             .unwrap()
-            .contains("step: PREPARE_DOCUMENT"),
+            .contains("step: PERSONAL_DETAILS"),
         "line {line}"
     );
     assert_eq!(
-        admin(srv.get("/api/workflows/99999999-b890-11ef-a348-17da751a6a22"))
+        admin(srv.get("/api/workflows/99999999-8d4b-4f7a-b0c9-5e2d1a7f3b84"))
             .send()
             .await
             .unwrap()
@@ -103,14 +102,14 @@ async fn workflows_load_list_refuse_and_delete() {
     // Wrong media type; a translations file sent as a workflow; YAML syntax errors.
     let r = admin(srv.post("/api/workflows"))
         .header("content-type", "text/plain")
-        .body(GENERAL_KYC)
+        .body(KYC)
         .send()
         .await
         .unwrap();
     assert_eq!(error_of(r).await.0, 415);
     let r = admin(srv.post("/api/workflows"))
         .header("content-type", "application/yaml")
-        .body(GENERAL_KYC_LOCALE)
+        .body(KYC_LOCALE)
         .send()
         .await
         .unwrap();
@@ -131,16 +130,16 @@ async fn workflows_load_list_refuse_and_delete() {
     );
 
     // Deleting a workflow does not break a session already running on it.
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let s = srv.start_session(&key, json!({})).await;
-    let r = admin(srv.delete(&format!("/api/workflows/{GENERAL_KYC_ID}")))
+    let r = admin(srv.delete(&format!("/api/workflows/{KYC_ID}")))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
-        admin(srv.get(&format!("/api/workflows/{GENERAL_KYC_ID}")))
+        admin(srv.get(&format!("/api/workflows/{KYC_ID}")))
             .send()
             .await
             .unwrap()
@@ -148,7 +147,7 @@ async fn workflows_load_list_refuse_and_delete() {
         404
     );
     let r = srv
-        .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+        .post(&format!("/api/sessions?workflowId={KYC_ID}"))
         .header("authorization", format!("ApiKey {key}"))
         .json(&json!({}))
         .send()
@@ -170,7 +169,7 @@ async fn workflows_load_list_refuse_and_delete() {
 #[tokio::test]
 async fn locale_falls_back_to_region_then_default() {
     let srv = TestServer::start(Backend::Sqlite).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session:read", "session:write"]).await;
     let title = |locale: &'static str| {
         let srv = &srv;
@@ -192,13 +191,13 @@ async fn locale_falls_back_to_region_then_default() {
                 .to_string()
         }
     };
-    assert_eq!(title("en").await, "Scan your ID");
-    let ru = title("ru").await;
-    assert_ne!(ru, "Scan your ID", "ru falls back to ru-ru");
-    assert!(!ru.starts_with("GENERAL_KYC"), "{ru}");
+    assert_eq!(title("en").await, "Tell us about yourself");
+    let es = title("es").await;
+    assert_ne!(es, "Tell us about yourself", "es falls back to es-es");
+    assert!(!es.starts_with("KYC_"), "{es}");
     assert_eq!(
         title("xx-yy").await,
-        "Scan your ID",
+        "Tell us about yourself",
         "unknown locales fall back to the workflow default"
     );
     srv.stop().await;

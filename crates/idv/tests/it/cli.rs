@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::support::regula;
+use crate::support::{KYC_ID, KYC_LOCALE, KYC_WORKFLOW, regula};
 
 use regula::{general_kyc, general_kyc_locale};
 
@@ -153,27 +153,22 @@ fn apikey_commands() {
 
 #[test]
 fn workflow_apply_loads_both_kinds_and_lists_problems() {
-    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
-    let (ok, out, err) =
-        run(idv(dir.path()).args(["workflow", "apply", general_kyc(), general_kyc_locale()]));
+    let (ok, out, err) = run(idv(dir.path()).args(["workflow", "apply", KYC_WORKFLOW, KYC_LOCALE]));
     assert!(ok, "{err}");
     assert!(
-        out.contains(
-            "workflow edda0192-b890-11ef-a348-17da751a6a22 (General KYC) stored as revision 1"
-        ),
+        out.contains(&format!(
+            "workflow {KYC_ID} (Example KYC) stored as revision 1"
+        )),
         "{out}"
     );
-    assert!(
-        out.contains("105 translations for ar-bh, en-us, es-cl, pt-br, ru-ru"),
-        "{out}"
-    );
-    let (_, out, _) = run(idv(dir.path()).args(["workflow", "apply", general_kyc()]));
+    assert!(out.contains("38 translations for en-us, es-es"), "{out}");
+    let (_, out, _) = run(idv(dir.path()).args(["workflow", "apply", KYC_WORKFLOW]));
     assert!(out.contains("unchanged at revision 1"), "{out}");
     // A broken copy: every problem with its line.
-    let broken = std::fs::read_to_string(general_kyc())
+    let broken = std::fs::read_to_string(KYC_WORKFLOW)
         .unwrap()
-        .replacen("step: PREPARE_DOCUMENT", "step: NOWHERE", 1)
+        .replacen("step: PERSONAL_DETAILS", "step: NOWHERE", 1)
         .replacen("type: int", "type: integer", 1);
     let path = dir.path().join("broken.yaml");
     std::fs::write(&path, broken).unwrap();
@@ -330,14 +325,13 @@ fn serve_creates_the_first_admin_once() {
 
 #[test]
 fn workflows_folder_loads_at_start() {
-    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let wf = dir.path().join("data/workflows");
     let loc = dir.path().join("data/localization");
     std::fs::create_dir_all(&wf).unwrap();
     std::fs::create_dir_all(&loc).unwrap();
-    std::fs::copy(general_kyc(), wf.join("general_kyc.yaml")).unwrap();
-    std::fs::copy(general_kyc_locale(), loc.join("general_kyc_locale.yaml")).unwrap();
+    std::fs::copy(KYC_WORKFLOW, wf.join("kyc.yaml")).unwrap();
+    std::fs::copy(KYC_LOCALE, loc.join("kyc_locale.yaml")).unwrap();
     std::fs::write(wf.join("broken.yaml"), "id: x\nsteps: [\n").unwrap();
     let srv = serve(dir.path(), Some("folder-password"));
     let (code, body) = ureq_like_get(
@@ -347,13 +341,13 @@ fn workflows_folder_loads_at_start() {
     assert_eq!(code, 200);
     let list: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-    assert_eq!(list[0]["id"], "edda0192-b890-11ef-a348-17da751a6a22");
+    assert_eq!(list[0]["id"], KYC_ID);
     assert_eq!(list[0]["defaultLocale"], "en-us");
     let (_, body) = ureq_like_get(
         &format!("{}/api/translations?locale=en-us", srv.url),
         Some("admin:folder-password"),
     );
-    assert!(body.contains("Verify your identity"), "{body}");
+    assert!(body.contains("Tell us about yourself"), "{body}");
 }
 
 /// `idv workflow lint` with its exit status and standard output.
@@ -372,6 +366,23 @@ fn lint(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
 /// The 1-based line of the first line of `text` containing `needle`.
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn the_example_workflows_lint_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let files: Vec<String> = ["kyc", "age_gate"]
+        .iter()
+        .flat_map(|e| ["workflow.yaml", "locale.yaml"].map(|f| examples.join(e).join(f)))
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["--deny-warnings"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out) = lint(dir.path(), &args);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches(": ok (").count(), 4, "{out}");
+    assert!(!out.contains("warning"), "{out}");
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod receiver;
 mod asset_cli;
 mod audit_cli;
 mod cli;
+mod clone_quickstart;
 mod crash;
 mod log_secrets;
 mod readme;

@@ -8,12 +8,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::support::regula;
-
-use regula::{general_kyc, general_kyc_locale};
+use crate::support::{KYC_ID, KYC_LOCALE, KYC_WORKFLOW};
 
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
 /// Every install here shows the same file URLs, so sessions compare equal across them.
 const BASE_URL: &str = "http://idv.example";
 
@@ -181,15 +178,15 @@ struct Source {
     photo_path: String,
 }
 
-/// Two general_kyc sessions through a real server on SQLite, one with a step done and a photo
+/// Two sessions of the example KYC through a real server on SQLite, one with a step done and a photo
 /// uploaded, then `idv session export --all`.
 async fn source() -> Source {
     let dir = tempfile::tempdir().unwrap();
-    ok(idv(dir.path()).args(["workflow", "apply", general_kyc(), general_kyc_locale()]));
+    ok(idv(dir.path()).args(["workflow", "apply", KYC_WORKFLOW, KYC_LOCALE]));
     let key = make_key(idv(dir.path()));
     let server = serve(idv(dir.path()));
     let api = Api::new(&server, &key);
-    let start = format!("/api/sessions?workflowId={GENERAL_KYC_ID}");
+    let start = format!("/api/sessions?workflowId={KYC_ID}");
     let first = api
         .post_json(&start, json!({"metadata": {"externalUserId": "user-1"}}))
         .await;
@@ -207,7 +204,7 @@ async fn source() -> Source {
     let r = api
         .client
         .post(format!(
-            "{}/api/sessions/{id1}/step/{step}?type=file&property=DOC_PHOTO&name=passport.jpg",
+            "{}/api/sessions/{id1}/step/{step}?type=file&property=DOCUMENT_FRONT&name=passport.jpg",
             api.url
         ))
         .header("authorization", &api.auth)
@@ -228,7 +225,7 @@ async fn source() -> Source {
         files[0].iter().any(|(_, b)| *b == photo),
         "the photo is a file of the first session"
     );
-    let photo_id = s1["properties"]["DOC_PHOTO"]["fileId"]
+    let photo_id = s1["properties"]["DOCUMENT_FRONT"]["fileId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -282,7 +279,6 @@ impl Source {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
-    regula_or_skip!();
     let src = source().await;
     let (id1, id2) = (src.id(0), src.id(1));
 
@@ -305,13 +301,13 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
             .exists()
     );
     let none = json!({"op": "$and", "conditions": [
-        {"field": "workflow.id", "op": "$eq", "value": GENERAL_KYC_ID},
+        {"field": "workflow.id", "op": "$eq", "value": KYC_ID},
         {"field": "createdAt", "op": "$lt", "value": "2000-01-01T00:00:00Z"}]});
     let printed = ok(idv(src._dir.path())
         .args(["session", "export", "--filter", &none.to_string(), "-o"])
         .arg(sel.path().join("none")));
     assert!(printed.contains("Exported 0 session(s)"), "{printed}");
-    let both = json!({"field": "workflow.id", "op": "$in", "value": [GENERAL_KYC_ID]});
+    let both = json!({"field": "workflow.id", "op": "$in", "value": [KYC_ID]});
     let printed = ok(idv(src._dir.path())
         .args(["session", "export", "--filter", &both.to_string(), "-o"])
         .arg(sel.path().join("both")));
@@ -353,7 +349,7 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
     // The fresh install lacked the workflow: its definition came as an extra revision below
     // zero, which the second session found again.
     assert!(
-        printed.contains(&format!("workflow {GENERAL_KYC_ID} revision -1, added)")),
+        printed.contains(&format!("workflow {KYC_ID} revision -1, added)")),
         "{printed}"
     );
     assert_eq!(printed.matches(", added").count(), 1, "{printed}");
@@ -364,8 +360,7 @@ async fn export_selection_import_skip_overwrite_and_tamper_on_sqlite() {
         .args(["session", "import", "--overwrite", "-i"])
         .arg(src.out.path()));
     assert!(
-        printed.contains(&format!("workflow {GENERAL_KYC_ID} revision 1)"))
-            && !printed.contains("added"),
+        printed.contains(&format!("workflow {KYC_ID} revision 1)")) && !printed.contains("added"),
         "{printed}"
     );
 
@@ -521,7 +516,6 @@ fn rewrite_with_extra_entry(from: &Path, to: &PathBuf, name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn import_into_a_fresh_postgres_database() {
     use sqlx::Connection;
-    regula_or_skip!();
     let src = source().await;
     let admin = std::env::var("IDV_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());

@@ -1,6 +1,6 @@
-//! Regula's load-test path end to end with the real binary: `idv view create` writes a view
-//! offline (namespace active-views-3, workflow general_kyc, field status, properties
-//! FULL_NAME, DOCUMENT_NUMBER, AGE), `idv serve` starts, sessions are created, then with Basic
+//! Regula's load-test path end to end with the real binary, on the project's example KYC:
+//! `idv view create` writes a view offline (namespace active-views-3, the workflow, field
+//! status, properties DOCUMENT_NAME, DOCUMENT_NUMBER, AGE), `idv serve` starts, sessions are created, then with Basic
 //! auth: read the views of the namespace, post a view's `value` as the search body, and GET
 //! every session returned. Also `idv view list` and `idv view delete`.
 
@@ -9,12 +9,10 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::support::regula;
-
-use regula::{general_kyc, general_kyc_locale};
+use crate::support::{KYC_ID, KYC_LOCALE, KYC_WORKFLOW};
 
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const WF: &str = "edda0192-b890-11ef-a348-17da751a6a22";
+const WF: &str = KYC_ID;
 const PASSWORD: &str = "view-search-password";
 
 /// `idv` with its files in `dir` and its database at `db`, through environment overrides.
@@ -144,7 +142,6 @@ impl Drop for PgDatabase {
 
 #[test]
 fn view_created_by_the_cli_drives_search_and_reads_sqlite() {
-    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("idv.db").display());
     view_search_story(dir.path(), &db);
@@ -152,7 +149,6 @@ fn view_created_by_the_cli_drives_search_and_reads_sqlite() {
 
 #[test]
 fn view_created_by_the_cli_drives_search_and_reads_postgres() {
-    regula_or_skip!();
     let dir = tempfile::tempdir().unwrap();
     let pg = PgDatabase::create();
     view_search_story(dir.path(), &pg.url());
@@ -160,7 +156,7 @@ fn view_created_by_the_cli_drives_search_and_reads_postgres() {
 
 fn view_search_story(d: &Path, db: &str) {
     let idv = |_: &Path| idv_on(d, db);
-    let (ok, _, err) = run(idv(d).args(["workflow", "apply", general_kyc(), general_kyc_locale()]));
+    let (ok, _, err) = run(idv(d).args(["workflow", "apply", KYC_WORKFLOW, KYC_LOCALE]));
     assert!(ok, "{err}");
 
     let (ok, out, err) = run(idv(d).args([
@@ -177,7 +173,7 @@ fn view_search_story(d: &Path, db: &str) {
         "--fields",
         "status",
         "--properties",
-        "FULL_NAME,DOCUMENT_NUMBER,AGE",
+        "DOCUMENT_NAME,DOCUMENT_NUMBER,AGE",
     ]));
     assert!(ok, "{err}");
     let printed: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
@@ -187,7 +183,7 @@ fn view_search_story(d: &Path, db: &str) {
     assert_eq!(
         printed["value"]["columns"],
         json!([{"type": "field", "name": "status"},
-               {"type": "property", "name": "FULL_NAME"},
+               {"type": "property", "name": "DOCUMENT_NAME"},
                {"type": "property", "name": "DOCUMENT_NUMBER"},
                {"type": "property", "name": "AGE"}])
     );

@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_idv");
-const GENERAL_KYC: &str = include_str!("../../../../../shared/regula/general_kyc.yaml");
-const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
+/// The project's example KYC workflow.
+const KYC: &str = include_str!("../../../../examples/kyc/workflow.yaml");
+const KYC_ID: &str = crate::support::KYC_ID;
 const ADMIN_PASSWORD: &str = "listen-test-password";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -169,10 +170,7 @@ impl Api {
     async fn start_session(&self) -> String {
         let r = self
             .client
-            .post(format!(
-                "{}/api/sessions?workflowId={GENERAL_KYC_ID}",
-                self.url
-            ))
+            .post(format!("{}/api/sessions?workflowId={KYC_ID}", self.url))
             .header("authorization", &self.auth)
             .json(&json!({}))
             .send()
@@ -252,7 +250,7 @@ async fn listen_forwards_signed_events_in_order_across_a_restart() {
         .post(format!("{url}/api/workflows"))
         .basic_auth("admin", Some(ADMIN_PASSWORD))
         .header("content-type", "application/yaml")
-        .body(GENERAL_KYC)
+        .body(KYC)
         .send()
         .await
         .unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{kyc, props};
+use super::{kyc, props, regula_or_skip};
 use crate::workflow::*;
 
 /// A Document Reader `/api/v2/transaction/{id}/results` body, shaped like the OpenAPI
@@ -104,6 +104,7 @@ fn updates(outcome: TransformOutcome) -> Map<String, Value> {
 
 #[test]
 fn docreader_results_fill_typed_properties() {
+    regula_or_skip!();
     let w = kyc();
     let out = updates(
         w.run_transformer("GET_DOC_READER_RESULTS", &docreader_results())
@@ -134,6 +135,7 @@ fn docreader_results_fill_typed_properties() {
 
 #[test]
 fn docreader_portrait_falls_back_to_the_rfid_image() {
+    regula_or_skip!();
     let w = kyc();
     let mut doc = docreader_results();
     let portrait = "/ContainerList/List/2/Images/fieldList/1/valueList";
@@ -151,6 +153,7 @@ fn docreader_portrait_falls_back_to_the_rfid_image() {
 
 #[test]
 fn docreader_values_that_do_not_fit_their_type_fail() {
+    regula_or_skip!();
     let w = kyc();
     let mut doc = docreader_results();
     doc["ContainerList"]["List"][1]["Text"]["fieldList"][2]["value"] = json!("forty");
@@ -163,6 +166,7 @@ fn docreader_values_that_do_not_fit_their_type_fail() {
 
 #[test]
 fn face_match_similarity_is_a_decimal() {
+    regula_or_skip!();
     let w = kyc();
     // Face API `POST /api/match` response (MatchResponse).
     let body = json!({
@@ -194,6 +198,7 @@ fn face_match_similarity_is_a_decimal() {
 
 #[test]
 fn binary_and_unknown_transformers() {
+    regula_or_skip!();
     let w = kyc();
     assert_eq!(
         w.run_transformer("LIVENESS_PORTRAIT_TRANSFORMER", &Value::Null)
@@ -208,8 +213,9 @@ fn binary_and_unknown_transformers() {
 
 #[test]
 fn a_malformed_easyjson_rule_is_a_load_problem() {
+    regula_or_skip!();
     let text = super::replace_once(
-        super::KYC,
+        &super::KYC,
         "      - id: CHIP_PAGE\n        rule:\n          key: ChipPage",
         "      - id: CHIP_PAGE\n        rule:\n          path: ChipPage",
     );
@@ -258,6 +264,7 @@ impl Ctx {
 
 #[test]
 fn match_action_sends_both_images_base64() {
+    regula_or_skip!();
     let w = kyc();
     let mut ctx = Ctx::new(json!({"DOC_PHOTO": "file-doc", "LIVENESS_PORTRAIT": "file-live"}));
     ctx.binaries
@@ -297,6 +304,7 @@ fn match_action_sends_both_images_base64() {
 
 #[test]
 fn docreader_scenario_renders_url_and_body() {
+    regula_or_skip!();
     let w = kyc();
     let ctx = Ctx::new(json!({"TRANSACTION_ID": "4f1c"}));
     let req = w.render_action("DOCREADER_SCENARIO", &ctx.get()).unwrap();
@@ -320,6 +328,7 @@ fn docreader_scenario_renders_url_and_body() {
 
 #[test]
 fn liveness_portrait_tolerates_404_with_a_shorter_timeout() {
+    regula_or_skip!();
     let w = kyc();
     let ctx = Ctx::new(json!({"LIVENESS_TRANSACTION_ID": "lv-9"}));
     let req = w
@@ -382,6 +391,7 @@ fn options_headers_and_defaults() {
 
 #[test]
 fn attempts_force_the_transit_once_the_count_is_used_up() {
+    regula_or_skip!();
     let w = kyc();
     let doc_reader = w.step("DOC_READER").unwrap();
     for done in 0..3 {

@@ -1,24 +1,77 @@
 //! Workflow tests against Regula's real `general_kyc.yaml` and broken copies of it: loading and
-//! validation here, submitting and rendering in `runtime`.
+//! validation here, submitting and rendering in `runtime`. Regula's files are not part of the
+//! repository: they are read from the folder named by `IDV_REGULA_DIR` (the test command sets
+//! it when they sit beside the checkout), and without it those tests say they were skipped.
+//! The project's own example workflows (`examples/`) are loaded here too.
 
 mod actions;
 mod runtime;
+
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
 use super::*;
 
-const KYC: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc.yaml"
-));
-const KYC_LOCALE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/regula/general_kyc_locale.yaml"
-));
+/// The folder holding Regula's files, when `IDV_REGULA_DIR` names one.
+fn regula_dir() -> Option<String> {
+    std::env::var("IDV_REGULA_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+}
+
+fn regula_file(name: &str) -> String {
+    let dir = regula_dir().expect("IDV_REGULA_DIR is set (checked by regula_or_skip!)");
+    std::fs::read_to_string(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("{dir}/{name}: {e}"))
+}
+
+/// Returns from the calling test, saying so, when Regula's files are not at hand.
+macro_rules! regula_or_skip {
+    () => {
+        if crate::workflow::tests::regula_dir().is_none() {
+            eprintln!(
+                "{}: skipped, IDV_REGULA_DIR does not name Regula's workflow folder",
+                module_path!()
+            );
+            return;
+        }
+    };
+}
+use regula_or_skip;
+
+/// Regula's General KYC workflow.
+static KYC: LazyLock<String> = LazyLock::new(|| regula_file("general_kyc.yaml"));
+/// Its translations.
+static KYC_LOCALE: LazyLock<String> = LazyLock::new(|| regula_file("general_kyc_locale.yaml"));
+
+/// The project's own example workflows and their translations.
+const EXAMPLES: [(&str, &str, &str); 2] = [
+    (
+        "examples/kyc",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/kyc/workflow.yaml"
+        )),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/kyc/locale.yaml"
+        )),
+    ),
+    (
+        "examples/age_gate",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/age_gate/workflow.yaml"
+        )),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/age_gate/locale.yaml"
+        )),
+    ),
+];
 
 fn kyc() -> Workflow {
-    match load(KYC) {
+    match load(&KYC) {
         Ok(Loaded::Workflow(w)) => *w,
         Ok(Loaded::Translations(_)) => panic!("general_kyc.yaml read as translations"),
         Err(problems) => panic!("general_kyc.yaml: {}", lines(&problems)),
@@ -57,7 +110,62 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
 }
 
 #[test]
+fn project_examples_load_with_their_translations() {
+    for (name, workflow, locale) in EXAMPLES {
+        let w = match load(workflow) {
+            Ok(Loaded::Workflow(w)) => *w,
+            Ok(Loaded::Translations(_)) => panic!("{name}: workflow read as translations"),
+            Err(problems) => panic!("{name}: {}", lines(&problems)),
+        };
+        let Ok(Loaded::Translations(entries)) = load(locale) else {
+            panic!("{name}: locale.yaml is not a translations file");
+        };
+        // Every locale the workflow offers has every `locale.KEY` it uses.
+        let codes: Vec<&str> = w.definition()["locales"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["code"].as_str().unwrap())
+            .collect();
+        assert!(codes.len() >= 2, "{name}: {codes:?}");
+        let used: std::collections::BTreeSet<&str> = workflow
+            .match_indices("locale.")
+            .map(|(at, _)| {
+                let rest = &workflow[at + "locale.".len()..];
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..len]
+            })
+            .filter(|key| key.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        assert!(!used.is_empty(), "{name}");
+        for code in &codes {
+            for key in &used {
+                assert!(
+                    entries.iter().any(|e| e.key == *key && e.code == *code),
+                    "{name}: no {code} text for {key}"
+                );
+            }
+        }
+        assert!(w.steps().iter().any(|s| s.is_final), "{name}");
+    }
+    let kyc = match load(EXAMPLES[0].1) {
+        Ok(Loaded::Workflow(w)) => *w,
+        _ => unreachable!("loaded above"),
+    };
+    assert_eq!(kyc.first_step().id, "ONBOARDING");
+    assert_eq!(kyc.property_type("SELFIE"), Some(PropertyType::Binary));
+    assert_eq!(kyc.property_type("AGE"), Some(PropertyType::Int));
+    assert_eq!(
+        kyc.step("DOCUMENT_CHECK").unwrap().kind,
+        StepKind::Processing
+    );
+}
+
+#[test]
 fn general_kyc_loads_with_its_model() {
+    regula_or_skip!();
     let w = kyc();
     assert_eq!(w.id(), "edda0192-b890-11ef-a348-17da751a6a22");
     assert_eq!(w.name(), "General KYC");
@@ -137,6 +245,7 @@ fn general_kyc_loads_with_its_model() {
 
 #[test]
 fn workflow_is_shareable_and_rebuilds_from_its_definition() {
+    regula_or_skip!();
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Workflow>();
     let w = kyc();
@@ -157,6 +266,7 @@ fn workflow_is_shareable_and_rebuilds_from_its_definition() {
 
 #[test]
 fn broken_copy_reports_every_problem_with_path_and_line() {
+    regula_or_skip!();
     let w = kyc();
     let index = |id: &str| w.steps().iter().position(|s| s.id == id).unwrap();
     let mut text = KYC.to_owned();
@@ -272,6 +382,7 @@ fn broken_copy_reports_every_problem_with_path_and_line() {
 
 #[test]
 fn reference_problems_in_steps_and_sections() {
+    regula_or_skip!();
     let w = kyc();
     let index = |id: &str| w.steps().iter().position(|s| s.id == id).unwrap();
     let mut text = KYC.to_owned();
@@ -453,6 +564,7 @@ fn problem_display() {
         json!({"path": "", "line": null, "message": "empty"})
     );
 
+    regula_or_skip!();
     let text = KYC.replacen(
         "          step: PREPARE_DOCUMENT\n",
         "          step: NOPE\n",
@@ -474,11 +586,22 @@ fn problem_display() {
 
 #[test]
 fn truncated_and_misshapen_documents_never_panic() {
-    // Cutting the real file anywhere gives a workflow, problems, or a syntax error: never a panic.
-    let step = KYC.len() / 40;
-    for cut in (1..KYC.len()).step_by(step) {
-        if let Ok(Loaded::Workflow(w)) = load(&KYC[..cut]) {
-            assert!(!w.steps().is_empty());
+    // Cutting a real file anywhere gives a workflow, problems, or a syntax error: never a
+    // panic. The project's examples always; Regula's General KYC when it is at hand.
+    let mut texts: Vec<&str> = EXAMPLES.iter().map(|(_, workflow, _)| *workflow).collect();
+    if regula_dir().is_some() {
+        texts.push(&KYC);
+    } else {
+        eprintln!(
+            "truncated_and_misshapen_documents_never_panic: General KYC skipped, IDV_REGULA_DIR does not name Regula's workflow folder"
+        );
+    }
+    for text in texts {
+        let step = text.len() / 40;
+        for cut in (1..text.len()).step_by(step) {
+            if let Ok(Loaded::Workflow(w)) = load(&text[..cut]) {
+                assert!(!w.steps().is_empty());
+            }
         }
     }
     let garbage = json!({

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use serde_json::{Map, json};
 
-use super::{KYC_LOCALE, kyc, props};
+use super::{KYC_LOCALE, kyc, props, regula_or_skip};
 use crate::workflow::*;
 
 #[test]
 fn onboarding_replays() {
+    regula_or_skip!();
     let w = kyc();
     let step = w.step("ONBOARDING").unwrap();
     let none = Map::new();
@@ -61,6 +62,7 @@ fn onboarding_replays() {
 
 #[test]
 fn doc_reader_and_rfid_steps() {
+    regula_or_skip!();
     let w = kyc();
     let doc = w.step("DOC_READER").unwrap();
     let data = json!({"transactionId": "tx-1", "cancel": false, "has_nfc": true});
@@ -131,6 +133,7 @@ fn doc_reader_and_rfid_steps() {
 
 #[test]
 fn perform_checks_decides_the_status() {
+    regula_or_skip!();
     let w = kyc();
     let step = w.step("PERFORM_CHECKS").unwrap();
     let good = json!({
@@ -176,8 +179,9 @@ fn perform_checks_decides_the_status() {
 
 #[test]
 fn onboarding_client_renders_with_translations() {
+    regula_or_skip!();
     let w = kyc();
-    let Ok(Loaded::Translations(entries)) = load(KYC_LOCALE) else {
+    let Ok(Loaded::Translations(entries)) = load(&KYC_LOCALE) else {
         panic!("locale file did not load")
     };
     assert_eq!(entries.len(), 105);

@@ -12,10 +12,15 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
-pub const GENERAL_KYC: &str = include_str!("../../../../../../shared/regula/general_kyc.yaml");
-pub const GENERAL_KYC_LOCALE: &str =
-    include_str!("../../../../../../shared/regula/general_kyc_locale.yaml");
-pub const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
+/// The project's example KYC workflow (`examples/kyc/`): a form, document photos, a selfie and
+/// a document check by the Document Reader stand-in.
+pub const KYC: &str = include_str!("../../../../../examples/kyc/workflow.yaml");
+pub const KYC_LOCALE: &str = include_str!("../../../../../examples/kyc/locale.yaml");
+pub const KYC_ID: &str = "6a1f3c2e-8d4b-4f7a-b0c9-5e2d1a7f3b84";
+/// The project's example age gate (`examples/age_gate/`).
+pub const AGE_GATE: &str = include_str!("../../../../../examples/age_gate/workflow.yaml");
+pub const AGE_GATE_LOCALE: &str = include_str!("../../../../../examples/age_gate/locale.yaml");
+pub const AGE_GATE_ID: &str = "c4e8a2d6-1b3f-4a5c-9e7d-0f2b4d6a8c1e";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -196,12 +201,17 @@ impl TestServer {
             .to_string()
     }
 
-    /// Loads general_kyc.yaml and its localization as admin.
-    pub async fn load_general_kyc(&self) {
+    /// Loads the example KYC workflow (`examples/kyc/`) and its localization as admin.
+    pub async fn load_kyc(&self) {
+        self.load_workflow(KYC, KYC_LOCALE).await;
+    }
+
+    /// Loads a workflow and its localization file as admin.
+    pub async fn load_workflow(&self, workflow: &str, locale: &str) {
         let r = self
             .admin(self.post("/api/workflows"))
             .header("content-type", "application/yaml")
-            .body(GENERAL_KYC)
+            .body(workflow.to_owned())
             .send()
             .await
             .unwrap();
@@ -209,17 +219,22 @@ impl TestServer {
         let r = self
             .admin(self.post("/api/translations"))
             .header("content-type", "text/yaml")
-            .body(GENERAL_KYC_LOCALE)
+            .body(locale.to_owned())
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
 
-    /// Starts a general_kyc session with `key` and returns its JSON.
+    /// Starts a session of the example KYC workflow with `key` and returns its JSON.
     pub async fn start_session(&self, key: &str, body: Value) -> Value {
+        self.start_session_of(KYC_ID, key, body).await
+    }
+
+    /// Starts a session of `workflow` with `key` and returns its JSON.
+    pub async fn start_session_of(&self, workflow: &str, key: &str, body: Value) -> Value {
         let r = self
-            .post(&format!("/api/sessions?workflowId={GENERAL_KYC_ID}"))
+            .post(&format!("/api/sessions?workflowId={workflow}"))
             .header("authorization", format!("ApiKey {key}"))
             .json(&body)
             .send()
@@ -227,6 +242,60 @@ impl TestServer {
             .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
+    }
+
+    /// Takes a session of the example KYC from ONBOARDING to SELFIE: consent, the form, both
+    /// document photos and the selfie uploaded. The next `{"continue": true}` to SELFIE runs
+    /// DOCUMENT_CHECK, whose action sends the photos to the Document Reader tagged with `id`.
+    pub async fn kyc_up_to_the_check(&self, auth: &str, id: &str) {
+        let next = |r: Response| async move {
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(status, 200, "{body}");
+            body["id"].as_str().unwrap_or_default().to_owned()
+        };
+        let r = self
+            .submit(auth, id, "ONBOARDING", json!({"continue": true}))
+            .await;
+        assert_eq!(next(r).await, "PERSONAL_DETAILS");
+        let form = json!({"givenNames": "ANNA MARIA", "surname": "ERIKSSON",
+                          "dateOfBirth": "1996-01-01", "email": "anna@example.org"});
+        let r = self.submit(auth, id, "PERSONAL_DETAILS", form).await;
+        assert_eq!(next(r).await, "DOCUMENT_PHOTOS");
+        let part = |label: &str| {
+            reqwest::multipart::Part::bytes(standins::fake_jpeg(label))
+                .file_name(format!("{label}.jpg"))
+                .mime_str("image/jpeg")
+                .unwrap()
+        };
+        let photos = reqwest::multipart::Form::new()
+            .part("DOCUMENT_FRONT", part("front"))
+            .part("DOCUMENT_BACK", part("back"));
+        let r = self
+            .post(&format!(
+                "/api/sessions/{id}/step/DOCUMENT_PHOTOS?type=file"
+            ))
+            .header("authorization", auth)
+            .multipart(photos)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let r = self
+            .submit(auth, id, "DOCUMENT_PHOTOS", json!({"continue": true}))
+            .await;
+        assert_eq!(next(r).await, "SELFIE");
+        let r = self
+            .post(&format!(
+                "/api/sessions/{id}/step/SELFIE?type=file&property=SELFIE&name=selfie.jpg"
+            ))
+            .header("authorization", auth)
+            .header("content-type", "image/jpeg")
+            .body(standins::fake_jpeg("selfie"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
 
     /// Submits step data with the `authorization` value `auth`.

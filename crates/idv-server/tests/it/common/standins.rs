@@ -1,6 +1,7 @@
 //! Stand-ins for Regula's Document Reader and Face API: small HTTP servers on `127.0.0.1:0`
-//! that answer the calls general_kyc.yaml's HTTP actions make, in the JSON shapes of the
-//! services' OpenAPI definitions (`shared/regula/docreader-openapi`, `faceapi-openapi`).
+//! that answer the calls Regula's General KYC workflow and the project's example workflows
+//! (`examples/`) make, in the JSON shapes of the services' OpenAPI definitions (Regula's
+//! `docreader-openapi` and `faceapi-openapi`).
 //!
 //! ```ignore
 //! let dr = DocReader::start().await;          // config.services.docreader.url = dr.url
@@ -34,6 +35,11 @@
 //!   data (101) and RFID binary data (104, `TDocBinaryInfo.RFID_BINARY_DATA.RFID_Session_Data.
 //!   Status`). Without `withImages=true` the image `value`s and the image-only containers are
 //!   left out (the real service links to the images instead).
+//! - `POST /api/process` — document photos in the body (`{processParam, List: [{ImageData:
+//!   {image}}], tag}`, p-process.yml's `ProcessRequest`): every `List` entry must hold a
+//!   non-empty base64 image and `processParam` must be an object (else 400); answers the
+//!   `ProcessResponse` of the document [`DocReader::put`] under the request's `tag` (as
+//!   `…/results?withImages=true` would), or 404 for a tag never put.
 //! - `GET /api/v2/transaction/{id}/file?name=in/video.mp4` — [`Document::video`] as
 //!   `application/octet-stream`, or 404; any other `name` is 404, a missing one 400.
 //!
@@ -293,6 +299,7 @@ impl DocReader {
             docs: Mutex::new(HashMap::new()),
         });
         let router = Router::new()
+            .route("/api/process", post(dr_process_images))
             .route("/api/v2/transaction/{id}/process", post(dr_process))
             .route("/api/v2/transaction/{id}/results", get(dr_results))
             .route("/api/v2/transaction/{id}/file", get(dr_file))
@@ -385,6 +392,34 @@ async fn dr_process(
         },
     }))
     .into_response()
+}
+
+/// `POST /api/process`: the document photos are in the body; the document they show is the one
+/// put under the request's `tag`.
+async fn dr_process_images(State(s): State<Arc<DocState>>, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let images = req["List"].as_array().map_or(0, |list| {
+        list.iter()
+            .filter(|i| {
+                i["ImageData"]["image"]
+                    .as_str()
+                    .is_some_and(|b| B64.decode(b).is_ok_and(|bytes| !bytes.is_empty()))
+            })
+            .count()
+    });
+    let listed = req["List"].as_array().map_or(0, Vec::len);
+    if !req["processParam"].is_object() || images == 0 || images != listed {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let Some(tag) = req["tag"].as_str() else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let Some(doc) = s.doc(tag) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    Json(process_response(tag, &doc, true)).into_response()
 }
 
 async fn dr_results(

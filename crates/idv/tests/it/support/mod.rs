@@ -12,6 +12,19 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_idv");
 /// The password of the `admin` user the first start creates.
 pub const PASSWORD: &str = "serve-test-password";
 
+/// The project's example KYC workflow (`examples/kyc/workflow.yaml`), by path.
+pub const KYC_WORKFLOW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/kyc/workflow.yaml"
+);
+/// Its translations (`examples/kyc/locale.yaml`), by path.
+pub const KYC_LOCALE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/kyc/locale.yaml"
+);
+/// Its id.
+pub const KYC_ID: &str = "6a1f3c2e-8d4b-4f7a-b0c9-5e2d1a7f3b84";
+
 /// The id of [`FORM_WORKFLOW`].
 pub const FORM_WORKFLOW_ID: &str = "6a0f7f20-0003-11ef-8000-00000000e003";
 /// The smallest workflow with a session life: a data step `FORM` that any submission completes
@@ -228,5 +241,7 @@ impl PgDatabase {
         }
     }
 }
+/// Regula's own files, for the compatibility tests (shared with the server's tests).
 #[macro_use]
+#[path = "../../../../idv-server/tests/it/support/regula.rs"]
 pub mod regula;

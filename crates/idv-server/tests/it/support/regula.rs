@@ -27,14 +27,29 @@ pub fn available(test: &str) -> bool {
     DIR.is_some()
 }
 
-/// `general_kyc.yaml`: Regula's General KYC workflow.
+/// The path of `general_kyc.yaml`: Regula's General KYC workflow.
 pub fn general_kyc() -> &'static str {
     file("general_kyc.yaml")
 }
 
-/// `general_kyc_locale.yaml`: its texts.
+/// The path of `general_kyc_locale.yaml`: its texts.
 pub fn general_kyc_locale() -> &'static str {
     file("general_kyc_locale.yaml")
+}
+
+/// The text of `general_kyc.yaml`.
+pub fn general_kyc_text() -> &'static str {
+    text(general_kyc())
+}
+
+/// The text of `general_kyc_locale.yaml`.
+pub fn general_kyc_locale_text() -> &'static str {
+    text(general_kyc_locale())
+}
+
+fn text(path: &str) -> &'static str {
+    let t = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Box::leak(t.into_boxed_str())
 }
 
 /// Returns from the calling test when Regula's files are not at hand.
