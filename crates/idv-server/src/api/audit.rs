@@ -2,13 +2,13 @@
 //!
 //! | Route | Request | Response |
 //! |---|---|---|
-//! | `GET /api/audit?actor=&action=&target=&from=&to=&limit=&after=&order=` | — | 200 [`AuditPage`] |
+//! | `GET /api/audit` ([`AuditQueryParams`]) | — | 200 [`AuditPage`] |
 
 use idv_core::time::iso;
 use idv_store::AuditRecord;
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// Who did it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,6 +82,27 @@ pub struct AuditPage {
     /// The `after` of the following page; `null` on the last one.
     #[schema(required = true)]
     pub next: Option<i64>,
+}
+
+/// The filters of `GET /api/audit` (nothing else is accepted).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQueryParams {
+    /// A user or key id, or name.
+    pub actor: Option<String>,
+    /// An action name such as `session.read`.
+    pub action: Option<String>,
+    pub target: Option<String>,
+    /// ISO-8601 (`2026-01-31T10:00:00Z`), a date (`2026-01-31`) or milliseconds since 1970.
+    pub from: Option<String>,
+    /// As `from`; not earlier than it.
+    pub to: Option<String>,
+    /// 1 to 1000; 100 when left out.
+    pub limit: Option<i64>,
+    /// The `next` of the previous page.
+    pub after: Option<i64>,
+    /// `desc` (newest first, the default) or `asc`.
+    pub order: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,14 +4,14 @@
 //! | Route | Request | Response |
 //! |---|---|---|
 //! | `POST /api/device/ephemeral` | [`EphemeralInput`] (or empty) | 200 [`EphemeralDevice`] |
-//! | `POST /api/v1/deeplink?workflowId=` | [`DeeplinkInput`] (or empty) | 200 [`DeeplinkView`] |
-//! | `GET /api/deeplink/qrcode?workflowId=&ttl=&locale=` | — | 200 [`QrCodeView`], or `image/png` when asked for |
+//! | `POST /api/v1/deeplink` ([`DeeplinkQuery`]) | [`DeeplinkInput`] (or empty) | 200 [`DeeplinkView`] |
+//! | `GET /api/deeplink/qrcode` ([`QrCodeQuery`]) | — | 200 [`QrCodeView`], or `image/png` when asked for |
 //! | `POST /api/deeplink/exchange` | — | 200 [`ExchangeView`] |
 
 use idv_store::DeviceToken;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// The lifetime of an ephemeral device token.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -111,6 +111,26 @@ pub struct ExchangeView {
     #[schema(format = DateTime)]
     pub expires_at: String,
     pub workflow_ids: Vec<String>,
+}
+
+/// The query of `POST /api/v1/deeplink`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct DeeplinkQuery {
+    /// The workflow to start (the first one given); repeat it, or separate ids with commas, to
+    /// name up to 20.
+    pub workflow_id: Vec<String>,
+}
+
+/// The query of `GET /api/deeplink/qrcode`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct QrCodeQuery {
+    /// As for `POST /api/v1/deeplink`.
+    pub workflow_id: Vec<String>,
+    /// Seconds, 60 to 604800; 3600 when left out.
+    pub ttl: Option<i64>,
+    pub locale: Option<String>,
 }
 
 #[cfg(test)]

@@ -10,16 +10,16 @@
 //! | `PATCH /api/webhooks/{id}` | [`WebhookInput`] | 200 [`WebhookView`] |
 //! | `DELETE /api/webhooks/{id}` | — | 204 (no body) |
 //! | `POST /api/webhooks/{id}/rotate-secret` | [`RotateSecretInput`] (or empty) | 200 [`WebhookWithSecret`] |
-//! | `GET /api/webhooks/{id}/deliveries?limit=&before=` | — | 200 [`DeliveryPage`] |
+//! | `GET /api/webhooks/{id}/deliveries` ([`DeliveryListQuery`]) | — | 200 [`DeliveryPage`] |
 //! | `POST /api/webhooks/{id}/deliveries/{delivery}/retry` | — | 202 [`DeliveryView`] |
-//! | `POST /api/webhooks/{id}/replay?since=` (`since` required) | — | 202 [`ReplayQueued`] |
+//! | `POST /api/webhooks/{id}/replay` ([`ReplayQuery`], `since` required) | — | 202 [`ReplayQueued`] |
 //! | `POST /api/webhooks/{id}/test` | — | 202 [`TestSent`] |
 
 use idv_core::time::iso;
 use idv_store::{AttemptRecord, DeliveryRecord, DeliveryState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// The fields of an endpoint: all of them to create one (`url` and `events` required), any of
 /// them to change one.
@@ -213,6 +213,25 @@ pub struct ReplayQueued {
 pub struct TestSent {
     pub event_id: String,
     pub delivery_id: String,
+}
+
+/// The query of `GET /api/webhooks/{id}/deliveries` (nothing else is accepted).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryListQuery {
+    /// 1 to 500; 50 when left out.
+    pub limit: Option<i64>,
+    /// The `next` of the previous page.
+    pub before: Option<String>,
+}
+
+/// The query of `POST /api/webhooks/{id}/replay` (nothing else is accepted).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReplayQuery {
+    /// Replay the events created at or after this time: ISO-8601 (`2026-01-31T10:00:00Z`) or
+    /// milliseconds since 1970.
+    pub since: String,
 }
 
 #[cfg(test)]

@@ -173,4 +173,14 @@ mod tests {
             assert!(e.message.contains(name), "{query}: {}", e.message);
         }
     }
+
+    #[test]
+    fn the_declared_parameters_are_the_accepted_ones() {
+        use utoipa::IntoParams;
+        let declared: Vec<String> = crate::api::audit::AuditQueryParams::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(declared, KNOWN[..8]);
+    }
 }

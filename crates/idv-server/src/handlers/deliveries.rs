@@ -18,6 +18,10 @@ use idv_store::{AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, NewEvent};
 use serde_json::json;
 use std::collections::HashMap;
 
+/// The query parameters each route accepts (besides `authorization`), as the API document
+/// declares them ([`crate::api::webhooks::DeliveryListQuery`], [`crate::api::webhooks::ReplayQuery`]).
+const LIST_PARAMS: &[&str] = &["limit", "before"];
+const REPLAY_PARAMS: &[&str] = &["since"];
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
@@ -74,7 +78,7 @@ pub async fn list(
     uri: Uri,
 ) -> ApiResult<Json<DeliveryPage>> {
     let query = uri.query().unwrap_or("");
-    only_known(query, &["limit", "before"])?;
+    only_known(query, LIST_PARAMS)?;
     let get = |name: &str| query_param(query, name).filter(|v| !v.is_empty());
     let limit = match get("limit") {
         None => DEFAULT_LIMIT,
@@ -163,7 +167,7 @@ pub async fn replay(
     uri: Uri,
 ) -> ApiResult<(StatusCode, Json<ReplayQueued>)> {
     let query = uri.query().unwrap_or("");
-    only_known(query, &["since"])?;
+    only_known(query, REPLAY_PARAMS)?;
     let since = match query_param(query, "since").filter(|v| !v.is_empty()) {
         Some(v) => super::audit::parse_time("since", &v)?,
         None => {
@@ -213,4 +217,26 @@ pub async fn test(
             delivery_id: delivery,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::webhooks::{DeliveryListQuery, ReplayQuery};
+    use utoipa::IntoParams;
+
+    fn names<P: IntoParams>() -> Vec<String> {
+        P::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    }
+
+    #[test]
+    fn the_declared_parameters_are_the_accepted_ones() {
+        assert_eq!(names::<DeliveryListQuery>(), LIST_PARAMS);
+        assert_eq!(names::<ReplayQuery>(), REPLAY_PARAMS);
+        assert!(only_known("limit=5&before=9&authorization=x", LIST_PARAMS).is_ok());
+        assert!(only_known("since=1&limit=5", REPLAY_PARAMS).is_err());
+    }
 }

@@ -203,4 +203,28 @@ mod tests {
         assert!(!wants_png(&accept("image/png, application/json")));
         assert!(!wants_png(&accept("image/png;q=0, */*")));
     }
+
+    #[test]
+    fn query_parameters_are_declared() {
+        use crate::api::devices::{DeeplinkQuery, QrCodeQuery};
+        use utoipa::IntoParams;
+        use utoipa::openapi::Required;
+        let declared = |params: Vec<utoipa::openapi::path::Parameter>| -> Vec<(String, bool)> {
+            params
+                .into_iter()
+                .map(|p| (p.name, matches!(p.required, Required::True)))
+                .collect()
+        };
+        let want = |list: &[(&str, bool)]| -> Vec<(String, bool)> {
+            list.iter().map(|(n, r)| (n.to_string(), *r)).collect()
+        };
+        assert_eq!(
+            declared(QrCodeQuery::into_params(|| None)),
+            want(&[("workflowId", true), ("ttl", false), ("locale", false)])
+        );
+        assert_eq!(
+            declared(DeeplinkQuery::into_params(|| None)),
+            want(&[("workflowId", true)])
+        );
+    }
 }
