@@ -7,10 +7,9 @@ use crate::auth::{new_token_pair, sha256_hex, verify_password_blocking};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use idv_core::ErrorCode;
 use idv_store::{AuthToken, TokenKind};
 
@@ -52,15 +51,14 @@ async fn issue(state: &AppState, user_id: &str) -> ApiResult<TokenPair> {
 pub async fn login(
     State(state): State<AppState>,
     JsonBody(input, _): JsonBody<LoginInput>,
-) -> Response {
+) -> (Extension<Note>, ApiResult<Json<TokenPair>>) {
     let tried = input.username.clone();
     let (result, user_id) = check_login(&state, input).await;
-    let mut resp = result.into_response();
-    resp.extensions_mut().insert(Note {
+    let note = Note {
         actor: Some((user_id, tried)),
         ..Note::default()
-    });
-    resp
+    };
+    (Extension(note), result)
 }
 
 async fn check_login(
