@@ -151,6 +151,28 @@ impl From<&AttemptRecord> for AttemptView {
     }
 }
 
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (`nextAttemptAt`), or being sent.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Given up: out of time, or the endpoint answered 410.
+    Failed,
+}
+
+impl From<DeliveryState> for DeliveryStatus {
+    fn from(s: DeliveryState) -> Self {
+        match s {
+            DeliveryState::Pending => DeliveryStatus::Pending,
+            DeliveryState::Delivered => DeliveryStatus::Delivered,
+            DeliveryState::Failed => DeliveryStatus::Failed,
+        }
+    }
+}
+
 /// A delivery of one event to one endpoint, with its attempts (oldest first).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -161,8 +183,7 @@ pub struct DeliveryView {
     #[schema(required = true)]
     pub session_id: Option<String>,
     pub sequence: i64,
-    /// `pending`, `delivered` or `failed`.
-    pub state: String,
+    pub state: DeliveryStatus,
     pub attempts: Vec<AttemptView>,
     /// When the next attempt is due; `null` unless pending.
     #[schema(format = DateTime, required = true)]
@@ -183,7 +204,7 @@ impl DeliveryView {
             event_type: d.event_kind.clone(),
             session_id: d.session_id.clone(),
             sequence: d.sequence,
-            state: d.state.as_str().to_string(),
+            state: d.state.into(),
             attempts: attempts.iter().map(|a| AttemptView::from(*a)).collect(),
             next_attempt_at: (d.state == DeliveryState::Pending).then(|| iso(d.next_at)),
             created_at: iso(d.created_at),
