@@ -9,6 +9,7 @@ pub mod common;
 pub mod devices;
 pub mod events;
 pub mod sessions;
+pub mod system;
 pub mod views;
 pub mod webhooks;
 pub mod workflows;

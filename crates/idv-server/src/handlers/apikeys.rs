@@ -1,30 +1,20 @@
 //! `/api/apikey` (and the `/api/security/apikey` alias).
 
 use super::Caller;
+use crate::api::accounts::{ApiKeyInput, ApiKeyView};
 use crate::audit::Note;
 use crate::body::JsonBody;
 use crate::error::ApiResult;
-use crate::ops::apikeys::{self, ApiKeyView};
+use crate::ops::apikeys;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use idv_core::permission::Op;
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateInput {
-    name: String,
-    #[serde(default)]
-    ttl: Option<i64>,
-    permissions: Vec<String>,
-}
 
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(input, _): JsonBody<CreateInput>,
+    JsonBody(input, _): JsonBody<ApiKeyInput>,
 ) -> ApiResult<(Extension<Note>, Json<ApiKeyView>)> {
     let (key, token) = apikeys::create(
         &state,
@@ -40,13 +30,12 @@ pub async fn create(
     ))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ApiKeyView>>> {
     let keys = apikeys::list(&state, &caller).await?;
-    Ok(Json(json!(
-        keys.iter()
-            .map(|k| ApiKeyView::of(k, None))
-            .collect::<Vec<_>>()
-    )))
+    Ok(Json(keys.iter().map(|k| ApiKeyView::of(k, None)).collect()))
 }
 
 pub async fn get(

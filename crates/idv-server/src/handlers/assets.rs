@@ -5,8 +5,9 @@
 //! check again after five minutes) and a sandboxing `Content-Security-Policy`, so an SVG opened
 //! on its own runs no script on this origin.
 
+use crate::api::assets::{AssetDeleted, AssetView};
 use crate::error::ApiResult;
-use crate::ops::assets::{self, AssetView};
+use crate::ops::assets;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -14,7 +15,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
-use serde_json::{Value, json};
 
 const CACHE_CONTROL: &str = "public, max-age=300";
 const SANDBOX: &str =
@@ -106,7 +106,10 @@ pub async fn put(
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AssetDeleted>> {
     let gone = assets::delete(&state, &id).await?;
-    Ok(Json(json!({"id": gone.id, "deleted": true})))
+    Ok(Json(AssetDeleted {
+        id: gone.id,
+        deleted: true,
+    }))
 }

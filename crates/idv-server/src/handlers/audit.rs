@@ -1,5 +1,6 @@
 //! `GET /api/audit`: the audit log, filtered and paged.
 
+use crate::api::audit::{AuditEntryView, AuditPage};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::query_param;
 use crate::state::AppState;
@@ -7,8 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
 use idv_core::ErrorCode;
-use idv_store::{AuditQuery, AuditRecord};
-use serde_json::{Value, json};
+use idv_store::AuditQuery;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
@@ -126,25 +126,7 @@ pub fn parse_query(query: &str) -> ApiResult<AuditQuery> {
     Ok(q)
 }
 
-/// The JSON of an entry.
-pub fn entry_json(r: &AuditRecord) -> Value {
-    let e = &r.entry;
-    json!({
-        "seq": r.seq,
-        "at": idv_core::time::iso(e.at),
-        "actor": {"id": e.actor_id, "kind": e.actor_kind, "name": e.actor_name},
-        "action": e.action,
-        "target": e.target,
-        "outcome": e.outcome,
-        "ip": e.ip,
-        "requestId": e.request_id,
-        "details": e.details,
-        "prevHash": r.prev_hash,
-        "hash": r.hash,
-    })
-}
-
-pub async fn list(State(state): State<AppState>, uri: Uri) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>, uri: Uri) -> ApiResult<Json<AuditPage>> {
     let q = parse_query(uri.query().unwrap_or(""))?;
     // Read-your-writes within this process: what this instance queued is stored first.
     state.audit.flush().await;
@@ -152,10 +134,10 @@ pub async fn list(State(state): State<AppState>, uri: Uri) -> ApiResult<Json<Val
     let next = (rows.len() as i64 == q.limit)
         .then(|| rows.last().map(|r| r.seq))
         .flatten();
-    Ok(Json(json!({
-        "items": rows.iter().map(entry_json).collect::<Vec<_>>(),
-        "next": next,
-    })))
+    Ok(Json(AuditPage {
+        items: rows.iter().map(AuditEntryView::from).collect(),
+        next,
+    }))
 }
 
 #[cfg(test)]
@@ -190,5 +172,15 @@ mod tests {
             assert_eq!(e.code, ErrorCode::InvalidRequest);
             assert!(e.message.contains(name), "{query}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn the_declared_parameters_are_the_accepted_ones() {
+        use utoipa::IntoParams;
+        let declared: Vec<String> = crate::api::audit::AuditQueryParams::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(declared, KNOWN[..8]);
     }
 }

@@ -1,34 +1,19 @@
 //! Login, token refresh and logout for Bearer access tokens.
 
 use super::Caller;
+use crate::api::accounts::{LoginInput, RefreshInput, TokenPair};
 use crate::audit::Note;
 use crate::auth::{new_token_pair, sha256_hex, verify_password_blocking};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use idv_core::ErrorCode;
 use idv_store::{AuthToken, TokenKind};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginInput {
-    username: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RefreshInput {
-    refresh_token: String,
-}
-
-async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
+async fn issue(state: &AppState, user_id: &str) -> ApiResult<TokenPair> {
     let (access, refresh) = new_token_pair();
     let now = state.clock.now_ms();
     let family = idv_core::ids::new_id();
@@ -53,9 +38,12 @@ async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
             })
             .await?;
     }
-    Ok(
-        json!({"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer", "expiresIn": ttl}),
-    )
+    Ok(TokenPair {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "Bearer".into(),
+        expires_in: ttl,
+    })
 }
 
 /// Logs in; the answer notes the user name tried (and the user id on success) for the audit
@@ -63,21 +51,20 @@ async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
 pub async fn login(
     State(state): State<AppState>,
     JsonBody(input, _): JsonBody<LoginInput>,
-) -> Response {
+) -> (Extension<Note>, ApiResult<Json<TokenPair>>) {
     let tried = input.username.clone();
     let (result, user_id) = check_login(&state, input).await;
-    let mut resp = result.into_response();
-    resp.extensions_mut().insert(Note {
+    let note = Note {
         actor: Some((user_id, tried)),
         ..Note::default()
-    });
-    resp
+    };
+    (Extension(note), result)
 }
 
 async fn check_login(
     state: &AppState,
     input: LoginInput,
-) -> (ApiResult<Json<Value>>, Option<String>) {
+) -> (ApiResult<Json<TokenPair>>, Option<String>) {
     let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
     let user = match state.store.user_by_name(&input.username).await {
         Ok(u) => u,
@@ -97,7 +84,7 @@ async fn check_login(
 pub async fn refresh(
     State(state): State<AppState>,
     JsonBody(input, _): JsonBody<RefreshInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenPair>> {
     let t = state
         .store
         .token_get(&sha256_hex(&input.refresh_token))

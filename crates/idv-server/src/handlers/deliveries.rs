@@ -6,6 +6,7 @@
 //! queuing, this process's delivery worker is woken so the send starts at once.
 
 use super::Caller;
+use crate::api::webhooks::{DeliveryPage, DeliveryView, ReplayQueued, TestSent};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::query_param;
 use crate::state::AppState;
@@ -13,11 +14,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use idv_core::ErrorCode;
-use idv_core::time::iso;
-use idv_store::{AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, NewEvent};
-use serde_json::{Value, json};
+use idv_store::{AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, NewEvent};
+use serde_json::json;
 use std::collections::HashMap;
 
+/// The query parameters each route accepts (besides `authorization`), as the API document
+/// declares them ([`crate::api::webhooks::DeliveryListQuery`], [`crate::api::webhooks::ReplayQuery`]).
+const LIST_PARAMS: &[&str] = &["limit", "before"];
+const REPLAY_PARAMS: &[&str] = &["since"];
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
@@ -44,30 +48,8 @@ fn only_known(query: &str, known: &[&str]) -> ApiResult<()> {
     Ok(())
 }
 
-/// A delivery as the API shows it, with its attempts (oldest first).
-pub fn delivery_json(d: &DeliveryRecord, attempts: &[&AttemptRecord]) -> Value {
-    json!({
-        "id": d.id,
-        "eventId": d.event_id,
-        "eventType": d.event_kind,
-        "sessionId": d.session_id,
-        "sequence": d.sequence,
-        "state": d.state.as_str(),
-        "attempts": attempts.iter().map(|a| json!({
-            "at": iso(a.at),
-            "statusCode": a.status_code,
-            "latencyMs": a.latency_ms,
-            "response": a.response,
-            "error": a.error,
-        })).collect::<Vec<_>>(),
-        "nextAttemptAt": (d.state == DeliveryState::Pending).then(|| iso(d.next_at)),
-        "createdAt": iso(d.created_at),
-        "deadline": iso(d.deadline),
-    })
-}
-
-/// The deliveries' JSON with their attempts, read in one query.
-async fn with_attempts(state: &AppState, rows: &[DeliveryRecord]) -> ApiResult<Vec<Value>> {
+/// The deliveries as the API shows them, with their attempts read in one query.
+async fn with_attempts(state: &AppState, rows: &[DeliveryRecord]) -> ApiResult<Vec<DeliveryView>> {
     let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
     let attempts = state.store.delivery_attempts(&ids).await?;
     let mut by_delivery: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
@@ -83,7 +65,7 @@ async fn with_attempts(state: &AppState, rows: &[DeliveryRecord]) -> ApiResult<V
             let list = by_delivery
                 .get(d.id.as_str())
                 .map_or(&[][..], Vec::as_slice);
-            delivery_json(d, list)
+            DeliveryView::new(d, list)
         })
         .collect())
 }
@@ -94,9 +76,9 @@ pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     uri: Uri,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryPage>> {
     let query = uri.query().unwrap_or("");
-    only_known(query, &["limit", "before"])?;
+    only_known(query, LIST_PARAMS)?;
     let get = |name: &str| query_param(query, name).filter(|v| !v.is_empty());
     let limit = match get("limit") {
         None => DEFAULT_LIMIT,
@@ -128,10 +110,10 @@ pub async fn list(
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|d| d.id.clone()))
         .flatten();
-    Ok(Json(json!({
-        "items": with_attempts(&state, &rows).await?,
-        "next": next,
-    })))
+    Ok(Json(DeliveryPage {
+        items: with_attempts(&state, &rows).await?,
+        next,
+    }))
 }
 
 /// `POST /api/webhooks/{id}/deliveries/{delivery}/retry`: queues the delivery again now, with a
@@ -140,7 +122,7 @@ pub async fn retry(
     State(state): State<AppState>,
     Path((id, delivery)): Path<(String, String)>,
     uri: Uri,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     only_known(uri.query().unwrap_or(""), &[])?;
     crate::ops::webhooks::get(&state, &id).await?;
     let not_found = || {
@@ -183,9 +165,9 @@ pub async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
     uri: Uri,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ReplayQueued>)> {
     let query = uri.query().unwrap_or("");
-    only_known(query, &["since"])?;
+    only_known(query, REPLAY_PARAMS)?;
     let since = match query_param(query, "since").filter(|v| !v.is_empty()) {
         Some(v) => super::audit::parse_time("since", &v)?,
         None => {
@@ -204,7 +186,7 @@ pub async fn replay(
     if queued > 0 {
         state.events_wake.notify_waiters();
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({"queued": queued}))))
+    Ok((StatusCode::ACCEPTED, Json(ReplayQueued { queued })))
 }
 
 /// `POST /api/webhooks/{id}/test`: a `webhook.test` event for this endpoint alone, whatever
@@ -214,7 +196,7 @@ pub async fn test(
     caller: Caller,
     Path(id): Path<String>,
     uri: Uri,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TestSent>)> {
     only_known(uri.query().unwrap_or(""), &[])?;
     crate::ops::webhooks::get(&state, &id).await?;
     let event = NewEvent {
@@ -230,6 +212,31 @@ pub async fn test(
     state.events_wake.notify_waiters();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"eventId": event.id, "deliveryId": delivery})),
+        Json(TestSent {
+            event_id: event.id,
+            delivery_id: delivery,
+        }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::webhooks::{DeliveryListQuery, ReplayQuery};
+    use utoipa::IntoParams;
+
+    fn names<P: IntoParams>() -> Vec<String> {
+        P::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect()
+    }
+
+    #[test]
+    fn the_declared_parameters_are_the_accepted_ones() {
+        assert_eq!(names::<DeliveryListQuery>(), LIST_PARAMS);
+        assert_eq!(names::<ReplayQuery>(), REPLAY_PARAMS);
+        assert!(only_known("limit=5&before=9&authorization=x", LIST_PARAMS).is_ok());
+        assert!(only_known("since=1&limit=5", REPLAY_PARAMS).is_err());
+    }
 }

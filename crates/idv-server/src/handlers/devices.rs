@@ -3,52 +3,42 @@
 //! credential, so none may be cached.
 
 use super::Caller;
+use crate::api::devices::{
+    DeeplinkInput, DeeplinkView, EphemeralDevice, EphemeralInput, ExchangeView, QrCodeView,
+};
 use crate::body::{JsonBody, accepts_json, is_json_type};
 use crate::error::{ApiError, ApiResult};
-use crate::ops::devices::{self, DeeplinkInput};
+use crate::ops::devices;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use idv_core::ErrorCode;
 use idv_core::time::iso;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 /// Where one-time tokens are exchanged; the only route that accepts them.
 pub const EXCHANGE_PATH: &str = "/api/deeplink/exchange";
 
-fn no_store(value: Value) -> Response {
-    let mut resp = Json(value).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
+/// A JSON answer that no cache may keep (it carries a credential).
+pub type NoStore<T> = ([(HeaderName, &'static str); 1], Json<T>);
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct EphemeralInput {
-    #[serde(default)]
-    ttl: Option<i64>,
+fn no_store<T>(value: T) -> NoStore<T> {
+    ([(header::CACHE_CONTROL, "no-store")], Json(value))
 }
 
 pub async fn ephemeral(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<EphemeralInput>,
-) -> ApiResult<Response> {
+) -> ApiResult<NoStore<EphemeralDevice>> {
     let issued = devices::ephemeral(&state, &caller, input.ttl).await?;
-    let t = &issued.token;
-    Ok(no_store(json!({
-        "authorization": issued.authorization(),
-        "id": t.principal_id,
-        "createdAt": iso(t.created_at),
-        "expiresAt": iso(t.expires_at),
-        "ttl": (t.expires_at - t.created_at) / 1_000,
-    })))
+    Ok(no_store(EphemeralDevice::new(
+        &issued.token,
+        issued.authorization(),
+    )))
 }
 
 /// The query string as pairs, so `workflowId` may repeat.
@@ -77,17 +67,17 @@ pub async fn deeplink(
     caller: Caller,
     q: Pairs,
     JsonBody(input, _): JsonBody<DeeplinkInput>,
-) -> ApiResult<Response> {
+) -> ApiResult<NoStore<DeeplinkView>> {
     let ids = workflow_ids(&pairs(q)?)?;
     let link = devices::deeplink(&state, &caller, ids, input, false).await?;
     let t = &link.issued.token;
-    Ok(no_store(json!({
-        "url": link.url,
-        "createdAt": iso(t.created_at),
-        "expiresAt": iso(t.expires_at),
-        "workflowIds": t.workflow_ids,
-        "sessionId": link.session.id,
-    })))
+    Ok(no_store(DeeplinkView {
+        url: link.url,
+        created_at: iso(t.created_at),
+        expires_at: iso(t.expires_at),
+        workflow_ids: t.workflow_ids.clone(),
+        session_id: link.session.id,
+    }))
 }
 
 /// True when `Accept` asks for a PNG (`image/png` or `image/*`) and names no JSON type.
@@ -163,29 +153,33 @@ pub async fn qrcode(
         }
         return Ok(resp);
     }
-    Ok(no_store(json!({
-        "token": link.issued.text,
-        "url": link.url,
-        "sessionId": link.session.id,
-        "createdAt": iso(t.created_at),
-        "expiresAt": iso(t.expires_at),
-        "workflowIds": t.workflow_ids,
-        "qrcode": format!(
+    Ok(no_store(QrCodeView {
+        token: link.issued.text.clone(),
+        url: link.url,
+        session_id: link.session.id,
+        created_at: iso(t.created_at),
+        expires_at: iso(t.expires_at),
+        workflow_ids: t.workflow_ids.clone(),
+        qrcode: format!(
             "data:image/png;base64,{}",
             base64::engine::general_purpose::STANDARD.encode(&image)
         ),
-    })))
+    })
+    .into_response())
 }
 
-pub async fn exchange(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn exchange(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<NoStore<ExchangeView>> {
     let issued = devices::exchange(&state, &caller).await?;
     let t = &issued.token;
-    Ok(no_store(json!({
-        "authorization": issued.authorization(),
-        "sessionId": t.session_id,
-        "expiresAt": iso(t.expires_at),
-        "workflowIds": t.workflow_ids,
-    })))
+    Ok(no_store(ExchangeView {
+        authorization: issued.authorization(),
+        session_id: t.session_id.clone(),
+        expires_at: iso(t.expires_at),
+        workflow_ids: t.workflow_ids.clone(),
+    }))
 }
 
 #[cfg(test)]
@@ -208,5 +202,29 @@ mod tests {
         assert!(wants_png(&accept("image/*, */*;q=0.8")));
         assert!(!wants_png(&accept("image/png, application/json")));
         assert!(!wants_png(&accept("image/png;q=0, */*")));
+    }
+
+    #[test]
+    fn query_parameters_are_declared() {
+        use crate::api::devices::{DeeplinkQuery, QrCodeQuery};
+        use utoipa::IntoParams;
+        use utoipa::openapi::Required;
+        let declared = |params: Vec<utoipa::openapi::path::Parameter>| -> Vec<(String, bool)> {
+            params
+                .into_iter()
+                .map(|p| (p.name, matches!(p.required, Required::True)))
+                .collect()
+        };
+        let want = |list: &[(&str, bool)]| -> Vec<(String, bool)> {
+            list.iter().map(|(n, r)| (n.to_string(), *r)).collect()
+        };
+        assert_eq!(
+            declared(QrCodeQuery::into_params(|| None)),
+            want(&[("workflowId", true), ("ttl", false), ("locale", false)])
+        );
+        assert_eq!(
+            declared(DeeplinkQuery::into_params(|| None)),
+            want(&[("workflowId", true)])
+        );
     }
 }

@@ -1,51 +1,37 @@
 //! Users and roles under `/api/security`.
 
 use super::Caller;
+use crate::api::accounts::{RoleInput, RoleView, UserInput, UserPatchInput, UserView};
 use crate::audit::Note;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::ops::users::{self, NewUser, UserPatch, UserView};
+use crate::ops::users::{self, NewUser, UserPatch};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use idv_core::ErrorCode;
 use idv_core::permission::{BUILTIN_ROLES, PermissionSet};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
-fn custom_role_json(r: &idv_store::Role) -> Value {
-    json!({"name": r.name, "description": r.description, "builtIn": false, "permissions": r.permissions, "createdAt": idv_core::time::iso(r.created_at)})
-}
-
-pub async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let mut out: Vec<Value> = BUILTIN_ROLES
+pub async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Vec<RoleView>>> {
+    let mut out: Vec<RoleView> = BUILTIN_ROLES
         .iter()
         .map(|(name, perms)| {
             let set = PermissionSet::parse(perms).unwrap_or_default();
-            json!({"name": name, "builtIn": true, "permissions": set.to_strings()})
+            RoleView::builtin(name, set.to_strings())
         })
         .collect();
     for r in state.store.role_list().await? {
-        out.push(custom_role_json(&r));
+        out.push(RoleView::from(&r));
     }
-    Ok(Json(Value::Array(out)))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoleInput {
-    name: String,
-    #[serde(default)]
-    description: Option<String>,
-    permissions: Vec<String>,
+    Ok(Json(out))
 }
 
 pub async fn create_role(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<RoleInput>,
-) -> ApiResult<(Extension<Note>, Json<Value>)> {
+) -> ApiResult<(Extension<Note>, Json<RoleView>)> {
     let r = users::create_role(
         &state,
         Some(&caller),
@@ -54,7 +40,7 @@ pub async fn create_role(
         &input.permissions,
     )
     .await?;
-    Ok((Extension(Note::target(&r.name)), Json(custom_role_json(&r))))
+    Ok((Extension(Note::target(&r.name)), Json(RoleView::from(&r))))
 }
 
 pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
@@ -67,17 +53,6 @@ pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<Use
             .map(UserView::from)
             .collect(),
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserInput {
-    name: String,
-    password: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    roles: Vec<String>,
 }
 
 pub async fn create_user(
@@ -115,24 +90,11 @@ pub async fn get_user(
     Ok(Json(UserView::from(&u)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatchInput {
-    #[serde(default)]
-    roles: Option<Vec<String>>,
-    #[serde(default)]
-    active: Option<bool>,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-}
-
 pub async fn patch_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    JsonBody(input, _): JsonBody<PatchInput>,
+    JsonBody(input, _): JsonBody<UserPatchInput>,
 ) -> ApiResult<Json<UserView>> {
     let patch = UserPatch {
         roles: input.roles,

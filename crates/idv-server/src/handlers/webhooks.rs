@@ -2,23 +2,25 @@
 //! Ed25519 public key.
 
 use super::Caller;
+use crate::api::webhooks::{
+    RotateSecretInput, SigningKey, WebhookList, WebhookView, WebhookWithSecret,
+};
 use crate::audit::Note;
 use crate::body::JsonBody;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::ops::webhooks;
 use crate::state::AppState;
 use crate::webhooks::keys;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use idv_core::ErrorCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body, _): JsonBody<Value>,
-) -> ApiResult<(StatusCode, Extension<Note>, Json<Value>)> {
+) -> ApiResult<(StatusCode, Extension<Note>, Json<WebhookWithSecret>)> {
     let input = webhooks::parse_input(body)?;
     let w = webhooks::create(&state, Some(&caller.id), input).await?;
     Ok((
@@ -28,15 +30,18 @@ pub async fn create(
     ))
 }
 
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<WebhookList>> {
     let all = webhooks::list(&state).await?;
-    Ok(Json(json!({
-        "items": all.iter().map(webhooks::view).collect::<Vec<_>>(),
-        "total": all.len(),
-    })))
+    Ok(Json(WebhookList {
+        items: all.iter().map(webhooks::view).collect(),
+        total: all.len(),
+    }))
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookView>> {
     Ok(Json(webhooks::view(&webhooks::get(&state, &id).await?)))
 }
 
@@ -44,7 +49,7 @@ pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(body, _): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let input = webhooks::parse_input(body)?;
     Ok(Json(webhooks::view(
         &webhooks::update(&state, &id, input).await?,
@@ -62,35 +67,17 @@ pub async fn delete(
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(body, _): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
-    let overlap = match body.get("overlapSeconds") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("overlapSeconds must be a whole number of seconds, not {v}"),
-            )
-        })?),
-    };
-    if let Some(other) = body
-        .as_object()
-        .and_then(|o| o.keys().find(|k| k.as_str() != "overlapSeconds"))
-    {
-        return Err(ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("unknown field `{other}`; the body is {{\"overlapSeconds\": N}} or empty"),
-        ));
-    }
-    let w = webhooks::rotate_secret(&state, &id, overlap).await?;
+    JsonBody(input, _): JsonBody<RotateSecretInput>,
+) -> ApiResult<Json<WebhookWithSecret>> {
+    let w = webhooks::rotate_secret(&state, &id, input.overlap_seconds).await?;
     Ok(Json(webhooks::view_with_secret(&w)))
 }
 
-pub async fn signing_key(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn signing_key(State(state): State<AppState>) -> ApiResult<Json<SigningKey>> {
     let key = keys::server_key(&state).await?;
-    Ok(Json(json!({
-        "algorithm": "ed25519",
-        "signatureVersion": "v1a",
-        "publicKey": key.public_text(),
-    })))
+    Ok(Json(SigningKey {
+        algorithm: "ed25519".into(),
+        signature_version: "v1a".into(),
+        public_key: key.public_text(),
+    }))
 }

@@ -6,44 +6,6 @@ use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::{Op, PermissionSet};
 use idv_store::ApiKey;
-use serde::Serialize;
-
-/// The JSON shape of a key. `token` is present only in the response that created it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiKeyView {
-    pub id: String,
-    pub name: String,
-    pub permissions: Vec<String>,
-    pub ttl: Option<i64>,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_used_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-}
-
-impl ApiKeyView {
-    pub fn of(k: &ApiKey, token: Option<String>) -> Self {
-        ApiKeyView {
-            id: k.id.clone(),
-            name: k.name.clone(),
-            permissions: k.permissions.clone(),
-            ttl: k.ttl,
-            created_at: idv_core::time::iso(k.created_at),
-            expires_at: k.expires_at.map(idv_core::time::iso),
-            revoked_at: k.revoked_at.map(idv_core::time::iso),
-            last_used_at: k.last_used_at.map(idv_core::time::iso),
-            owner_id: k.owner_id.clone(),
-            token,
-        }
-    }
-}
 
 /// Mints a key. Returns the stored row and the key text, which is shown only now.
 pub async fn create(

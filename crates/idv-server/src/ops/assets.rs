@@ -8,46 +8,18 @@
 //! match the row's SHA-256 (the `ETag`); the replaced object is deleted afterwards. The folder
 //! scan reads only files directly in the folder, never these per-asset subfolders.
 
+pub use crate::api::assets::AssetView;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use bytes::Bytes;
 use futures::Stream;
 use idv_core::ErrorCode;
 use idv_store::AssetRecord;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The longest asset id.
 pub const MAX_ID_LEN: usize = 128;
-
-/// An asset as the API lists it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AssetView {
-    pub id: String,
-    pub content_type: String,
-    pub size: i64,
-    pub sha256: String,
-    pub created_at: String,
-    pub updated_at: String,
-    /// Where the bytes are served (public).
-    pub url: String,
-}
-
-impl AssetView {
-    pub fn new(state: &AppState, a: &AssetRecord) -> AssetView {
-        AssetView {
-            id: a.id.clone(),
-            content_type: a.content_type.clone(),
-            size: a.size,
-            sha256: a.sha256.clone(),
-            created_at: idv_core::time::iso(a.created_at),
-            updated_at: idv_core::time::iso(a.updated_at),
-            url: format!("{}/api/v1/assets/{}/content", state.base_url, a.id),
-        }
-    }
-}
 
 /// Refuses ids outside `[A-Za-z0-9_.-]{1,128}`, and `.` and `..`, which are path segments.
 pub fn check_id(id: &str) -> ApiResult<()> {

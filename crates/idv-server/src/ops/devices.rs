@@ -12,13 +12,13 @@
 //! Tokens are stored only as the keyed hash of their text ([`crate::auth::Auth::hash_secret`],
 //! the key API key secrets are hashed with).
 
+use crate::api::devices::DeeplinkInput;
 use crate::auth::{Principal, PrincipalKind};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::sessions::{self, StartInput};
 use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_store::{DeviceToken, DeviceTokenKind, SessionRecord};
-use serde_json::Value;
 
 /// The TTL when none is given, in seconds.
 pub const DEFAULT_TTL: i64 = 3_600;
@@ -76,18 +76,6 @@ pub async fn ephemeral(state: &AppState, by: &Principal, ttl: Option<i64>) -> Ap
     };
     state.store.device_token_create(&token).await?;
     Ok(Issued { token, text })
-}
-
-/// What a deeplink or QR code starts its session with.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DeeplinkInput {
-    #[serde(default)]
-    pub metadata: Option<Value>,
-    #[serde(default)]
-    pub locale: Option<String>,
-    #[serde(default)]
-    pub ttl: Option<i64>,
 }
 
 /// A deeplink (or QR code) just issued.

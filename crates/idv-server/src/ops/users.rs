@@ -7,34 +7,6 @@ use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::{BUILTIN_ROLES, PermissionSet, builtin_role};
 use idv_store::{Role, StoreError, User};
-use serde::Serialize;
-
-/// The JSON shape of a user (never the hash).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub roles: Vec<String>,
-    pub active: bool,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<&User> for UserView {
-    fn from(u: &User) -> Self {
-        UserView {
-            id: u.id.clone(),
-            name: u.name.clone(),
-            email: u.email.clone(),
-            roles: u.roles.clone(),
-            active: u.active,
-            created_at: idv_core::time::iso(u.created_at),
-            updated_at: idv_core::time::iso(u.updated_at),
-        }
-    }
-}
 
 pub struct NewUser {
     pub name: String,

@@ -15,6 +15,8 @@
 //! Endpoints are platform-wide: any caller with `webhook:*` manages all of them (the scope has
 //! no own/all split), and an endpoint receives the events of every session its filters select.
 
+pub use crate::api::webhooks::WebhookInput;
+use crate::api::webhooks::{WebhookView, WebhookWithSecret};
 use crate::error::{ApiError, ApiResult};
 use crate::events;
 use crate::state::AppState;
@@ -22,7 +24,6 @@ use crate::webhooks::{sign, target};
 use idv_core::ErrorCode;
 use idv_core::time::iso;
 use idv_store::WebhookRecord;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 const MAX_DESCRIPTION: usize = 1000;
@@ -47,25 +48,6 @@ const RESERVED_HEADERS: &[&str] = &[
     "trailer",
     "user-agent",
 ];
-
-/// The body of `POST` and `PATCH /api/webhooks`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WebhookInput {
-    pub url: Option<String>,
-    pub events: Option<Vec<String>>,
-    pub enabled: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
-    pub description: Option<Option<String>>,
-    pub headers: Option<Map<String, Value>>,
-    pub workflow_ids: Option<Vec<String>>,
-    pub ed25519: Option<bool>,
-}
-
-/// Tells a field sent as `null` (clear it) from one not sent (keep it).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
@@ -192,31 +174,32 @@ pub fn header_names(w: &WebhookRecord) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The JSON of an endpoint, never with its secret or its header values.
-pub fn view(w: &WebhookRecord) -> Value {
-    json!({
-        "id": w.id,
-        "url": w.url,
-        "events": w.events,
-        "enabled": w.enabled,
-        "description": w.description,
-        "headerNames": header_names(w),
-        "workflowIds": w.workflow_ids,
-        "ed25519": w.ed25519,
-        "createdAt": iso(w.created_at),
-        "updatedAt": iso(w.updated_at),
-        "failingSince": w.failing_since.map(iso),
-        "disabledReason": w.disabled_reason,
-        "disabledAt": w.disabled_at.map(iso),
-        "previousSecretExpiresAt": w.previous_secret_until.map(iso),
-    })
+/// An endpoint as the API shows it, never with its secret or its header values.
+pub fn view(w: &WebhookRecord) -> WebhookView {
+    WebhookView {
+        id: w.id.clone(),
+        url: w.url.clone(),
+        events: w.events.clone(),
+        enabled: w.enabled,
+        description: w.description.clone(),
+        header_names: header_names(w),
+        workflow_ids: w.workflow_ids.clone(),
+        ed25519: w.ed25519,
+        created_at: iso(w.created_at),
+        updated_at: iso(w.updated_at),
+        failing_since: w.failing_since.map(iso),
+        disabled_reason: w.disabled_reason.clone(),
+        disabled_at: w.disabled_at.map(iso),
+        previous_secret_expires_at: w.previous_secret_until.map(iso),
+    }
 }
 
 /// [`view`] with the secret: only the answers that create or rotate it.
-pub fn view_with_secret(w: &WebhookRecord) -> Value {
-    let mut v = view(w);
-    v["secret"] = json!(w.secret);
-    v
+pub fn view_with_secret(w: &WebhookRecord) -> WebhookWithSecret {
+    WebhookWithSecret {
+        webhook: view(w),
+        secret: w.secret.clone(),
+    }
 }
 
 /// Stores a new endpoint, its secrets encrypted.
@@ -478,5 +461,55 @@ mod tests {
         };
         assert_eq!(signing_secrets(&w, 99), vec!["whsec_new", "whsec_old"]);
         assert_eq!(signing_secrets(&w, 100), vec!["whsec_new"]);
+    }
+
+    #[test]
+    fn views_keep_their_json_shape() {
+        let w = WebhookRecord {
+            id: "w".into(),
+            url: "https://x".into(),
+            events: vec!["session.created".into()],
+            enabled: false,
+            description: Some("d".into()),
+            headers: json!({"X-B": "2", "X-A": "1"}),
+            workflow_ids: vec!["wf".into()],
+            secret: "whsec_new".into(),
+            previous_secret: Some("whsec_old".into()),
+            previous_secret_until: Some(2_000),
+            ed25519: true,
+            owner_id: None,
+            created_at: 0,
+            updated_at: 1_000,
+            failing_since: Some(3_000),
+            disabled_reason: None,
+            disabled_at: None,
+        };
+        let expected = json!({
+            "id": "w",
+            "url": "https://x",
+            "events": ["session.created"],
+            "enabled": false,
+            "description": "d",
+            "headerNames": ["X-B", "X-A"],
+            "workflowIds": ["wf"],
+            "ed25519": true,
+            "createdAt": "1970-01-01T00:00:00.000Z",
+            "updatedAt": "1970-01-01T00:00:01.000Z",
+            "failingSince": "1970-01-01T00:00:03.000Z",
+            "disabledReason": null,
+            "disabledAt": null,
+            "previousSecretExpiresAt": "1970-01-01T00:00:02.000Z",
+        });
+        // Compared as text: the field order is part of the answer.
+        assert_eq!(
+            serde_json::to_string(&view(&w)).unwrap(),
+            expected.to_string()
+        );
+        let mut with_secret = expected;
+        with_secret["secret"] = json!("whsec_new");
+        assert_eq!(
+            serde_json::to_string(&view_with_secret(&w)).unwrap(),
+            with_secret.to_string()
+        );
     }
 }
