@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorCode};
 use std::fmt;
 
 /// Every scope idv knows, in Regula's documented order, then idv's own additions.
-pub const SCOPES: &[&str] = &[
+pub(crate) const SCOPES: &[&str] = &[
     "session_all",
     "session",
     "session_all_patch",
@@ -164,10 +164,6 @@ impl PermissionSet {
             bits: [0; 3],
             everything: true,
         }
-    }
-
-    pub fn is_everything(&self) -> bool {
-        self.everything
     }
 
     /// Parses a list of permission strings; `*` grants everything.
@@ -349,7 +345,7 @@ mod tests {
 
     #[test]
     fn builtin_roles_parse() {
-        assert!(builtin_role("admin").unwrap().is_everything());
+        assert!(builtin_role("admin").unwrap().everything);
         let v = builtin_role("verifier").unwrap();
         assert!(v.allows(Permission::of("session_all", Op::Read)));
         assert!(!v.allows(Permission::of("user", Op::Write)));

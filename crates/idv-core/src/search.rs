@@ -28,13 +28,13 @@ pub const MAX_CONDITIONS: usize = 50;
 /// Values in one `$in` / `$nin` list, and entries of `workflows`.
 pub const MAX_IN_VALUES: usize = 100;
 /// Keys in a `metadata.` / `properties.` path.
-pub const MAX_PATH_SEGMENTS: usize = 4;
+pub(crate) const MAX_PATH_SEGMENTS: usize = 4;
 /// Longest key in such a path.
-pub const MAX_KEY_LEN: usize = 64;
+pub(crate) const MAX_KEY_LEN: usize = 64;
 /// Sort keys a request may give (the id tiebreak comes on top).
-pub const MAX_SORT_KEYS: usize = 3;
+pub(crate) const MAX_SORT_KEYS: usize = 3;
 /// Entries of `columns`.
-pub const MAX_COLUMNS: usize = 100;
+pub(crate) const MAX_COLUMNS: usize = 100;
 
 /// Top-level keys of the body that are accepted and ignored: a view's value is posted as-is.
 const IGNORED_KEYS: &[&str] = &["id", "title", "description", "groupIds", "userIds"];
@@ -253,7 +253,7 @@ impl SearchRequest {
 }
 
 /// The default order: newest first.
-pub const DEFAULT_SORT: SortKey = SortKey {
+pub(crate) const DEFAULT_SORT: SortKey = SortKey {
     column: Column::CreatedAt,
     descending: true,
 };
@@ -329,7 +329,7 @@ fn valid_column_name(s: &str) -> bool {
 
 /// Checks a `columns` list: each entry is `{"type": "field"|"property", "name": "..."}` or a
 /// bare string (a property id). Names are 1 to 128 of `[A-Za-z0-9_.-]`.
-pub fn parse_columns(v: &Value, at: &str) -> Result<Columns, Error> {
+pub(crate) fn parse_columns(v: &Value, at: &str) -> Result<Columns, Error> {
     let Value::Array(items) = v else {
         return Err(invalid(at, format!("must be a list, not {}", kind(v))));
     };
@@ -627,7 +627,7 @@ fn valid_key(k: &str) -> bool {
 }
 
 /// Parses a field name of a condition.
-pub fn parse_field(name: &str, at: &str) -> Result<Field, Error> {
+pub(crate) fn parse_field(name: &str, at: &str) -> Result<Field, Error> {
     if let Some(c) = Column::parse(name) {
         return Ok(Field::Column(c));
     }

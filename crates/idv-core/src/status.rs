@@ -4,9 +4,9 @@
 pub const NOT_COMPLETED: i64 = 0;
 pub const NOT_VERIFIED: i64 = 1;
 pub const VERIFIED: i64 = 2;
-pub const APPROVED: i64 = 3;
-pub const PENDING: i64 = 4;
-pub const REJECTED: i64 = 1000;
+pub(crate) const APPROVED: i64 = 3;
+pub(crate) const PENDING: i64 = 4;
+pub(crate) const REJECTED: i64 = 1000;
 
 const NAMES: &[(&str, i64)] = &[
     ("not_completed", NOT_COMPLETED),

@@ -51,7 +51,7 @@ pub struct ObjectInfo {
 }
 
 /// A byte range to read: `start..end` (end exclusive).
-pub type ByteRange = std::ops::Range<u64>;
+pub(crate) type ByteRange = std::ops::Range<u64>;
 
 /// The blob store.
 #[derive(Clone, Debug)]
@@ -80,14 +80,6 @@ impl Blobs {
             inner: Arc::new(fs),
             local_root: Some(root),
         })
-    }
-
-    /// Any object store (S3 and the in-memory store plug in here).
-    pub fn from_object_store(inner: Arc<dyn ObjectStore>) -> Self {
-        Self {
-            inner,
-            local_root: None,
-        }
     }
 
     /// Streams `source` to `key`, hashing as it goes; fails with `TooLarge` past `limit` bytes

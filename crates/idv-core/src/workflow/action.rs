@@ -41,7 +41,7 @@ pub struct ActionContext<'a> {
     /// The session's properties, visible as bare names.
     pub properties: &'a Map<String, Value>,
     /// File id → contents, for the binary properties the action's templates load.
-    pub binaries: &'a HashMap<String, Vec<u8>>,
+    pub(crate) binaries: &'a HashMap<String, Vec<u8>>,
 }
 
 /// An action rendered into the HTTP request to send.
@@ -61,7 +61,7 @@ pub struct RenderedRequest {
 
 impl Workflow {
     /// Renders action `action_id`'s `options` into a request.
-    pub fn render_action(
+    pub(crate) fn render_action(
         &self,
         action_id: &str,
         ctx: &ActionContext<'_>,
@@ -175,7 +175,7 @@ impl Workflow {
 
     /// Whether action `action_id` should run: its `when` holds over `properties` (no `when`:
     /// always). An unknown action never applies.
-    pub fn action_applies(&self, action_id: &str, properties: &Map<String, Value>) -> bool {
+    pub(crate) fn action_applies(&self, action_id: &str, properties: &Map<String, Value>) -> bool {
         self.action(action_id)
             .is_some_and(|a| a.when.as_ref().is_none_or(|w| w.evaluate(properties)))
     }

@@ -34,7 +34,7 @@ use super::transform;
 use super::{ActionContext, RenderedRequest, SubmitError, TransformOutcome, Transition, Workflow};
 
 /// Transitions one run may take before it is declared a cycle.
-pub const TRANSITION_BUDGET: usize = 64;
+pub(crate) const TRANSITION_BUDGET: usize = 64;
 
 /// A response to an action's HTTP call.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -278,7 +278,7 @@ impl Workflow {
     /// led to ERROR_DOC, the way back into DOC_READER leads to KYC_FAILED. The caller applies
     /// the check to the target of every transition, including a step's own loop back to itself,
     /// and again to a forced target that has its own limit. `None`: no limit or not reached.
-    pub fn attempts_exceeded(
+    pub(crate) fn attempts_exceeded(
         &self,
         step: &Step,
         completed_submissions: usize,

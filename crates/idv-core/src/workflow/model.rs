@@ -166,7 +166,7 @@ pub struct Step {
     pub is_final: bool,
     /// The `files[]` entry the submitted data is stored as and validated against.
     pub file_id: Option<String>,
-    pub cancel_lifetime_timer: bool,
+    pub(crate) cancel_lifetime_timer: bool,
     /// The raw, unrendered UI descriptor.
     pub client: Option<Value>,
     /// Transformer ids run over the submitted data.
@@ -183,7 +183,7 @@ pub struct Step {
 pub struct StepAction {
     pub id: String,
     /// `async: true`: runs in the background.
-    pub is_async: bool,
+    pub(crate) is_async: bool,
 }
 
 /// A transition target: `transit: {step, status?}`; the status is already a Regula integer.
@@ -361,7 +361,7 @@ pub struct FileSpec {
     pub id: String,
     pub kind: String,
     pub content_type: Option<String>,
-    pub json_schema: Option<Arc<jsonschema::Validator>>,
+    pub(crate) json_schema: Option<Arc<jsonschema::Validator>>,
 }
 
 /// Maps results to the standard blocks (DOCUMENT, LIVENESS, FACE_MATCH); `raw` keeps `options`,

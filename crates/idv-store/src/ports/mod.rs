@@ -37,7 +37,7 @@ pub mod health;
 pub mod idempotency_keys;
 pub mod jobs;
 pub mod outbox;
-pub mod search_views;
+pub(crate) mod search_views;
 pub mod sessions;
 pub mod settings;
 pub mod workflows;
