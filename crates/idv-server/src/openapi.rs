@@ -1,12 +1,43 @@
 //! The OpenAPI 3.1 document, generated from the route table so it cannot drift from the router.
 
+use crate::api::{self, Answer, Schemas};
 use crate::routes::{Access, table};
 use serde_json::{Map, Value, json};
+
+/// The `$ref` of the error body, which every error answer carries.
+const ERROR_REF: &str = "#/components/schemas/ErrorBody";
+
+fn error_content() -> Value {
+    json!({"application/json": {"schema": {"$ref": ERROR_REF}}})
+}
+
+/// An error answer of the document: its description and the error body.
+fn error_answer(description: &str) -> Value {
+    json!({"description": description, "content": error_content()})
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("schemas serialize")
+}
+
+fn success_description(status: u16) -> &'static str {
+    match status {
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No content",
+        206 => "Partial content",
+        304 => "Not modified",
+        _ => "Success",
+    }
+}
 
 /// The document for a server at `base_url`.
 pub fn document(base_url: &str) -> Value {
     let mut paths = Map::new();
+    let mut schemas: Schemas = Vec::new();
+    api::schema::<api::common::ErrorBody>(&mut schemas);
     for def in table() {
+        let contract = api::contract_for(&def.method, def.path);
         let mut op = Map::new();
         op.insert("summary".into(), json!(def.summary));
         op.insert("tags".into(), json!([def.tag]));
@@ -47,22 +78,57 @@ pub fn document(base_url: &str) -> Value {
                 op.insert("x-permissions-any-of".into(), json!(list));
             }
         }
-        if let Some(ex) = def.example {
-            let example: Value = serde_json::from_str(ex).unwrap_or(Value::Null);
+        let example: Option<Value> = def.example.and_then(|ex| serde_json::from_str(ex).ok());
+        if !contract.requests.is_empty() {
+            let mut content = Map::new();
+            for (media, schema) in &contract.requests {
+                let mut entry = json!({"schema": to_json(&schema(&mut schemas))});
+                if let (true, Some(ex)) = (*media == "application/json", &example) {
+                    entry["example"] = ex.clone();
+                }
+                content.insert((*media).into(), entry);
+            }
+            op.insert("requestBody".into(), json!({ "content": content }));
+        } else if let Some(ex) = example {
+            // A body no type describes yet.
             op.insert(
                 "requestBody".into(),
-                json!({"content": {"application/json": {"schema": {"type": "object"}, "example": example}}}),
+                json!({"content": {"application/json": {"schema": {"type": "object"}, "example": ex}}}),
             );
         }
         let mut responses = Map::new();
-        responses.insert("200".into(), json!({"description": "Success"}));
+        if contract.answers.is_empty() {
+            // A route that names no answer yet: any success, body undescribed.
+            responses.insert("2XX".into(), json!({"description": "Success"}));
+        }
+        for (status, answer) in &contract.answers {
+            let description = success_description(*status);
+            let entry = match answer {
+                Answer::Json(schema) => json!({
+                    "description": description,
+                    "content": {"application/json": {"schema": to_json(&schema(&mut schemas))}},
+                }),
+                Answer::Empty => json!({ "description": description }),
+                Answer::Media(media) => json!({
+                    "description": description,
+                    "content": {*media: {"schema": {"type": "string", "contentMediaType": media}}},
+                }),
+            };
+            responses.insert(status.to_string(), entry);
+        }
         // Every route's guard checks its parameters (crate::params).
         responses.insert(
             "400".into(),
             json!({"$ref": "#/components/responses/BadRequest"}),
         );
         for (status, description) in server_answers(def.method.as_str(), def.path, def.tag) {
-            responses.insert(status.into(), json!({ "description": description }));
+            let entry = if def.path == "/api/ready" {
+                // Readiness answers its own body, not an error.
+                json!({ "description": description })
+            } else {
+                error_answer(description)
+            };
+            responses.insert(status.into(), entry);
         }
         if def.access != Access::Public {
             responses.insert(
@@ -84,17 +150,29 @@ pub fn document(base_url: &str) -> Value {
             );
         }
         if idempotent {
-            responses.insert("409".into(), json!({"description": "The first request with this Idempotency-Key is still running (code idempotency_in_progress)"}));
-            responses.insert("422".into(), json!({"description": "This Idempotency-Key was used for a different request (code idempotency_key_reused)"}));
+            responses.insert("409".into(), error_answer("The first request with this Idempotency-Key is still running (code idempotency_in_progress)"));
+            responses.insert("422".into(), error_answer("This Idempotency-Key was used for a different request (code idempotency_key_reused)"));
         }
         if let Some(event) = crate::audit::events::event_for(&def.method, def.path) {
             op.insert("x-audit-action".into(), json!(event.action));
         }
+        // Any other status is an error of the catalogue, except on the gateways, which relay
+        // the service's own answers.
+        let other = if def.tag == "gateways" {
+            json!({"description": "The service's answer, relayed with its status and body"})
+        } else {
+            error_answer("An error: the body names its code (see the description of the API)")
+        };
+        responses.insert("default".into(), other);
         op.insert("responses".into(), Value::Object(responses));
         let entry = paths
             .entry(def.path.replace("{*", "{"))
             .or_insert_with(|| json!({}));
         entry[def.method.as_str().to_ascii_lowercase()] = Value::Object(op);
+    }
+    let mut components = Map::new();
+    for (name, schema) in schemas {
+        components.entry(name).or_insert_with(|| to_json(&schema));
     }
     json!({
         "openapi": "3.1.0",
@@ -110,6 +188,7 @@ pub fn document(base_url: &str) -> Value {
         "servers": [{"url": base_url}],
         "paths": paths,
         "components": {
+            "schemas": components,
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "ApiKey <key>"},
                 "Basic": {"type": "http", "scheme": "basic"},
@@ -117,10 +196,10 @@ pub fn document(base_url: &str) -> Value {
                 "Token": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Token <token>"}
             },
             "responses": {
-                "BadRequest": {"description": "A parameter or body the route cannot take: a path parameter or query name or value that is not UTF-8 or holds a NUL (path parameters and query names: any control) character (code invalid_parameter, naming the parameter), or a body problem named in the message (codes such as invalid_request, malformed_json)"},
-                "Unauthorized": {"description": "No, bad, expired or revoked credentials (codes missing_credentials, invalid_credentials, expired_credentials, revoked_credentials)"},
-                "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden)"},
-                "RateLimited": {"description": "Over the route's rate-limit profile (x-rate-limit-profile: s, m or l) for these credentials or this client address (code rate_limited); Retry-After gives the seconds to wait. Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset"}
+                "BadRequest": {"description": "A parameter or body the route cannot take: a path parameter or query name or value that is not UTF-8 or holds a NUL (path parameters and query names: any control) character (code invalid_parameter, naming the parameter), or a body problem named in the message (codes such as invalid_request, malformed_json)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "Unauthorized": {"description": "No, bad, expired or revoked credentials (codes missing_credentials, invalid_credentials, expired_credentials, revoked_credentials)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "RateLimited": {"description": "Over the route's rate-limit profile (x-rate-limit-profile: s, m or l) for these credentials or this client address (code rate_limited); Retry-After gives the seconds to wait. Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
             }
         }
     })

@@ -189,6 +189,7 @@ pub fn table() -> Vec<RouteDef> {
 #[derive(Clone)]
 struct Guard {
     state: AppState,
+    method: Method,
     access: Access,
     json: bool,
     /// The route's path template, for audit targets.
@@ -203,8 +204,24 @@ struct Guard {
 /// Rate limits, authenticates and authorizes before the handler runs (the handler finds the
 /// [`Principal`] in the request extensions), refuses parameters the database cannot hold
 /// ([`crate::params::check`]), applies `Idempotency-Key`, and records the audit entry of the
-/// answer.
-async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
+/// answer. Every answer is shown to the contract observer ([`crate::observe`]) when one is
+/// installed.
+async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    if !crate::observe::installed() {
+        return guarded(g, req, next).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (method, route) = (g.method.clone(), g.path);
+    let resp = guarded(g, req, next).await;
+    crate::observe::tap(&method, route, &host, resp).await
+}
+
+async fn guarded(g: Guard, mut req: Request, next: Next) -> Response {
     if g.json && !accepts_json(req.headers()) {
         return ApiError::new(
             ErrorCode::NotAcceptable,
@@ -407,6 +424,7 @@ pub fn router(state: AppState) -> Router {
         let filter = MethodFilter::try_from(def.method.clone()).expect("standard method");
         let guard_state = Guard {
             state: state.clone(),
+            method: def.method.clone(),
             access: def.access,
             json: def.json,
             path: def.path,
