@@ -36,6 +36,8 @@ pub fn document(base_url: &str) -> Value {
     let mut paths = Map::new();
     let mut schemas: Schemas = Vec::new();
     api::schema::<api::common::ErrorBody>(&mut schemas);
+    // The details of 410 session_deleted.
+    api::schema::<api::sessions::Tombstone>(&mut schemas);
     for def in table() {
         let contract = api::contract_for(&def.method, def.path);
         let mut op = Map::new();

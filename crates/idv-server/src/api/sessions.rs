@@ -262,3 +262,26 @@ pub struct SearchPage<'a> {
     /// The `after` of the next page; null on the last.
     pub next: Option<&'a str>,
 }
+
+/// A deleted session's tombstone: the `details` of its 410 `session_deleted`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tombstone<'a> {
+    pub id: &'a str,
+    pub workflow_id: &'a str,
+    /// The status the session had when it was deleted.
+    pub status: i64,
+    pub deleted_at: String,
+    pub deleted_by: DeletedBy<'a>,
+    pub reason: Option<&'a str>,
+}
+
+/// Who deleted a session: a user or API key (with its id), or `retention`.
+#[derive(Serialize, ToSchema)]
+pub struct DeletedBy<'a> {
+    pub name: &'a str,
+    /// `user`, `apikey` or `retention`.
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+}

@@ -3,7 +3,7 @@
 
 use super::Caller;
 use crate::api::sessions::{StepAnswer, UploadedFiles};
-use crate::body::{JsonBody, is_json_type, media_type};
+use crate::body::{Checked, JsonBody, is_json_type, media_type};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::sessions::{self, StartInput};
 use crate::ops::uploads::{Staged, Upload};
@@ -68,9 +68,8 @@ pub async fn patch(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body, _): JsonBody<Value>,
+    Checked(input): Checked<review::ReviewInput>,
 ) -> ApiResult<Response> {
-    let input = review::ReviewInput::parse(&body)?;
     let if_match = match headers.get(header::IF_MATCH) {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| {

@@ -115,6 +115,12 @@ impl ReviewInput {
     }
 }
 
+impl crate::body::CheckedBody for ReviewInput {
+    fn from_json(value: Value) -> ApiResult<Self> {
+        ReviewInput::parse(&value)
+    }
+}
+
 /// The `ETag` of a session: its revision, which every write bumps.
 pub fn etag(s: &SessionRecord) -> String {
     format!("\"{}\"", s.revision)

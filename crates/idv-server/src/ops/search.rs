@@ -48,11 +48,17 @@ fn number(name: &str, text: Option<&str>, default: i64, max: i64, hint: &str) ->
     }
 }
 
+impl crate::body::CheckedBody for SearchRequest {
+    fn from_json(value: Value) -> ApiResult<Self> {
+        Ok(SearchRequest::parse(&value)?)
+    }
+}
+
 /// Runs a search for `by` and answers `{items, total, totalCapped, next}`.
 pub async fn search(
     state: &AppState,
     by: &Principal,
-    body: &Value,
+    request: SearchRequest,
     paging: &Paging,
 ) -> ApiResult<SearchAnswer> {
     let reach = by
@@ -77,7 +83,6 @@ pub async fn search(
         MAX_SKIP,
         "; page deeper with `after` (the `next` of the previous page)",
     )?;
-    let request = SearchRequest::parse(body)?;
     let after = match paging.after.as_deref().map(str::trim) {
         Some(c) if !c.is_empty() => Some(search::decode_cursor(&request.sort, c)?),
         _ => None,
