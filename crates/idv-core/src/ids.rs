@@ -2,11 +2,13 @@
 //! (4 bytes of Unix seconds, then 8 random bytes), the shape Regula clients know from MongoDB
 //! ObjectIds; random tokens come from the OS generator.
 
+use crate::time::{Clock, SystemClock};
 use rand::{Rng, RngCore};
 
 /// A new 24-hex, time-ordered id.
 pub fn new_id() -> String {
-    let secs = (crate::time::now_ms() / 1000) as u32;
+    // The real time of making, whatever clock a server runs on: ids sort as they were made.
+    let secs = (SystemClock.now_ms() / 1000) as u32;
     let mut bytes = [0u8; 12];
     bytes[..4].copy_from_slice(&secs.to_be_bytes());
     rand::rng().fill_bytes(&mut bytes[4..]);

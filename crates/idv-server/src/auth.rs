@@ -156,7 +156,7 @@ pub struct Auth {
     /// another process within that time.
     key_cache: RwLock<HashMap<String, CachedKey>>,
     dummy_hash: String,
-    /// The time device tokens expire by (the server's clock, which tests move forward).
+    /// The time credentials expire by (the server's clock, which tests move forward).
     clock: Arc<dyn idv_core::time::Clock>,
 }
 
@@ -181,7 +181,7 @@ impl Auth {
         })
     }
 
-    /// This authenticator with device-token expiry judged by `clock`.
+    /// This authenticator with credential expiry judged by `clock`.
     pub fn with_clock(mut self, clock: Arc<dyn idv_core::time::Clock>) -> Self {
         self.clock = clock;
         self
@@ -344,7 +344,7 @@ impl Auth {
             ApiError::new(ErrorCode::InvalidCredentials, format!("not an idv API key: keys look like {API_KEY_PREFIX}<64 lowercase letters and digits>"))
         })?;
         let given = self.hash_secret(secret);
-        let now = idv_core::time::now_ms();
+        let now = self.clock.now_ms();
         let cached = {
             let cache = self.key_cache.read().expect("key cache lock");
             cache.get(id).filter(|c| c.until > Instant::now()).map(|c| {
@@ -430,7 +430,7 @@ impl Auth {
         let t = t
             .filter(|t| t.kind == TokenKind::Access)
             .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown access token"))?;
-        if t.expires_at <= idv_core::time::now_ms() {
+        if t.expires_at <= self.clock.now_ms() {
             return Err(ApiError::new(
                 ErrorCode::ExpiredCredentials,
                 "the access token has expired; refresh it at POST /api/auth/refresh",
@@ -543,19 +543,15 @@ impl Auth {
     /// The union of the permissions of `roles` (built-in or custom). Unknown names grant nothing.
     pub async fn permissions_for_roles(&self, roles: &[String]) -> ApiResult<PermissionSet> {
         let mut set = PermissionSet::default();
-        let mut custom = None;
+        let mut custom = Vec::new();
         for role in roles {
-            if let Some(p) = builtin_role(role) {
-                set.extend(&p);
-                continue;
+            match builtin_role(role) {
+                Some(p) => set.extend(&p),
+                None => custom.push(role.clone()),
             }
-            if custom.is_none() {
-                custom = Some(self.store.role_list().await?);
-            }
-            if let Some(r) = custom
-                .as_ref()
-                .and_then(|list| list.iter().find(|r| &r.name == role))
-            {
+        }
+        if !custom.is_empty() {
+            for r in self.store.roles_named(&custom).await? {
                 set.extend(&PermissionSet::parse(&r.permissions).unwrap_or_default());
             }
         }

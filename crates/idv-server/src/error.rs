@@ -30,13 +30,13 @@ impl From<Error> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => ApiError::new(
+            StoreError::Conflict { message: what, .. } => ApiError::new(
                 ErrorCode::SessionConflict,
                 format!("already exists: {what}"),
             ),
             // Input should be refused before it reaches the database (the route guard checks
             // parameters, the JSON reader bodies); this is the backstop, so it is logged.
-            StoreError::Invalid(msg) => {
+            StoreError::Invalid { message: msg, .. } => {
                 tracing::warn!(error = %msg, "the database refused a value of the request");
                 ApiError::new(
                     ErrorCode::InvalidRequest,
@@ -44,7 +44,7 @@ impl From<StoreError> for ApiError {
                      character); remove it and send the request again",
                 )
             }
-            StoreError::Backend(msg) => {
+            StoreError::Backend { message: msg, .. } => {
                 tracing::error!(error = %msg, "database error");
                 ApiError::new(
                     ErrorCode::Internal,

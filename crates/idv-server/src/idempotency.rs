@@ -1,5 +1,6 @@
 //! `Idempotency-Key` on creating `POST`s (every POST route but login, refresh, logout, search
-//! and the service gateways): the first successful answer (status, `Content-Type`, body) is
+//! and the service gateways; each route's row in [`crate::routes::table`] says whether it
+//! applies): the first successful answer (status, `Content-Type`, body) is
 //! kept for 24 hours under the caller (principal id; the client address on public routes) and
 //! the key, with the SHA-256 of method, path, query and body. A retry with the same key:
 //!
@@ -18,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -36,17 +37,6 @@ pub const MAX_ANSWER: usize = 16 << 20;
 pub const KEEP_MS: i64 = 24 * 3600 * 1000;
 /// How long a first request counts as running without finishing.
 pub const RUNNING_LEASE_MS: i64 = 10 * 60 * 1000;
-
-/// True for the routes idempotency applies to.
-pub fn applies_to(method: &Method, path: &str, tag: &str) -> bool {
-    method == Method::POST
-        && tag != "gateways"
-        && !matches!(
-            path,
-            "/api/auth/login" | "/api/auth/refresh" | "/api/auth/logout"
-        )
-        && !path.ends_with("/search")
-}
 
 /// The hash a retry must match: method, path, query and body, each length-prefixed.
 pub fn request_hash(method: &str, path: &str, query: &str, body: &[u8]) -> String {
@@ -242,14 +232,5 @@ mod tests {
             request_hash("POST", "/api/xa", "=1", b"{}"),
             request_hash("POST", "/api/x", "a=1", b"{}")
         );
-        assert!(applies_to(&Method::POST, "/api/sessions", "sessions"));
-        assert!(!applies_to(&Method::POST, "/api/auth/login", "auth"));
-        assert!(!applies_to(
-            &Method::POST,
-            "/api/sessions/search",
-            "sessions"
-        ));
-        assert!(!applies_to(&Method::POST, "/drapi/{*path}", "gateways"));
-        assert!(!applies_to(&Method::GET, "/api/sessions", "sessions"));
     }
 }

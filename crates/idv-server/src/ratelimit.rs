@@ -2,8 +2,9 @@
 //! logins and minting credentials, `m` (100) for other writes and `l` (1000) for reads, each a
 //! fixed window per key. A request must pass both the limit of its credential (principal id)
 //! and that of its client address (the TCP peer; `X-Forwarded-For` is not trusted); public
-//! routes count per address only. Health, readiness, the OpenAPI document and asset content are
-//! exempt.
+//! routes count per address only. Each route's profile (or its exemption: health, readiness,
+//! the OpenAPI document and asset content) is declared in its row of the route table
+//! ([`crate::routes::table`]).
 //!
 //! Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds; the
 //! IETF draft's names) for the tighter of the two limits; over a limit the answer is 429
@@ -15,88 +16,17 @@
 //! if every key is still active it is emptied (those keys start counting afresh) rather than
 //! grow without end.
 
+pub use crate::config::ratelimit::{ProfileConfig, Profiles, RateLimitConfig};
+use crate::config::scheduler::Period;
 use crate::error::ApiError;
-use crate::scheduler::Period;
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use idv_core::ErrorCode;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
-
-/// `rateLimit`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct RateLimitConfig {
-    pub enabled: bool,
-    pub profiles: Profiles,
-}
-
-/// `rateLimit.profiles`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct Profiles {
-    pub s: ProfileConfig,
-    pub m: ProfileConfig,
-    pub l: ProfileConfig,
-}
-
-/// One profile: at most `limit` requests per `window` (`1m`, `30s`, `1h`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProfileConfig {
-    pub window: Period,
-    pub limit: u64,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            profiles: Profiles::default(),
-        }
-    }
-}
-
-impl Default for Profiles {
-    fn default() -> Self {
-        let p = |limit| ProfileConfig {
-            window: Period(60),
-            limit,
-        };
-        Self {
-            s: p(10),
-            m: p(100),
-            l: p(1000),
-        }
-    }
-}
-
-impl RateLimitConfig {
-    /// Windows of at least a second and limits of at least one; the error names the key.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in [
-            ("s", &self.profiles.s),
-            ("m", &self.profiles.m),
-            ("l", &self.profiles.l),
-        ] {
-            if p.window.seconds() == 0 {
-                return Err(format!(
-                    "bad value for `rateLimit.profiles.{name}.window`: must be at least 1s"
-                ));
-            }
-            if p.limit == 0 {
-                return Err(format!(
-                    "bad value for `rateLimit.profiles.{name}.limit`: must be at least 1 (turn limits off with rateLimit.enabled: false)"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// A rate-limit profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,33 +48,6 @@ impl Profile {
     fn index(self) -> usize {
         self as usize
     }
-}
-
-/// The profile of a route, from its method and path template; `None`: exempt.
-pub fn profile_for(method: &Method, path: &str) -> Option<Profile> {
-    match path {
-        "/api/health" | "/api/ready" | "/api/openapi.json" | "/api/v1/assets/{assetId}/content" => {
-            return None;
-        }
-        _ => {}
-    }
-    let minting = matches!(
-        (method.as_str(), path),
-        ("POST", "/api/auth/login")
-            | ("POST", "/api/auth/refresh")
-            | ("POST", "/api/apikey")
-            | ("POST", "/api/security/apikey")
-            | ("POST", "/api/device/ephemeral")
-            | ("POST", "/api/v1/deeplink")
-            | ("GET", "/api/deeplink/qrcode")
-    );
-    Some(if minting {
-        Profile::S
-    } else if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
-        Profile::L
-    } else {
-        Profile::M
-    })
 }
 
 /// Keys per table before idle ones are dropped (one table per profile and kind of key, in
@@ -413,34 +316,5 @@ mod tests {
             .map(|s| s.lock().unwrap().len())
             .sum();
         assert!(total <= MAX_KEYS, "{total}");
-    }
-
-    #[test]
-    fn profiles_by_route() {
-        assert_eq!(profile_for(&Method::GET, "/api/health"), None);
-        assert_eq!(
-            profile_for(&Method::GET, "/api/v1/assets/{assetId}/content"),
-            None
-        );
-        assert_eq!(
-            profile_for(&Method::POST, "/api/auth/login"),
-            Some(Profile::S)
-        );
-        assert_eq!(
-            profile_for(&Method::GET, "/api/deeplink/qrcode"),
-            Some(Profile::S)
-        );
-        assert_eq!(
-            profile_for(&Method::POST, "/api/sessions"),
-            Some(Profile::M)
-        );
-        assert_eq!(
-            profile_for(&Method::DELETE, "/api/apikey/{id}"),
-            Some(Profile::M)
-        );
-        assert_eq!(
-            profile_for(&Method::GET, "/api/sessions/{id}"),
-            Some(Profile::L)
-        );
     }
 }

@@ -1,13 +1,18 @@
-//! The route table. Every route is declared once here with what it needs (public, any
-//! authenticated caller, or one of a list of permissions); the router, the authentication guard
-//! and the OpenAPI document are all built from this table, so no route can be added unguarded or
-//! undocumented.
+//! The route table. Every route is declared once here, in one row, with every fact about it:
+//! what it needs from its caller (public, any authenticated caller, or one of a list of
+//! permissions), its rate-limit profile, its audit action (or why it has none), whether
+//! `Idempotency-Key` applies, whether it mints credentials, and its OpenAPI operation (tag,
+//! summary, example body, the statuses it answers). The router, the guard and the OpenAPI
+//! document are all built from this table and nothing else, so no route can be added unguarded,
+//! unlimited or undocumented, and no fact can be kept in a second place that drifts.
 
+use crate::api::{self, Answer, Contract};
+use crate::audit::events::{Event, Target};
 use crate::auth::Principal;
 use crate::body::accepts_json;
 use crate::error::ApiError;
 use crate::handlers::*;
-use crate::ratelimit;
+use crate::ratelimit::{self, Profile};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -33,19 +38,192 @@ pub enum Access {
     AnyOf(&'static [(&'static str, Op)]),
 }
 
-/// One route.
+/// Whether a route's answers go to the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// Every answer is recorded as this event (a refused permission too; missing or bad
+    /// credentials name no actor and are not).
+    Recorded(Event),
+    /// Not recorded, for this reason. Every route that is not a `GET` states one.
+    NotRecorded(&'static str),
+}
+
+/// A query parameter a route reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryParam {
+    pub name: &'static str,
+    pub required: bool,
+    /// May be given more than once (`?workflowId=a&workflowId=b`).
+    pub repeated: bool,
+    pub kind: ParamKind,
+    pub description: &'static str,
+}
+
+/// What a query parameter's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    Text,
+    /// A whole number from `min` to `max`.
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// A time: ISO-8601 (`2026-01-31T10:00:00Z`, or a date `2026-01-31`) or milliseconds
+    /// since 1970.
+    Time,
+    /// One of these values.
+    OneOf(&'static [&'static str]),
+    /// Text that matches this regular expression.
+    Pattern(&'static str),
+}
+
+/// A required query parameter.
+const fn required(name: &'static str, kind: ParamKind, description: &'static str) -> QueryParam {
+    QueryParam {
+        name,
+        required: true,
+        repeated: false,
+        kind,
+        description,
+    }
+}
+
+/// An optional query parameter.
+const fn optional(name: &'static str, kind: ParamKind, description: &'static str) -> QueryParam {
+    QueryParam {
+        required: false,
+        ..required(name, kind, description)
+    }
+}
+
+impl QueryParam {
+    const fn repeated(mut self) -> Self {
+        self.repeated = true;
+        self
+    }
+}
+
+/// One route, with every fact about it: the router, the guard (authentication, permissions,
+/// rate limit, `Idempotency-Key`, audit entry) and the OpenAPI document all read this row and
+/// nothing else.
 pub struct RouteDef {
     pub method: Method,
     /// axum path syntax (`/api/sessions/{id}`), which is also OpenAPI's.
     pub path: &'static str,
     pub access: Access,
+    /// The rate-limit profile requests count against; `None`: exempt.
+    pub rate: Option<Profile>,
     pub tag: &'static str,
     pub summary: &'static str,
     /// Answers JSON, so an `Accept` that excludes JSON gets 406.
     pub json: bool,
     /// An example request body (JSON text), for the OpenAPI document.
     pub example: Option<&'static str>,
+    pub audit: Audit,
+    /// `Idempotency-Key` applies ([`crate::idempotency`]).
+    pub idempotent: bool,
+    /// The answer carries a new credential (a key, token, link or secret): such a route must be
+    /// in the strict profile and audited (the table's tests check it).
+    pub mints_credentials: bool,
+    /// The query parameters the route reads (besides `authorization`, which every route that
+    /// needs credentials takes).
+    pub query: Vec<QueryParam>,
+    /// Statuses the route answers beyond the common ones the document adds for every route of
+    /// its kind (see [`crate::openapi`]), with what they mean. When one of them is a success
+    /// (2xx), the route answers no other success (no default 200).
+    pub answers: Vec<(u16, &'static str)>,
+    /// Touches neither the database nor file storage, so it cannot fail with a 500.
+    pub infallible: bool,
+    /// Relays another service's answers with their status (the gateways): any status may come.
+    pub relays: bool,
+    /// The types of its request and success bodies, for the OpenAPI document ([`crate::api`]).
+    pub contract: Contract,
     make: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+impl RouteDef {
+    /// Answers something other than JSON (files, streams, relayed bodies): no 406 check.
+    fn raw(mut self) -> Self {
+        self.json = false;
+        self
+    }
+
+    fn example(mut self, json: &'static str) -> Self {
+        self.example = Some(json);
+        self
+    }
+
+    fn audit(mut self, event: Event) -> Self {
+        self.audit = Audit::Recorded(event);
+        self
+    }
+
+    fn not_audited(mut self, reason: &'static str) -> Self {
+        self.audit = Audit::NotRecorded(reason);
+        self
+    }
+
+    fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
+    }
+
+    fn mints_credentials(mut self) -> Self {
+        self.mints_credentials = true;
+        self
+    }
+
+    fn answers(mut self, answers: &[(u16, &'static str)]) -> Self {
+        self.answers.extend_from_slice(answers);
+        self
+    }
+
+    fn query<const N: usize>(mut self, params: [QueryParam; N]) -> Self {
+        self.query.extend(params);
+        self
+    }
+
+    fn relays(mut self) -> Self {
+        self.relays = true;
+        self
+    }
+
+    /// Takes a JSON body of type `T` (its schema goes in the document).
+    fn takes<T: utoipa::ToSchema>(mut self) -> Self {
+        self.contract = self.contract.body::<T>();
+        self
+    }
+
+    /// Takes a body of media type `media` with this schema.
+    fn takes_as(mut self, media: &'static str, schema: api::SchemaFn) -> Self {
+        self.contract = self.contract.request(media, schema);
+        self
+    }
+
+    /// Answers `status` with a JSON body of type `T`.
+    fn returns<T: utoipa::ToSchema>(mut self, status: u16) -> Self {
+        self.contract = self.contract.answer::<T>(status);
+        self
+    }
+
+    /// Answers `status` with `answer` (no body, or another media type).
+    fn returns_as(mut self, status: u16, answer: Answer) -> Self {
+        self.contract = self.contract.answer_with(status, answer);
+        self
+    }
+
+    fn infallible(mut self) -> Self {
+        self.infallible = true;
+        self
+    }
+
+    /// The audit event of the route, if it is audited.
+    pub fn audit_event(&self) -> Option<Event> {
+        match self.audit {
+            Audit::Recorded(e) => Some(e),
+            Audit::NotRecorded(_) => None,
+        }
+    }
 }
 
 const SESSION_READ: &[(&str, Op)] = &[("session", Op::Read), ("session_all", Op::Read)];
@@ -83,19 +261,99 @@ const WEBHOOK_READ: &[(&str, Op)] = &[("webhook", Op::Read)];
 const WEBHOOK_WRITE: &[(&str, Op)] = &[("webhook", Op::Write)];
 const WEBHOOK_DELETE: &[(&str, Op)] = &[("webhook", Op::Delete)];
 
+/// The rate-limit profiles, for the table's rows.
+const S: Option<Profile> = Some(Profile::S);
+const M: Option<Profile> = Some(Profile::M);
+const L: Option<Profile> = Some(Profile::L);
+const EXEMPT: Option<Profile> = None;
+
+/// The service gateways relay the service's own answers with their status; these are theirs.
+const GATEWAY_ANSWERS: &[(u16, &str)] = &[
+    (
+        502,
+        "The service cannot be reached (code bad_gateway); the service's own answers are relayed with their status",
+    ),
+    (
+        503,
+        "The gateway is off on this server (code gateway_disabled): services.docreader.enabled / services.faceapi.enabled and their url",
+    ),
+    (
+        504,
+        "The service did not answer within services.api.timeout (code gateway_timeout)",
+    ),
+    (
+        413,
+        "The request body is larger than services.api.maxBodySize (code payload_too_large)",
+    ),
+];
+/// The answers of a route that reads a JSON body.
+const JSON_BODY: &[(u16, &str)] = &[
+    (
+        413,
+        "The body is larger than services.api.maxBodySize (code payload_too_large)",
+    ),
+    (
+        415,
+        "The body is not JSON: send it with Content-Type: application/json (code unsupported_media_type)",
+    ),
+];
+/// The answers of a route that reads a YAML or JSON document.
+const DOCUMENT_BODY: &[(u16, &str)] = &[
+    (
+        413,
+        "The document is larger than services.api.maxBodySize (code payload_too_large)",
+    ),
+    (
+        415,
+        "The Content-Type is not application/yaml, application/x-yaml, text/yaml or application/json (code unsupported_media_type)",
+    ),
+];
+const SESSION_NOT_FOUND: (u16, &str) = (
+    404,
+    "No session with this id that the caller may reach (code session_not_found)",
+);
+const SESSION_DELETED: (u16, &str) = (
+    410,
+    "The session was deleted (code session_deleted); details hold its tombstone {id, workflowId, status, deletedAt, deletedBy, reason}",
+);
+const WEBHOOK_NOT_FOUND: (u16, &str) = (
+    404,
+    "No webhook endpoint with this id (code webhook_not_found)",
+);
+/// The event types of the event feed and stream (`webhook.test` goes to one endpoint only).
+const FEED_TYPES: &[&str] = &[
+    crate::events::SESSION_CREATED,
+    crate::events::STEP_COMPLETED,
+    crate::events::STATUS_CHANGED,
+    crate::events::COMPLETED,
+    crate::events::EXPIRED,
+    crate::events::DELETED,
+];
+const EVENT_CURSOR: ParamKind = ParamKind::Pattern(r"^[0-9]+(\.[0-9]+)?$");
+const NOT_AUDITED_RELAYED: &str =
+    "relayed to the Document Reader or Face API service, which keeps its own log";
+
+/// A row: method and path, access, rate-limit profile, tag, summary and handler; the other
+/// facts are added with the builder methods of [`RouteDef`].
 macro_rules! route {
-    ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path) => {
-        route!($method $path, $access, $tag, $summary, $handler, json = true, example = None)
-    };
-    ($method:ident $path:literal, $access:expr, $tag:literal, $summary:literal, $handler:path, json = $json:expr, example = $ex:expr) => {
+    ($method:ident $path:literal, $access:expr, $rate:expr, $tag:literal, $summary:literal, $handler:path) => {
         RouteDef {
             method: Method::$method,
             path: $path,
             access: $access,
+            rate: $rate,
             tag: $tag,
             summary: $summary,
-            json: $json,
-            example: $ex,
+            json: true,
+            example: None,
+            audit: Audit::NotRecorded(""),
+            idempotent: false,
+            mints_credentials: false,
+            query: Vec::new(),
+            answers: Vec::new(),
+            contract: Contract::new(),
+            infallible: false,
+            relays: false,
             make: |f| on(f, $handler),
         }
     };
@@ -104,85 +362,345 @@ macro_rules! route {
 /// Every route of the API.
 pub fn table() -> Vec<RouteDef> {
     use Access::*;
+    use ParamKind::*;
+    use Target::{Noted, Param};
     vec![
-        route!(GET "/api/health", Public, "system", "Liveness: answers while the process serves requests", system::health),
-        route!(GET "/api/ready", Public, "system", "Readiness: answers 200 when the database answers, 503 otherwise", system::ready),
-        route!(GET "/api/openapi.json", Public, "system", "This OpenAPI 3.1 document", system::openapi),
-        route!(POST "/api/auth/login", Public, "auth", "Exchange a user name and password for a Bearer access token and a refresh token", auth::login, json = true, example = Some(r#"{"username": "admin", "password": "s3cret-pass"}"#)),
-        route!(POST "/api/auth/refresh", Public, "auth", "Exchange a refresh token for a new token pair (the old pair stops working)", auth::refresh, json = true, example = Some(r#"{"refreshToken": "idvrt_..."}"#)),
-        route!(POST "/api/auth/logout", Authenticated, "auth", "End the Bearer login: its access and refresh tokens stop working", auth::logout),
-        route!(POST "/api/apikey", AnyOf(APIKEY_WRITE), "apikeys", "Create an API key; the response's `token` is shown only once", apikeys::create, json = true, example = Some(r#"{"name": "My API key", "ttl": 6000, "permissions": ["session_all:read"]}"#)),
-        route!(POST "/api/security/apikey", AnyOf(APIKEY_WRITE), "apikeys", "Create an API key (alias of POST /api/apikey)", apikeys::create, json = true, example = Some(r#"{"name": "My API key", "ttl": 6000, "permissions": ["ephemeral_device:write"]}"#)),
-        route!(GET "/api/apikey", AnyOf(APIKEY_READ), "apikeys", "List API keys (own, or all with apikey_all:read); never the secrets", apikeys::list),
-        route!(GET "/api/apikey/{id}", AnyOf(APIKEY_READ), "apikeys", "One API key, without its secret", apikeys::get),
-        route!(DELETE "/api/apikey/{id}", AnyOf(APIKEY_DELETE), "apikeys", "Revoke an API key; it stops working at once", apikeys::revoke),
-        route!(GET "/api/security/roles", AnyOf(USER_READ), "security", "Built-in and custom roles with their permissions", security::list_roles),
-        route!(POST "/api/security/roles", AnyOf(USER_WRITE), "security", "Create a custom role", security::create_role, json = true, example = Some(r#"{"name": "Session Observer", "permissions": ["session:read", "session:subscribe"]}"#)),
-        route!(GET "/api/security/users", AnyOf(USER_READ), "security", "List users", security::list_users),
-        route!(POST "/api/security/users", AnyOf(USER_WRITE), "security", "Create a user", security::create_user, json = true, example = Some(r#"{"name": "operator", "password": "a long password", "email": "op@example.com", "roles": ["verifier"]}"#)),
-        route!(GET "/api/security/users/{id}", AnyOf(USER_READ), "security", "One user", security::get_user),
-        route!(PATCH "/api/security/users/{id}", AnyOf(USER_WRITE), "security", "Change a user: `roles` replaces the whole list; also `active`, `email`, `password`", security::patch_user, json = true, example = Some(r#"{"roles": ["verifier", "device"]}"#)),
-        route!(DELETE "/api/security/users/{id}", AnyOf(USER_DELETE), "security", "Delete a user and end its logins", security::delete_user),
-        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list),
-        route!(POST "/api/workflows", AnyOf(WORKFLOW_WRITE), "workflows", "Load a workflow definition (YAML as application/yaml, application/x-yaml or text/yaml, or JSON); every problem is listed with its path and line", workflows::create),
-        route!(POST "/api/workflows/reload", AnyOf(WORKFLOW_RELOAD), "workflows", "Load the workflows and localization folders again now (the reloadWorkflows job does it on its schedule): changed files become new revisions, running sessions keep theirs, a broken file is listed under `problems` and its stored revision stays", workflows::reload),
-        route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), "workflows", "A workflow's summary and full definition", workflows::get),
-        route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete),
-        route!(GET "/api/translations", AnyOf(TRANSLATIONS_READ), "workflows", "Localization entries, optionally for one locale (?locale=en-us)", workflows::list_translations),
-        route!(POST "/api/translations", AnyOf(TRANSLATIONS_WRITE), "workflows", "Load a localization file: a list of {key, code, value}", workflows::put_translations),
-        route!(POST "/api/sessions", AnyOf(SESSION_WRITE), "sessions", "Start a session of ?workflowId=; answers the full session", sessions::start, json = true, example = Some(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en"}"#)),
-        route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), "sessions", "The session container: status, properties, files (with URLs), metadata, steps, history, legalHold; the ETag header is the session's revision (for If-Match on PATCH). A deleted session answers 410 session_deleted", sessions::get),
-        route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body; all parts or none, at most services.api.maxUploadParts parts and services.api.maxBodySize in all)", sessions::step, json = true, example = Some(r#"{"continue": true}"#)),
-        route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), "sessions", "Download a session file (supports Range and If-None-Match)", files::download, json = false, example = None),
-        route!(GET "/api/v1/assets/{assetId}/content", Public, "assets", "A workflow asset's bytes, with its Content-Type, ETag (If-None-Match answers 304) and Cache-Control. Public, without credentials: SDKs load assets as plain image URLs, so never store secrets as assets", assets::content, json = false, example = None),
-        route!(GET "/api/v1/assets", AnyOf(ASSETS_READ), "assets", "List workflow assets: [{id, contentType, size, sha256, createdAt, updatedAt, url}]", assets::list),
-        route!(GET "/api/v1/assets/{assetId}", AnyOf(ASSETS_READ), "assets", "One asset's metadata", assets::get),
-        route!(PUT "/api/v1/assets/{assetId}", AnyOf(ASSETS_WRITE), "assets", "Store an asset: the raw body is the file, Content-Type its type (default: from the id's extension). Ids are 1-128 of [A-Za-z0-9_.-]; at most services.api.maxBodySize. 201 when new, 200 when replaced", assets::put),
-        route!(DELETE "/api/v1/assets/{assetId}", AnyOf(ASSETS_DELETE), "assets", "Delete an asset and its bytes", assets::delete),
+        route!(GET "/api/health", Public, EXEMPT, "system", "Liveness: answers while the process serves requests", system::health)
+            .infallible(),
+        route!(GET "/api/ready", Public, EXEMPT, "system", "Readiness: answers 200 when the database answers, 503 otherwise", system::ready)
+            .answers(&[(503, "The database does not answer: {\"status\": \"unavailable\", \"database\"}")]),
+        route!(GET "/api/openapi.json", Public, EXEMPT, "system", "This OpenAPI 3.1 document", system::openapi)
+            .infallible(),
+        route!(POST "/api/auth/login", Public, S, "auth", "Exchange a user name and password for a Bearer access token and a refresh token", auth::login)
+            .mints_credentials()
+            .example(r#"{"username": "admin", "password": "s3cret-pass"}"#)
+            .audit(Event::new("auth.login", Noted).failed_as("auth.login_failed"))
+            .answers(JSON_BODY)
+            .answers(&[(401, "Wrong user name or password, or the user is not active (code invalid_credentials)")]),
+        route!(POST "/api/auth/refresh", Public, S, "auth", "Exchange a refresh token for a new token pair (the old pair stops working)", auth::refresh)
+            .mints_credentials()
+            .example(r#"{"refreshToken": "idvrt_..."}"#)
+            .audit(Event::new("auth.refresh", Target::None).failed_as("auth.refresh_failed"))
+            .answers(JSON_BODY)
+            .answers(&[(401, "An unknown, already used or expired refresh token (codes invalid_credentials, expired_credentials)")]),
+        route!(POST "/api/auth/logout", Authenticated, M, "auth", "End the Bearer login: its access and refresh tokens stop working", auth::logout)
+            .audit(Event::new("auth.logout", Target::None))
+            .answers(&[(204, "Logged out: the login's access and refresh tokens stop working")]),
+        route!(POST "/api/apikey", AnyOf(APIKEY_WRITE), S, "apikeys", "Create an API key; the response's `token` is shown only once", apikeys::create)
+            .mints_credentials()
+            .example(r#"{"name": "My API key", "ttl": 6000, "permissions": ["session_all:read"]}"#)
+            .audit(Event::new("apikey.created", Noted))
+            .idempotent()
+            .answers(JSON_BODY),
+        route!(POST "/api/security/apikey", AnyOf(APIKEY_WRITE), S, "apikeys", "Create an API key (alias of POST /api/apikey)", apikeys::create)
+            .mints_credentials()
+            .example(r#"{"name": "My API key", "ttl": 6000, "permissions": ["ephemeral_device:write"]}"#)
+            .audit(Event::new("apikey.created", Noted))
+            .idempotent()
+            .answers(JSON_BODY),
+        route!(GET "/api/apikey", AnyOf(APIKEY_READ), L, "apikeys", "List API keys (own, or all with apikey_all:read); never the secrets", apikeys::list),
+        route!(GET "/api/apikey/{id}", AnyOf(APIKEY_READ), L, "apikeys", "One API key, without its secret", apikeys::get)
+            .answers(&[(404, "No API key with this id that the caller may see (code apikey_not_found)")]),
+        route!(DELETE "/api/apikey/{id}", AnyOf(APIKEY_DELETE), M, "apikeys", "Revoke an API key; it stops working at once", apikeys::revoke)
+            .audit(Event::new("apikey.revoked", Param("id")))
+            .answers(&[(404, "No API key with this id that the caller may revoke (code apikey_not_found)")]),
+        route!(GET "/api/security/roles", AnyOf(USER_READ), L, "security", "Built-in and custom roles with their permissions", security::list_roles),
+        route!(POST "/api/security/roles", AnyOf(USER_WRITE), M, "security", "Create a custom role", security::create_role)
+            .example(r#"{"name": "Session Observer", "permissions": ["session:read", "session:subscribe"]}"#)
+            .audit(Event::new("role.created", Noted))
+            .idempotent()
+            .answers(JSON_BODY)
+            .answers(&[(409, "A role with this name exists (code role_exists)")]),
+        route!(GET "/api/security/users", AnyOf(USER_READ), L, "security", "List users", security::list_users),
+        route!(POST "/api/security/users", AnyOf(USER_WRITE), S, "security", "Create a user", security::create_user)
+            .mints_credentials()
+            .example(r#"{"name": "operator", "password": "a long password", "email": "op@example.com", "roles": ["verifier"]}"#)
+            .audit(Event::new("user.created", Noted))
+            .idempotent()
+            .answers(JSON_BODY)
+            .answers(&[(409, "A user with this name exists (code user_exists)")]),
+        route!(GET "/api/security/users/{id}", AnyOf(USER_READ), L, "security", "One user", security::get_user)
+            .answers(&[(404, "No user with this id (code user_not_found)")]),
+        route!(PATCH "/api/security/users/{id}", AnyOf(USER_WRITE), M, "security", "Change a user: `roles` replaces the whole list; also `active`, `email`, `password`", security::patch_user)
+            .example(r#"{"roles": ["verifier", "device"]}"#)
+            .audit(Event::new("user.updated", Param("id")))
+            .answers(JSON_BODY)
+            .answers(&[(404, "No user with this id (code user_not_found)")]),
+        route!(DELETE "/api/security/users/{id}", AnyOf(USER_DELETE), M, "security", "Delete a user and end its logins", security::delete_user)
+            .audit(Event::new("user.deleted", Param("id")))
+            .answers(&[(204, "Deleted; its logins end"), (404, "No user with this id (code user_not_found)")]),
+        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list)
+            .returns_as(200, Answer::Json(api::list::<api::workflows::WorkflowSummary>)),
+        route!(POST "/api/workflows", AnyOf(WORKFLOW_WRITE), M, "workflows", "Load a workflow definition (YAML as application/yaml, application/x-yaml or text/yaml, or JSON); every problem is listed with its path and line", workflows::create)
+            .takes_as("application/yaml", api::schema::<api::workflows::WorkflowDefinition>).takes_as("application/json", api::schema::<api::workflows::WorkflowDefinition>).returns::<api::workflows::WorkflowApplied>(200)
+            .not_audited("the stored workflow revision records who loaded it and when")
+            .idempotent()
+            .answers(DOCUMENT_BODY),
+        route!(POST "/api/workflows/reload", AnyOf(WORKFLOW_RELOAD), M, "workflows", "Load the workflows and localization folders again now (the reloadWorkflows job does it on its schedule): changed files become new revisions, running sessions keep theirs, a broken file is listed under `problems` and its stored revision stays", workflows::reload)
+            .returns::<api::workflows::ReloadSummary>(200)
+            .not_audited("reads the server's own configured folders again; the caller supplies nothing")
+            .idempotent(),
+        route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), L, "workflows", "A workflow's summary and full definition", workflows::get)
+            .returns::<api::workflows::Workflow>(200)
+            .answers(&[(404, "No workflow with this id (code workflow_not_found)")]),
+        route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), M, "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete)
+            .returns::<api::workflows::WorkflowDeleted>(200)
+            .audit(Event::new("workflow.deleted", Param("id")))
+            .answers(&[(404, "No workflow with this id that the caller may delete (code workflow_not_found)")]),
+        route!(GET "/api/translations", AnyOf(TRANSLATIONS_READ), L, "workflows", "Localization entries, optionally for one locale (?locale=en-us)", workflows::list_translations)
+            .returns_as(200, Answer::Json(api::list::<api::workflows::Translation>))
+            .query([optional("locale", Text, "Only the entries of this locale (en-us); every locale when absent")]),
+        route!(POST "/api/translations", AnyOf(TRANSLATIONS_WRITE), M, "workflows", "Load a localization file: a list of {key, code, value}", workflows::put_translations)
+            .takes_as("application/yaml", api::schema::<api::workflows::TranslationsFile>).takes_as("application/json", api::schema::<api::workflows::TranslationsFile>).returns::<api::workflows::TranslationsApplied>(200)
+            .not_audited("localization text only; the stored entries replace the earlier text")
+            .idempotent()
+            .answers(DOCUMENT_BODY),
+        route!(POST "/api/sessions", AnyOf(SESSION_WRITE), M, "sessions", "Start a session of ?workflowId=; answers the full session", sessions::start)
+            .takes::<api::sessions::StartSession>().returns::<api::sessions::Session>(200)
+            .example(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en"}"#)
+            .not_audited("the session records who started it and when, and the event feed has session.created")
+            .idempotent()
+            .query([required("workflowId", Text, "The workflow to start a session of")])
+            .answers(JSON_BODY)
+            .answers(&[(404, "No workflow with this id (code workflow_not_found)"), (409, "The session's first write lost to a concurrent one (code session_conflict); start again")]),
+        route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), L, "sessions", "The session container: status, properties, files (with URLs), metadata, steps, history, legalHold; the ETag header is the session's revision (for If-Match on PATCH). A deleted session answers 410 session_deleted", sessions::get)
+            .returns::<api::sessions::Session>(200)
+            .audit(Event::new("session.read", Param("id")))
+            .answers(&[SESSION_NOT_FOUND, SESSION_DELETED]),
+        route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), M, "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body; all parts or none, at most services.api.maxUploadParts parts and services.api.maxBodySize in all)", sessions::step)
+            .takes_as("application/json", api::any).takes_as("multipart/form-data", api::sessions::multipart_schema).takes_as("application/octet-stream", api::sessions::binary_schema).returns::<api::sessions::StepAnswer>(200)
+            .example(r#"{"continue": true}"#)
+            .not_audited("the session keeps every submission in its steps, and the event feed has session.step_completed")
+            .idempotent()
+            .query([
+                optional("type", OneOf(&["data", "file"]), "data: the body is the step's JSON data; file: the body is files (multipart/form-data, each part a file, or one raw file). Default: data for a JSON body or none, file otherwise"),
+                optional("property", Text, "type=file: the binary property the files fill (a multipart part named after a binary property fills that one)"),
+                optional("name", Text, "type=file with a raw body: the file's name (default upload)"),
+            ])
+            .answers(JSON_BODY)
+            .answers(&[
+                (404, "No such session (code session_not_found) or step (code step_not_found)"),
+                (409, "The step is not the session's current step (code step_not_current), the session has ended (code session_ended), or a concurrent write won (code session_conflict)"),
+                SESSION_DELETED,
+                (422, "The data does not fit the step's schema (code schema_violation) or the step could not take it (code step_failed)"),
+            ]),
+        route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), L, "sessions", "Download a session file (supports Range and If-None-Match)", files::download)
+            .returns_as(200, Answer::Media("application/octet-stream")).returns_as(206, Answer::Media("application/octet-stream")).returns_as(304, Answer::Empty)
+            .raw()
+            .audit(Event::new("file.download", Param("file")).detail("session", "id"))
+            .answers(&[(200, "The file's bytes, with its Content-Type and ETag"), (206, "The requested Range of the file (Content-Range)"), (304, "If-None-Match holds the file's ETag: not modified"), (404, "No such session (code session_not_found) or file (code file_not_found)"), SESSION_DELETED, (416, "The Range is outside the file (code range_not_satisfiable); Content-Range: bytes */<size>")]),
+        route!(GET "/api/v1/assets/{assetId}/content", Public, EXEMPT, "assets", "A workflow asset's bytes, with its Content-Type, ETag (If-None-Match answers 304) and Cache-Control. Public, without credentials: SDKs load assets as plain image URLs, so never store secrets as assets", assets::content)
+            .raw()
+            .answers(&[(304, "If-None-Match holds the asset's ETag: not modified"), (404, "No asset with this id (code asset_not_found)")]),
+        route!(GET "/api/v1/assets", AnyOf(ASSETS_READ), L, "assets", "List workflow assets: [{id, contentType, size, sha256, createdAt, updatedAt, url}]", assets::list),
+        route!(GET "/api/v1/assets/{assetId}", AnyOf(ASSETS_READ), L, "assets", "One asset's metadata", assets::get)
+            .answers(&[(404, "No asset with this id (code asset_not_found)")]),
+        route!(PUT "/api/v1/assets/{assetId}", AnyOf(ASSETS_WRITE), M, "assets", "Store an asset: the raw body is the file, Content-Type its type (default: from the id's extension). Ids are 1-128 of [A-Za-z0-9_.-]; at most services.api.maxBodySize. 201 when new, 200 when replaced", assets::put)
+            .not_audited("assets are public display material; the asset keeps its SHA-256 and update time")
+            .answers(&[(200, "Replaced: the asset's metadata"), (201, "Created: the asset's metadata"), (413, "The body is larger than services.api.maxBodySize (code payload_too_large)"), (415, "The Content-Type is not one an asset may have (code unsupported_media_type)")]),
+        route!(DELETE "/api/v1/assets/{assetId}", AnyOf(ASSETS_DELETE), M, "assets", "Delete an asset and its bytes", assets::delete)
+            .audit(Event::new("asset.deleted", Param("assetId")))
+            .answers(&[(404, "No asset with this id (code asset_not_found)")]),
         // The gateways: mounted at services.docreader.prefix / services.faceapi.prefix.
-        route!(GET "/drapi/{*path}", AnyOf(DOCREADER_READ), "gateways", "Relayed to services.docreader.url + /{path} (Document Reader web service), query included, bodies streamed; off unless services.docreader.enabled", gateway::docreader, json = false, example = None),
-        route!(POST "/drapi/{*path}", AnyOf(DOCREADER_WRITE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
-        route!(PUT "/drapi/{*path}", AnyOf(DOCREADER_WRITE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
-        route!(PATCH "/drapi/{*path}", AnyOf(DOCREADER_WRITE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
-        route!(DELETE "/drapi/{*path}", AnyOf(DOCREADER_DELETE), "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader, json = false, example = None),
-        route!(GET "/faceapi/{*path}", AnyOf(FACEAPI_READ), "gateways", "Relayed to services.faceapi.url + /{path} (Face API web service), query included, bodies streamed; off unless services.faceapi.enabled", gateway::faceapi, json = false, example = None),
-        route!(POST "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
-        route!(PUT "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
-        route!(PATCH "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
-        route!(DELETE "/faceapi/{*path}", AnyOf(FACEAPI_DELETE), "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi, json = false, example = None),
+        route!(GET "/drapi/{*path}", AnyOf(DOCREADER_READ), L, "gateways", "Relayed to services.docreader.url + /{path} (Document Reader web service), query included, bodies streamed; off unless services.docreader.enabled", gateway::docreader)
+            .raw()
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(POST "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(PUT "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(PATCH "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(DELETE "/drapi/{*path}", AnyOf(DOCREADER_DELETE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(GET "/faceapi/{*path}", AnyOf(FACEAPI_READ), L, "gateways", "Relayed to services.faceapi.url + /{path} (Face API web service), query included, bodies streamed; off unless services.faceapi.enabled", gateway::faceapi)
+            .raw()
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(POST "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(PUT "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(PATCH "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
+        route!(DELETE "/faceapi/{*path}", AnyOf(FACEAPI_DELETE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
+            .raw()
+            .not_audited(NOT_AUDITED_RELAYED)
+            .answers(GATEWAY_ANSWERS)
+            .relays(),
         // Session search and views.
-        route!(POST "/api/sessions/search", AnyOf(&[("session", Op::Read), ("session_all", Op::Read)]), "sessions", "Search sessions (session_all:read: all; session:read: own). Body: a view's value plus `filter` ({op: $and|$or, groups, conditions: [{field, op, value}]}; fields id, status, workflow.id, createdAt, updatedAt (ISO-8601 or epoch ms), metadata.X, properties.X; ops $eq $ne $in $nin $gt $gte $lt $lte $exists) and `sort` ([{field, order: asc|desc}], newest first by default). ?limit= (default 20, max 1000), ?skip=, ?after=<next>. Answers {items: [summary], total (counted up to 10000; totalCapped beyond), next}", search::sessions, json = true, example = Some(r#"{"workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "property", "name": "FULL_NAME"}], "sort": [{"field": "createdAt", "order": "desc"}], "filter": {"op": "$and", "groups": [{"op": "$and", "conditions": [{"field": "status", "op": "$in", "value": [1, 2]}, {"field": "createdAt", "op": "$gte", "value": "2025-01-01T00:00:00.000Z"}]}]}}"#)),
-        route!(GET "/api/views/namespaces/{namespace}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), "views", "The views of a namespace the caller may see (?limit= default 100, max 1000; ?skip=): {items: [{key, value: {id, title, description, workflows, columns, groupIds, userIds}, groupIds, userIds}], total}. A view with userIds is seen only by those users, its owner and view_all:read", views::list),
-        route!(GET "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), "views", "One view", views::get),
-        route!(POST "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Write), ("view_all", Op::Write)]), "views", "Create or replace a view (view:write: own views only; view_all:write: any). Columns are {type: field|property, name}; value.id is generated when absent. Namespace and key: 1-128 of [A-Za-z0-9_.-]", views::put, json = true, example = Some(r#"{"title": "General KYC", "description": "Sessions of General KYC", "workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "field", "name": "status"}, {"type": "property", "name": "FULL_NAME"}], "groupIds": [], "userIds": []}"#)),
-        route!(DELETE "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Delete), ("view_all", Op::Delete)]), "views", "Delete a view (view:delete: own views only; view_all:delete: any)", views::delete),
+        route!(POST "/api/sessions/search", AnyOf(&[("session", Op::Read), ("session_all", Op::Read)]), M, "sessions", "Search sessions (session_all:read: all; session:read: own). Body: a view's value plus `filter` ({op: $and|$or, groups, conditions: [{field, op, value}]}; fields id, status, workflow.id, createdAt, updatedAt (ISO-8601 or epoch ms), metadata.X, properties.X; ops $eq $ne $in $nin $gt $gte $lt $lte $exists) and `sort` ([{field, order: asc|desc}], newest first by default). ?limit= (default 20, max 1000), ?skip=, ?after=<next>. Answers {items: [summary], total (counted up to 10000; totalCapped beyond), next}", search::sessions)
+            .takes::<api::sessions::SearchBody>().returns::<api::sessions::SearchPage>(200)
+            .example(r#"{"workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "property", "name": "FULL_NAME"}], "sort": [{"field": "createdAt", "order": "desc"}], "filter": {"op": "$and", "groups": [{"op": "$and", "conditions": [{"field": "status", "op": "$in", "value": [1, 2]}, {"field": "createdAt", "op": "$gte", "value": "2025-01-01T00:00:00.000Z"}]}]}}"#)
+            .audit(Event::new("session.searched", Target::None))
+            .query([
+                optional("limit", Integer { min: 0, max: crate::ops::search::MAX_LIMIT }, "Sessions per page (default 20)"),
+                optional("skip", Integer { min: 0, max: crate::ops::search::MAX_SKIP }, "Sessions to skip; page deeper with after"),
+                optional("after", Text, "The next of the previous page"),
+            ])
+            .answers(JSON_BODY),
+        route!(GET "/api/views/namespaces/{namespace}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), L, "views", "The views of a namespace the caller may see (?limit= default 100, max 1000; ?skip=): {items: [{key, value: {id, title, description, workflows, columns, groupIds, userIds}, groupIds, userIds}], total}. A view with userIds is seen only by those users, its owner and view_all:read", views::list)
+            .returns::<api::views::ViewList>(200)
+            .query([
+                optional("limit", Integer { min: 0, max: crate::ops::views::MAX_LIMIT }, "Views per page (default 100)"),
+                optional("skip", Integer { min: 0, max: i32::MAX as i64 }, "Views to skip"),
+            ]),
+        route!(GET "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), L, "views", "One view", views::get)
+            .returns::<api::views::View>(200)
+            .answers(&[(404, "No view with this key that the caller may see (code view_not_found)")]),
+        route!(POST "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Write), ("view_all", Op::Write)]), M, "views", "Create or replace a view (view:write: own views only; view_all:write: any). Columns are {type: field|property, name}; value.id is generated when absent. Namespace and key: 1-128 of [A-Za-z0-9_.-]", views::put)
+            .takes::<api::views::ViewValue>().returns::<api::views::View>(200)
+            .example(r#"{"title": "General KYC", "description": "Sessions of General KYC", "workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "field", "name": "status"}, {"type": "property", "name": "FULL_NAME"}], "groupIds": [], "userIds": []}"#)
+            .not_audited("a saved layout of search columns; the view records its owner")
+            .idempotent()
+            .answers(JSON_BODY),
+        route!(DELETE "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Delete), ("view_all", Op::Delete)]), M, "views", "Delete a view (view:delete: own views only; view_all:delete: any)", views::delete)
+            .returns::<api::views::View>(200)
+            .not_audited("a saved layout of search columns, no session data")
+            .answers(&[(404, "No view with this key that the caller may delete (code view_not_found)")]),
         // Review, deletion and retention.
-        route!(PATCH "/api/sessions/{id}", AnyOf(SESSION_PATCH), "sessions", "Review a session: set `status` (0, 1, 2, 3 approved, 4, 1000 rejected) with an optional `comment` (at most 2000 characters), and `legalHold` (true blocks deletion and retention; needs session_all_patch:write). Each change is added to the session's `history` as {at, by, from, to, comment}. Send `If-Match` with the ETag of GET /api/sessions/{id} to apply only to that revision (412 precondition_failed otherwise); answers the session and its new ETag. Unknown fields are refused", sessions::patch, json = true, example = Some(r#"{"status": 3, "comment": "Document checked by hand"}"#)),
-        route!(DELETE "/api/sessions/{id}", AnyOf(SESSION_DELETE), "sessions", "Delete a session, its files (rows and bytes) and its background jobs, leaving a tombstone; optional ?reason= (at most 500 characters). Answers 204, again for an id already deleted; 409 legal_hold while the session is held. Afterwards the session's endpoints answer 410 session_deleted with the tombstone {id, workflowId, status, deletedAt, deletedBy, reason} as details", sessions::delete),
+        route!(PATCH "/api/sessions/{id}", AnyOf(SESSION_PATCH), M, "sessions", "Review a session: set `status` (0, 1, 2, 3 approved, 4, 1000 rejected) with an optional `comment` (at most 2000 characters), and `legalHold` (true blocks deletion and retention; needs session_all_patch:write). Each change is added to the session's `history` as {at, by, from, to, comment}. Send `If-Match` with the ETag of GET /api/sessions/{id} to apply only to that revision (412 precondition_failed otherwise); answers the session and its new ETag. Unknown fields are refused", sessions::patch)
+            .takes::<api::sessions::Review>().returns::<api::sessions::Session>(200)
+            .example(r#"{"status": 3, "comment": "Document checked by hand"}"#)
+            .audit(Event::new("session.status_changed", Param("id")))
+            .answers(JSON_BODY)
+            .answers(&[SESSION_NOT_FOUND, (409, "A concurrent change won (code session_conflict); read the session and try again"), SESSION_DELETED, (412, "If-Match does not hold the session's current ETag (code precondition_failed)")]),
+        route!(DELETE "/api/sessions/{id}", AnyOf(SESSION_DELETE), M, "sessions", "Delete a session, its files (rows and bytes) and its background jobs, leaving a tombstone; optional ?reason= (at most 500 characters). Answers 204, again for an id already deleted; 409 legal_hold while the session is held. Afterwards the session's endpoints answer 410 session_deleted with the tombstone {id, workflowId, status, deletedAt, deletedBy, reason} as details", sessions::delete)
+            .returns_as(204, Answer::Empty)
+            .audit(Event::new("session.deleted", Param("id")))
+            .query([optional("reason", Text, "Why (at most 500 characters); kept in the tombstone")])
+            .answers(&[(204, "Deleted, now or before"), SESSION_NOT_FOUND, (409, "The session is under legal hold (code legal_hold)"), (410, "A concurrent request deleted the session first (code session_deleted)")]),
         // Server-side starts: ephemeral devices, deeplinks, QR codes and their one-time tokens.
-        route!(POST "/api/device/ephemeral", AnyOf(&[("ephemeral_device", Op::Write)]), "devices", "Mint an ephemeral device token ({\"ttl\": seconds, 60 to 604800, default 3600}). Answers {authorization: \"Token idvdt_...\", id, createdAt, expiresAt, ttl}; send `authorization` as-is as the Authorization header. The token starts sessions, submits their steps and reads its own sessions and their files, nothing else; its sessions end no later than it does", devices::ephemeral, json = true, example = Some(r#"{"ttl": 3600}"#)),
-        route!(POST "/api/v1/deeplink", AnyOf(&[("deeplink", Op::Write)]), "devices", "Start a session of the first ?workflowId= (the parameter may repeat) and answer {url, createdAt, expiresAt, workflowIds, sessionId}; url is <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id>, its token bound to that one session. `ttl` (seconds, 60 to 604800, default 3600) bounds the token and the session", devices::deeplink, json = true, example = Some(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en", "ttl": 3600}"#)),
-        route!(GET "/api/deeplink/qrcode", AnyOf(&[("deeplink", Op::Write)]), "devices", "Start a session like POST /api/v1/deeplink (?workflowId=, optional ?ttl= and ?locale=) with a one-time `tr-` token, and answer {token, url, sessionId, createdAt, expiresAt, workflowIds, qrcode: \"data:image/png;base64,...\"}, or with Accept: image/png the QR code itself (headers X-Session-Id, X-Expires-At). The QR code holds the url; its token works only at POST /api/deeplink/exchange", devices::qrcode, json = false, example = None),
-        route!(POST "/api/deeplink/exchange", Authenticated, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange),
+        route!(POST "/api/device/ephemeral", AnyOf(&[("ephemeral_device", Op::Write)]), S, "devices", "Mint an ephemeral device token ({\"ttl\": seconds, 60 to 604800, default 3600}). Answers {authorization: \"Token idvdt_...\", id, createdAt, expiresAt, ttl}; send `authorization` as-is as the Authorization header. The token starts sessions, submits their steps and reads its own sessions and their files, nothing else; its sessions end no later than it does", devices::ephemeral)
+            .mints_credentials()
+            .example(r#"{"ttl": 3600}"#)
+            .audit(Event::new("device_token.created", Target::None))
+            .idempotent()
+            .answers(JSON_BODY),
+        route!(POST "/api/v1/deeplink", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session of the first ?workflowId= (the parameter may repeat) and answer {url, createdAt, expiresAt, workflowIds, sessionId}; url is <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id>, its token bound to that one session. `ttl` (seconds, 60 to 604800, default 3600) bounds the token and the session", devices::deeplink)
+            .mints_credentials()
+            .example(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en", "ttl": 3600}"#)
+            .audit(Event::new("deeplink.created", Target::None))
+            .idempotent()
+            .query([required("workflowId", Text, "The workflow of the session; may repeat: the token may start sessions of every one named, the link's session runs the first").repeated()])
+            .answers(JSON_BODY)
+            .answers(&[(404, "No workflow with one of these ids (code workflow_not_found)")]),
+        route!(GET "/api/deeplink/qrcode", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session like POST /api/v1/deeplink (?workflowId=, optional ?ttl= and ?locale=) with a one-time `tr-` token, and answer {token, url, sessionId, createdAt, expiresAt, workflowIds, qrcode: \"data:image/png;base64,...\"}, or with Accept: image/png the QR code itself (headers X-Session-Id, X-Expires-At). The QR code holds the url; its token works only at POST /api/deeplink/exchange", devices::qrcode)
+            .audit(Event::new("deeplink.qrcode_created", Target::None))
+            .mints_credentials()
+            .raw()
+            .query([
+                required("workflowId", Text, "The workflow of the session; may repeat as for POST /api/v1/deeplink").repeated(),
+                optional("ttl", Integer { min: crate::ops::devices::MIN_TTL, max: crate::ops::devices::MAX_TTL }, "Seconds the token and the session live (default 3600)"),
+                optional("locale", Text, "The session's locale (default: the workflow's)"),
+            ])
+            .answers(&[(404, "No workflow with one of these ids (code workflow_not_found)"), (406, "Accept admits neither application/json nor image/png (code not_acceptable)")]),
+        route!(POST "/api/deeplink/exchange", Authenticated, S, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange)
+            .mints_credentials()
+            .audit(Event::new("deeplink.exchanged", Target::None))
+            .idempotent(),
         // Session export and import.
-        route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export, json = false, example = None),
+        route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), L, "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export)
+            .returns_as(200, Answer::Media("application/zip"))
+            .raw()
+            .audit(Event::new("session.exported", Param("id")))
+            .answers(&[SESSION_NOT_FOUND, SESSION_DELETED]),
         // Audit log.
         // Webhooks.
-        route!(POST "/api/webhooks", AnyOf(WEBHOOK_WRITE), "webhooks", "Create a webhook endpoint: {url (http(s); must not resolve to a private address unless outbound.allowPrivateAddresses), events (session.created, session.step_completed, session.status_changed, session.completed, session.expired, session.deleted, webhook.test, or [\"*\"]), enabled (default true), description, headers (extra request headers as {name: value}; write-only: every answer shows only their names, as headerNames), workflowIds (only these workflows' sessions; all when empty), ed25519 (also sign with the server's Ed25519 key, v1a)}. Answers 201 with the endpoint and its `secret` (whsec_...), shown only here. Deliveries are POSTs of {id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}} signed with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)", webhooks::create, json = true, example = Some(r#"{"url": "https://example.com/idv-hook", "events": ["session.completed", "session.status_changed"], "description": "Back office", "headers": {"X-Tenant": "acme"}, "workflowIds": []}"#)),
-        route!(GET "/api/webhooks", AnyOf(WEBHOOK_READ), "webhooks", "Every webhook endpoint, oldest first, without secrets or header values (headerNames only): {items, total}. disabledReason and disabledAt tell why the server disabled one (410 Gone, failing for a day)", webhooks::list),
-        route!(GET "/api/webhooks/signing-key", Public, "webhooks", "The server's Ed25519 public key: {algorithm: ed25519, signatureVersion: v1a, publicKey: whpk_<base64>}. Endpoints with ed25519: true carry a `v1a,<base64 signature of id.timestamp.body>` in webhook-signature, verifiable with this key alone", webhooks::signing_key),
-        route!(GET "/api/webhooks/{id}", AnyOf(WEBHOOK_READ), "webhooks", "One webhook endpoint, without its secret or header values (headerNames only)", webhooks::get),
-        route!(PATCH "/api/webhooks/{id}", AnyOf(WEBHOOK_WRITE), "webhooks", "Change fields of an endpoint (the fields of POST; description null clears it; headers replaces them all, {} removes them). Answers the endpoint without header values (headerNames only). enabled: true re-enables one the server disabled", webhooks::update, json = true, example = Some(r#"{"enabled": true}"#)),
-        route!(DELETE "/api/webhooks/{id}", AnyOf(WEBHOOK_DELETE), "webhooks", "Delete an endpoint with its delivery log; answers 204", webhooks::delete),
-        route!(POST "/api/webhooks/{id}/rotate-secret", AnyOf(WEBHOOK_WRITE), "webhooks", "Give the endpoint a new secret, answered once with the endpoint (header names only). The old secret keeps signing beside it (two v1 signatures) for {\"overlapSeconds\": N} (default 86400, at most 604800; 0 stops it at once): previousSecretExpiresAt", webhooks::rotate_secret, json = true, example = Some(r#"{"overlapSeconds": 3600}"#)),
-        route!(GET "/api/webhooks/{id}/deliveries", AnyOf(WEBHOOK_READ), "webhooks", "The endpoint's delivery log, newest first: {items: [{id, eventId, eventType, sessionId, sequence, state (pending, delivered, failed), attempts: [{at, statusCode, latencyMs, response (the first KiB), error}], nextAttemptAt, createdAt, deadline}], next}. ?limit= (1-500, default 50); ?before=<next> gives the following page", deliveries::list),
-        route!(POST "/api/webhooks/{id}/deliveries/{delivery}/retry", AnyOf(WEBHOOK_WRITE), "webhooks", "Send a delivery again now, with a new 3-day deadline and the same webhook-id; answers 202 with the delivery. 409 delivery_in_progress while a worker is sending it", deliveries::retry),
-        route!(POST "/api/webhooks/{id}/replay", AnyOf(WEBHOOK_WRITE), "webhooks", "Queue again every kept session event created at or after ?since= (ISO-8601 or epoch ms) that the endpoint's filters select, each with its own webhook-id; answers 202 {queued}", deliveries::replay),
-        route!(POST "/api/webhooks/{id}/test", AnyOf(WEBHOOK_WRITE), "webhooks", "Send a webhook.test event ({webhookId}) to this endpoint alone, whatever events it selects; answers 202 {eventId, deliveryId}", deliveries::test),
-        route!(GET "/api/audit", AnyOf(AUDIT_READ), "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list),
+        route!(POST "/api/webhooks", AnyOf(WEBHOOK_WRITE), S, "webhooks", "Create a webhook endpoint: {url (http(s); must not resolve to a private address unless outbound.allowPrivateAddresses), events (session.created, session.step_completed, session.status_changed, session.completed, session.expired, session.deleted, webhook.test, or [\"*\"]), enabled (default true), description, headers (extra request headers as {name: value}; write-only: every answer shows only their names, as headerNames), workflowIds (only these workflows' sessions; all when empty), ed25519 (also sign with the server's Ed25519 key, v1a)}. Answers 201 with the endpoint and its `secret` (whsec_...), shown only here. Deliveries are POSTs of {id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}} signed with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)", webhooks::create)
+            .mints_credentials()
+            .example(r#"{"url": "https://example.com/idv-hook", "events": ["session.completed", "session.status_changed"], "description": "Back office", "headers": {"X-Tenant": "acme"}, "workflowIds": []}"#)
+            .audit(Event::new("webhook.created", Noted))
+            .idempotent()
+            .answers(&[(201, "Created: the endpoint with its secret, shown only here")])
+            .answers(JSON_BODY),
+        route!(GET "/api/webhooks", AnyOf(WEBHOOK_READ), L, "webhooks", "Every webhook endpoint, oldest first, without secrets or header values (headerNames only): {items, total}. disabledReason and disabledAt tell why the server disabled one (410 Gone, failing for a day)", webhooks::list),
+        route!(GET "/api/webhooks/signing-key", Public, L, "webhooks", "The server's Ed25519 public key: {algorithm: ed25519, signatureVersion: v1a, publicKey: whpk_<base64>}. Endpoints with ed25519: true carry a `v1a,<base64 signature of id.timestamp.body>` in webhook-signature, verifiable with this key alone", webhooks::signing_key),
+        route!(GET "/api/webhooks/{id}", AnyOf(WEBHOOK_READ), L, "webhooks", "One webhook endpoint, without its secret or header values (headerNames only)", webhooks::get)
+            .answers(&[WEBHOOK_NOT_FOUND]),
+        route!(PATCH "/api/webhooks/{id}", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Change fields of an endpoint (the fields of POST; description null clears it; headers replaces them all, {} removes them). Answers the endpoint without header values (headerNames only). enabled: true re-enables one the server disabled", webhooks::update)
+            .example(r#"{"enabled": true}"#)
+            .audit(Event::new("webhook.updated", Param("id")))
+            .answers(JSON_BODY)
+            .answers(&[WEBHOOK_NOT_FOUND]),
+        route!(DELETE "/api/webhooks/{id}", AnyOf(WEBHOOK_DELETE), M, "webhooks", "Delete an endpoint with its delivery log; answers 204", webhooks::delete)
+            .audit(Event::new("webhook.deleted", Param("id")))
+            .answers(&[(204, "Deleted with its delivery log"), WEBHOOK_NOT_FOUND]),
+        route!(POST "/api/webhooks/{id}/rotate-secret", AnyOf(WEBHOOK_WRITE), S, "webhooks", "Give the endpoint a new secret, answered once with the endpoint (header names only). The old secret keeps signing beside it (two v1 signatures) for {\"overlapSeconds\": N} (default 86400, at most 604800; 0 stops it at once): previousSecretExpiresAt", webhooks::rotate_secret)
+            .mints_credentials()
+            .example(r#"{"overlapSeconds": 3600}"#)
+            .audit(Event::new("webhook.secret_rotated", Param("id")))
+            .idempotent()
+            .answers(JSON_BODY)
+            .answers(&[WEBHOOK_NOT_FOUND]),
+        route!(GET "/api/webhooks/{id}/deliveries", AnyOf(WEBHOOK_READ), L, "webhooks", "The endpoint's delivery log, newest first: {items: [{id, eventId, eventType, sessionId, sequence, state (pending, delivered, failed), attempts: [{at, statusCode, latencyMs, response (the first KiB), error}], nextAttemptAt, createdAt, deadline}], next}. ?limit= (1-500, default 50); ?before=<next> gives the following page", deliveries::list)
+            .query([
+                optional("limit", Integer { min: 1, max: 500 }, "Deliveries per page (default 50)"),
+                optional("before", Pattern("^[0-9]{1,19}$"), "The next of the previous page"),
+            ])
+            .answers(&[WEBHOOK_NOT_FOUND]),
+        route!(POST "/api/webhooks/{id}/deliveries/{delivery}/retry", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Send a delivery again now, with a new 3-day deadline and the same webhook-id; answers 202 with the delivery. 409 delivery_in_progress while a worker is sending it", deliveries::retry)
+            .audit(Event::new("webhook.delivery_retried", Param("id")).detail("delivery", "delivery"))
+            .idempotent()
+            .answers(&[(202, "Queued again: the delivery"), (404, "No such webhook endpoint (code webhook_not_found) or delivery (code delivery_not_found)"), (409, "A worker is sending the delivery right now (code delivery_in_progress)")]),
+        route!(POST "/api/webhooks/{id}/replay", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Queue again every kept session event created at or after ?since= (ISO-8601 or epoch ms) that the endpoint's filters select, each with its own webhook-id; answers 202 {queued}", deliveries::replay)
+            .audit(Event::new("webhook.replayed", Param("id")))
+            .idempotent()
+            .query([required("since", Time, "Replay the events created at or after this time")])
+            .answers(&[(202, "Queued: {queued}"), WEBHOOK_NOT_FOUND]),
+        route!(POST "/api/webhooks/{id}/test", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Send a webhook.test event ({webhookId}) to this endpoint alone, whatever events it selects; answers 202 {eventId, deliveryId}", deliveries::test)
+            .not_audited("sends a fixed webhook.test event; the endpoint's delivery log keeps it")
+            .idempotent()
+            .answers(&[(202, "Queued: {eventId, deliveryId}"), WEBHOOK_NOT_FOUND]),
+        route!(GET "/api/audit", AnyOf(AUDIT_READ), L, "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list)
+            .query([
+                optional("actor", Text, "Only entries of this actor (id or name)"),
+                optional("action", Pattern("^[a-z._]{1,100}$"), "Only entries of this action (session.read, auth.login_failed, ...)"),
+                optional("target", Text, "Only entries with this target"),
+                optional("from", Time, "Only entries at or after this time"),
+                optional("to", Time, "Only entries at or before this time"),
+                optional("limit", Integer { min: 1, max: 1000 }, "Entries per page (default 100)"),
+                optional("after", Integer { min: 0, max: i64::MAX }, "The next of the previous page"),
+                optional("order", OneOf(&["asc", "desc"]), "desc (default): newest first; asc: by seq from after"),
+            ]),
         // The event feed and its live stream.
-        route!(GET "/api/events", AnyOf(SESSION_READ), "events", "Session events in commit order: {items: [{id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}}], next}, each item byte for byte the body webhooks deliver. session_all:read sees every session's events, session:read those of sessions it started. ?after=<next> continues after a previous page (without it: from the oldest kept event); ?limit= 1-1000, default 100; ?type= (repeatable or comma-separated) keeps only those types (an unknown one is 400 invalid_event_type). A malformed cursor is 400 invalid_cursor. On PostgreSQL an event shows once every older write transaction has ended", events::list),
-        route!(GET "/api/events/stream", AnyOf(SESSION_SUBSCRIBE), "events", "The live event stream as Server-Sent Events (text/event-stream): per event `id: <cursor>`, `event: <type>`, `data: <body>` (one line, as in GET /api/events), a comment every 15 s. Starts after the Last-Event-ID header, else ?after=, else at the current end (only new events). ?type= filters as in GET /api/events. session_all:subscribe: every session; session:subscribe: sessions the caller started. 503 unavailable when the server already serves its maximum of streams", events::stream, json = false, example = None),
+        route!(GET "/api/events", AnyOf(SESSION_READ), L, "events", "Session events in commit order: {items: [{id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}}], next}, each item byte for byte the body webhooks deliver. session_all:read sees every session's events, session:read those of sessions it started. ?after=<next> continues after a previous page (without it: from the oldest kept event); ?limit= 1-1000, default 100; ?type= (repeatable or comma-separated) keeps only those types (an unknown one is 400 invalid_event_type). A malformed cursor is 400 invalid_cursor. On PostgreSQL an event shows once every older write transaction has ended", events::list)
+            .returns::<api::events::EventPage>(200)
+            .query([
+                optional("after", EVENT_CURSOR, "Continue after this cursor (the next of a previous page, or a streamed event's id); from the oldest kept event when absent"),
+                optional("limit", Integer { min: 1, max: 1000 }, "Events per page (default 100)"),
+                optional("type", OneOf(FEED_TYPES), "Only these event types; may repeat, and each may list several, comma-separated (code invalid_event_type for an unknown one)").repeated(),
+            ]),
+        route!(GET "/api/events/stream", AnyOf(SESSION_SUBSCRIBE), L, "events", "The live event stream as Server-Sent Events (text/event-stream): per event `id: <cursor>`, `event: <type>`, `data: <body>` (one line, as in GET /api/events), a comment every 15 s. Starts after the Last-Event-ID header, else ?after=, else at the current end (only new events). ?type= filters as in GET /api/events. session_all:subscribe: every session; session:subscribe: sessions the caller started. 503 unavailable when the server already serves its maximum of streams", events::stream)
+            .returns_as(200, Answer::Media("text/event-stream"))
+            .raw()
+            .answers(&[(503, "The server already serves its maximum of streams (code unavailable); try again later")])
+            .query([
+                optional("after", EVENT_CURSOR, "Start after this cursor when there is no Last-Event-ID header; at the current end when neither is given"),
+                optional("type", OneOf(FEED_TYPES), "Only these event types, as in GET /api/events").repeated(),
+            ]),
     ]
 }
 
@@ -194,10 +712,10 @@ struct Guard {
     json: bool,
     /// The route's path template, for audit targets.
     path: &'static str,
-    /// The cross-cutting concerns of this route, looked up once from its method and path.
-    rate: Option<crate::ratelimit::Profile>,
-    limiter: std::sync::Arc<crate::ratelimit::RateLimiter>,
-    audit: Option<crate::audit::events::Event>,
+    /// The cross-cutting facts of this route, from its row.
+    rate: Option<Profile>,
+    limiter: std::sync::Arc<ratelimit::RateLimiter>,
+    audit: Option<Event>,
     idempotent: bool,
 }
 
@@ -247,10 +765,9 @@ async fn guarded(g: Guard, mut req: Request, next: Next) -> Response {
         }
         quota = Some(q);
     }
-    let pending = g
-        .audit
-        .filter(|_| g.state.audit.enabled())
-        .map(|event| crate::audit::pending::Pending::of(event, g.path, &req, addr));
+    let pending = g.audit.filter(|_| g.state.audit.enabled()).map(|event| {
+        crate::audit::pending::Pending::of(event, g.path, &req, addr, g.state.clock.now_ms())
+    });
     let principal = if g.access == Access::Public {
         None
     } else {
@@ -428,10 +945,10 @@ pub fn router(state: AppState) -> Router {
             access: def.access,
             json: def.json,
             path: def.path,
-            rate: ratelimit::profile_for(&def.method, def.path),
+            rate: def.rate,
             limiter: limiter.clone(),
-            audit: crate::audit::events::event_for(&def.method, def.path),
-            idempotent: crate::idempotency::applies_to(&def.method, def.path, def.tag),
+            audit: def.audit_event(),
+            idempotent: def.idempotent,
         };
         let mr = (def.make)(filter).layer(middleware::from_fn_with_state(guard_state, guard));
         let path = gateway::mount_path(&state.config, def.path);
@@ -509,6 +1026,117 @@ mod tests {
                 "{}",
                 d.path
             );
+        }
+    }
+
+    fn row(method: Method, path: &str) -> RouteDef {
+        table()
+            .into_iter()
+            .find(|d| d.method == method && d.path == path)
+            .unwrap_or_else(|| panic!("no route {method} {path}"))
+    }
+
+    #[test]
+    fn rows_carry_their_profile_idempotency_and_audit_event() {
+        assert_eq!(row(Method::GET, "/api/health").rate, None);
+        assert_eq!(
+            row(Method::GET, "/api/v1/assets/{assetId}/content").rate,
+            None
+        );
+        assert_eq!(row(Method::POST, "/api/auth/login").rate, S);
+        assert_eq!(row(Method::GET, "/api/deeplink/qrcode").rate, S);
+        assert_eq!(row(Method::POST, "/api/sessions").rate, M);
+        assert_eq!(row(Method::DELETE, "/api/apikey/{id}").rate, M);
+        assert_eq!(row(Method::GET, "/api/sessions/{id}").rate, L);
+
+        assert!(row(Method::POST, "/api/sessions").idempotent);
+        assert!(!row(Method::POST, "/api/auth/login").idempotent);
+        assert!(!row(Method::POST, "/api/sessions/search").idempotent);
+        assert!(!row(Method::POST, "/drapi/{*path}").idempotent);
+
+        let e = row(Method::GET, "/api/sessions/{id}")
+            .audit_event()
+            .unwrap();
+        assert_eq!((e.action, e.target), ("session.read", Target::Param("id")));
+        let e = row(Method::GET, "/api/sessions/{id}/files/{file}")
+            .audit_event()
+            .unwrap();
+        assert_eq!(
+            (e.action, e.detail_param),
+            ("file.download", Some(("session", "id")))
+        );
+        let e = row(Method::POST, "/api/auth/login").audit_event().unwrap();
+        assert_eq!(e.failed_action, Some("auth.login_failed"));
+        assert!(
+            row(Method::POST, "/api/sessions/{id}/step/{step}")
+                .audit_event()
+                .is_none()
+        );
+        assert!(row(Method::GET, "/api/health").audit_event().is_none());
+    }
+
+    /// Every route whose answer carries a new credential, listed here apart from the table's
+    /// flags: API keys, the Bearer token pair of a login or refresh, device tokens, deeplinks
+    /// and QR codes (each holds a token) and the exchange of a QR code's one-time token, users
+    /// (a password), and webhook secrets at creation and rotation. A new route that mints one
+    /// must be added here and flagged in its row, or this test fails.
+    const MINTS_CREDENTIALS: &[(&str, &str)] = &[
+        ("POST", "/api/auth/login"),
+        ("POST", "/api/auth/refresh"),
+        ("POST", "/api/apikey"),
+        ("POST", "/api/security/apikey"),
+        ("POST", "/api/security/users"),
+        ("POST", "/api/device/ephemeral"),
+        ("POST", "/api/v1/deeplink"),
+        ("GET", "/api/deeplink/qrcode"),
+        ("POST", "/api/deeplink/exchange"),
+        ("POST", "/api/webhooks"),
+        ("POST", "/api/webhooks/{id}/rotate-secret"),
+    ];
+
+    #[test]
+    fn routes_that_mint_credentials_are_strictly_limited_and_audited() {
+        let t = table();
+        let flagged: std::collections::BTreeSet<(String, &str)> = t
+            .iter()
+            .filter(|d| d.mints_credentials)
+            .map(|d| (d.method.to_string(), d.path))
+            .collect();
+        let known: std::collections::BTreeSet<(String, &str)> = MINTS_CREDENTIALS
+            .iter()
+            .map(|(m, p)| (m.to_string(), *p))
+            .collect();
+        assert_eq!(flagged, known, "the table's mints_credentials flags");
+        for d in t.iter().filter(|d| d.mints_credentials) {
+            assert_eq!(
+                d.rate,
+                Some(Profile::S),
+                "{} {} mints credentials: strict profile",
+                d.method,
+                d.path
+            );
+            let event = d
+                .audit_event()
+                .unwrap_or_else(|| panic!("{} {} mints credentials: audited", d.method, d.path));
+            assert!(!event.action.is_empty());
+        }
+        // The strict profile is for minting credentials only.
+        for d in t.iter().filter(|d| d.rate == Some(Profile::S)) {
+            assert!(d.mints_credentials, "{} {} is strict", d.method, d.path);
+        }
+    }
+
+    #[test]
+    fn every_route_that_is_not_a_read_is_audited_or_says_why_not() {
+        for d in table() {
+            if let Audit::NotRecorded(reason) = d.audit {
+                assert!(
+                    d.method == Method::GET || reason.len() >= 20,
+                    "{} {} is not audited and gives no reason",
+                    d.method,
+                    d.path
+                );
+            }
         }
     }
 }

@@ -1,28 +1,17 @@
 //! Workflow assets: metadata rows; the bytes are in blob storage.
 
+use crate::Db;
+use crate::Pools;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
 use idv_store::{AssetRecord, StoreResult};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
 
 const COLUMNS: &str = "id, content_type, size, sha256, object_key, created_at, updated_at";
-
-fn from_row(row: &PgRow) -> StoreResult<AssetRecord> {
-    Ok(AssetRecord {
-        id: col(row, "id")?,
-        content_type: col(row, "content_type")?,
-        size: col(row, "size")?,
-        sha256: col(row, "sha256")?,
-        object_key: col(row, "object_key")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-    })
-}
 
 /// A new id is inserted; otherwise the stored row is locked, read and replaced, so of racing
 /// writers each gets back exactly the row it replaced (a second writer of a new id waits on the
 /// first's insert, then finds its row).
-pub(crate) async fn put(db: &PgPool, asset: &AssetRecord) -> StoreResult<Option<AssetRecord>> {
+pub(crate) async fn put(db: &Db, asset: &AssetRecord) -> StoreResult<Option<AssetRecord>> {
     let mut tx = db.begin().await.map_err(backend)?;
     let inserted = sqlx::query(
         "INSERT INTO assets (id, content_type, size, sha256, object_key, created_at, updated_at) \
@@ -68,32 +57,5 @@ pub(crate) async fn put(db: &PgPool, asset: &AssetRecord) -> StoreResult<Option<
     Ok(previous)
 }
 
-pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<AssetRecord>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM assets WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
-        .map_err(backend)?
-        .map(|row| from_row(&row))
-        .transpose()
-}
-
-pub(crate) async fn list(db: &PgPool) -> StoreResult<Vec<AssetRecord>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM assets ORDER BY id"))
-        .fetch_all(db)
-        .await
-        .map_err(backend)?;
-    map_rows(rows, from_row)
-}
-
-pub(crate) async fn delete(db: &PgPool, id: &str) -> StoreResult<Option<AssetRecord>> {
-    sqlx::query(&format!(
-        "DELETE FROM assets WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
-    .map_err(backend)?
-    .map(|row| from_row(&row))
-    .transpose()
-}
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::assets_fns!();

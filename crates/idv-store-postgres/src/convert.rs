@@ -3,6 +3,9 @@
 use idv_store::{StoreError, StoreResult};
 use serde_json::Value;
 use sqlx::postgres::{PgRow, Postgres};
+
+/// A result row of this driver (the name both adapters use).
+pub(crate) type DbRow = PgRow;
 use sqlx::{Decode, Row, Type};
 
 /// Any database failure: a data exception (SQLSTATE class 22, e.g. 22021 for text with a NUL
@@ -13,9 +16,9 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.code().is_some_and(|c| is_data_exception(&c))
     {
-        return StoreError::Invalid(e.to_string());
+        return StoreError::invalid(e);
     }
-    StoreError::Backend(e.to_string())
+    StoreError::backend_source(e)
 }
 
 /// SQLSTATE class 22: "data exception".
@@ -27,9 +30,13 @@ fn is_data_exception(sqlstate: &str) -> bool {
 pub(crate) fn unique_or_backend(
     what: impl FnOnce() -> String,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what()),
-        _ => backend(e),
+    move |e| {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::conflict(what(), e);
+        }
+        backend(e)
     }
 }
 
@@ -46,7 +53,7 @@ where
 pub(crate) fn json_col(row: &PgRow, name: &str) -> StoreResult<Value> {
     let text: &str = col(row, name)?;
     serde_json::from_str(text)
-        .map_err(|e| StoreError::Backend(format!("column {name} holds invalid JSON: {e}")))
+        .map_err(|e| StoreError::backend_from(format!("column {name} holds invalid JSON: {e}"), e))
 }
 
 /// JSON text for a document, bound as text and cast to `json`/`jsonb` in the statement.
@@ -60,4 +67,14 @@ pub(crate) fn map_rows<T>(
     f: impl Fn(&PgRow) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
     rows.iter().map(f).collect()
+}
+
+/// A string-list column (`text[]`), read as the SQLite adapter reads its JSON lists.
+pub(crate) fn list_col(row: &PgRow, name: &str) -> StoreResult<Vec<String>> {
+    col(row, name)
+}
+
+/// A list of strings to bind: as it is (`text[]`); the SQLite adapter binds JSON text.
+pub(crate) fn list_text(list: &[String]) -> StoreResult<&[String]> {
+    Ok(list)
 }

@@ -5,30 +5,19 @@
 //! the same id waits, finds no row either and reads the tombstone the first one wrote (each
 //! statement of a READ COMMITTED transaction sees what committed before it began).
 
+use crate::Db;
+use crate::PgStore;
+use crate::Pools;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
 use crate::files;
+use async_trait::async_trait;
+use idv_store::DeletionStore;
 use idv_store::{Deleter, NewEvent, SessionDeletion, StoreResult, TombstoneRecord};
-use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 const TOMBSTONE_COLUMNS: &str = "id, workflow_id, status, owner_id, deleted_at, deleted_by_id, \
      deleted_by_name, deleted_by_kind, reason";
-
-fn tombstone_from_row(row: &PgRow) -> StoreResult<TombstoneRecord> {
-    Ok(TombstoneRecord {
-        id: col(row, "id")?,
-        workflow_id: col(row, "workflow_id")?,
-        status: col(row, "status")?,
-        owner_id: col(row, "owner_id")?,
-        deleted_at: col(row, "deleted_at")?,
-        deleted_by: Deleter {
-            id: col(row, "deleted_by_id")?,
-            name: col(row, "deleted_by_name")?,
-            kind: col(row, "deleted_by_kind")?,
-        },
-        reason: col(row, "reason")?,
-    })
-}
 
 async fn tombstone_in(
     tx: &mut Transaction<'_, Postgres>,
@@ -47,7 +36,7 @@ async fn tombstone_in(
 }
 
 pub(crate) async fn delete(
-    db: &PgPool,
+    db: &Db,
     id: &str,
     by: &Deleter,
     at: i64,
@@ -107,9 +96,9 @@ pub(crate) async fn delete(
         crate::outbox::write_events(&mut tx, std::slice::from_ref(&e)).await?;
     }
     for statement in [
-        "DELETE FROM jobs WHERE session_id = $1",
-        "DELETE FROM files WHERE session_id = $1",
-        "DELETE FROM sessions WHERE id = $1",
+        idv_store_sql::deletion::DELETE,
+        idv_store_sql::deletion::DELETE_2,
+        idv_store_sql::deletion::DELETE_3,
     ] {
         sqlx::query(statement)
             .bind(id)
@@ -140,34 +129,21 @@ pub(crate) async fn delete(
     })
 }
 
-pub(crate) async fn tombstone(db: &PgPool, id: &str) -> StoreResult<Option<TombstoneRecord>> {
-    sqlx::query(&format!(
-        "SELECT {TOMBSTONE_COLUMNS} FROM session_tombstones WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
-    .map_err(backend)?
-    .as_ref()
-    .map(tombstone_from_row)
-    .transpose()
-}
-
 /// Walks the index `sessions_by_updated (updated_at, id)` in order, skipping held sessions.
-pub(crate) async fn stale(db: &PgPool, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+pub(crate) async fn stale(db: &Db, before: i64, limit: i64) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT id FROM sessions WHERE NOT legal_hold AND updated_at < $1 \
          ORDER BY updated_at, id LIMIT $2",
     )
     .bind(before)
     .bind(limit)
-    .fetch_all(db)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
 }
 
-pub(crate) async fn existing(db: &PgPool, ids: &[String]) -> StoreResult<Vec<String>> {
+pub(crate) async fn existing(db: &Db, ids: &[String]) -> StoreResult<Vec<String>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -178,3 +154,33 @@ pub(crate) async fn existing(db: &PgPool, ids: &[String]) -> StoreResult<Vec<Str
         .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
 }
+
+#[async_trait]
+impl DeletionStore for PgStore {
+    async fn session_delete(
+        &self,
+        id: &str,
+        by: &Deleter,
+        at: i64,
+        reason: Option<&str>,
+        updated_before: Option<i64>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<SessionDeletion> {
+        crate::deletion::delete(&self.pool, id, by, at, reason, updated_before, event).await
+    }
+
+    async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
+        crate::deletion::tombstone(&self.pool, id).await
+    }
+
+    async fn session_stale(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        crate::deletion::stale(&self.pool, before, limit).await
+    }
+
+    async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        crate::deletion::existing(&self.pool, ids).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::deletion_fns!();

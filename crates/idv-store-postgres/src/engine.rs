@@ -6,11 +6,15 @@
 //! lease was set after this statement's snapshot is re-checked against the lease on locking,
 //! so no two claimers (in any processes) get the same job while its lease holds.
 
+use crate::Db;
+use crate::PgStore;
+use crate::Pools;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use crate::{files, sessions};
+use async_trait::async_trait;
+use idv_store::JobStore;
 use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
 
 /// The columns of a job row, as a literal so statements can be `concat!`ed at compile time.
 macro_rules! job_columns {
@@ -19,25 +23,11 @@ macro_rules! job_columns {
     };
 }
 
-fn job_from_row(row: &PgRow) -> StoreResult<JobRecord> {
-    Ok(JobRecord {
-        id: col(row, "id")?,
-        session_id: col(row, "session_id")?,
-        step: col(row, "step")?,
-        action: col(row, "action")?,
-        run_at: col(row, "run_at")?,
-        attempts: col(row, "attempts")?,
-        locked_until: col(row, "locked_until")?,
-        last_error: col(row, "last_error")?,
-        created_at: col(row, "created_at")?,
-    })
-}
-
 /// The guarded session update, then the inserts and the delete, in one transaction. A change
 /// with nothing beside the session is the plain update, one statement with no transaction
 /// around it.
 pub(crate) async fn advance(
-    db: &PgPool,
+    db: &Db,
     next: &SessionRecord,
     files: &[FileRecord],
     jobs: &[JobRecord],
@@ -63,25 +53,22 @@ pub(crate) async fn advance(
             .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
     }
     for j in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (id, session_id, step, action, run_at, attempts, locked_until, \
-             last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&j.id)
-        .bind(&j.session_id)
-        .bind(&j.step)
-        .bind(&j.action)
-        .bind(j.run_at)
-        .bind(j.attempts)
-        .bind(j.locked_until)
-        .bind(&j.last_error)
-        .bind(j.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
+        sqlx::query(idv_store_sql::engine::ADVANCE)
+            .bind(&j.id)
+            .bind(&j.session_id)
+            .bind(&j.step)
+            .bind(&j.action)
+            .bind(j.run_at)
+            .bind(j.attempts)
+            .bind(j.locked_until)
+            .bind(&j.last_error)
+            .bind(j.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
     }
     if let Some(id) = done_job {
-        sqlx::query("DELETE FROM jobs WHERE id = $1")
+        sqlx::query(idv_store_sql::engine::ADVANCE_2)
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -93,7 +80,7 @@ pub(crate) async fn advance(
 }
 
 /// One statement: pick the first due, unleased job and lease it.
-pub(crate) async fn claim(db: &PgPool, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+pub(crate) async fn claim(db: &Db, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
     sqlx::query(concat!(
         "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 \
          WHERE id = (SELECT id FROM jobs \
@@ -104,7 +91,7 @@ pub(crate) async fn claim(db: &PgPool, now: i64, lease_ms: i64) -> StoreResult<O
     ))
     .bind(now)
     .bind(lease_ms)
-    .fetch_optional(db)
+    .fetch_optional(db.write())
     .await
     .map_err(backend)?
     .as_ref()
@@ -112,38 +99,9 @@ pub(crate) async fn claim(db: &PgPool, now: i64, lease_ms: i64) -> StoreResult<O
     .transpose()
 }
 
-pub(crate) async fn release(
-    db: &PgPool,
-    id: &str,
-    run_at: i64,
-    last_error: Option<&str>,
-) -> StoreResult<()> {
-    sqlx::query("UPDATE jobs SET run_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1")
-        .bind(id)
-        .bind(run_at)
-        .bind(last_error)
-        .execute(db)
-        .await
-        .map_err(backend)?;
-    Ok(())
-}
-
-pub(crate) async fn list(db: &PgPool, session_id: &str) -> StoreResult<Vec<JobRecord>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        job_columns!(),
-        " FROM jobs WHERE session_id = $1 ORDER BY run_at, id"
-    ))
-    .bind(session_id)
-    .fetch_all(db)
-    .await
-    .map_err(backend)?;
-    map_rows(rows, job_from_row)
-}
-
 /// A leased job is next claimable the millisecond after its lease (claims need
 /// `locked_until < now`).
-pub(crate) async fn next_due(db: &PgPool) -> StoreResult<Option<i64>> {
+pub(crate) async fn next_due(db: &Db) -> StoreResult<Option<i64>> {
     let row = sqlx::query(
         "SELECT MIN(GREATEST(run_at, COALESCE(locked_until + 1, run_at))) AS due FROM jobs",
     )
@@ -155,7 +113,7 @@ pub(crate) async fn next_due(db: &PgPool) -> StoreResult<Option<i64>> {
 
 /// Matches the partial index `sessions_by_expiry` (its `WHERE` is repeated here so the planner
 /// may use it).
-pub(crate) async fn expired(db: &PgPool, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+pub(crate) async fn expired(db: &Db, now: i64, limit: i64) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT id FROM sessions \
          WHERE NOT ended AND expires_at IS NOT NULL AND expires_at <= $1 \
@@ -163,8 +121,50 @@ pub(crate) async fn expired(db: &PgPool, now: i64, limit: i64) -> StoreResult<Ve
     )
     .bind(now)
     .bind(limit)
-    .fetch_all(db)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
 }
+
+#[async_trait]
+impl JobStore for PgStore {
+    async fn session_advance(
+        &self,
+        next: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        done_job: Option<&str>,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        crate::engine::advance(&self.pool, next, files, jobs, done_job, events).await
+    }
+
+    async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
+        crate::engine::claim(&self.pool, now, lease_ms).await
+    }
+
+    async fn job_release(
+        &self,
+        id: &str,
+        run_at: i64,
+        last_error: Option<&str>,
+    ) -> StoreResult<()> {
+        crate::engine::release(&self.pool, id, run_at, last_error).await
+    }
+
+    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>> {
+        crate::engine::list(&self.pool, session_id).await
+    }
+
+    async fn job_next_due(&self) -> StoreResult<Option<i64>> {
+        crate::engine::next_due(&self.pool).await
+    }
+
+    async fn session_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<String>> {
+        crate::engine::expired(&self.pool, now, limit).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::engine_fns!();

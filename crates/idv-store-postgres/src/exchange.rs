@@ -1,13 +1,17 @@
 //! Session export and import: the revisions of a workflow, and
 //! writing a session exported elsewhere (with its file rows and jobs) in one transaction.
 
+use crate::Db;
+use crate::PgStore;
+use crate::Pools;
 use crate::convert::{backend, col, json_text, map_rows, unique_or_backend};
 use crate::{files, sessions, workflows};
+use async_trait::async_trait;
+use idv_store::{ExchangeStore, WorkflowRecord};
 use idv_store::{FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, StoreResult};
-use sqlx::PgPool;
 
 pub(crate) async fn workflow_revisions(
-    db: &PgPool,
+    db: &Db,
     id: &str,
 ) -> StoreResult<Vec<idv_store::WorkflowRecord>> {
     let rows = sqlx::query(
@@ -16,7 +20,7 @@ pub(crate) async fn workflow_revisions(
          FROM workflow_revisions WHERE id = $1 ORDER BY revision",
     )
     .bind(id)
-    .fetch_all(db)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, workflows::from_row)
@@ -25,7 +29,7 @@ pub(crate) async fn workflow_revisions(
 /// With the `workflows` row locked (created deleted, with no current revision, when missing),
 /// so imports and uploads of one id take turns: the next number below zero and below every
 /// stored revision.
-pub(crate) async fn workflow_import_revision(db: &PgPool, def: &NewWorkflow) -> StoreResult<i64> {
+pub(crate) async fn workflow_import_revision(db: &Db, def: &NewWorkflow) -> StoreResult<i64> {
     let mut tx = db.begin().await.map_err(backend)?;
     sqlx::query(
         "INSERT INTO workflows (id, current_revision, deleted) VALUES ($1, 0, true) \
@@ -73,7 +77,7 @@ pub(crate) async fn workflow_import_revision(db: &PgPool, def: &NewWorkflow) -> 
 }
 
 pub(crate) async fn session_import(
-    db: &PgPool,
+    db: &Db,
     session: &SessionRecord,
     file_rows: &[FileRecord],
     jobs: &[JobRecord],
@@ -102,7 +106,7 @@ pub(crate) async fn session_import(
         .map_err(backend)?;
         let old = map_rows(rows, files::from_row)?;
         // Files and jobs go with their session (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
+        sqlx::query(idv_store_sql::exchange::SESSION_IMPORT)
             .bind(&session.id)
             .execute(&mut *tx)
             .await
@@ -122,23 +126,41 @@ pub(crate) async fn session_import(
             .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
     }
     for j in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (id, session_id, step, action, run_at, attempts, locked_until, \
-             last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&j.id)
-        .bind(&j.session_id)
-        .bind(&j.step)
-        .bind(&j.action)
-        .bind(j.run_at)
-        .bind(j.attempts)
-        .bind(j.locked_until)
-        .bind(&j.last_error)
-        .bind(j.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
+        sqlx::query(idv_store_sql::exchange::SESSION_IMPORT_2)
+            .bind(&j.id)
+            .bind(&j.session_id)
+            .bind(&j.step)
+            .bind(&j.action)
+            .bind(j.run_at)
+            .bind(j.attempts)
+            .bind(j.locked_until)
+            .bind(&j.last_error)
+            .bind(j.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
     }
     tx.commit().await.map_err(backend)?;
     Ok(outcome)
+}
+
+#[async_trait]
+impl ExchangeStore for PgStore {
+    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
+        crate::exchange::workflow_revisions(&self.pool, id).await
+    }
+
+    async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        crate::exchange::workflow_import_revision(&self.pool, def).await
+    }
+
+    async fn session_import(
+        &self,
+        session: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        replace: bool,
+    ) -> StoreResult<idv_store::SessionImport> {
+        crate::exchange::session_import(&self.pool, session, files, jobs, replace).await
+    }
 }

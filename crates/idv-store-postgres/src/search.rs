@@ -3,11 +3,15 @@
 //! comparisons are type-strict through jsonb (`"5"` is not `5`); string ranges compare in byte
 //! order (`COLLATE "C"`), as SQLite does. Pages are keyset ranges on the sort key and the id.
 
+use crate::Db;
+use crate::PgStore;
+use crate::Pools;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col};
+use async_trait::async_trait;
 use idv_core::search::{Cmp, Column, Condition, Document, Field, Filter, Scalar, SortValue};
+use idv_store::SearchStore;
 use idv_store::{SessionPage, SessionQuery, SessionSummary, StoreResult};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
 
 /// A bound parameter.
 #[derive(Debug, Clone)]
@@ -47,28 +51,11 @@ impl Sql {
     }
 }
 
-fn column(c: Column) -> &'static str {
-    match c {
-        Column::Id => "id",
-        Column::Status => "status",
-        Column::WorkflowId => "workflow_id",
-        Column::CreatedAt => "created_at",
-        Column::UpdatedAt => "updated_at",
-    }
-}
-
 /// The expression a sort orders by; workflow ids in byte order like SQLite's.
 fn sort_expr(c: Column) -> &'static str {
     match c {
         Column::WorkflowId => "workflow_id COLLATE \"C\"",
         other => column(other),
-    }
-}
-
-fn document(d: Document) -> &'static str {
-    match d {
-        Document::Metadata => "metadata",
-        Document::Properties => "properties",
     }
 }
 
@@ -252,13 +239,6 @@ fn filter(sql: &mut Sql, f: &Filter) {
     }
 }
 
-fn sort_value(sql: &mut Sql, v: &SortValue) {
-    match v {
-        SortValue::Int(i) => sql.bind(Param::Int(*i)),
-        SortValue::Text(s) => sql.bind(Param::Text(s.clone())),
-    }
-}
-
 /// Rows strictly after `after` in the order of `q.sort`: one row-value comparison when every
 /// key runs the same way (an index range), else the expanded form.
 fn keyset(sql: &mut Sql, q: &SessionQuery, after: &[SortValue]) {
@@ -380,27 +360,9 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::Pg
     query
 }
 
-fn from_row(row: &PgRow) -> StoreResult<SessionSummary> {
-    Ok(SessionSummary {
-        id: col(row, "id")?,
-        workflow_id: col(row, "workflow_id")?,
-        workflow_revision: col(row, "workflow_revision")?,
-        workflow_name: col(row, "workflow_name")?,
-        workflow_version: col(row, "workflow_version")?,
-        status: col(row, "status")?,
-        current_step: col(row, "current_step")?,
-        ended: col(row, "ended")?,
-        metadata: json_col(row, "metadata")?,
-        properties: json_col(row, "properties")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-    })
-}
-
-pub(crate) async fn search(db: &PgPool, q: &SessionQuery) -> StoreResult<SessionPage> {
+pub(crate) async fn search(db: &Db, q: &SessionQuery) -> StoreResult<SessionPage> {
     let page = page_sql(q);
-    let rows = query(&page).fetch_all(db).await.map_err(backend)?;
+    let rows = query(&page).fetch_all(db.read()).await.map_err(backend)?;
     let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
     let count = count_sql(q);
     let total: i64 = col(&query(&count).fetch_one(db).await.map_err(backend)?, "n")?;
@@ -408,7 +370,7 @@ pub(crate) async fn search(db: &PgPool, q: &SessionQuery) -> StoreResult<Session
 }
 
 /// `EXPLAIN` of the page query of `q`: one line per plan line.
-pub(crate) async fn plan(db: &PgPool, q: &SessionQuery) -> StoreResult<Vec<String>> {
+pub(crate) async fn plan(db: &Db, q: &SessionQuery) -> StoreResult<Vec<String>> {
     let page = page_sql(q);
     let explained = Sql {
         text: format!("EXPLAIN {}", page.text),
@@ -419,3 +381,51 @@ pub(crate) async fn plan(db: &PgPool, q: &SessionQuery) -> StoreResult<Vec<Strin
         .map(|r| col::<String>(r, "QUERY PLAN"))
         .collect()
 }
+
+#[async_trait]
+impl SearchStore for PgStore {
+    async fn session_search(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<idv_store::SessionPage> {
+        crate::search::search(&self.pool, query).await
+    }
+
+    async fn view_put(
+        &self,
+        view: &idv_store::ViewRecord,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::put(&self.pool, view, only_owner).await
+    }
+
+    async fn view_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> StoreResult<Option<idv_store::ViewRecord>> {
+        crate::views::get(&self.pool, namespace, key).await
+    }
+
+    async fn view_list(
+        &self,
+        namespace: &str,
+        viewer: Option<&str>,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<idv_store::ViewRecord>, i64)> {
+        crate::views::list(&self.pool, namespace, viewer, limit, skip).await
+    }
+
+    async fn view_delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::delete(&self.pool, namespace, key, only_owner).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::search_fns!();

@@ -1,40 +1,21 @@
 //! Sessions, written with optimistic concurrency on `revision`.
 
+use crate::Db;
+use crate::PgStore;
+use crate::Pools;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::SessionStore;
 use idv_store::{NewEvent, SessionRecord, StoreResult};
-use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
-use sqlx::{PgPool, Postgres};
 
-fn from_row(row: &PgRow) -> StoreResult<SessionRecord> {
-    Ok(SessionRecord {
-        id: col(row, "id")?,
-        workflow_id: col(row, "workflow_id")?,
-        workflow_revision: col(row, "workflow_revision")?,
-        workflow_name: col(row, "workflow_name")?,
-        workflow_version: col(row, "workflow_version")?,
-        status: col(row, "status")?,
-        locale: col(row, "locale")?,
-        metadata: json_col(row, "metadata")?,
-        properties: json_col(row, "properties")?,
-        current_step: col(row, "current_step")?,
-        steps: json_col(row, "steps")?,
-        ended: col(row, "ended")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-        revision: col(row, "revision")?,
-        engine: json_col(row, "engine")?,
-        expires_at: col(row, "expires_at")?,
-        history: json_col(row, "history")?,
-        legal_hold: col(row, "legal_hold")?,
-    })
-}
-
-pub(crate) async fn create(db: &PgPool, s: &SessionRecord, events: &[NewEvent]) -> StoreResult<()> {
+pub(crate) async fn create(db: &Db, s: &SessionRecord, events: &[NewEvent]) -> StoreResult<()> {
     if events.is_empty() {
         insert_query(s)
-            .execute(db)
+            .execute(db.write())
             .await
             .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
         return Ok(());
@@ -81,7 +62,7 @@ pub(crate) fn insert_query(s: &SessionRecord) -> Query<'_, Postgres, PgArguments
     .bind(s.legal_hold)
 }
 
-pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<SessionRecord>> {
+pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>> {
     sqlx::query(
         "SELECT id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
          locale, metadata::text AS metadata, properties::text AS properties, current_step, \
@@ -90,19 +71,12 @@ pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<SessionReco
          WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
     .map(from_row)
     .transpose()
-}
-
-/// Every field but the id, in one statement guarded by the previous revision: of two writers
-/// that read the same revision, the second matches no row.
-pub(crate) async fn update(db: &PgPool, s: &SessionRecord) -> StoreResult<bool> {
-    let done = update_query(s).execute(db).await.map_err(backend)?;
-    Ok(done.rows_affected() > 0)
 }
 
 /// The guarded update of [`update`], bound and ready to run on the pool or in a transaction
@@ -136,3 +110,29 @@ pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Postgres, PgArguments
     .bind(json_text(&s.history))
     .bind(s.legal_hold)
 }
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn session_create(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<()> {
+        crate::sessions::create(&self.pool, session, events).await
+    }
+
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        crate::sessions::get(&self.pool, id).await
+    }
+
+    async fn session_update(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        crate::engine::advance(&self.pool, session, &[], &[], None, events).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::sessions_fns!();

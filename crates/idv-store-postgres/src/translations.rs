@@ -1,23 +1,17 @@
 //! Translations: one value per `(key, locale code)`, global across workflows.
 
+use crate::Db;
+use crate::Pools;
+use crate::convert::DbRow;
+use crate::convert::list_text;
 use crate::convert::{backend, col, map_rows};
 use idv_store::{StoreResult, Translation};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
 use std::collections::HashMap;
-
-fn from_row(row: &PgRow) -> StoreResult<Translation> {
-    Ok(Translation {
-        key: col(row, "key")?,
-        code: col(row, "code")?,
-        value: col(row, "value")?,
-    })
-}
 
 /// All entries in one statement (three parallel arrays unnested). A pair given twice keeps the
 /// later value: PostgreSQL refuses to upsert one row twice in a statement, so duplicates are
 /// folded here first.
-pub(crate) async fn put(db: &PgPool, entries: &[Translation]) -> StoreResult<()> {
+pub(crate) async fn put(db: &Db, entries: &[Translation]) -> StoreResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -51,24 +45,19 @@ pub(crate) async fn put(db: &PgPool, entries: &[Translation]) -> StoreResult<()>
 }
 
 /// By code, then key.
-pub(crate) async fn for_codes(db: &PgPool, codes: &[String]) -> StoreResult<Vec<Translation>> {
+pub(crate) async fn for_codes(db: &Db, codes: &[String]) -> StoreResult<Vec<Translation>> {
     if codes.is_empty() {
         return Ok(Vec::new());
     }
     let rows = sqlx::query(
         "SELECT key, code, value FROM translations WHERE code = ANY($1) ORDER BY code, key",
     )
-    .bind(codes)
-    .fetch_all(db)
+    .bind(list_text(codes)?)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, from_row)
 }
 
-pub(crate) async fn codes(db: &PgPool) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query("SELECT DISTINCT code FROM translations ORDER BY code")
-        .fetch_all(db)
-        .await
-        .map_err(backend)?;
-    map_rows(rows, |row| col(row, "code"))
-}
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::translations_fns!();

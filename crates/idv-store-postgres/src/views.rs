@@ -1,31 +1,17 @@
 //! Saved views: one row per (namespace, key); visibility by user ids is filtered in SQL.
 
+use crate::Db;
+use crate::Pools;
+use crate::convert::DbRow;
+use crate::convert::list_col;
+use crate::convert::list_text;
 use crate::convert::{backend, col, json_col, json_text, map_rows};
 use idv_store::{StoreResult, ViewRecord};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
 
 const COLUMNS: &str = "namespace, key, value::text AS value, group_ids, user_ids, owner_id, \
      created_at, updated_at";
 
-fn from_row(row: &PgRow) -> StoreResult<ViewRecord> {
-    Ok(ViewRecord {
-        namespace: col(row, "namespace")?,
-        key: col(row, "key")?,
-        value: json_col(row, "value")?,
-        group_ids: col(row, "group_ids")?,
-        user_ids: col(row, "user_ids")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-    })
-}
-
-pub(crate) async fn put(
-    db: &PgPool,
-    v: &ViewRecord,
-    only_owner: Option<&str>,
-) -> StoreResult<bool> {
+pub(crate) async fn put(db: &Db, v: &ViewRecord, only_owner: Option<&str>) -> StoreResult<bool> {
     let done = sqlx::query(
         "INSERT INTO views (namespace, key, value, group_ids, user_ids, owner_id, created_at, \
          updated_at) VALUES ($1, $2, $3::json, $4, $5, $6, $7, $8) \
@@ -37,29 +23,25 @@ pub(crate) async fn put(
     .bind(&v.namespace)
     .bind(&v.key)
     .bind(json_text(&v.value))
-    .bind(&v.group_ids)
-    .bind(&v.user_ids)
+    .bind(list_text(&v.group_ids)?)
+    .bind(list_text(&v.user_ids)?)
     .bind(&v.owner_id)
     .bind(v.created_at)
     .bind(v.updated_at)
     .bind(only_owner)
-    .execute(db)
+    .execute(db.write())
     .await
     .map_err(backend)?;
     Ok(done.rows_affected() > 0)
 }
 
-pub(crate) async fn get(
-    db: &PgPool,
-    namespace: &str,
-    key: &str,
-) -> StoreResult<Option<ViewRecord>> {
+pub(crate) async fn get(db: &Db, namespace: &str, key: &str) -> StoreResult<Option<ViewRecord>> {
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM views WHERE namespace = $1 AND key = $2"
     ))
     .bind(namespace)
     .bind(key)
-    .fetch_optional(db)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -72,7 +54,7 @@ const VISIBLE: &str = "($2::text IS NULL OR cardinality(user_ids) = 0 OR owner_i
      OR $2::text = ANY(user_ids))";
 
 pub(crate) async fn list(
-    db: &PgPool,
+    db: &Db,
     namespace: &str,
     viewer: Option<&str>,
     limit: i64,
@@ -101,7 +83,7 @@ pub(crate) async fn list(
 }
 
 pub(crate) async fn delete(
-    db: &PgPool,
+    db: &Db,
     namespace: &str,
     key: &str,
     only_owner: Option<&str>,
@@ -113,8 +95,11 @@ pub(crate) async fn delete(
     .bind(namespace)
     .bind(key)
     .bind(only_owner)
-    .execute(db)
+    .execute(db.write())
     .await
     .map_err(backend)?;
     Ok(done.rows_affected() > 0)
 }
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::views_fns!();

@@ -1,28 +1,18 @@
 //! Workflows: every upload is a new revision; the `workflows` row names the current one and
 //! whether the workflow is deleted.
 
+use crate::Db;
+use crate::PgStore;
+use crate::Pools;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
-use sqlx::PgPool;
-use sqlx::postgres::PgRow;
-
-pub(crate) fn from_row(row: &PgRow) -> StoreResult<WorkflowRecord> {
-    Ok(WorkflowRecord {
-        id: col(row, "id")?,
-        revision: col(row, "revision")?,
-        name: col(row, "name")?,
-        description: col(row, "description")?,
-        version: col(row, "version")?,
-        default_locale: col(row, "default_locale")?,
-        definition: json_col(row, "definition")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-    })
-}
+use idv_store::{Translation, WorkflowStore};
 
 /// One transaction: bumping the `workflows` row both picks the next revision number and locks
 /// that row until commit, so two uploads of one id get consecutive revisions, never the same one.
-pub(crate) async fn put(db: &PgPool, def: &NewWorkflow) -> StoreResult<i64> {
+pub(crate) async fn put(db: &Db, def: &NewWorkflow) -> StoreResult<i64> {
     let mut tx = db.begin().await.map_err(backend)?;
     let row = sqlx::query(
         "INSERT INTO workflows (id, current_revision, deleted) VALUES ($1, 1, false) \
@@ -58,7 +48,7 @@ pub(crate) async fn put(db: &PgPool, def: &NewWorkflow) -> StoreResult<i64> {
     Ok(revision)
 }
 
-pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<WorkflowRecord>> {
+pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<WorkflowRecord>> {
     sqlx::query(
         "SELECT r.id, r.revision, r.name, r.description, r.version, r.default_locale, \
          r.definition::text AS definition, r.owner_id, r.created_at \
@@ -67,7 +57,7 @@ pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<WorkflowRec
          WHERE w.id = $1 AND NOT w.deleted",
     )
     .bind(id)
-    .fetch_optional(db)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -76,7 +66,7 @@ pub(crate) async fn get(db: &PgPool, id: &str) -> StoreResult<Option<WorkflowRec
 }
 
 pub(crate) async fn get_revision(
-    db: &PgPool,
+    db: &Db,
     id: &str,
     revision: i64,
 ) -> StoreResult<Option<WorkflowRecord>> {
@@ -86,7 +76,7 @@ pub(crate) async fn get_revision(
     )
     .bind(id)
     .bind(revision)
-    .fetch_optional(db)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -94,7 +84,7 @@ pub(crate) async fn get_revision(
     .transpose()
 }
 
-pub(crate) async fn list(db: &PgPool) -> StoreResult<Vec<WorkflowRecord>> {
+pub(crate) async fn list(db: &Db) -> StoreResult<Vec<WorkflowRecord>> {
     let rows = sqlx::query(
         "SELECT r.id, r.revision, r.name, r.description, r.version, r.default_locale, \
          r.definition::text AS definition, r.owner_id, r.created_at \
@@ -102,18 +92,79 @@ pub(crate) async fn list(db: &PgPool) -> StoreResult<Vec<WorkflowRecord>> {
            ON r.id = w.id AND r.revision = w.current_revision \
          WHERE NOT w.deleted ORDER BY r.name, r.id",
     )
-    .fetch_all(db)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, from_row)
 }
 
 /// Deleting a deleted workflow reports false, as for one that never existed.
-pub(crate) async fn delete(db: &PgPool, id: &str) -> StoreResult<bool> {
+pub(crate) async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
     let done = sqlx::query("UPDATE workflows SET deleted = true WHERE id = $1 AND NOT deleted")
         .bind(id)
-        .execute(db)
+        .execute(db.write())
         .await
         .map_err(backend)?;
     Ok(done.rows_affected() > 0)
 }
+
+#[async_trait]
+impl WorkflowStore for PgStore {
+    async fn workflow_put(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        crate::workflows::put(&self.pool, def).await
+    }
+
+    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get(&self.pool, id).await
+    }
+
+    async fn workflow_get_revision(
+        &self,
+        id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get_revision(&self.pool, id, revision).await
+    }
+
+    async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>> {
+        crate::workflows::list(&self.pool).await
+    }
+
+    async fn workflow_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::workflows::delete(&self.pool, id).await
+    }
+
+    async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()> {
+        crate::translations::put(&self.pool, entries).await
+    }
+
+    async fn translations_for(&self, codes: &[String]) -> StoreResult<Vec<Translation>> {
+        crate::translations::for_codes(&self.pool, codes).await
+    }
+
+    async fn translation_codes(&self) -> StoreResult<Vec<String>> {
+        crate::translations::codes(&self.pool).await
+    }
+
+    async fn asset_put(
+        &self,
+        asset: &idv_store::AssetRecord,
+    ) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::put(&self.pool, asset).await
+    }
+
+    async fn asset_get(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::get(&self.pool, id).await
+    }
+
+    async fn asset_list(&self) -> StoreResult<Vec<idv_store::AssetRecord>> {
+        crate::assets::list(&self.pool).await
+    }
+
+    async fn asset_delete(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::delete(&self.pool, id).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::workflows_fns!();

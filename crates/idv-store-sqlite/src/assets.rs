@@ -1,23 +1,11 @@
 //! Workflow assets: metadata rows; the bytes are in blob storage.
 
 use crate::Db;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
 use idv_store::{AssetRecord, StoreResult};
-use sqlx::sqlite::SqliteRow;
 
 const COLUMNS: &str = "id, content_type, size, sha256, object_key, created_at, updated_at";
-
-fn from_row(row: &SqliteRow) -> StoreResult<AssetRecord> {
-    Ok(AssetRecord {
-        id: col(row, "id")?,
-        content_type: col(row, "content_type")?,
-        size: col(row, "size")?,
-        sha256: col(row, "sha256")?,
-        object_key: col(row, "object_key")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-    })
-}
 
 /// Reads the row it replaces and writes the new one in one write transaction, so the row
 /// returned is exactly the one replaced.
@@ -55,32 +43,5 @@ pub(crate) async fn put(db: &Db, asset: &AssetRecord) -> StoreResult<Option<Asse
     Ok(previous)
 }
 
-pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<AssetRecord>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM assets WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.read)
-        .await
-        .map_err(backend)?
-        .map(|row| from_row(&row))
-        .transpose()
-}
-
-pub(crate) async fn list(db: &Db) -> StoreResult<Vec<AssetRecord>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM assets ORDER BY id"))
-        .fetch_all(&db.read)
-        .await
-        .map_err(backend)?;
-    map_rows(rows, from_row)
-}
-
-pub(crate) async fn delete(db: &Db, id: &str) -> StoreResult<Option<AssetRecord>> {
-    sqlx::query(&format!(
-        "DELETE FROM assets WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .fetch_optional(&db.write)
-    .await
-    .map_err(backend)?
-    .map(|row| from_row(&row))
-    .transpose()
-}
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::assets_fns!();

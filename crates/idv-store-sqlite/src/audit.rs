@@ -3,10 +3,14 @@
 //! several processes on one file.
 
 use crate::Db;
+use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
+use async_trait::async_trait;
+use idv_store::AuditStore;
 use idv_store::audit::canonical_json;
 use idv_store::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry, StoreError, StoreResult};
-use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::sqlite::Sqlite;
 use sqlx::{QueryBuilder, Row};
 
 const COLUMNS: &str = "seq, at, actor_id, actor_kind, actor_name, action, target, outcome, ip, \
@@ -14,7 +18,7 @@ const COLUMNS: &str = "seq, at, actor_id, actor_kind, actor_name, action, target
 /// Rows per INSERT statement: 13 parameters each, well under SQLite's limit of 32766.
 const ROWS_PER_INSERT: usize = 200;
 
-fn from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
+fn from_row(row: &DbRow) -> StoreResult<AuditRecord> {
     let details: &str = col(row, "details")?;
     let outcome: i64 = col(row, "outcome")?;
     Ok(AuditRecord {
@@ -30,7 +34,7 @@ fn from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
             ip: col(row, "ip")?,
             request_id: col(row, "request_id")?,
             details: serde_json::from_str(details).map_err(|e| {
-                StoreError::Backend(format!("audit_log.details holds invalid JSON: {e}"))
+                StoreError::backend_from(format!("audit_log.details holds invalid JSON: {e}"), e)
             })?,
         },
         prev_hash: col(row, "prev_hash")?,
@@ -38,17 +42,7 @@ fn from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
     })
 }
 
-fn chain_from_row(row: &SqliteRow) -> StoreResult<AuditChain> {
-    Ok(AuditChain {
-        head_seq: col(row, "head_seq")?,
-        head_hash: col(row, "head_hash")?,
-        anchor_seq: col(row, "anchor_seq")?,
-        anchor_hash: col(row, "anchor_hash")?,
-    })
-}
-
-const CHAIN: &str =
-    "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1";
+const CHAIN: &str = idv_store_sql::audit::CHAIN_FROM_ROW;
 
 /// Takes SQLite's write lock and reads the chain's head: the transaction's first statement is a
 /// write (a no-op update of the head row), so the lock is taken before anything is read, as
@@ -106,7 +100,7 @@ pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i6
         qb.build().execute(&mut *tx).await.map_err(backend)?;
     }
     let last = records.last().map(|r| r.seq).unwrap_or(chain.head_seq);
-    sqlx::query("UPDATE audit_chain SET head_seq = $1, head_hash = $2 WHERE id = 1")
+    sqlx::query(idv_store_sql::audit::APPEND)
         .bind(last)
         .bind(&prev)
         .execute(&mut *tx)
@@ -119,7 +113,7 @@ pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i6
 pub(crate) async fn chain(db: &Db) -> StoreResult<AuditChain> {
     chain_from_row(
         &sqlx::query(CHAIN)
-            .fetch_one(&db.read)
+            .fetch_one(db.read())
             .await
             .map_err(backend)?,
     )
@@ -159,7 +153,7 @@ pub(crate) async fn query(db: &Db, q: &AuditQuery) -> StoreResult<Vec<AuditRecor
         " ORDER BY seq DESC"
     });
     qb.push(" LIMIT ").push_bind(q.limit.max(0));
-    let rows = qb.build().fetch_all(&db.read).await.map_err(backend)?;
+    let rows = qb.build().fetch_all(db.read()).await.map_err(backend)?;
     map_rows(rows, from_row)
 }
 
@@ -171,14 +165,12 @@ pub(crate) async fn prune(
 ) -> StoreResult<u64> {
     let mut tx = db.write.begin().await.map_err(backend)?;
     let chain = lock_chain(&mut tx).await?;
-    let rows = sqlx::query(
-        "SELECT seq, at, actor_kind, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-    )
-    .bind(chain.anchor_seq)
-    .bind(limit.max(0))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
+    let rows = sqlx::query(idv_store_sql::audit::PRUNE)
+        .bind(chain.anchor_seq)
+        .bind(limit.max(0))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
     let mut last: Option<(i64, String)> = None;
     for row in &rows {
         let at: i64 = row.try_get("at").map_err(backend)?;
@@ -199,12 +191,12 @@ pub(crate) async fn prune(
     let Some((seq, hash)) = last else {
         return Ok(0);
     };
-    let done = sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
+    let done = sqlx::query(idv_store_sql::audit::PRUNE_2)
         .bind(seq)
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-    sqlx::query("UPDATE audit_chain SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1")
+    sqlx::query(idv_store_sql::audit::PRUNE_3)
         .bind(seq)
         .bind(&hash)
         .execute(&mut *tx)
@@ -213,3 +205,28 @@ pub(crate) async fn prune(
     tx.commit().await.map_err(backend)?;
     Ok(done.rows_affected())
 }
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn audit_append(&self, entries: &[idv_store::NewAuditEntry]) -> StoreResult<i64> {
+        crate::audit::append(&self.db, entries).await
+    }
+
+    async fn audit_chain(&self) -> StoreResult<idv_store::AuditChain> {
+        crate::audit::chain(&self.db).await
+    }
+
+    async fn audit_query(
+        &self,
+        query: &idv_store::AuditQuery,
+    ) -> StoreResult<Vec<idv_store::AuditRecord>> {
+        crate::audit::query(&self.db, query).await
+    }
+
+    async fn audit_prune(&self, user_before: i64, api_before: i64, limit: i64) -> StoreResult<u64> {
+        crate::audit::prune(&self.db, user_before, api_before, limit).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::audit_fns!();

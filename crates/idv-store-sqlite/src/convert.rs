@@ -3,20 +3,27 @@
 use idv_store::{StoreError, StoreResult};
 use serde_json::Value;
 use sqlx::sqlite::{Sqlite, SqliteRow};
+
+/// A result row of this driver (the name both adapters use).
+pub(crate) type DbRow = SqliteRow;
 use sqlx::{Decode, Row, Type};
 
 /// Any database failure the caller cannot act on.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    StoreError::backend_source(e)
 }
 
 /// A unique-key clash becomes `Conflict(what)`; anything else is `Backend`.
 pub(crate) fn unique_or_backend(
     what: impl FnOnce() -> String,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what()),
-        _ => backend(e),
+    move |e| {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::conflict(what(), e);
+        }
+        backend(e)
     }
 }
 
@@ -32,14 +39,17 @@ where
 pub(crate) fn json_col(row: &SqliteRow, name: &str) -> StoreResult<Value> {
     let text: &str = col(row, name)?;
     serde_json::from_str(text)
-        .map_err(|e| StoreError::Backend(format!("column {name} holds invalid JSON: {e}")))
+        .map_err(|e| StoreError::backend_from(format!("column {name} holds invalid JSON: {e}"), e))
 }
 
 /// A string-list column (a JSON array).
 pub(crate) fn list_col(row: &SqliteRow, name: &str) -> StoreResult<Vec<String>> {
     let text: &str = col(row, name)?;
     serde_json::from_str(text).map_err(|e| {
-        StoreError::Backend(format!("column {name} holds no JSON list of strings: {e}"))
+        StoreError::backend_from(
+            format!("column {name} holds no JSON list of strings: {e}"),
+            e,
+        )
     })
 }
 
@@ -50,7 +60,8 @@ pub(crate) fn json_text(value: &Value) -> String {
 
 /// JSON text for a list of strings.
 pub(crate) fn list_text(list: &[String]) -> StoreResult<String> {
-    serde_json::to_string(list).map_err(|e| StoreError::Backend(format!("JSON encoding: {e}")))
+    serde_json::to_string(list)
+        .map_err(|e| StoreError::backend_from(format!("JSON encoding: {e}"), e))
 }
 
 /// Rows of `rows` mapped by `f`, stopping at the first column that does not decode.

@@ -6,30 +6,17 @@
 //! those of another process wait for SQLite's write lock, so two deletions of one id never
 //! both see the row.
 
+use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
 use crate::{Db, files};
+use async_trait::async_trait;
+use idv_store::DeletionStore;
 use idv_store::{Deleter, NewEvent, SessionDeletion, StoreResult, TombstoneRecord};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, Transaction};
 
 const TOMBSTONE_COLUMNS: &str = "id, workflow_id, status, owner_id, deleted_at, deleted_by_id, \
      deleted_by_name, deleted_by_kind, reason";
-
-fn tombstone_from_row(row: &SqliteRow) -> StoreResult<TombstoneRecord> {
-    Ok(TombstoneRecord {
-        id: col(row, "id")?,
-        workflow_id: col(row, "workflow_id")?,
-        status: col(row, "status")?,
-        owner_id: col(row, "owner_id")?,
-        deleted_at: col(row, "deleted_at")?,
-        deleted_by: Deleter {
-            id: col(row, "deleted_by_id")?,
-            name: col(row, "deleted_by_name")?,
-            kind: col(row, "deleted_by_kind")?,
-        },
-        reason: col(row, "reason")?,
-    })
-}
 
 async fn tombstone_in(
     tx: &mut Transaction<'_, Sqlite>,
@@ -112,9 +99,9 @@ pub(crate) async fn delete(
         crate::outbox::write_events(&mut tx, std::slice::from_ref(&e)).await?;
     }
     for statement in [
-        "DELETE FROM jobs WHERE session_id = $1",
-        "DELETE FROM files WHERE session_id = $1",
-        "DELETE FROM sessions WHERE id = $1",
+        idv_store_sql::deletion::DELETE,
+        idv_store_sql::deletion::DELETE_2,
+        idv_store_sql::deletion::DELETE_3,
     ] {
         sqlx::query(statement)
             .bind(id)
@@ -145,19 +132,6 @@ pub(crate) async fn delete(
     })
 }
 
-pub(crate) async fn tombstone(db: &Db, id: &str) -> StoreResult<Option<TombstoneRecord>> {
-    sqlx::query(&format!(
-        "SELECT {TOMBSTONE_COLUMNS} FROM session_tombstones WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&db.read)
-    .await
-    .map_err(backend)?
-    .as_ref()
-    .map(tombstone_from_row)
-    .transpose()
-}
-
 /// Walks the index `sessions_by_updated (updated_at, id)` in order, skipping held sessions.
 pub(crate) async fn stale(db: &Db, before: i64, limit: i64) -> StoreResult<Vec<String>> {
     let rows = sqlx::query(
@@ -166,7 +140,7 @@ pub(crate) async fn stale(db: &Db, before: i64, limit: i64) -> StoreResult<Vec<S
     )
     .bind(before)
     .bind(limit)
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
@@ -178,11 +152,41 @@ pub(crate) async fn existing(db: &Db, ids: &[String]) -> StoreResult<Vec<String>
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(ids)
-        .map_err(|e| idv_store::StoreError::Backend(format!("JSON encoding: {e}")))?;
+        .map_err(|e| idv_store::StoreError::backend_from(format!("JSON encoding: {e}"), e))?;
     let rows = sqlx::query("SELECT id FROM sessions WHERE id IN (SELECT value FROM json_each($1))")
         .bind(list)
-        .fetch_all(&db.read)
+        .fetch_all(db.read())
         .await
         .map_err(backend)?;
     map_rows(rows, |row| col(row, "id"))
 }
+
+#[async_trait]
+impl DeletionStore for SqliteStore {
+    async fn session_delete(
+        &self,
+        id: &str,
+        by: &Deleter,
+        at: i64,
+        reason: Option<&str>,
+        updated_before: Option<i64>,
+        event: Option<&NewEvent>,
+    ) -> StoreResult<SessionDeletion> {
+        crate::deletion::delete(&self.db, id, by, at, reason, updated_before, event).await
+    }
+
+    async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
+        crate::deletion::tombstone(&self.db, id).await
+    }
+
+    async fn session_stale(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        crate::deletion::stale(&self.db, before, limit).await
+    }
+
+    async fn session_existing(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        crate::deletion::existing(&self.db, ids).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::deletion_fns!();

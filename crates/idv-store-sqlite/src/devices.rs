@@ -3,9 +3,10 @@
 //! replacement in one `IMMEDIATE` transaction: whoever runs it second finds the token used.
 
 use crate::Db;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, list_col, list_text, unique_or_backend};
 use idv_store::{DeviceToken, DeviceTokenKind, StoreError, StoreResult};
-use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow};
+use sqlx::sqlite::{Sqlite, SqliteArguments};
 
 /// The columns of a token row, as a literal so statements can be `concat!`ed.
 macro_rules! device_columns {
@@ -13,23 +14,6 @@ macro_rules! device_columns {
         "id, kind, secret_hash, principal_id, session_id, workflow_ids, created_by, created_at, \
          expires_at, used_at"
     };
-}
-
-fn from_row(row: &SqliteRow) -> StoreResult<DeviceToken> {
-    let kind: &str = col(row, "kind")?;
-    Ok(DeviceToken {
-        id: col(row, "id")?,
-        kind: DeviceTokenKind::parse(kind)
-            .ok_or_else(|| StoreError::Backend(format!("unknown device token kind {kind:?}")))?,
-        secret_hash: col(row, "secret_hash")?,
-        principal_id: col(row, "principal_id")?,
-        session_id: col(row, "session_id")?,
-        workflow_ids: list_col(row, "workflow_ids")?,
-        created_by: col(row, "created_by")?,
-        created_at: col(row, "created_at")?,
-        expires_at: col(row, "expires_at")?,
-        used_at: col(row, "used_at")?,
-    })
 }
 
 fn insert_query(
@@ -54,40 +38,10 @@ fn insert_query(
 
 pub(crate) async fn create(db: &Db, token: &DeviceToken) -> StoreResult<()> {
     insert_query(token)?
-        .execute(&db.write)
+        .execute(db.write())
         .await
         .map_err(unique_or_backend(|| format!("device token {}", token.id)))?;
     Ok(())
-}
-
-pub(crate) async fn by_hash(db: &Db, hash: &str) -> StoreResult<Option<DeviceToken>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        device_columns!(),
-        " FROM device_tokens WHERE secret_hash = $1"
-    ))
-    .bind(hash)
-    .fetch_optional(&db.read)
-    .await
-    .map_err(backend)?
-    .as_ref()
-    .map(from_row)
-    .transpose()
-}
-
-pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<DeviceToken>> {
-    sqlx::query(concat!(
-        "SELECT ",
-        device_columns!(),
-        " FROM device_tokens WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&db.read)
-    .await
-    .map_err(backend)?
-    .as_ref()
-    .map(from_row)
-    .transpose()
 }
 
 pub(crate) async fn exchange(
@@ -101,15 +55,12 @@ pub(crate) async fn exchange(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(backend)?;
-    let used = sqlx::query(
-        "UPDATE device_tokens SET used_at = $2 \
-         WHERE id = $1 AND kind = 'short' AND used_at IS NULL AND expires_at > $2",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
+    let used = sqlx::query(idv_store_sql::devices::EXCHANGE)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
     if used.rows_affected() == 0 {
         // Dropping the transaction rolls it back; nothing was written.
         return Ok(false);
@@ -124,11 +75,5 @@ pub(crate) async fn exchange(
     Ok(true)
 }
 
-pub(crate) async fn delete_expired(db: &Db, before: i64) -> StoreResult<u64> {
-    let done = sqlx::query("DELETE FROM device_tokens WHERE expires_at < $1")
-        .bind(before)
-        .execute(&db.write)
-        .await
-        .map_err(backend)?;
-    Ok(done.rows_affected())
-}
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::devices_fns!();

@@ -1,8 +1,11 @@
 //! Session export and import: the revisions of a workflow, and
 //! writing a session exported elsewhere (with its file rows and jobs) in one transaction.
 
+use crate::SqliteStore;
 use crate::convert::{backend, col, json_text, map_rows, unique_or_backend};
 use crate::{Db, files, sessions, workflows};
+use async_trait::async_trait;
+use idv_store::{ExchangeStore, WorkflowRecord};
 use idv_store::{FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, StoreResult};
 
 pub(crate) async fn workflow_revisions(
@@ -14,7 +17,7 @@ pub(crate) async fn workflow_revisions(
          created_at FROM workflow_revisions WHERE id = $1 ORDER BY revision",
     )
     .bind(id)
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, workflows::from_row)
@@ -101,7 +104,7 @@ pub(crate) async fn session_import(
         .map_err(backend)?;
         let old = map_rows(rows, files::from_row)?;
         // Files and jobs go with their session (ON DELETE CASCADE).
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
+        sqlx::query(idv_store_sql::exchange::SESSION_IMPORT)
             .bind(&session.id)
             .execute(&mut *tx)
             .await
@@ -121,23 +124,41 @@ pub(crate) async fn session_import(
             .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
     }
     for j in jobs {
-        sqlx::query(
-            "INSERT INTO jobs (id, session_id, step, action, run_at, attempts, locked_until, \
-             last_error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&j.id)
-        .bind(&j.session_id)
-        .bind(&j.step)
-        .bind(&j.action)
-        .bind(j.run_at)
-        .bind(j.attempts)
-        .bind(j.locked_until)
-        .bind(&j.last_error)
-        .bind(j.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
+        sqlx::query(idv_store_sql::exchange::SESSION_IMPORT_2)
+            .bind(&j.id)
+            .bind(&j.session_id)
+            .bind(&j.step)
+            .bind(&j.action)
+            .bind(j.run_at)
+            .bind(j.attempts)
+            .bind(j.locked_until)
+            .bind(&j.last_error)
+            .bind(j.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
     }
     tx.commit().await.map_err(backend)?;
     Ok(outcome)
+}
+
+#[async_trait]
+impl ExchangeStore for SqliteStore {
+    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
+        crate::exchange::workflow_revisions(&self.db, id).await
+    }
+
+    async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        crate::exchange::workflow_import_revision(&self.db, def).await
+    }
+
+    async fn session_import(
+        &self,
+        session: &SessionRecord,
+        files: &[FileRecord],
+        jobs: &[JobRecord],
+        replace: bool,
+    ) -> StoreResult<idv_store::SessionImport> {
+        crate::exchange::session_import(&self.db, session, files, jobs, replace).await
+    }
 }

@@ -1,54 +1,31 @@
 //! File records of a session (the bytes live in blob storage).
 
 use crate::Db;
+use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
+use async_trait::async_trait;
 use idv_store::{FileRecord, StoreResult};
+use idv_store::{FileStore, SessionRecord};
 use sqlx::Sqlite;
 use sqlx::query::Query;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-
-pub(crate) fn from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
-    Ok(FileRecord {
-        id: col(row, "id")?,
-        session_id: col(row, "session_id")?,
-        name: col(row, "name")?,
-        step: col(row, "step")?,
-        property: col(row, "property")?,
-        content_type: col(row, "content_type")?,
-        size: col(row, "size")?,
-        sha256: col(row, "sha256")?,
-        object_key: col(row, "object_key")?,
-        created_at: col(row, "created_at")?,
-        inline: None,
-    })
-}
-
-pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
-    insert_query(f)
-        .execute(&db.write)
-        .await
-        .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
-    Ok(())
-}
+use sqlx::sqlite::SqliteArguments;
 
 /// The insert of [`create`], bound and ready to run on the writer or in a transaction (see
 /// `engine::advance`).
 pub(crate) fn insert_query(f: &FileRecord) -> Query<'_, Sqlite, SqliteArguments<'_>> {
-    sqlx::query(
-        "INSERT INTO files (id, session_id, name, step, property, content_type, size, sha256, \
-         object_key, created_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&f.id)
-    .bind(&f.session_id)
-    .bind(&f.name)
-    .bind(&f.step)
-    .bind(&f.property)
-    .bind(&f.content_type)
-    .bind(f.size)
-    .bind(&f.sha256)
-    .bind(&f.object_key)
-    .bind(f.created_at)
-    .bind(f.inline.as_deref())
+    sqlx::query(idv_store_sql::files::INSERT_QUERY)
+        .bind(&f.id)
+        .bind(&f.session_id)
+        .bind(&f.name)
+        .bind(&f.step)
+        .bind(&f.property)
+        .bind(&f.content_type)
+        .bind(f.size)
+        .bind(&f.sha256)
+        .bind(&f.object_key)
+        .bind(f.created_at)
+        .bind(f.inline.as_deref())
 }
 
 pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<FileRecord>> {
@@ -57,42 +34,51 @@ pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<FileRecor
          created_at FROM files WHERE session_id = $1 ORDER BY created_at, rowid",
     )
     .bind(session_id)
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, from_row)
 }
 
-pub(crate) async fn get(
-    db: &Db,
-    session_id: &str,
-    file_id: &str,
-) -> StoreResult<Option<FileRecord>> {
-    sqlx::query(
-        "SELECT id, session_id, name, step, property, content_type, size, sha256, object_key, \
-         created_at FROM files WHERE id = $2 AND session_id = $1",
-    )
-    .bind(session_id)
-    .bind(file_id)
-    .fetch_optional(&db.read)
-    .await
-    .map_err(backend)?
-    .as_ref()
-    .map(from_row)
-    .transpose()
+#[async_trait]
+impl FileStore for SqliteStore {
+    async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {
+        crate::files::create(&self.db, file).await
+    }
+
+    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+        match &self.db.inline {
+            Some(r) => r.files(session_id),
+            None => crate::files::list(&self.db, session_id).await,
+        }
+    }
+
+    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
+        match &self.db.inline {
+            Some(r) => r.file(session_id, file_id),
+            None => crate::files::get(&self.db, session_id, file_id).await,
+        }
+    }
+
+    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        crate::files::content(&self.db, session_id, file_id).await
+    }
+
+    async fn session_with_files(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
+        match &self.db.inline {
+            Some(r) => r.session_with_files(id),
+            None => {
+                let Some(session) = crate::sessions::get(&self.db, id).await? else {
+                    return Ok(None);
+                };
+                Ok(Some((session, crate::files::list(&self.db, id).await?)))
+            }
+        }
+    }
 }
 
-pub(crate) async fn content(
-    db: &Db,
-    session_id: &str,
-    file_id: &str,
-) -> StoreResult<Option<Vec<u8>>> {
-    let row: Option<(Option<Vec<u8>>,)> =
-        sqlx::query_as("SELECT content FROM files WHERE id = $2 AND session_id = $1")
-            .bind(session_id)
-            .bind(file_id)
-            .fetch_optional(&db.read)
-            .await
-            .map_err(backend)?;
-    Ok(row.and_then(|(c,)| c))
-}
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::files_fns!();

@@ -22,7 +22,7 @@ const KEEP_IDLE: usize = 8;
 const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(1000);
 
 fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    StoreError::backend_source(e)
 }
 
 fn json(text: String, column: &str) -> rusqlite::Result<serde_json::Value> {
@@ -103,7 +103,7 @@ impl InlineReaders {
         let pooled = self
             .idle
             .lock()
-            .map_err(|_| StoreError::Backend("reader pool poisoned".into()))?
+            .map_err(|_| StoreError::backend("reader pool poisoned"))?
             .pop();
         let conn = match pooled {
             Some(c) => c,

@@ -6,13 +6,17 @@
 //! one `UPDATE … RETURNING`; whoever runs second sees the lease the first one set.
 
 use crate::Db;
+use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::EventStore;
+use idv_store::OutboxStore;
 use idv_store::{
     AttemptOutcome, AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, DeliveryState, EventPage,
     EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
     unwrap_list, wrap_list,
 };
-use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
@@ -36,11 +40,6 @@ const CANDIDATES: &str = "(SELECT d.id, d.webhook_id, d.session_id, d.sequence, 
      AND (d.locked_until IS NULL OR d.locked_until < $1) \
      ORDER BY d.next_at, d.id LIMIT $4) c";
 
-/// How many candidates a claim of `limit` looks at.
-fn window(limit: i64) -> i64 {
-    (limit * 16).max(256)
-}
-
 const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, event_kind, session_id, sequence, \
      state, attempts, next_at, locked_until, created_at, deadline, last_status, last_error";
 
@@ -58,26 +57,25 @@ pub(crate) async fn write_events(
     let Some(first) = events.first() else {
         return Ok(());
     };
-    let session_id = first.session_id.as_deref().ok_or_else(|| {
-        StoreError::Backend("events written with a session change need its id".into())
-    })?;
+    let session_id = first
+        .session_id
+        .as_deref()
+        .ok_or_else(|| StoreError::backend("events written with a session change need its id"))?;
     if events
         .iter()
         .any(|e| e.session_id.as_deref() != Some(session_id))
     {
-        return Err(StoreError::Backend(
-            "events written together must be of one session".into(),
+        return Err(StoreError::backend(
+            "events written together must be of one session",
         ));
     }
     let n = events.len() as i64;
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE sessions SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq",
-    )
-    .bind(session_id)
-    .bind(n)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(backend)?;
+    let last: i64 = sqlx::query_scalar(idv_store_sql::outbox::WRITE_EVENTS)
+        .bind(session_id)
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
     let start = last - n + 1;
     for (i, e) in events.iter().enumerate() {
         insert_event(&mut *conn, e, start + i as i64, true).await?;
@@ -105,22 +103,19 @@ async fn insert_event(
     sequence: i64,
     feed: bool,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO events (id, kind, session_id, workflow_id, owner_id, sequence, created_at, \
-         body, feed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&e.id)
-    .bind(&e.kind)
-    .bind(&e.session_id)
-    .bind(&e.workflow_id)
-    .bind(&e.owner_id)
-    .bind(sequence)
-    .bind(e.created_at)
-    .bind(e.body(sequence))
-    .bind(feed)
-    .execute(conn)
-    .await
-    .map_err(unique_or_backend(|| format!("event {}", e.id)))?;
+    sqlx::query(idv_store_sql::outbox::INSERT_EVENT)
+        .bind(&e.id)
+        .bind(&e.kind)
+        .bind(&e.session_id)
+        .bind(&e.workflow_id)
+        .bind(&e.owner_id)
+        .bind(sequence)
+        .bind(e.created_at)
+        .bind(e.body(sequence))
+        .bind(feed)
+        .execute(conn)
+        .await
+        .map_err(unique_or_backend(|| format!("event {}", e.id)))?;
     Ok(())
 }
 
@@ -131,24 +126,20 @@ pub(crate) async fn publish(db: &Db, e: &NewEvent, webhook_id: &str) -> StoreRes
         .await
         .map_err(backend)?;
     insert_event(&mut tx, e, 0, false).await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO webhook_deliveries (webhook_id, event_id, event_kind, session_id, sequence, \
-         state, attempts, next_at, created_at, deadline) \
-         VALUES ($1, $2, $3, NULL, 0, 'pending', 0, $4, $4, $5) RETURNING id",
-    )
-    .bind(webhook_id)
-    .bind(&e.id)
-    .bind(&e.kind)
-    .bind(e.created_at)
-    .bind(e.created_at + DELIVERY_WINDOW_MS)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(backend)?;
+    let id: i64 = sqlx::query_scalar(idv_store_sql::outbox::PUBLISH)
+        .bind(webhook_id)
+        .bind(&e.id)
+        .bind(&e.kind)
+        .bind(e.created_at)
+        .bind(e.created_at + DELIVERY_WINDOW_MS)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
     tx.commit().await.map_err(backend)?;
     Ok(id.to_string())
 }
 
-fn event_from_row(row: &SqliteRow) -> StoreResult<EventRecord> {
+fn event_from_row(row: &DbRow) -> StoreResult<EventRecord> {
     let pos: i64 = col(row, "pos")?;
     Ok(EventRecord {
         cursor: pos.to_string(),
@@ -170,7 +161,7 @@ fn parse_cursor(cursor: Option<&str>) -> StoreResult<i64> {
         None => Ok(0),
         Some(c) => c
             .parse::<i64>()
-            .map_err(|_| StoreError::Backend(format!("not an event cursor of this store: {c}"))),
+            .map_err(|_| StoreError::backend(format!("not an event cursor of this store: {c}"))),
     }
 }
 
@@ -193,7 +184,7 @@ pub(crate) async fn events_after(db: &Db, q: &EventQuery) -> StoreResult<EventPa
         sql.push(")");
     }
     sql.push(" ORDER BY pos LIMIT ").push_bind(q.limit);
-    let rows = sql.build().fetch_all(&db.read).await.map_err(backend)?;
+    let rows = sql.build().fetch_all(db.read()).await.map_err(backend)?;
     let events = map_rows(rows, event_from_row)?;
     let next = events
         .last()
@@ -205,34 +196,10 @@ pub(crate) async fn events_after(db: &Db, q: &EventQuery) -> StoreResult<EventPa
 pub(crate) async fn events_end(db: &Db) -> StoreResult<Option<String>> {
     let pos: Option<i64> =
         sqlx::query_scalar("SELECT pos FROM events WHERE feed = 1 ORDER BY pos DESC LIMIT 1")
-            .fetch_optional(&db.read)
+            .fetch_optional(db.read())
             .await
             .map_err(backend)?;
     Ok(pos.map(|p| p.to_string()))
-}
-
-fn webhook_from_row(row: &SqliteRow) -> StoreResult<WebhookRecord> {
-    let events: String = col(row, "events")?;
-    let workflows: String = col(row, "workflow_ids")?;
-    Ok(WebhookRecord {
-        id: col(row, "id")?,
-        url: col(row, "url")?,
-        events: unwrap_list(&events),
-        enabled: col(row, "enabled")?,
-        description: col(row, "description")?,
-        headers: json_col(row, "headers")?,
-        workflow_ids: unwrap_list(&workflows),
-        secret: col(row, "secret")?,
-        previous_secret: col(row, "previous_secret")?,
-        previous_secret_until: col(row, "previous_secret_until")?,
-        ed25519: col(row, "ed25519")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-        failing_since: col(row, "failing_since")?,
-        disabled_reason: col(row, "disabled_reason")?,
-        disabled_at: col(row, "disabled_at")?,
-    })
 }
 
 pub(crate) async fn webhook_create(db: &Db, w: &WebhookRecord) -> StoreResult<()> {
@@ -257,7 +224,7 @@ pub(crate) async fn webhook_create(db: &Db, w: &WebhookRecord) -> StoreResult<()
     .bind(w.failing_since)
     .bind(&w.disabled_reason)
     .bind(w.disabled_at)
-    .execute(&db.write)
+    .execute(db.write())
     .await
     .map_err(unique_or_backend(|| format!("webhook {}", w.id)))?;
     Ok(())
@@ -268,7 +235,7 @@ pub(crate) async fn webhook_get(db: &Db, id: &str) -> StoreResult<Option<Webhook
         "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(&db.read)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -280,7 +247,7 @@ pub(crate) async fn webhook_list(db: &Db) -> StoreResult<Vec<WebhookRecord>> {
     let rows = sqlx::query(&format!(
         "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY created_at, rowid"
     ))
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, webhook_from_row)
@@ -308,7 +275,7 @@ pub(crate) async fn webhook_update(db: &Db, w: &WebhookRecord) -> StoreResult<bo
     .bind(w.failing_since)
     .bind(&w.disabled_reason)
     .bind(w.disabled_at)
-    .execute(&db.write)
+    .execute(db.write())
     .await
     .map_err(backend)?;
     Ok(done.rows_affected() > 0)
@@ -333,48 +300,10 @@ pub(crate) async fn webhook_reseal(
     .bind(&old.previous_secret)
     .bind(json_text(&old.headers))
     .bind(&old.secret)
-    .execute(&db.write)
+    .execute(db.write())
     .await
     .map_err(backend)?;
     Ok(done.rows_affected() > 0)
-}
-
-pub(crate) async fn webhook_delete(db: &Db, id: &str) -> StoreResult<bool> {
-    // Deliveries and their attempts go by the foreign keys' cascade.
-    let done = sqlx::query("DELETE FROM webhooks WHERE id = $1")
-        .bind(id)
-        .execute(&db.write)
-        .await
-        .map_err(backend)?;
-    Ok(done.rows_affected() > 0)
-}
-
-fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
-    let id: i64 = col(row, "id")?;
-    let state: String = col(row, "state")?;
-    Ok(DeliveryRecord {
-        id: id.to_string(),
-        webhook_id: col(row, "webhook_id")?,
-        event_id: col(row, "event_id")?,
-        event_kind: col(row, "event_kind")?,
-        session_id: col(row, "session_id")?,
-        sequence: col(row, "sequence")?,
-        state: DeliveryState::parse(&state)
-            .ok_or_else(|| StoreError::Backend(format!("unknown delivery state {state}")))?,
-        attempts: col(row, "attempts")?,
-        next_at: col(row, "next_at")?,
-        locked_until: col(row, "locked_until")?,
-        created_at: col(row, "created_at")?,
-        deadline: col(row, "deadline")?,
-        last_status: col(row, "last_status")?,
-        last_error: col(row, "last_error")?,
-        body: String::new(),
-    })
-}
-
-/// A delivery id as the database keeps it; an id that is no number names no delivery.
-fn delivery_id(id: &str) -> Option<i64> {
-    id.parse().ok()
 }
 
 pub(crate) async fn claim(
@@ -431,40 +360,34 @@ pub(crate) async fn finish(
     outcome: &AttemptOutcome,
 ) -> StoreResult<Option<bool>> {
     let id = delivery_id(&claimed.id)
-        .ok_or_else(|| StoreError::Backend(format!("not a delivery id: {}", claimed.id)))?;
+        .ok_or_else(|| StoreError::backend(format!("not a delivery id: {}", claimed.id)))?;
     let mut tx = db
         .write
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(backend)?;
-    sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, webhook_id, at, status_code, latency_ms, \
-         response, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(&attempt.webhook_id)
-    .bind(attempt.at)
-    .bind(attempt.status_code)
-    .bind(attempt.latency_ms)
-    .bind(&attempt.response)
-    .bind(&attempt.error)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let held = sqlx::query(
-        "UPDATE webhook_deliveries SET state = $3, next_at = $4, locked_until = NULL, \
-         last_status = $5, last_error = $6 WHERE id = $1 AND locked_until = $2",
-    )
-    .bind(id)
-    .bind(claimed.locked_until)
-    .bind(outcome.state.as_str())
-    .bind(outcome.next_at)
-    .bind(attempt.status_code)
-    .bind(&attempt.error)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?
-    .rows_affected()
+    sqlx::query(idv_store_sql::outbox::FINISH)
+        .bind(id)
+        .bind(&attempt.webhook_id)
+        .bind(attempt.at)
+        .bind(attempt.status_code)
+        .bind(attempt.latency_ms)
+        .bind(&attempt.response)
+        .bind(&attempt.error)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let held = sqlx::query(idv_store_sql::outbox::FINISH_2)
+        .bind(id)
+        .bind(claimed.locked_until)
+        .bind(outcome.state.as_str())
+        .bind(outcome.next_at)
+        .bind(attempt.status_code)
+        .bind(&attempt.error)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
         > 0;
     if held && outcome.state == DeliveryState::Pending {
         // The rest of its chain waits for it: put it off as far, so blocked deliveries stay
@@ -482,9 +405,9 @@ pub(crate) async fn finish(
         .map_err(backend)?;
     }
     let health = if outcome.success {
-        "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL"
+        idv_store_sql::outbox::FINISH_3
     } else {
-        "UPDATE webhooks SET failing_since = coalesce(failing_since, $2) WHERE id = $1"
+        idv_store_sql::outbox::FINISH_4
     };
     sqlx::query(health)
         .bind(&claimed.webhook_id)
@@ -524,56 +447,9 @@ pub(crate) async fn next_due(db: &Db) -> StoreResult<Option<i64>> {
          WHERE {CHAIN_HEAD}"
     ))
     .bind(window(16))
-    .fetch_one(&db.read)
+    .fetch_one(db.read())
     .await
     .map_err(backend)
-}
-
-pub(crate) async fn list(
-    db: &Db,
-    webhook_id: &str,
-    before: Option<&str>,
-    limit: i64,
-) -> StoreResult<Vec<DeliveryRecord>> {
-    let before = match before {
-        None => i64::MAX,
-        Some(b) => match delivery_id(b) {
-            Some(b) => b,
-            None => return Ok(vec![]),
-        },
-    };
-    let rows = sqlx::query(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id < $2 \
-         ORDER BY id DESC LIMIT $3"
-    ))
-    .bind(webhook_id)
-    .bind(before)
-    .bind(limit)
-    .fetch_all(&db.read)
-    .await
-    .map_err(backend)?;
-    map_rows(rows, delivery_from_row)
-}
-
-pub(crate) async fn get(
-    db: &Db,
-    webhook_id: &str,
-    id: &str,
-) -> StoreResult<Option<DeliveryRecord>> {
-    let Some(id) = delivery_id(id) else {
-        return Ok(None);
-    };
-    sqlx::query(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2"
-    ))
-    .bind(webhook_id)
-    .bind(id)
-    .fetch_optional(&db.read)
-    .await
-    .map_err(backend)?
-    .as_ref()
-    .map(delivery_from_row)
-    .transpose()
 }
 
 pub(crate) async fn attempts(db: &Db, ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
@@ -590,7 +466,7 @@ pub(crate) async fn attempts(db: &Db, ids: &[String]) -> StoreResult<Vec<Attempt
         list.push_bind(*id);
     }
     sql.push(") ORDER BY id");
-    let rows = sql.build().fetch_all(&db.read).await.map_err(backend)?;
+    let rows = sql.build().fetch_all(db.read()).await.map_err(backend)?;
     map_rows(rows, |row| {
         let delivery: i64 = col(row, "delivery_id")?;
         Ok(AttemptRecord {
@@ -603,32 +479,6 @@ pub(crate) async fn attempts(db: &Db, ids: &[String]) -> StoreResult<Vec<Attempt
             error: col(row, "error")?,
         })
     })
-}
-
-pub(crate) async fn retry(
-    db: &Db,
-    webhook_id: &str,
-    id: &str,
-    now: i64,
-    deadline: i64,
-) -> StoreResult<bool> {
-    let Some(id) = delivery_id(id) else {
-        return Ok(false);
-    };
-    let done = sqlx::query(
-        "UPDATE webhook_deliveries SET state = 'pending', next_at = $3, locked_until = NULL, \
-         attempts = 0, \
-         deadline = $4 WHERE webhook_id = $1 AND id = $2 \
-         AND (locked_until IS NULL OR locked_until < $3)",
-    )
-    .bind(webhook_id)
-    .bind(id)
-    .bind(now)
-    .bind(deadline)
-    .execute(&db.write)
-    .await
-    .map_err(backend)?;
-    Ok(done.rows_affected() > 0)
 }
 
 pub(crate) async fn replay(
@@ -649,7 +499,7 @@ pub(crate) async fn replay(
     .bind(since)
     .bind(now)
     .bind(deadline)
-    .execute(&db.write)
+    .execute(db.write())
     .await
     .map_err(backend)?;
     Ok(done.rows_affected())
@@ -661,22 +511,135 @@ pub(crate) async fn prune(db: &Db, before: i64) -> StoreResult<u64> {
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(backend)?;
-    let deliveries =
-        sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < $1")
-            .bind(before)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-    let events = sqlx::query(
-        "DELETE FROM events WHERE created_at < $1 AND NOT EXISTS \
-         (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)",
-    )
-    .bind(before)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?
-    .rows_affected();
+    let deliveries = sqlx::query(idv_store_sql::outbox::PRUNE)
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    let events = sqlx::query(idv_store_sql::outbox::PRUNE_2)
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
     tx.commit().await.map_err(backend)?;
     Ok(deliveries + events)
 }
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String> {
+        crate::outbox::publish(&self.db, event, webhook_id).await
+    }
+
+    async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage> {
+        crate::outbox::events_after(&self.db, query).await
+    }
+
+    async fn events_end(&self) -> StoreResult<Option<String>> {
+        crate::outbox::events_end(&self.db).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()> {
+        crate::outbox::webhook_create(&self.db, webhook).await
+    }
+
+    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>> {
+        crate::outbox::webhook_get(&self.db, id).await
+    }
+
+    async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>> {
+        crate::outbox::webhook_list(&self.db).await
+    }
+
+    async fn webhook_update(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        crate::outbox::webhook_update(&self.db, webhook).await
+    }
+
+    async fn webhook_reseal(
+        &self,
+        id: &str,
+        old: &WebhookSecrets,
+        new: &WebhookSecrets,
+    ) -> StoreResult<bool> {
+        crate::outbox::webhook_reseal(&self.db, id, old, new).await
+    }
+
+    async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::outbox::webhook_delete(&self.db, id).await
+    }
+
+    async fn delivery_claim(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::claim(&self.db, now, lease_ms, limit).await
+    }
+
+    async fn delivery_finish(
+        &self,
+        claimed: &DeliveryRecord,
+        attempt: &AttemptRecord,
+        outcome: &AttemptOutcome,
+    ) -> StoreResult<Option<bool>> {
+        crate::outbox::finish(&self.db, claimed, attempt, outcome).await
+    }
+
+    async fn delivery_next_due(&self) -> StoreResult<Option<i64>> {
+        crate::outbox::next_due(&self.db).await
+    }
+
+    async fn delivery_list(
+        &self,
+        webhook_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::list(&self.db, webhook_id, before, limit).await
+    }
+
+    async fn delivery_get(
+        &self,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<DeliveryRecord>> {
+        crate::outbox::get(&self.db, webhook_id, id).await
+    }
+
+    async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+        crate::outbox::attempts(&self.db, delivery_ids).await
+    }
+
+    async fn delivery_retry(
+        &self,
+        webhook_id: &str,
+        id: &str,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<bool> {
+        crate::outbox::retry(&self.db, webhook_id, id, now, deadline).await
+    }
+
+    async fn delivery_replay(
+        &self,
+        webhook_id: &str,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64> {
+        crate::outbox::replay(&self.db, webhook_id, since, now, deadline).await
+    }
+
+    async fn outbox_prune(&self, before: i64) -> StoreResult<u64> {
+        crate::outbox::prune(&self.db, before).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::outbox_fns!();

@@ -5,10 +5,13 @@
 //! threads.
 
 use crate::Db;
+use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col};
+use async_trait::async_trait;
 use idv_core::search::{Cmp, Column, Condition, Document, Field, Filter, Scalar, SortValue};
+use idv_store::SearchStore;
 use idv_store::{SessionPage, SessionQuery, SessionSummary, StoreResult};
-use sqlx::sqlite::SqliteRow;
 
 /// A bound parameter.
 #[derive(Debug, Clone)]
@@ -44,23 +47,6 @@ impl Sql {
             Scalar::Null => self.push("NULL"),
             Scalar::Bool(b) => self.push(if *b { "1" } else { "0" }),
         }
-    }
-}
-
-fn column(c: Column) -> &'static str {
-    match c {
-        Column::Id => "id",
-        Column::Status => "status",
-        Column::WorkflowId => "workflow_id",
-        Column::CreatedAt => "created_at",
-        Column::UpdatedAt => "updated_at",
-    }
-}
-
-fn document(d: Document) -> &'static str {
-    match d {
-        Document::Metadata => "metadata",
-        Document::Properties => "properties",
     }
 }
 
@@ -235,13 +221,6 @@ fn filter(sql: &mut Sql, f: &Filter) {
     }
 }
 
-fn sort_value(sql: &mut Sql, v: &SortValue) {
-    match v {
-        SortValue::Int(i) => sql.bind(Param::Int(*i)),
-        SortValue::Text(s) => sql.bind(Param::Text(s.clone())),
-    }
-}
-
 /// Rows strictly after `after` in the order of `q.sort`: one row-value comparison when every
 /// key runs the same way (an index range), else the expanded form.
 fn keyset(sql: &mut Sql, q: &SessionQuery, after: &[SortValue]) {
@@ -366,31 +345,13 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::Sqlite
     query
 }
 
-fn from_row(row: &SqliteRow) -> StoreResult<SessionSummary> {
-    Ok(SessionSummary {
-        id: col(row, "id")?,
-        workflow_id: col(row, "workflow_id")?,
-        workflow_revision: col(row, "workflow_revision")?,
-        workflow_name: col(row, "workflow_name")?,
-        workflow_version: col(row, "workflow_version")?,
-        status: col(row, "status")?,
-        current_step: col(row, "current_step")?,
-        ended: col(row, "ended")?,
-        metadata: json_col(row, "metadata")?,
-        properties: json_col(row, "properties")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-    })
-}
-
 pub(crate) async fn search(db: &Db, q: &SessionQuery) -> StoreResult<SessionPage> {
     let page = page_sql(q);
-    let rows = query(&page).fetch_all(&db.read).await.map_err(backend)?;
+    let rows = query(&page).fetch_all(db.read()).await.map_err(backend)?;
     let items = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
     let count = count_sql(q);
     let total: i64 = col(
-        &query(&count).fetch_one(&db.read).await.map_err(backend)?,
+        &query(&count).fetch_one(db.read()).await.map_err(backend)?,
         "n",
     )?;
     Ok(SessionPage { items, total })
@@ -405,8 +366,56 @@ pub(crate) async fn plan(db: &Db, q: &SessionQuery) -> StoreResult<Vec<String>> 
         params: page.params,
     };
     let rows = query(&explained)
-        .fetch_all(&db.read)
+        .fetch_all(db.read())
         .await
         .map_err(backend)?;
     rows.iter().map(|r| col::<String>(r, "detail")).collect()
 }
+
+#[async_trait]
+impl SearchStore for SqliteStore {
+    async fn session_search(
+        &self,
+        query: &idv_store::SessionQuery,
+    ) -> StoreResult<idv_store::SessionPage> {
+        crate::search::search(&self.db, query).await
+    }
+
+    async fn view_put(
+        &self,
+        view: &idv_store::ViewRecord,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::put(&self.db, view, only_owner).await
+    }
+
+    async fn view_get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> StoreResult<Option<idv_store::ViewRecord>> {
+        crate::views::get(&self.db, namespace, key).await
+    }
+
+    async fn view_list(
+        &self,
+        namespace: &str,
+        viewer: Option<&str>,
+        limit: i64,
+        skip: i64,
+    ) -> StoreResult<(Vec<idv_store::ViewRecord>, i64)> {
+        crate::views::list(&self.db, namespace, viewer, limit, skip).await
+    }
+
+    async fn view_delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        only_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        crate::views::delete(&self.db, namespace, key, only_owner).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::search_fns!();

@@ -1,41 +1,20 @@
 //! Sessions, written with optimistic concurrency on `revision`.
 
 use crate::Db;
+use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
+use async_trait::async_trait;
+use idv_store::SessionStore;
 use idv_store::{NewEvent, SessionRecord, StoreResult};
 use sqlx::Sqlite;
 use sqlx::query::Query;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-
-fn from_row(row: &SqliteRow) -> StoreResult<SessionRecord> {
-    Ok(SessionRecord {
-        id: col(row, "id")?,
-        workflow_id: col(row, "workflow_id")?,
-        workflow_revision: col(row, "workflow_revision")?,
-        workflow_name: col(row, "workflow_name")?,
-        workflow_version: col(row, "workflow_version")?,
-        status: col(row, "status")?,
-        locale: col(row, "locale")?,
-        metadata: json_col(row, "metadata")?,
-        properties: json_col(row, "properties")?,
-        current_step: col(row, "current_step")?,
-        steps: json_col(row, "steps")?,
-        ended: col(row, "ended")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-        revision: col(row, "revision")?,
-        engine: json_col(row, "engine")?,
-        expires_at: col(row, "expires_at")?,
-        history: json_col(row, "history")?,
-        legal_hold: col(row, "legal_hold")?,
-    })
-}
+use sqlx::sqlite::SqliteArguments;
 
 pub(crate) async fn create(db: &Db, s: &SessionRecord, events: &[NewEvent]) -> StoreResult<()> {
     if events.is_empty() {
         insert_query(s)
-            .execute(&db.write)
+            .execute(db.write())
             .await
             .map_err(unique_or_backend(|| format!("session {}", s.id)))?;
         return Ok(());
@@ -93,19 +72,12 @@ pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>>
          updated_at, revision, engine, expires_at, history, legal_hold FROM sessions WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(&db.read)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
     .map(from_row)
     .transpose()
-}
-
-/// Every field but the id, in one statement guarded by the previous revision: of two writers
-/// that read the same revision, the second matches no row.
-pub(crate) async fn update(db: &Db, s: &SessionRecord) -> StoreResult<bool> {
-    let done = update_query(s).execute(&db.write).await.map_err(backend)?;
-    Ok(done.rows_affected() > 0)
 }
 
 /// The guarded update of [`update`], bound and ready to run on the writer or in a transaction
@@ -139,3 +111,32 @@ pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Sqlite, SqliteArgumen
     .bind(json_text(&s.history))
     .bind(s.legal_hold)
 }
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn session_create(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<()> {
+        crate::sessions::create(&self.db, session, events).await
+    }
+
+    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        match &self.db.inline {
+            Some(r) => r.session(id),
+            None => crate::sessions::get(&self.db, id).await,
+        }
+    }
+
+    async fn session_update(
+        &self,
+        session: &SessionRecord,
+        events: &[NewEvent],
+    ) -> StoreResult<bool> {
+        crate::engine::advance(&self.db, session, &[], &[], None, events).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::sessions_fns!();

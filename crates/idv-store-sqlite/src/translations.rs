@@ -1,17 +1,9 @@
 //! Translations: one value per `(key, locale code)`, global across workflows.
 
 use crate::Db;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, list_text, map_rows};
 use idv_store::{StoreResult, Translation};
-use sqlx::sqlite::SqliteRow;
-
-fn from_row(row: &SqliteRow) -> StoreResult<Translation> {
-    Ok(Translation {
-        key: col(row, "key")?,
-        code: col(row, "code")?,
-        value: col(row, "value")?,
-    })
-}
 
 /// All entries in one transaction, in order: a pair given twice keeps the later value.
 pub(crate) async fn put(db: &Db, entries: &[Translation]) -> StoreResult<()> {
@@ -49,16 +41,11 @@ pub(crate) async fn for_codes(db: &Db, codes: &[String]) -> StoreResult<Vec<Tran
          WHERE code IN (SELECT value FROM json_each($1)) ORDER BY code, key",
     )
     .bind(list_text(codes)?)
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, from_row)
 }
 
-pub(crate) async fn codes(db: &Db) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query("SELECT DISTINCT code FROM translations ORDER BY code")
-        .fetch_all(&db.read)
-        .await
-        .map_err(backend)?;
-    map_rows(rows, |row| col(row, "code"))
-}
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::translations_fns!();

@@ -1,9 +1,9 @@
 //! Saved views: one row per (namespace, key); visibility by user ids is filtered in SQL.
 
 use crate::Db;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, list_col, list_text, map_rows};
 use idv_store::{StoreResult, ViewRecord};
-use sqlx::sqlite::SqliteRow;
 
 const COLUMNS: &str =
     "namespace, key, value, group_ids, user_ids, owner_id, created_at, updated_at";
@@ -11,19 +11,6 @@ const COLUMNS: &str =
 /// Views `?` may see (the viewer is bound twice): no user ids, owned, or listed.
 const VISIBLE: &str = "(user_ids = '[]' OR owner_id = ? \
      OR EXISTS (SELECT 1 FROM json_each(views.user_ids) WHERE json_each.value = ?))";
-
-fn from_row(row: &SqliteRow) -> StoreResult<ViewRecord> {
-    Ok(ViewRecord {
-        namespace: col(row, "namespace")?,
-        key: col(row, "key")?,
-        value: json_col(row, "value")?,
-        group_ids: list_col(row, "group_ids")?,
-        user_ids: list_col(row, "user_ids")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-        updated_at: col(row, "updated_at")?,
-    })
-}
 
 pub(crate) async fn put(db: &Db, v: &ViewRecord, only_owner: Option<&str>) -> StoreResult<bool> {
     let done = sqlx::query(
@@ -43,7 +30,7 @@ pub(crate) async fn put(db: &Db, v: &ViewRecord, only_owner: Option<&str>) -> St
     .bind(v.created_at)
     .bind(v.updated_at)
     .bind(only_owner)
-    .execute(&db.write)
+    .execute(db.write())
     .await
     .map_err(backend)?;
     Ok(done.rows_affected() > 0)
@@ -55,7 +42,7 @@ pub(crate) async fn get(db: &Db, namespace: &str, key: &str) -> StoreResult<Opti
     ))
     .bind(namespace)
     .bind(key)
-    .fetch_optional(&db.read)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -84,10 +71,10 @@ pub(crate) async fn list(
     let rows = rows_q
         .bind(limit)
         .bind(skip)
-        .fetch_all(&db.read)
+        .fetch_all(db.read())
         .await
         .map_err(backend)?;
-    let total: i64 = col(&count_q.fetch_one(&db.read).await.map_err(backend)?, "n")?;
+    let total: i64 = col(&count_q.fetch_one(db.read()).await.map_err(backend)?, "n")?;
     Ok((map_rows(rows, from_row)?, total))
 }
 
@@ -103,8 +90,11 @@ pub(crate) async fn delete(
     .bind(namespace)
     .bind(key)
     .bind(only_owner)
-    .execute(&db.write)
+    .execute(db.write())
     .await
     .map_err(backend)?;
     Ok(done.rows_affected() > 0)
 }
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::views_fns!();

@@ -2,23 +2,12 @@
 //! whether the workflow is deleted.
 
 use crate::Db;
+use crate::SqliteStore;
+use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use async_trait::async_trait;
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
-use sqlx::sqlite::SqliteRow;
-
-pub(crate) fn from_row(row: &SqliteRow) -> StoreResult<WorkflowRecord> {
-    Ok(WorkflowRecord {
-        id: col(row, "id")?,
-        revision: col(row, "revision")?,
-        name: col(row, "name")?,
-        description: col(row, "description")?,
-        version: col(row, "version")?,
-        default_locale: col(row, "default_locale")?,
-        definition: json_col(row, "definition")?,
-        owner_id: col(row, "owner_id")?,
-        created_at: col(row, "created_at")?,
-    })
-}
+use idv_store::{Translation, WorkflowStore};
 
 /// One transaction: bumping the `workflows` row both picks the next revision number and holds
 /// the write lock, so two uploads of one id get consecutive revisions, never the same one.
@@ -71,7 +60,7 @@ pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<WorkflowRecord>
          WHERE w.id = $1 AND w.deleted = 0",
     )
     .bind(id)
-    .fetch_optional(&db.read)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -90,7 +79,7 @@ pub(crate) async fn get_revision(
     )
     .bind(id)
     .bind(revision)
-    .fetch_optional(&db.read)
+    .fetch_optional(db.read())
     .await
     .map_err(backend)?
     .as_ref()
@@ -106,7 +95,7 @@ pub(crate) async fn list(db: &Db) -> StoreResult<Vec<WorkflowRecord>> {
            ON r.id = w.id AND r.revision = w.current_revision \
          WHERE w.deleted = 0 ORDER BY r.name, r.id",
     )
-    .fetch_all(&db.read)
+    .fetch_all(db.read())
     .await
     .map_err(backend)?;
     map_rows(rows, from_row)
@@ -116,8 +105,69 @@ pub(crate) async fn list(db: &Db) -> StoreResult<Vec<WorkflowRecord>> {
 pub(crate) async fn delete(db: &Db, id: &str) -> StoreResult<bool> {
     let done = sqlx::query("UPDATE workflows SET deleted = 1 WHERE id = $1 AND deleted = 0")
         .bind(id)
-        .execute(&db.write)
+        .execute(db.write())
         .await
         .map_err(backend)?;
     Ok(done.rows_affected() > 0)
 }
+
+#[async_trait]
+impl WorkflowStore for SqliteStore {
+    async fn workflow_put(&self, def: &NewWorkflow) -> StoreResult<i64> {
+        crate::workflows::put(&self.db, def).await
+    }
+
+    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get(&self.db, id).await
+    }
+
+    async fn workflow_get_revision(
+        &self,
+        id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get_revision(&self.db, id, revision).await
+    }
+
+    async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>> {
+        crate::workflows::list(&self.db).await
+    }
+
+    async fn workflow_delete(&self, id: &str) -> StoreResult<bool> {
+        crate::workflows::delete(&self.db, id).await
+    }
+
+    async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()> {
+        crate::translations::put(&self.db, entries).await
+    }
+
+    async fn translations_for(&self, codes: &[String]) -> StoreResult<Vec<Translation>> {
+        crate::translations::for_codes(&self.db, codes).await
+    }
+
+    async fn translation_codes(&self) -> StoreResult<Vec<String>> {
+        crate::translations::codes(&self.db).await
+    }
+
+    async fn asset_put(
+        &self,
+        asset: &idv_store::AssetRecord,
+    ) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::put(&self.db, asset).await
+    }
+
+    async fn asset_get(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::get(&self.db, id).await
+    }
+
+    async fn asset_list(&self) -> StoreResult<Vec<idv_store::AssetRecord>> {
+        crate::assets::list(&self.db).await
+    }
+
+    async fn asset_delete(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::delete(&self.db, id).await
+    }
+}
+
+// The functions this module shares with the other adapter, word for word.
+idv_store_sql::workflows_fns!();

@@ -236,6 +236,7 @@ impl Blobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idv_core::time::Clock as _;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, String>> + Unpin {
         futures::stream::iter(
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(age.len(), 1);
         // Milliseconds, not seconds: within a day of now.
         assert!(
-            (idv_core::time::now_ms() - age[0]).abs() < 86_400_000,
+            (idv_core::time::SystemClock.now_ms() - age[0]).abs() < 86_400_000,
             "{age:?}"
         );
         assert_eq!(blobs.delete_prefix("sessions/a").await.unwrap(), 2);

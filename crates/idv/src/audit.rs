@@ -18,6 +18,7 @@ pub async fn record(
     idv_server::audit::append_now(
         state.store.as_ref(),
         &state.config.services.audit,
+        state.clock.now_ms(),
         action,
         Some(target.to_owned()),
         details,

@@ -323,7 +323,7 @@ async fn run(cli: Cli) -> Result<()> {
                     {
                         let state_word = if k.revoked_at.is_some() {
                             "revoked".to_string()
-                        } else if k.expires_at.is_some_and(|t| t <= idv_core::time::now_ms()) {
+                        } else if k.expires_at.is_some_and(|t| t <= state.clock.now_ms()) {
                             "expired".to_string()
                         } else {
                             "active".to_string()

@@ -14,6 +14,7 @@
 mod offline;
 mod steps_file;
 
+use idv_core::time::Clock as _;
 use idv_core::workflow::engine::{Engine, NewFile, RetryPolicy, Run, TemplateScope};
 use idv_core::workflow::{Loaded, StepKind, Workflow};
 use offline::{Offline, Out, status_text};
@@ -180,7 +181,7 @@ async fn simulate(
     mut steps: StepsFile,
     translations: Vec<idv_core::workflow::TranslationEntry>,
 ) -> ExitCode {
-    let now = idv_core::time::now_ms();
+    let now = idv_core::time::SystemClock.now_ms();
     let locale = steps
         .locale
         .clone()

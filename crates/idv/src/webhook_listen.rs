@@ -9,6 +9,7 @@
 //! dropped stream is reopened with `Last-Event-ID`, waiting 1 s, then doubling up to 30 s.
 
 use anyhow::{Context, Result, anyhow, bail};
+use idv_core::time::Clock as _;
 use idv_server::webhooks::sign;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, StatusCode, Url};
@@ -339,7 +340,7 @@ impl Forwarder {
             .ok()
             .and_then(|v| v.get("id")?.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let timestamp = idv_core::time::now_ms() / 1000;
+        let timestamp = idv_core::time::SystemClock.now_ms() / 1000;
         let signature = sign::hmac_v1(&self.key, &event_id, timestamp, body.as_bytes());
         let started = Instant::now();
         let result = self
@@ -359,7 +360,7 @@ impl Forwarder {
         };
         println!(
             "{} {kind} {event_id} → {outcome} ({ms} ms)",
-            idv_core::time::iso(idv_core::time::now_ms())
+            idv_core::time::iso(idv_core::time::SystemClock.now_ms())
         );
     }
 }

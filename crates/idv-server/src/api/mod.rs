@@ -2,9 +2,9 @@
 //! with its JSON schema (utoipa) for the OpenAPI document. Field names and shapes are Regula's.
 //! One file per area.
 //!
-//! A route names its bodies with a [`Contract`]: the request body's type per media type and
-//! the answer's type per status, e.g.
-//! `Contract::new().body::<StartSession>().answer::<Session>(200)`. The OpenAPI document
+//! A route names its bodies in its row of the route table ([`crate::routes::table`]), which
+//! keeps them as a [`Contract`]: the request body's type per media type and the answer's type
+//! per status, e.g. `.takes::<api::sessions::StartSession>().returns::<api::sessions::Session>(200)`. The OpenAPI document
 //! ([`crate::openapi`]) puts each named type, and every type it refers to, under
 //! `components/schemas` and references it from the operation; every error status references
 //! [`common::ErrorBody`].
@@ -20,7 +20,6 @@ pub mod views;
 pub mod webhooks;
 pub mod workflows;
 
-use axum::http::Method;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
@@ -101,64 +100,5 @@ impl Contract {
     /// True when the route names no body at all (its document entry says only "Success").
     pub fn is_untyped(&self) -> bool {
         self.requests.is_empty() && self.answers.is_empty()
-    }
-}
-
-/// The contract of a route of [`crate::routes::table`], by method and path template.
-// The route table's rows take these over once they carry their contract themselves.
-pub fn contract_for(method: &Method, path: &str) -> Contract {
-    let c = Contract::new();
-    match (method.as_str(), path) {
-        ("POST", "/api/sessions") => c
-            .body::<sessions::StartSession>()
-            .answer::<sessions::Session>(200),
-        ("GET", "/api/sessions/{id}") => c.answer::<sessions::Session>(200),
-        ("PATCH", "/api/sessions/{id}") => c
-            .body::<sessions::Review>()
-            .answer::<sessions::Session>(200),
-        ("DELETE", "/api/sessions/{id}") => c.answer_with(204, Answer::Empty),
-        ("POST", "/api/sessions/{id}/step/{step}") => c
-            .request("application/json", any)
-            .request("multipart/form-data", sessions::multipart_schema)
-            .request("application/octet-stream", sessions::binary_schema)
-            .answer::<sessions::StepAnswer>(200),
-        // The file's own media type; 206 for a Range, 304 for a matching If-None-Match.
-        ("GET", "/api/sessions/{id}/files/{file}") => c
-            .answer_with(200, Answer::Media("application/octet-stream"))
-            .answer_with(206, Answer::Media("application/octet-stream"))
-            .answer_with(304, Answer::Empty),
-        ("GET", "/api/sessions/{id}/export") => {
-            c.answer_with(200, Answer::Media("application/zip"))
-        }
-        ("POST", "/api/sessions/search") => c
-            .body::<sessions::SearchBody>()
-            .answer::<sessions::SearchPage>(200),
-        ("GET", "/api/views/namespaces/{namespace}") => c.answer::<views::ViewList>(200),
-        ("GET" | "DELETE", "/api/views/namespaces/{namespace}/key/{key}") => {
-            c.answer::<views::View>(200)
-        }
-        ("POST", "/api/views/namespaces/{namespace}/key/{key}") => {
-            c.body::<views::ViewValue>().answer::<views::View>(200)
-        }
-        ("GET", "/api/events") => c.answer::<events::EventPage>(200),
-        ("GET", "/api/events/stream") => c.answer_with(200, Answer::Media("text/event-stream")),
-        ("GET", "/api/workflows") => {
-            c.answer_with(200, Answer::Json(list::<workflows::WorkflowSummary>))
-        }
-        ("POST", "/api/workflows") => c
-            .request("application/yaml", schema::<workflows::WorkflowDefinition>)
-            .request("application/json", schema::<workflows::WorkflowDefinition>)
-            .answer::<workflows::WorkflowApplied>(200),
-        ("POST", "/api/workflows/reload") => c.answer::<workflows::ReloadSummary>(200),
-        ("GET", "/api/workflows/{id}") => c.answer::<workflows::Workflow>(200),
-        ("DELETE", "/api/workflows/{id}") => c.answer::<workflows::WorkflowDeleted>(200),
-        ("GET", "/api/translations") => {
-            c.answer_with(200, Answer::Json(list::<workflows::Translation>))
-        }
-        ("POST", "/api/translations") => c
-            .request("application/yaml", schema::<workflows::TranslationsFile>)
-            .request("application/json", schema::<workflows::TranslationsFile>)
-            .answer::<workflows::TranslationsApplied>(200),
-        _ => c,
     }
 }

@@ -1,8 +1,5 @@
-//! Which routes are audited, under which action name, and what their target is: looked up once
-//! per route from its method and path template, so routes added later (session status changes,
-//! deletion, export, search) are audited as soon as they exist.
-
-use axum::http::Method;
+//! What the audit entry of a route records: its action name and where its target comes from.
+//! Each route's event is declared in its row of the route table ([`crate::routes::table`]).
 
 /// Where an entry's target comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,57 +22,28 @@ pub struct Event {
     pub detail_param: Option<(&'static str, &'static str)>,
 }
 
-const fn ev(action: &'static str, target: Target) -> Event {
-    Event {
-        action,
-        failed_action: None,
-        target,
-        detail_param: None,
-    }
-}
-
-/// The event of a route, if it is audited.
-pub fn event_for(method: &Method, path: &str) -> Option<Event> {
-    use Target::*;
-    Some(match (method.as_str(), path) {
-        ("GET", "/api/sessions/{id}") => ev("session.read", Param("id")),
-        ("GET", "/api/sessions/{id}/export") => ev("session.exported", Param("id")),
-        ("POST", "/api/sessions/search") => ev("session.searched", None),
-        ("GET", "/api/sessions") => ev("session.listed", None),
-        ("PATCH", "/api/sessions/{id}") => ev("session.status_changed", Param("id")),
-        ("DELETE", "/api/sessions/{id}") => ev("session.deleted", Param("id")),
-        ("GET", "/api/sessions/{id}/files/{file}") => Event {
-            detail_param: Some(("session", "id")),
-            ..ev("file.download", Param("file"))
-        },
-        ("POST", "/api/apikey") | ("POST", "/api/security/apikey") => ev("apikey.created", Noted),
-        ("DELETE", "/api/apikey/{id}") | ("DELETE", "/api/security/apikey/{id}") => {
-            ev("apikey.revoked", Param("id"))
+impl Event {
+    /// The event `action` with its target from `target`.
+    pub const fn new(action: &'static str, target: Target) -> Event {
+        Event {
+            action,
+            failed_action: None,
+            target,
+            detail_param: None,
         }
-        ("POST", "/api/security/users") => ev("user.created", Noted),
-        ("PATCH", "/api/security/users/{id}") => ev("user.updated", Param("id")),
-        ("DELETE", "/api/security/users/{id}") => ev("user.deleted", Param("id")),
-        ("POST", "/api/webhooks") => ev("webhook.created", Noted),
-        ("PATCH", "/api/webhooks/{id}") => ev("webhook.updated", Param("id")),
-        ("DELETE", "/api/webhooks/{id}") => ev("webhook.deleted", Param("id")),
-        ("POST", "/api/webhooks/{id}/rotate-secret") => ev("webhook.secret_rotated", Param("id")),
-        ("POST", "/api/webhooks/{id}/deliveries/{delivery}/retry") => Event {
-            detail_param: Some(("delivery", "delivery")),
-            ..ev("webhook.delivery_retried", Param("id"))
-        },
-        ("POST", "/api/webhooks/{id}/replay") => ev("webhook.replayed", Param("id")),
-        ("POST", "/api/security/roles") => ev("role.created", Noted),
-        ("PATCH", "/api/security/roles/{name}") => ev("role.updated", Param("name")),
-        ("DELETE", "/api/security/roles/{name}") => ev("role.deleted", Param("name")),
-        ("POST", "/api/auth/login") => Event {
-            failed_action: Some("auth.login_failed"),
-            ..ev("auth.login", Noted)
-        },
-        ("POST", "/api/auth/logout") => ev("auth.logout", None),
-        ("DELETE", "/api/workflows/{id}") => ev("workflow.deleted", Param("id")),
-        ("DELETE", "/api/v1/assets/{assetId}") => ev("asset.deleted", Param("assetId")),
-        _ => return Option::None,
-    })
+    }
+
+    /// Recorded as `action` instead when the answer is not a success (logins).
+    pub const fn failed_as(mut self, action: &'static str) -> Event {
+        self.failed_action = Some(action);
+        self
+    }
+
+    /// Keeps the path parameter `param` in `details` under `key`.
+    pub const fn detail(mut self, key: &'static str, param: &'static str) -> Event {
+        self.detail_param = Some((key, param));
+        self
+    }
 }
 
 /// The segment of `path` where `template` has `{name}` (percent-decoded).
@@ -113,25 +81,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_map_to_actions_and_targets() {
-        let e = event_for(&Method::GET, "/api/sessions/{id}").unwrap();
-        assert_eq!((e.action, e.target), ("session.read", Target::Param("id")));
-        let e = event_for(&Method::GET, "/api/sessions/{id}/files/{file}").unwrap();
-        assert_eq!(e.action, "file.download");
-        assert_eq!(
-            event_for(&Method::DELETE, "/api/sessions/{id}")
-                .unwrap()
-                .action,
-            "session.deleted"
-        );
-        assert_eq!(
-            event_for(&Method::POST, "/api/auth/login")
-                .unwrap()
-                .failed_action,
-            Some("auth.login_failed")
-        );
-        assert!(event_for(&Method::POST, "/api/sessions/{id}/step/{step}").is_none());
-        assert!(event_for(&Method::GET, "/api/health").is_none());
+    fn path_parameters_are_decoded() {
         assert_eq!(
             param(
                 "/api/sessions/{id}/files/{file}",

@@ -2,7 +2,7 @@
 //! minted or revoked which key, changed which user or role, and every login, successful or not.
 //!
 //! Recording is off the request path: the route guard ([`crate::routes`]) builds an entry for
-//! every audited route ([`events::event_for`], by method and path template) once the answer is
+//! every audited route (its row of [`crate::routes::table`] names the event) once the answer is
 //! known, and [`Auditor::record`] puts it on an in-process channel. A background writer
 //! ([`start_writer`]) appends whatever has queued in batches, one transaction per batch, to the
 //! hash chain in the store ([`idv_store::Store::audit_append`]); the store serializes appends
@@ -30,56 +30,11 @@ pub mod pending;
 pub mod verify;
 
 use crate::auth::{Principal, PrincipalKind};
-use crate::scheduler::Period;
+pub use crate::config::audit::{AuditConfig, KeepFor};
 use idv_store::{NewAuditEntry, Store, StoreError};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
-
-/// `services.audit` (Regula's keys).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct AuditConfig {
-    /// False: nothing is recorded (the log and `GET /api/audit` stay).
-    pub enabled: bool,
-    /// Accepted for Regula compatibility; there is no audit WebSocket feed.
-    pub ws_enabled: bool,
-    /// Accepted for Regula compatibility (`auto` or a number); one writer per process.
-    pub workers: Value,
-    /// Accepted for Regula compatibility.
-    pub threads: Value,
-    /// How long entries made by users (and the CLI and anonymous callers) are kept.
-    pub user: KeepFor,
-    /// How long entries made with API keys are kept.
-    pub api: KeepFor,
-    /// Accepted for Regula compatibility; not used.
-    pub backoffice: KeepFor,
-}
-
-/// `{keepFor: 90d}`; absent (`null`): kept for ever.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct KeepFor {
-    pub keep_for: Option<Period>,
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        let days90 = KeepFor {
-            keep_for: Some(Period(90 * 86_400)),
-        };
-        Self {
-            enabled: true,
-            ws_enabled: false,
-            workers: Value::String("auto".into()),
-            threads: Value::from(32),
-            user: days90.clone(),
-            api: days90,
-            backoffice: KeepFor::default(),
-        }
-    }
-}
 
 /// What a handler adds to the audit entry of its answer (a response extension): the id of what
 /// it created, or for a login the name tried.
@@ -259,7 +214,7 @@ enum Attempt {
 async fn attempt(store: &dyn Store, entries: &[NewAuditEntry]) -> Attempt {
     match store.audit_append(entries).await {
         Ok(_) => Attempt::Stored,
-        Err(e @ StoreError::Invalid(_)) => Attempt::Refused(e),
+        Err(e @ StoreError::Invalid { .. }) => Attempt::Refused(e),
         Err(e) if store.ping().await.is_ok() => Attempt::Refused(e),
         Err(e) => Attempt::Down(e),
     }
@@ -311,7 +266,7 @@ async fn write_batch(
             }
             Attempt::Refused(e) => {
                 tries_alone += 1;
-                if !matches!(e, StoreError::Invalid(_)) && tries_alone < TRIES_ALONE {
+                if !matches!(e, StoreError::Invalid { .. }) && tries_alone < TRIES_ALONE {
                     tracing::warn!(action = %group[0].action, error = %e, "audit entry failed on its own; trying again");
                     todo.push_front((group, reduced));
                     tokio::time::sleep(RETRY_EVERY * 2u32.pow(tries_alone - 1)).await;
@@ -341,11 +296,12 @@ pub fn actor_of(p: &Principal) -> (Option<String>, &'static str, Option<String>)
     (Some(p.id.clone()), kind, Some(p.name.clone()))
 }
 
-/// Appends one entry made by the CLI at once (no writer runs in a CLI process). The actor is
-/// the operating-system user running it.
+/// Appends one entry made by the CLI at once (no writer runs in a CLI process), at `at` (ms).
+/// The actor is the operating-system user running it.
 pub async fn append_now(
     store: &dyn Store,
     config: &AuditConfig,
+    at: i64,
     action: &str,
     target: Option<String>,
     details: Value,
@@ -357,7 +313,7 @@ pub async fn append_now(
         .or_else(|_| std::env::var("USERNAME"))
         .ok();
     let entry = NewAuditEntry {
-        at: idv_core::time::now_ms(),
+        at,
         actor_id: None,
         actor_kind: "cli".into(),
         actor_name: os_user,

@@ -22,8 +22,15 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Takes what the entry needs from the request, before it goes to the handler.
-    pub fn of(event: Event, template: &str, req: &Request, addr: Option<std::net::IpAddr>) -> Self {
+    /// Takes what the entry needs from the request, before it goes to the handler; `at` is
+    /// now on the server's clock.
+    pub fn of(
+        event: Event,
+        template: &str,
+        req: &Request,
+        addr: Option<std::net::IpAddr>,
+        at: i64,
+    ) -> Self {
         let path = req.uri().path();
         let target = match event.target {
             Target::Param(name) => param(template, path, name),
@@ -35,7 +42,7 @@ impl Pending {
         });
         Pending {
             event,
-            at: idv_core::time::now_ms(),
+            at,
             target,
             details,
             ip: addr.map(|a| a.to_string()),

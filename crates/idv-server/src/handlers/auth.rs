@@ -30,7 +30,7 @@ pub struct RefreshInput {
 
 async fn issue(state: &AppState, user_id: &str) -> ApiResult<Value> {
     let (access, refresh) = new_token_pair();
-    let now = idv_core::time::now_ms();
+    let now = state.clock.now_ms();
     let family = idv_core::ids::new_id();
     let ttl = state.config.oauth2.access_token_ttl as i64;
     for (text, kind, ttl_s) in [
@@ -106,7 +106,7 @@ pub async fn refresh(
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown refresh token"))?;
     // Rotation: the old pair ends whatever happens next.
     state.store.token_delete_family(&t.family).await?;
-    if t.expires_at <= idv_core::time::now_ms() {
+    if t.expires_at <= state.clock.now_ms() {
         return Err(ApiError::new(
             ErrorCode::ExpiredCredentials,
             "the refresh token has expired; log in again",

@@ -86,7 +86,7 @@ pub async fn create(
             ),
         ));
     }
-    let now = idv_core::time::now_ms();
+    let now = state.clock.now_ms();
     let id = idv_core::ids::new_id();
     let (text, secret_hash) = state.auth.new_api_key(&id);
     let key = ApiKey {
@@ -133,7 +133,7 @@ pub async fn get_for(state: &AppState, by: &Principal, id: &str, op: Op) -> ApiR
 /// Revokes a key; it stops working at once. Returns the revocation time it asked for (a key
 /// revoked before keeps its first time).
 pub async fn revoke(state: &AppState, id: &str) -> ApiResult<i64> {
-    let now = idv_core::time::now_ms();
+    let now = state.clock.now_ms();
     if !state.store.apikey_revoke(id, now).await? {
         return Err(ApiError::new(
             ErrorCode::ApiKeyNotFound,

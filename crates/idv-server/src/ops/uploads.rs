@@ -28,6 +28,7 @@ pub struct Upload<S> {
 /// the value (a request cancelled part-way), from a background task.
 pub struct Staged {
     blobs: Blobs,
+    clock: std::sync::Arc<dyn idv_core::time::Clock>,
     files: Vec<FileRecord>,
 }
 
@@ -35,6 +36,7 @@ impl Staged {
     pub fn new(state: &AppState) -> Self {
         Self {
             blobs: state.blobs.clone(),
+            clock: state.clock.clone(),
             files: Vec::new(),
         }
     }
@@ -69,7 +71,7 @@ impl Staged {
             size: stored.size as i64,
             sha256: stored.sha256,
             object_key: key,
-            created_at: idv_core::time::now_ms(),
+            created_at: self.clock.now_ms(),
             inline: None,
         });
         Ok(())
@@ -131,7 +133,7 @@ async fn link(state: &AppState, id: &str, files: &[FileRecord]) -> ApiResult<()>
             }
         }
         s.properties = Value::Object(props);
-        s.updated_at = idv_core::time::now_ms();
+        s.updated_at = state.clock.now_ms();
         s.revision += 1;
         if state
             .store

@@ -121,7 +121,7 @@ pub async fn create(state: &AppState, by: Option<&Principal>, input: NewUser) ->
             format!("User {name} already exists"),
         ));
     }
-    let now = idv_core::time::now_ms();
+    let now = state.clock.now_ms();
     let user = User {
         id: idv_core::ids::new_id(),
         name: name.clone(),
@@ -134,7 +134,7 @@ pub async fn create(state: &AppState, by: Option<&Principal>, input: NewUser) ->
     };
     match state.store.user_create(&user).await {
         Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+        Err(StoreError::Conflict { .. }) => Err(ApiError::new(
             ErrorCode::UserExists,
             format!("User {name} already exists"),
         )),
@@ -181,7 +181,7 @@ pub async fn update(
         }
         user.password_hash = hash_password_blocking(p).await?;
     }
-    user.updated_at = idv_core::time::now_ms();
+    user.updated_at = state.clock.now_ms();
     if !state.store.user_update(&user).await? {
         return Err(ApiError::new(
             ErrorCode::UserNotFound,
@@ -231,11 +231,11 @@ pub async fn create_role(
         name: name.to_string(),
         description,
         permissions: set.to_strings(),
-        created_at: idv_core::time::now_ms(),
+        created_at: state.clock.now_ms(),
     };
     match state.store.role_create(&role).await {
         Ok(()) => Ok(role),
-        Err(StoreError::Conflict(_)) => Err(ApiError::new(
+        Err(StoreError::Conflict { .. }) => Err(ApiError::new(
             ErrorCode::RoleExists,
             format!("role {name} already exists"),
         )),

@@ -115,7 +115,7 @@ async fn store_workflow(
             default_locale: summary.default_locale.clone(),
             definition: wf.definition().clone(),
             owner_id: owner.map(str::to_string),
-            created_at: idv_core::time::now_ms(),
+            created_at: state.clock.now_ms(),
         })
         .await?;
     state.workflows.forget_current(&summary.id);

@@ -26,7 +26,8 @@
 //! without the key. A process that can read the configuration or the data folder can read
 //! the key too; that is the trust boundary.
 
-pub mod config;
+/// The settings (`fernetKey`, `secrets.previousKeys`) live with the rest of the configuration.
+pub use crate::config::secrets as config;
 pub mod fernet;
 pub mod keyfile;
 pub mod records;
@@ -34,6 +35,7 @@ pub mod reseal;
 
 use crate::config::Config;
 use fernet::FernetKey;
+use idv_core::time::Clock as _;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -189,7 +191,8 @@ impl Keyring {
 
     /// Encrypts `clear` under the current key, in the stored form.
     pub fn seal(&self, clear: &str) -> String {
-        let now = u64::try_from(idv_core::time::now_ms() / 1000).unwrap_or(0);
+        // Fernet's timestamp is the real time of encrypting, for any Fernet reader.
+        let now = u64::try_from(idv_core::time::SystemClock.now_ms() / 1000).unwrap_or(0);
         format!(
             "{PREFIX}{}:{}",
             self.current.id,

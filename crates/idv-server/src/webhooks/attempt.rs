@@ -148,6 +148,7 @@ pub fn request_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idv_core::time::Clock as _;
     use serde_json::json;
     use standardwebhooks::Webhook;
 
@@ -314,7 +315,7 @@ mod tests {
             "Host": "elsewhere",
         });
         let d = delivery(1, NOW);
-        let ts = idv_core::time::now_ms() / 1000;
+        let ts = idv_core::time::SystemClock.now_ms() / 1000;
         let h = request_headers(&e, &d, NOW, ts, None).unwrap();
         assert!(verify(&secret, &d, &h));
         assert_eq!(h["webhook-id"], d.event_id.as_str());
@@ -337,7 +338,7 @@ mod tests {
         e.previous_secret = Some(old.clone());
         e.previous_secret_until = Some(NOW + 1);
         let d = delivery(1, NOW);
-        let ts = idv_core::time::now_ms() / 1000;
+        let ts = idv_core::time::SystemClock.now_ms() / 1000;
         let during = request_headers(&e, &d, NOW, ts, None).unwrap();
         assert!(verify(&old, &d, &during) && verify(&new, &d, &during));
         let after = request_headers(&e, &d, NOW + 1, ts, None).unwrap();
@@ -350,7 +351,7 @@ mod tests {
         let secret = sign::new_secret();
         let pair = SigningKeyPair::generate();
         let d = delivery(1, NOW);
-        let ts = idv_core::time::now_ms() / 1000;
+        let ts = idv_core::time::SystemClock.now_ms() / 1000;
         let h = request_headers(&endpoint(&secret), &d, NOW, ts, Some(&pair)).unwrap();
         let sig = h["webhook-signature"].to_str().unwrap();
         assert!(sign::verify_v1a(

@@ -15,6 +15,8 @@ use chrono::{DateTime, NaiveDateTime};
 pub const BASE_BACKOFF_MS: i64 = 5_000;
 /// The longest wait backoff alone leads to (before jitter).
 pub const MAX_BACKOFF_MS: i64 = 12 * 60 * 60 * 1000;
+// `services.webhooks.retryBase` is accepted up to the longest backoff.
+const _: () = assert!(MAX_BACKOFF_MS as u64 == crate::config::webhooks::MAX_RETRY_BASE_MS);
 /// The longest wait a receiver's `Retry-After` is followed to.
 pub const MAX_RETRY_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 /// Deliveries are retried for this long after they were first due: the store's window, which

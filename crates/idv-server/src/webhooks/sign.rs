@@ -179,6 +179,7 @@ pub fn verify_v1a(
 mod tests {
     use super::*;
     use axum::http::{HeaderMap, HeaderValue};
+    use idv_core::time::Clock as _;
     use standardwebhooks::Webhook;
 
     /// The example of the Standard Webhooks specification and its reference libraries.
@@ -362,7 +363,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        chrono::Utc::now().timestamp()
+        idv_core::time::SystemClock.now_ms() / 1000
     }
 
     #[test]

@@ -21,6 +21,7 @@
 use super::attempt::{Answer, RESPONSE_KEPT, outcome, request_headers};
 use crate::outbound::{OutboundError, public_url_text};
 use crate::state::AppState;
+use idv_core::time::Clock as _;
 use idv_store::{AttemptRecord, DeliveryRecord, NewAuditEntry, WebhookRecord};
 use reqwest::header;
 use serde_json::json;
@@ -253,7 +254,7 @@ async fn send(
     };
     // The receiver checks the timestamp against its own clock, so it is the real time even
     // when the server's clock is moved (tests).
-    let timestamp = idv_core::time::now_ms() / 1000;
+    let timestamp = idv_core::time::SystemClock.now_ms() / 1000;
     let headers = request_headers(endpoint, delivery, now, timestamp, key.as_deref())?;
     let body = reqwest::Body::from(delivery.body.clone());
     let deadline = tokio::time::Instant::now() + timeout;

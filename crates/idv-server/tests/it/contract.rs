@@ -68,7 +68,7 @@ fn every_reference_resolves() {
         "#/components/schemas/Session"
     );
     assert_eq!(
-        session["default"]["content"]["application/json"]["schema"]["$ref"],
+        session["410"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/ErrorBody"
     );
 }
@@ -90,6 +90,11 @@ fn the_answer_check_refuses_a_wrong_body() {
     assert!(matches!(
         contract::validate("GET", "/api/sessions/{id}", 404, &error),
         Outcome::Valid
+    ));
+    // A status the document does not list is refused whatever the body.
+    assert!(matches!(
+        contract::validate("GET", "/api/sessions/{id}", 418, &error),
+        Outcome::Invalid(_)
     ));
 }
 

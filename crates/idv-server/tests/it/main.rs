@@ -1,6 +1,9 @@
 //! The server's integration tests: one binary, a module per area, over a real server on
 //! 127.0.0.1 with a real database (SQLite and PostgreSQL) and a real files folder.
 
+// Tests compare the server's answers with the real time of day (the server reads its `Clock`).
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 mod support;
 
@@ -22,6 +25,7 @@ mod outbox_events;
 mod ratelimit;
 mod reload;
 mod review;
+mod route_table;
 mod search;
 mod secrets_at_rest;
 mod sessions;

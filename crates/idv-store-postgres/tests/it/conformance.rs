@@ -4,8 +4,9 @@
 //! An unreachable server fails the tests: CI starts PostgreSQL, and a skipped suite would
 //! pass silently.
 
-use idv_store::conformance;
-use idv_store::{NewWorkflow, Store, User};
+use idv_store::prelude::*;
+use idv_store::{NewWorkflow, User};
+use idv_store_conformance as conformance;
 use idv_store_postgres::PgStore;
 use sqlx::{Connection, Executor, PgConnection};
 use std::future::Future;

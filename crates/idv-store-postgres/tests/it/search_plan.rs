@@ -4,7 +4,8 @@
 //! sequential scan, no sort step.
 
 use idv_core::search::{Cmp, Column, Condition, Field, Filter, Scalar, normalize_sort};
-use idv_store::{SessionQuery, Store};
+use idv_store::SessionQuery;
+use idv_store::prelude::*;
 use idv_store_postgres::PgStore;
 use sqlx::{Connection, Executor, PgConnection};
 

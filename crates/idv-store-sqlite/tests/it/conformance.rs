@@ -2,8 +2,9 @@
 //! and its folder are created, a second store on the same file shares its data, migrations
 //! run again harmlessly, WAL journaling is on.
 
-use idv_store::conformance;
-use idv_store::{NewWorkflow, Store, User};
+use idv_store::prelude::*;
+use idv_store::{NewWorkflow, User};
+use idv_store_conformance as conformance;
 use idv_store_sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -186,11 +187,16 @@ async fn an_uncreatable_folder_is_a_clear_error() {
     std::fs::write(&blocker, b"not a folder").expect("write");
     let result = SqliteStore::connect(&url(&blocker.join("idv.db"))).await;
     match result {
-        Err(idv_store::StoreError::Backend(message)) => {
+        Err(idv_store::StoreError::Backend { message, source }) => {
             assert!(
                 message.contains("a-file"),
                 "the message names the path: {message}"
-            )
+            );
+            let source = source.expect("the error keeps its cause");
+            assert!(
+                source.downcast_ref::<std::io::Error>().is_some(),
+                "the cause is the file system's error: {source:?}"
+            );
         }
         Err(other) => panic!("expected a Backend error, got {other:?}"),
         Ok(_) => panic!("a database under a regular file cannot open"),

@@ -2,7 +2,7 @@
 //! package folder under `cargo test`; the process's directory is left alone, other tests share
 //! the process).
 
-use idv_store::Store;
+use idv_store::prelude::*;
 use idv_store_sqlite::SqliteStore;
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! range scan in sort order on `sessions_by_workflow_status`: no full scan, no sort step.
 
 use idv_core::search::{Cmp, Column, Condition, Field, Filter, Scalar, normalize_sort};
-use idv_store::{SessionQuery, Store};
+use idv_store::SessionQuery;
+use idv_store::prelude::*;
 use idv_store_sqlite::SqliteStore;
 use sqlx::Connection;
 

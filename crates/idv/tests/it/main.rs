@@ -1,6 +1,9 @@
 //! The `idv` binary's tests: one binary, a module per area; most run `idv` itself as a child
 //! process (`CARGO_BIN_EXE_idv`) on a real database and files folder.
 
+// Tests compare the server's answers with the real time of day (the server reads its `Clock`).
+#![allow(clippy::disallowed_methods)]
+
 #[macro_use]
 mod support;
 #[path = "../../../idv-server/tests/it/support/receiver.rs"]

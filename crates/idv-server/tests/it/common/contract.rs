@@ -29,8 +29,9 @@ static DOCUMENT: LazyLock<Value> =
     LazyLock::new(|| idv_server::openapi::document("http://localhost:8000"));
 
 type Key = (String, &'static str, u16);
-static VALIDATORS: LazyLock<Mutex<HashMap<Key, Option<Arc<Validator>>>>> =
-    LazyLock::new(Default::default);
+/// Per answer: its validator, the reason it cannot be answered at all, or nothing to check.
+type Compiled = Option<Result<Arc<Validator>, String>>;
+static VALIDATORS: LazyLock<Mutex<HashMap<Key, Compiled>>> = LazyLock::new(Default::default);
 
 /// The outcome of checking one answer.
 #[derive(Debug)]
@@ -92,7 +93,9 @@ pub fn check(host: &str) {
 }
 
 /// The response object of `method route` for `status`: the status itself, else its range
-/// (`2XX`), else `default`; a `$ref` to `components/responses` is followed.
+/// (`2XX`), else `default`; a `$ref` to `components/responses` is followed. `None`: the
+/// document does not list this answer, which fails the check (every status a route answers is
+/// in the document).
 fn response_of<'a>(doc: &'a Value, method: &str, route: &str, status: u16) -> Option<&'a Value> {
     let path = route.replace("{*", "{");
     let op = doc["paths"].get(&path)?.get(method.to_ascii_lowercase())?;
@@ -129,18 +132,24 @@ pub fn validate(method: &str, route: &'static str, status: u16, body: &Value) ->
             .entry(key)
             .or_insert_with(|| {
                 let doc = &*DOCUMENT;
-                let response = response_of(doc, method, route, status)?;
+                let Some(response) = response_of(doc, method, route, status) else {
+                    return Some(Err(format!(
+                        "the document lists no answer {status} for this route"
+                    )));
+                };
                 let content = response.get("content")?.as_object()?;
                 let schema = content
                     .iter()
                     .find(|(media, _)| media.contains("json"))
                     .and_then(|(_, c)| c.get("schema"))?;
-                Some(Arc::new(compile(doc, schema)))
+                Some(Ok(Arc::new(compile(doc, schema))))
             })
             .clone()
     };
-    let Some(validator) = validator else {
-        return Outcome::Unchecked;
+    let validator = match validator {
+        None => return Outcome::Unchecked,
+        Some(Err(why)) => return Outcome::Invalid(why),
+        Some(Ok(v)) => v,
     };
     let errors: Vec<String> = validator
         .iter_errors(body)

@@ -41,7 +41,7 @@ pub fn general_kyc_locale() -> &'static str {
 #[macro_export]
 macro_rules! regula_or_skip {
     () => {
-        if !crate::support::regula::available(module_path!()) {
+        if !$crate::support::regula::available(module_path!()) {
             return;
         }
     };

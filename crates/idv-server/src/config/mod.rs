@@ -1,0 +1,114 @@
+//! Configuration: `config.yaml` with Regula's key names where they exist, every key overridable
+//! by an `IDV_CONFIG__PATH__TO__KEY` environment variable (matched case-insensitively), and
+//! built-in defaults for the rest. An unknown key or a bad value stops start-up with a message
+//! that names the key and where it came from.
+//!
+//! This module tree is a leaf: it uses nothing from the rest of the server (only std, serde,
+//! the YAML reader and chrono; a test checks), so the configuration can be read, checked and
+//! tested on its own, and the server's modules import their settings from here. A file per
+//! area:
+//!
+//! - `services.api`, the gateways (`docreader`, `faceapi`), `services.workflow`, and sizes
+//!   ([`ByteSize`]): [`services`].
+//! - `storage`, `database`: [`storage`].
+//! - `basicAuth`, `oauth2`: [`auth`].
+//! - `outbound`: [`outbound`](mod@outbound).
+//! - `rateLimit`: [`ratelimit`].
+//! - `services.scheduler` and [`Period`]: [`scheduler`]; cron expressions: [`cron`].
+//! - `services.audit`: [`audit`].
+//! - `services.webhooks`: [`webhooks`].
+//! - `fernetKey`, `secrets`: [`secrets`].
+//! - Reading the file and the environment, and the checks across keys: [`load`](mod@load).
+//!
+//! The commented example, [`EXAMPLE`], is `config/idv.example.yaml` at the repository root
+//! (`idv config example` prints it); a test loads it and compares it with the defaults.
+//!
+//! A new key: a field (with its default) in its area's file here, a check in that area's
+//! `validate` or in [`load`](mod@load) when some values are refused, and a line with a comment
+//! in `config/idv.example.yaml`. The tests fail when the example misses the key or its comment.
+
+pub mod audit;
+pub mod auth;
+pub mod cron;
+pub mod load;
+pub mod outbound;
+pub mod ratelimit;
+pub mod scheduler;
+pub mod secrets;
+pub mod services;
+pub mod storage;
+pub mod webhooks;
+
+#[cfg(test)]
+mod tests;
+
+pub use auth::{BasicAuth, OAuth2};
+pub use load::{ConfigError, load, redact_url, yaml_to_json};
+pub use outbound::Outbound;
+pub use scheduler::Period;
+pub use services::{Api, ByteSize, Gateway, Services, WorkflowService};
+pub use storage::{Database, FsStorage, Location, LocationPrefix, Storage, StorageType};
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole configuration. Field names are the YAML keys (camelCase).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Config {
+    /// The public URL of this server, used in file URLs and workflow templates. Empty: derived
+    /// from the address the server listens on.
+    pub base_url: String,
+    pub basic_auth: BasicAuth,
+    pub services: Services,
+    pub storage: Storage,
+    pub database: Database,
+    pub oauth2: OAuth2,
+    pub outbound: Outbound,
+    /// `rateLimit`: request limits per credential and client address.
+    pub rate_limit: ratelimit::RateLimitConfig,
+    /// `fernetKey` (Regula's key name): encrypts the secrets the database keeps. Absent: a key
+    /// generated in the data folder (the server's `secrets` module).
+    pub fernet_key: Option<secrets::SecretText>,
+    /// `secrets.previousKeys`: former keys, for reading only.
+    pub secrets: secrets::SecretsConfig,
+}
+
+impl Config {
+    /// The folder holding session files and, below it, the workflows and localization folders.
+    pub fn data_dir(&self) -> PathBuf {
+        PathBuf::from(&self.storage.fs.path)
+    }
+
+    /// Folders whose workflow and localization files load at start.
+    pub fn workflow_dirs(&self) -> Vec<PathBuf> {
+        let root = self.data_dir();
+        let mut dirs = vec![root.join(&self.storage.workflows.location.prefix)];
+        let locales = root.join(&self.storage.locales.location.prefix);
+        if !dirs.contains(&locales) {
+            dirs.push(locales);
+        }
+        dirs
+    }
+
+    /// The assets folder (`storage.fs.path` / `storage.assets.location.prefix`).
+    pub fn assets_dir(&self) -> PathBuf {
+        self.data_dir().join(&self.storage.assets.location.prefix)
+    }
+
+    /// `baseUrl` without a trailing slash, or one derived from the listening address.
+    pub fn effective_base_url(&self, listening: Option<std::net::SocketAddr>) -> String {
+        if !self.base_url.is_empty() {
+            return self.base_url.trim_end_matches('/').to_string();
+        }
+        match listening {
+            Some(addr) if addr.ip().is_unspecified() => format!("http://localhost:{}", addr.port()),
+            Some(addr) => format!("http://{addr}"),
+            None => format!("http://localhost:{}", self.services.api.port),
+        }
+    }
+}
+
+/// A commented example configuration (`idv config example`): `config/idv.example.yaml` at the
+/// repository root. Every key is in it, with a comment, at its default value.
+pub const EXAMPLE: &str = include_str!("../../../../config/idv.example.yaml");
