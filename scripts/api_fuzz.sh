@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the HTTP API with schemathesis over the server's own OpenAPI document
 # (GET /api/openapi.json), on SQLite and then on a fresh PostgreSQL database, with an API key
-# holding every permission. Fails on any 5xx the operation does not document, on a server that
-# died or panicked, and on schemathesis errors. Used by scripts/test.sh; runs alone too:
+# holding every permission. Fails on any 5xx the operation does not document, on any answer
+# whose body does not match the schema the document gives for its route and status
+# (response_schema_conformance; error answers match the error body), on a server that died or
+# panicked, and on schemathesis errors. Used by scripts/test.sh; runs alone too:
 #
 #   bash scripts/api_fuzz.sh                 # both backends
 #   IDV_FUZZ_BACKENDS=sqlite bash scripts/api_fuzz.sh
@@ -154,7 +156,7 @@ fuzz_backend() {
   (cd "$dir" && SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$root/scripts/api_fuzz" IDV_FUZZ_TALLY="$dir/tally" \
     "$venv/bin/schemathesis" run "$dir/openapi.json" --url "$url" \
     --header "Authorization: ApiKey $key" \
-    --checks no_undocumented_server_error \
+    --checks no_undocumented_server_error,response_schema_conformance \
     --exclude-path /api/events/stream \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "$max_examples" \

@@ -105,8 +105,10 @@ for base in creates:
                 "operationId": target["operationId"],
                 "parameters": {first: "$response.body#/id"},
             }
-    if links:
-        op["responses"]["200"]["links"] = links
+    # The create operation's success answer (200, or 201 where the route says Created).
+    success = next((s for s in ("200", "201") if s in op["responses"]), None)
+    if links and success:
+        op["responses"][success]["links"] = links
         links_made += len(links)
 
 with open(out, "w", encoding="utf-8") as f:

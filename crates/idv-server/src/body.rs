@@ -159,6 +159,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body type whose checks go beyond its shape and answer their own error codes (a
+/// review's `invalid_status`, a search's paths into the filter tree): it is read from the
+/// parsed JSON by its own parser rather than by serde.
+pub trait CheckedBody: Sized {
+    fn from_json(value: Value) -> ApiResult<Self>;
+}
+
+/// A JSON body read by its type's [`CheckedBody`] parser, with the same media type, syntax and
+/// NUL checks as [`JsonBody`].
+pub struct Checked<T>(pub T);
+
+impl<S: Send + Sync, T: CheckedBody> FromRequest<S> for Checked<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let JsonBody(value, _) = JsonBody::<Value>::from_request(req, state).await?;
+        Ok(Checked(T::from_json(value)?))
+    }
+}
+
 /// A YAML or JSON document body (workflow and localization files).
 pub struct DocumentBody(pub String);
 

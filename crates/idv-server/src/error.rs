@@ -2,12 +2,12 @@
 //! with the catalogue's status. Storage and blob failures become 500s that are logged with the
 //! request id the client also sees; their internals are never sent to the client.
 
+use crate::api::common::{ErrorBody, ErrorDetail};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idv_core::{Error, ErrorCode};
 use idv_store::StoreError;
 use idv_store::blobs::BlobError;
-use serde_json::json;
 
 /// An error as a handler returns it.
 #[derive(Debug)]
@@ -86,10 +86,13 @@ impl IntoResponse for ApiError {
         let e = self.0;
         let status =
             StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut body = json!({"code": e.code.as_str(), "message": e.message});
-        if let Some(d) = e.details {
-            body["details"] = d;
-        }
-        (status, axum::Json(json!({ "error": body }))).into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: e.code.as_str(),
+                message: &e.message,
+                details: e.details.as_ref(),
+            },
+        };
+        (status, axum::Json(body)).into_response()
     }
 }

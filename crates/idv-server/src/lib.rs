@@ -12,6 +12,7 @@ pub mod flow;
 pub mod handlers;
 pub mod idempotency;
 pub mod listen;
+pub mod observe;
 pub mod openapi;
 pub mod ops;
 pub mod outbound;

@@ -1,14 +1,47 @@
 //! The OpenAPI 3.1 document, generated from the route table (each operation from its route's row)
 //! so it cannot drift from the router.
 
+use crate::api::{self, Answer, Schemas};
 use crate::routes::{Access, ParamKind, QueryParam, table};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
+/// The `$ref` of the error body, which every error answer carries.
+const ERROR_REF: &str = "#/components/schemas/ErrorBody";
+
+fn error_content() -> Value {
+    json!({"application/json": {"schema": {"$ref": ERROR_REF}}})
+}
+
+/// An error answer of the document: its description and the error body.
+fn error_answer(description: &str) -> Value {
+    json!({"description": description, "content": error_content()})
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("schemas serialize")
+}
+
+fn success_description(status: u16) -> &'static str {
+    match status {
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No content",
+        206 => "Partial content",
+        304 => "Not modified",
+        _ => "Success",
+    }
+}
+
 /// The document for a server at `base_url`.
 pub fn document(base_url: &str) -> Value {
     let mut paths = Map::new();
+    let mut schemas: Schemas = Vec::new();
+    api::schema::<api::common::ErrorBody>(&mut schemas);
+    // The details of 410 session_deleted.
+    api::schema::<api::sessions::Tombstone>(&mut schemas);
     for def in table() {
+        let contract = &def.contract;
         let mut op = Map::new();
         op.insert("summary".into(), json!(def.summary));
         op.insert("tags".into(), json!([def.tag]));
@@ -53,11 +86,22 @@ pub fn document(base_url: &str) -> Value {
                 op.insert("x-permissions-any-of".into(), json!(list));
             }
         }
-        if let Some(ex) = def.example {
-            let example: Value = serde_json::from_str(ex).unwrap_or(Value::Null);
+        let example: Option<Value> = def.example.and_then(|ex| serde_json::from_str(ex).ok());
+        if !contract.requests.is_empty() {
+            let mut content = Map::new();
+            for (media, schema) in &contract.requests {
+                let mut entry = json!({"schema": to_json(&schema(&mut schemas))});
+                if let (true, Some(ex)) = (*media == "application/json", &example) {
+                    entry["example"] = ex.clone();
+                }
+                content.insert((*media).into(), entry);
+            }
+            op.insert("requestBody".into(), json!({ "content": content }));
+        } else if let Some(ex) = example {
+            // A body no type describes yet.
             op.insert(
                 "requestBody".into(),
-                json!({"content": {"application/json": {"schema": {"type": "object"}, "example": example}}}),
+                json!({"content": {"application/json": {"schema": {"type": "object"}, "example": ex}}}),
             );
         }
         // By status; a status with several causes lists them all.
@@ -77,13 +121,40 @@ pub fn document(base_url: &str) -> Value {
                 }
             }
         };
-        if !def.answers.iter().any(|(s, _)| (200..300).contains(s)) {
+        // The answers the route's contract types.
+        for (status, typed) in &contract.answers {
+            let description = success_description(*status);
+            answer(
+                *status,
+                match typed {
+                    Answer::Json(schema) => json!({
+                        "description": description,
+                        "content": {"application/json": {"schema": to_json(&schema(&mut schemas))}},
+                    }),
+                    Answer::Empty => json!({ "description": description }),
+                    Answer::Media(media) => json!({
+                        "description": description,
+                        "content": {*media: {"schema": {"type": "string", "contentMediaType": media}}},
+                    }),
+                },
+            );
+        }
+        let success = |s: &u16| (200..300).contains(s);
+        if !def.answers.iter().any(|(s, _)| success(s))
+            && !contract.answers.iter().any(|(s, _)| success(s))
+        {
             answer(200, json!({"description": "Success"}));
         }
         // Every route's guard checks its parameters (crate::params).
         answer(400, json!({"$ref": "#/components/responses/BadRequest"}));
         for (status, description) in &def.answers {
-            answer(*status, json!({ "description": description }));
+            // Readiness answers its own body on 503, not an error.
+            let entry = if *status >= 400 && def.path != "/api/ready" {
+                error_answer(description)
+            } else {
+                json!({ "description": description })
+            };
+            answer(*status, entry);
         }
         if def.access != Access::Public {
             // A one-time QR code token is refused (403) everywhere but at its exchange.
@@ -100,11 +171,15 @@ pub fn document(base_url: &str) -> Value {
         if idempotent {
             answer(
                 409,
-                json!({"description": "The first request with this Idempotency-Key is still running (code idempotency_in_progress)"}),
+                error_answer(
+                    "The first request with this Idempotency-Key is still running (code idempotency_in_progress)",
+                ),
             );
             answer(
                 422,
-                json!({"description": "This Idempotency-Key was used for a different request (code idempotency_key_reused)"}),
+                error_answer(
+                    "This Idempotency-Key was used for a different request (code idempotency_key_reused)",
+                ),
             );
         }
         if !def.infallible {
@@ -129,6 +204,10 @@ pub fn document(base_url: &str) -> Value {
             .or_insert_with(|| json!({}));
         entry[def.method.as_str().to_ascii_lowercase()] = Value::Object(op);
     }
+    let mut components = Map::new();
+    for (name, schema) in schemas {
+        components.entry(name).or_insert_with(|| to_json(&schema));
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -143,6 +222,7 @@ pub fn document(base_url: &str) -> Value {
         "servers": [{"url": base_url}],
         "paths": paths,
         "components": {
+            "schemas": components,
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "ApiKey <key>"},
                 "Basic": {"type": "http", "scheme": "basic"},
@@ -153,12 +233,12 @@ pub fn document(base_url: &str) -> Value {
                 "authorization": {"name": "authorization", "in": "query", "required": false, "schema": {"type": "string"}, "description": "The value of an Authorization header (ApiKey <key>, Basic ..., Bearer ..., Token ...), URL-encoded, for clients that cannot set headers; the header wins when both are given"}
             },
             "responses": {
-                "NotAcceptable": {"description": "The Accept header admits no JSON (code not_acceptable)"},
-                "Internal": {"description": "The database or file storage failed (code internal_error); the error is logged with the request id the answer carries"},
-                "BadRequest": {"description": "A parameter or body the route cannot take: a path parameter or query name or value that is not UTF-8 or holds a NUL (path parameters and query names: any control) character (code invalid_parameter, naming the parameter), or a body problem named in the message (codes such as invalid_request, malformed_json)"},
-                "Unauthorized": {"description": "No, bad, expired or revoked credentials (codes missing_credentials, invalid_credentials, expired_credentials, revoked_credentials)"},
-                "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden; permission_escalation when granting more than the caller holds), or are a one-time QR code token, which works only at POST /api/deeplink/exchange"},
-                "RateLimited": {"description": "Over the route's rate-limit profile (x-rate-limit-profile: s, m or l) for these credentials or this client address (code rate_limited); Retry-After gives the seconds to wait. Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset"}
+                "NotAcceptable": {"description": "The Accept header admits no JSON (code not_acceptable)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "Internal": {"description": "The database or file storage failed (code internal_error); the error is logged with the request id the answer carries", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "BadRequest": {"description": "A parameter or body the route cannot take: a path parameter or query name or value that is not UTF-8 or holds a NUL (path parameters and query names: any control) character (code invalid_parameter, naming the parameter), or a body problem named in the message (codes such as invalid_request, malformed_json)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "Unauthorized": {"description": "No, bad, expired or revoked credentials (codes missing_credentials, invalid_credentials, expired_credentials, revoked_credentials)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "Forbidden": {"description": "The credentials lack every permission the route accepts (code forbidden; permission_escalation when granting more than the caller holds), or are a one-time QR code token, which works only at POST /api/deeplink/exchange", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                "RateLimited": {"description": "Over the route's rate-limit profile (x-rate-limit-profile: s, m or l) for these credentials or this client address (code rate_limited); Retry-After gives the seconds to wait. Answers carry RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
             }
         }
     })

@@ -6,6 +6,7 @@
 //! document are all built from this table and nothing else, so no route can be added unguarded,
 //! unlimited or undocumented, and no fact can be kept in a second place that drifts.
 
+use crate::api::{self, Answer, Contract};
 use crate::audit::events::{Event, Target};
 use crate::auth::Principal;
 use crate::body::accepts_json;
@@ -135,6 +136,8 @@ pub struct RouteDef {
     pub infallible: bool,
     /// Relays another service's answers with their status (the gateways): any status may come.
     pub relays: bool,
+    /// The types of its request and success bodies, for the OpenAPI document ([`crate::api`]).
+    pub contract: Contract,
     make: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
@@ -182,6 +185,30 @@ impl RouteDef {
 
     fn relays(mut self) -> Self {
         self.relays = true;
+        self
+    }
+
+    /// Takes a JSON body of type `T` (its schema goes in the document).
+    fn takes<T: utoipa::ToSchema>(mut self) -> Self {
+        self.contract = self.contract.body::<T>();
+        self
+    }
+
+    /// Takes a body of media type `media` with this schema.
+    fn takes_as(mut self, media: &'static str, schema: api::SchemaFn) -> Self {
+        self.contract = self.contract.request(media, schema);
+        self
+    }
+
+    /// Answers `status` with a JSON body of type `T`.
+    fn returns<T: utoipa::ToSchema>(mut self, status: u16) -> Self {
+        self.contract = self.contract.answer::<T>(status);
+        self
+    }
+
+    /// Answers `status` with `answer` (no body, or another media type).
+    fn returns_as(mut self, status: u16, answer: Answer) -> Self {
+        self.contract = self.contract.answer_with(status, answer);
         self
     }
 
@@ -324,6 +351,7 @@ macro_rules! route {
             mints_credentials: false,
             query: Vec::new(),
             answers: Vec::new(),
+            contract: Contract::new(),
             infallible: false,
             relays: false,
             make: |f| on(f, $handler),
@@ -401,26 +429,34 @@ pub fn table() -> Vec<RouteDef> {
         route!(DELETE "/api/security/users/{id}", AnyOf(USER_DELETE), M, "security", "Delete a user and end its logins", security::delete_user)
             .audit(Event::new("user.deleted", Param("id")))
             .answers(&[(204, "Deleted; its logins end"), (404, "No user with this id (code user_not_found)")]),
-        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list),
+        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list)
+            .returns_as(200, Answer::Json(api::list::<api::workflows::WorkflowSummary>)),
         route!(POST "/api/workflows", AnyOf(WORKFLOW_WRITE), M, "workflows", "Load a workflow definition (YAML as application/yaml, application/x-yaml or text/yaml, or JSON); every problem is listed with its path and line", workflows::create)
+            .takes_as("application/yaml", api::schema::<api::workflows::WorkflowDefinition>).takes_as("application/json", api::schema::<api::workflows::WorkflowDefinition>).returns::<api::workflows::WorkflowApplied>(200)
             .not_audited("the stored workflow revision records who loaded it and when")
             .idempotent()
             .answers(DOCUMENT_BODY),
         route!(POST "/api/workflows/reload", AnyOf(WORKFLOW_RELOAD), M, "workflows", "Load the workflows and localization folders again now (the reloadWorkflows job does it on its schedule): changed files become new revisions, running sessions keep theirs, a broken file is listed under `problems` and its stored revision stays", workflows::reload)
+            .returns::<api::workflows::ReloadSummary>(200)
             .not_audited("reads the server's own configured folders again; the caller supplies nothing")
             .idempotent(),
         route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), L, "workflows", "A workflow's summary and full definition", workflows::get)
+            .returns::<api::workflows::Workflow>(200)
             .answers(&[(404, "No workflow with this id (code workflow_not_found)")]),
         route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), M, "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete)
+            .returns::<api::workflows::WorkflowDeleted>(200)
             .audit(Event::new("workflow.deleted", Param("id")))
             .answers(&[(404, "No workflow with this id that the caller may delete (code workflow_not_found)")]),
         route!(GET "/api/translations", AnyOf(TRANSLATIONS_READ), L, "workflows", "Localization entries, optionally for one locale (?locale=en-us)", workflows::list_translations)
+            .returns_as(200, Answer::Json(api::list::<api::workflows::Translation>))
             .query([optional("locale", Text, "Only the entries of this locale (en-us); every locale when absent")]),
         route!(POST "/api/translations", AnyOf(TRANSLATIONS_WRITE), M, "workflows", "Load a localization file: a list of {key, code, value}", workflows::put_translations)
+            .takes_as("application/yaml", api::schema::<api::workflows::TranslationsFile>).takes_as("application/json", api::schema::<api::workflows::TranslationsFile>).returns::<api::workflows::TranslationsApplied>(200)
             .not_audited("localization text only; the stored entries replace the earlier text")
             .idempotent()
             .answers(DOCUMENT_BODY),
         route!(POST "/api/sessions", AnyOf(SESSION_WRITE), M, "sessions", "Start a session of ?workflowId=; answers the full session", sessions::start)
+            .takes::<api::sessions::StartSession>().returns::<api::sessions::Session>(200)
             .example(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en"}"#)
             .not_audited("the session records who started it and when, and the event feed has session.created")
             .idempotent()
@@ -428,9 +464,11 @@ pub fn table() -> Vec<RouteDef> {
             .answers(JSON_BODY)
             .answers(&[(404, "No workflow with this id (code workflow_not_found)"), (409, "The session's first write lost to a concurrent one (code session_conflict); start again")]),
         route!(GET "/api/sessions/{id}", AnyOf(SESSION_READ), L, "sessions", "The session container: status, properties, files (with URLs), metadata, steps, history, legalHold; the ETag header is the session's revision (for If-Match on PATCH). A deleted session answers 410 session_deleted", sessions::get)
+            .returns::<api::sessions::Session>(200)
             .audit(Event::new("session.read", Param("id")))
             .answers(&[SESSION_NOT_FOUND, SESSION_DELETED]),
         route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), M, "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body; all parts or none, at most services.api.maxUploadParts parts and services.api.maxBodySize in all)", sessions::step)
+            .takes_as("application/json", api::any).takes_as("multipart/form-data", api::sessions::multipart_schema).takes_as("application/octet-stream", api::sessions::binary_schema).returns::<api::sessions::StepAnswer>(200)
             .example(r#"{"continue": true}"#)
             .not_audited("the session keeps every submission in its steps, and the event feed has session.step_completed")
             .idempotent()
@@ -447,6 +485,7 @@ pub fn table() -> Vec<RouteDef> {
                 (422, "The data does not fit the step's schema (code schema_violation) or the step could not take it (code step_failed)"),
             ]),
         route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), L, "sessions", "Download a session file (supports Range and If-None-Match)", files::download)
+            .returns_as(200, Answer::Media("application/octet-stream")).returns_as(206, Answer::Media("application/octet-stream")).returns_as(304, Answer::Empty)
             .raw()
             .audit(Event::new("file.download", Param("file")).detail("session", "id"))
             .answers(&[(200, "The file's bytes, with its Content-Type and ETag"), (206, "The requested Range of the file (Content-Range)"), (304, "If-None-Match holds the file's ETag: not modified"), (404, "No such session (code session_not_found) or file (code file_not_found)"), SESSION_DELETED, (416, "The Range is outside the file (code range_not_satisfiable); Content-Range: bytes */<size>")]),
@@ -513,6 +552,7 @@ pub fn table() -> Vec<RouteDef> {
             .relays(),
         // Session search and views.
         route!(POST "/api/sessions/search", AnyOf(&[("session", Op::Read), ("session_all", Op::Read)]), M, "sessions", "Search sessions (session_all:read: all; session:read: own). Body: a view's value plus `filter` ({op: $and|$or, groups, conditions: [{field, op, value}]}; fields id, status, workflow.id, createdAt, updatedAt (ISO-8601 or epoch ms), metadata.X, properties.X; ops $eq $ne $in $nin $gt $gte $lt $lte $exists) and `sort` ([{field, order: asc|desc}], newest first by default). ?limit= (default 20, max 1000), ?skip=, ?after=<next>. Answers {items: [summary], total (counted up to 10000; totalCapped beyond), next}", search::sessions)
+            .takes::<api::sessions::SearchBody>().returns::<api::sessions::SearchPage>(200)
             .example(r#"{"workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "property", "name": "FULL_NAME"}], "sort": [{"field": "createdAt", "order": "desc"}], "filter": {"op": "$and", "groups": [{"op": "$and", "conditions": [{"field": "status", "op": "$in", "value": [1, 2]}, {"field": "createdAt", "op": "$gte", "value": "2025-01-01T00:00:00.000Z"}]}]}}"#)
             .audit(Event::new("session.searched", Target::None))
             .query([
@@ -522,27 +562,33 @@ pub fn table() -> Vec<RouteDef> {
             ])
             .answers(JSON_BODY),
         route!(GET "/api/views/namespaces/{namespace}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), L, "views", "The views of a namespace the caller may see (?limit= default 100, max 1000; ?skip=): {items: [{key, value: {id, title, description, workflows, columns, groupIds, userIds}, groupIds, userIds}], total}. A view with userIds is seen only by those users, its owner and view_all:read", views::list)
+            .returns::<api::views::ViewList>(200)
             .query([
                 optional("limit", Integer { min: 0, max: crate::ops::views::MAX_LIMIT }, "Views per page (default 100)"),
                 optional("skip", Integer { min: 0, max: i32::MAX as i64 }, "Views to skip"),
             ]),
         route!(GET "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), L, "views", "One view", views::get)
+            .returns::<api::views::View>(200)
             .answers(&[(404, "No view with this key that the caller may see (code view_not_found)")]),
         route!(POST "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Write), ("view_all", Op::Write)]), M, "views", "Create or replace a view (view:write: own views only; view_all:write: any). Columns are {type: field|property, name}; value.id is generated when absent. Namespace and key: 1-128 of [A-Za-z0-9_.-]", views::put)
+            .takes::<api::views::ViewValue>().returns::<api::views::View>(200)
             .example(r#"{"title": "General KYC", "description": "Sessions of General KYC", "workflows": ["edda0192-b890-11ef-a348-17da751a6a22"], "columns": [{"type": "field", "name": "status"}, {"type": "property", "name": "FULL_NAME"}], "groupIds": [], "userIds": []}"#)
             .not_audited("a saved layout of search columns; the view records its owner")
             .idempotent()
             .answers(JSON_BODY),
         route!(DELETE "/api/views/namespaces/{namespace}/key/{key}", AnyOf(&[("view", Op::Delete), ("view_all", Op::Delete)]), M, "views", "Delete a view (view:delete: own views only; view_all:delete: any)", views::delete)
+            .returns::<api::views::View>(200)
             .not_audited("a saved layout of search columns, no session data")
             .answers(&[(404, "No view with this key that the caller may delete (code view_not_found)")]),
         // Review, deletion and retention.
         route!(PATCH "/api/sessions/{id}", AnyOf(SESSION_PATCH), M, "sessions", "Review a session: set `status` (0, 1, 2, 3 approved, 4, 1000 rejected) with an optional `comment` (at most 2000 characters), and `legalHold` (true blocks deletion and retention; needs session_all_patch:write). Each change is added to the session's `history` as {at, by, from, to, comment}. Send `If-Match` with the ETag of GET /api/sessions/{id} to apply only to that revision (412 precondition_failed otherwise); answers the session and its new ETag. Unknown fields are refused", sessions::patch)
+            .takes::<api::sessions::Review>().returns::<api::sessions::Session>(200)
             .example(r#"{"status": 3, "comment": "Document checked by hand"}"#)
             .audit(Event::new("session.status_changed", Param("id")))
             .answers(JSON_BODY)
             .answers(&[SESSION_NOT_FOUND, (409, "A concurrent change won (code session_conflict); read the session and try again"), SESSION_DELETED, (412, "If-Match does not hold the session's current ETag (code precondition_failed)")]),
         route!(DELETE "/api/sessions/{id}", AnyOf(SESSION_DELETE), M, "sessions", "Delete a session, its files (rows and bytes) and its background jobs, leaving a tombstone; optional ?reason= (at most 500 characters). Answers 204, again for an id already deleted; 409 legal_hold while the session is held. Afterwards the session's endpoints answer 410 session_deleted with the tombstone {id, workflowId, status, deletedAt, deletedBy, reason} as details", sessions::delete)
+            .returns_as(204, Answer::Empty)
             .audit(Event::new("session.deleted", Param("id")))
             .query([optional("reason", Text, "Why (at most 500 characters); kept in the tombstone")])
             .answers(&[(204, "Deleted, now or before"), SESSION_NOT_FOUND, (409, "The session is under legal hold (code legal_hold)"), (410, "A concurrent request deleted the session first (code session_deleted)")]),
@@ -577,6 +623,7 @@ pub fn table() -> Vec<RouteDef> {
             .idempotent(),
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), L, "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export)
+            .returns_as(200, Answer::Media("application/zip"))
             .raw()
             .audit(Event::new("session.exported", Param("id")))
             .answers(&[SESSION_NOT_FOUND, SESSION_DELETED]),
@@ -640,12 +687,14 @@ pub fn table() -> Vec<RouteDef> {
             ]),
         // The event feed and its live stream.
         route!(GET "/api/events", AnyOf(SESSION_READ), L, "events", "Session events in commit order: {items: [{id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}}], next}, each item byte for byte the body webhooks deliver. session_all:read sees every session's events, session:read those of sessions it started. ?after=<next> continues after a previous page (without it: from the oldest kept event); ?limit= 1-1000, default 100; ?type= (repeatable or comma-separated) keeps only those types (an unknown one is 400 invalid_event_type). A malformed cursor is 400 invalid_cursor. On PostgreSQL an event shows once every older write transaction has ended", events::list)
+            .returns::<api::events::EventPage>(200)
             .query([
                 optional("after", EVENT_CURSOR, "Continue after this cursor (the next of a previous page, or a streamed event's id); from the oldest kept event when absent"),
                 optional("limit", Integer { min: 1, max: 1000 }, "Events per page (default 100)"),
                 optional("type", OneOf(FEED_TYPES), "Only these event types; may repeat, and each may list several, comma-separated (code invalid_event_type for an unknown one)").repeated(),
             ]),
         route!(GET "/api/events/stream", AnyOf(SESSION_SUBSCRIBE), L, "events", "The live event stream as Server-Sent Events (text/event-stream): per event `id: <cursor>`, `event: <type>`, `data: <body>` (one line, as in GET /api/events), a comment every 15 s. Starts after the Last-Event-ID header, else ?after=, else at the current end (only new events). ?type= filters as in GET /api/events. session_all:subscribe: every session; session:subscribe: sessions the caller started. 503 unavailable when the server already serves its maximum of streams", events::stream)
+            .returns_as(200, Answer::Media("text/event-stream"))
             .raw()
             .answers(&[(503, "The server already serves its maximum of streams (code unavailable); try again later")])
             .query([
@@ -658,6 +707,7 @@ pub fn table() -> Vec<RouteDef> {
 #[derive(Clone)]
 struct Guard {
     state: AppState,
+    method: Method,
     access: Access,
     json: bool,
     /// The route's path template, for audit targets.
@@ -672,8 +722,24 @@ struct Guard {
 /// Rate limits, authenticates and authorizes before the handler runs (the handler finds the
 /// [`Principal`] in the request extensions), refuses parameters the database cannot hold
 /// ([`crate::params::check`]), applies `Idempotency-Key`, and records the audit entry of the
-/// answer.
-async fn guard(State(g): State<Guard>, mut req: Request, next: Next) -> Response {
+/// answer. Every answer is shown to the contract observer ([`crate::observe`]) when one is
+/// installed.
+async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    if !crate::observe::installed() {
+        return guarded(g, req, next).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (method, route) = (g.method.clone(), g.path);
+    let resp = guarded(g, req, next).await;
+    crate::observe::tap(&method, route, &host, resp).await
+}
+
+async fn guarded(g: Guard, mut req: Request, next: Next) -> Response {
     if g.json && !accepts_json(req.headers()) {
         return ApiError::new(
             ErrorCode::NotAcceptable,
@@ -875,6 +941,7 @@ pub fn router(state: AppState) -> Router {
         let filter = MethodFilter::try_from(def.method.clone()).expect("standard method");
         let guard_state = Guard {
             state: state.clone(),
+            method: def.method.clone(),
             access: def.access,
             json: def.json,
             path: def.path,

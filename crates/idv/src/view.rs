@@ -90,7 +90,7 @@ pub async fn run(state: &AppState, cmd: &ViewCommand) -> Result<()> {
             let v = views::put(state, None, namespace, key, value)
                 .await
                 .map_err(fail)?;
-            let mut item = views::item(&v);
+            let mut item = serde_json::to_value(views::item(&v))?;
             item["namespace"] = json!(v.namespace);
             println!("{}", serde_json::to_string_pretty(&item)?);
         }

@@ -1,20 +1,20 @@
 //! `POST /api/sessions/search`.
 
 use super::Caller;
-use crate::body::JsonBody;
+use crate::body::Checked;
 use crate::error::ApiResult;
 use crate::ops::search::{self, Paging, SearchAnswer};
 use crate::routes::query_param;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use serde_json::Value;
+use idv_core::search::SearchRequest;
 
 pub async fn sessions(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(query): RawQuery,
-    JsonBody(body, _): JsonBody<Value>,
+    Checked(request): Checked<SearchRequest>,
 ) -> ApiResult<Json<SearchAnswer>> {
     let q = query.unwrap_or_default();
     let paging = Paging {
@@ -22,5 +22,7 @@ pub async fn sessions(
         skip: query_param(&q, "skip"),
         after: query_param(&q, "after"),
     };
-    Ok(Json(search::search(&state, &caller, &body, &paging).await?))
+    Ok(Json(
+        search::search(&state, &caller, request, &paging).await?,
+    ))
 }

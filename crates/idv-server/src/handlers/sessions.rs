@@ -2,7 +2,8 @@
 //! uploads).
 
 use super::Caller;
-use crate::body::{JsonBody, is_json_type, media_type};
+use crate::api::sessions::{StepAnswer, UploadedFiles};
+use crate::body::{Checked, JsonBody, is_json_type, media_type};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::sessions::{self, StartInput};
 use crate::ops::uploads::{Staged, Upload};
@@ -67,9 +68,8 @@ pub async fn patch(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body, _): JsonBody<Value>,
+    Checked(input): Checked<review::ReviewInput>,
 ) -> ApiResult<Response> {
-    let input = review::ReviewInput::parse(&body)?;
     let if_match = match headers.get(header::IF_MATCH) {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| {
@@ -116,7 +116,7 @@ pub async fn step(
     Path((id, step)): Path<(String, String)>,
     Query(q): Query<StepQuery>,
     req: Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let mt = media_type(req.headers());
     let kind = match q.kind.as_deref() {
         Some(k) => k.to_string(),
@@ -126,9 +126,8 @@ pub async fn step(
     match kind.as_str() {
         "data" => {
             let JsonBody(data, raw) = JsonBody::<Value>::from_request(req, &state).await?;
-            Ok(Json(
-                sessions::submit_data(&state, &caller, &id, &step, raw, data).await?,
-            ))
+            let next = sessions::submit_data(&state, &caller, &id, &step, raw, data).await?;
+            Ok(Json(StepAnswer::Step(next)).into_response())
         }
         "file" => upload(&state, &caller, &id, &step, q, mt, req).await,
         other => Err(ApiError::new(
@@ -149,7 +148,7 @@ async fn upload(
     q: StepQuery,
     mt: Option<String>,
     req: Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let limit = state.config.services.api.max_body_size.0;
     // An announced length over the limit is refused before anything is read or stored.
     if req
@@ -190,9 +189,11 @@ async fn upload(
         return Err(e);
     }
     let stored = staged.commit(state, id).await?;
-    Ok(Json(
-        json!({"files": stored.iter().map(|f| sessions::file_view(state, f)).collect::<Vec<_>>()}),
-    ))
+    let files = stored
+        .iter()
+        .map(|f| sessions::file_view(state, f))
+        .collect();
+    Ok(Json(StepAnswer::Files(UploadedFiles { files })).into_response())
 }
 
 fn too_large(limit: u64) -> ApiError {

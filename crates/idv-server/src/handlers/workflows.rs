@@ -1,6 +1,9 @@
 //! `/api/workflows` and `/api/translations`.
 
 use super::Caller;
+use crate::api::workflows::{
+    Translation, TranslationsApplied, Workflow, WorkflowApplied, WorkflowDeleted,
+};
 use crate::auth::Reach;
 use crate::body::DocumentBody;
 use crate::error::{ApiError, ApiResult};
@@ -12,7 +15,6 @@ use axum::extract::{Path, State};
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
     Ok(Json(
@@ -26,29 +28,26 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<WorkflowS
     ))
 }
 
-fn applied_json(a: &Applied) -> Value {
-    match a {
-        Applied::Workflow {
-            summary,
-            revision,
-            changed,
-        } => {
-            let mut v = json!(summary);
-            v["revision"] = json!(revision);
-            v["changed"] = json!(changed);
-            v
-        }
-        Applied::Translations { entries, codes } => json!({"entries": entries, "locales": codes}),
-    }
-}
-
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     DocumentBody(text): DocumentBody,
-) -> ApiResult<Json<Value>> {
-    let applied = workflows::apply(&state, &text, Some(&caller.id), Expect::Workflow).await?;
-    Ok(Json(applied_json(&applied)))
+) -> ApiResult<Json<WorkflowApplied>> {
+    match workflows::apply(&state, &text, Some(&caller.id), Expect::Workflow).await? {
+        Applied::Workflow {
+            summary,
+            revision,
+            changed,
+        } => Ok(Json(WorkflowApplied {
+            summary,
+            revision,
+            changed,
+        })),
+        Applied::Translations { .. } => Err(ApiError::new(
+            ErrorCode::Internal,
+            "a localization file was loaded where a workflow was expected",
+        )),
+    }
 }
 
 /// `POST /api/workflows/reload`: the workflows and localization folders, now.
@@ -56,25 +55,29 @@ pub async fn reload(State(state): State<AppState>) -> Json<workflows::ReloadSumm
     Json(workflows::reload(&state).await)
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Workflow>> {
     let r = state.store.workflow_get(&id).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::WorkflowNotFound,
             format!("no workflow with id {id}"),
         )
     })?;
-    let mut v = json!(WorkflowSummary::from(&r));
-    v["revision"] = json!(r.revision);
-    v["createdAt"] = json!(idv_core::time::iso(r.created_at));
-    v["definition"] = r.definition;
-    Ok(Json(v))
+    Ok(Json(Workflow {
+        summary: WorkflowSummary::from(&r),
+        revision: r.revision,
+        created_at: idv_core::time::iso(r.created_at),
+        definition: r.definition,
+    }))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WorkflowDeleted>> {
     let reach = caller
         .reach("workflow_all", "workflow", Op::Delete)
         .unwrap_or(Reach::Own);
@@ -91,7 +94,10 @@ pub async fn delete(
         })?;
     state.store.workflow_delete(&r.id).await?;
     state.workflows.forget_current(&r.id);
-    Ok(Json(json!({"id": r.id, "deleted": true})))
+    Ok(Json(WorkflowDeleted {
+        id: r.id,
+        deleted: true,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -102,24 +108,36 @@ pub struct TranslationQuery {
 pub async fn list_translations(
     State(state): State<AppState>,
     Query(q): Query<TranslationQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<Translation>>> {
     let codes = match q.locale {
         Some(l) => vec![l.to_ascii_lowercase()],
         None => state.store.translation_codes().await?,
     };
     let rows = state.store.translations_for(&codes).await?;
-    Ok(Json(json!(
-        rows.iter()
-            .map(|r| json!({"key": r.key, "code": r.code, "value": r.value}))
-            .collect::<Vec<_>>()
-    )))
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| Translation {
+                key: r.key,
+                code: r.code,
+                value: r.value,
+            })
+            .collect(),
+    ))
 }
 
 pub async fn put_translations(
     State(state): State<AppState>,
     caller: Caller,
     DocumentBody(text): DocumentBody,
-) -> ApiResult<Json<Value>> {
-    let applied = workflows::apply(&state, &text, Some(&caller.id), Expect::Translations).await?;
-    Ok(Json(applied_json(&applied)))
+) -> ApiResult<Json<TranslationsApplied>> {
+    match workflows::apply(&state, &text, Some(&caller.id), Expect::Translations).await? {
+        Applied::Translations { entries, codes } => Ok(Json(TranslationsApplied {
+            entries,
+            locales: codes,
+        })),
+        Applied::Workflow { .. } => Err(ApiError::new(
+            ErrorCode::Internal,
+            "a workflow was loaded where a localization file was expected",
+        )),
+    }
 }

@@ -20,7 +20,7 @@ use futures::StreamExt;
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use idv_store::{Deleter, FileRecord, SessionDeletion, TombstoneRecord};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
 /// How old an object without a session must be before the sweep removes it.
@@ -36,18 +36,19 @@ pub const SESSIONS_PREFIX: &str = "sessions";
 
 /// The tombstone as the API shows it (the `details` of a 410).
 pub fn tombstone_view(t: &TombstoneRecord) -> Value {
-    let mut by = json!({"name": t.deleted_by.name, "kind": t.deleted_by.kind});
-    if let Some(id) = &t.deleted_by.id {
-        by["id"] = json!(id);
-    }
-    json!({
-        "id": t.id,
-        "workflowId": t.workflow_id,
-        "status": t.status,
-        "deletedAt": idv_core::time::iso(t.deleted_at),
-        "deletedBy": by,
-        "reason": t.reason,
-    })
+    let tombstone = crate::api::sessions::Tombstone {
+        id: &t.id,
+        workflow_id: &t.workflow_id,
+        status: t.status,
+        deleted_at: idv_core::time::iso(t.deleted_at),
+        deleted_by: crate::api::sessions::DeletedBy {
+            name: &t.deleted_by.name,
+            kind: &t.deleted_by.kind,
+            id: t.deleted_by.id.as_deref(),
+        },
+        reason: t.reason.as_deref(),
+    };
+    serde_json::to_value(tombstone).unwrap_or(Value::Null)
 }
 
 fn deleted_error(t: &TombstoneRecord) -> ApiError {

@@ -27,12 +27,7 @@ const ATTEMPTS: usize = 16;
 const KEYS: &[&str] = &["status", "comment", "legalHold"];
 
 /// A parsed `PATCH /api/sessions/{id}` body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReviewInput {
-    pub status: Option<i64>,
-    pub comment: Option<String>,
-    pub legal_hold: Option<bool>,
-}
+pub use crate::api::sessions::Review as ReviewInput;
 
 impl ReviewInput {
     /// Checks a body: an object with `status` (one of Regula's status integers), `comment` (a
@@ -117,6 +112,12 @@ impl ReviewInput {
             comment,
             legal_hold,
         })
+    }
+}
+
+impl crate::body::CheckedBody for ReviewInput {
+    fn from_json(value: Value) -> ApiResult<Self> {
+        ReviewInput::parse(&value)
     }
 }
 

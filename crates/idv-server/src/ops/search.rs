@@ -7,6 +7,7 @@
 //! without OFFSET. `total` counts every match up to [`COUNT_LIMIT`]; beyond that it is
 //! `COUNT_LIMIT` with `totalCapped: true`, so a broad search never counts a million rows.
 
+use crate::api::sessions::{self as wire, SearchPage, WorkflowRef};
 use crate::auth::{Principal, Reach};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -47,11 +48,17 @@ fn number(name: &str, text: Option<&str>, default: i64, max: i64, hint: &str) ->
     }
 }
 
+impl crate::body::CheckedBody for SearchRequest {
+    fn from_json(value: Value) -> ApiResult<Self> {
+        Ok(SearchRequest::parse(&value)?)
+    }
+}
+
 /// Runs a search for `by` and answers `{items, total, totalCapped, next}`.
 pub async fn search(
     state: &AppState,
     by: &Principal,
-    body: &Value,
+    request: SearchRequest,
     paging: &Paging,
 ) -> ApiResult<SearchAnswer> {
     let reach = by
@@ -76,7 +83,6 @@ pub async fn search(
         MAX_SKIP,
         "; page deeper with `after` (the `next` of the previous page)",
     )?;
-    let request = SearchRequest::parse(body)?;
     let after = match paging.after.as_deref().map(str::trim) {
         Some(c) if !c.is_empty() => Some(search::decode_cursor(&request.sort, c)?),
         _ => None,
@@ -156,7 +162,7 @@ fn cursor_values(sort: &[SortKey], s: &SessionSummary) -> Vec<SortValue> {
 
 /// One row of the answer: the session, its workflow revision (if still stored) and the
 /// workflow's view block over its properties.
-struct Row {
+pub struct Row {
     session: SessionSummary,
     workflow: Option<Arc<Workflow>>,
     view: Option<Value>,
@@ -174,42 +180,8 @@ pub struct SearchAnswer {
     next: Option<String>,
 }
 
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AnswerView<'a> {
-    items: Vec<ItemView<'a>>,
-    total: i64,
-    total_capped: bool,
-    next: Option<&'a str>,
-}
-
-/// A session summary: the session's own fields, the requested property columns (binary ones
-/// as `{fileId, url}`, like the session JSON) and the workflow's `view` block when it has one.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ItemView<'a> {
-    id: &'a str,
-    workflow: WorkflowRef<'a>,
-    status: i64,
-    created_at: String,
-    updated_at: String,
-    current_step: Option<&'a str>,
-    ended: bool,
-    metadata: &'a Value,
-    properties: Picked<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    view: Option<&'a Value>,
-}
-
-#[derive(serde::Serialize)]
-struct WorkflowRef<'a> {
-    id: &'a str,
-    name: &'a str,
-    version: Option<&'a str>,
-}
-
 /// The requested properties of one session, in the order of the columns.
-struct Picked<'a> {
+pub struct Picked<'a> {
     row: &'a Row,
     columns: &'a [String],
     base_url: &'a str,
@@ -249,7 +221,7 @@ impl serde::Serialize for SearchAnswer {
             .iter()
             .map(|row| {
                 let s = &row.session;
-                ItemView {
+                wire::SessionSummary {
                     id: &s.id,
                     workflow: WorkflowRef {
                         id: &s.workflow_id,
@@ -271,7 +243,7 @@ impl serde::Serialize for SearchAnswer {
                 }
             })
             .collect();
-        AnswerView {
+        SearchPage {
             items,
             total: self.total,
             total_capped: self.capped,

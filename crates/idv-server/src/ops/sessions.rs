@@ -13,15 +13,8 @@ use idv_store::{FileRecord, SessionRecord};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-/// The body of `POST /api/sessions`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StartInput {
-    #[serde(default)]
-    pub metadata: Option<Value>,
-    #[serde(default)]
-    pub locale: Option<String>,
-}
+pub use crate::api::sessions::StartSession as StartInput;
+use crate::api::sessions::{Session, SessionFile, StepView, WorkflowRef};
 
 fn valid_locale(l: &str) -> bool {
     let mut parts = l.split(['-', '_']);
@@ -183,23 +176,8 @@ pub fn file_url(state: &AppState, session_id: &str, file_id: &str) -> String {
     )
 }
 
-/// A session file as the API shows it.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FileView<'a> {
-    id: &'a str,
-    name: &'a str,
-    step: Option<&'a str>,
-    property: Option<&'a str>,
-    content_type: &'a str,
-    size: i64,
-    sha256: &'a str,
-    created_at: String,
-    url: String,
-}
-
-pub fn file_view<'a>(state: &AppState, f: &'a FileRecord) -> FileView<'a> {
-    FileView {
+pub fn file_view<'a>(state: &AppState, f: &'a FileRecord) -> SessionFile<'a> {
+    SessionFile {
         id: &f.id,
         name: &f.name,
         step: f.step.as_deref(),
@@ -212,46 +190,9 @@ pub fn file_view<'a>(state: &AppState, f: &'a FileRecord) -> FileView<'a> {
     }
 }
 
-/// The session container as the API returns it, serialized straight from the stored records
-/// (the hot path of `GET /api/sessions/{id}` builds no intermediate JSON tree).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionView<'a> {
-    id: &'a str,
-    status: i64,
-    workflow: WorkflowRef<'a>,
-    locale: &'a str,
-    metadata: &'a Value,
-    properties: PropertiesView<'a>,
-    files: Vec<FileView<'a>>,
-    current_step: Option<&'a str>,
-    steps: &'a Value,
-    /// Errors of actions, transformers and templates: `[{step, action, message, at}]`.
-    errors: Value,
-    /// The normalizers' standard result blocks.
-    normalized: Value,
-    /// The workflow's `view` block over the properties: `{title, photo, fields}`.
-    view: Option<Value>,
-    expires_at: Option<String>,
-    user_id: Option<&'a str>,
-    created_at: String,
-    updated_at: String,
-    /// Reviews and other recorded changes: `[{at, by, from, to, comment}]`.
-    history: &'a Value,
-    /// While true the session cannot be deleted.
-    legal_hold: bool,
-}
-
-#[derive(serde::Serialize)]
-struct WorkflowRef<'a> {
-    id: &'a str,
-    name: &'a str,
-    version: Option<&'a str>,
-}
-
 /// Properties as stored, except that binary ones (which hold a file id) show where to fetch
 /// the bytes: `{"fileId", "url"}`.
-struct PropertiesView<'a> {
+pub struct PropertiesView<'a> {
     properties: &'a Value,
     workflow: Arc<Workflow>,
     base: String,
@@ -280,7 +221,7 @@ pub async fn view<'a>(
     state: &AppState,
     s: &'a SessionRecord,
     files: &'a [FileRecord],
-) -> ApiResult<SessionView<'a>> {
+) -> ApiResult<Session<'a>> {
     let workflow = state
         .workflows
         .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
@@ -292,7 +233,7 @@ pub async fn view<'a>(
         .as_object()
         .and_then(|p| workflow.view_summary(p))
         .map(|v| crate::flow::with_urls(&v, &base));
-    Ok(SessionView {
+    Ok(Session {
         id: &s.id,
         status: s.status,
         workflow: WorkflowRef {
@@ -329,7 +270,7 @@ pub async fn step_view(
     wf: &Workflow,
     s: &SessionRecord,
     step: &Step,
-) -> ApiResult<Value> {
+) -> ApiResult<StepView> {
     let strings = crate::flow::locale_strings(state, wf, &s.locale).await?;
     let config = crate::flow::template_config(state);
     let session =
@@ -342,13 +283,13 @@ pub async fn step_view(
         properties: s.properties.as_object().unwrap_or(&empty),
     };
     let client = wf.render_client(step, &ctx)?;
-    Ok(json!({
-        "id": step.id,
-        "name": step.name,
-        "type": step.kind.as_str(),
-        "final": step.is_final,
-        "client": client,
-    }))
+    Ok(StepView {
+        id: step.id.clone(),
+        name: step.name.clone(),
+        kind: step.kind.as_str(),
+        is_final: step.is_final,
+        client,
+    })
 }
 
 /// Loads the session, its workflow revision and the step a client addresses, refusing steps
@@ -406,7 +347,7 @@ pub async fn submit_data(
     step_id: &str,
     raw: bytes::Bytes,
     data: Value,
-) -> ApiResult<Value> {
+) -> ApiResult<StepView> {
     let (s, wf, step) = addressed_step(state, by, id, step_id).await?;
     if step.kind == idv_core::workflow::StepKind::Processing {
         return Err(ApiError::new(

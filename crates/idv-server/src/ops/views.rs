@@ -283,13 +283,13 @@ pub async fn delete(
 }
 
 /// A view as the API shows it: `{key, value, groupIds, userIds, createdAt, updatedAt}`.
-pub fn item(v: &ViewRecord) -> Value {
-    json!({
-        "key": v.key,
-        "value": v.value,
-        "groupIds": v.group_ids,
-        "userIds": v.user_ids,
-        "createdAt": idv_core::time::iso(v.created_at),
-        "updatedAt": idv_core::time::iso(v.updated_at),
-    })
+pub fn item(v: &ViewRecord) -> crate::api::views::View<'_> {
+    crate::api::views::View {
+        key: &v.key,
+        value: &v.value,
+        group_ids: &v.group_ids,
+        user_ids: &v.user_ids,
+        created_at: idv_core::time::iso(v.created_at),
+        updated_at: idv_core::time::iso(v.updated_at),
+    }
 }

@@ -6,20 +6,12 @@ use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::workflow::{Loaded, Problem, TranslationEntry, Workflow};
 use idv_store::{NewWorkflow, WorkflowRecord};
-use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// The JSON summary of a workflow (the SDK's `Workflow` model).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkflowSummary {
-    pub id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub version: Option<String>,
-    pub default_locale: Option<String>,
-}
+pub use crate::api::workflows::{
+    RefusedFile, ReloadSummary, ReloadedTranslations, ReloadedWorkflow, WorkflowSummary,
+};
 
 impl From<&WorkflowRecord> for WorkflowSummary {
     fn from(r: &WorkflowRecord) -> Self {
@@ -189,38 +181,6 @@ async fn load_folder_files(state: &AppState) -> Vec<(PathBuf, ApiResult<Applied>
         }
     }
     results
-}
-
-/// What a reload of the folders did (`POST /api/workflows/reload`, the `reloadWorkflows` job).
-#[derive(Debug, Default, Serialize)]
-pub struct ReloadSummary {
-    pub workflows: Vec<ReloadedWorkflow>,
-    pub translations: Vec<ReloadedTranslations>,
-    /// Files refused: their stored workflow, if any, stays at its last good revision.
-    pub problems: Vec<RefusedFile>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ReloadedWorkflow {
-    /// Relative to `storage.fs.path`, e.g. `workflows/general_kyc.yaml`.
-    pub file: String,
-    pub id: String,
-    /// The current revision: new when `changed`.
-    pub revision: i64,
-    pub changed: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ReloadedTranslations {
-    pub file: String,
-    pub entries: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RefusedFile {
-    pub file: String,
-    /// `[{path, line, message}]` as loading reports them (`[{message}]` for other failures).
-    pub problems: Vec<Value>,
 }
 
 /// Loads the workflows and localization folders again. A file whose content changed becomes a

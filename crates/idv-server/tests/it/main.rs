@@ -11,6 +11,7 @@ mod support;
 mod assets;
 mod audit;
 mod auth;
+mod contract;
 mod deletion;
 mod devices;
 mod engine;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod standins;
 
 use idv_server::config::Config;
@@ -93,6 +94,7 @@ impl TestServer {
         // rate limits allow; tests of the limits turn them back on in `tweak`.
         config.rate_limit.enabled = false;
         tweak(&mut config);
+        contract::install();
         let clock = std::sync::Arc::new(idv_core::time::OffsetClock::default());
         let (url, tx, task) = Self::launch(&config, clock.clone()).await;
         TestServer {
@@ -153,6 +155,7 @@ impl TestServer {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+        contract::check(self.host());
         let (url, tx, task) = Self::launch(&self.config, self.clock.clone()).await;
         self.url = url;
         self.shutdown = Some(tx);
@@ -164,6 +167,11 @@ impl TestServer {
         AppState::open(self.config.clone(), self.url.clone())
             .await
             .unwrap()
+    }
+
+    /// `127.0.0.1:port`: the `Host` of requests to this server.
+    pub fn host(&self) -> &str {
+        self.url.trim_start_matches("http://")
     }
 
     pub fn get(&self, path: &str) -> RequestBuilder {
@@ -334,6 +342,14 @@ impl TestServer {
         if let Some(db) = self.pg_db.take() {
             drop_pg_database(&db).await;
         }
+        contract::check(self.host());
+    }
+}
+
+impl Drop for TestServer {
+    /// Every answer of this server matched the OpenAPI document, or the test fails here.
+    fn drop(&mut self) {
+        contract::check(self.host());
     }
 }
 
