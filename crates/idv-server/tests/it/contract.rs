@@ -102,7 +102,7 @@ fn the_answer_check_refuses_a_wrong_body() {
 #[tokio::test(flavor = "multi_thread")]
 async fn real_answers_are_validated() {
     let srv = TestServer::start(Backend::Sqlite).await;
-    srv.load_general_kyc().await;
+    srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let s = srv
         .start_session(&key, json!({"metadata": {"k": "v"}}))
