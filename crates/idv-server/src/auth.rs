@@ -50,7 +50,7 @@ pub struct Principal {
     pub name: String,
     pub permissions: PermissionSet,
     /// Set for Bearer callers: the login whose tokens logout deletes.
-    pub token_family: Option<String>,
+    pub(crate) token_family: Option<String>,
 }
 
 /// How far a permission reaches.
@@ -79,12 +79,12 @@ impl Principal {
     }
 
     /// True when the caller may act on a record owned by `owner` with this reach.
-    pub fn may_touch(&self, reach: Reach, owner: Option<&str>) -> bool {
+    pub(crate) fn may_touch(&self, reach: Reach, owner: Option<&str>) -> bool {
         reach == Reach::All || owner == Some(self.id.as_str())
     }
 
     /// The one session a session-bound token may touch.
-    pub fn bound_session(&self) -> Option<&str> {
+    pub(crate) fn bound_session(&self) -> Option<&str> {
         match &self.kind {
             PrincipalKind::Device { session, .. } => session.as_deref(),
             PrincipalKind::OneTime { session, .. } => Some(session),
@@ -94,7 +94,7 @@ impl Principal {
 
     /// When the caller's credentials end, for those that bound what they create (device
     /// tokens: their sessions end no later).
-    pub fn credential_expiry(&self) -> Option<i64> {
+    pub(crate) fn credential_expiry(&self) -> Option<i64> {
         match &self.kind {
             PrincipalKind::Device { expires_at, .. }
             | PrincipalKind::OneTime { expires_at, .. } => Some(*expires_at),
@@ -104,18 +104,18 @@ impl Principal {
 }
 
 /// The prefix of every API key, fixed forever so secret scanners can find leaked keys.
-pub const API_KEY_PREFIX: &str = "idv_";
+pub(crate) const API_KEY_PREFIX: &str = "idv_";
 const API_KEY_SECRET_LEN: usize = 40;
 const ACCESS_PREFIX: &str = "idvat_";
 /// The prefix of device tokens (ephemeral devices and session-bound tokens).
-pub const DEVICE_PREFIX: &str = "idvdt_";
+pub(crate) const DEVICE_PREFIX: &str = "idvdt_";
 const DEVICE_SECRET_LEN: usize = 40;
 /// The prefix of one-time QR tokens, Regula's shape: `tr-` and 29 lowercase letters and digits
 /// (about 150 bits), short enough for a QR code that stays easy to scan.
-pub const ONE_TIME_PREFIX: &str = "tr-";
+pub(crate) const ONE_TIME_PREFIX: &str = "tr-";
 const ONE_TIME_SECRET_LEN: usize = 29;
 /// What a device token may do: start sessions, submit to them and read them, its own only.
-pub const DEVICE_PERMISSIONS: &[&str] = &["session:read", "session:write"];
+pub(crate) const DEVICE_PERMISSIONS: &[&str] = &["session:read", "session:write"];
 const REFRESH_PREFIX: &str = "idvrt_";
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(30);
 const BASIC_CACHE_MAX: usize = 10_000;
@@ -182,22 +182,22 @@ impl Auth {
     }
 
     /// This authenticator with credential expiry judged by `clock`.
-    pub fn with_clock(mut self, clock: Arc<dyn idv_core::time::Clock>) -> Self {
+    pub(crate) fn with_clock(mut self, clock: Arc<dyn idv_core::time::Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    pub fn basic_enabled(&self) -> bool {
+    pub(crate) fn basic_enabled(&self) -> bool {
         self.basic_enabled
     }
 
     /// Forgets every remembered Basic login (after a user or role changes).
-    pub fn invalidate_users(&self) {
+    pub(crate) fn invalidate_users(&self) {
         self.basic_cache.write().expect("basic cache lock").clear();
     }
 
     /// Forgets a remembered API key (after it is revoked here).
-    pub fn forget_key(&self, id: &str) {
+    pub(crate) fn forget_key(&self, id: &str) {
         self.key_cache.write().expect("key cache lock").remove(id);
     }
 
@@ -521,7 +521,7 @@ impl Auth {
     }
 
     /// A new device token: `(text shown once, keyed hash to store)`.
-    pub fn new_device_token(&self) -> (String, String) {
+    pub(crate) fn new_device_token(&self) -> (String, String) {
         let text = format!(
             "{DEVICE_PREFIX}{}",
             idv_core::ids::random_base36(DEVICE_SECRET_LEN)
@@ -531,7 +531,7 @@ impl Auth {
     }
 
     /// A new one-time QR token: `(text shown once, keyed hash to store)`.
-    pub fn new_one_time_token(&self) -> (String, String) {
+    pub(crate) fn new_one_time_token(&self) -> (String, String) {
         let text = format!(
             "{ONE_TIME_PREFIX}{}",
             idv_core::ids::random_base36(ONE_TIME_SECRET_LEN)
@@ -541,7 +541,7 @@ impl Auth {
     }
 
     /// The union of the permissions of `roles` (built-in or custom). Unknown names grant nothing.
-    pub async fn permissions_for_roles(&self, roles: &[String]) -> ApiResult<PermissionSet> {
+    pub(crate) async fn permissions_for_roles(&self, roles: &[String]) -> ApiResult<PermissionSet> {
         let mut set = PermissionSet::default();
         let mut custom = Vec::new();
         for role in roles {
@@ -594,7 +594,7 @@ fn split_api_key(text: &str) -> Option<(&str, &str)> {
 }
 
 /// New access and refresh token texts.
-pub fn new_token_pair() -> (String, String) {
+pub(crate) fn new_token_pair() -> (String, String) {
     (
         format!("{ACCESS_PREFIX}{}", idv_core::ids::random_base36(40)),
         format!("{REFRESH_PREFIX}{}", idv_core::ids::random_base36(40)),
@@ -613,7 +613,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// An Argon2id PHC string for `password`.
-pub fn hash_password(password: &str) -> Result<String, idv_core::Error> {
+pub(crate) fn hash_password(password: &str) -> Result<String, idv_core::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -631,7 +631,7 @@ static ARGON2_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::La
 });
 
 /// Hashes on the blocking pool: Argon2 costs tens of milliseconds of CPU.
-pub async fn hash_password_blocking(password: String) -> Result<String, idv_core::Error> {
+pub(crate) async fn hash_password_blocking(password: String) -> Result<String, idv_core::Error> {
     let _slot = ARGON2_SLOTS
         .acquire()
         .await
@@ -642,7 +642,7 @@ pub async fn hash_password_blocking(password: String) -> Result<String, idv_core
 }
 
 /// Verifies on the blocking pool.
-pub async fn verify_password_blocking(hash: String, password: String) -> bool {
+pub(crate) async fn verify_password_blocking(hash: String, password: String) -> bool {
     let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
         return false;
     };

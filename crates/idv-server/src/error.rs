@@ -13,7 +13,7 @@ use idv_store::blobs::BlobError;
 #[derive(Debug)]
 pub struct ApiError(pub Error);
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {

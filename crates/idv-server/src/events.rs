@@ -8,16 +8,16 @@
 use idv_store::{NewEvent, SessionRecord};
 use serde_json::{Value, json};
 
-pub const SESSION_CREATED: &str = "session.created";
-pub const STEP_COMPLETED: &str = "session.step_completed";
-pub const STATUS_CHANGED: &str = "session.status_changed";
-pub const COMPLETED: &str = "session.completed";
-pub const EXPIRED: &str = "session.expired";
-pub const DELETED: &str = "session.deleted";
-pub const WEBHOOK_TEST: &str = "webhook.test";
+pub(crate) const SESSION_CREATED: &str = "session.created";
+pub(crate) const STEP_COMPLETED: &str = "session.step_completed";
+pub(crate) const STATUS_CHANGED: &str = "session.status_changed";
+pub(crate) const COMPLETED: &str = "session.completed";
+pub(crate) const EXPIRED: &str = "session.expired";
+pub(crate) const DELETED: &str = "session.deleted";
+pub(crate) const WEBHOOK_TEST: &str = "webhook.test";
 
 /// Every event type an endpoint can select, in the order the documentation lists them.
-pub const ALL: [&str; 7] = [
+pub(crate) const ALL: [&str; 7] = [
     SESSION_CREATED,
     STEP_COMPLETED,
     STATUS_CHANGED,
@@ -29,7 +29,7 @@ pub const ALL: [&str; 7] = [
 
 /// A new event id: `evt_` + a time-ordered 24-hex id. It is the `webhook-id` of every
 /// delivery of the event, so a receiver can drop duplicates by it.
-pub fn new_event_id() -> String {
+pub(crate) fn new_event_id() -> String {
     format!("evt_{}", idv_core::ids::new_id())
 }
 

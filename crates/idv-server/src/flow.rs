@@ -40,7 +40,7 @@ impl ServerEffects {
     }
 
     /// Removes the bytes of files from index `from` on (their rows were never committed).
-    pub async fn discard_files_from(&mut self, from: usize) {
+    pub(crate) async fn discard_files_from(&mut self, from: usize) {
         for f in self.files.drain(from..) {
             if f.inline.is_none() {
                 let _ = self.state.blobs.delete(&f.object_key).await;
@@ -48,7 +48,7 @@ impl ServerEffects {
         }
     }
 
-    pub async fn store_bytes(
+    pub(crate) async fn store_bytes(
         &mut self,
         file: NewFile,
     ) -> Result<FileRecord, idv_store::blobs::BlobError> {
@@ -92,7 +92,7 @@ impl ServerEffects {
 }
 
 /// Files up to this size are kept in the database row.
-pub const INLINE_LIMIT: usize = 64 * 1024;
+pub(crate) const INLINE_LIMIT: usize = 64 * 1024;
 
 /// The bytes of a session file, wherever they are kept.
 pub async fn file_bytes(state: &AppState, f: &FileRecord) -> ApiResult<bytes::Bytes> {
@@ -112,7 +112,7 @@ pub async fn file_bytes(state: &AppState, f: &FileRecord) -> ApiResult<bytes::By
     Ok(state.blobs.get_bytes(&f.object_key).await?)
 }
 
-pub fn object_key(session_id: &str, file_id: &str) -> String {
+pub(crate) fn object_key(session_id: &str, file_id: &str) -> String {
     format!("sessions/{session_id}/files/{file_id}")
 }
 
@@ -223,7 +223,7 @@ impl Effects for ServerEffects {
 }
 
 /// The engine's view of a stored session.
-pub fn run_of(s: &SessionRecord) -> Run {
+pub(crate) fn run_of(s: &SessionRecord) -> Run {
     Run {
         properties: s.properties.as_object().cloned().unwrap_or_default(),
         current_step: s.current_step.clone().unwrap_or_default(),
@@ -238,7 +238,7 @@ pub fn run_of(s: &SessionRecord) -> Run {
 /// `s` with the engine's changes, its revision bumped for the compare-and-swap. A status the
 /// workflow changed is recorded in the history as `{at, by: {kind: "workflow"}, from, to,
 /// step}`, beside the reviews.
-pub fn with_run(s: &SessionRecord, run: Run, now: i64) -> SessionRecord {
+pub(crate) fn with_run(s: &SessionRecord, run: Run, now: i64) -> SessionRecord {
     let mut next = s.clone();
     if run.status != s.status
         && let Value::Array(history) = &mut next.history
@@ -277,7 +277,7 @@ pub fn template_config(state: &AppState) -> Value {
 
 /// Localized strings for a session's locale: the first code in the fallback chain wins per key.
 /// Translations are read through [`TranslationCache`] (at most a second old).
-pub async fn locale_strings(
+pub(crate) async fn locale_strings(
     state: &AppState,
     wf: &Workflow,
     locale: &str,
@@ -330,13 +330,13 @@ impl TranslationCache {
     }
 
     /// Forgets what was read (this instance just stored translations).
-    pub fn forget(&self) {
+    pub(crate) fn forget(&self) {
         *self.cached.write().expect("translation cache") = None;
     }
 }
 
 /// What a session's templates see.
-pub async fn scope_for(
+pub(crate) async fn scope_for(
     state: &AppState,
     wf: &Workflow,
     s: &SessionRecord,
@@ -661,7 +661,7 @@ async fn merge_job(
 /// The background workers: claim due jobs and run them, at most `threads` at a time, until
 /// `shutdown`. A job interrupted by shutdown is put back at once, so the next start (of this
 /// or any other instance) runs it; its lease covers a crash.
-pub async fn run_workers(state: AppState, shutdown: tokio_util::sync::CancellationToken) {
+pub(crate) async fn run_workers(state: AppState, shutdown: tokio_util::sync::CancellationToken) {
     let cfg = &state.config.services.workflow;
     if !cfg.enabled {
         return;
@@ -724,7 +724,7 @@ pub async fn run_workers(state: AppState, shutdown: tokio_util::sync::Cancellati
 }
 
 /// The session's engine state as the API shows it: `errors`, and `normalized` with file URLs.
-pub fn engine_view(state: &AppState, s: &SessionRecord) -> (Value, Value) {
+pub(crate) fn engine_view(state: &AppState, s: &SessionRecord) -> (Value, Value) {
     let errors = s.engine.get("errors").cloned().unwrap_or(json!([]));
     let base = format!("{}/api/sessions/{}/files/", state.base_url, s.id);
     let normalized = s
@@ -736,7 +736,7 @@ pub fn engine_view(state: &AppState, s: &SessionRecord) -> (Value, Value) {
 }
 
 /// Adds `url` beside every `fileId` in `v`.
-pub fn with_urls(v: &Value, base: &str) -> Value {
+pub(crate) fn with_urls(v: &Value, base: &str) -> Value {
     match v {
         Value::Object(m) => {
             let mut out: Map<String, Value> = m

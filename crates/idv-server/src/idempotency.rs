@@ -27,16 +27,16 @@ use idv_core::ErrorCode;
 use idv_store::IdempotencyRecord;
 use sha2::{Digest, Sha256};
 
-pub const HEADER: &str = "idempotency-key";
-pub const REPLAYED: &str = "idempotent-replayed";
+pub(crate) const HEADER: &str = "idempotency-key";
+pub(crate) const REPLAYED: &str = "idempotent-replayed";
 /// Request bodies up to this size are idempotent.
-pub const MAX_BODY: usize = 1 << 20;
+pub(crate) const MAX_BODY: usize = 1 << 20;
 /// Answers up to this size are kept (creating routes answer small JSON documents).
-pub const MAX_ANSWER: usize = 16 << 20;
+pub(crate) const MAX_ANSWER: usize = 16 << 20;
 /// How long a key is kept.
-pub const KEEP_MS: i64 = 24 * 3600 * 1000;
+pub(crate) const KEEP_MS: i64 = 24 * 3600 * 1000;
 /// How long a first request counts as running without finishing.
-pub const RUNNING_LEASE_MS: i64 = 10 * 60 * 1000;
+pub(crate) const RUNNING_LEASE_MS: i64 = 10 * 60 * 1000;
 
 /// The hash a retry must match: method, path, query and body, each length-prefixed.
 pub fn request_hash(method: &str, path: &str, query: &str, body: &[u8]) -> String {
@@ -204,7 +204,7 @@ async fn keep(state: &AppState, owner: &str, key: &str, resp: Response) -> Respo
 }
 
 /// Deletes expired keys (the `idempotencyCleanup` job).
-pub async fn clean_expired(state: &AppState) -> ApiResult<u64> {
+pub(crate) async fn clean_expired(state: &AppState) -> ApiResult<u64> {
     Ok(state
         .store
         .idempotency_delete_expired(state.clock.now_ms())

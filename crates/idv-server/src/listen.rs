@@ -25,7 +25,7 @@ mod bodies;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
-pub use bodies::{BodyReadTimeout, InFlightBody};
+pub(crate) use bodies::InFlightBody;
 use bodies::{BodyTimeout, request_timeout};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -62,10 +62,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// The connection rules, from `services.api`.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    pub header_read: Duration,
+    pub(crate) header_read: Duration,
     /// `None`: no keep-alive (one request per connection).
     pub keepalive: Option<Duration>,
-    pub body_read: Duration,
+    pub(crate) body_read: Duration,
     pub max_connections: usize,
 }
 
@@ -73,7 +73,7 @@ impl Limits {
     /// The limits for this process: raises the soft open-file limit to the hard one (logged)
     /// and derives the connection cap from it when `maxConnections` is 0, or caps a configured
     /// value that would not fit under it.
-    pub fn for_process(api: &crate::config::Api) -> Limits {
+    pub(crate) fn for_process(api: &crate::config::Api) -> Limits {
         let open_files = raise_open_file_limit();
         Limits::new(api, open_files)
     }
@@ -119,7 +119,7 @@ impl Limits {
 /// Raises the soft open-file limit to the hard limit, as many servers do, and returns the soft
 /// limit in force (`None` when unlimited or unknown).
 #[cfg(unix)]
-pub fn raise_open_file_limit() -> Option<u64> {
+pub(crate) fn raise_open_file_limit() -> Option<u64> {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     let (Some(soft), hard) = (limit.current, limit.maximum) else {
@@ -150,7 +150,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
 }
 
 #[cfg(not(unix))]
-pub fn raise_open_file_limit() -> Option<u64> {
+pub(crate) fn raise_open_file_limit() -> Option<u64> {
     None
 }
 

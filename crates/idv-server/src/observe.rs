@@ -33,12 +33,17 @@ pub fn install(observer: Observer) -> bool {
 }
 
 /// True once an observer is installed.
-pub fn installed() -> bool {
+pub(crate) fn installed() -> bool {
     OBSERVER.get().is_some()
 }
 
 /// Hands `resp` to the observer, if one is installed, and answers it unchanged.
-pub async fn tap(method: &Method, route: &'static str, host: &str, resp: Response) -> Response {
+pub(crate) async fn tap(
+    method: &Method,
+    route: &'static str,
+    host: &str,
+    resp: Response,
+) -> Response {
     let Some(observer) = OBSERVER.get() else {
         return resp;
     };

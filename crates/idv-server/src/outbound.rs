@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Redirects followed by [`Outbound::send`] before it gives up.
-pub const MAX_REDIRECTS: usize = 5;
+pub(crate) const MAX_REDIRECTS: usize = 5;
 
 /// Connecting to a server may take at most this long (the overall `timeout` of a call may be
 /// shorter).
@@ -181,7 +181,7 @@ impl Outbound {
     }
 
     /// True when private addresses are allowed everywhere.
-    pub fn allows_private_addresses(&self) -> bool {
+    pub(crate) fn allows_private_addresses(&self) -> bool {
         self.inner.policy.allow_private
     }
 
@@ -548,7 +548,7 @@ fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, OutboundError> 
 }
 
 /// A URL as it may appear in messages and logs: no credentials, no query, no fragment.
-pub fn public_url(url: &Url) -> String {
+pub(crate) fn public_url(url: &Url) -> String {
     let mut shown = url.clone();
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
@@ -558,7 +558,7 @@ pub fn public_url(url: &Url) -> String {
 }
 
 /// [`public_url`] for URL text, parsed or not.
-pub fn public_url_text(text: &str) -> String {
+pub(crate) fn public_url_text(text: &str) -> String {
     match Url::parse(text.trim()) {
         Ok(url) => public_url(&url),
         Err(_) => redact_text(text),
@@ -578,7 +578,7 @@ fn redact_text(text: &str) -> String {
 /// Why an address may not be called, or `None` for a public (globally routable) address.
 /// IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by the
 /// IPv4 address they carry.
-pub fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => v4_reason(v4),
         IpAddr::V6(v6) => v6_reason(v6),

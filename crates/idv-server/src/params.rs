@@ -50,7 +50,7 @@ async fn check_path(req: &mut Request) -> Result<(), ApiError> {
 }
 
 /// Checks every name and value of a raw query string.
-pub fn check_query(query: &str) -> Result<(), ApiError> {
+pub(crate) fn check_query(query: &str) -> Result<(), ApiError> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = match String::from_utf8(percent_decode(raw_name)) {

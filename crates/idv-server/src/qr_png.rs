@@ -5,9 +5,9 @@
 use qrcode::{Color, EcLevel, QrCode};
 
 /// Pixels per QR module.
-pub const MODULE_PX: usize = 8;
+pub(crate) const MODULE_PX: usize = 8;
 /// Light modules around the code, as the standard asks for.
-pub const QUIET_MODULES: usize = 4;
+pub(crate) const QUIET_MODULES: usize = 4;
 
 /// The PNG of a QR code holding `text`. Fails only for text too long for any QR code.
 pub fn png(text: &str) -> Result<Vec<u8>, String> {

@@ -52,7 +52,7 @@ impl Profile {
 
 /// Keys per table before idle ones are dropped (one table per profile and kind of key, in
 /// [`SHARDS`] shards).
-pub const MAX_KEYS: usize = 100_000;
+pub(crate) const MAX_KEYS: usize = 100_000;
 const SHARDS: usize = 8;
 
 #[derive(Clone, Copy)]
@@ -87,18 +87,18 @@ pub struct Quota {
     pub remaining: u64,
     /// Seconds until the window ends (at least 1).
     pub reset: u64,
-    pub exceeded: bool,
+    pub(crate) exceeded: bool,
 }
 
 /// What was limited, for the message of a 429.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
+pub(crate) enum Subject {
     Credential,
     Address,
 }
 
 /// The limiter of one process.
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     enabled: bool,
     /// (window ms, limit) by profile.
     profiles: [(u64, u64); 3],
@@ -132,14 +132,14 @@ impl RateLimiter {
     }
 
     /// Counts a request of `profile` from address `addr`.
-    pub fn check_addr(&self, profile: Profile, addr: IpAddr) -> Quota {
+    pub(crate) fn check_addr(&self, profile: Profile, addr: IpAddr) -> Quota {
         let table = &self.by_addr[profile.index()];
         let mut shard = table.shard(&addr).lock().expect("rate limit table");
         self.count(profile, &mut shard, &addr, || addr)
     }
 
     /// Counts a request of `profile` by the principal `id`.
-    pub fn check_principal(&self, profile: Profile, id: &str) -> Quota {
+    pub(crate) fn check_principal(&self, profile: Profile, id: &str) -> Quota {
         let table = &self.by_principal[profile.index()];
         let mut shard = table.shard(id).lock().expect("rate limit table");
         self.count(profile, &mut shard, id, || id.to_owned())
@@ -224,14 +224,19 @@ pub fn tighter(a: Option<Quota>, b: Quota) -> Quota {
 }
 
 /// Sets the `RateLimit-*` headers of `quota`.
-pub fn set_headers(headers: &mut HeaderMap, quota: &Quota) {
+pub(crate) fn set_headers(headers: &mut HeaderMap, quota: &Quota) {
     headers.insert("ratelimit-limit", HeaderValue::from(quota.limit));
     headers.insert("ratelimit-remaining", HeaderValue::from(quota.remaining));
     headers.insert("ratelimit-reset", HeaderValue::from(quota.reset));
 }
 
 /// The 429 answer for an exceeded quota.
-pub fn too_many(profile: Profile, subject: Subject, quota: &Quota, window: Period) -> Response {
+pub(crate) fn too_many(
+    profile: Profile,
+    subject: Subject,
+    quota: &Quota,
+    window: Period,
+) -> Response {
     let who = match subject {
         Subject::Credential => "these credentials",
         Subject::Address => "this client address",

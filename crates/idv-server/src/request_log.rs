@@ -10,7 +10,7 @@ use tower_http::trace::MakeSpan;
 use tracing::Span;
 
 /// What replaces a secret value.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// Query parameter names (lower-cased) that carry, or may carry, a credential. A name matches
 /// when it contains one of these.
@@ -32,14 +32,14 @@ const SECRET_NAMES: &[&str] = &[
 ];
 
 /// True when a query parameter of this name may carry a credential.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let lower = decode_lossy(name).to_ascii_lowercase();
     SECRET_NAMES.iter().any(|s| lower.contains(s))
 }
 
 /// The path and query of `uri` for a log line: each value of a credential-bearing parameter is
 /// replaced with [`REDACTED`]; everything else is kept as sent.
-pub fn redacted_uri(uri: &Uri) -> String {
+pub(crate) fn redacted_uri(uri: &Uri) -> String {
     let path = uri.path();
     match uri.query() {
         None => path.to_string(),
@@ -48,7 +48,7 @@ pub fn redacted_uri(uri: &Uri) -> String {
 }
 
 /// [`redacted_uri`] for a query string (without the `?`).
-pub fn redacted_query(query: &str) -> String {
+pub(crate) fn redacted_query(query: &str) -> String {
     let mut out = String::with_capacity(query.len());
     for (i, pair) in query.split('&').enumerate() {
         if i > 0 {
@@ -95,7 +95,7 @@ fn hex(c: u8) -> Option<u8> {
 
 /// The span of one request: method, redacted URI, HTTP version and request id.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RequestSpan;
+pub(crate) struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, req: &Request<B>) -> Span {

@@ -125,7 +125,7 @@ pub fn jobs() -> Scheduler {
 
 impl Scheduler {
     /// Adds a job. `name` is its key under `services.scheduler.jobs`, which gives its schedule.
-    pub fn register(
+    pub(crate) fn register(
         &mut self,
         name: &'static str,
         job: impl Fn(AppState) -> BoxFuture<'static, ()> + Send + Sync + 'static,
@@ -136,7 +136,7 @@ impl Scheduler {
 
     /// Adds a job with a fixed schedule `cron` (a valid expression) that has no configuration
     /// key of its own.
-    pub fn register_internal(
+    pub(crate) fn register_internal(
         &mut self,
         name: &'static str,
         cron: &str,

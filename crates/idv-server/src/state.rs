@@ -18,7 +18,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     /// `baseUrl` without a trailing slash.
-    pub base_url: String,
+    pub(crate) base_url: String,
     pub store: Arc<dyn Store>,
     pub blobs: Blobs,
     pub auth: Auth,
@@ -28,17 +28,17 @@ pub struct Inner {
     /// The time the workflow engine and expiry go by (tests move it forward).
     pub clock: Arc<dyn idv_core::time::Clock>,
     /// Woken when this instance queues background jobs, so they start without polling delay.
-    pub jobs_wake: tokio::sync::Notify,
+    pub(crate) jobs_wake: tokio::sync::Notify,
     /// Woken (every waiter) when this instance commits events: the webhook workers and the
     /// live event streams look at once instead of at their next poll.
-    pub events_wake: tokio::sync::Notify,
+    pub(crate) events_wake: tokio::sync::Notify,
     /// Slots for live event streams (`GET /api/events/stream`); a stream holds one while open.
-    pub event_streams: Arc<tokio::sync::Semaphore>,
+    pub(crate) event_streams: Arc<tokio::sync::Semaphore>,
     /// Cancelled when `serve` begins a graceful shutdown: live event streams end then, so their
     /// connections close and the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The Ed25519 webhook signing key, loaded on first use ([`crate::webhooks::keys`]).
-    pub webhook_key: tokio::sync::OnceCell<Arc<crate::webhooks::sign::SigningKeyPair>>,
+    pub(crate) webhook_key: tokio::sync::OnceCell<Arc<crate::webhooks::sign::SigningKeyPair>>,
     /// Translations, read at most once a second.
     pub translations: crate::flow::TranslationCache,
     /// The audit log's queue (its writer runs in `serve`).
@@ -99,7 +99,7 @@ impl AppState {
 }
 
 /// Opens the store a database URL names.
-pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
+pub(crate) async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let s = idv_store_postgres::PgStore::connect(url)
             .await
@@ -132,7 +132,7 @@ pub struct WorkflowCache {
 }
 
 /// How long another instance's new revision may go unseen by this one.
-pub const CURRENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const CURRENT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl WorkflowCache {
     /// One revision, parsed once.
@@ -192,7 +192,7 @@ impl WorkflowCache {
     }
 
     /// Forgets the current revision of `id` (this instance just changed or deleted it).
-    pub fn forget_current(&self, id: &str) {
+    pub(crate) fn forget_current(&self, id: &str) {
         self.current.write().expect("workflow cache").remove(id);
     }
 

@@ -16,10 +16,10 @@ pub enum Target {
 pub struct Event {
     pub action: &'static str,
     /// The action recorded when the answer is not a success (logins).
-    pub failed_action: Option<&'static str>,
+    pub(crate) failed_action: Option<&'static str>,
     pub target: Target,
     /// A second path parameter kept in `details` (the session of a file).
-    pub detail_param: Option<(&'static str, &'static str)>,
+    pub(crate) detail_param: Option<(&'static str, &'static str)>,
 }
 
 impl Event {
@@ -47,7 +47,7 @@ impl Event {
 }
 
 /// The segment of `path` where `template` has `{name}` (percent-decoded).
-pub fn param(template: &str, path: &str, name: &str) -> Option<String> {
+pub(crate) fn param(template: &str, path: &str, name: &str) -> Option<String> {
     template
         .split('/')
         .zip(path.split('/'))

@@ -286,7 +286,7 @@ async fn write_batch(
 }
 
 /// The actor fields of an authenticated caller.
-pub fn actor_of(p: &Principal) -> (Option<String>, &'static str, Option<String>) {
+pub(crate) fn actor_of(p: &Principal) -> (Option<String>, &'static str, Option<String>) {
     let kind = match p.kind {
         PrincipalKind::User => "user",
         PrincipalKind::ApiKey => "apikey",

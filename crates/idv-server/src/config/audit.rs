@@ -12,7 +12,7 @@ pub struct AuditConfig {
     /// False: nothing is recorded (the log and `GET /api/audit` stay).
     pub enabled: bool,
     /// Accepted for Regula compatibility; there is no audit WebSocket feed.
-    pub ws_enabled: bool,
+    pub(crate) ws_enabled: bool,
     /// Accepted for Regula compatibility (`auto` or a number); one writer per process.
     pub workers: Value,
     /// Accepted for Regula compatibility.
@@ -22,7 +22,7 @@ pub struct AuditConfig {
     /// How long entries made with API keys are kept.
     pub api: KeepFor,
     /// Accepted for Regula compatibility; not used.
-    pub backoffice: KeepFor,
+    pub(crate) backoffice: KeepFor,
 }
 
 /// `{keepFor: 90d}`; absent (`null`): kept for ever.

@@ -13,9 +13,9 @@ pub struct BasicAuth {
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct OAuth2 {
     /// Seconds an access token from `POST /api/auth/login` stays valid.
-    pub access_token_ttl: u64,
+    pub(crate) access_token_ttl: u64,
     /// Seconds a refresh token stays valid.
-    pub refresh_token_ttl: u64,
+    pub(crate) refresh_token_ttl: u64,
 }
 
 impl Default for BasicAuth {

@@ -86,7 +86,7 @@ impl Cron {
 
     /// The first fire time strictly after `t` (whole seconds), or `None` when there is none in
     /// the next eight years (only possible for days like February 30).
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let limit = t + Duration::days(8 * 366);
         let mut c = t.with_nanosecond(0)? + Duration::seconds(1);
         // Every mask is non-empty, so once a day matches, a time on that day does: this loop

@@ -58,12 +58,12 @@ use std::path::PathBuf;
 pub struct Config {
     /// The public URL of this server, used in file URLs and workflow templates. Empty: derived
     /// from the address the server listens on.
-    pub base_url: String,
+    pub(crate) base_url: String,
     pub basic_auth: BasicAuth,
     pub services: Services,
     pub storage: Storage,
     pub database: Database,
-    pub oauth2: OAuth2,
+    pub(crate) oauth2: OAuth2,
     pub outbound: Outbound,
     /// `rateLimit`: request limits per credential and client address.
     pub rate_limit: ratelimit::RateLimitConfig,
@@ -81,7 +81,7 @@ impl Config {
     }
 
     /// Folders whose workflow and localization files load at start.
-    pub fn workflow_dirs(&self) -> Vec<PathBuf> {
+    pub(crate) fn workflow_dirs(&self) -> Vec<PathBuf> {
         let root = self.data_dir();
         let mut dirs = vec![root.join(&self.storage.workflows.location.prefix)];
         let locales = root.join(&self.storage.locales.location.prefix);
@@ -92,7 +92,7 @@ impl Config {
     }
 
     /// The assets folder (`storage.fs.path` / `storage.assets.location.prefix`).
-    pub fn assets_dir(&self) -> PathBuf {
+    pub(crate) fn assets_dir(&self) -> PathBuf {
         self.data_dir().join(&self.storage.assets.location.prefix)
     }
 

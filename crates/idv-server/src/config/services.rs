@@ -34,7 +34,7 @@ pub struct WorkflowService {
     pub threads: usize,
     /// Seconds a claimed action is reserved for its instance; after a crash another instance
     /// takes it over when this runs out.
-    pub job_lease: u64,
+    pub(crate) job_lease: u64,
 }
 
 impl Default for WorkflowService {
@@ -64,10 +64,10 @@ pub struct Api {
     pub keepalive: u64,
     /// Seconds a client may take to send a request's headers (counted from the first byte, or
     /// from the connection's start for its first request); the connection is closed after.
-    pub header_read_timeout: u64,
+    pub(crate) header_read_timeout: u64,
     /// Longest pause, in seconds, between the bytes of a request body; the request then
     /// answers 408 `request_timeout`.
-    pub body_read_timeout: u64,
+    pub(crate) body_read_timeout: u64,
     /// Open connections kept at most; past it the oldest connection without a request in
     /// flight is closed for the newcomer. 0: automatic, below the process's open-file limit.
     pub max_connections: u64,

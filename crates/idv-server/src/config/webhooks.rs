@@ -23,7 +23,7 @@ pub struct WebhooksConfig {
     /// Milliseconds waited after the first failed attempt; each further failure doubles it.
     pub retry_base: u64,
     /// How long events and finished deliveries are kept.
-    pub keep_events_for: Period,
+    pub(crate) keep_events_for: Period,
 }
 
 impl Default for WebhooksConfig {
@@ -42,7 +42,7 @@ impl Default for WebhooksConfig {
 
 /// The longest `retryBase` accepted: 12 hours, the longest backoff (the server's
 /// `webhooks::policy::MAX_BACKOFF_MS`, which is checked to be the same).
-pub const MAX_RETRY_BASE_MS: u64 = 12 * 60 * 60 * 1000;
+pub(crate) const MAX_RETRY_BASE_MS: u64 = 12 * 60 * 60 * 1000;
 
 impl WebhooksConfig {
     /// Checks the values; the error names the key and what to change.
@@ -87,7 +87,7 @@ impl WebhooksConfig {
     }
 
     /// `lease` in milliseconds.
-    pub fn lease_ms(&self) -> i64 {
+    pub(crate) fn lease_ms(&self) -> i64 {
         secs_ms(self.lease)
     }
 
@@ -97,12 +97,12 @@ impl WebhooksConfig {
     }
 
     /// `retryBase` in milliseconds.
-    pub fn retry_base_ms(&self) -> i64 {
+    pub(crate) fn retry_base_ms(&self) -> i64 {
         i64::try_from(self.retry_base).unwrap_or(i64::MAX)
     }
 
     /// `keepEventsFor` in milliseconds.
-    pub fn keep_events_ms(&self) -> i64 {
+    pub(crate) fn keep_events_ms(&self) -> i64 {
         secs_ms(self.keep_events_for.seconds())
     }
 }

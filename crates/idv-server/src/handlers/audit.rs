@@ -53,7 +53,7 @@ pub(crate) fn parse_time(name: &str, text: &str) -> ApiResult<i64> {
 }
 
 /// The query of a request's parameters.
-pub fn parse_query(query: &str) -> ApiResult<AuditQuery> {
+pub(crate) fn parse_query(query: &str) -> ApiResult<AuditQuery> {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let name = pair.split_once('=').map_or(pair, |(k, _)| k);
         if !KNOWN.contains(&name) {

@@ -20,10 +20,10 @@ use idv_core::ErrorCode;
 use idv_core::time::iso;
 
 /// Where one-time tokens are exchanged; the only route that accepts them.
-pub const EXCHANGE_PATH: &str = "/api/deeplink/exchange";
+pub(crate) const EXCHANGE_PATH: &str = "/api/deeplink/exchange";
 
 /// A JSON answer that no cache may keep (it carries a credential).
-pub type NoStore<T> = ([(HeaderName, &'static str); 1], Json<T>);
+pub(crate) type NoStore<T> = ([(HeaderName, &'static str); 1], Json<T>);
 
 fn no_store<T>(value: T) -> NoStore<T> {
     ([(header::CACHE_CONTROL, "no-store")], Json(value))

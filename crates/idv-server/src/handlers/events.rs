@@ -29,14 +29,14 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
-pub const DEFAULT_LIMIT: i64 = 100;
+pub(crate) const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
 /// Live streams one process serves at once; beyond that a new one is refused with 503.
-pub const MAX_STREAMS: usize = 1000;
+pub(crate) const MAX_STREAMS: usize = 1000;
 /// How often a stream reads the store for events other processes committed.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// A comment line this often keeps proxies from closing an idle stream.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Events a stream reads from the store at a time.
 const STREAM_PAGE: i64 = 100;
 

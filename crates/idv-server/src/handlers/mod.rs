@@ -23,4 +23,4 @@ use crate::auth::Principal;
 use std::sync::Arc;
 
 /// The authenticated caller, put in place by the route guard.
-pub type Caller = axum::Extension<Arc<Principal>>;
+pub(crate) type Caller = axum::Extension<Arc<Principal>>;

@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 use idv_core::ErrorCode;
 use idv_core::permission::{BUILTIN_ROLES, PermissionSet};
 
-pub async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Vec<RoleView>>> {
+pub(crate) async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Vec<RoleView>>> {
     let mut out: Vec<RoleView> = BUILTIN_ROLES
         .iter()
         .map(|(name, perms)| {
@@ -27,7 +27,7 @@ pub async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Vec<Rol
     Ok(Json(out))
 }
 
-pub async fn create_role(
+pub(crate) async fn create_role(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<RoleInput>,
@@ -43,7 +43,7 @@ pub async fn create_role(
     Ok((Extension(Note::target(&r.name)), Json(RoleView::from(&r))))
 }
 
-pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
+pub(crate) async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<UserView>>> {
     Ok(Json(
         state
             .store
@@ -55,7 +55,7 @@ pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<Use
     ))
 }
 
-pub async fn create_user(
+pub(crate) async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<UserInput>,
@@ -78,7 +78,7 @@ fn not_found(id: &str) -> ApiError {
     ApiError::new(ErrorCode::UserNotFound, format!("no user with id {id}"))
 }
 
-pub async fn get_user(
+pub(crate) async fn get_user(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
@@ -90,7 +90,7 @@ pub async fn get_user(
     Ok(Json(UserView::from(&u)))
 }
 
-pub async fn patch_user(
+pub(crate) async fn patch_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -106,7 +106,7 @@ pub async fn patch_user(
     Ok(Json(UserView::from(&u)))
 }
 
-pub async fn delete_user(
+pub(crate) async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

@@ -64,7 +64,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
     JsonBody(input, _): JsonBody<RotateSecretInput>,
@@ -73,7 +73,7 @@ pub async fn rotate_secret(
     Ok(Json(webhooks::view_with_secret(&w)))
 }
 
-pub async fn signing_key(State(state): State<AppState>) -> ApiResult<Json<SigningKey>> {
+pub(crate) async fn signing_key(State(state): State<AppState>) -> ApiResult<Json<SigningKey>> {
     let key = keys::server_key(&state).await?;
     Ok(Json(SigningKey {
         algorithm: "ed25519".into(),

@@ -101,11 +101,11 @@ pub async fn delete(
 }
 
 #[derive(Deserialize)]
-pub struct TranslationQuery {
+pub(crate) struct TranslationQuery {
     locale: Option<String>,
 }
 
-pub async fn list_translations(
+pub(crate) async fn list_translations(
     State(state): State<AppState>,
     Query(q): Query<TranslationQuery>,
 ) -> ApiResult<Json<Vec<Translation>>> {
@@ -125,7 +125,7 @@ pub async fn list_translations(
     ))
 }
 
-pub async fn put_translations(
+pub(crate) async fn put_translations(
     State(state): State<AppState>,
     caller: Caller,
     DocumentBody(text): DocumentBody,

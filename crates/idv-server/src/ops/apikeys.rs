@@ -77,7 +77,12 @@ pub async fn list(state: &AppState, by: &Principal) -> ApiResult<Vec<ApiKey>> {
 }
 
 /// One key the caller may act on with `op`; 404 for keys it may not see.
-pub async fn get_for(state: &AppState, by: &Principal, id: &str, op: Op) -> ApiResult<ApiKey> {
+pub(crate) async fn get_for(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    op: Op,
+) -> ApiResult<ApiKey> {
     let reach = by.reach("apikey_all", "apikey", op).unwrap_or(Reach::Own);
     state
         .store

@@ -19,10 +19,10 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The longest asset id.
-pub const MAX_ID_LEN: usize = 128;
+pub(crate) const MAX_ID_LEN: usize = 128;
 
 /// Refuses ids outside `[A-Za-z0-9_.-]{1,128}`, and `.` and `..`, which are path segments.
-pub fn check_id(id: &str) -> ApiResult<()> {
+pub(crate) fn check_id(id: &str) -> ApiResult<()> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_LEN
         && id
@@ -44,7 +44,7 @@ pub fn check_id(id: &str) -> ApiResult<()> {
 }
 
 /// The content type a file name's extension implies.
-pub fn content_type_for(name: &str) -> &'static str {
+pub(crate) fn content_type_for(name: &str) -> &'static str {
     let ext = Path::new(name)
         .extension()
         .and_then(|e| e.to_str())

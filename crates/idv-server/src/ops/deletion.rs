@@ -26,16 +26,16 @@ use std::collections::{BTreeMap, HashSet};
 /// How old an object without a session must be before the sweep removes it.
 pub const ORPHAN_GRACE_MS: i64 = 60 * 60 * 1000;
 /// Sessions retention deletes per store read.
-pub const RETENTION_BATCH: i64 = 100;
+pub(crate) const RETENTION_BATCH: i64 = 100;
 /// Objects the sweep checks against the store at once.
 const SWEEP_BATCH: usize = 500;
 /// The longest deletion reason kept, in characters.
-pub const MAX_REASON_CHARS: usize = 500;
+pub(crate) const MAX_REASON_CHARS: usize = 500;
 /// The folder of session files in blob storage.
-pub const SESSIONS_PREFIX: &str = "sessions";
+pub(crate) const SESSIONS_PREFIX: &str = "sessions";
 
 /// The tombstone as the API shows it (the `details` of a 410).
-pub fn tombstone_view(t: &TombstoneRecord) -> Value {
+pub(crate) fn tombstone_view(t: &TombstoneRecord) -> Value {
     let tombstone = crate::api::sessions::Tombstone {
         id: &t.id,
         workflow_id: &t.workflow_id,
@@ -93,7 +93,7 @@ pub fn deleter(by: &Principal) -> Deleter {
 }
 
 /// The retention job as a deleter.
-pub fn retention_deleter() -> Deleter {
+pub(crate) fn retention_deleter() -> Deleter {
     Deleter {
         id: None,
         name: "retention".to_owned(),

@@ -21,16 +21,16 @@ use idv_core::ErrorCode;
 use idv_store::{DeviceToken, DeviceTokenKind, SessionRecord};
 
 /// The TTL when none is given, in seconds.
-pub const DEFAULT_TTL: i64 = 3_600;
+pub(crate) const DEFAULT_TTL: i64 = 3_600;
 /// The shortest TTL, in seconds.
-pub const MIN_TTL: i64 = 60;
+pub(crate) const MIN_TTL: i64 = 60;
 /// The longest TTL (7 days), in seconds.
-pub const MAX_TTL: i64 = 7 * 24 * 3_600;
+pub(crate) const MAX_TTL: i64 = 7 * 24 * 3_600;
 /// At most this many `workflowId`s on one deeplink.
-pub const MAX_WORKFLOWS: usize = 20;
+pub(crate) const MAX_WORKFLOWS: usize = 20;
 
 /// `ttl` checked against the bounds, or the default.
-pub fn check_ttl(ttl: Option<i64>) -> ApiResult<i64> {
+pub(crate) fn check_ttl(ttl: Option<i64>) -> ApiResult<i64> {
     match ttl {
         None => Ok(DEFAULT_TTL),
         Some(t) if (MIN_TTL..=MAX_TTL).contains(&t) => Ok(t),
@@ -80,7 +80,7 @@ pub async fn ephemeral(state: &AppState, by: &Principal, ttl: Option<i64>) -> Ap
 
 /// A deeplink (or QR code) just issued.
 pub struct Deeplink {
-    pub issued: Issued,
+    pub(crate) issued: Issued,
     pub session: SessionRecord,
     /// `<baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id>`.
     pub url: String,
@@ -88,7 +88,7 @@ pub struct Deeplink {
 
 /// The URL a device opens: Regula's shape, the token URL-encoded in the `authorization`
 /// parameter (token texts are letters, digits, `_` and `-`, which need no escaping).
-pub fn mobile_url(state: &AppState, token: &str, session_id: &str) -> String {
+pub(crate) fn mobile_url(state: &AppState, token: &str, session_id: &str) -> String {
     format!(
         "{}/mobile?authorization=Token%20{token}&sessionId={session_id}",
         state.base_url
@@ -242,7 +242,7 @@ pub async fn exchange(state: &AppState, by: &Principal) -> ApiResult<Issued> {
 }
 
 /// Deletes device tokens that expired more than `grace_ms` ago; returns how many.
-pub async fn delete_expired(state: &AppState, grace_ms: i64) -> ApiResult<u64> {
+pub(crate) async fn delete_expired(state: &AppState, grace_ms: i64) -> ApiResult<u64> {
     let before = state.clock.now_ms().saturating_sub(grace_ms);
     Ok(state.store.device_token_delete_expired(before).await?)
 }

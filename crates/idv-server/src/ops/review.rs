@@ -16,10 +16,10 @@ use idv_store::SessionRecord;
 use serde_json::{Map, Value, json};
 
 /// The longest comment kept, in characters.
-pub const MAX_COMMENT_CHARS: usize = 2_000;
+pub(crate) const MAX_COMMENT_CHARS: usize = 2_000;
 /// The most history entries a session keeps; a review past it is refused rather than dropping
 /// the oldest (the history is an audit record).
-pub const MAX_HISTORY: usize = 1_000;
+pub(crate) const MAX_HISTORY: usize = 1_000;
 /// Compare-and-swap attempts of a `PATCH` without `If-Match` before it gives up with 409.
 const ATTEMPTS: usize = 16;
 
@@ -128,7 +128,7 @@ pub fn etag(s: &SessionRecord) -> String {
 
 /// True when an `If-Match` value (`"7"`, `"6", "7"` or `*`) admits the session's revision.
 /// Comparison is strong: a weak tag (`W/"7"`) never matches.
-pub fn if_match_admits(if_match: &str, s: &SessionRecord) -> bool {
+pub(crate) fn if_match_admits(if_match: &str, s: &SessionRecord) -> bool {
     let tag = etag(s);
     if_match
         .split(',')
@@ -142,7 +142,7 @@ pub fn actor(by: &Principal) -> Value {
 }
 
 /// `user`, `apikey`, `device` or `onetime`.
-pub fn principal_kind(by: &Principal) -> &'static str {
+pub(crate) fn principal_kind(by: &Principal) -> &'static str {
     match by.kind {
         PrincipalKind::User => "user",
         PrincipalKind::ApiKey => "apikey",

@@ -20,12 +20,12 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub const DEFAULT_LIMIT: i64 = 20;
+pub(crate) const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 1000;
 /// Deeper pages go by the cursor, which costs the same at any depth.
-pub const MAX_SKIP: i64 = 100_000;
+pub(crate) const MAX_SKIP: i64 = 100_000;
 /// `total` counts at most this many matches.
-pub const COUNT_LIMIT: i64 = 10_000;
+pub(crate) const COUNT_LIMIT: i64 = 10_000;
 
 /// The paging parameters as given in the query string.
 #[derive(Debug, Default)]
@@ -162,7 +162,7 @@ fn cursor_values(sort: &[SortKey], s: &SessionSummary) -> Vec<SortValue> {
 
 /// One row of the answer: the session, its workflow revision (if still stored) and the
 /// workflow's view block over its properties.
-pub struct Row {
+pub(crate) struct Row {
     session: SessionSummary,
     workflow: Option<Arc<Workflow>>,
     view: Option<Value>,

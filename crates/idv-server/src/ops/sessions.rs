@@ -132,7 +132,7 @@ fn session_reach(by: &Principal, id: &str, op: Op) -> ApiResult<Reach> {
 /// A session the caller may act on with `op` (`session_all:op` for any, `session:op` for its
 /// own). Sessions the caller may not see are reported as missing, not forbidden; a deleted one
 /// the caller could reach as gone (410, see [`crate::ops::deletion::missing`]).
-pub async fn get_for(
+pub(crate) async fn get_for(
     state: &AppState,
     by: &Principal,
     id: &str,
@@ -151,7 +151,7 @@ pub async fn get_for(
 }
 
 /// A session the caller may read, with its files, in one store read.
-pub async fn read_for(
+pub(crate) async fn read_for(
     state: &AppState,
     by: &Principal,
     id: &str,
@@ -176,7 +176,7 @@ pub fn file_url(state: &AppState, session_id: &str, file_id: &str) -> String {
     )
 }
 
-pub fn file_view<'a>(state: &AppState, f: &'a FileRecord) -> SessionFile<'a> {
+pub(crate) fn file_view<'a>(state: &AppState, f: &'a FileRecord) -> SessionFile<'a> {
     SessionFile {
         id: &f.id,
         name: &f.name,
@@ -265,7 +265,7 @@ pub async fn view<'a>(
 
 /// The step as the client sees it: `{id, name, type, final, client}` with the client
 /// descriptor rendered for the session's locale.
-pub async fn step_view(
+pub(crate) async fn step_view(
     state: &AppState,
     wf: &Workflow,
     s: &SessionRecord,
@@ -294,7 +294,7 @@ pub async fn step_view(
 
 /// Loads the session, its workflow revision and the step a client addresses, refusing steps
 /// that are unknown (404), not current or of an ended session (409).
-pub async fn addressed_step(
+pub(crate) async fn addressed_step(
     state: &AppState,
     by: &Principal,
     id: &str,
@@ -389,7 +389,7 @@ pub async fn submit_data(
     step_view(state, &wf, &next, &next_step).await
 }
 
-pub fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
+pub(crate) fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
     match wf.property_type(property) {
         Some(PropertyType::Binary) => Ok(()),
         Some(t) => Err(ApiError::new(
@@ -408,7 +408,7 @@ pub fn check_property(wf: &Workflow, property: &str) -> ApiResult<()> {
 
 /// A file name safe to show and to put in a header: the last path segment, without control
 /// characters, quotes or backslashes, at most 255 bytes. Never used as a path.
-pub fn sanitize_file_name(name: &str) -> String {
+pub(crate) fn sanitize_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or("");
     let mut cleaned: String = last
         .chars()

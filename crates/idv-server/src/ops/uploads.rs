@@ -26,7 +26,7 @@ pub struct Upload<S> {
 /// Files whose bytes are stored but whose rows are not written yet. Until [`Staged::commit`]
 /// succeeds the bytes belong to no one: [`Staged::discard`] removes them, and so does dropping
 /// the value (a request cancelled part-way), from a background task.
-pub struct Staged {
+pub(crate) struct Staged {
     blobs: Blobs,
     clock: std::sync::Arc<dyn idv_core::time::Clock>,
     files: Vec<FileRecord>,
@@ -78,7 +78,7 @@ impl Staged {
     }
 
     /// Removes the bytes of every staged file.
-    pub async fn discard(mut self) {
+    pub(crate) async fn discard(mut self) {
         for f in std::mem::take(&mut self.files) {
             if let Err(e) = self.blobs.delete(&f.object_key).await {
                 tracing::warn!(key = %f.object_key, "cannot remove the bytes of a refused upload: {e}");

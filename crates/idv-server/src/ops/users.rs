@@ -15,10 +15,10 @@ pub struct NewUser {
     pub roles: Vec<String>,
 }
 
-pub const MIN_PASSWORD_LEN: usize = 8;
+pub(crate) const MIN_PASSWORD_LEN: usize = 8;
 
 /// Checks that every role exists; returns the union of their permissions.
-pub async fn resolve_roles(state: &AppState, roles: &[String]) -> ApiResult<PermissionSet> {
+pub(crate) async fn resolve_roles(state: &AppState, roles: &[String]) -> ApiResult<PermissionSet> {
     let custom = state.store.role_list().await?;
     let mut set = PermissionSet::default();
     let mut unknown = Vec::new();
@@ -177,7 +177,7 @@ pub async fn delete_by_name(state: &AppState, name: &str) -> ApiResult<User> {
 }
 
 /// Creates a custom role.
-pub async fn create_role(
+pub(crate) async fn create_role(
     state: &AppState,
     by: Option<&Principal>,
     name: &str,
@@ -217,7 +217,7 @@ pub async fn create_role(
 
 /// On an empty database, creates `admin` with `IDV_ADMIN_PASSWORD` or a random password.
 /// Returns the generated password (to print once) when one was generated.
-pub async fn ensure_admin(
+pub(crate) async fn ensure_admin(
     state: &AppState,
     env_password: Option<String>,
 ) -> ApiResult<Option<String>> {

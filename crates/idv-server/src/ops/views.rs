@@ -18,7 +18,7 @@ use idv_core::search::SearchRequest;
 use idv_store::ViewRecord;
 use serde_json::{Map, Value, json};
 
-pub const DEFAULT_LIMIT: i64 = 100;
+pub(crate) const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
 const MAX_NAME: usize = 128;
 const MAX_TEXT: usize = 4096;
@@ -29,7 +29,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// Namespaces and keys: 1 to 128 of `A-Z a-z 0-9 _ . -`.
-pub fn check_name(what: &str, s: &str) -> ApiResult<()> {
+pub(crate) fn check_name(what: &str, s: &str) -> ApiResult<()> {
     let ok = !s.is_empty()
         && s.len() <= MAX_NAME
         && s.bytes()

@@ -32,8 +32,8 @@ const MAX_HEADER_VALUE: usize = 1024;
 const MAX_WORKFLOWS: usize = 100;
 const MAX_ID: usize = 128;
 /// How long the old secret signs beside the new one after a rotation, unless asked.
-pub const DEFAULT_OVERLAP_S: i64 = 86_400;
-pub const MAX_OVERLAP_S: i64 = 7 * 86_400;
+pub(crate) const DEFAULT_OVERLAP_S: i64 = 86_400;
+pub(crate) const MAX_OVERLAP_S: i64 = 7 * 86_400;
 
 /// Headers the delivery sets itself or that HTTP owns: an endpoint cannot set them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -54,7 +54,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 /// Reads a request body into [`WebhookInput`]; a wrong field is a 400 naming it.
-pub fn parse_input(body: Value) -> ApiResult<WebhookInput> {
+pub(crate) fn parse_input(body: Value) -> ApiResult<WebhookInput> {
     if !body.is_object() {
         return Err(invalid("the body must be a JSON object"));
     }
@@ -70,7 +70,7 @@ pub fn parse_input(body: Value) -> ApiResult<WebhookInput> {
 }
 
 /// Event types: each one of [`events::ALL`] or `*`, no repeats, at least one.
-pub fn check_events(list: &[String]) -> ApiResult<Vec<String>> {
+pub(crate) fn check_events(list: &[String]) -> ApiResult<Vec<String>> {
     if list.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidEventType,
@@ -167,7 +167,7 @@ fn check_description(d: Option<String>) -> ApiResult<Option<String>> {
 }
 
 /// The names of an endpoint's own headers, in their order.
-pub fn header_names(w: &WebhookRecord) -> Vec<String> {
+pub(crate) fn header_names(w: &WebhookRecord) -> Vec<String> {
     w.headers
         .as_object()
         .map(|m| m.keys().cloned().collect())
@@ -348,7 +348,7 @@ pub async fn delete(state: &AppState, id: &str) -> ApiResult<()> {
 }
 
 /// Gives the endpoint a new secret; the old one keeps signing for `overlap_s` seconds.
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     state: &AppState,
     id: &str,
     overlap_s: Option<i64>,
@@ -379,7 +379,7 @@ pub async fn rotate_secret(
 
 /// The secrets that sign a delivery at `now`: the current one, and the previous one while its
 /// overlap lasts.
-pub fn signing_secrets(w: &WebhookRecord, now: i64) -> Vec<&str> {
+pub(crate) fn signing_secrets(w: &WebhookRecord, now: i64) -> Vec<&str> {
     let mut out = vec![w.secret.as_str()];
     if let (Some(old), Some(until)) = (&w.previous_secret, w.previous_secret_until)
         && until > now

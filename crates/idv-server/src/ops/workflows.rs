@@ -48,7 +48,7 @@ pub enum Expect {
 }
 
 /// The 400 for a document with problems: every problem, with path and line, in `details`.
-pub fn problems_error(problems: &[Problem]) -> ApiError {
+pub(crate) fn problems_error(problems: &[Problem]) -> ApiError {
     ApiError(idv_core::workflow::problems_error(
         ErrorCode::InvalidWorkflow,
         problems,
@@ -140,7 +140,7 @@ async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> A
 
 /// Loads every `.yaml`, `.yml` and `.json` file in the configured folders. A broken file is
 /// logged with all its problems and skipped; the others still load.
-pub async fn load_folders(state: &AppState) -> Vec<(String, Result<Applied, String>)> {
+pub(crate) async fn load_folders(state: &AppState) -> Vec<(String, Result<Applied, String>)> {
     load_folder_files(state)
         .await
         .into_iter()

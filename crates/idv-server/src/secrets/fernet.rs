@@ -99,7 +99,7 @@ impl FernetKey {
     }
 
     /// Checks and decrypts a token. `None` when it was not made with this key, or was changed.
-    pub fn decrypt(&self, token: &str) -> Option<Vec<u8>> {
+    pub(crate) fn decrypt(&self, token: &str) -> Option<Vec<u8>> {
         let raw = URL_SAFE.decode(token.trim()).ok()?;
         if raw.len() < HEAD + 16 + TAG
             || !(raw.len() - HEAD - TAG).is_multiple_of(16)

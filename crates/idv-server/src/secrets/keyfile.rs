@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::Path;
 
 /// The file's name in `storage.fs.path`.
-pub const FILE_NAME: &str = "fernet.key";
+pub(crate) const FILE_NAME: &str = "fernet.key";
 
 /// Reads the key at `path`, making it first when there is none.
-pub fn load_or_create(path: &Path) -> Result<FernetKey, String> {
+pub(crate) fn load_or_create(path: &Path) -> Result<FernetKey, String> {
     match read(path)? {
         Some(key) => Ok(key),
         None => create(path),

@@ -29,7 +29,7 @@
 /// The settings (`fernetKey`, `secrets.previousKeys`) live with the rest of the configuration.
 pub use crate::config::secrets as config;
 pub mod fernet;
-pub mod keyfile;
+pub(crate) mod keyfile;
 pub mod records;
 pub mod reseal;
 
@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 /// The prefix of every stored encrypted value (the `1` is this wrapping's version).
-pub const PREFIX: &str = "fernet1:";
+pub(crate) const PREFIX: &str = "fernet1:";
 
 /// Where the current key came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +94,7 @@ pub enum SecretError {
 
 /// How a stored value stands against the configured keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
+pub(crate) enum Standing {
     /// Encrypted under the current key.
     Current,
     /// Encrypted under a key of `secrets.previousKeys`.
@@ -131,7 +131,7 @@ impl Keyring {
 
     /// The keys the configuration names: `fernetKey`, else the key file in the data folder
     /// (made on first start), and `secrets.previousKeys`.
-    pub fn from_config(config: &Config) -> Result<Keyring, String> {
+    pub(crate) fn from_config(config: &Config) -> Result<Keyring, String> {
         let mut previous = vec![];
         for (i, text) in config.secrets.previous_keys.iter().enumerate() {
             previous.push(FernetKey::parse(text.expose()).map_err(|why| {
@@ -176,7 +176,7 @@ impl Keyring {
         Ok(ring)
     }
 
-    pub fn current_id(&self) -> &str {
+    pub(crate) fn current_id(&self) -> &str {
         &self.current.id
     }
 
@@ -185,12 +185,12 @@ impl Keyring {
     }
 
     /// The ids of the previous keys.
-    pub fn previous_ids(&self) -> Vec<&str> {
+    pub(crate) fn previous_ids(&self) -> Vec<&str> {
         self.previous.iter().map(|k| k.id.as_str()).collect()
     }
 
     /// Encrypts `clear` under the current key, in the stored form.
-    pub fn seal(&self, clear: &str) -> String {
+    pub(crate) fn seal(&self, clear: &str) -> String {
         // Fernet's timestamp is the real time of encrypting, for any Fernet reader.
         let now = u64::try_from(idv_core::time::SystemClock.now_ms() / 1000).unwrap_or(0);
         format!(
@@ -201,12 +201,12 @@ impl Keyring {
     }
 
     /// Whether `stored` is in the encrypted form.
-    pub fn is_sealed(stored: &str) -> bool {
+    pub(crate) fn is_sealed(stored: &str) -> bool {
         stored.starts_with(PREFIX)
     }
 
     /// How `stored` stands: clear, or encrypted under which kind of key.
-    pub fn standing(&self, stored: &str) -> Standing {
+    pub(crate) fn standing(&self, stored: &str) -> Standing {
         match split(stored) {
             None => Standing::Clear,
             Some((id, _)) if id == self.current.id => Standing::Current,

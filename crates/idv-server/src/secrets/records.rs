@@ -13,14 +13,14 @@ use serde_json::Value;
 /// Which column of which endpoint could not be read, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("the stored {column} of webhook {id} cannot be read: {why}")]
-pub struct RecordError {
+pub(crate) struct RecordError {
     pub id: String,
     pub column: &'static str,
     pub why: SecretError,
 }
 
 /// `w` as the store keeps it: secrets and header values encrypted under the current key.
-pub fn seal_webhook(keys: &Keyring, w: &WebhookRecord) -> WebhookRecord {
+pub(crate) fn seal_webhook(keys: &Keyring, w: &WebhookRecord) -> WebhookRecord {
     let mut out = w.clone();
     out.secret = seal_text(keys, &w.secret);
     out.previous_secret = w.previous_secret.as_deref().map(|s| seal_text(keys, s));
@@ -29,7 +29,10 @@ pub fn seal_webhook(keys: &Keyring, w: &WebhookRecord) -> WebhookRecord {
 }
 
 /// A stored endpoint in the clear.
-pub fn open_webhook(keys: &Keyring, mut w: WebhookRecord) -> Result<WebhookRecord, RecordError> {
+pub(crate) fn open_webhook(
+    keys: &Keyring,
+    mut w: WebhookRecord,
+) -> Result<WebhookRecord, RecordError> {
     let err = |column, why| RecordError {
         id: w.id.clone(),
         column,
@@ -57,7 +60,7 @@ fn seal_text(keys: &Keyring, text: &str) -> String {
 }
 
 /// A stored text value in the clear: decrypted, or as it is when it is clear text.
-pub fn open_text(keys: &Keyring, stored: &str) -> Result<String, SecretError> {
+pub(crate) fn open_text(keys: &Keyring, stored: &str) -> Result<String, SecretError> {
     if Keyring::is_sealed(stored) {
         keys.open(stored)
     } else {
@@ -66,7 +69,7 @@ pub fn open_text(keys: &Keyring, stored: &str) -> Result<String, SecretError> {
 }
 
 /// Headers as stored: `{}` when there are none, else the encrypted JSON text as a JSON string.
-pub fn seal_headers(keys: &Keyring, headers: &Value) -> Value {
+pub(crate) fn seal_headers(keys: &Keyring, headers: &Value) -> Value {
     match headers {
         Value::Object(m) if m.is_empty() => Value::Object(Default::default()),
         Value::Object(_) => Value::String(keys.seal(&headers.to_string())),
@@ -76,7 +79,7 @@ pub fn seal_headers(keys: &Keyring, headers: &Value) -> Value {
 
 /// Stored headers in the clear: an object (clear, from an earlier version, or none) as it is;
 /// a string decrypted to its object.
-pub fn open_headers(keys: &Keyring, stored: &Value) -> Result<Value, SecretError> {
+pub(crate) fn open_headers(keys: &Keyring, stored: &Value) -> Result<Value, SecretError> {
     match stored {
         Value::String(s) => {
             let text = keys.open(s)?;
@@ -93,7 +96,7 @@ pub fn open_headers(keys: &Keyring, stored: &Value) -> Result<Value, SecretError
 
 /// The stored columns that are not yet encrypted under the current key (clear, or under a
 /// previous key), and those under a key that is not configured.
-pub fn standing(keys: &Keyring, w: &WebhookRecord) -> (usize, Vec<&'static str>) {
+pub(crate) fn standing(keys: &Keyring, w: &WebhookRecord) -> (usize, Vec<&'static str>) {
     use super::Standing::*;
     let mut stale = 0;
     let mut unknown = vec![];

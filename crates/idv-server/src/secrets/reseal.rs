@@ -20,7 +20,7 @@ pub struct Resealed {
     /// Values that were clear text and are now encrypted.
     pub encrypted: usize,
     /// Values re-encrypted from a previous key.
-    pub rekeyed: usize,
+    pub(crate) rekeyed: usize,
     /// Values already under the current key.
     pub current: usize,
 }

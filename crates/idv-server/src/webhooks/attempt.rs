@@ -9,7 +9,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 /// How much of an answer's body the attempt log keeps.
-pub const RESPONSE_KEPT: usize = 1024;
+pub(crate) const RESPONSE_KEPT: usize = 1024;
 
 /// Headers the worker sets itself; an endpoint's own `headers` never replace these.
 const RESERVED: &[&str] = &[
@@ -98,7 +98,7 @@ pub fn outcome(
 /// The request headers: the Standard Webhooks ones, signed with the endpoint's secret (and its
 /// previous secret while the rotation overlap lasts, and the server's Ed25519 key when the
 /// endpoint asks for it), then the endpoint's own headers except the reserved ones.
-pub fn request_headers(
+pub(crate) fn request_headers(
     endpoint: &WebhookRecord,
     delivery: &DeliveryRecord,
     now: i64,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub const SETTING: &str = "webhook_ed25519_seed";
 
 /// The signing key, read (or, on an empty database, made) once per process.
-pub async fn server_key(state: &AppState) -> ApiResult<Arc<SigningKeyPair>> {
+pub(crate) async fn server_key(state: &AppState) -> ApiResult<Arc<SigningKeyPair>> {
     state
         .webhook_key
         .get_or_try_init(|| async {

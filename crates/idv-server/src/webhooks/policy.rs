@@ -3,7 +3,7 @@
 //! A delivery that fails is retried with exponential backoff (5 s, 10 s, 20 s … up to 12 h;
 //! the first wait is `services.webhooks.retryBase`) spread by random jitter, so that many deliveries that failed together do not all come back
 //! at the same moment. A receiver's `Retry-After` is honoured when it asks for longer (up to a
-//! day). After [`RETRY_WINDOW_MS`] a delivery has failed for good; an endpoint that has failed
+//! day). After [`idv_store::DELIVERY_WINDOW_MS`] a delivery has failed for good; an endpoint that has failed
 //! for [`DISABLE_AFTER_FAILING_MS`] is disabled, and so is one that answers 410 Gone.
 //!
 //! Everything here is pure: the caller passes the clock and the random number, so the tests
@@ -11,25 +11,20 @@
 
 use chrono::{DateTime, NaiveDateTime};
 
-/// The wait after the first failed attempt.
-pub const BASE_BACKOFF_MS: i64 = 5_000;
 /// The longest wait backoff alone leads to (before jitter).
-pub const MAX_BACKOFF_MS: i64 = 12 * 60 * 60 * 1000;
+pub(crate) const MAX_BACKOFF_MS: i64 = 12 * 60 * 60 * 1000;
 // `services.webhooks.retryBase` is accepted up to the longest backoff.
 const _: () = assert!(MAX_BACKOFF_MS as u64 == crate::config::webhooks::MAX_RETRY_BASE_MS);
 /// The longest wait a receiver's `Retry-After` is followed to.
-pub const MAX_RETRY_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
-/// Deliveries are retried for this long after they were first due: the store's window, which
-/// sets each delivery's deadline.
-pub const RETRY_WINDOW_MS: i64 = idv_store::DELIVERY_WINDOW_MS;
+pub(crate) const MAX_RETRY_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 /// An endpoint whose deliveries have failed for this long without one success is disabled.
-pub const DISABLE_AFTER_FAILING_MS: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const DISABLE_AFTER_FAILING_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// The wait in ms after failed attempt number `attempt` (1 for the first): `base_ms` (normally
-/// [`BASE_BACKOFF_MS`]; `services.webhooks.retryBase`) doubling with each attempt, capped at
+/// The wait in ms after failed attempt number `attempt` (1 for the first): `base_ms` (`services.webhooks.retryBase`,
+/// 5 s by default) doubling with each attempt, capped at
 /// [`MAX_BACKOFF_MS`], then multiplied by a jitter factor in [0.75, 1.25) drawn from `rand01` (a
 /// uniform number in [0, 1)). A base below 1 ms counts as 1 ms.
-pub fn backoff_ms(base_ms: i64, attempt: u32, rand01: f64) -> i64 {
+pub(crate) fn backoff_ms(base_ms: i64, attempt: u32, rand01: f64) -> i64 {
     // 2^30 × the base is far past the cap already; stopping there keeps the shift in range,
     // and the multiplication saturates for a huge base.
     let doublings = attempt.saturating_sub(1).min(30);
@@ -57,7 +52,7 @@ pub fn backoff_ms(base_ms: i64, attempt: u32, rand01: f64) -> i64 {
 /// The delay in ms an HTTP `Retry-After` value asks for: delta-seconds (`120`) or an HTTP-date
 /// (`Wed, 21 Oct 2015 07:28:00 GMT`, or the two obsolete forms RFC 9110 still asks recipients
 /// to accept). A date in the past is no delay; a value that is neither form is `None`.
-pub fn retry_after_ms(value: &str, now_ms: i64) -> Option<i64> {
+pub(crate) fn retry_after_ms(value: &str, now_ms: i64) -> Option<i64> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Too many digits for a u64 is still "a very long time", not garbage.
@@ -107,8 +102,8 @@ pub fn verdict(status: u16) -> Verdict {
 /// from `base_ms` (see [`backoff_ms`]) or after the receiver's `Retry-After` delay
 /// (`retry_after`, in ms, at most [`MAX_RETRY_AFTER_MS`]), whichever is later. `None` when that
 /// time is past `deadline_ms` (normally the time the delivery was first due plus
-/// [`RETRY_WINDOW_MS`]): the delivery has failed for good.
-pub fn next_attempt_at(
+/// [`idv_store::DELIVERY_WINDOW_MS`]): the delivery has failed for good.
+pub(crate) fn next_attempt_at(
     now_ms: i64,
     base_ms: i64,
     attempt: u32,
@@ -129,7 +124,16 @@ mod tests {
 
     const SECOND: i64 = 1000;
     const HOUR: i64 = 3600 * SECOND;
-    const B: i64 = BASE_BACKOFF_MS;
+    /// The default `services.webhooks.retryBase`.
+    const B: i64 = 5_000;
+
+    #[test]
+    fn the_default_retry_base_is_five_seconds() {
+        assert_eq!(
+            crate::config::webhooks::WebhooksConfig::default().retry_base_ms(),
+            B
+        );
+    }
 
     #[test]
     fn backoff_doubles_from_five_seconds_without_jitter() {
@@ -282,7 +286,7 @@ mod tests {
     #[test]
     fn next_attempt_takes_the_later_of_backoff_and_retry_after() {
         let now = 1_000_000;
-        let far = now + RETRY_WINDOW_MS;
+        let far = now + idv_store::DELIVERY_WINDOW_MS;
         // No Retry-After: the backoff.
         assert_eq!(
             next_attempt_at(now, B, 2, None, far, 0.5),
@@ -330,7 +334,7 @@ mod tests {
         // the capped wait gives a try every 12 h (at ~34.8, 46.8, 58.8 and 70.8 h) until the
         // next would fall past the 3-day window.
         let start = 0;
-        let deadline = start + RETRY_WINDOW_MS;
+        let deadline = start + idv_store::DELIVERY_WINDOW_MS;
         let (mut now, mut attempt) = (start, 1);
         while let Some(at) = next_attempt_at(now, B, attempt, None, deadline, 0.5) {
             now = at;
@@ -342,7 +346,7 @@ mod tests {
 
     #[test]
     fn constants() {
-        assert_eq!(RETRY_WINDOW_MS, 72 * HOUR);
+        assert_eq!(idv_store::DELIVERY_WINDOW_MS, 72 * HOUR);
         assert_eq!(DISABLE_AFTER_FAILING_MS, 24 * HOUR);
     }
 }

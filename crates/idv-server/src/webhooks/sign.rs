@@ -74,7 +74,7 @@ impl std::fmt::Debug for SigningKeyPair {
 
 impl SigningKeyPair {
     /// The key pair of a 32-byte seed.
-    pub fn from_seed(seed: [u8; 32]) -> Self {
+    pub(crate) fn from_seed(seed: [u8; 32]) -> Self {
         Self {
             key: SigningKey::from_bytes(&seed),
         }
@@ -93,7 +93,7 @@ impl SigningKeyPair {
     }
 
     /// The key pair [`seed_text`](Self::seed_text) wrote.
-    pub fn from_seed_text(text: &str) -> Result<Self, String> {
+    pub(crate) fn from_seed_text(text: &str) -> Result<Self, String> {
         let seed = decode_32(text, SEED_PREFIX, "signing key")?;
         Ok(Self::from_seed(seed))
     }
@@ -107,7 +107,7 @@ impl SigningKeyPair {
     }
 
     /// `v1a,<base64 of the Ed25519 signature over "{msg_id}.{timestamp}.{body}">`.
-    pub fn sign_v1a(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+    pub(crate) fn sign_v1a(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
         let signature = self.key.sign(&signed_content(msg_id, timestamp, body));
         format!("v1a,{}", B64.encode(signature.to_bytes()))
     }
@@ -131,7 +131,7 @@ fn decode_32(text: &str, prefix: &str, what: &str) -> Result<[u8; 32], String> {
 
 /// The `webhook-signature` header value: one `v1,` signature per secret (during a rotation both
 /// the new and the old secret sign), then the `v1a,` one when a key pair is given.
-pub fn signature_header(
+pub(crate) fn signature_header(
     secrets: &[&str],
     ed25519: Option<&SigningKeyPair>,
     msg_id: &str,

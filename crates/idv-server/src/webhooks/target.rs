@@ -15,7 +15,7 @@ use std::time::Duration;
 use url::{Host, Url};
 
 /// The longest URL accepted, in characters.
-pub const MAX_URL_CHARS: usize = 2048;
+pub(crate) const MAX_URL_CHARS: usize = 2048;
 
 /// How long resolving the host may take.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,7 +24,7 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// `webhook_url_not_allowed`. With `allow_private` the host must still resolve, but to any
 /// address. Messages show the URL without credentials, query or fragment, which may hold
 /// secrets.
-pub async fn check_url(text: &str, allow_private: bool) -> Result<Url, Error> {
+pub(crate) async fn check_url(text: &str, allow_private: bool) -> Result<Url, Error> {
     let text = text.trim();
     let invalid = |what: String| Error::new(ErrorCode::InvalidWebhookUrl, what);
     let chars = text.chars().count();

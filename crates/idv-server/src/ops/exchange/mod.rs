@@ -31,29 +31,29 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `manifest.json`'s `format`.
-pub const FORMAT: &str = "idv-session-export";
+pub(crate) const FORMAT: &str = "idv-session-export";
 /// `manifest.json`'s `version`: what this code writes and reads.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
-pub const MANIFEST: &str = "manifest.json";
-pub const SESSION: &str = "session.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
+pub(crate) const SESSION: &str = "session.json";
 pub const WORKFLOW: &str = "workflow.json";
 
 /// The archive's table of contents.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub format: String,
     pub version: u32,
     pub session_id: String,
-    pub exported_at: String,
+    pub(crate) exported_at: String,
     pub workflow: ManifestWorkflow,
     pub files: Vec<ManifestEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ManifestWorkflow {
+pub(crate) struct ManifestWorkflow {
     pub id: String,
     pub revision: i64,
 }
@@ -61,7 +61,7 @@ pub struct ManifestWorkflow {
 /// One entry of the archive other than the manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ManifestEntry {
+pub(crate) struct ManifestEntry {
     pub path: String,
     /// The session file this entry holds; `None` for `session.json` and `workflow.json`.
     pub file_id: Option<String>,
@@ -74,7 +74,7 @@ pub struct ManifestEntry {
 /// `session.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionDocument {
+pub(crate) struct SessionDocument {
     /// As `GET /api/sessions/{id}` shows it (for people and other tools; import ignores it).
     pub session: Value,
     /// The stored row, field for field.
@@ -87,7 +87,7 @@ pub struct SessionDocument {
 /// were in the database row is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileRow {
+pub(crate) struct FileRow {
     pub id: String,
     pub name: String,
     pub step: Option<String>,
@@ -119,13 +119,13 @@ impl From<&FileRecord> for FileRow {
 /// A background job of the session. A lease held at export time is not carried over.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct JobRow {
+pub(crate) struct JobRow {
     pub id: String,
     pub step: String,
     pub action: String,
-    pub run_at: i64,
+    pub(crate) run_at: i64,
     pub attempts: i64,
-    pub last_error: Option<String>,
+    pub(crate) last_error: Option<String>,
     pub created_at: i64,
 }
 
@@ -144,7 +144,7 @@ impl From<&JobRecord> for JobRow {
 }
 
 impl JobRow {
-    pub fn into_record(self, session_id: &str) -> JobRecord {
+    pub(crate) fn into_record(self, session_id: &str) -> JobRecord {
         JobRecord {
             id: self.id,
             session_id: session_id.to_owned(),
@@ -162,7 +162,7 @@ impl JobRow {
 /// The archive path of a session file: `files/<fileId>/<name>`, the name reduced to
 /// `[A-Za-z0-9._ -]` (others become `_`), at most 100 bytes, never `.` or `..`. Import
 /// computes it again from the file row and accepts only that path.
-pub fn file_path(file_id: &str, name: &str) -> String {
+pub(crate) fn file_path(file_id: &str, name: &str) -> String {
     let mut safe: String = name
         .chars()
         .map(|c| {
