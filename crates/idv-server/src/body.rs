@@ -155,8 +155,77 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ),
             ));
         }
+        if reads_object::<T>() && !value.is_object() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "the body is {}; it must be a JSON object ({{\"name\": value, ...}}) or empty",
+                    json_kind(&value)
+                ),
+            ));
+        }
         Ok(JsonBody(from_value(value)?, bytes))
     }
+}
+
+/// What a JSON value is, for messages.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// True when `T` is read from a JSON object (a struct or a map). serde would also read a
+/// struct from an array, by field position (`[1]` as `{"overlapSeconds": 1}`); a body is
+/// refused unless it is an object. Found by letting `T` ask a deserializer that holds nothing
+/// for what it wants.
+fn reads_object<T: DeserializeOwned>() -> bool {
+    use serde::de::{Deserializer, Visitor};
+
+    /// The answer of the probe: whether `T` asked for a struct or a map.
+    #[derive(Debug)]
+    struct Asked(bool);
+    impl std::fmt::Display for Asked {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "probe")
+        }
+    }
+    impl std::error::Error for Asked {}
+    impl serde::de::Error for Asked {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Asked(false)
+        }
+    }
+
+    struct Probe;
+    impl<'de> Deserializer<'de> for Probe {
+        type Error = Asked;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Asked> {
+            Err(Asked(false))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Asked> {
+            Err(Asked(true))
+        }
+        fn deserialize_map<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Asked> {
+            Err(Asked(true))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct enum
+            identifier ignored_any
+        }
+    }
+    matches!(T::deserialize(Probe), Err(Asked(true)))
 }
 
 /// A JSON body type whose checks go beyond its shape and answer their own error codes (a
@@ -239,6 +308,53 @@ mod tests {
         assert_eq!(nul_path(&v, "").as_deref(), Some("/a/2"));
         let v: Value = serde_json::from_str(r#"{"a": "fine"}"#).unwrap();
         assert_eq!(nul_path(&v, ""), None);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Overlap {
+        #[serde(default)]
+        overlap_seconds: Option<i64>,
+    }
+
+    async fn read<T: DeserializeOwned>(body: &'static str) -> ApiResult<T> {
+        let req = Request::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        JsonBody::<T>::from_request(req, &()).await.map(|b| b.0)
+    }
+
+    #[test]
+    fn structs_and_maps_read_objects() {
+        assert!(reads_object::<Overlap>());
+        assert!(reads_object::<std::collections::HashMap<String, i64>>());
+        assert!(reads_object::<crate::api::webhooks::RotateSecretInput>());
+        assert!(!reads_object::<Value>());
+        assert!(!reads_object::<Vec<i64>>());
+        assert!(!reads_object::<i64>());
+    }
+
+    #[tokio::test]
+    async fn a_struct_is_read_from_an_object_only() {
+        let o: Overlap = read(r#"{"overlapSeconds": 5}"#).await.unwrap();
+        assert_eq!(o.overlap_seconds, Some(5));
+        let o: Overlap = read("").await.unwrap();
+        assert_eq!(o.overlap_seconds, None);
+        for body in ["[1]", "[]", "1", "\"x\"", "true", "null"] {
+            let e = read::<Overlap>(body).await.unwrap_err();
+            assert_eq!(e.0.code, ErrorCode::InvalidRequest, "{body}");
+            assert!(
+                e.0.message.contains("must be a JSON object"),
+                "{body}: {}",
+                e.0.message
+            );
+        }
+        // Types that are not structs keep reading what they read.
+        let v: Value = read("[1]").await.unwrap();
+        assert_eq!(v, serde_json::json!([1]));
+        let v: Vec<i64> = read("[1, 2]").await.unwrap();
+        assert_eq!(v, vec![1, 2]);
     }
 
     #[test]

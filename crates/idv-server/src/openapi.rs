@@ -29,6 +29,7 @@ fn success_description(status: u16) -> &'static str {
         204 => "No content",
         206 => "Partial content",
         304 => "Not modified",
+        503 => "Unavailable",
         _ => "Success",
     }
 }
@@ -115,6 +116,17 @@ pub fn document(base_url: &str) -> Value {
                     {
                         have["description"] = json!(format!("{a}; or: {b}"));
                     }
+                    // One status in several media types (JSON, or an image when asked for).
+                    if let (Some(more), Some(content)) = (
+                        response.get("content").and_then(Value::as_object),
+                        have.get_mut("content").and_then(Value::as_object_mut),
+                    ) {
+                        for (media, entry) in more {
+                            content
+                                .entry(media.clone())
+                                .or_insert_with(|| entry.clone());
+                        }
+                    }
                 }
                 None => {
                     responses.insert(status.to_string(), response);
@@ -148,8 +160,9 @@ pub fn document(base_url: &str) -> Value {
         // Every route's guard checks its parameters (crate::params).
         answer(400, json!({"$ref": "#/components/responses/BadRequest"}));
         for (status, description) in &def.answers {
-            // Readiness answers its own body on 503, not an error.
-            let entry = if *status >= 400 && def.path != "/api/ready" {
+            // A status the contract types (readiness's 503) carries that body, not an error.
+            let typed = contract.answers.iter().any(|(s, _)| s == status);
+            let entry = if *status >= 400 && !typed {
                 error_answer(description)
             } else {
                 json!({ "description": description })

@@ -366,53 +366,68 @@ pub fn table() -> Vec<RouteDef> {
     use Target::{Noted, Param};
     vec![
         route!(GET "/api/health", Public, EXEMPT, "system", "Liveness: answers while the process serves requests", system::health)
+            .returns::<api::system::Health>(200)
             .infallible(),
         route!(GET "/api/ready", Public, EXEMPT, "system", "Readiness: answers 200 when the database answers, 503 otherwise", system::ready)
+            .returns::<api::system::Ready>(200).returns::<api::system::Ready>(503)
             .answers(&[(503, "The database does not answer: {\"status\": \"unavailable\", \"database\"}")]),
         route!(GET "/api/openapi.json", Public, EXEMPT, "system", "This OpenAPI 3.1 document", system::openapi)
+            .returns_as(200, Answer::Json(api::system::document_schema))
             .infallible(),
         route!(POST "/api/auth/login", Public, S, "auth", "Exchange a user name and password for a Bearer access token and a refresh token", auth::login)
+            .takes::<api::accounts::LoginInput>().returns::<api::accounts::TokenPair>(200)
             .mints_credentials()
             .example(r#"{"username": "admin", "password": "s3cret-pass"}"#)
             .audit(Event::new("auth.login", Noted).failed_as("auth.login_failed"))
             .answers(JSON_BODY)
             .answers(&[(401, "Wrong user name or password, or the user is not active (code invalid_credentials)")]),
         route!(POST "/api/auth/refresh", Public, S, "auth", "Exchange a refresh token for a new token pair (the old pair stops working)", auth::refresh)
+            .takes::<api::accounts::RefreshInput>().returns::<api::accounts::TokenPair>(200)
             .mints_credentials()
             .example(r#"{"refreshToken": "idvrt_..."}"#)
             .audit(Event::new("auth.refresh", Target::None).failed_as("auth.refresh_failed"))
             .answers(JSON_BODY)
             .answers(&[(401, "An unknown, already used or expired refresh token (codes invalid_credentials, expired_credentials)")]),
         route!(POST "/api/auth/logout", Authenticated, M, "auth", "End the Bearer login: its access and refresh tokens stop working", auth::logout)
+            .returns_as(204, Answer::Empty)
             .audit(Event::new("auth.logout", Target::None))
             .answers(&[(204, "Logged out: the login's access and refresh tokens stop working")]),
         route!(POST "/api/apikey", AnyOf(APIKEY_WRITE), S, "apikeys", "Create an API key; the response's `token` is shown only once", apikeys::create)
+            .takes::<api::accounts::ApiKeyInput>().returns::<api::accounts::ApiKeyView>(200)
             .mints_credentials()
             .example(r#"{"name": "My API key", "ttl": 6000, "permissions": ["session_all:read"]}"#)
             .audit(Event::new("apikey.created", Noted))
             .idempotent()
             .answers(JSON_BODY),
         route!(POST "/api/security/apikey", AnyOf(APIKEY_WRITE), S, "apikeys", "Create an API key (alias of POST /api/apikey)", apikeys::create)
+            .takes::<api::accounts::ApiKeyInput>().returns::<api::accounts::ApiKeyView>(200)
             .mints_credentials()
             .example(r#"{"name": "My API key", "ttl": 6000, "permissions": ["ephemeral_device:write"]}"#)
             .audit(Event::new("apikey.created", Noted))
             .idempotent()
             .answers(JSON_BODY),
-        route!(GET "/api/apikey", AnyOf(APIKEY_READ), L, "apikeys", "List API keys (own, or all with apikey_all:read); never the secrets", apikeys::list),
+        route!(GET "/api/apikey", AnyOf(APIKEY_READ), L, "apikeys", "List API keys (own, or all with apikey_all:read); never the secrets", apikeys::list)
+            .returns_as(200, Answer::Json(api::list::<api::accounts::ApiKeyView>)),
         route!(GET "/api/apikey/{id}", AnyOf(APIKEY_READ), L, "apikeys", "One API key, without its secret", apikeys::get)
+            .returns::<api::accounts::ApiKeyView>(200)
             .answers(&[(404, "No API key with this id that the caller may see (code apikey_not_found)")]),
         route!(DELETE "/api/apikey/{id}", AnyOf(APIKEY_DELETE), M, "apikeys", "Revoke an API key; it stops working at once", apikeys::revoke)
+            .returns::<api::accounts::ApiKeyView>(200)
             .audit(Event::new("apikey.revoked", Param("id")))
             .answers(&[(404, "No API key with this id that the caller may revoke (code apikey_not_found)")]),
-        route!(GET "/api/security/roles", AnyOf(USER_READ), L, "security", "Built-in and custom roles with their permissions", security::list_roles),
+        route!(GET "/api/security/roles", AnyOf(USER_READ), L, "security", "Built-in and custom roles with their permissions", security::list_roles)
+            .returns_as(200, Answer::Json(api::list::<api::accounts::RoleView>)),
         route!(POST "/api/security/roles", AnyOf(USER_WRITE), M, "security", "Create a custom role", security::create_role)
+            .takes::<api::accounts::RoleInput>().returns::<api::accounts::RoleView>(200)
             .example(r#"{"name": "Session Observer", "permissions": ["session:read", "session:subscribe"]}"#)
             .audit(Event::new("role.created", Noted))
             .idempotent()
             .answers(JSON_BODY)
             .answers(&[(409, "A role with this name exists (code role_exists)")]),
-        route!(GET "/api/security/users", AnyOf(USER_READ), L, "security", "List users", security::list_users),
+        route!(GET "/api/security/users", AnyOf(USER_READ), L, "security", "List users", security::list_users)
+            .returns_as(200, Answer::Json(api::list::<api::accounts::UserView>)),
         route!(POST "/api/security/users", AnyOf(USER_WRITE), S, "security", "Create a user", security::create_user)
+            .takes::<api::accounts::UserInput>().returns::<api::accounts::UserView>(200)
             .mints_credentials()
             .example(r#"{"name": "operator", "password": "a long password", "email": "op@example.com", "roles": ["verifier"]}"#)
             .audit(Event::new("user.created", Noted))
@@ -420,13 +435,16 @@ pub fn table() -> Vec<RouteDef> {
             .answers(JSON_BODY)
             .answers(&[(409, "A user with this name exists (code user_exists)")]),
         route!(GET "/api/security/users/{id}", AnyOf(USER_READ), L, "security", "One user", security::get_user)
+            .returns::<api::accounts::UserView>(200)
             .answers(&[(404, "No user with this id (code user_not_found)")]),
         route!(PATCH "/api/security/users/{id}", AnyOf(USER_WRITE), M, "security", "Change a user: `roles` replaces the whole list; also `active`, `email`, `password`", security::patch_user)
+            .takes::<api::accounts::UserPatchInput>().returns::<api::accounts::UserView>(200)
             .example(r#"{"roles": ["verifier", "device"]}"#)
             .audit(Event::new("user.updated", Param("id")))
             .answers(JSON_BODY)
             .answers(&[(404, "No user with this id (code user_not_found)")]),
         route!(DELETE "/api/security/users/{id}", AnyOf(USER_DELETE), M, "security", "Delete a user and end its logins", security::delete_user)
+            .returns_as(204, Answer::Empty)
             .audit(Event::new("user.deleted", Param("id")))
             .answers(&[(204, "Deleted; its logins end"), (404, "No user with this id (code user_not_found)")]),
         route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list)
@@ -490,15 +508,20 @@ pub fn table() -> Vec<RouteDef> {
             .audit(Event::new("file.download", Param("file")).detail("session", "id"))
             .answers(&[(200, "The file's bytes, with its Content-Type and ETag"), (206, "The requested Range of the file (Content-Range)"), (304, "If-None-Match holds the file's ETag: not modified"), (404, "No such session (code session_not_found) or file (code file_not_found)"), SESSION_DELETED, (416, "The Range is outside the file (code range_not_satisfiable); Content-Range: bytes */<size>")]),
         route!(GET "/api/v1/assets/{assetId}/content", Public, EXEMPT, "assets", "A workflow asset's bytes, with its Content-Type, ETag (If-None-Match answers 304) and Cache-Control. Public, without credentials: SDKs load assets as plain image URLs, so never store secrets as assets", assets::content)
+            .returns_as(200, Answer::Media("*/*")).returns_as(304, Answer::Empty)
             .raw()
             .answers(&[(304, "If-None-Match holds the asset's ETag: not modified"), (404, "No asset with this id (code asset_not_found)")]),
-        route!(GET "/api/v1/assets", AnyOf(ASSETS_READ), L, "assets", "List workflow assets: [{id, contentType, size, sha256, createdAt, updatedAt, url}]", assets::list),
+        route!(GET "/api/v1/assets", AnyOf(ASSETS_READ), L, "assets", "List workflow assets: [{id, contentType, size, sha256, createdAt, updatedAt, url}]", assets::list)
+            .returns_as(200, Answer::Json(api::list::<api::assets::AssetView>)),
         route!(GET "/api/v1/assets/{assetId}", AnyOf(ASSETS_READ), L, "assets", "One asset's metadata", assets::get)
+            .returns::<api::assets::AssetView>(200)
             .answers(&[(404, "No asset with this id (code asset_not_found)")]),
         route!(PUT "/api/v1/assets/{assetId}", AnyOf(ASSETS_WRITE), M, "assets", "Store an asset: the raw body is the file, Content-Type its type (default: from the id's extension). Ids are 1-128 of [A-Za-z0-9_.-]; at most services.api.maxBodySize. 201 when new, 200 when replaced", assets::put)
+            .takes_as("*/*", api::assets::bytes_schema).returns::<api::assets::AssetView>(200).returns::<api::assets::AssetView>(201)
             .not_audited("assets are public display material; the asset keeps its SHA-256 and update time")
             .answers(&[(200, "Replaced: the asset's metadata"), (201, "Created: the asset's metadata"), (413, "The body is larger than services.api.maxBodySize (code payload_too_large)"), (415, "The Content-Type is not one an asset may have (code unsupported_media_type)")]),
         route!(DELETE "/api/v1/assets/{assetId}", AnyOf(ASSETS_DELETE), M, "assets", "Delete an asset and its bytes", assets::delete)
+            .returns::<api::assets::AssetDeleted>(200)
             .audit(Event::new("asset.deleted", Param("assetId")))
             .answers(&[(404, "No asset with this id (code asset_not_found)")]),
         // The gateways: mounted at services.docreader.prefix / services.faceapi.prefix.
@@ -594,12 +617,14 @@ pub fn table() -> Vec<RouteDef> {
             .answers(&[(204, "Deleted, now or before"), SESSION_NOT_FOUND, (409, "The session is under legal hold (code legal_hold)"), (410, "A concurrent request deleted the session first (code session_deleted)")]),
         // Server-side starts: ephemeral devices, deeplinks, QR codes and their one-time tokens.
         route!(POST "/api/device/ephemeral", AnyOf(&[("ephemeral_device", Op::Write)]), S, "devices", "Mint an ephemeral device token ({\"ttl\": seconds, 60 to 604800, default 3600}). Answers {authorization: \"Token idvdt_...\", id, createdAt, expiresAt, ttl}; send `authorization` as-is as the Authorization header. The token starts sessions, submits their steps and reads its own sessions and their files, nothing else; its sessions end no later than it does", devices::ephemeral)
+            .takes::<api::devices::EphemeralInput>().returns::<api::devices::EphemeralDevice>(200)
             .mints_credentials()
             .example(r#"{"ttl": 3600}"#)
             .audit(Event::new("device_token.created", Target::None))
             .idempotent()
             .answers(JSON_BODY),
         route!(POST "/api/v1/deeplink", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session of the first ?workflowId= (the parameter may repeat) and answer {url, createdAt, expiresAt, workflowIds, sessionId}; url is <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id>, its token bound to that one session. `ttl` (seconds, 60 to 604800, default 3600) bounds the token and the session", devices::deeplink)
+            .takes::<api::devices::DeeplinkInput>().returns::<api::devices::DeeplinkView>(200)
             .mints_credentials()
             .example(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en", "ttl": 3600}"#)
             .audit(Event::new("deeplink.created", Target::None))
@@ -608,6 +633,7 @@ pub fn table() -> Vec<RouteDef> {
             .answers(JSON_BODY)
             .answers(&[(404, "No workflow with one of these ids (code workflow_not_found)")]),
         route!(GET "/api/deeplink/qrcode", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session like POST /api/v1/deeplink (?workflowId=, optional ?ttl= and ?locale=) with a one-time `tr-` token, and answer {token, url, sessionId, createdAt, expiresAt, workflowIds, qrcode: \"data:image/png;base64,...\"}, or with Accept: image/png the QR code itself (headers X-Session-Id, X-Expires-At). The QR code holds the url; its token works only at POST /api/deeplink/exchange", devices::qrcode)
+            .returns::<api::devices::QrCodeView>(200).returns_as(200, Answer::Media("image/png"))
             .audit(Event::new("deeplink.qrcode_created", Target::None))
             .mints_credentials()
             .raw()
@@ -618,6 +644,7 @@ pub fn table() -> Vec<RouteDef> {
             ])
             .answers(&[(404, "No workflow with one of these ids (code workflow_not_found)"), (406, "Accept admits neither application/json nor image/png (code not_acceptable)")]),
         route!(POST "/api/deeplink/exchange", Authenticated, S, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange)
+            .returns::<api::devices::ExchangeView>(200)
             .mints_credentials()
             .audit(Event::new("deeplink.exchanged", Target::None))
             .idempotent(),
@@ -630,25 +657,32 @@ pub fn table() -> Vec<RouteDef> {
         // Audit log.
         // Webhooks.
         route!(POST "/api/webhooks", AnyOf(WEBHOOK_WRITE), S, "webhooks", "Create a webhook endpoint: {url (http(s); must not resolve to a private address unless outbound.allowPrivateAddresses), events (session.created, session.step_completed, session.status_changed, session.completed, session.expired, session.deleted, webhook.test, or [\"*\"]), enabled (default true), description, headers (extra request headers as {name: value}; write-only: every answer shows only their names, as headerNames), workflowIds (only these workflows' sessions; all when empty), ed25519 (also sign with the server's Ed25519 key, v1a)}. Answers 201 with the endpoint and its `secret` (whsec_...), shown only here. Deliveries are POSTs of {id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}} signed with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)", webhooks::create)
+            .takes::<api::webhooks::WebhookInput>().returns::<api::webhooks::WebhookWithSecret>(201)
             .mints_credentials()
             .example(r#"{"url": "https://example.com/idv-hook", "events": ["session.completed", "session.status_changed"], "description": "Back office", "headers": {"X-Tenant": "acme"}, "workflowIds": []}"#)
             .audit(Event::new("webhook.created", Noted))
             .idempotent()
             .answers(&[(201, "Created: the endpoint with its secret, shown only here")])
             .answers(JSON_BODY),
-        route!(GET "/api/webhooks", AnyOf(WEBHOOK_READ), L, "webhooks", "Every webhook endpoint, oldest first, without secrets or header values (headerNames only): {items, total}. disabledReason and disabledAt tell why the server disabled one (410 Gone, failing for a day)", webhooks::list),
-        route!(GET "/api/webhooks/signing-key", Public, L, "webhooks", "The server's Ed25519 public key: {algorithm: ed25519, signatureVersion: v1a, publicKey: whpk_<base64>}. Endpoints with ed25519: true carry a `v1a,<base64 signature of id.timestamp.body>` in webhook-signature, verifiable with this key alone", webhooks::signing_key),
+        route!(GET "/api/webhooks", AnyOf(WEBHOOK_READ), L, "webhooks", "Every webhook endpoint, oldest first, without secrets or header values (headerNames only): {items, total}. disabledReason and disabledAt tell why the server disabled one (410 Gone, failing for a day)", webhooks::list)
+            .returns::<api::webhooks::WebhookList>(200),
+        route!(GET "/api/webhooks/signing-key", Public, L, "webhooks", "The server's Ed25519 public key: {algorithm: ed25519, signatureVersion: v1a, publicKey: whpk_<base64>}. Endpoints with ed25519: true carry a `v1a,<base64 signature of id.timestamp.body>` in webhook-signature, verifiable with this key alone", webhooks::signing_key)
+            .returns::<api::webhooks::SigningKey>(200),
         route!(GET "/api/webhooks/{id}", AnyOf(WEBHOOK_READ), L, "webhooks", "One webhook endpoint, without its secret or header values (headerNames only)", webhooks::get)
+            .returns::<api::webhooks::WebhookView>(200)
             .answers(&[WEBHOOK_NOT_FOUND]),
         route!(PATCH "/api/webhooks/{id}", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Change fields of an endpoint (the fields of POST; description null clears it; headers replaces them all, {} removes them). Answers the endpoint without header values (headerNames only). enabled: true re-enables one the server disabled", webhooks::update)
+            .takes::<api::webhooks::WebhookInput>().returns::<api::webhooks::WebhookView>(200)
             .example(r#"{"enabled": true}"#)
             .audit(Event::new("webhook.updated", Param("id")))
             .answers(JSON_BODY)
             .answers(&[WEBHOOK_NOT_FOUND]),
         route!(DELETE "/api/webhooks/{id}", AnyOf(WEBHOOK_DELETE), M, "webhooks", "Delete an endpoint with its delivery log; answers 204", webhooks::delete)
+            .returns_as(204, Answer::Empty)
             .audit(Event::new("webhook.deleted", Param("id")))
             .answers(&[(204, "Deleted with its delivery log"), WEBHOOK_NOT_FOUND]),
         route!(POST "/api/webhooks/{id}/rotate-secret", AnyOf(WEBHOOK_WRITE), S, "webhooks", "Give the endpoint a new secret, answered once with the endpoint (header names only). The old secret keeps signing beside it (two v1 signatures) for {\"overlapSeconds\": N} (default 86400, at most 604800; 0 stops it at once): previousSecretExpiresAt", webhooks::rotate_secret)
+            .takes::<api::webhooks::RotateSecretInput>().returns::<api::webhooks::WebhookWithSecret>(200)
             .mints_credentials()
             .example(r#"{"overlapSeconds": 3600}"#)
             .audit(Event::new("webhook.secret_rotated", Param("id")))
@@ -656,25 +690,30 @@ pub fn table() -> Vec<RouteDef> {
             .answers(JSON_BODY)
             .answers(&[WEBHOOK_NOT_FOUND]),
         route!(GET "/api/webhooks/{id}/deliveries", AnyOf(WEBHOOK_READ), L, "webhooks", "The endpoint's delivery log, newest first: {items: [{id, eventId, eventType, sessionId, sequence, state (pending, delivered, failed), attempts: [{at, statusCode, latencyMs, response (the first KiB), error}], nextAttemptAt, createdAt, deadline}], next}. ?limit= (1-500, default 50); ?before=<next> gives the following page", deliveries::list)
+            .returns::<api::webhooks::DeliveryPage>(200)
             .query([
                 optional("limit", Integer { min: 1, max: 500 }, "Deliveries per page (default 50)"),
                 optional("before", Pattern("^[0-9]{1,19}$"), "The next of the previous page"),
             ])
             .answers(&[WEBHOOK_NOT_FOUND]),
         route!(POST "/api/webhooks/{id}/deliveries/{delivery}/retry", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Send a delivery again now, with a new 3-day deadline and the same webhook-id; answers 202 with the delivery. 409 delivery_in_progress while a worker is sending it", deliveries::retry)
+            .returns::<api::webhooks::DeliveryView>(202)
             .audit(Event::new("webhook.delivery_retried", Param("id")).detail("delivery", "delivery"))
             .idempotent()
             .answers(&[(202, "Queued again: the delivery"), (404, "No such webhook endpoint (code webhook_not_found) or delivery (code delivery_not_found)"), (409, "A worker is sending the delivery right now (code delivery_in_progress)")]),
         route!(POST "/api/webhooks/{id}/replay", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Queue again every kept session event created at or after ?since= (ISO-8601 or epoch ms) that the endpoint's filters select, each with its own webhook-id; answers 202 {queued}", deliveries::replay)
+            .returns::<api::webhooks::ReplayQueued>(202)
             .audit(Event::new("webhook.replayed", Param("id")))
             .idempotent()
             .query([required("since", Time, "Replay the events created at or after this time")])
             .answers(&[(202, "Queued: {queued}"), WEBHOOK_NOT_FOUND]),
         route!(POST "/api/webhooks/{id}/test", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Send a webhook.test event ({webhookId}) to this endpoint alone, whatever events it selects; answers 202 {eventId, deliveryId}", deliveries::test)
+            .returns::<api::webhooks::TestSent>(202)
             .not_audited("sends a fixed webhook.test event; the endpoint's delivery log keeps it")
             .idempotent()
             .answers(&[(202, "Queued: {eventId, deliveryId}"), WEBHOOK_NOT_FOUND]),
         route!(GET "/api/audit", AnyOf(AUDIT_READ), L, "audit", "The audit log, newest first: {items: [{seq, at, actor: {id, kind, name}, action, target, outcome, ip, requestId, details, prevHash, hash}], next}. Filters: actor (id or name), action, target, from and to (ISO-8601 or ms), limit (1-1000, default 100); after=<next> gives the following page; order=asc lists by seq from after. Entries queued in this process are stored first", audit::list)
+            .returns::<api::audit::AuditPage>(200)
             .query([
                 optional("actor", Text, "Only entries of this actor (id or name)"),
                 optional("action", Pattern("^[a-z._]{1,100}$"), "Only entries of this action (session.read, auth.login_failed, ...)"),

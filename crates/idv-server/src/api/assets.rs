@@ -13,6 +13,8 @@ use idv_core::time::iso;
 use idv_store::AssetRecord;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// A workflow asset's metadata.
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,4 +55,14 @@ pub struct AssetDeleted {
     pub id: String,
     /// Always `true`.
     pub deleted: bool,
+}
+
+/// The body of `PUT /api/v1/assets/{assetId}`: the asset's bytes, of the type its
+/// `Content-Type` names.
+pub fn bytes_schema(_: &mut super::Schemas) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("The asset's bytes"))
+        .build()
+        .into()
 }

@@ -4,10 +4,12 @@
 //! |---|---|---|
 //! | `GET /api/health` | — | 200 [`Health`] |
 //! | `GET /api/ready` | — | 200 [`Ready`] (`ok`), 503 [`Ready`] (`unavailable`) |
-//! | `GET /api/openapi.json` | — | 200 the OpenAPI 3.1 document |
+//! | `GET /api/openapi.json` | — | 200 the OpenAPI 3.1 document ([`document_schema`]) |
 
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// Whether the server (or its database) answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -30,4 +32,19 @@ pub struct Ready {
     pub status: Status,
     /// `sqlite` or `postgres`.
     pub database: String,
+}
+
+/// The schema of `GET /api/openapi.json`: an OpenAPI 3.1 document (its own schema is the
+/// OpenAPI specification's; here only its required top-level fields).
+pub fn document_schema(_: &mut super::Schemas) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .property("openapi", ObjectBuilder::new().schema_type(Type::String))
+        .property("info", ObjectBuilder::new().schema_type(Type::Object))
+        .property("paths", ObjectBuilder::new().schema_type(Type::Object))
+        .required("openapi")
+        .required("info")
+        .required("paths")
+        .description(Some("An OpenAPI 3.1 document (this one)"))
+        .build()
+        .into()
 }

@@ -126,6 +126,23 @@ async fn lifecycle(backend: Backend) {
         .unwrap();
     let (status, code, _) = error_of(r).await;
     assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    // A body that is not an object is refused, not read by position (`[1]` is not
+    // `{"overlapSeconds": 1}`), and the secret stays.
+    for body in [json!([1]), json!([0]), json!(5)] {
+        let r = s
+            .post(&format!("/api/webhooks/{id}/rotate-secret"))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, err) = error_of(r).await;
+        assert_eq!((status, code.as_str()), (400, "invalid_request"), "{body}");
+        let message = err["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains("must be a JSON object"), "{body}: {err}");
+    }
+    let stored = idv_server::ops::webhooks::get(&state, &id).await.unwrap();
+    assert_eq!(stored.secret, new_secret);
 
     // Delete, then it is gone.
     let r = s
