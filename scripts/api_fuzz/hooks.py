@@ -4,11 +4,34 @@
   in the OpenAPI document (the server's own promise, e.g. 503 from a gateway that is off).
 - Every answer's status is appended to the file named by IDV_FUZZ_TALLY, one line
   `METHOD PATH STATUS` each, so the script can print the run's figures by status class.
+- `ast.parse` gets more stack headroom on a second try: hypothesis parses whole source files to
+  describe the lambdas of its strategies, and CPython 3.11 reports a parse that runs out of
+  recursion depth deep in a call stack as `SystemError: AST constructor recursion depth
+  mismatch` (python/cpython#106905), which ends the run with a runtime error of the tool.
 """
 
+import ast
 import os
+import sys
 
 import schemathesis
+
+_parse = ast.parse
+
+
+def _parse_with_headroom(*args, **kwargs):
+    try:
+        return _parse(*args, **kwargs)
+    except (SystemError, RecursionError):
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit * 4)
+        try:
+            return _parse(*args, **kwargs)
+        finally:
+            sys.setrecursionlimit(limit)
+
+
+ast.parse = _parse_with_headroom
 
 _TALLY = os.environ.get("IDV_FUZZ_TALLY")
 
