@@ -4,13 +4,15 @@
   in the OpenAPI document (the server's own promise, e.g. 503 from a gateway that is off).
 - Every answer's status is appended to the file named by IDV_FUZZ_TALLY, one line
   `METHOD PATH STATUS` each, so the script can print the run's figures by status class.
-- `ast.parse` gets more stack headroom on a second try: hypothesis parses whole source files to
-  describe the lambdas of its strategies, and CPython 3.11 reports a parse that runs out of
-  recursion depth deep in a call stack as `SystemError: AST constructor recursion depth
-  mismatch` (python/cpython#106905), which ends the run with a runtime error of the tool.
+- `ast.parse` gets a second try with more stack headroom and no garbage collection in between:
+  hypothesis parses whole source files to describe the lambdas of its strategies, and CPython
+  3.11 now and then fails such a parse with `SystemError: AST constructor recursion depth
+  mismatch` (python/cpython#106905), which ended runs with a runtime error of the tool (seen on
+  unchanged server code too).
 """
 
 import ast
+import gc
 import os
 import sys
 
@@ -24,11 +26,15 @@ def _parse_with_headroom(*args, **kwargs):
         return _parse(*args, **kwargs)
     except (SystemError, RecursionError):
         limit = sys.getrecursionlimit()
+        collecting = gc.isenabled()
         sys.setrecursionlimit(limit * 4)
+        gc.disable()
         try:
             return _parse(*args, **kwargs)
         finally:
             sys.setrecursionlimit(limit)
+            if collecting:
+                gc.enable()
 
 
 ast.parse = _parse_with_headroom
