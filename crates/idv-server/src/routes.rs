@@ -183,8 +183,16 @@ impl RouteDef {
         self
     }
 
-    fn relays(mut self) -> Self {
+    /// A gateway row: the service's bodies relayed as they are (not our JSON, any status of the
+    /// service documented as relayed), the gateway's own statuses, and writes not audited (the
+    /// service keeps its own log).
+    fn gateway(mut self) -> Self {
+        self.json = false;
         self.relays = true;
+        self.answers.extend_from_slice(GATEWAY_ANSWERS);
+        if self.method != Method::GET {
+            self.audit = Audit::NotRecorded(NOT_AUDITED_RELAYED);
+        }
         self
     }
 
@@ -526,53 +534,25 @@ pub fn table() -> Vec<RouteDef> {
             .answers(&[(404, "No asset with this id (code asset_not_found)")]),
         // The gateways: mounted at services.docreader.prefix / services.faceapi.prefix.
         route!(GET "/drapi/{*path}", AnyOf(DOCREADER_READ), L, "gateways", "Relayed to services.docreader.url + /{path} (Document Reader web service), query included, bodies streamed; off unless services.docreader.enabled", gateway::docreader)
-            .raw()
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(POST "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(PUT "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(PATCH "/drapi/{*path}", AnyOf(DOCREADER_WRITE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(DELETE "/drapi/{*path}", AnyOf(DOCREADER_DELETE), M, "gateways", "Relayed to the Document Reader web service (see GET)", gateway::docreader)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(GET "/faceapi/{*path}", AnyOf(FACEAPI_READ), L, "gateways", "Relayed to services.faceapi.url + /{path} (Face API web service), query included, bodies streamed; off unless services.faceapi.enabled", gateway::faceapi)
-            .raw()
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(POST "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(PUT "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(PATCH "/faceapi/{*path}", AnyOf(FACEAPI_WRITE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         route!(DELETE "/faceapi/{*path}", AnyOf(FACEAPI_DELETE), M, "gateways", "Relayed to the Face API web service (see GET)", gateway::faceapi)
-            .raw()
-            .not_audited(NOT_AUDITED_RELAYED)
-            .answers(GATEWAY_ANSWERS)
-            .relays(),
+            .gateway(),
         // Session search and views.
         route!(POST "/api/sessions/search", AnyOf(&[("session", Op::Read), ("session_all", Op::Read)]), M, "sessions", "Search sessions (session_all:read: all; session:read: own). Body: a view's value plus `filter` ({op: $and|$or, groups, conditions: [{field, op, value}]}; fields id, status, workflow.id, createdAt, updatedAt (ISO-8601 or epoch ms), metadata.X, properties.X; ops $eq $ne $in $nin $gt $gte $lt $lte $exists) and `sort` ([{field, order: asc|desc}], newest first by default). ?limit= (default 20, max 1000), ?skip=, ?after=<next>. Answers {items: [summary], total (counted up to 10000; totalCapped beyond), next}", search::sessions)
             .takes::<api::sessions::SearchBody>().returns::<api::sessions::SearchPage>(200)
