@@ -144,6 +144,12 @@ pub fn document(base_url: &str) -> Value {
                         "content": {"application/json": {"schema": to_json(&schema(&mut schemas))}},
                     }),
                     Answer::Empty => json!({ "description": description }),
+                    // A media range (`*/*`) answers stored bytes of any type, JSON included,
+                    // so its schema constrains nothing; a named type is a string of that type.
+                    Answer::Media(media) if media.contains('*') => json!({
+                        "description": description,
+                        "content": {*media: {"schema": {"description": "the stored bytes, of the type the Content-Type names"}}},
+                    }),
                     Answer::Media(media) => json!({
                         "description": description,
                         "content": {*media: {"schema": {"type": "string", "contentMediaType": media}}},
