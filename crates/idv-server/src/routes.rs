@@ -393,7 +393,7 @@ pub fn table() -> Vec<RouteDef> {
             .takes::<api::accounts::RefreshInput>().returns::<api::accounts::TokenPair>(200)
             .mints_credentials()
             .example(r#"{"refreshToken": "idvrt_..."}"#)
-            .audit(Event::new("auth.refresh", Target::None).failed_as("auth.refresh_failed"))
+            .audit(Event::new("auth.refresh", Noted).failed_as("auth.refresh_failed"))
             .answers(JSON_BODY)
             .answers(&[(401, "An unknown, already used or expired refresh token (codes invalid_credentials, expired_credentials)")]),
         route!(POST "/api/auth/logout", Authenticated, M, "auth", "End the Bearer login: its access and refresh tokens stop working", auth::logout)
@@ -600,21 +600,21 @@ pub fn table() -> Vec<RouteDef> {
             .takes::<api::devices::EphemeralInput>().returns::<api::devices::EphemeralDevice>(200)
             .mints_credentials()
             .example(r#"{"ttl": 3600}"#)
-            .audit(Event::new("device_token.created", Target::None))
+            .audit(Event::new("device_token.created", Noted))
             .idempotent()
             .answers(JSON_BODY),
         route!(POST "/api/v1/deeplink", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session of the first ?workflowId= (the parameter may repeat) and answer {url, createdAt, expiresAt, workflowIds, sessionId}; url is <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id>, its token bound to that one session. `ttl` (seconds, 60 to 604800, default 3600) bounds the token and the session", devices::deeplink)
             .takes::<api::devices::DeeplinkInput>().returns::<api::devices::DeeplinkView>(200)
             .mints_credentials()
             .example(r#"{"metadata": {"externalUserId": "user-42"}, "locale": "en", "ttl": 3600}"#)
-            .audit(Event::new("deeplink.created", Target::None))
+            .audit(Event::new("deeplink.created", Noted))
             .idempotent()
             .query([required("workflowId", Text, "The workflow of the session; may repeat: the token may start sessions of every one named, the link's session runs the first").repeated()])
             .answers(JSON_BODY)
             .answers(&[(404, "No workflow with one of these ids (code workflow_not_found)")]),
         route!(GET "/api/deeplink/qrcode", AnyOf(&[("deeplink", Op::Write)]), S, "devices", "Start a session like POST /api/v1/deeplink (?workflowId=, optional ?ttl= and ?locale=) with a one-time `tr-` token, and answer {token, url, sessionId, createdAt, expiresAt, workflowIds, qrcode: \"data:image/png;base64,...\"}, or with Accept: image/png the QR code itself (headers X-Session-Id, X-Expires-At). The QR code holds the url; its token works only at POST /api/deeplink/exchange", devices::qrcode)
             .returns::<api::devices::QrCodeView>(200).returns_as(200, Answer::Media("image/png"))
-            .audit(Event::new("deeplink.qrcode_created", Target::None))
+            .audit(Event::new("deeplink.qrcode_created", Noted))
             .mints_credentials()
             .raw()
             .query([
@@ -626,7 +626,7 @@ pub fn table() -> Vec<RouteDef> {
         route!(POST "/api/deeplink/exchange", Authenticated, S, "devices", "With Authorization: Token tr-... (a QR code's one-time token): answers {authorization: \"Token idvdt_...\", sessionId, expiresAt, workflowIds}, a token bound to the QR code's session until the same expiry. Works once: afterwards the tr- token is refused (401); of concurrent exchanges exactly one succeeds", devices::exchange)
             .returns::<api::devices::ExchangeView>(200)
             .mints_credentials()
-            .audit(Event::new("deeplink.exchanged", Target::None))
+            .audit(Event::new("deeplink.exchanged", Noted))
             .idempotent(),
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), L, "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export)

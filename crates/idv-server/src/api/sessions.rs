@@ -133,18 +133,63 @@ pub fn binary_schema(_: &mut super::Schemas) -> RefOr<Schema> {
 }
 
 /// The body of `PATCH /api/sessions/{id}` (a review). At least one of `status` and
-/// `legalHold`; nothing else.
-#[derive(Debug, Clone, PartialEq, ToSchema)]
-#[schema(rename_all = "camelCase")]
+/// `legalHold`; nothing else. Read by [`crate::ops::review`]'s own parser (its errors name the
+/// field), so its schema is written here: `status` one of the session statuses, no other field.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Review {
     /// 0, 1, 2, 3 (approved), 4, 1000 (rejected).
     pub status: Option<i64>,
     /// At most 2000 characters.
-    #[schema(max_length = 2000)]
     pub comment: Option<String>,
     /// True blocks deletion and retention (needs session_all_patch:write).
     pub legal_hold: Option<bool>,
 }
+
+impl utoipa::PartialSchema for Review {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
+        let nullable = |t: Type| SchemaType::from_iter([t, Type::Null]);
+        let statuses = idv_core::status::ALL
+            .iter()
+            .map(|s| Value::from(*s))
+            .chain([Value::Null]);
+        ObjectBuilder::new()
+            .description(Some(
+                "The body of `PATCH /api/sessions/{id}` (a review). At least one of `status` \
+                 and `legalHold`; nothing else.",
+            ))
+            .property(
+                "status",
+                ObjectBuilder::new()
+                    .schema_type(nullable(Type::Integer))
+                    .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Int64,
+                    )))
+                    .enum_values(Some(statuses))
+                    .description(Some("0, 1, 2, 3 (approved), 4, 1000 (rejected).")),
+            )
+            .property(
+                "comment",
+                ObjectBuilder::new()
+                    .schema_type(nullable(Type::String))
+                    .max_length(Some(2000))
+                    .description(Some("At most 2000 characters.")),
+            )
+            .property(
+                "legalHold",
+                ObjectBuilder::new()
+                    .schema_type(nullable(Type::Boolean))
+                    .description(Some(
+                        "True blocks deletion and retention (needs session_all_patch:write).",
+                    )),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build()
+            .into()
+    }
+}
+
+impl ToSchema for Review {}
 
 /// A column of a view or search: a built-in session field or a workflow property (a bare
 /// string is a property).

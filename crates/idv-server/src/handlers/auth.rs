@@ -81,9 +81,21 @@ async fn check_login(
     (issue(state, &user.id).await.map(Json), Some(user.id))
 }
 
+/// Rotates a token pair; the answer notes the user the refresh token belonged to (id and
+/// name) for the audit log, since the caller is not otherwise authenticated.
 pub async fn refresh(
     State(state): State<AppState>,
     JsonBody(input, _): JsonBody<RefreshInput>,
+) -> (Extension<Note>, ApiResult<Json<TokenPair>>) {
+    let mut note = Note::default();
+    let result = check_refresh(&state, input, &mut note).await;
+    (Extension(note), result)
+}
+
+async fn check_refresh(
+    state: &AppState,
+    input: RefreshInput,
+    note: &mut Note,
 ) -> ApiResult<Json<TokenPair>> {
     let t = state
         .store
@@ -91,6 +103,12 @@ pub async fn refresh(
         .await?
         .filter(|t| t.kind == TokenKind::Refresh)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown refresh token"))?;
+    let name = match state.store.user_get(&t.user_id).await? {
+        Some(u) => u.name,
+        None => t.user_id.clone(),
+    };
+    note.actor = Some((Some(t.user_id.clone()), name));
+    note.target = Some(t.user_id.clone());
     // Rotation: the old pair ends whatever happens next.
     state.store.token_delete_family(&t.family).await?;
     if t.expires_at <= state.clock.now_ms() {
@@ -99,7 +117,7 @@ pub async fn refresh(
             "the refresh token has expired; log in again",
         ));
     }
-    Ok(Json(issue(&state, &t.user_id).await?))
+    Ok(Json(issue(state, &t.user_id).await?))
 }
 
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {

@@ -6,11 +6,13 @@ use super::Caller;
 use crate::api::devices::{
     DeeplinkInput, DeeplinkView, EphemeralDevice, EphemeralInput, ExchangeView, QrCodeView,
 };
+use crate::audit::Note;
 use crate::body::{JsonBody, accepts_json, is_json_type};
 use crate::error::{ApiError, ApiResult};
 use crate::ops::devices;
 use crate::state::AppState;
 use axum::Json;
+use axum::extract::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
@@ -29,16 +31,29 @@ fn no_store<T>(value: T) -> NoStore<T> {
     ([(header::CACHE_CONTROL, "no-store")], Json(value))
 }
 
+/// The audit note of an answer that minted `t`: the token's id as the target, and the session
+/// it is bound to, if any.
+fn minted(t: &idv_store::DeviceToken) -> Extension<Note> {
+    Extension(Note {
+        target: Some(t.id.clone()),
+        details: t
+            .session_id
+            .as_ref()
+            .map(|s| serde_json::json!({"sessionId": s})),
+        ..Note::default()
+    })
+}
+
 pub async fn ephemeral(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(input, _): JsonBody<EphemeralInput>,
-) -> ApiResult<NoStore<EphemeralDevice>> {
+) -> ApiResult<(Extension<Note>, NoStore<EphemeralDevice>)> {
     let issued = devices::ephemeral(&state, &caller, input.ttl).await?;
-    Ok(no_store(EphemeralDevice::new(
-        &issued.token,
-        issued.authorization(),
-    )))
+    Ok((
+        minted(&issued.token),
+        no_store(EphemeralDevice::new(&issued.token, issued.authorization())),
+    ))
 }
 
 /// The query string as pairs, so `workflowId` may repeat.
@@ -67,17 +82,20 @@ pub async fn deeplink(
     caller: Caller,
     q: Pairs,
     JsonBody(input, _): JsonBody<DeeplinkInput>,
-) -> ApiResult<NoStore<DeeplinkView>> {
+) -> ApiResult<(Extension<Note>, NoStore<DeeplinkView>)> {
     let ids = workflow_ids(&pairs(q)?)?;
     let link = devices::deeplink(&state, &caller, ids, input, false).await?;
     let t = &link.issued.token;
-    Ok(no_store(DeeplinkView {
-        url: link.url,
-        created_at: iso(t.created_at),
-        expires_at: iso(t.expires_at),
-        workflow_ids: t.workflow_ids.clone(),
-        session_id: link.session.id,
-    }))
+    Ok((
+        minted(t),
+        no_store(DeeplinkView {
+            url: link.url,
+            created_at: iso(t.created_at),
+            expires_at: iso(t.expires_at),
+            workflow_ids: t.workflow_ids.clone(),
+            session_id: link.session.id,
+        }),
+    ))
 }
 
 /// True when `Accept` asks for a PNG (`image/png` or `image/*`) and names no JSON type.
@@ -140,8 +158,9 @@ pub async fn qrcode(
     let link = devices::deeplink(&state, &caller, ids, input, true).await?;
     let image = crate::qr_png::png(&link.url).map_err(|e| ApiError::new(ErrorCode::Internal, e))?;
     let t = &link.issued.token;
+    let note = minted(t);
     if png_wanted {
-        let mut resp = image.into_response();
+        let mut resp = (note, image).into_response();
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -153,33 +172,39 @@ pub async fn qrcode(
         }
         return Ok(resp);
     }
-    Ok(no_store(QrCodeView {
-        token: link.issued.text.clone(),
-        url: link.url,
-        session_id: link.session.id,
-        created_at: iso(t.created_at),
-        expires_at: iso(t.expires_at),
-        workflow_ids: t.workflow_ids.clone(),
-        qrcode: format!(
-            "data:image/png;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(&image)
-        ),
-    })
-    .into_response())
+    Ok((
+        note,
+        no_store(QrCodeView {
+            token: link.issued.text.clone(),
+            url: link.url,
+            session_id: link.session.id,
+            created_at: iso(t.created_at),
+            expires_at: iso(t.expires_at),
+            workflow_ids: t.workflow_ids.clone(),
+            qrcode: format!(
+                "data:image/png;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&image)
+            ),
+        }),
+    )
+        .into_response())
 }
 
 pub async fn exchange(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<NoStore<ExchangeView>> {
+) -> ApiResult<(Extension<Note>, NoStore<ExchangeView>)> {
     let issued = devices::exchange(&state, &caller).await?;
     let t = &issued.token;
-    Ok(no_store(ExchangeView {
-        authorization: issued.authorization(),
-        session_id: t.session_id.clone(),
-        expires_at: iso(t.expires_at),
-        workflow_ids: t.workflow_ids.clone(),
-    }))
+    Ok((
+        minted(t),
+        no_store(ExchangeView {
+            authorization: issued.authorization(),
+            session_id: t.session_id.clone(),
+            expires_at: iso(t.expires_at),
+            workflow_ids: t.workflow_ids.clone(),
+        }),
+    ))
 }
 
 #[cfg(test)]

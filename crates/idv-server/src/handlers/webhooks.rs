@@ -3,7 +3,7 @@
 
 use super::Caller;
 use crate::api::webhooks::{
-    RotateSecretInput, SigningKey, WebhookList, WebhookView, WebhookWithSecret,
+    RotateSecretInput, SigningKey, WebhookInput, WebhookList, WebhookView, WebhookWithSecret,
 };
 use crate::audit::Note;
 use crate::body::JsonBody;
@@ -14,14 +14,12 @@ use crate::webhooks::keys;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde_json::Value;
 
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body, _): JsonBody<Value>,
+    JsonBody(input, _): JsonBody<WebhookInput>,
 ) -> ApiResult<(StatusCode, Extension<Note>, Json<WebhookWithSecret>)> {
-    let input = webhooks::parse_input(body)?;
     let w = webhooks::create(&state, Some(&caller.id), input).await?;
     Ok((
         StatusCode::CREATED,
@@ -48,9 +46,8 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(body, _): JsonBody<Value>,
+    JsonBody(input, _): JsonBody<WebhookInput>,
 ) -> ApiResult<Json<WebhookView>> {
-    let input = webhooks::parse_input(body)?;
     Ok(Json(webhooks::view(
         &webhooks::update(&state, &id, input).await?,
     )))

@@ -53,22 +53,6 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, message)
 }
 
-/// Reads a request body into [`WebhookInput`]; a wrong field is a 400 naming it.
-pub(crate) fn parse_input(body: Value) -> ApiResult<WebhookInput> {
-    if !body.is_object() {
-        return Err(invalid("the body must be a JSON object"));
-    }
-    serde_path_to_error::deserialize(body).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            invalid(format!("webhook: {inner}"))
-        } else {
-            invalid(format!("webhook field `{path}`: {inner}"))
-        }
-    })
-}
-
 /// Event types: each one of [`events::ALL`] or `*`, no repeats, at least one.
 pub(crate) fn check_events(list: &[String]) -> ApiResult<Vec<String>> {
     if list.is_empty() {
@@ -428,13 +412,16 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_named() {
-        let e = parse_input(json!({"url": "https://x", "colour": "red"})).unwrap_err();
+        let e =
+            crate::body::from_value::<WebhookInput>(json!({"url": "https://x", "colour": "red"}))
+                .unwrap_err();
         assert!(e.0.message.contains("colour"), "{}", e.0.message);
-        let e = parse_input(json!({"events": "session.created"})).unwrap_err();
+        let e = crate::body::from_value::<WebhookInput>(json!({"events": "session.created"}))
+            .unwrap_err();
         assert!(e.0.message.contains("events"), "{}", e.0.message);
-        let i = parse_input(json!({"description": null})).unwrap();
+        let i = crate::body::from_value::<WebhookInput>(json!({"description": null})).unwrap();
         assert_eq!(i.description, Some(None));
-        let i = parse_input(json!({})).unwrap();
+        let i = crate::body::from_value::<WebhookInput>(json!({})).unwrap();
         assert_eq!(i.description, None);
     }
 

@@ -128,6 +128,47 @@ async fn every_kind_of_action(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 401);
 
+    // A refresh (the caller is known only by its refresh token) and a refresh token reused.
+    let login: Value = srv
+        .post("/api/auth/login")
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send_json()
+        .await;
+    for expected in [200, 401] {
+        let r = srv
+            .post("/api/auth/refresh")
+            .json(&json!({"refreshToken": login["refreshToken"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected);
+    }
+
+    // Device credentials: an ephemeral token, a deeplink, a QR code and its exchange; each
+    // entry names the token it minted and the session it is bound to.
+    let device: Value = srv
+        .admin(srv.post("/api/device/ephemeral"))
+        .json(&json!({"ttl": 600}))
+        .send_json()
+        .await;
+    let link: Value = srv
+        .admin(srv.post(&format!("/api/v1/deeplink?workflowId={KYC_ID}")))
+        .json(&json!({}))
+        .send_json()
+        .await;
+    let qr: Value = srv
+        .admin(srv.get(&format!("/api/deeplink/qrcode?workflowId={KYC_ID}")))
+        .send_json()
+        .await;
+    let exchanged: Value = srv
+        .post("/api/deeplink/exchange")
+        .header(
+            "authorization",
+            format!("Token {}", qr["token"].as_str().unwrap()),
+        )
+        .send_json()
+        .await;
+
     let entries = all_entries(&srv).await;
     let text = serde_json::to_string(&entries).unwrap();
     assert!(!text.contains("guessed-secret-42"), "a password in the log");
@@ -163,7 +204,11 @@ async fn every_kind_of_action(backend: Backend) {
     assert_eq!(find(&entries, "user.deleted", Some(&user_id)).len(), 1);
     assert_eq!(find(&entries, "role.created", Some("Observer")).len(), 1);
     let logins = find(&entries, "auth.login", None);
-    assert_eq!(logins.len(), 1);
+    assert_eq!(
+        logins.len(),
+        2,
+        "the first login and the one before the refresh"
+    );
     assert_eq!(logins[0]["actor"]["name"], "admin");
     assert_eq!(logins[0]["actor"]["kind"], "user");
     assert!(logins[0]["actor"]["id"].is_string());
@@ -172,6 +217,43 @@ async fn every_kind_of_action(backend: Backend) {
     assert_eq!(failed[0]["actor"]["name"], "mallory");
     assert_eq!(failed[0]["actor"]["kind"], "anonymous");
     assert_eq!(failed[0]["outcome"], 401);
+    let admin_id = logins[0]["actor"]["id"].as_str().unwrap();
+    let refreshed = find(&entries, "auth.refresh", Some(admin_id));
+    assert_eq!(refreshed.len(), 1, "{refreshed:?}");
+    assert_eq!(refreshed[0]["actor"]["kind"], "user");
+    assert_eq!(refreshed[0]["actor"]["id"], admin_id);
+    assert_eq!(refreshed[0]["actor"]["name"], "admin");
+    let reused = find(&entries, "auth.refresh_failed", None);
+    assert_eq!(reused.len(), 1, "{reused:?}");
+    assert_eq!(reused[0]["outcome"], 401);
+    assert_eq!(reused[0]["actor"]["kind"], "anonymous");
+    assert_eq!(
+        find(
+            &entries,
+            "device_token.created",
+            Some(device["id"].as_str().unwrap())
+        )
+        .len(),
+        1
+    );
+    for (action, session) in [
+        ("deeplink.created", &link["sessionId"]),
+        ("deeplink.qrcode_created", &qr["sessionId"]),
+        ("deeplink.exchanged", &exchanged["sessionId"]),
+    ] {
+        let found = find(&entries, action, None);
+        assert_eq!(found.len(), 1, "{action}: {found:?}");
+        assert!(
+            found[0]["target"].as_str().is_some_and(|t| t.len() >= 16),
+            "{action}: {found:?}"
+        );
+        assert_eq!(&found[0]["details"]["sessionId"], session, "{action}");
+    }
+    // The exchange mints a new token for the QR code's session: a target of its own.
+    assert_ne!(
+        find(&entries, "deeplink.exchanged", None)[0]["target"],
+        find(&entries, "deeplink.qrcode_created", None)[0]["target"]
+    );
     // Step submissions and session starts are not in the log.
     assert!(find(&entries, "session.created", None).is_empty());
 
