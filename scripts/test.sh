@@ -31,6 +31,26 @@ for tool in jq curl; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
 done
 
+# The browser tests (the hosted capture page): headless Chromium and its WebDriver from Debian's
+# packages, and axe-core (the accessibility check injected into each page) from the npm registry,
+# kept in a cache folder and installed once.
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+export IDV_CHROMEDRIVER="${IDV_CHROMEDRIVER:-/usr/bin/chromedriver}"
+axe_version=4.14.1
+npm_cache="${XDG_CACHE_HOME:-$HOME/.cache}/idv-test/npm"
+if [ ! -f "$npm_cache/node_modules/axe-core/axe.min.js" ] \
+  || ! grep -q "\"version\": \"$axe_version\"" "$npm_cache/node_modules/axe-core/package.json"; then
+  command -v npm >/dev/null 2>&1 || { "${as_root[@]}" apt-get update -qq; "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+  mkdir -p "$npm_cache"
+  npm install --prefix "$npm_cache" --no-audit --no-fund --silent "axe-core@$axe_version"
+fi
+export IDV_AXE_JS="${IDV_AXE_JS:-$npm_cache/node_modules/axe-core/axe.min.js}"
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 log=$(mktemp)
