@@ -11,6 +11,7 @@ mod support;
 mod assets;
 mod audit;
 mod auth;
+mod browser;
 mod contract;
 mod deletion;
 mod devices;
