@@ -38,6 +38,8 @@ document.getElementById('go').addEventListener('click', () => {
   const out = document.getElementById('out');
   out.textContent = 'Hello, ' + document.getElementById('name').value + '!';
   out.dataset.state = 'greeted';
+  console.info('greeted');
+  console.error('greeting logged as an error');
   setTimeout(() => {
     const late = document.createElement('p');
     late.id = 'late';
@@ -86,6 +88,21 @@ async fn types_clicks_reads_and_takes_phone_sized_screenshots() {
         out.attribute("data-state").await.as_deref(),
         Some("greeted")
     );
+
+    // The console: what the page logged, errors apart.
+    let log = browser.console_log().await;
+    assert!(
+        log.iter()
+            .any(|e| e["level"] == "INFO" && e["message"].as_str().unwrap().contains("greeted")),
+        "{log:?}"
+    );
+    browser
+        .execute("console.error('again'); return null;", vec![])
+        .await;
+    let errors = browser.console_errors().await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("again"), "{errors:?}");
+    assert!(browser.console_errors().await.is_empty());
 
     // Polling: the element the click adds after 300 ms; a missing one is None, not a failure.
     assert!(browser.try_find("#nothing-here").await.is_none());

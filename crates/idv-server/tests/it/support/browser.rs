@@ -141,6 +141,70 @@ fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
+/// This test's screenshot folder, emptied of an earlier run's files; a second browser in the same
+/// test (same name) gets `<name>-2`, and so on, so that neither removes the other's.
+fn claim_screens_dir(name: &str) -> PathBuf {
+    static CLAIMED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut folder = name.to_string();
+    let mut n = 1;
+    while claimed.contains(&folder) {
+        n += 1;
+        folder = format!("{name}-{n}");
+    }
+    claimed.push(folder.clone());
+    let dir = test_output_dir().join("screens").join(folder);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Starts chromedriver on a free port and waits until it answers; a port taken between choosing
+/// and binding it (by a parallel test) is retried with another.
+async fn spawn_driver(path: &Path, http: &reqwest::Client) -> (Child, u16) {
+    let mut attempt = 0;
+    'attempts: loop {
+        attempt += 1;
+        let port = free_port();
+        let mut driver = Command::new(path)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = http
+                .get(format!("http://127.0.0.1:{port}/status"))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status().is_success());
+            if ready.is_some() {
+                return (driver, port);
+            }
+            if let Ok(Some(status)) = driver.try_wait() {
+                assert!(
+                    attempt < 3,
+                    "{} ended at start three times (last: {status})",
+                    path.display()
+                );
+                continue 'attempts;
+            }
+            if Instant::now() >= deadline {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!(
+                    "{} did not answer on port {port} within 20 s",
+                    path.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
 /// A file-system-safe folder name for a test (`browser::clicks` → `browser-clicks`).
 fn folder_name(name: &str) -> String {
     name.replace("::", "-")
@@ -172,26 +236,13 @@ impl Browser {
                 .unwrap_or("unnamed")
                 .to_string()
         });
-        let screens = test_output_dir()
-            .join("screens")
-            .join(folder_name(&test_name));
-        // Screenshots of an earlier run of the same test would mix with this run's.
-        let _ = std::fs::remove_dir_all(&screens);
-
-        let port = free_port();
-        let driver = Command::new(&driver_path)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", driver_path.display()));
+        let screens = claim_screens_dir(&folder_name(&test_name));
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
+        let (driver, port) = spawn_driver(&driver_path, &http).await;
         let mut browser = Browser {
             http,
             driver,
@@ -203,28 +254,6 @@ impl Browser {
             shots: AtomicUsize::new(0),
         };
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ready = browser
-                .http
-                .get(format!("{base}/status"))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success());
-            if ready.is_some() {
-                break;
-            }
-            if let Ok(Some(status)) = browser.driver.try_wait() {
-                panic!("{} ended at start: {status}", driver_path.display());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not answer on port {port} within 20 s",
-                driver_path.display()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
 
         let mut args = vec![
             "--headless=new".to_string(),
@@ -273,6 +302,7 @@ impl Browser {
                 "alwaysMatch": {
                     "browserName": "chrome",
                     "goog:chromeOptions": chrome_options,
+                    "goog:loggingPrefs": {"browser": "ALL"},
                     "timeouts": {"script": 30_000, "pageLoad": 30_000, "implicit": 0},
                 }
             }
@@ -514,6 +544,24 @@ impl Browser {
         )
         .await
         .unwrap_or_else(|e| panic!("async script failed: {e}\n{script}"))
+    }
+
+    /// The browser console's entries (`console.*` calls, uncaught errors, failed loads) since the
+    /// last call: objects with `level` (`SEVERE` for errors, `WARNING`, `INFO`, ...), `message`,
+    /// `source` and `timestamp`.
+    pub async fn console_log(&self) -> Vec<Value> {
+        let entries = self.post("/se/log", json!({"type": "browser"})).await;
+        entries.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The console's errors since the last read of the console (their messages).
+    pub async fn console_errors(&self) -> Vec<String> {
+        self.console_log()
+            .await
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// Takes a screenshot of the viewport and writes it to
