@@ -115,7 +115,10 @@ const DEVICE_SECRET_LEN: usize = 40;
 pub(crate) const ONE_TIME_PREFIX: &str = "tr-";
 const ONE_TIME_SECRET_LEN: usize = 29;
 /// What a device token may do: start sessions, submit to them and read them, its own only.
-pub(crate) const DEVICE_PERMISSIONS: &[&str] = &["session:read", "session:write"];
+/// A device token's permissions: its own sessions, and the Document Reader (through the
+/// `/drapi` gateway) for a workflow's DOC_READER step, as Regula's SDKs use it.
+pub(crate) const DEVICE_PERMISSIONS: &[&str] =
+    &["session:read", "session:write", "docreader:write"];
 const REFRESH_PREFIX: &str = "idvrt_";
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(30);
 const BASIC_CACHE_MAX: usize = 10_000;

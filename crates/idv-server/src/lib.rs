@@ -24,6 +24,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
+pub(crate) mod web;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;

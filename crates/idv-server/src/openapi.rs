@@ -41,7 +41,7 @@ pub fn document(base_url: &str) -> Value {
     api::schema::<api::common::ErrorBody>(&mut schemas);
     // The details of 410 session_deleted.
     api::schema::<api::sessions::Tombstone>(&mut schemas);
-    for def in table() {
+    for def in table().into_iter().filter(|d| !d.page) {
         let contract = &def.contract;
         let mut op = Map::new();
         op.insert("summary".into(), json!(def.summary));

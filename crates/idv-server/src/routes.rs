@@ -138,6 +138,9 @@ pub struct RouteDef {
     pub relays: bool,
     /// The types of its request and success bodies, for the OpenAPI document ([`crate::api`]).
     pub contract: Contract,
+    /// A page or a page's asset for a browser (HTML, CSS, JS), not part of the API: left out
+    /// of the OpenAPI document.
+    pub page: bool,
     make: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
@@ -222,6 +225,13 @@ impl RouteDef {
 
     fn infallible(mut self) -> Self {
         self.infallible = true;
+        self
+    }
+
+    /// A page (or its asset) for a browser: HTML, CSS or JS, not in the OpenAPI document.
+    fn page(mut self) -> Self {
+        self.json = false;
+        self.page = true;
         self
     }
 
@@ -362,6 +372,7 @@ macro_rules! route {
             contract: Contract::new(),
             infallible: false,
             relays: false,
+            page: false,
             make: |f| on(f, $handler),
         }
     };
@@ -493,6 +504,23 @@ pub fn table() -> Vec<RouteDef> {
             .returns::<api::sessions::Session>(200)
             .audit(Event::new("session.read", Param("id")))
             .answers(&[SESSION_NOT_FOUND, SESSION_DELETED]),
+        route!(GET "/api/sessions/{id}/step", AnyOf(SESSION_READ), L, "sessions", "Where the session stands, for a client that opens or resumes it: {sessionId, workflowId, status, ended, expired, expiresAt, locale, locales, completed, step}; step is the step it waits in (its final step once ended) as a step submission answers it, its client descriptor rendered for ?locale= (one of the workflow's translations) or the session's locale, with the JSON Schema of the data it takes. A passed lifetime is applied first", sessions::current)
+            .returns::<api::sessions::CurrentStep>(200)
+            .audit(Event::new("session.step_read", Param("id")))
+            .query([optional("locale", Text, "Render the texts in this one of the workflow's translations (default: the session's locale)")])
+            .answers(&[SESSION_NOT_FOUND, SESSION_DELETED, (400, "`locale` is not one of the workflow's translations (code invalid_request)")]),
+        route!(GET "/api/sessions/{id}/handoff", AnyOf(SESSION_READ), L, "sessions", "A QR code (image/png) of the capture page's link to this session with the caller's own device token, so a person on a computer continues on a phone. Only device tokens may ask (403 forbidden for API keys and users)", sessions::handoff)
+            .returns_as(200, Answer::Media("image/png"))
+            .raw()
+            .audit(Event::new("session.handed_off", Param("id")))
+            .answers(&[SESSION_NOT_FOUND, SESSION_DELETED, (403, "The caller is not a device token (code forbidden)")]),
+        // The person's page (`web::capture`): the page itself and its files.
+        route!(GET "/mobile", Public, L, "capture", "The capture page (the link of POST /api/v1/deeplink and of the QR code)", crate::web::capture::page)
+            .page().infallible(),
+        route!(GET "/capture", Public, L, "capture", "The capture page, Regula's older entry (?url=<a /mobile link>)", crate::web::capture::page)
+            .page().infallible(),
+        route!(GET "/static/capture/{*file}", Public, EXEMPT, "capture", "The capture page's CSS and JS, with ETags", crate::web::capture::asset)
+            .page().infallible(),
         route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), M, "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body; all parts or none, at most services.api.maxUploadParts parts and services.api.maxBodySize in all)", sessions::step)
             .takes_as("application/json", api::any).takes_as("multipart/form-data", api::sessions::multipart_schema).takes_as("application/octet-stream", api::sessions::binary_schema).returns::<api::sessions::StepAnswer>(200)
             .example(r#"{"continue": true}"#)

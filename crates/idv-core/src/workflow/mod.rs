@@ -218,6 +218,14 @@ impl Workflow {
         validate::build(def, None)
     }
 
+    /// The JSON Schema of the data a step takes (its file's `jsonSchema`), as written.
+    pub fn step_schema(&self, step: &Step) -> Option<&Value> {
+        step.file_id
+            .as_deref()
+            .and_then(|id| self.file(id))
+            .and_then(|f| f.schema.as_deref())
+    }
+
     /// Validates `data` against the JSON Schema of the step's file, if it has one.
     pub fn validate_step_data(&self, step: &Step, data: &Value) -> Result<(), Vec<Violation>> {
         let Some(validator) = step

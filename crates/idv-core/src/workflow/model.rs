@@ -362,6 +362,8 @@ pub struct FileSpec {
     pub kind: String,
     pub content_type: Option<String>,
     pub(crate) json_schema: Option<Arc<jsonschema::Validator>>,
+    /// The JSON Schema as written, for clients that build a form from it.
+    pub schema: Option<Arc<Value>>,
 }
 
 /// Maps results to the standard blocks (DOCUMENT, LIVENESS, FACE_MATCH); `raw` keeps `options`,

@@ -95,6 +95,47 @@ pub struct StepView {
     /// The step's client descriptor, rendered for the session's locale.
     #[schema(value_type = Option<Object>)]
     pub client: Option<Value>,
+    /// The JSON Schema of the data the step takes (its file's `jsonSchema`), when it has one:
+    /// a client builds and checks its form from it; the server checks it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub schema: Option<Value>,
+}
+
+/// One of a workflow's translations.
+#[derive(Serialize, ToSchema)]
+pub struct LocaleOption {
+    pub code: String,
+    /// The language's name as the workflow gives it.
+    pub value: String,
+}
+
+/// `GET /api/sessions/{id}/step`: where a session stands, for a client that opens or resumes
+/// it: the step it waits in (the final step once ended) with its client descriptor.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentStep {
+    pub session_id: String,
+    pub workflow_id: String,
+    /// 0 not completed, 1 not verified, 2 verified, 3 approved, 4 pending, 1000 rejected.
+    pub status: i64,
+    /// True once the session reached a final step (or its lifetime ended).
+    pub ended: bool,
+    /// True when it ended because its lifetime passed.
+    pub expired: bool,
+    pub expires_at: Option<String>,
+    /// The locale the descriptor is rendered in.
+    pub locale: String,
+    /// The workflow's translations, to switch among.
+    pub locales: Vec<LocaleOption>,
+    /// How many steps the session has completed.
+    pub completed: usize,
+    pub step: Option<StepView>,
+    /// The workflow's named layouts (`client.layout`), which descriptors refer to by name
+    /// (`header.layout: [close_header]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub layout: Option<Value>,
 }
 
 /// The answer of a file upload to a step: the files stored.

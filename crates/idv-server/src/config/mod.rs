@@ -17,6 +17,7 @@
 //! - `services.scheduler` and [`Period`]: [`scheduler`]; cron expressions: [`cron`].
 //! - `services.audit`: [`audit`].
 //! - `services.webhooks`: [`webhooks`].
+//! - `capture` (the person's page): [`capture`].
 //! - `fernetKey`, `secrets`: [`secrets`].
 //! - Reading the file and the environment, and the checks across keys: [`load`](mod@load).
 //!
@@ -29,6 +30,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod capture;
 pub mod cron;
 pub mod load;
 pub mod outbound;
@@ -72,6 +74,8 @@ pub struct Config {
     pub fernet_key: Option<secrets::SecretText>,
     /// `secrets.previousKeys`: former keys, for reading only.
     pub secrets: secrets::SecretsConfig,
+    /// `capture`: the hosted capture page.
+    pub capture: capture::Capture,
 }
 
 impl Config {

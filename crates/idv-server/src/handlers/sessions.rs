@@ -110,6 +110,44 @@ pub struct StepQuery {
     name: Option<String>,
 }
 
+/// The query of `GET /api/sessions/{id}/step`.
+#[derive(serde::Deserialize)]
+pub struct CurrentQuery {
+    locale: Option<String>,
+}
+
+pub async fn current(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<CurrentQuery>,
+) -> ApiResult<Json<crate::api::sessions::CurrentStep>> {
+    Ok(Json(
+        sessions::current(&state, &caller, &id, q.locale.as_deref()).await?,
+    ))
+}
+
+pub async fn handoff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let png = sessions::handoff(&state, &caller, &id, auth).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
 pub async fn step(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,7 +14,9 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 pub use crate::api::sessions::StartSession as StartInput;
-use crate::api::sessions::{Session, SessionFile, StepView, WorkflowRef};
+use crate::api::sessions::{
+    CurrentStep, LocaleOption, Session, SessionFile, StepView, WorkflowRef,
+};
 
 fn valid_locale(l: &str) -> bool {
     let mut parts = l.split(['-', '_']);
@@ -271,7 +273,18 @@ pub(crate) async fn step_view(
     s: &SessionRecord,
     step: &Step,
 ) -> ApiResult<StepView> {
-    let strings = crate::flow::locale_strings(state, wf, &s.locale).await?;
+    step_view_in(state, wf, s, step, &s.locale).await
+}
+
+/// [`step_view`] with the texts in `locale`.
+async fn step_view_in(
+    state: &AppState,
+    wf: &Workflow,
+    s: &SessionRecord,
+    step: &Step,
+    locale: &str,
+) -> ApiResult<StepView> {
+    let strings = crate::flow::locale_strings(state, wf, locale).await?;
     let config = crate::flow::template_config(state);
     let session =
         json!({"id": s.id, "locale": s.locale, "status": s.status, "metadata": s.metadata});
@@ -289,6 +302,86 @@ pub(crate) async fn step_view(
         kind: step.kind.as_str(),
         is_final: step.is_final,
         client,
+        schema: wf.step_schema(step).cloned(),
+    })
+}
+
+/// The workflow's translations (`locales: [{code, value}]`).
+fn locale_options(wf: &Workflow) -> Vec<LocaleOption> {
+    wf.definition()
+        .get("locales")
+        .and_then(Value::as_array)
+        .map(|all| {
+            all.iter()
+                .filter_map(|l| {
+                    Some(LocaleOption {
+                        code: l.get("code")?.as_str()?.to_owned(),
+                        value: l
+                            .get("value")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Handles `GET /api/sessions/{id}/step[?locale=]`: the step the session waits in (its final
+/// step once ended), rendered for `locale` (one of the workflow's translations) or the
+/// session's own. A passed lifetime is applied first, as a submission would.
+pub async fn current(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    locale: Option<&str>,
+) -> ApiResult<CurrentStep> {
+    let s = get_for(state, by, id, Op::Read).await?;
+    let s = if !s.ended && s.expires_at.is_some_and(|t| t <= state.clock.now_ms()) {
+        crate::flow::expire(state, id).await?.unwrap_or(s)
+    } else {
+        s
+    };
+    let wf = state
+        .workflows
+        .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
+        .await?;
+    let locales = locale_options(&wf);
+    let locale = match locale {
+        None => s.locale.clone(),
+        Some(l) if locales.iter().any(|o| o.code == l) || l == s.locale => l.to_owned(),
+        Some(l) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "`locale` is `{l}`; this workflow is translated into {}",
+                    locales
+                        .iter()
+                        .map(|o| o.code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    };
+    let step = match s.current_step.as_deref().and_then(|c| wf.step(c)) {
+        Some(step) => Some(step_view_in(state, &wf, &s, step, &locale).await?),
+        None => None,
+    };
+    let now = state.clock.now_ms();
+    Ok(CurrentStep {
+        session_id: s.id.clone(),
+        workflow_id: s.workflow_id.clone(),
+        status: s.status,
+        ended: s.ended,
+        expired: s.ended && s.expires_at.is_some_and(|t| t <= now),
+        expires_at: s.expires_at.map(idv_core::time::iso),
+        locale,
+        locales,
+        completed: s.steps.as_array().map_or(0, Vec::len),
+        step,
+        layout: wf.definition().pointer("/client/layout").cloned(),
     })
 }
 
@@ -461,4 +554,28 @@ mod tests {
         assert!(!valid_locale("en-"));
         assert!(!valid_locale("<script>"));
     }
+}
+
+/// Handles `GET /api/sessions/{id}/handoff`: a QR code (PNG) of the capture page's link to this
+/// session with the caller's own device token, so a person on a computer continues on a phone.
+/// Only a device token may ask (an API key or a password must never go into a QR code).
+pub async fn handoff(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    authorization: &str,
+) -> ApiResult<Vec<u8>> {
+    if !matches!(by.kind, crate::auth::PrincipalKind::Device { .. }) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only a device token (from a deeplink, a QR code, a start link or an ephemeral device) can be handed to another device",
+        ));
+    }
+    let s = get_for(state, by, id, Op::Read).await?;
+    let token = authorization
+        .strip_prefix("Token ")
+        .unwrap_or(authorization)
+        .trim();
+    let url = crate::ops::devices::mobile_url(state, token, &s.id);
+    crate::qr_png::png(&url).map_err(|e| ApiError::new(ErrorCode::Internal, e))
 }

@@ -71,6 +71,7 @@ impl Checker<'_> {
             kind,
             content_type,
             json_schema,
+            schema: schema.map(Arc::new),
         })
     }
 

@@ -1,0 +1,48 @@
+//! Pages for people, beside the JSON API: the hosted capture page ([`capture`]) where the person
+//! being verified goes through a workflow. Its routes are rows of the route table like every
+//! other (marked `.page()`, so the OpenAPI document leaves them out); its HTML, CSS and JS are
+//! files under `web/capture/assets/`, compiled into the binary.
+
+pub(crate) mod capture;
+
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Response;
+
+/// The security headers of a page: a strict Content-Security-Policy (scripts, styles and
+/// connections to this origin only, no inline script), `frame-ancestors` from
+/// `capture.frameAncestors`, no Referer ever (the address may carry a token), the camera
+/// allowed here and nothing else.
+pub(crate) fn page_headers(resp: &mut Response, frame_ancestors: &[String]) {
+    let ancestors = if frame_ancestors.is_empty() {
+        "'none'".to_string()
+    } else {
+        frame_ancestors.join(" ")
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         connect-src 'self'; media-src 'self' blob:; font-src 'self'; manifest-src 'self'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+    );
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static(
+            "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+}
