@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use idv_core::ErrorCode;
+use idv_store::TokenFamilyId;
 use idv_store::{AuthToken, TokenKind};
 
 async fn issue(state: &AppState, user_id: &str) -> ApiResult<TokenPair> {
@@ -92,7 +93,10 @@ pub async fn refresh(
         .filter(|t| t.kind == TokenKind::Refresh)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown refresh token"))?;
     // Rotation: the old pair ends whatever happens next.
-    state.store.token_delete_family(&t.family).await?;
+    state
+        .store
+        .token_delete_family(TokenFamilyId::new(&t.family))
+        .await?;
     if t.expires_at <= state.clock.now_ms() {
         return Err(ApiError::new(
             ErrorCode::ExpiredCredentials,
@@ -105,7 +109,10 @@ pub async fn refresh(
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     match &caller.token_family {
         Some(f) => {
-            state.store.token_delete_family(f).await?;
+            state
+                .store
+                .token_delete_family(TokenFamilyId::new(f))
+                .await?;
             Ok(StatusCode::NO_CONTENT)
         }
         None => Err(ApiError::new(
