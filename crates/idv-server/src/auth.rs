@@ -15,6 +15,7 @@ use hmac::{Hmac, Mac};
 use idv_core::ErrorCode;
 use idv_core::permission::{Op, Permission, PermissionSet, builtin_role};
 use idv_store::{ApiKey, DeviceTokenKind, Store, TokenKind};
+use idv_store::{ApiKeyId, UserId};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -362,14 +363,18 @@ impl Auth {
         let (secret_hash, principal, expires_at, revoked) = match cached {
             Some(hit) => hit,
             None => {
-                let key = self.store.apikey_get(id).await?.ok_or_else(invalid)?;
+                let key = self
+                    .store
+                    .apikey_get(ApiKeyId::new(id))
+                    .await?
+                    .ok_or_else(invalid)?;
                 if key.revoked_at.is_none()
                     && key.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY_MS)
                 {
                     let store = self.store.clone();
                     let id = key.id.clone();
                     tokio::spawn(async move {
-                        let _ = store.apikey_touch(&id, now).await;
+                        let _ = store.apikey_touch(ApiKeyId::new(&id), now).await;
                     });
                 }
                 let entry = CachedKey {
@@ -441,7 +446,7 @@ impl Auth {
         }
         let user = self
             .store
-            .user_get(&t.user_id)
+            .user_get(UserId::new(&t.user_id))
             .await?
             .filter(|u| u.active)
             .ok_or_else(|| {

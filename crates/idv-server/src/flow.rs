@@ -13,6 +13,7 @@ use idv_core::workflow::engine::{
     ActionOutcome, ActionResponse, CallError, Effects, Engine, NewFile, Run, TemplateScope,
 };
 use idv_core::workflow::{RenderedRequest, Workflow};
+use idv_store::{FileId, JobId, SessionId};
 use idv_store::{FileRecord, JobRecord, SessionRecord};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -102,7 +103,7 @@ pub async fn file_bytes(state: &AppState, f: &FileRecord) -> ApiResult<bytes::By
     if f.object_key == idv_store::INLINE_KEY {
         let b = state
             .store
-            .file_content(&f.session_id, &f.id)
+            .file_content(SessionId::new(&f.session_id), FileId::new(&f.id))
             .await?
             .ok_or_else(|| {
                 ApiError::new(ErrorCode::FileNotFound, format!("no file with id {}", f.id))
@@ -184,7 +185,7 @@ impl Effects for ServerEffects {
             None => self
                 .state
                 .store
-                .file_get(&self.session_id, file_id)
+                .file_get(SessionId::new(&self.session_id), FileId::new(file_id))
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("the session has no file {file_id}"))?,
@@ -429,7 +430,7 @@ pub async fn submit(
         // Keep the submitted data (file 0); redo the rest on a fresh read.
         fx.discard_files_from(1).await;
         fx.jobs.clear();
-        match state.store.session_get(&s.id).await? {
+        match state.store.session_get(SessionId::new(&s.id)).await? {
             Some(fresh) if !fresh.ended && fresh.current_step.as_deref() == Some(step_id) => {
                 current = fresh;
             }
@@ -457,7 +458,13 @@ async fn write_run(
     let events = crate::events::changed(prev, &next, now, expired);
     if !state
         .store
-        .session_advance(&next, &fx.files, &fx.jobs, done_job, &events)
+        .session_advance(
+            &next,
+            &fx.files,
+            &fx.jobs,
+            done_job.map(JobId::new),
+            &events,
+        )
         .await?
     {
         return Ok(None);
@@ -497,7 +504,7 @@ async fn commit(
 /// Returns the session as it is afterwards (`None` when it does not exist).
 pub async fn expire(state: &AppState, id: &str) -> ApiResult<Option<SessionRecord>> {
     for _ in 0..5 {
-        let Some(s) = state.store.session_get(id).await? else {
+        let Some(s) = state.store.session_get(SessionId::new(id)).await? else {
             return Ok(None);
         };
         let now = state.clock.now_ms();
@@ -567,11 +574,19 @@ pub async fn start(
 /// the session (again on a fresh read if a concurrent write wins), committed together with the
 /// job's deletion. A retryable failure with tries left puts the job back with a backoff.
 pub async fn run_job(state: &AppState, job: JobRecord) -> ApiResult<()> {
-    let Some(s) = state.store.session_get(&job.session_id).await? else {
+    let Some(s) = state
+        .store
+        .session_get(SessionId::new(&job.session_id))
+        .await?
+    else {
         // The session is gone; nothing can use the result.
         state
             .store
-            .job_release(&job.id, i64::MAX / 2, Some("the session no longer exists"))
+            .job_release(
+                JobId::new(&job.id),
+                i64::MAX / 2,
+                Some("the session no longer exists"),
+            )
             .await?;
         return Ok(());
     };
@@ -600,7 +615,11 @@ pub async fn run_job(state: &AppState, job: JobRecord) -> ApiResult<()> {
                 .max(i64::try_from(policy.delay.as_millis()).unwrap_or(1_000));
             state
                 .store
-                .job_release(&job.id, state.clock.now_ms() + backoff, Some(&f.message))
+                .job_release(
+                    JobId::new(&job.id),
+                    state.clock.now_ms() + backoff,
+                    Some(&f.message),
+                )
                 .await?;
             return Ok(());
         }
@@ -641,7 +660,11 @@ async fn merge_job(
         }
         // Lost a race: keep the action's own files, redo the merge on a fresh read.
         fx.discard_files_from(performed).await;
-        match state.store.session_get(&job.session_id).await? {
+        match state
+            .store
+            .session_get(SessionId::new(&job.session_id))
+            .await?
+        {
             Some(fresh) => s = fresh,
             None => break,
         }
@@ -650,7 +673,7 @@ async fn merge_job(
     state
         .store
         .job_release(
-            &job.id,
+            JobId::new(&job.id),
             state.clock.now_ms() + 1_000,
             Some("session kept changing"),
         )
@@ -687,11 +710,11 @@ pub(crate) async fn run_workers(state: AppState, shutdown: tokio_util::sync::Can
                         r = run_job(&st, job) => {
                             if let Err(e) = r {
                                 tracing::warn!(job = %id, "job failed: {}", e.0.message);
-                                let _ = st.store.job_release(&id, st.clock.now_ms() + 5_000, Some(&e.0.message)).await;
+                                let _ = st.store.job_release(JobId::new(&id), st.clock.now_ms() + 5_000, Some(&e.0.message)).await;
                             }
                         }
                         _ = stop.cancelled() => {
-                            let _ = st.store.job_release(&id, st.clock.now_ms(), Some("interrupted by shutdown")).await;
+                            let _ = st.store.job_release(JobId::new(&id), st.clock.now_ms(), Some("interrupted by shutdown")).await;
                         }
                     }
                 });

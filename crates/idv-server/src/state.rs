@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use idv_core::ErrorCode;
 use idv_core::workflow::Workflow;
 use idv_store::Store;
+use idv_store::WorkflowId;
 use idv_store::blobs::Blobs;
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -146,7 +147,7 @@ impl WorkflowCache {
             return Ok(w);
         }
         let record = store
-            .workflow_get_revision(id, revision)
+            .workflow_get_revision(WorkflowId::new(id), revision)
             .await?
             .ok_or_else(|| {
                 ApiError::new(
@@ -171,12 +172,15 @@ impl WorkflowCache {
         {
             return Ok((rev, w));
         }
-        let record = store.workflow_get(id).await?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::WorkflowNotFound,
-                format!("no workflow with id {id}"),
-            )
-        })?;
+        let record = store
+            .workflow_get(WorkflowId::new(id))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::WorkflowNotFound,
+                    format!("no workflow with id {id}"),
+                )
+            })?;
         self.current.write().expect("workflow cache").insert(
             record.id.clone(),
             (record.revision, std::time::Instant::now()),

@@ -2,6 +2,7 @@
 
 use super::{assert_conflict, hex_id};
 use idv_store::{AuthToken, Role, Store, TokenKind, User};
+use idv_store::{TokenFamilyId, UserId};
 
 /// `setting_get_or_insert` keeps the first value per key; keys are independent.
 /// Tables: settings (keys starting `conformance.`).
@@ -141,11 +142,11 @@ pub async fn check_users(store: &dyn Store) {
     }
 
     assert_eq!(
-        store.user_get(&alice.id).await.expect("get"),
+        store.user_get(UserId::new(&alice.id)).await.expect("get"),
         Some(alice.clone())
     );
     assert_eq!(
-        store.user_get(&bob.id).await.expect("get"),
+        store.user_get(UserId::new(&bob.id)).await.expect("get"),
         Some(bob.clone()),
         "None/empty fields"
     );
@@ -158,7 +159,10 @@ pub async fn check_users(store: &dyn Store) {
         Some(bob.clone())
     );
     assert_eq!(
-        store.user_get(&hex_id(0x99)).await.expect("get unknown"),
+        store
+            .user_get(UserId::new(&hex_id(0x99)))
+            .await
+            .expect("get unknown"),
         None
     );
     assert_eq!(
@@ -203,7 +207,7 @@ pub async fn check_users(store: &dyn Store) {
         ..change.clone()
     };
     assert_eq!(
-        store.user_get(&alice.id).await.expect("get"),
+        store.user_get(UserId::new(&alice.id)).await.expect("get"),
         Some(updated.clone())
     );
     assert_eq!(
@@ -212,7 +216,7 @@ pub async fn check_users(store: &dyn Store) {
         "names stay"
     );
     assert_eq!(
-        store.user_get(&zoe.id).await.expect("get"),
+        store.user_get(UserId::new(&zoe.id)).await.expect("get"),
         Some(zoe.clone()),
         "others stay"
     );
@@ -222,7 +226,7 @@ pub async fn check_users(store: &dyn Store) {
         "no such user"
     );
     assert_eq!(
-        store.user_get(&ghost.id).await.expect("get"),
+        store.user_get(UserId::new(&ghost.id)).await.expect("get"),
         None,
         "update never inserts"
     );
@@ -252,7 +256,10 @@ pub async fn check_users(store: &dyn Store) {
         store.token_create(t).await.expect("create token");
     }
     assert!(
-        store.user_delete(&alice.id).await.expect("delete"),
+        store
+            .user_delete(UserId::new(&alice.id))
+            .await
+            .expect("delete"),
         "delete finds the user"
     );
     for t in &mine {
@@ -266,10 +273,16 @@ pub async fn check_users(store: &dyn Store) {
         store.token_get(&theirs.hash).await.expect("get"),
         Some(theirs.clone())
     );
-    assert_eq!(store.user_get(&alice.id).await.expect("get"), None);
+    assert_eq!(
+        store.user_get(UserId::new(&alice.id)).await.expect("get"),
+        None
+    );
     assert_eq!(store.user_by_name("alice").await.expect("by name"), None);
     assert!(
-        !store.user_delete(&alice.id).await.expect("delete again"),
+        !store
+            .user_delete(UserId::new(&alice.id))
+            .await
+            .expect("delete again"),
         "already gone"
     );
     assert_eq!(store.user_count().await.expect("count"), 2);
@@ -286,7 +299,7 @@ pub async fn check_users(store: &dyn Store) {
     assert_eq!(store.user_count().await.expect("count"), 3);
 
     store
-        .token_delete_family("fam-zoe")
+        .token_delete_family(TokenFamilyId::new("fam-zoe"))
         .await
         .expect("clean up tokens");
     assert_eq!(store.token_get(&theirs.hash).await.expect("get"), None);

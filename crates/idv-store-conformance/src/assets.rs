@@ -1,6 +1,7 @@
 //! Workflow assets: insert, replace (keeping `created_at`, answering the replaced row), list by
 //! id in byte order, delete, and racing writers of one new id.
 
+use idv_store::AssetId;
 use idv_store::{AssetRecord, Store};
 
 fn asset(id: &str, n: i64) -> AssetRecord {
@@ -17,9 +18,18 @@ fn asset(id: &str, n: i64) -> AssetRecord {
 
 /// Expects no assets.
 pub async fn check_assets(store: &dyn Store) {
-    assert_eq!(store.asset_get("logo").await.expect("get"), None);
+    assert_eq!(
+        store.asset_get(AssetId::new("logo")).await.expect("get"),
+        None
+    );
     assert!(store.asset_list().await.expect("list").is_empty());
-    assert_eq!(store.asset_delete("logo").await.expect("delete"), None);
+    assert_eq!(
+        store
+            .asset_delete(AssetId::new("logo"))
+            .await
+            .expect("delete"),
+        None
+    );
 
     let first = asset("logo", 1);
     assert_eq!(
@@ -28,7 +38,7 @@ pub async fn check_assets(store: &dyn Store) {
         "a new asset replaces nothing"
     );
     assert_eq!(
-        store.asset_get("logo").await.expect("get"),
+        store.asset_get(AssetId::new("logo")).await.expect("get"),
         Some(first.clone())
     );
 
@@ -38,7 +48,11 @@ pub async fn check_assets(store: &dyn Store) {
         Some(first.clone()),
         "a replace answers the row it replaced"
     );
-    let stored = store.asset_get("logo").await.expect("get").expect("stored");
+    let stored = store
+        .asset_get(AssetId::new("logo"))
+        .await
+        .expect("get")
+        .expect("stored");
     assert_eq!(
         stored,
         AssetRecord {
@@ -65,17 +79,32 @@ pub async fn check_assets(store: &dyn Store) {
     );
 
     assert_eq!(
-        store.asset_delete("logo").await.expect("delete"),
+        store
+            .asset_delete(AssetId::new("logo"))
+            .await
+            .expect("delete"),
         Some(stored),
         "a delete answers the deleted row"
     );
-    assert_eq!(store.asset_get("logo").await.expect("get"), None);
     assert_eq!(
-        store.asset_delete("logo").await.expect("delete again"),
+        store.asset_get(AssetId::new("logo")).await.expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .asset_delete(AssetId::new("logo"))
+            .await
+            .expect("delete again"),
         None
     );
     for id in ["b", "Z_1", "a.png", "A-2"] {
-        assert!(store.asset_delete(id).await.expect("delete").is_some());
+        assert!(
+            store
+                .asset_delete(AssetId::new(id))
+                .await
+                .expect("delete")
+                .is_some()
+        );
     }
 }
 
@@ -90,7 +119,11 @@ pub async fn check_asset_race(a: &dyn Store, b: &dyn Store) {
             l.expect("racing put (left)"),
             r.expect("racing put (right)"),
         );
-        let stored = a.asset_get(&id).await.expect("get").expect("stored");
+        let stored = a
+            .asset_get(AssetId::new(&id))
+            .await
+            .expect("get")
+            .expect("stored");
         match (l, r) {
             (None, Some(replaced)) => {
                 assert_eq!(
@@ -108,6 +141,6 @@ pub async fn check_asset_race(a: &dyn Store, b: &dyn Store) {
             }
             other => panic!("{id}: exactly one racer inserts, got {other:?}"),
         }
-        a.asset_delete(&id).await.expect("delete");
+        a.asset_delete(AssetId::new(&id)).await.expect("delete");
     }
 }

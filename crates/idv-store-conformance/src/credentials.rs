@@ -2,6 +2,7 @@
 
 use super::{assert_conflict, hex_id};
 use idv_store::{ApiKey, AuthToken, Store, TokenKind, User};
+use idv_store::{ApiKeyId, PrincipalId, TokenFamilyId, UserId};
 
 fn api_key(id: u64, owner: Option<&str>, created_at: i64) -> ApiKey {
     ApiKey {
@@ -49,27 +50,36 @@ pub async fn check_api_keys(store: &dyn Store) {
 
     for k in [&k1, &k2, &k3, &k4] {
         assert_eq!(
-            store.apikey_get(&k.id).await.expect("get"),
+            store.apikey_get(ApiKeyId::new(&k.id)).await.expect("get"),
             Some(k.clone()),
             "round trip"
         );
     }
     assert_eq!(
-        store.apikey_get(&hex_id(0x999)).await.expect("get unknown"),
+        store
+            .apikey_get(ApiKeyId::new(&hex_id(0x999)))
+            .await
+            .expect("get unknown"),
         None
     );
     assert_eq!(
-        store.apikey_list(Some(&owner_a)).await.expect("list a"),
+        store
+            .apikey_list(Some(PrincipalId::new(&owner_a)))
+            .await
+            .expect("list a"),
         vec![k3.clone(), k1.clone()],
         "keys of one owner, newest first"
     );
     assert_eq!(
-        store.apikey_list(Some(&owner_b)).await.expect("list b"),
+        store
+            .apikey_list(Some(PrincipalId::new(&owner_b)))
+            .await
+            .expect("list b"),
         vec![k2.clone()]
     );
     assert!(
         store
-            .apikey_list(Some("nobody"))
+            .apikey_list(Some(PrincipalId::new("nobody")))
             .await
             .expect("list")
             .is_empty()
@@ -86,7 +96,10 @@ pub async fn check_api_keys(store: &dyn Store) {
 
     // Revoking sets revoked_at once.
     assert!(
-        store.apikey_revoke(&k1.id, 5_000).await.expect("revoke"),
+        store
+            .apikey_revoke(ApiKeyId::new(&k1.id), 5_000)
+            .await
+            .expect("revoke"),
         "the key exists"
     );
     let revoked = ApiKey {
@@ -94,66 +107,69 @@ pub async fn check_api_keys(store: &dyn Store) {
         ..k1.clone()
     };
     assert_eq!(
-        store.apikey_get(&k1.id).await.expect("get"),
+        store.apikey_get(ApiKeyId::new(&k1.id)).await.expect("get"),
         Some(revoked.clone())
     );
     assert!(
         store
-            .apikey_revoke(&k1.id, 6_000)
+            .apikey_revoke(ApiKeyId::new(&k1.id), 6_000)
             .await
             .expect("revoke again"),
         "still exists"
     );
     assert_eq!(
-        store.apikey_get(&k1.id).await.expect("get"),
+        store.apikey_get(ApiKeyId::new(&k1.id)).await.expect("get"),
         Some(revoked.clone()),
         "the first revocation time stays"
     );
     assert!(
         !store
-            .apikey_revoke(&hex_id(0x999), 1)
+            .apikey_revoke(ApiKeyId::new(&hex_id(0x999)), 1)
             .await
             .expect("revoke unknown")
     );
     assert_eq!(
-        store.apikey_get(&k3.id).await.expect("get"),
+        store.apikey_get(ApiKeyId::new(&k3.id)).await.expect("get"),
         Some(k3.clone()),
         "others stay"
     );
 
     // Touching records the latest use and nothing else.
-    store.apikey_touch(&k3.id, 7_000).await.expect("touch");
+    store
+        .apikey_touch(ApiKeyId::new(&k3.id), 7_000)
+        .await
+        .expect("touch");
     let used = |at| ApiKey {
         last_used_at: Some(at),
         ..k3.clone()
     };
     assert_eq!(
-        store.apikey_get(&k3.id).await.expect("get"),
+        store.apikey_get(ApiKeyId::new(&k3.id)).await.expect("get"),
         Some(used(7_000))
     );
     store
-        .apikey_touch(&k3.id, 8_000)
+        .apikey_touch(ApiKeyId::new(&k3.id), 8_000)
         .await
         .expect("touch later");
     assert_eq!(
-        store.apikey_get(&k3.id).await.expect("get"),
+        store.apikey_get(ApiKeyId::new(&k3.id)).await.expect("get"),
         Some(used(8_000))
     );
     store
-        .apikey_touch(&k3.id, 7_500)
+        .apikey_touch(ApiKeyId::new(&k3.id), 7_500)
         .await
         .expect("touch out of order");
     assert_eq!(
-        store.apikey_get(&k3.id).await.expect("get"),
+        store.apikey_get(ApiKeyId::new(&k3.id)).await.expect("get"),
         Some(used(8_000)),
         "an older touch never moves last_used_at back"
     );
     store
-        .apikey_touch(&hex_id(0x999), 1)
+        .apikey_touch(ApiKeyId::new(&hex_id(0x999)), 1)
         .await
         .expect("touching an unknown key is no error");
     assert_eq!(
-        store.apikey_get(&k1.id).await.expect("get"),
+        store.apikey_get(ApiKeyId::new(&k1.id)).await.expect("get"),
         Some(revoked),
         "only k3 touched"
     );
@@ -272,7 +288,7 @@ pub async fn check_tokens(store: &dyn Store) {
     );
     store.token_create(&sibling).await.expect("create token");
     store
-        .token_delete_family("family-1")
+        .token_delete_family(TokenFamilyId::new("family-1"))
         .await
         .expect("delete family");
     assert_eq!(
@@ -291,7 +307,7 @@ pub async fn check_tokens(store: &dyn Store) {
         "others stay"
     );
     store
-        .token_delete_family("family-none")
+        .token_delete_family(TokenFamilyId::new("family-none"))
         .await
         .expect("an unknown family is no error");
 
@@ -303,5 +319,10 @@ pub async fn check_tokens(store: &dyn Store) {
         1
     );
     assert_eq!(store.token_get(&late.hash).await.expect("get"), None);
-    assert!(store.user_delete(uid).await.expect("clean up the user"));
+    assert!(
+        store
+            .user_delete(UserId::new(uid))
+            .await
+            .expect("clean up the user")
+    );
 }

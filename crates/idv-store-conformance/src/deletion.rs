@@ -8,6 +8,7 @@ use super::engine::job;
 use super::hex_id;
 use super::sessions::{bare_session, file, full_session};
 use idv_store::{Deleter, FileRecord, SessionDeletion, SessionRecord, Store, TombstoneRecord};
+use idv_store::{FileId, SessionId};
 
 fn user(name: &str) -> Deleter {
     Deleter {
@@ -34,13 +35,16 @@ async fn delete(
     updated_before: Option<i64>,
 ) -> SessionDeletion {
     store
-        .session_delete(id, by, at, reason, updated_before, None)
+        .session_delete(SessionId::new(id), by, at, reason, updated_before, None)
         .await
         .expect("session_delete")
 }
 
 async fn tombstone(store: &dyn Store, id: &str) -> Option<TombstoneRecord> {
-    store.tombstone_get(id).await.expect("tombstone_get")
+    store
+        .tombstone_get(SessionId::new(id))
+        .await
+        .expect("tombstone_get")
 }
 
 /// `session_delete`: removes the session, its file rows and its jobs in one go and leaves a
@@ -118,10 +122,16 @@ pub async fn check_session_deletion(store: &dyn Store) {
         },
         "the deletion answers the tombstone and the deleted file rows (without inline bytes)"
     );
-    assert_eq!(store.session_get(&session.id).await.expect("get"), None);
+    assert_eq!(
+        store
+            .session_get(SessionId::new(&session.id))
+            .await
+            .expect("get"),
+        None
+    );
     assert!(
         store
-            .file_list(&session.id)
+            .file_list(SessionId::new(&session.id))
             .await
             .expect("file_list")
             .is_empty(),
@@ -129,7 +139,7 @@ pub async fn check_session_deletion(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .file_content(&session.id, &inline_file.id)
+            .file_content(SessionId::new(&session.id), FileId::new(&inline_file.id))
             .await
             .expect("file_content"),
         None,
@@ -137,7 +147,7 @@ pub async fn check_session_deletion(store: &dyn Store) {
     );
     assert!(
         store
-            .job_list(&session.id)
+            .job_list(SessionId::new(&session.id))
             .await
             .expect("job_list")
             .is_empty(),
@@ -145,7 +155,11 @@ pub async fn check_session_deletion(store: &dyn Store) {
     );
     assert_eq!(tombstone(store, &session.id).await, Some(expected.clone()));
     assert_eq!(
-        store.file_list(&other.id).await.expect("other files").len(),
+        store
+            .file_list(SessionId::new(&other.id))
+            .await
+            .expect("other files")
+            .len(),
         1,
         "another session's files stay"
     );
@@ -181,7 +195,13 @@ pub async fn check_session_deletion(store: &dyn Store) {
             .expect("advance of a deleted session"),
         "an advance finds no row and writes nothing"
     );
-    assert!(store.job_list(&session.id).await.expect("jobs").is_empty());
+    assert!(
+        store
+            .job_list(SessionId::new(&session.id))
+            .await
+            .expect("jobs")
+            .is_empty()
+    );
     assert!(
         store
             .file_create(&file(0xde1e_f004, &session, 13))
@@ -211,10 +231,20 @@ pub async fn check_session_deletion(store: &dyn Store) {
         "retention is refused too"
     );
     assert_eq!(
-        store.session_get(&held.id).await.expect("get held"),
+        store
+            .session_get(SessionId::new(&held.id))
+            .await
+            .expect("get held"),
         Some(held.clone())
     );
-    assert_eq!(store.file_list(&held.id).await.expect("files").len(), 1);
+    assert_eq!(
+        store
+            .file_list(SessionId::new(&held.id))
+            .await
+            .expect("files")
+            .len(),
+        1
+    );
     assert_eq!(tombstone(store, &held.id).await, None);
     let lifted = SessionRecord {
         legal_hold: false,
@@ -246,7 +276,10 @@ pub async fn check_session_deletion(store: &dyn Store) {
         SessionDeletion::Recent
     );
     assert_eq!(
-        store.session_get(&recent.id).await.expect("get recent"),
+        store
+            .session_get(SessionId::new(&recent.id))
+            .await
+            .expect("get recent"),
         Some(recent.clone())
     );
     match delete(
@@ -337,7 +370,7 @@ pub async fn check_retention_selection(store: &dyn Store) {
     for s in [&oldest, &released, &tie_a, &tie_b, &at_limit] {
         assert!(matches!(
             store
-                .session_delete(&s.id, &retention(), 1, None, None, None)
+                .session_delete(SessionId::new(&s.id), &retention(), 1, None, None, None)
                 .await
                 .expect("clean up"),
             SessionDeletion::Deleted { .. }

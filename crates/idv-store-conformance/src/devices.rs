@@ -2,6 +2,7 @@
 
 use super::engine::open_session;
 use super::{assert_conflict, hex_id};
+use idv_store::DeviceTokenId;
 use idv_store::{DeviceToken, DeviceTokenKind, Store};
 use std::sync::Arc;
 
@@ -24,7 +25,10 @@ fn token(id: u64, kind: DeviceTokenKind, session: Option<&str>, expires_at: i64)
 }
 
 async fn get(store: &dyn Store, id: &str) -> Option<DeviceToken> {
-    store.device_token_get(id).await.expect("device_token_get")
+    store
+        .device_token_get(DeviceTokenId::new(id))
+        .await
+        .expect("device_token_get")
 }
 
 /// Create, read by id and by hash, unique ids and hashes, the one-time exchange (only an
@@ -94,7 +98,7 @@ pub async fn check_device_tokens(store: &dyn Store) {
     ] {
         assert!(
             !store
-                .device_token_exchange(id, now, &replacement(0xe1))
+                .device_token_exchange(DeviceTokenId::new(id), now, &replacement(0xe1))
                 .await
                 .expect("exchange"),
             "{why}"
@@ -115,7 +119,7 @@ pub async fn check_device_tokens(store: &dyn Store) {
     assert_conflict(
         store
             .device_token_exchange(
-                &short.id,
+                DeviceTokenId::new(&short.id),
                 5_000,
                 &DeviceToken {
                     id: bound.id.clone(),
@@ -133,7 +137,7 @@ pub async fn check_device_tokens(store: &dyn Store) {
 
     assert!(
         store
-            .device_token_exchange(&short.id, 5_000, &replacement(0xe3))
+            .device_token_exchange(DeviceTokenId::new(&short.id), 5_000, &replacement(0xe3))
             .await
             .expect("exchange"),
         "the first exchange wins"
@@ -153,7 +157,7 @@ pub async fn check_device_tokens(store: &dyn Store) {
     );
     assert!(
         !store
-            .device_token_exchange(&short.id, 5_001, &replacement(0xe4))
+            .device_token_exchange(DeviceTokenId::new(&short.id), 5_001, &replacement(0xe4))
             .await
             .expect("exchange again"),
         "a used token is not exchanged again"
@@ -212,7 +216,7 @@ pub async fn check_device_token_exchange_race(a: Arc<dyn Store>, b: Arc<dyn Stor
         let replacement = token(0xf1 + i, DeviceTokenKind::Session, Some(&s.id), 50_000);
         tasks.push(tokio::spawn(async move {
             store
-                .device_token_exchange(&id, 1_000, &replacement)
+                .device_token_exchange(DeviceTokenId::new(&id), 1_000, &replacement)
                 .await
                 .expect("exchange")
         }));
@@ -226,7 +230,7 @@ pub async fn check_device_token_exchange_race(a: Arc<dyn Store>, b: Arc<dyn Stor
     assert_eq!(wins, 1, "exactly one exchange wins");
     let mut stored = 0;
     for i in 0..RACERS {
-        if a.device_token_get(&hex_id(0xf1 + i))
+        if a.device_token_get(DeviceTokenId::new(&hex_id(0xf1 + i)))
             .await
             .expect("get")
             .is_some()

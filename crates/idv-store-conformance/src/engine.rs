@@ -5,6 +5,7 @@
 use super::sessions::{bare_session, file, full_session};
 use super::{assert_conflict, hex_id};
 use idv_store::{FileRecord, JobRecord, SessionRecord, Store};
+use idv_store::{JobId, SessionId};
 use serde_json::json;
 
 pub(super) fn job(id: u64, session: &SessionRecord, run_at: i64) -> JobRecord {
@@ -41,15 +42,24 @@ pub(super) fn bumped(s: &SessionRecord) -> SessionRecord {
 }
 
 async fn get(store: &dyn Store, id: &str) -> Option<SessionRecord> {
-    store.session_get(id).await.expect("session_get")
+    store
+        .session_get(SessionId::new(id))
+        .await
+        .expect("session_get")
 }
 
 pub(super) async fn jobs_of(store: &dyn Store, session_id: &str) -> Vec<JobRecord> {
-    store.job_list(session_id).await.expect("job_list")
+    store
+        .job_list(SessionId::new(session_id))
+        .await
+        .expect("job_list")
 }
 
 async fn files_of(store: &dyn Store, session_id: &str) -> Vec<FileRecord> {
-    store.file_list(session_id).await.expect("file_list")
+    store
+        .file_list(SessionId::new(session_id))
+        .await
+        .expect("file_list")
 }
 
 /// Deletes every job of `session` through `session_advance`, one revision per job, and returns
@@ -59,7 +69,7 @@ pub(super) async fn finish_all(store: &dyn Store, mut session: SessionRecord) ->
         let next = bumped(&session);
         assert!(
             store
-                .session_advance(&next, &[], &[], Some(&j.id), &[])
+                .session_advance(&next, &[], &[], Some(JobId::new(&j.id)), &[])
                 .await
                 .expect("advance"),
             "finishing job {} commits",
@@ -95,7 +105,10 @@ pub async fn check_engine_state(store: &dyn Store) {
         "create, get"
     );
     assert_eq!(
-        store.session_with_files(&rich.id).await.expect("read"),
+        store
+            .session_with_files(SessionId::new(&rich.id))
+            .await
+            .expect("read"),
         Some((rich.clone(), vec![])),
         "create, combined read"
     );
@@ -143,7 +156,10 @@ pub async fn check_engine_state(store: &dyn Store) {
         "advance with a file"
     );
     assert_eq!(
-        store.session_with_files(&plain.id).await.expect("read"),
+        store
+            .session_with_files(SessionId::new(&plain.id))
+            .await
+            .expect("read"),
         Some((next, vec![f])),
         "advance, combined read"
     );
@@ -217,7 +233,7 @@ pub async fn check_session_advance(store: &dyn Store) {
                 &stale,
                 std::slice::from_ref(&f2),
                 std::slice::from_ref(&j3),
-                Some(&j1.id),
+                Some(JobId::new(&j1.id)),
                 &[]
             )
             .await
@@ -266,7 +282,7 @@ pub async fn check_session_advance(store: &dyn Store) {
                 &rev3,
                 &[f2.clone(), file(0xad_0f01, &s, 40)],
                 std::slice::from_ref(&j3),
-                Some(&j1.id),
+                Some(JobId::new(&j1.id)),
                 &[],
             )
             .await,
@@ -323,7 +339,13 @@ pub async fn check_session_advance(store: &dyn Store) {
     let rev4 = bumped(&rev3);
     assert!(
         store
-            .session_advance(&rev4, &[], std::slice::from_ref(&j3), Some(&j1.id), &[])
+            .session_advance(
+                &rev4,
+                &[],
+                std::slice::from_ref(&j3),
+                Some(JobId::new(&j1.id)),
+                &[]
+            )
             .await
             .expect("advance"),
         "finishing a job commits"
@@ -337,7 +359,7 @@ pub async fn check_session_advance(store: &dyn Store) {
     let rev5 = bumped(&rev4);
     assert!(
         store
-            .session_advance(&rev5, &[], &[], Some(&j1.id), &[])
+            .session_advance(&rev5, &[], &[], Some(JobId::new(&j1.id)), &[])
             .await
             .expect("advance"),
         "a done job that is already gone is no error"

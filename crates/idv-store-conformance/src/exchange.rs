@@ -4,6 +4,7 @@
 use super::assert_conflict;
 use super::engine::job;
 use super::sessions::{file, full_session};
+use idv_store::{FileId, SessionId, WorkflowId};
 use idv_store::{
     FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, Store, WorkflowRecord,
 };
@@ -83,14 +84,17 @@ pub async fn check_workflow_import(store: &dyn Store) {
     assert_eq!(rev, -1, "the first imported revision is -1");
     assert_eq!(
         store
-            .workflow_get_revision(unknown, -1)
+            .workflow_get_revision(WorkflowId::new(unknown), -1)
             .await
             .expect("get_revision"),
         Some(as_record(&a, -1)),
         "an imported revision reads back exactly"
     );
     assert_eq!(
-        store.workflow_get(unknown).await.expect("workflow_get"),
+        store
+            .workflow_get(WorkflowId::new(unknown))
+            .await
+            .expect("workflow_get"),
         None,
         "importing does not publish a workflow"
     );
@@ -112,7 +116,10 @@ pub async fn check_workflow_import(store: &dyn Store) {
     let put = imported_workflow(unknown, 3);
     assert_eq!(store.workflow_put(&put).await.expect("workflow_put"), 1);
     assert_eq!(
-        store.workflow_get(unknown).await.expect("workflow_get"),
+        store
+            .workflow_get(WorkflowId::new(unknown))
+            .await
+            .expect("workflow_get"),
         Some(as_record(&put, 1)),
         "the uploaded revision is current"
     );
@@ -123,7 +130,7 @@ pub async fn check_workflow_import(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .workflow_get(unknown)
+            .workflow_get(WorkflowId::new(unknown))
             .await
             .expect("workflow_get")
             .map(|w| w.revision),
@@ -137,7 +144,7 @@ pub async fn check_workflow_import(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .workflow_revisions(unknown)
+            .workflow_revisions(WorkflowId::new(unknown))
             .await
             .expect("workflow_revisions"),
         vec![
@@ -151,7 +158,7 @@ pub async fn check_workflow_import(store: &dyn Store) {
     );
     assert!(
         store
-            .workflow_revisions("eeeeeeee-0000-4000-8000-00000000ffff")
+            .workflow_revisions(WorkflowId::new("eeeeeeee-0000-4000-8000-00000000ffff"))
             .await
             .expect("workflow_revisions of an unknown id")
             .is_empty()
@@ -178,7 +185,10 @@ pub async fn check_session_import(store: &dyn Store) {
         .expect("session_import");
     assert_eq!(got, SessionImport::Created);
     assert_eq!(
-        store.session_get(&s.id).await.expect("session_get"),
+        store
+            .session_get(SessionId::new(&s.id))
+            .await
+            .expect("session_get"),
         Some(s.clone()),
         "an imported session keeps every field"
     );
@@ -190,19 +200,28 @@ pub async fn check_session_import(store: &dyn Store) {
         })
         .collect();
     assert_eq!(
-        store.file_list(&s.id).await.expect("file_list"),
+        store
+            .file_list(SessionId::new(&s.id))
+            .await
+            .expect("file_list"),
         listed,
         "imported file rows keep every field, in the order given"
     );
     assert_eq!(
         store
-            .file_content(&s.id, &files[0].id)
+            .file_content(SessionId::new(&s.id), FileId::new(&files[0].id))
             .await
             .expect("file_content"),
         Some(b"{\"continue\": true}".to_vec()),
         "inline bytes are imported"
     );
-    assert_eq!(store.job_list(&s.id).await.expect("job_list"), jobs);
+    assert_eq!(
+        store
+            .job_list(SessionId::new(&s.id))
+            .await
+            .expect("job_list"),
+        jobs
+    );
 
     // Without replace: nothing changes.
     let changed = SessionRecord {
@@ -220,11 +239,20 @@ pub async fn check_session_import(store: &dyn Store) {
         SessionImport::Exists
     );
     assert_eq!(
-        store.session_get(&s.id).await.expect("session_get"),
+        store
+            .session_get(SessionId::new(&s.id))
+            .await
+            .expect("session_get"),
         Some(s.clone()),
         "an existing session is left alone without replace"
     );
-    assert_eq!(store.file_list(&s.id).await.expect("file_list"), listed);
+    assert_eq!(
+        store
+            .file_list(SessionId::new(&s.id))
+            .await
+            .expect("file_list"),
+        listed
+    );
 
     // With replace: the old session, files and jobs go, the new ones are written.
     assert_eq!(
@@ -236,15 +264,25 @@ pub async fn check_session_import(store: &dyn Store) {
         "replacing answers the old file rows"
     );
     assert_eq!(
-        store.session_get(&s.id).await.expect("session_get"),
+        store
+            .session_get(SessionId::new(&s.id))
+            .await
+            .expect("session_get"),
         Some(changed.clone())
     );
     assert_eq!(
-        store.file_list(&s.id).await.expect("file_list"),
+        store
+            .file_list(SessionId::new(&s.id))
+            .await
+            .expect("file_list"),
         vec![other_file.clone()]
     );
     assert!(
-        store.job_list(&s.id).await.expect("job_list").is_empty(),
+        store
+            .job_list(SessionId::new(&s.id))
+            .await
+            .expect("job_list")
+            .is_empty(),
         "the replaced session's jobs are gone"
     );
 
@@ -259,7 +297,10 @@ pub async fn check_session_import(store: &dyn Store) {
         "session_import with a taken file id",
     );
     assert_eq!(
-        store.session_get(&t.id).await.expect("session_get"),
+        store
+            .session_get(SessionId::new(&t.id))
+            .await
+            .expect("session_get"),
         None,
         "a refused import writes no session"
     );
@@ -290,12 +331,18 @@ pub async fn check_session_import(store: &dyn Store) {
         "replacing with a taken file id",
     );
     assert_eq!(
-        store.session_get(&s.id).await.expect("session_get"),
+        store
+            .session_get(SessionId::new(&s.id))
+            .await
+            .expect("session_get"),
         Some(changed),
         "a refused replace keeps the stored session"
     );
     assert_eq!(
-        store.file_list(&s.id).await.expect("file_list"),
+        store
+            .file_list(SessionId::new(&s.id))
+            .await
+            .expect("file_list"),
         vec![other_file],
         "a refused replace keeps the stored files"
     );

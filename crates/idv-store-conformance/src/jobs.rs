@@ -3,6 +3,7 @@
 
 use super::engine::{bumped, finish_all, job, jobs_of, open_session};
 use super::hex_id;
+use idv_store::JobId;
 use idv_store::{JobRecord, Store};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -104,7 +105,7 @@ pub async fn check_job_claims(store: &dyn Store) {
     );
 
     store
-        .job_release(&b.id, 5_000, Some("HTTP 502 — ✗"))
+        .job_release(JobId::new(&b.id), 5_000, Some("HTTP 502 — ✗"))
         .await
         .expect("release");
     let released = JobRecord {
@@ -127,11 +128,11 @@ pub async fn check_job_claims(store: &dyn Store) {
         "c is leased, b rescheduled"
     );
     store
-        .job_release(&a.id, 2_000, None)
+        .job_release(JobId::new(&a.id), 2_000, None)
         .await
         .expect("release");
     store
-        .job_release(&hex_id(0xc1_0bff), 1, Some("gone"))
+        .job_release(JobId::new(&hex_id(0xc1_0bff)), 1, Some("gone"))
         .await
         .expect("releasing an unknown job is no error");
     assert_eq!(

@@ -8,6 +8,7 @@ use idv_store::{
     AttemptOutcome, AttemptRecord, Deleter, DeliveryRecord, DeliveryState, EventQuery, NewEvent,
     SessionRecord, Store, WebhookRecord, WebhookSecrets,
 };
+use idv_store::{DeliveryId, SessionId, WebhookId};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -114,7 +115,10 @@ pub async fn check_outbox(store: &dyn Store) {
     }
     assert_conflict(store.webhook_create(&a).await, "an endpoint id given twice");
     assert_eq!(
-        store.webhook_get(&a.id).await.expect("webhook_get"),
+        store
+            .webhook_get(WebhookId::new(&a.id))
+            .await
+            .expect("webhook_get"),
         Some(a.clone()),
         "an endpoint reads back as written, header order kept"
     );
@@ -262,7 +266,7 @@ pub async fn check_outbox(store: &dyn Store) {
     // C is disabled ---
     let of = |id: String| async move {
         store
-            .delivery_list(&id, None, 100)
+            .delivery_list(WebhookId::new(&id), None, 100)
             .await
             .expect("delivery_list")
     };
@@ -287,7 +291,11 @@ pub async fn check_outbox(store: &dyn Store) {
     );
     assert!(of(c.id.clone()).await.is_empty(), "C is disabled");
     let older = store
-        .delivery_list(&a.id, Some(&a_list[1].id), 100)
+        .delivery_list(
+            WebhookId::new(&a.id),
+            Some(DeliveryId::new(&a_list[1].id)),
+            100,
+        )
         .await
         .expect("before");
     assert_eq!(older, a_list[2..].to_vec(), "a page before an id");
@@ -381,7 +389,7 @@ pub async fn check_outbox(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .webhook_get(&a.id)
+            .webhook_get(WebhookId::new(&a.id))
             .await
             .unwrap()
             .unwrap()
@@ -389,7 +397,7 @@ pub async fn check_outbox(store: &dyn Store) {
         Some(1_040)
     );
     let behind = store
-        .delivery_list(&a.id, None, 100)
+        .delivery_list(WebhookId::new(&a.id), None, 100)
         .await
         .expect("list")
         .into_iter()
@@ -444,7 +452,11 @@ pub async fn check_outbox(store: &dyn Store) {
         Some(true),
         "failing since 1040, not after 1040: disabled"
     );
-    let a_now = store.webhook_get(&a.id).await.unwrap().unwrap();
+    let a_now = store
+        .webhook_get(WebhookId::new(&a.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!a_now.enabled);
     assert_eq!(a_now.disabled_reason.as_deref(), Some("failing for a day"));
     assert_eq!(a_now.disabled_at, Some(2_600));
@@ -465,30 +477,48 @@ pub async fn check_outbox(store: &dyn Store) {
     a_on.disabled_at = None;
     a_on.updated_at = 3_000;
     assert!(store.webhook_update(&a_on).await.expect("update"));
-    assert_eq!(store.webhook_get(&a.id).await.unwrap(), Some(a_on.clone()));
+    assert_eq!(
+        store.webhook_get(WebhookId::new(&a.id)).await.unwrap(),
+        Some(a_on.clone())
+    );
     assert!(
         store
-            .delivery_retry(&a.id, &s1_head.id, 3_000, 9_000)
+            .delivery_retry(
+                WebhookId::new(&a.id),
+                DeliveryId::new(&s1_head.id),
+                3_000,
+                9_000
+            )
             .await
             .expect("retry"),
         "a delivered one can go again"
     );
     assert!(
         !store
-            .delivery_retry(&b.id, &s1_head.id, 3_000, 9_000)
+            .delivery_retry(
+                WebhookId::new(&b.id),
+                DeliveryId::new(&s1_head.id),
+                3_000,
+                9_000
+            )
             .await
             .expect("retry"),
         "only under its own endpoint"
     );
     assert!(
         !store
-            .delivery_retry(&a.id, "no-such-id", 3_000, 9_000)
+            .delivery_retry(
+                WebhookId::new(&a.id),
+                DeliveryId::new("no-such-id"),
+                3_000,
+                9_000
+            )
             .await
             .expect("retry"),
         "an unknown id"
     );
     let again = store
-        .delivery_get(&a.id, &s1_head.id)
+        .delivery_get(WebhookId::new(&a.id), DeliveryId::new(&s1_head.id))
         .await
         .expect("get")
         .expect("listed");
@@ -497,12 +527,18 @@ pub async fn check_outbox(store: &dyn Store) {
         (DeliveryState::Pending, 3_000, 9_000, 0),
         "queued again, its backoff starting over"
     );
-    assert_eq!(store.delivery_get(&b.id, &s1_head.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .delivery_get(WebhookId::new(&b.id), DeliveryId::new(&s1_head.id))
+            .await
+            .unwrap(),
+        None
+    );
 
     // Replay: B selects nothing until it takes every workflow.
     assert_eq!(
         store
-            .delivery_replay(&b.id, 0, 4_000, 10_000)
+            .delivery_replay(WebhookId::new(&b.id), 0, 4_000, 10_000)
             .await
             .unwrap(),
         0
@@ -512,7 +548,7 @@ pub async fn check_outbox(store: &dyn Store) {
     assert!(store.webhook_update(&b_all).await.unwrap());
     assert_eq!(
         store
-            .delivery_replay(&b.id, 101, 4_000, 10_000)
+            .delivery_replay(WebhookId::new(&b.id), 101, 4_000, 10_000)
             .await
             .unwrap(),
         4,
@@ -529,7 +565,10 @@ pub async fn check_outbox(store: &dyn Store) {
         owner_id: None,
         data: json!({"webhookId": c.id}),
     };
-    let test_delivery = store.event_publish(&test, &c.id).await.expect("publish");
+    let test_delivery = store
+        .event_publish(&test, WebhookId::new(&c.id))
+        .await
+        .expect("publish");
     let c_list = of(c.id.clone()).await;
     assert_eq!(c_list.len(), 1);
     assert_eq!(c_list[0].id, test_delivery);
@@ -547,7 +586,7 @@ pub async fn check_outbox(store: &dyn Store) {
     };
     store
         .session_delete(
-            &s1.id,
+            SessionId::new(&s1.id),
             &Deleter {
                 id: None,
                 name: "retention".into(),
@@ -590,9 +629,22 @@ pub async fn check_outbox(store: &dyn Store) {
         "events of pending deliveries stay"
     );
     for w in [&a, &b, &c] {
-        assert!(store.webhook_delete(&w.id).await.expect("delete"));
-        assert!(!store.webhook_delete(&w.id).await.expect("delete again"));
-        assert_eq!(store.webhook_get(&w.id).await.unwrap(), None);
+        assert!(
+            store
+                .webhook_delete(WebhookId::new(&w.id))
+                .await
+                .expect("delete")
+        );
+        assert!(
+            !store
+                .webhook_delete(WebhookId::new(&w.id))
+                .await
+                .expect("delete again")
+        );
+        assert_eq!(
+            store.webhook_get(WebhookId::new(&w.id)).await.unwrap(),
+            None
+        );
         assert!(of(w.id.clone()).await.is_empty(), "deliveries go with it");
     }
     assert!(
@@ -614,7 +666,7 @@ pub async fn check_outbox(store: &dyn Store) {
     );
     store
         .session_delete(
-            &s2.id,
+            SessionId::new(&s2.id),
             &Deleter {
                 id: None,
                 name: "retention".into(),
@@ -655,10 +707,10 @@ pub async fn check_delivery_claim_race(one: Arc<dyn Store>, two: Arc<dyn Store>)
     let all: BTreeSet<String> = x.iter().chain(y.iter()).cloned().collect();
     assert_eq!(all.len(), x.len() + y.len(), "no delivery claimed twice");
     assert_eq!(all.len(), 40, "every delivery claimed");
-    assert!(one.webhook_delete(&w.id).await.unwrap());
+    assert!(one.webhook_delete(WebhookId::new(&w.id)).await.unwrap());
     for s in sessions {
         one.session_delete(
-            &s.id,
+            SessionId::new(&s.id),
             &Deleter {
                 id: None,
                 name: "retention".into(),
@@ -691,27 +743,49 @@ pub async fn check_webhook_reseal(store: &dyn Store) {
     let mut stale = old.clone();
     stale.headers = json!({"x-tenant": "other"});
     assert!(
-        !store.webhook_reseal(&w.id, &stale, &new).await.unwrap(),
+        !store
+            .webhook_reseal(WebhookId::new(&w.id), &stale, &new)
+            .await
+            .unwrap(),
         "headers changed"
     );
     stale = old.clone();
     stale.previous_secret = None;
     assert!(
-        !store.webhook_reseal(&w.id, &stale, &new).await.unwrap(),
+        !store
+            .webhook_reseal(WebhookId::new(&w.id), &stale, &new)
+            .await
+            .unwrap(),
         "previous changed"
     );
     assert!(
-        !store.webhook_reseal("nope", &old, &new).await.unwrap(),
+        !store
+            .webhook_reseal(WebhookId::new("nope"), &old, &new)
+            .await
+            .unwrap(),
         "unknown id"
     );
     assert_eq!(
-        store.webhook_get(&w.id).await.unwrap().unwrap(),
+        store
+            .webhook_get(WebhookId::new(&w.id))
+            .await
+            .unwrap()
+            .unwrap(),
         w,
         "left alone"
     );
 
-    assert!(store.webhook_reseal(&w.id, &old, &new).await.unwrap());
-    let got = store.webhook_get(&w.id).await.unwrap().unwrap();
+    assert!(
+        store
+            .webhook_reseal(WebhookId::new(&w.id), &old, &new)
+            .await
+            .unwrap()
+    );
+    let got = store
+        .webhook_get(WebhookId::new(&w.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(WebhookSecrets::of(&got), new);
     let mut expected = w.clone();
     expected.secret = new.secret.clone();
@@ -729,7 +803,10 @@ pub async fn check_webhook_reseal(store: &dyn Store) {
         1
     );
     assert!(
-        !store.webhook_reseal(&w.id, &old, &new).await.unwrap(),
+        !store
+            .webhook_reseal(WebhookId::new(&w.id), &old, &new)
+            .await
+            .unwrap(),
         "once only"
     );
 
@@ -739,12 +816,22 @@ pub async fn check_webhook_reseal(store: &dyn Store) {
         previous_secret: None,
         headers: json!({}),
     };
-    assert!(store.webhook_reseal(&w.id, &new, &back).await.unwrap());
+    assert!(
+        store
+            .webhook_reseal(WebhookId::new(&w.id), &new, &back)
+            .await
+            .unwrap()
+    );
     let again = WebhookSecrets {
         secret: "sealed:3".into(),
         previous_secret: None,
         headers: json!({}),
     };
-    assert!(store.webhook_reseal(&w.id, &back, &again).await.unwrap());
-    assert!(store.webhook_delete(&w.id).await.unwrap());
+    assert!(
+        store
+            .webhook_reseal(WebhookId::new(&w.id), &back, &again)
+            .await
+            .unwrap()
+    );
+    assert!(store.webhook_delete(WebhookId::new(&w.id)).await.unwrap());
 }

@@ -9,6 +9,7 @@ use super::hex_id;
 use idv_core::search::{
     Cmp, Column, Condition, Document, Field, Filter, Scalar, SortKey, SortValue, normalize_sort,
 };
+use idv_store::PrincipalId;
 use idv_store::{SessionQuery, SessionRecord, Store, ViewRecord};
 use serde_json::json;
 
@@ -615,7 +616,12 @@ pub async fn check_views(store: &dyn Store) {
     let mut a2 = view("a", Some("bob"), &["u9"], "A2");
     a2.created_at = 500;
     a2.updated_at = 600;
-    assert!(store.view_put(&a2, Some("alice")).await.expect("replace"));
+    assert!(
+        store
+            .view_put(&a2, Some(PrincipalId::new("alice")))
+            .await
+            .expect("replace")
+    );
     let stored = store.view_get(ns, "a").await.expect("get").expect("there");
     assert_eq!(
         stored,
@@ -629,7 +635,10 @@ pub async fn check_views(store: &dyn Store) {
     // Owner-only writes refuse someone else's view and leave it untouched.
     assert!(
         !store
-            .view_put(&view("a", Some("bob"), &[], "X"), Some("bob"))
+            .view_put(
+                &view("a", Some("bob"), &[], "X"),
+                Some(PrincipalId::new("bob"))
+            )
             .await
             .expect("refused")
     );
@@ -640,7 +649,10 @@ pub async fn check_views(store: &dyn Store) {
     // ... but not a new one.
     assert!(
         store
-            .view_put(&view("b", Some("bob"), &[], "B"), Some("bob"))
+            .view_put(
+                &view("b", Some("bob"), &[], "B"),
+                Some(PrincipalId::new("bob"))
+            )
             .await
             .expect("new")
     );
@@ -669,7 +681,7 @@ pub async fn check_views(store: &dyn Store) {
     // Visibility: no user ids → everyone; else listed users and the owner.
     let seen = |viewer: &'static str| async move {
         let (list, total) = store
-            .view_list(ns, Some(viewer), 10, 0)
+            .view_list(ns, Some(PrincipalId::new(viewer)), 10, 0)
             .await
             .expect("list");
         assert_eq!(list.len() as i64, total, "total counts what {viewer} sees");
@@ -687,14 +699,14 @@ pub async fn check_views(store: &dyn Store) {
     // Delete: owner-only refuses others.
     assert!(
         !store
-            .view_delete(ns, "a", Some("bob"))
+            .view_delete(ns, "a", Some(PrincipalId::new("bob")))
             .await
             .expect("refused")
     );
     assert!(store.view_get(ns, "a").await.expect("get").is_some());
     assert!(
         store
-            .view_delete(ns, "a", Some("alice"))
+            .view_delete(ns, "a", Some(PrincipalId::new("alice")))
             .await
             .expect("own")
     );

@@ -1,6 +1,7 @@
 //! Sessions (round trip, optimistic concurrency) and their file records.
 
 use super::{assert_conflict, hex_id};
+use idv_store::{FileId, SessionId};
 use idv_store::{FileRecord, SessionRecord, Store};
 use serde_json::json;
 
@@ -86,7 +87,10 @@ pub(super) fn bare_session(id: u64) -> SessionRecord {
 }
 
 async fn get(store: &dyn Store, id: &str) -> Option<SessionRecord> {
-    store.session_get(id).await.expect("session_get")
+    store
+        .session_get(SessionId::new(id))
+        .await
+        .expect("session_get")
 }
 
 /// Sessions: every field round-trips; `session_update` succeeds only when the stored revision
@@ -316,7 +320,11 @@ pub async fn check_files(store: &dyn Store) {
         .await
         .expect("create session b");
     assert!(
-        store.file_list(&a.id).await.expect("list").is_empty(),
+        store
+            .file_list(SessionId::new(&a.id))
+            .await
+            .expect("list")
+            .is_empty(),
         "no files yet"
     );
 
@@ -336,35 +344,44 @@ pub async fn check_files(store: &dyn Store) {
         store.file_create(f).await.expect("create file");
     }
     assert_eq!(
-        store.file_list(&a.id).await.expect("list a"),
+        store
+            .file_list(SessionId::new(&a.id))
+            .await
+            .expect("list a"),
         vec![f2.clone(), f1.clone(), f3.clone()],
         "a session's files, oldest first, ties in insertion order"
     );
     assert_eq!(
-        store.file_list(&b.id).await.expect("list b"),
+        store
+            .file_list(SessionId::new(&b.id))
+            .await
+            .expect("list b"),
         vec![fb.clone()]
     );
     assert!(
         store
-            .file_list(&hex_id(0xf11e_ffff))
+            .file_list(SessionId::new(&hex_id(0xf11e_ffff)))
             .await
             .expect("list")
             .is_empty()
     );
     // The combined read agrees with the two separate ones.
     let stored_a = store
-        .session_get(&a.id)
+        .session_get(SessionId::new(&a.id))
         .await
         .expect("get a")
         .expect("a exists");
     assert_eq!(
-        store.session_with_files(&a.id).await.expect("read a"),
+        store
+            .session_with_files(SessionId::new(&a.id))
+            .await
+            .expect("read a"),
         Some((stored_a, vec![f2.clone(), f1.clone(), f3.clone()])),
         "a session with its files, oldest first"
     );
     assert_eq!(
         store
-            .session_with_files(&hex_id(0xf11e_ffff))
+            .session_with_files(SessionId::new(&hex_id(0xf11e_ffff)))
             .await
             .expect("read"),
         None,
@@ -373,23 +390,35 @@ pub async fn check_files(store: &dyn Store) {
 
     for f in [&f1, &f2, &f3, &fb] {
         assert_eq!(
-            store.file_get(&f.session_id, &f.id).await.expect("get"),
+            store
+                .file_get(SessionId::new(&f.session_id), FileId::new(&f.id))
+                .await
+                .expect("get"),
             Some(f.clone()),
             "every field round-trips"
         );
     }
     assert_eq!(
-        store.file_get(&b.id, &f1.id).await.expect("get"),
+        store
+            .file_get(SessionId::new(&b.id), FileId::new(&f1.id))
+            .await
+            .expect("get"),
         None,
         "another session's"
     );
     assert_eq!(
-        store.file_get(&a.id, &fb.id).await.expect("get"),
+        store
+            .file_get(SessionId::new(&a.id), FileId::new(&fb.id))
+            .await
+            .expect("get"),
         None,
         "another session's"
     );
     assert_eq!(
-        store.file_get(&a.id, &hex_id(0x99)).await.expect("get"),
+        store
+            .file_get(SessionId::new(&a.id), FileId::new(&hex_id(0x99)))
+            .await
+            .expect("get"),
         None,
         "unknown file"
     );
@@ -398,7 +427,11 @@ pub async fn check_files(store: &dyn Store) {
         "a taken file id",
     );
     assert_eq!(
-        store.file_list(&a.id).await.expect("list").len(),
+        store
+            .file_list(SessionId::new(&a.id))
+            .await
+            .expect("list")
+            .len(),
         3,
         "a failed create adds none"
     );
@@ -413,24 +446,33 @@ pub async fn check_files(store: &dyn Store) {
     };
     store.file_create(&small).await.expect("create inline file");
     let read = store
-        .file_get(&b.id, &small.id)
+        .file_get(SessionId::new(&b.id), FileId::new(&small.id))
         .await
         .expect("get")
         .expect("exists");
     assert_eq!(read.inline, None, "records leave the bytes out");
     assert_eq!(read.object_key, idv_store::INLINE_KEY);
     assert_eq!(
-        store.file_content(&b.id, &small.id).await.expect("content"),
+        store
+            .file_content(SessionId::new(&b.id), FileId::new(&small.id))
+            .await
+            .expect("content"),
         Some(bytes),
         "the bytes round-trip"
     );
     assert_eq!(
-        store.file_content(&a.id, &small.id).await.expect("content"),
+        store
+            .file_content(SessionId::new(&a.id), FileId::new(&small.id))
+            .await
+            .expect("content"),
         None,
         "only within its session"
     );
     assert_eq!(
-        store.file_content(&b.id, &fb.id).await.expect("content"),
+        store
+            .file_content(SessionId::new(&b.id), FileId::new(&fb.id))
+            .await
+            .expect("content"),
         None,
         "a stored-file record has no bytes in the row"
     );

@@ -5,6 +5,7 @@
 
 use super::Store;
 use idv_store::audit::{GENESIS_HASH, NewAuditEntry};
+use idv_store::{ApiKeyId, AssetId, SessionId, UserId, WebhookId, WorkflowId};
 use idv_store::{AuditQuery, StoreError, StoreResult};
 use serde_json::json;
 
@@ -22,13 +23,16 @@ fn found_nothing_or_invalid<T: std::fmt::Debug>(what: &str, r: StoreResult<Optio
 /// Lookups by text holding a NUL, and an audit entry holding NULs. Expects an empty audit log.
 pub async fn check_unstorable_text(store: &dyn Store) {
     let nul = "ab\0cd";
-    found_nothing_or_invalid("user_get", store.user_get(nul).await);
+    found_nothing_or_invalid("user_get", store.user_get(UserId::new(nul)).await);
     found_nothing_or_invalid("user_by_name", store.user_by_name(nul).await);
-    found_nothing_or_invalid("apikey_get", store.apikey_get(nul).await);
-    found_nothing_or_invalid("workflow_get", store.workflow_get(nul).await);
-    found_nothing_or_invalid("asset_get", store.asset_get(nul).await);
-    found_nothing_or_invalid("session_get", store.session_get(nul).await);
-    found_nothing_or_invalid("webhook_get", store.webhook_get(nul).await);
+    found_nothing_or_invalid("apikey_get", store.apikey_get(ApiKeyId::new(nul)).await);
+    found_nothing_or_invalid(
+        "workflow_get",
+        store.workflow_get(WorkflowId::new(nul)).await,
+    );
+    found_nothing_or_invalid("asset_get", store.asset_get(AssetId::new(nul)).await);
+    found_nothing_or_invalid("session_get", store.session_get(SessionId::new(nul)).await);
+    found_nothing_or_invalid("webhook_get", store.webhook_get(WebhookId::new(nul)).await);
 
     let entry = NewAuditEntry {
         at: 1_700_000_000_000,

@@ -1,5 +1,6 @@
 //! Workflows (revisions, current pointer, deletion) and translations.
 
+use idv_store::WorkflowId;
 use idv_store::{NewWorkflow, Store, Translation, WorkflowRecord};
 use serde_json::{Value, json};
 
@@ -70,7 +71,10 @@ pub async fn check_workflows(store: &dyn Store) {
         "a new id starts at 1"
     );
     assert_eq!(
-        store.workflow_get(FIRST).await.expect("get"),
+        store
+            .workflow_get(WorkflowId::new(FIRST))
+            .await
+            .expect("get"),
         Some(record(&v1, 1))
     );
 
@@ -88,12 +92,15 @@ pub async fn check_workflows(store: &dyn Store) {
         "the same id goes to 2"
     );
     assert_eq!(
-        store.workflow_get(FIRST).await.expect("get"),
+        store
+            .workflow_get(WorkflowId::new(FIRST))
+            .await
+            .expect("get"),
         Some(record(&v2, 2)),
         "get returns the current revision"
     );
     let old = store
-        .workflow_get_revision(FIRST, 1)
+        .workflow_get_revision(WorkflowId::new(FIRST), 1)
         .await
         .expect("get revision 1");
     assert_eq!(old, Some(record(&v1, 1)), "revision 1 is kept as it was");
@@ -103,27 +110,36 @@ pub async fn check_workflows(store: &dyn Store) {
         "the definition keeps its key order and every value"
     );
     assert_eq!(
-        store.workflow_get_revision(FIRST, 2).await.expect("get"),
+        store
+            .workflow_get_revision(WorkflowId::new(FIRST), 2)
+            .await
+            .expect("get"),
         Some(record(&v2, 2))
     );
     assert_eq!(
-        store.workflow_get_revision(FIRST, 3).await.expect("get"),
-        None
-    );
-    assert_eq!(
-        store.workflow_get_revision(FIRST, 0).await.expect("get"),
+        store
+            .workflow_get_revision(WorkflowId::new(FIRST), 3)
+            .await
+            .expect("get"),
         None
     );
     assert_eq!(
         store
-            .workflow_get("no-such-workflow")
+            .workflow_get_revision(WorkflowId::new(FIRST), 0)
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(
+        store
+            .workflow_get(WorkflowId::new("no-such-workflow"))
             .await
             .expect("get unknown"),
         None
     );
     assert_eq!(
         store
-            .workflow_get_revision("no-such-workflow", 1)
+            .workflow_get_revision(WorkflowId::new("no-such-workflow"), 1)
             .await
             .expect("get"),
         None
@@ -143,21 +159,33 @@ pub async fn check_workflows(store: &dyn Store) {
     );
 
     assert!(
-        store.workflow_delete(FIRST).await.expect("delete"),
+        store
+            .workflow_delete(WorkflowId::new(FIRST))
+            .await
+            .expect("delete"),
         "delete finds it"
     );
     assert_eq!(
-        store.workflow_get(FIRST).await.expect("get"),
+        store
+            .workflow_get(WorkflowId::new(FIRST))
+            .await
+            .expect("get"),
         None,
         "deleted is gone"
     );
     assert_eq!(
-        store.workflow_get_revision(FIRST, 1).await.expect("get"),
+        store
+            .workflow_get_revision(WorkflowId::new(FIRST), 1)
+            .await
+            .expect("get"),
         Some(record(&v1, 1)),
         "revisions of a deleted workflow stay for running sessions"
     );
     assert_eq!(
-        store.workflow_get_revision(FIRST, 2).await.expect("get"),
+        store
+            .workflow_get_revision(WorkflowId::new(FIRST), 2)
+            .await
+            .expect("get"),
         Some(record(&v2, 2))
     );
     assert_eq!(
@@ -165,17 +193,23 @@ pub async fn check_workflows(store: &dyn Store) {
         vec![record(&other, 1)]
     );
     assert!(
-        !store.workflow_delete(FIRST).await.expect("delete again"),
+        !store
+            .workflow_delete(WorkflowId::new(FIRST))
+            .await
+            .expect("delete again"),
         "already deleted"
     );
     assert!(
         !store
-            .workflow_delete("no-such-workflow")
+            .workflow_delete(WorkflowId::new("no-such-workflow"))
             .await
             .expect("delete unknown")
     );
     assert_eq!(
-        store.workflow_get(SECOND).await.expect("get"),
+        store
+            .workflow_get(WorkflowId::new(SECOND))
+            .await
+            .expect("get"),
         Some(record(&other, 1))
     );
 
@@ -186,7 +220,10 @@ pub async fn check_workflows(store: &dyn Store) {
         "revisions continue"
     );
     assert_eq!(
-        store.workflow_get(FIRST).await.expect("get"),
+        store
+            .workflow_get(WorkflowId::new(FIRST))
+            .await
+            .expect("get"),
         Some(record(&v3, 3))
     );
     assert_eq!(
@@ -216,11 +253,17 @@ pub async fn check_workflows(store: &dyn Store) {
         (&right, &left)
     };
     assert_eq!(
-        store.workflow_get_revision(RACED, 1).await.expect("get"),
+        store
+            .workflow_get_revision(WorkflowId::new(RACED), 1)
+            .await
+            .expect("get"),
         Some(record(first, 1))
     );
     assert_eq!(
-        store.workflow_get(RACED).await.expect("get"),
+        store
+            .workflow_get(WorkflowId::new(RACED))
+            .await
+            .expect("get"),
         Some(record(second, 2))
     );
 }

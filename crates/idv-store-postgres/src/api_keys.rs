@@ -9,6 +9,7 @@ use crate::convert::list_text;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::{ApiKey, StoreResult};
+use idv_store::{ApiKeyId, DeviceTokenId, PrincipalId, TokenFamilyId};
 use idv_store::{AuthToken, CredentialStore};
 
 pub(crate) async fn list(db: &Db, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
@@ -34,20 +35,20 @@ impl CredentialStore for PgStore {
         crate::api_keys::create(&self.pool, key).await
     }
 
-    async fn apikey_get(&self, id: &str) -> StoreResult<Option<ApiKey>> {
-        crate::api_keys::get(&self.pool, id).await
+    async fn apikey_get(&self, id: ApiKeyId<'_>) -> StoreResult<Option<ApiKey>> {
+        crate::api_keys::get(&self.pool, id.as_str()).await
     }
 
-    async fn apikey_list(&self, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
-        crate::api_keys::list(&self.pool, owner_id).await
+    async fn apikey_list(&self, owner_id: Option<PrincipalId<'_>>) -> StoreResult<Vec<ApiKey>> {
+        crate::api_keys::list(&self.pool, owner_id.map(PrincipalId::as_str)).await
     }
 
-    async fn apikey_revoke(&self, id: &str, at_ms: i64) -> StoreResult<bool> {
-        crate::api_keys::revoke(&self.pool, id, at_ms).await
+    async fn apikey_revoke(&self, id: ApiKeyId<'_>, at_ms: i64) -> StoreResult<bool> {
+        crate::api_keys::revoke(&self.pool, id.as_str(), at_ms).await
     }
 
-    async fn apikey_touch(&self, id: &str, at_ms: i64) -> StoreResult<()> {
-        crate::api_keys::touch(&self.pool, id, at_ms).await
+    async fn apikey_touch(&self, id: ApiKeyId<'_>, at_ms: i64) -> StoreResult<()> {
+        crate::api_keys::touch(&self.pool, id.as_str(), at_ms).await
     }
 
     async fn token_create(&self, token: &AuthToken) -> StoreResult<()> {
@@ -58,8 +59,8 @@ impl CredentialStore for PgStore {
         crate::tokens::get(&self.pool, hash).await
     }
 
-    async fn token_delete_family(&self, family: &str) -> StoreResult<()> {
-        crate::tokens::delete_family(&self.pool, family).await
+    async fn token_delete_family(&self, family: TokenFamilyId<'_>) -> StoreResult<()> {
+        crate::tokens::delete_family(&self.pool, family.as_str()).await
     }
 
     async fn token_delete_expired(&self, now_ms: i64) -> StoreResult<u64> {
@@ -77,17 +78,20 @@ impl CredentialStore for PgStore {
         crate::devices::by_hash(&self.pool, hash).await
     }
 
-    async fn device_token_get(&self, id: &str) -> StoreResult<Option<idv_store::DeviceToken>> {
-        crate::devices::get(&self.pool, id).await
+    async fn device_token_get(
+        &self,
+        id: DeviceTokenId<'_>,
+    ) -> StoreResult<Option<idv_store::DeviceToken>> {
+        crate::devices::get(&self.pool, id.as_str()).await
     }
 
     async fn device_token_exchange(
         &self,
-        id: &str,
+        id: DeviceTokenId<'_>,
         now: i64,
         replacement: &idv_store::DeviceToken,
     ) -> StoreResult<bool> {
-        crate::devices::exchange(&self.pool, id, now, replacement).await
+        crate::devices::exchange(&self.pool, id.as_str(), now, replacement).await
     }
 
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {

@@ -13,6 +13,7 @@ use crate::convert::{backend, col, map_rows};
 use crate::files;
 use async_trait::async_trait;
 use idv_store::DeletionStore;
+use idv_store::SessionId;
 use idv_store::{Deleter, NewEvent, SessionDeletion, StoreResult, TombstoneRecord};
 use sqlx::{Postgres, Transaction};
 
@@ -159,18 +160,27 @@ pub(crate) async fn existing(db: &Db, ids: &[String]) -> StoreResult<Vec<String>
 impl DeletionStore for PgStore {
     async fn session_delete(
         &self,
-        id: &str,
+        id: SessionId<'_>,
         by: &Deleter,
         at: i64,
         reason: Option<&str>,
         updated_before: Option<i64>,
         event: Option<&NewEvent>,
     ) -> StoreResult<SessionDeletion> {
-        crate::deletion::delete(&self.pool, id, by, at, reason, updated_before, event).await
+        crate::deletion::delete(
+            &self.pool,
+            id.as_str(),
+            by,
+            at,
+            reason,
+            updated_before,
+            event,
+        )
+        .await
     }
 
-    async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>> {
-        crate::deletion::tombstone(&self.pool, id).await
+    async fn tombstone_get(&self, id: SessionId<'_>) -> StoreResult<Option<TombstoneRecord>> {
+        crate::deletion::tombstone(&self.pool, id.as_str()).await
     }
 
     async fn session_stale(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {

@@ -15,6 +15,7 @@ use crate::{files, sessions};
 use async_trait::async_trait;
 use idv_store::JobStore;
 use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
+use idv_store::{JobId, SessionId};
 
 /// The columns of a job row, as a literal so statements can be `concat!`ed at compile time.
 macro_rules! job_columns {
@@ -134,10 +135,18 @@ impl JobStore for PgStore {
         next: &SessionRecord,
         files: &[FileRecord],
         jobs: &[JobRecord],
-        done_job: Option<&str>,
+        done_job: Option<JobId<'_>>,
         events: &[NewEvent],
     ) -> StoreResult<bool> {
-        crate::engine::advance(&self.pool, next, files, jobs, done_job, events).await
+        crate::engine::advance(
+            &self.pool,
+            next,
+            files,
+            jobs,
+            done_job.map(JobId::as_str),
+            events,
+        )
+        .await
     }
 
     async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
@@ -146,15 +155,15 @@ impl JobStore for PgStore {
 
     async fn job_release(
         &self,
-        id: &str,
+        id: JobId<'_>,
         run_at: i64,
         last_error: Option<&str>,
     ) -> StoreResult<()> {
-        crate::engine::release(&self.pool, id, run_at, last_error).await
+        crate::engine::release(&self.pool, id.as_str(), run_at, last_error).await
     }
 
-    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>> {
-        crate::engine::list(&self.pool, session_id).await
+    async fn job_list(&self, session_id: SessionId<'_>) -> StoreResult<Vec<JobRecord>> {
+        crate::engine::list(&self.pool, session_id.as_str()).await
     }
 
     async fn job_next_due(&self) -> StoreResult<Option<i64>> {

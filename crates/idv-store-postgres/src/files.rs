@@ -7,6 +7,7 @@ use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::FileStore;
+use idv_store::{FileId, SessionId};
 use idv_store::{FileRecord, StoreResult};
 use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
@@ -47,16 +48,24 @@ impl FileStore for PgStore {
         crate::files::create(&self.pool, file).await
     }
 
-    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
-        crate::files::list(&self.pool, session_id).await
+    async fn file_list(&self, session_id: SessionId<'_>) -> StoreResult<Vec<FileRecord>> {
+        crate::files::list(&self.pool, session_id.as_str()).await
     }
 
-    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
-        crate::files::get(&self.pool, session_id, file_id).await
+    async fn file_get(
+        &self,
+        session_id: SessionId<'_>,
+        file_id: FileId<'_>,
+    ) -> StoreResult<Option<FileRecord>> {
+        crate::files::get(&self.pool, session_id.as_str(), file_id.as_str()).await
     }
 
-    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
-        crate::files::content(&self.pool, session_id, file_id).await
+    async fn file_content(
+        &self,
+        session_id: SessionId<'_>,
+        file_id: FileId<'_>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        crate::files::content(&self.pool, session_id.as_str(), file_id.as_str()).await
     }
 }
 

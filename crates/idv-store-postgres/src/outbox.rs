@@ -21,6 +21,7 @@ use idv_store::{
     EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
     unwrap_list, wrap_list,
 };
+use idv_store::{DeliveryId, WebhookId};
 use sqlx::PgConnection;
 
 /// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
@@ -571,8 +572,12 @@ pub(crate) async fn prune(db: &Db, before: i64) -> StoreResult<u64> {
 
 #[async_trait]
 impl EventStore for PgStore {
-    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String> {
-        crate::outbox::publish(&self.pool, event, webhook_id).await
+    async fn event_publish(
+        &self,
+        event: &NewEvent,
+        webhook_id: WebhookId<'_>,
+    ) -> StoreResult<String> {
+        crate::outbox::publish(&self.pool, event, webhook_id.as_str()).await
     }
 
     async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage> {
@@ -590,8 +595,8 @@ impl OutboxStore for PgStore {
         crate::outbox::webhook_create(&self.pool, webhook).await
     }
 
-    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>> {
-        crate::outbox::webhook_get(&self.pool, id).await
+    async fn webhook_get(&self, id: WebhookId<'_>) -> StoreResult<Option<WebhookRecord>> {
+        crate::outbox::webhook_get(&self.pool, id.as_str()).await
     }
 
     async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>> {
@@ -604,15 +609,15 @@ impl OutboxStore for PgStore {
 
     async fn webhook_reseal(
         &self,
-        id: &str,
+        id: WebhookId<'_>,
         old: &WebhookSecrets,
         new: &WebhookSecrets,
     ) -> StoreResult<bool> {
-        crate::outbox::webhook_reseal(&self.pool, id, old, new).await
+        crate::outbox::webhook_reseal(&self.pool, id.as_str(), old, new).await
     }
 
-    async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {
-        crate::outbox::webhook_delete(&self.pool, id).await
+    async fn webhook_delete(&self, id: WebhookId<'_>) -> StoreResult<bool> {
+        crate::outbox::webhook_delete(&self.pool, id.as_str()).await
     }
 
     async fn delivery_claim(
@@ -639,19 +644,25 @@ impl OutboxStore for PgStore {
 
     async fn delivery_list(
         &self,
-        webhook_id: &str,
-        before: Option<&str>,
+        webhook_id: WebhookId<'_>,
+        before: Option<DeliveryId<'_>>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRecord>> {
-        crate::outbox::list(&self.pool, webhook_id, before, limit).await
+        crate::outbox::list(
+            &self.pool,
+            webhook_id.as_str(),
+            before.map(DeliveryId::as_str),
+            limit,
+        )
+        .await
     }
 
     async fn delivery_get(
         &self,
-        webhook_id: &str,
-        id: &str,
+        webhook_id: WebhookId<'_>,
+        id: DeliveryId<'_>,
     ) -> StoreResult<Option<DeliveryRecord>> {
-        crate::outbox::get(&self.pool, webhook_id, id).await
+        crate::outbox::get(&self.pool, webhook_id.as_str(), id.as_str()).await
     }
 
     async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
@@ -660,22 +671,22 @@ impl OutboxStore for PgStore {
 
     async fn delivery_retry(
         &self,
-        webhook_id: &str,
-        id: &str,
+        webhook_id: WebhookId<'_>,
+        id: DeliveryId<'_>,
         now: i64,
         deadline: i64,
     ) -> StoreResult<bool> {
-        crate::outbox::retry(&self.pool, webhook_id, id, now, deadline).await
+        crate::outbox::retry(&self.pool, webhook_id.as_str(), id.as_str(), now, deadline).await
     }
 
     async fn delivery_replay(
         &self,
-        webhook_id: &str,
+        webhook_id: WebhookId<'_>,
         since: i64,
         now: i64,
         deadline: i64,
     ) -> StoreResult<u64> {
-        crate::outbox::replay(&self.pool, webhook_id, since, now, deadline).await
+        crate::outbox::replay(&self.pool, webhook_id.as_str(), since, now, deadline).await
     }
 
     async fn outbox_prune(&self, before: i64) -> StoreResult<u64> {

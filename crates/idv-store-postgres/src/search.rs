@@ -10,6 +10,7 @@ use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col};
 use async_trait::async_trait;
 use idv_core::search::{Cmp, Column, Condition, Document, Field, Filter, Scalar, SortValue};
+use idv_store::PrincipalId;
 use idv_store::SearchStore;
 use idv_store::{SessionPage, SessionQuery, SessionSummary, StoreResult};
 
@@ -394,9 +395,9 @@ impl SearchStore for PgStore {
     async fn view_put(
         &self,
         view: &idv_store::ViewRecord,
-        only_owner: Option<&str>,
+        only_owner: Option<PrincipalId<'_>>,
     ) -> StoreResult<bool> {
-        crate::views::put(&self.pool, view, only_owner).await
+        crate::views::put(&self.pool, view, only_owner.map(PrincipalId::as_str)).await
     }
 
     async fn view_get(
@@ -410,20 +411,33 @@ impl SearchStore for PgStore {
     async fn view_list(
         &self,
         namespace: &str,
-        viewer: Option<&str>,
+        viewer: Option<PrincipalId<'_>>,
         limit: i64,
         skip: i64,
     ) -> StoreResult<(Vec<idv_store::ViewRecord>, i64)> {
-        crate::views::list(&self.pool, namespace, viewer, limit, skip).await
+        crate::views::list(
+            &self.pool,
+            namespace,
+            viewer.map(PrincipalId::as_str),
+            limit,
+            skip,
+        )
+        .await
     }
 
     async fn view_delete(
         &self,
         namespace: &str,
         key: &str,
-        only_owner: Option<&str>,
+        only_owner: Option<PrincipalId<'_>>,
     ) -> StoreResult<bool> {
-        crate::views::delete(&self.pool, namespace, key, only_owner).await
+        crate::views::delete(
+            &self.pool,
+            namespace,
+            key,
+            only_owner.map(PrincipalId::as_str),
+        )
+        .await
     }
 }
 

@@ -6,6 +6,7 @@ use crate::Pools;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
 use async_trait::async_trait;
+use idv_store::SessionId;
 use idv_store::SessionStore;
 use idv_store::{NewEvent, SessionRecord, StoreResult};
 use sqlx::Postgres;
@@ -121,8 +122,8 @@ impl SessionStore for PgStore {
         crate::sessions::create(&self.pool, session, events).await
     }
 
-    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        crate::sessions::get(&self.pool, id).await
+    async fn session_get(&self, id: SessionId<'_>) -> StoreResult<Option<SessionRecord>> {
+        crate::sessions::get(&self.pool, id.as_str()).await
     }
 
     async fn session_update(

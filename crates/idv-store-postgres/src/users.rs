@@ -9,6 +9,7 @@ use crate::convert::list_col;
 use crate::convert::list_text;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use async_trait::async_trait;
+use idv_store::UserId;
 use idv_store::{AccountStore, Role};
 use idv_store::{StoreResult, User};
 
@@ -31,8 +32,8 @@ impl AccountStore for PgStore {
         crate::users::create(&self.pool, user).await
     }
 
-    async fn user_get(&self, id: &str) -> StoreResult<Option<User>> {
-        crate::users::get(&self.pool, id).await
+    async fn user_get(&self, id: UserId<'_>) -> StoreResult<Option<User>> {
+        crate::users::get(&self.pool, id.as_str()).await
     }
 
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
@@ -47,8 +48,8 @@ impl AccountStore for PgStore {
         crate::users::update(&self.pool, user).await
     }
 
-    async fn user_delete(&self, id: &str) -> StoreResult<bool> {
-        crate::users::delete(&self.pool, id).await
+    async fn user_delete(&self, id: UserId<'_>) -> StoreResult<bool> {
+        crate::users::delete(&self.pool, id.as_str()).await
     }
 
     async fn user_count(&self) -> StoreResult<i64> {

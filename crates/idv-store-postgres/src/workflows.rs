@@ -7,6 +7,7 @@ use crate::Pools;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
 use async_trait::async_trait;
+use idv_store::{AssetId, WorkflowId};
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
 use idv_store::{Translation, WorkflowStore};
 
@@ -114,24 +115,24 @@ impl WorkflowStore for PgStore {
         crate::workflows::put(&self.pool, def).await
     }
 
-    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>> {
-        crate::workflows::get(&self.pool, id).await
+    async fn workflow_get(&self, id: WorkflowId<'_>) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get(&self.pool, id.as_str()).await
     }
 
     async fn workflow_get_revision(
         &self,
-        id: &str,
+        id: WorkflowId<'_>,
         revision: i64,
     ) -> StoreResult<Option<WorkflowRecord>> {
-        crate::workflows::get_revision(&self.pool, id, revision).await
+        crate::workflows::get_revision(&self.pool, id.as_str(), revision).await
     }
 
     async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>> {
         crate::workflows::list(&self.pool).await
     }
 
-    async fn workflow_delete(&self, id: &str) -> StoreResult<bool> {
-        crate::workflows::delete(&self.pool, id).await
+    async fn workflow_delete(&self, id: WorkflowId<'_>) -> StoreResult<bool> {
+        crate::workflows::delete(&self.pool, id.as_str()).await
     }
 
     async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()> {
@@ -153,16 +154,16 @@ impl WorkflowStore for PgStore {
         crate::assets::put(&self.pool, asset).await
     }
 
-    async fn asset_get(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
-        crate::assets::get(&self.pool, id).await
+    async fn asset_get(&self, id: AssetId<'_>) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::get(&self.pool, id.as_str()).await
     }
 
     async fn asset_list(&self) -> StoreResult<Vec<idv_store::AssetRecord>> {
         crate::assets::list(&self.pool).await
     }
 
-    async fn asset_delete(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
-        crate::assets::delete(&self.pool, id).await
+    async fn asset_delete(&self, id: AssetId<'_>) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::delete(&self.pool, id.as_str()).await
     }
 }
 

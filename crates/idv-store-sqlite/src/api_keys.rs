@@ -6,6 +6,7 @@ use crate::convert::DbRow;
 use crate::convert::{backend, col, list_col, list_text, map_rows, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::{ApiKey, StoreResult};
+use idv_store::{ApiKeyId, DeviceTokenId, PrincipalId, TokenFamilyId};
 use idv_store::{AuthToken, CredentialStore};
 
 pub(crate) async fn list(db: &Db, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
@@ -31,20 +32,20 @@ impl CredentialStore for SqliteStore {
         crate::api_keys::create(&self.db, key).await
     }
 
-    async fn apikey_get(&self, id: &str) -> StoreResult<Option<ApiKey>> {
-        crate::api_keys::get(&self.db, id).await
+    async fn apikey_get(&self, id: ApiKeyId<'_>) -> StoreResult<Option<ApiKey>> {
+        crate::api_keys::get(&self.db, id.as_str()).await
     }
 
-    async fn apikey_list(&self, owner_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
-        crate::api_keys::list(&self.db, owner_id).await
+    async fn apikey_list(&self, owner_id: Option<PrincipalId<'_>>) -> StoreResult<Vec<ApiKey>> {
+        crate::api_keys::list(&self.db, owner_id.map(PrincipalId::as_str)).await
     }
 
-    async fn apikey_revoke(&self, id: &str, at_ms: i64) -> StoreResult<bool> {
-        crate::api_keys::revoke(&self.db, id, at_ms).await
+    async fn apikey_revoke(&self, id: ApiKeyId<'_>, at_ms: i64) -> StoreResult<bool> {
+        crate::api_keys::revoke(&self.db, id.as_str(), at_ms).await
     }
 
-    async fn apikey_touch(&self, id: &str, at_ms: i64) -> StoreResult<()> {
-        crate::api_keys::touch(&self.db, id, at_ms).await
+    async fn apikey_touch(&self, id: ApiKeyId<'_>, at_ms: i64) -> StoreResult<()> {
+        crate::api_keys::touch(&self.db, id.as_str(), at_ms).await
     }
 
     async fn token_create(&self, token: &AuthToken) -> StoreResult<()> {
@@ -55,8 +56,8 @@ impl CredentialStore for SqliteStore {
         crate::tokens::get(&self.db, hash).await
     }
 
-    async fn token_delete_family(&self, family: &str) -> StoreResult<()> {
-        crate::tokens::delete_family(&self.db, family).await
+    async fn token_delete_family(&self, family: TokenFamilyId<'_>) -> StoreResult<()> {
+        crate::tokens::delete_family(&self.db, family.as_str()).await
     }
 
     async fn token_delete_expired(&self, now_ms: i64) -> StoreResult<u64> {
@@ -74,17 +75,20 @@ impl CredentialStore for SqliteStore {
         crate::devices::by_hash(&self.db, hash).await
     }
 
-    async fn device_token_get(&self, id: &str) -> StoreResult<Option<idv_store::DeviceToken>> {
-        crate::devices::get(&self.db, id).await
+    async fn device_token_get(
+        &self,
+        id: DeviceTokenId<'_>,
+    ) -> StoreResult<Option<idv_store::DeviceToken>> {
+        crate::devices::get(&self.db, id.as_str()).await
     }
 
     async fn device_token_exchange(
         &self,
-        id: &str,
+        id: DeviceTokenId<'_>,
         now: i64,
         replacement: &idv_store::DeviceToken,
     ) -> StoreResult<bool> {
-        crate::devices::exchange(&self.db, id, now, replacement).await
+        crate::devices::exchange(&self.db, id.as_str(), now, replacement).await
     }
 
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {

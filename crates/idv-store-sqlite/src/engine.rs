@@ -12,6 +12,7 @@ use crate::{Db, files, sessions};
 use async_trait::async_trait;
 use idv_store::JobStore;
 use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
+use idv_store::{JobId, SessionId};
 
 /// The columns of a job row, as a literal so statements can be `concat!`ed at compile time.
 macro_rules! job_columns {
@@ -137,10 +138,18 @@ impl JobStore for SqliteStore {
         next: &SessionRecord,
         files: &[FileRecord],
         jobs: &[JobRecord],
-        done_job: Option<&str>,
+        done_job: Option<JobId<'_>>,
         events: &[NewEvent],
     ) -> StoreResult<bool> {
-        crate::engine::advance(&self.db, next, files, jobs, done_job, events).await
+        crate::engine::advance(
+            &self.db,
+            next,
+            files,
+            jobs,
+            done_job.map(JobId::as_str),
+            events,
+        )
+        .await
     }
 
     async fn job_claim(&self, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
@@ -149,15 +158,15 @@ impl JobStore for SqliteStore {
 
     async fn job_release(
         &self,
-        id: &str,
+        id: JobId<'_>,
         run_at: i64,
         last_error: Option<&str>,
     ) -> StoreResult<()> {
-        crate::engine::release(&self.db, id, run_at, last_error).await
+        crate::engine::release(&self.db, id.as_str(), run_at, last_error).await
     }
 
-    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>> {
-        crate::engine::list(&self.db, session_id).await
+    async fn job_list(&self, session_id: SessionId<'_>) -> StoreResult<Vec<JobRecord>> {
+        crate::engine::list(&self.db, session_id.as_str()).await
     }
 
     async fn job_next_due(&self) -> StoreResult<Option<i64>> {

@@ -5,6 +5,7 @@ use crate::SqliteStore;
 use crate::convert::{backend, col, json_text, map_rows, unique_or_backend};
 use crate::{Db, files, sessions, workflows};
 use async_trait::async_trait;
+use idv_store::WorkflowId;
 use idv_store::{ExchangeStore, WorkflowRecord};
 use idv_store::{FileRecord, JobRecord, NewWorkflow, SessionImport, SessionRecord, StoreResult};
 
@@ -144,8 +145,8 @@ pub(crate) async fn session_import(
 
 #[async_trait]
 impl ExchangeStore for SqliteStore {
-    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>> {
-        crate::exchange::workflow_revisions(&self.db, id).await
+    async fn workflow_revisions(&self, id: WorkflowId<'_>) -> StoreResult<Vec<WorkflowRecord>> {
+        crate::exchange::workflow_revisions(&self.db, id.as_str()).await
     }
 
     async fn workflow_import_revision(&self, def: &NewWorkflow) -> StoreResult<i64> {

@@ -5,6 +5,7 @@ use crate::SqliteStore;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows, unique_or_backend};
 use async_trait::async_trait;
+use idv_store::{FileId, SessionId};
 use idv_store::{FileRecord, StoreResult};
 use idv_store::{FileStore, SessionRecord};
 use sqlx::Sqlite;
@@ -46,28 +47,40 @@ impl FileStore for SqliteStore {
         crate::files::create(&self.db, file).await
     }
 
-    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
+    async fn file_list(&self, session_id: SessionId<'_>) -> StoreResult<Vec<FileRecord>> {
+        let session_id = session_id.as_str();
         match &self.db.inline {
             Some(r) => r.files(session_id),
             None => crate::files::list(&self.db, session_id).await,
         }
     }
 
-    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
+    async fn file_get(
+        &self,
+        session_id: SessionId<'_>,
+        file_id: FileId<'_>,
+    ) -> StoreResult<Option<FileRecord>> {
+        let session_id = session_id.as_str();
+        let file_id = file_id.as_str();
         match &self.db.inline {
             Some(r) => r.file(session_id, file_id),
             None => crate::files::get(&self.db, session_id, file_id).await,
         }
     }
 
-    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>> {
-        crate::files::content(&self.db, session_id, file_id).await
+    async fn file_content(
+        &self,
+        session_id: SessionId<'_>,
+        file_id: FileId<'_>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        crate::files::content(&self.db, session_id.as_str(), file_id.as_str()).await
     }
 
     async fn session_with_files(
         &self,
-        id: &str,
+        id: SessionId<'_>,
     ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
+        let id = id.as_str();
         match &self.db.inline {
             Some(r) => r.session_with_files(id),
             None => {

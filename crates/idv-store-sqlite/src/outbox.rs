@@ -17,6 +17,7 @@ use idv_store::{
     EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
     unwrap_list, wrap_list,
 };
+use idv_store::{DeliveryId, WebhookId};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
@@ -529,8 +530,12 @@ pub(crate) async fn prune(db: &Db, before: i64) -> StoreResult<u64> {
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String> {
-        crate::outbox::publish(&self.db, event, webhook_id).await
+    async fn event_publish(
+        &self,
+        event: &NewEvent,
+        webhook_id: WebhookId<'_>,
+    ) -> StoreResult<String> {
+        crate::outbox::publish(&self.db, event, webhook_id.as_str()).await
     }
 
     async fn events_after(&self, query: &EventQuery) -> StoreResult<EventPage> {
@@ -548,8 +553,8 @@ impl OutboxStore for SqliteStore {
         crate::outbox::webhook_create(&self.db, webhook).await
     }
 
-    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>> {
-        crate::outbox::webhook_get(&self.db, id).await
+    async fn webhook_get(&self, id: WebhookId<'_>) -> StoreResult<Option<WebhookRecord>> {
+        crate::outbox::webhook_get(&self.db, id.as_str()).await
     }
 
     async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>> {
@@ -562,15 +567,15 @@ impl OutboxStore for SqliteStore {
 
     async fn webhook_reseal(
         &self,
-        id: &str,
+        id: WebhookId<'_>,
         old: &WebhookSecrets,
         new: &WebhookSecrets,
     ) -> StoreResult<bool> {
-        crate::outbox::webhook_reseal(&self.db, id, old, new).await
+        crate::outbox::webhook_reseal(&self.db, id.as_str(), old, new).await
     }
 
-    async fn webhook_delete(&self, id: &str) -> StoreResult<bool> {
-        crate::outbox::webhook_delete(&self.db, id).await
+    async fn webhook_delete(&self, id: WebhookId<'_>) -> StoreResult<bool> {
+        crate::outbox::webhook_delete(&self.db, id.as_str()).await
     }
 
     async fn delivery_claim(
@@ -597,19 +602,25 @@ impl OutboxStore for SqliteStore {
 
     async fn delivery_list(
         &self,
-        webhook_id: &str,
-        before: Option<&str>,
+        webhook_id: WebhookId<'_>,
+        before: Option<DeliveryId<'_>>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRecord>> {
-        crate::outbox::list(&self.db, webhook_id, before, limit).await
+        crate::outbox::list(
+            &self.db,
+            webhook_id.as_str(),
+            before.map(DeliveryId::as_str),
+            limit,
+        )
+        .await
     }
 
     async fn delivery_get(
         &self,
-        webhook_id: &str,
-        id: &str,
+        webhook_id: WebhookId<'_>,
+        id: DeliveryId<'_>,
     ) -> StoreResult<Option<DeliveryRecord>> {
-        crate::outbox::get(&self.db, webhook_id, id).await
+        crate::outbox::get(&self.db, webhook_id.as_str(), id.as_str()).await
     }
 
     async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
@@ -618,22 +629,22 @@ impl OutboxStore for SqliteStore {
 
     async fn delivery_retry(
         &self,
-        webhook_id: &str,
-        id: &str,
+        webhook_id: WebhookId<'_>,
+        id: DeliveryId<'_>,
         now: i64,
         deadline: i64,
     ) -> StoreResult<bool> {
-        crate::outbox::retry(&self.db, webhook_id, id, now, deadline).await
+        crate::outbox::retry(&self.db, webhook_id.as_str(), id.as_str(), now, deadline).await
     }
 
     async fn delivery_replay(
         &self,
-        webhook_id: &str,
+        webhook_id: WebhookId<'_>,
         since: i64,
         now: i64,
         deadline: i64,
     ) -> StoreResult<u64> {
-        crate::outbox::replay(&self.db, webhook_id, since, now, deadline).await
+        crate::outbox::replay(&self.db, webhook_id.as_str(), since, now, deadline).await
     }
 
     async fn outbox_prune(&self, before: i64) -> StoreResult<u64> {

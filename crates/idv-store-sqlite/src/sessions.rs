@@ -5,6 +5,7 @@ use crate::SqliteStore;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
 use async_trait::async_trait;
+use idv_store::SessionId;
 use idv_store::SessionStore;
 use idv_store::{NewEvent, SessionRecord, StoreResult};
 use sqlx::Sqlite;
@@ -122,7 +123,8 @@ impl SessionStore for SqliteStore {
         crate::sessions::create(&self.db, session, events).await
     }
 
-    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+    async fn session_get(&self, id: SessionId<'_>) -> StoreResult<Option<SessionRecord>> {
+        let id = id.as_str();
         match &self.db.inline {
             Some(r) => r.session(id),
             None => crate::sessions::get(&self.db, id).await,

@@ -6,6 +6,7 @@ use crate::SqliteStore;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, list_col, list_text, map_rows, unique_or_backend};
 use async_trait::async_trait;
+use idv_store::UserId;
 use idv_store::{AccountStore, Role};
 use idv_store::{StoreResult, User};
 
@@ -28,8 +29,8 @@ impl AccountStore for SqliteStore {
         crate::users::create(&self.db, user).await
     }
 
-    async fn user_get(&self, id: &str) -> StoreResult<Option<User>> {
-        crate::users::get(&self.db, id).await
+    async fn user_get(&self, id: UserId<'_>) -> StoreResult<Option<User>> {
+        crate::users::get(&self.db, id.as_str()).await
     }
 
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
@@ -44,8 +45,8 @@ impl AccountStore for SqliteStore {
         crate::users::update(&self.db, user).await
     }
 
-    async fn user_delete(&self, id: &str) -> StoreResult<bool> {
-        crate::users::delete(&self.db, id).await
+    async fn user_delete(&self, id: UserId<'_>) -> StoreResult<bool> {
+        crate::users::delete(&self.db, id.as_str()).await
     }
 
     async fn user_count(&self) -> StoreResult<i64> {

@@ -6,6 +6,7 @@ use crate::SqliteStore;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
 use async_trait::async_trait;
+use idv_store::{AssetId, WorkflowId};
 use idv_store::{NewWorkflow, StoreResult, WorkflowRecord};
 use idv_store::{Translation, WorkflowStore};
 
@@ -117,24 +118,24 @@ impl WorkflowStore for SqliteStore {
         crate::workflows::put(&self.db, def).await
     }
 
-    async fn workflow_get(&self, id: &str) -> StoreResult<Option<WorkflowRecord>> {
-        crate::workflows::get(&self.db, id).await
+    async fn workflow_get(&self, id: WorkflowId<'_>) -> StoreResult<Option<WorkflowRecord>> {
+        crate::workflows::get(&self.db, id.as_str()).await
     }
 
     async fn workflow_get_revision(
         &self,
-        id: &str,
+        id: WorkflowId<'_>,
         revision: i64,
     ) -> StoreResult<Option<WorkflowRecord>> {
-        crate::workflows::get_revision(&self.db, id, revision).await
+        crate::workflows::get_revision(&self.db, id.as_str(), revision).await
     }
 
     async fn workflow_list(&self) -> StoreResult<Vec<WorkflowRecord>> {
         crate::workflows::list(&self.db).await
     }
 
-    async fn workflow_delete(&self, id: &str) -> StoreResult<bool> {
-        crate::workflows::delete(&self.db, id).await
+    async fn workflow_delete(&self, id: WorkflowId<'_>) -> StoreResult<bool> {
+        crate::workflows::delete(&self.db, id.as_str()).await
     }
 
     async fn translations_put(&self, entries: &[Translation]) -> StoreResult<()> {
@@ -156,16 +157,16 @@ impl WorkflowStore for SqliteStore {
         crate::assets::put(&self.db, asset).await
     }
 
-    async fn asset_get(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
-        crate::assets::get(&self.db, id).await
+    async fn asset_get(&self, id: AssetId<'_>) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::get(&self.db, id.as_str()).await
     }
 
     async fn asset_list(&self) -> StoreResult<Vec<idv_store::AssetRecord>> {
         crate::assets::list(&self.db).await
     }
 
-    async fn asset_delete(&self, id: &str) -> StoreResult<Option<idv_store::AssetRecord>> {
-        crate::assets::delete(&self.db, id).await
+    async fn asset_delete(&self, id: AssetId<'_>) -> StoreResult<Option<idv_store::AssetRecord>> {
+        crate::assets::delete(&self.db, id.as_str()).await
     }
 }
 

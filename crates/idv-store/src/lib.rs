@@ -16,6 +16,12 @@ pub mod search;
 
 pub use audit::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry};
 pub use idempotency::IdempotencyRecord;
+/// The ids the ports take, each its own borrowed type (defined with the id generator in
+/// `idv_core::ids`), so two ids cannot be swapped unnoticed.
+pub use idv_core::ids::{
+    ApiKeyId, AssetId, DeliveryId, DeviceTokenId, FileId, JobId, PrincipalId, SessionId,
+    TokenFamilyId, UserId, WebhookId, WorkflowId,
+};
 pub use outbox::*;
 pub use ports::*;
 pub use records::*;

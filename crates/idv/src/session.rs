@@ -5,6 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
 use idv_server::ops::exchange::{self, Imported, Selection};
 use idv_server::state::AppState;
+use idv_store::SessionId;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -127,7 +128,7 @@ async fn export_one(
 ) -> Result<(PathBuf, exchange::Exported)> {
     let (session, files) = state
         .store
-        .session_with_files(id)
+        .session_with_files(SessionId::new(id))
         .await
         .map_err(|e| anyhow!("{e}"))?
         .ok_or_else(|| anyhow!("no session with id {id}"))?;

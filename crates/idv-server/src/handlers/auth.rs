@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use idv_core::ErrorCode;
+use idv_store::TokenFamilyId;
 use idv_store::{AuthToken, TokenKind};
 
 async fn issue(state: &AppState, user_id: &str) -> ApiResult<TokenPair> {
@@ -110,7 +111,10 @@ async fn check_refresh(
     note.actor = Some((Some(t.user_id.clone()), name));
     note.target = Some(t.user_id.clone());
     // Rotation: the old pair ends whatever happens next.
-    state.store.token_delete_family(&t.family).await?;
+    state
+        .store
+        .token_delete_family(TokenFamilyId::new(&t.family))
+        .await?;
     if t.expires_at <= state.clock.now_ms() {
         return Err(ApiError::new(
             ErrorCode::ExpiredCredentials,
@@ -123,7 +127,10 @@ async fn check_refresh(
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     match &caller.token_family {
         Some(f) => {
-            state.store.token_delete_family(f).await?;
+            state
+                .store
+                .token_delete_family(TokenFamilyId::new(f))
+                .await?;
             Ok(StatusCode::NO_CONTENT)
         }
         None => Err(ApiError::new(

@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use idv_core::ErrorCode;
 use idv_store::{AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, NewEvent};
+use idv_store::{DeliveryId, WebhookId};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -105,7 +106,11 @@ pub async fn list(
     crate::ops::webhooks::get(&state, &id).await?;
     let rows = state
         .store
-        .delivery_list(&id, before.as_deref(), limit)
+        .delivery_list(
+            WebhookId::new(&id),
+            before.as_deref().map(DeliveryId::new),
+            limit,
+        )
         .await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|d| d.id.clone()))
@@ -133,13 +138,23 @@ pub async fn retry(
             ),
         )
     };
-    if state.store.delivery_get(&id, &delivery).await?.is_none() {
+    if state
+        .store
+        .delivery_get(WebhookId::new(&id), DeliveryId::new(&delivery))
+        .await?
+        .is_none()
+    {
         return Err(not_found());
     }
     let now = state.clock.now_ms();
     let queued = state
         .store
-        .delivery_retry(&id, &delivery, now, now + DELIVERY_WINDOW_MS)
+        .delivery_retry(
+            WebhookId::new(&id),
+            DeliveryId::new(&delivery),
+            now,
+            now + DELIVERY_WINDOW_MS,
+        )
         .await?;
     if !queued {
         return Err(ApiError::new(
@@ -152,7 +167,7 @@ pub async fn retry(
     state.events_wake.notify_waiters();
     let d = state
         .store
-        .delivery_get(&id, &delivery)
+        .delivery_get(WebhookId::new(&id), DeliveryId::new(&delivery))
         .await?
         .ok_or_else(not_found)?;
     let mut items = with_attempts(&state, std::slice::from_ref(&d)).await?;
@@ -181,7 +196,7 @@ pub async fn replay(
     let now = state.clock.now_ms();
     let queued = state
         .store
-        .delivery_replay(&id, since, now, now + DELIVERY_WINDOW_MS)
+        .delivery_replay(WebhookId::new(&id), since, now, now + DELIVERY_WINDOW_MS)
         .await?;
     if queued > 0 {
         state.events_wake.notify_waiters();
@@ -208,7 +223,10 @@ pub async fn test(
         owner_id: Some(caller.id.clone()),
         data: json!({"webhookId": id}),
     };
-    let delivery = state.store.event_publish(&event, &id).await?;
+    let delivery = state
+        .store
+        .event_publish(&event, WebhookId::new(&id))
+        .await?;
     state.events_wake.notify_waiters();
     Ok((
         StatusCode::ACCEPTED,

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
+use idv_store::{FileId, SessionId};
 
 pub async fn download(
     State(state): State<AppState>,
@@ -22,7 +23,7 @@ pub async fn download(
     let s = sessions::get_for(&state, &caller, &id, Op::Read).await?;
     let f = state
         .store
-        .file_get(&s.id, &file_id)
+        .file_get(SessionId::new(&s.id), FileId::new(&file_id))
         .await?
         .ok_or_else(|| {
             ApiError::new(

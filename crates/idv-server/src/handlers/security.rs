@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use idv_core::ErrorCode;
 use idv_core::permission::{BUILTIN_ROLES, PermissionSet};
+use idv_store::UserId;
 
 pub(crate) async fn list_roles(State(state): State<AppState>) -> ApiResult<Json<Vec<RoleView>>> {
     let mut out: Vec<RoleView> = BUILTIN_ROLES
@@ -84,7 +85,7 @@ pub(crate) async fn get_user(
 ) -> ApiResult<Json<UserView>> {
     let u = state
         .store
-        .user_get(&id)
+        .user_get(UserId::new(&id))
         .await?
         .ok_or_else(|| not_found(&id))?;
     Ok(Json(UserView::from(&u)))
@@ -119,7 +120,7 @@ pub(crate) async fn delete_user(
     }
     let u = state
         .store
-        .user_get(&id)
+        .user_get(UserId::new(&id))
         .await?
         .ok_or_else(|| not_found(&id))?;
     users::delete_by_name(&state, &u.name).await?;

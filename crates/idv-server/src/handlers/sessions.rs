@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use idv_core::ErrorCode;
+use idv_store::SessionId;
 use idv_store::blobs::BlobError;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -80,7 +81,7 @@ pub async fn patch(
         })?),
     };
     let s = review::review(&state, &caller, &id, &input, if_match).await?;
-    let files = state.store.file_list(&s.id).await?;
+    let files = state.store.file_list(SessionId::new(&s.id)).await?;
     let mut resp = Json(sessions::view(&state, &s, &files).await?).into_response();
     with_etag(&mut resp, &s);
     Ok(resp)

@@ -14,6 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
+use idv_store::WorkflowId;
 use serde::Deserialize;
 
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
@@ -59,12 +60,16 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Workflow>> {
-    let r = state.store.workflow_get(&id).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::WorkflowNotFound,
-            format!("no workflow with id {id}"),
-        )
-    })?;
+    let r = state
+        .store
+        .workflow_get(WorkflowId::new(&id))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::WorkflowNotFound,
+                format!("no workflow with id {id}"),
+            )
+        })?;
     Ok(Json(Workflow {
         summary: WorkflowSummary::from(&r),
         revision: r.revision,
@@ -83,7 +88,7 @@ pub async fn delete(
         .unwrap_or(Reach::Own);
     let r = state
         .store
-        .workflow_get(&id)
+        .workflow_get(WorkflowId::new(&id))
         .await?
         .filter(|r| caller.may_touch(reach, r.owner_id.as_deref()))
         .ok_or_else(|| {
@@ -92,7 +97,7 @@ pub async fn delete(
                 format!("no workflow with id {id}"),
             )
         })?;
-    state.store.workflow_delete(&r.id).await?;
+    state.store.workflow_delete(WorkflowId::new(&r.id)).await?;
     state.workflows.forget_current(&r.id);
     Ok(Json(WorkflowDeleted {
         id: r.id,

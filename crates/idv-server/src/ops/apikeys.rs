@@ -6,6 +6,7 @@ use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::{Op, PermissionSet};
 use idv_store::ApiKey;
+use idv_store::{ApiKeyId, PrincipalId};
 
 /// Mints a key. Returns the stored row and the key text, which is shown only now.
 pub async fn create(
@@ -73,7 +74,7 @@ pub async fn list(state: &AppState, by: &Principal) -> ApiResult<Vec<ApiKey>> {
         .reach("apikey_all", "apikey", Op::Read)
         .unwrap_or(Reach::Own);
     let owner = (reach == Reach::Own).then_some(by.id.as_str());
-    Ok(state.store.apikey_list(owner).await?)
+    Ok(state.store.apikey_list(owner.map(PrincipalId::new)).await?)
 }
 
 /// One key the caller may act on with `op`; 404 for keys it may not see.
@@ -86,7 +87,7 @@ pub(crate) async fn get_for(
     let reach = by.reach("apikey_all", "apikey", op).unwrap_or(Reach::Own);
     state
         .store
-        .apikey_get(id)
+        .apikey_get(ApiKeyId::new(id))
         .await?
         .filter(|k| by.may_touch(reach, k.owner_id.as_deref()))
         .ok_or_else(|| {
@@ -101,7 +102,7 @@ pub(crate) async fn get_for(
 /// revoked before keeps its first time).
 pub async fn revoke(state: &AppState, id: &str) -> ApiResult<i64> {
     let now = state.clock.now_ms();
-    if !state.store.apikey_revoke(id, now).await? {
+    if !state.store.apikey_revoke(ApiKeyId::new(id), now).await? {
         return Err(ApiError::new(
             ErrorCode::ApiKeyNotFound,
             format!("no API key with id {id}"),

@@ -14,6 +14,7 @@ use crate::state::AppState;
 use bytes::Bytes;
 use futures::Stream;
 use idv_core::ErrorCode;
+use idv_store::AssetId;
 use idv_store::AssetRecord;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -89,12 +90,16 @@ pub fn content_type(given: Option<&str>, id: &str) -> ApiResult<String> {
 /// The asset `id`, or `asset_not_found`.
 pub async fn get(state: &AppState, id: &str) -> ApiResult<AssetRecord> {
     check_id(id)?;
-    state.store.asset_get(id).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::AssetNotFound,
-            format!("no asset with id {id}; upload it with PUT /api/v1/assets/{id}"),
-        )
-    })
+    state
+        .store
+        .asset_get(AssetId::new(id))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AssetNotFound,
+                format!("no asset with id {id}; upload it with PUT /api/v1/assets/{id}"),
+            )
+        })
 }
 
 /// Stores the bytes of `source` as asset `id` (new or replacing), at most
@@ -171,10 +176,11 @@ pub async fn list(state: &AppState) -> ApiResult<Vec<AssetRecord>> {
 /// Deletes asset `id` and its bytes.
 pub async fn delete(state: &AppState, id: &str) -> ApiResult<AssetRecord> {
     check_id(id)?;
-    let gone =
-        state.store.asset_delete(id).await?.ok_or_else(|| {
-            ApiError::new(ErrorCode::AssetNotFound, format!("no asset with id {id}"))
-        })?;
+    let gone = state
+        .store
+        .asset_delete(AssetId::new(id))
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::AssetNotFound, format!("no asset with id {id}")))?;
     if let Err(e) = state.blobs.delete(&gone.object_key).await {
         tracing::warn!(asset = id, error = %e, "the deleted asset's bytes stay behind");
     }
@@ -230,7 +236,7 @@ async fn load_file(state: &AppState, path: &Path) -> ApiResult<FolderOutcome> {
             format!("cannot read {}: {e}", path.display()),
         )
     })?;
-    if let Some(a) = state.store.asset_get(&id).await?
+    if let Some(a) = state.store.asset_get(AssetId::new(&id)).await?
         && a.sha256 == sha256
         && a.content_type == content_type_for(name)
     {

@@ -19,6 +19,7 @@ use crate::state::AppState;
 use futures::StreamExt;
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
+use idv_store::SessionId;
 use idv_store::{Deleter, FileRecord, SessionDeletion, TombstoneRecord};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -76,7 +77,7 @@ pub async fn missing(state: &AppState, by: &Principal, reach: Reach, id: &str) -
     if !idv_core::ids::is_id(id) {
         return not_found;
     }
-    match state.store.tombstone_get(id).await {
+    match state.store.tombstone_get(SessionId::new(id)).await {
         Ok(Some(t)) if by.may_touch(reach, t.owner_id.as_deref()) => deleted_error(&t),
         Ok(_) => not_found,
         Err(e) => e.into(),
@@ -126,11 +127,11 @@ pub async fn delete(
     if !idv_core::ids::is_id(id) {
         return Err(missing(state, by, reach, id).await);
     }
-    match state.store.session_get(id).await? {
+    match state.store.session_get(SessionId::new(id)).await? {
         Some(s) if by.may_touch(reach, s.owner_id.as_deref()) => {}
         Some(_) => return Err(missing(state, by, reach, id).await),
         None => {
-            return match state.store.tombstone_get(id).await? {
+            return match state.store.tombstone_get(SessionId::new(id)).await? {
                 Some(t) if by.may_touch(reach, t.owner_id.as_deref()) => Ok(t),
                 _ => Err(missing(state, by, reach, id).await),
             };
@@ -140,7 +141,14 @@ pub async fn delete(
     let event = crate::events::deleted(id, now);
     let outcome = state
         .store
-        .session_delete(id, &deleter(by), now, reason, None, Some(&event))
+        .session_delete(
+            SessionId::new(id),
+            &deleter(by),
+            now,
+            reason,
+            None,
+            Some(&event),
+        )
         .await?;
     if matches!(outcome, SessionDeletion::Deleted { .. }) {
         state.events_wake.notify_waiters();
@@ -225,7 +233,7 @@ pub async fn delete_stale(state: &AppState, keep_for_ms: i64) -> ApiResult<usize
             match state
                 .store
                 .session_delete(
-                    id,
+                    SessionId::new(id),
                     &by,
                     now,
                     Some(&reason),

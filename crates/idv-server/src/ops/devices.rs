@@ -18,6 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ops::sessions::{self, StartInput};
 use crate::state::AppState;
 use idv_core::ErrorCode;
+use idv_store::DeviceTokenId;
 use idv_store::{DeviceToken, DeviceTokenKind, SessionRecord};
 
 /// The TTL when none is given, in seconds.
@@ -214,7 +215,7 @@ pub async fn exchange(state: &AppState, by: &Principal) -> ApiResult<Issued> {
     };
     let short = state
         .store
-        .device_token_get(token_id)
+        .device_token_get(DeviceTokenId::new(token_id))
         .await?
         .ok_or_else(used)?;
     let now = state.clock.now_ms();
@@ -233,7 +234,7 @@ pub async fn exchange(state: &AppState, by: &Principal) -> ApiResult<Issued> {
     };
     if !state
         .store
-        .device_token_exchange(&short.id, now, &token)
+        .device_token_exchange(DeviceTokenId::new(&short.id), now, &token)
         .await?
     {
         return Err(used());

@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
+use idv_store::SessionId;
 use idv_store::SessionRecord;
 use serde_json::{Map, Value, json};
 
@@ -233,7 +234,7 @@ pub async fn review(
     for _ in 0..ATTEMPTS {
         let Some(s) = state
             .store
-            .session_get(id)
+            .session_get(SessionId::new(id))
             .await?
             .filter(|s| by.may_touch(reach, s.owner_id.as_deref()))
         else {

@@ -9,6 +9,7 @@ use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use idv_core::workflow::{PropertyType, RenderContext, Step, Workflow};
+use idv_store::SessionId;
 use idv_store::{FileRecord, SessionRecord};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -143,7 +144,7 @@ pub(crate) async fn get_for(
     let reach = session_reach(by, id, op)?;
     match state
         .store
-        .session_get(id)
+        .session_get(SessionId::new(id))
         .await?
         .filter(|s| by.may_touch(reach, s.owner_id.as_deref()))
     {
@@ -161,7 +162,7 @@ pub(crate) async fn read_for(
     let reach = session_reach(by, id, Op::Read)?;
     match state
         .store
-        .session_with_files(id)
+        .session_with_files(SessionId::new(id))
         .await?
         .filter(|(s, _)| by.may_touch(reach, s.owner_id.as_deref()))
     {

@@ -11,6 +11,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use idv_core::ErrorCode;
+use idv_store::SessionId;
 use idv_store::blobs::{BlobError, Blobs};
 use idv_store::{FileRecord, SessionRecord};
 use serde_json::Value;
@@ -120,7 +121,7 @@ impl Drop for Staged {
 
 async fn link(state: &AppState, id: &str, files: &[FileRecord]) -> ApiResult<()> {
     for _ in 0..5 {
-        let Some(mut s) = state.store.session_get(id).await? else {
+        let Some(mut s) = state.store.session_get(SessionId::new(id)).await? else {
             return Err(ApiError::new(
                 ErrorCode::SessionNotFound,
                 format!("no session with id {id}"),

@@ -6,6 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::{BUILTIN_ROLES, PermissionSet, builtin_role};
+use idv_store::UserId;
 use idv_store::{Role, StoreError, User};
 
 pub struct NewUser {
@@ -129,10 +130,11 @@ pub async fn update(
     id: &str,
     patch: UserPatch,
 ) -> ApiResult<User> {
-    let mut user =
-        state.store.user_get(id).await?.ok_or_else(|| {
-            ApiError::new(ErrorCode::UserNotFound, format!("no user with id {id}"))
-        })?;
+    let mut user = state
+        .store
+        .user_get(UserId::new(id))
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::UserNotFound, format!("no user with id {id}")))?;
     if let Some(roles) = patch.roles {
         let perms = resolve_roles(state, &roles).await?;
         check_escalation(by, &perms, "give a user roles")?;
@@ -171,7 +173,7 @@ pub async fn delete_by_name(state: &AppState, name: &str) -> ApiResult<User> {
             format!("User {name} does not exist"),
         )
     })?;
-    state.store.user_delete(&user.id).await?;
+    state.store.user_delete(UserId::new(&user.id)).await?;
     state.auth.invalidate_users();
     Ok(user)
 }

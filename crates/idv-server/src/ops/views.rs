@@ -15,6 +15,7 @@ use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use idv_core::search::SearchRequest;
+use idv_store::PrincipalId;
 use idv_store::ViewRecord;
 use serde_json::{Map, Value, json};
 
@@ -159,7 +160,11 @@ pub async fn put(
         created_at: now,
         updated_at: now,
     };
-    if !state.store.view_put(&record, only_owner).await? {
+    if !state
+        .store
+        .view_put(&record, only_owner.map(PrincipalId::new))
+        .await?
+    {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
@@ -237,7 +242,7 @@ pub async fn list(
     let viewer = viewer(by)?;
     Ok(state
         .store
-        .view_list(namespace, viewer, limit, skip)
+        .view_list(namespace, viewer.map(PrincipalId::new), limit, skip)
         .await?)
 }
 
@@ -268,7 +273,11 @@ pub async fn delete(
         .view_get(namespace, key)
         .await?
         .ok_or_else(|| view_not_found(namespace, key))?;
-    if !state.store.view_delete(namespace, key, only_owner).await? {
+    if !state
+        .store
+        .view_delete(namespace, key, only_owner.map(PrincipalId::new))
+        .await?
+    {
         return Err(match only_owner {
             Some(_) if existing.owner_id.as_deref() != only_owner => ApiError::new(
                 ErrorCode::Forbidden,

@@ -23,6 +23,7 @@ use crate::state::AppState;
 use crate::webhooks::{sign, target};
 use idv_core::ErrorCode;
 use idv_core::time::iso;
+use idv_store::WebhookId;
 use idv_store::WebhookRecord;
 use serde_json::{Map, Value, json};
 
@@ -201,7 +202,7 @@ async fn save(state: &AppState, w: &WebhookRecord) -> ApiResult<bool> {
 /// An endpoint as stored, in the clear (`None` when unknown). A secret that cannot be read (a
 /// key not configured) is an error naming what to configure.
 pub async fn load(state: &AppState, id: &str) -> ApiResult<Option<WebhookRecord>> {
-    match state.store.webhook_get(id).await? {
+    match state.store.webhook_get(WebhookId::new(id)).await? {
         Some(w) => Ok(Some(open(state, w)?)),
         None => Ok(None),
     }
@@ -324,7 +325,7 @@ pub async fn update(state: &AppState, id: &str, input: WebhookInput) -> ApiResul
 }
 
 pub async fn delete(state: &AppState, id: &str) -> ApiResult<()> {
-    if !state.store.webhook_delete(id).await? {
+    if !state.store.webhook_delete(WebhookId::new(id)).await? {
         return Err(not_found(id));
     }
     tracing::info!(webhook = %id, "webhook deleted");

@@ -5,6 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use idv_core::ErrorCode;
 use idv_core::workflow::{Loaded, Problem, TranslationEntry, Workflow};
+use idv_store::WorkflowId;
 use idv_store::{NewWorkflow, WorkflowRecord};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -96,7 +97,7 @@ async fn store_workflow(
         version: wf.version().map(str::to_string),
         default_locale: wf.default_locale().map(str::to_string),
     };
-    if let Some(current) = state.store.workflow_get(wf.id()).await?
+    if let Some(current) = state.store.workflow_get(WorkflowId::new(wf.id())).await?
         && &current.definition == wf.definition()
     {
         return Ok(Applied::Workflow {

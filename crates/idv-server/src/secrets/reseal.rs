@@ -12,6 +12,7 @@
 use super::{Keyring, Standing, records};
 use crate::webhooks::keys::SETTING as SEED;
 use crate::webhooks::sign::SigningKeyPair;
+use idv_store::WebhookId;
 use idv_store::{Store, WebhookSecrets};
 
 /// What the pass did.
@@ -69,7 +70,7 @@ pub async fn run(store: &dyn Store, keys: &Keyring) -> Result<Resealed, String> 
             let sealed = records::seal_webhook(keys, &clear);
             let old = WebhookSecrets::of(&row);
             if store
-                .webhook_reseal(&row.id, &old, &WebhookSecrets::of(&sealed))
+                .webhook_reseal(WebhookId::new(&row.id), &old, &WebhookSecrets::of(&sealed))
                 .await
                 .map_err(fail)?
             {
@@ -79,7 +80,11 @@ pub async fn run(store: &dyn Store, keys: &Keyring) -> Result<Resealed, String> 
                 done.current += count(&row) - stale;
                 break;
             }
-            match store.webhook_get(&row.id).await.map_err(fail)? {
+            match store
+                .webhook_get(WebhookId::new(&row.id))
+                .await
+                .map_err(fail)?
+            {
                 Some(fresh) => row = fresh,
                 None => break,
             }

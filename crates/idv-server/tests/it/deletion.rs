@@ -4,6 +4,7 @@
 //! orphaned bytes after a grace period.
 
 use crate::common;
+use idv_store::SessionId;
 
 use common::{Backend, KYC_ID, TestServer, error_of};
 use idv_server::ops::deletion;
@@ -165,7 +166,15 @@ async fn delete_leaves_a_tombstone(backend: Backend) {
     let s: Value = e.get(&id).await.json().await.unwrap();
     let file_url = s["files"][0]["url"].as_str().unwrap().to_owned();
     let state = e.state().await;
-    assert_eq!(state.store.file_list(&id).await.unwrap().len(), 1);
+    assert_eq!(
+        state
+            .store
+            .file_list(SessionId::new(&id))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Without a delete permission: 403, and the session stays.
     let r = e.delete(&e.reviewer, &id).await;
@@ -186,10 +195,36 @@ async fn delete_leaves_a_tombstone(backend: Backend) {
     // Rows and bytes are gone; the session's folder too.
     assert!(!bytes.exists(), "the bytes are deleted");
     assert!(!e.srv.data_dir().join(format!("sessions/{id}")).exists());
-    assert!(state.store.session_get(&id).await.unwrap().is_none());
-    assert!(state.store.file_list(&id).await.unwrap().is_empty());
-    assert!(state.store.job_list(&id).await.unwrap().is_empty());
-    let t = state.store.tombstone_get(&id).await.unwrap().unwrap();
+    assert!(
+        state
+            .store
+            .session_get(SessionId::new(&id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        state
+            .store
+            .file_list(SessionId::new(&id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        state
+            .store
+            .job_list(SessionId::new(&id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let t = state
+        .store
+        .tombstone_get(SessionId::new(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(t.workflow_id, KYC_ID);
     assert_eq!(t.status, 0);
     assert_eq!(t.deleted_by.kind, "apikey");
@@ -229,7 +264,14 @@ async fn delete_leaves_a_tombstone(backend: Backend) {
 
     // Again: the same success, the first tombstone unchanged.
     assert_eq!(e.delete(&e.admin_key, &id).await.status(), 204);
-    assert_eq!(state.store.tombstone_get(&id).await.unwrap(), Some(t));
+    assert_eq!(
+        state
+            .store
+            .tombstone_get(SessionId::new(&id))
+            .await
+            .unwrap(),
+        Some(t)
+    );
     // An id that never existed, and one that is no id.
     for unknown in ["0123456789abcdef01234567", "nope"] {
         let (status, code, _) = error_of(e.delete(&e.admin_key, unknown).await).await;

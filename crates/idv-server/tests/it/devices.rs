@@ -3,6 +3,7 @@
 //! including a race of concurrent exchanges.
 
 use crate::common;
+use idv_store::DeviceTokenId;
 
 use common::*;
 use reqwest::Response;
@@ -141,7 +142,7 @@ async fn ephemeral_devices(backend: Backend) {
     let text = auth.trim_start_matches("Token ");
     let stored = state
         .store
-        .device_token_get(&device_id)
+        .device_token_get(DeviceTokenId::new(&device_id))
         .await
         .unwrap()
         .unwrap();

@@ -4,6 +4,7 @@
 //! take its property's type.
 
 use crate::common;
+use idv_store::SessionId;
 
 use axum::Router;
 use axum::extract::State;
@@ -560,7 +561,14 @@ async fn background_actions_survive_a_restart(backend: Backend) {
         .count();
     assert_eq!(score_files, 1, "{s:#}");
     let state = e.srv.state().await;
-    assert!(state.store.job_list(&id).await.unwrap().is_empty());
+    assert!(
+        state
+            .store
+            .job_list(SessionId::new(&id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     e.srv.stop().await;
 }
 

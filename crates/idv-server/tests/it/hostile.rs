@@ -7,6 +7,7 @@
 //! back the others.
 
 use crate::common;
+use idv_store::UserId;
 
 use base64::Engine;
 use common::*;
@@ -372,7 +373,7 @@ async fn nul_requests_leave_the_audit_log_writing(backend: Backend) {
     let state = srv.state().await;
     // Behind the guard, the store's own answer to a NUL: PostgreSQL's refusal is `Invalid`
     // (a 400), never `Backend` (a 500); SQLite holds it and finds nothing.
-    match (backend, state.store.user_get("a\0b").await) {
+    match (backend, state.store.user_get(UserId::new("a\0b")).await) {
         (Backend::Postgres, Err(idv_store::StoreError::Invalid { .. }))
         | (Backend::Sqlite, Ok(None)) => {}
         (_, other) => panic!("{backend:?}: user_get with a NUL gave {other:?}"),

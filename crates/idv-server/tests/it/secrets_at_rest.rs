@@ -8,6 +8,7 @@
 use crate::common;
 use crate::support::delivery;
 use crate::support::receiver;
+use idv_store::WebhookId;
 
 use common::*;
 use delivery::*;
@@ -246,7 +247,12 @@ async fn nothing_clear_at_rest_postgres() {
 /// The stored secret column of an endpoint, as it is in the database.
 async fn raw_secret(s: &TestServer, id: &str) -> (String, Value) {
     let state = s.state().await;
-    let w = state.store.webhook_get(id).await.unwrap().unwrap();
+    let w = state
+        .store
+        .webhook_get(WebhookId::new(id))
+        .await
+        .unwrap()
+        .unwrap();
     (w.secret, w.headers)
 }
 
@@ -322,7 +328,12 @@ async fn key_rotation(backend: Backend) {
     let state = idv_server::prepare(wrong, s.url.clone(), None)
         .await
         .unwrap();
-    let w = state.store.webhook_get(&id).await.unwrap().unwrap();
+    let w = state
+        .store
+        .webhook_get(WebhookId::new(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(w.secret.starts_with(&prefix(&c)), "{}", w.secret);
     drop(state);
     s.stop().await;

@@ -3,6 +3,7 @@
 //! that names the problem; private targets are refused unless the configuration allows them.
 
 use crate::common;
+use idv_store::WebhookId;
 
 use common::*;
 use serde_json::{Value, json};
@@ -108,7 +109,12 @@ async fn lifecycle(backend: Backend) {
     assert!(new_secret.starts_with("whsec_") && new_secret != secret);
     assert!(rotated["previousSecretExpiresAt"].is_string());
     let state = s.state().await;
-    let raw = state.store.webhook_get(&id).await.unwrap().unwrap();
+    let raw = state
+        .store
+        .webhook_get(WebhookId::new(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         raw.secret.starts_with("fernet1:") && !format!("{raw:?}").contains("whsec_"),
         "stored encrypted: {raw:?}"
@@ -296,7 +302,7 @@ async fn bad_webhooks_are_refused_with_what_to_fix() {
         .state()
         .await
         .store
-        .webhook_get(id)
+        .webhook_get(WebhookId::new(id))
         .await
         .unwrap()
         .unwrap();

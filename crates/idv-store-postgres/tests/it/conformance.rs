@@ -6,6 +6,7 @@
 
 use idv_store::prelude::*;
 use idv_store::{NewWorkflow, User};
+use idv_store::{UserId, WorkflowId};
 use idv_store_conformance as conformance;
 use idv_store_postgres::PgStore;
 use sqlx::{Connection, Executor, PgConnection};
@@ -156,7 +157,10 @@ async fn a_second_connect_sees_the_data_and_reapplies_no_migration() {
         };
         first.user_create(&alice).await.expect("create");
         let second = connect(&url).await;
-        assert_eq!(second.user_get(&alice.id).await.expect("get"), Some(alice));
+        assert_eq!(
+            second.user_get(UserId::new(&alice.id)).await.expect("get"),
+            Some(alice)
+        );
         first.close().await;
         second.close().await;
     })
@@ -191,7 +195,11 @@ async fn uploads_racing_across_stores_get_consecutive_revisions() {
         }
         revisions.sort_unstable();
         assert_eq!(revisions, (1..=8).collect::<Vec<i64>>());
-        let current = a.workflow_get("raced").await.expect("get").expect("exists");
+        let current = a
+            .workflow_get(WorkflowId::new("raced"))
+            .await
+            .expect("get")
+            .expect("exists");
         assert_eq!(current.revision, 8);
         a.close().await;
         b.close().await;

@@ -4,6 +4,7 @@
 
 use idv_store::prelude::*;
 use idv_store::{NewWorkflow, User};
+use idv_store::{UserId, WorkflowId};
 use idv_store_conformance as conformance;
 use idv_store_sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
@@ -88,7 +89,7 @@ async fn a_second_connect_sees_the_data_and_reapplies_no_migration() {
         .await
         .expect("connect again: migrations idempotent");
     assert_eq!(
-        second.user_get(&alice.id).await.expect("get"),
+        second.user_get(UserId::new(&alice.id)).await.expect("get"),
         Some(alice.clone())
     );
     second
@@ -155,7 +156,11 @@ async fn uploads_racing_across_stores_get_consecutive_revisions() {
     }
     revisions.sort_unstable();
     assert_eq!(revisions, (1..=8).collect::<Vec<i64>>());
-    let current = a.workflow_get("raced").await.expect("get").expect("exists");
+    let current = a
+        .workflow_get(WorkflowId::new("raced"))
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(current.revision, 8);
 }
 

@@ -1,6 +1,6 @@
 //! The `AccountStore` port: users and custom roles (the built-in roles live in code).
 
-use crate::{Role, StoreResult, User};
+use crate::{Role, StoreResult, User, UserId};
 use async_trait::async_trait;
 
 /// Users and custom roles (the built-in roles live in code).
@@ -9,7 +9,7 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Inserts a user; `Conflict` when the name is taken.
     async fn user_create(&self, user: &User) -> StoreResult<()>;
 
-    async fn user_get(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn user_get(&self, id: UserId<'_>) -> StoreResult<Option<User>>;
 
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
 
@@ -21,7 +21,7 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn user_update(&self, user: &User) -> StoreResult<bool>;
 
     /// Deletes the user and every access token it holds. Returns false when there was none.
-    async fn user_delete(&self, id: &str) -> StoreResult<bool>;
+    async fn user_delete(&self, id: UserId<'_>) -> StoreResult<bool>;
 
     async fn user_count(&self) -> StoreResult<i64>;
 

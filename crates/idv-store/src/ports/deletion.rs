@@ -1,6 +1,6 @@
 //! The `DeletionStore` port: review, deletion and retention.
 
-use crate::{Deleter, NewEvent, SessionDeletion, StoreResult, TombstoneRecord};
+use crate::{Deleter, NewEvent, SessionDeletion, SessionId, StoreResult, TombstoneRecord};
 use async_trait::async_trait;
 
 /// Review, deletion and retention.
@@ -17,7 +17,7 @@ pub trait DeletionStore: Send + Sync + 'static {
     /// deleted row with [`NewEvent::with_deleted_row`].
     async fn session_delete(
         &self,
-        id: &str,
+        id: SessionId<'_>,
         by: &Deleter,
         at: i64,
         reason: Option<&str>,
@@ -25,8 +25,8 @@ pub trait DeletionStore: Send + Sync + 'static {
         event: Option<&NewEvent>,
     ) -> StoreResult<SessionDeletion>;
 
-    /// The tombstone of a deleted session.
-    async fn tombstone_get(&self, id: &str) -> StoreResult<Option<TombstoneRecord>>;
+    /// The tombstone of a deleted session, by the session's id.
+    async fn tombstone_get(&self, id: SessionId<'_>) -> StoreResult<Option<TombstoneRecord>>;
 
     /// Ids of sessions not under legal hold whose `updated_at < before`, least recently
     /// updated first (then id), at most `limit`: what retention deletes next.

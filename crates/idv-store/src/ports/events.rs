@@ -1,6 +1,6 @@
 //! The `EventStore` port: events: the feed of session events, and events about no session.
 
-use crate::{EventPage, EventQuery, NewEvent, StoreResult};
+use crate::{EventPage, EventQuery, NewEvent, StoreResult, WebhookId};
 use async_trait::async_trait;
 
 /// Events: the feed of session events, and events about no session.
@@ -9,7 +9,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// Stores an event about no session (sequence 0, not in the feed) and queues it for the
     /// endpoint `webhook_id` alone, whatever the endpoint's filters: `webhook.test`. Returns
     /// the delivery's id.
-    async fn event_publish(&self, event: &NewEvent, webhook_id: &str) -> StoreResult<String>;
+    async fn event_publish(
+        &self,
+        event: &NewEvent,
+        webhook_id: WebhookId<'_>,
+    ) -> StoreResult<String>;
 
     /// Session events after `query.after`, in commit order: an event committed later never
     /// sorts before one already returned, so a reader that follows `next` misses none. At most

@@ -1,13 +1,15 @@
 //! The `ExchangeStore` port: session export and import.
 
-use crate::{FileRecord, JobRecord, NewWorkflow, SessionRecord, StoreResult, WorkflowRecord};
+use crate::{
+    FileRecord, JobRecord, NewWorkflow, SessionRecord, StoreResult, WorkflowId, WorkflowRecord,
+};
 use async_trait::async_trait;
 
 /// Session export and import.
 #[async_trait]
 pub trait ExchangeStore: Send + Sync + 'static {
     /// Every stored revision of a workflow, deleted or not, by revision number.
-    async fn workflow_revisions(&self, id: &str) -> StoreResult<Vec<WorkflowRecord>>;
+    async fn workflow_revisions(&self, id: WorkflowId<'_>) -> StoreResult<Vec<WorkflowRecord>>;
 
     /// Stores `def` as an extra revision of its workflow that does not become current, for a
     /// session imported from another install. It is numbered below zero and below every stored

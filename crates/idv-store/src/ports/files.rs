@@ -2,7 +2,7 @@
 //! are stored).
 
 use crate::ports::sessions::SessionStore;
-use crate::{FileRecord, SessionRecord, StoreResult};
+use crate::{FileId, FileRecord, SessionId, SessionRecord, StoreResult};
 use async_trait::async_trait;
 
 /// The file records of sessions (rows are written only after the bytes are stored).
@@ -11,19 +11,27 @@ pub trait FileStore: SessionStore {
     async fn file_create(&self, file: &FileRecord) -> StoreResult<()>;
 
     /// Files of a session, oldest first.
-    async fn file_list(&self, session_id: &str) -> StoreResult<Vec<FileRecord>>;
+    async fn file_list(&self, session_id: SessionId<'_>) -> StoreResult<Vec<FileRecord>>;
 
-    async fn file_get(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>>;
+    async fn file_get(
+        &self,
+        session_id: SessionId<'_>,
+        file_id: FileId<'_>,
+    ) -> StoreResult<Option<FileRecord>>;
 
     /// The bytes of a file kept in its database row (`None` when there is no such file or its
     /// bytes are in file storage).
-    async fn file_content(&self, session_id: &str, file_id: &str) -> StoreResult<Option<Vec<u8>>>;
+    async fn file_content(
+        &self,
+        session_id: SessionId<'_>,
+        file_id: FileId<'_>,
+    ) -> StoreResult<Option<Vec<u8>>>;
 
     /// A session and its files (oldest first) in one read: the hot path of
     /// `GET /api/sessions/{id}`. Adapters may answer it with a single statement.
     async fn session_with_files(
         &self,
-        id: &str,
+        id: SessionId<'_>,
     ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
         let Some(session) = self.session_get(id).await? else {
             return Ok(None);

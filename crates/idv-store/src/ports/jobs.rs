@@ -1,6 +1,6 @@
 //! The `JobStore` port: the workflow engine: atomic advances, background jobs, expiry.
 
-use crate::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
+use crate::{FileRecord, JobId, JobRecord, NewEvent, SessionId, SessionRecord, StoreResult};
 use async_trait::async_trait;
 
 /// The workflow engine: atomic advances, background jobs, expiry.
@@ -17,7 +17,7 @@ pub trait JobStore: Send + Sync + 'static {
         next: &SessionRecord,
         files: &[FileRecord],
         jobs: &[JobRecord],
-        done_job: Option<&str>,
+        done_job: Option<JobId<'_>>,
         events: &[NewEvent],
     ) -> StoreResult<bool>;
 
@@ -29,11 +29,15 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Puts a claimed job back to run at `run_at`: clears `locked_until`, sets `last_error`.
     /// An unknown id is not an error (the job may have been finished meanwhile).
-    async fn job_release(&self, id: &str, run_at: i64, last_error: Option<&str>)
-    -> StoreResult<()>;
+    async fn job_release(
+        &self,
+        id: JobId<'_>,
+        run_at: i64,
+        last_error: Option<&str>,
+    ) -> StoreResult<()>;
 
     /// The jobs of one session, by `run_at`, then id.
-    async fn job_list(&self, session_id: &str) -> StoreResult<Vec<JobRecord>>;
+    async fn job_list(&self, session_id: SessionId<'_>) -> StoreResult<Vec<JobRecord>>;
 
     /// The earliest time any job can next be claimed (`None` when there are none), so a worker
     /// can sleep until then: its `run_at`, or for a job under a lease the later of `run_at`

@@ -2,8 +2,12 @@
 //!
 //! A new store method goes in the trait of its capability (a file here), in the module of
 //! each adapter that implements that trait, and in the conformance check of that capability
-//! (crate `idv-store-conformance`), and nowhere else. Where each adapter implements a port
-//! (`crates/idv-store-sqlite/src/` and `crates/idv-store-postgres/src/` alike):
+//! (crate `idv-store-conformance`), and nowhere else. An id parameter takes the typed id of
+//! its entity ([`crate::SessionId`], [`crate::FileId`], …, borrowed and `Copy`), never a bare
+//! `&str`, so two ids cannot be swapped unnoticed; names, hashes and keys stay `&str`.
+//!
+//! Where each adapter implements a port (`crates/idv-store-sqlite/src/` and
+//! `crates/idv-store-postgres/src/` alike):
 //!
 //! | port | adapter module | conformance |
 //! | --- | --- | --- |

@@ -1,7 +1,8 @@
 //! The `OutboxStore` port: webhook endpoints and their deliveries (the outbox).
 
 use crate::{
-    AttemptOutcome, AttemptRecord, DeliveryRecord, StoreResult, WebhookRecord, WebhookSecrets,
+    AttemptOutcome, AttemptRecord, DeliveryId, DeliveryRecord, StoreResult, WebhookId,
+    WebhookRecord, WebhookSecrets,
 };
 use async_trait::async_trait;
 
@@ -11,7 +12,7 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Inserts an endpoint; `Conflict` when its id is taken.
     async fn webhook_create(&self, webhook: &WebhookRecord) -> StoreResult<()>;
 
-    async fn webhook_get(&self, id: &str) -> StoreResult<Option<WebhookRecord>>;
+    async fn webhook_get(&self, id: WebhookId<'_>) -> StoreResult<Option<WebhookRecord>>;
 
     /// All endpoints, oldest first.
     async fn webhook_list(&self) -> StoreResult<Vec<WebhookRecord>>;
@@ -23,13 +24,13 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// swap; every other column is left alone). False when unknown or changed since read.
     async fn webhook_reseal(
         &self,
-        id: &str,
+        id: WebhookId<'_>,
         old: &WebhookSecrets,
         new: &WebhookSecrets,
     ) -> StoreResult<bool>;
 
     /// Deletes the endpoint with its deliveries and their attempts. False when unknown.
-    async fn webhook_delete(&self, id: &str) -> StoreResult<bool>;
+    async fn webhook_delete(&self, id: WebhookId<'_>) -> StoreResult<bool>;
 
     /// Claims up to `limit` due deliveries of enabled endpoints: pending, `next_at <= now`, not
     /// under a lease, and each the first pending one of its (endpoint, session) by sequence,
@@ -63,13 +64,16 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Deliveries of an endpoint, newest first, those with an id below `before` when given.
     async fn delivery_list(
         &self,
-        webhook_id: &str,
-        before: Option<&str>,
+        webhook_id: WebhookId<'_>,
+        before: Option<DeliveryId<'_>>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRecord>>;
 
-    async fn delivery_get(&self, webhook_id: &str, id: &str)
-    -> StoreResult<Option<DeliveryRecord>>;
+    async fn delivery_get(
+        &self,
+        webhook_id: WebhookId<'_>,
+        id: DeliveryId<'_>,
+    ) -> StoreResult<Option<DeliveryRecord>>;
 
     /// Attempts of these deliveries, oldest first.
     async fn delivery_attempts(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>>;
@@ -79,8 +83,8 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// when unknown or held.
     async fn delivery_retry(
         &self,
-        webhook_id: &str,
-        id: &str,
+        webhook_id: WebhookId<'_>,
+        id: DeliveryId<'_>,
         now: i64,
         deadline: i64,
     ) -> StoreResult<bool>;
@@ -89,7 +93,7 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// after `since` that its filters select. Returns how many.
     async fn delivery_replay(
         &self,
-        webhook_id: &str,
+        webhook_id: WebhookId<'_>,
         since: i64,
         now: i64,
         deadline: i64,

@@ -1,6 +1,6 @@
 //! The `SearchStore` port: session search and saved views.
 
-use crate::{SessionPage, SessionQuery, StoreResult, ViewRecord};
+use crate::{PrincipalId, SessionPage, SessionQuery, StoreResult, ViewRecord};
 use async_trait::async_trait;
 
 /// Session search and saved views.
@@ -14,7 +14,11 @@ pub trait SearchStore: Send + Sync + 'static {
     /// Inserts the view, or replaces its value, group and user ids and `updated_at` (keeping
     /// `owner_id` and `created_at`). With `only_owner`, an existing view is replaced only when
     /// its `owner_id` is that one; answers false when it was not written for that reason.
-    async fn view_put(&self, view: &ViewRecord, only_owner: Option<&str>) -> StoreResult<bool>;
+    async fn view_put(
+        &self,
+        view: &ViewRecord,
+        only_owner: Option<PrincipalId<'_>>,
+    ) -> StoreResult<bool>;
 
     async fn view_get(&self, namespace: &str, key: &str) -> StoreResult<Option<ViewRecord>>;
 
@@ -24,7 +28,7 @@ pub trait SearchStore: Send + Sync + 'static {
     async fn view_list(
         &self,
         namespace: &str,
-        viewer: Option<&str>,
+        viewer: Option<PrincipalId<'_>>,
         limit: i64,
         skip: i64,
     ) -> StoreResult<(Vec<ViewRecord>, i64)>;
@@ -34,6 +38,6 @@ pub trait SearchStore: Send + Sync + 'static {
         &self,
         namespace: &str,
         key: &str,
-        only_owner: Option<&str>,
+        only_owner: Option<PrincipalId<'_>>,
     ) -> StoreResult<bool>;
 }

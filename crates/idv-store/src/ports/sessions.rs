@@ -1,6 +1,6 @@
 //! The `SessionStore` port: sessions: create, read, and write with optimistic concurrency.
 
-use crate::{NewEvent, SessionRecord, StoreResult};
+use crate::{NewEvent, SessionId, SessionRecord, StoreResult};
 use async_trait::async_trait;
 
 /// Sessions: create, read, and write with optimistic concurrency.
@@ -10,7 +10,7 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn session_create(&self, session: &SessionRecord, events: &[NewEvent])
     -> StoreResult<()>;
 
-    async fn session_get(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn session_get(&self, id: SessionId<'_>) -> StoreResult<Option<SessionRecord>>;
 
     /// Writes `session` if the stored row still has `session.revision - 1` (optimistic
     /// concurrency: the caller bumps `revision` before calling). False on a lost race or when

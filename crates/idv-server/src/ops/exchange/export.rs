@@ -13,6 +13,7 @@ use crate::state::AppState;
 use futures::StreamExt;
 use idv_core::ErrorCode;
 use idv_store::{FileRecord, SessionRecord};
+use idv_store::{SessionId, WorkflowId};
 use sha2::{Digest, Sha256};
 use std::io::{Seek, Write};
 use tokio::runtime::Handle;
@@ -47,7 +48,10 @@ where
 {
     let workflow = state
         .store
-        .workflow_get_revision(&session.workflow_id, session.workflow_revision)
+        .workflow_get_revision(
+            WorkflowId::new(&session.workflow_id),
+            session.workflow_revision,
+        )
         .await?
         .ok_or_else(|| {
             ApiError::new(
@@ -60,7 +64,7 @@ where
         })?;
     let view =
         serde_json::to_value(sessions::view(state, session, files).await?).map_err(zip_error)?;
-    let jobs = state.store.job_list(&session.id).await?;
+    let jobs = state.store.job_list(SessionId::new(&session.id)).await?;
     let document = SessionDocument {
         session: view,
         record: session.clone(),

@@ -9,6 +9,7 @@ use super::verify::{CHUNK, Verified, changed, open, read_entry, verify};
 use crate::state::AppState;
 use bytes::Bytes;
 use idv_store::{FileRecord, NewWorkflow, SessionImport};
+use idv_store::{SessionId, WorkflowId};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::Path;
@@ -59,7 +60,7 @@ pub async fn import_archive(
     let session_id = verified.session.id.clone();
     if !replace
         && store
-            .session_get(&session_id)
+            .session_get(SessionId::new(&session_id))
             .await
             .map_err(backend)?
             .is_some()
@@ -71,7 +72,7 @@ pub async fn import_archive(
     // extra revision.
     let wf = &verified.workflow;
     let existing = store
-        .workflow_revisions(&wf.id)
+        .workflow_revisions(WorkflowId::new(&wf.id))
         .await
         .map_err(backend)?
         .into_iter()

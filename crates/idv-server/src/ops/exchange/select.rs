@@ -4,6 +4,7 @@
 
 use crate::state::AppState;
 use idv_core::search::{Column, SearchRequest, SortKey, SortValue, normalize_sort};
+use idv_store::SessionId;
 use idv_store::SessionQuery;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -61,7 +62,7 @@ pub async fn select_sessions(state: &AppState, sel: &Selection) -> Result<Vec<St
             }
             let exists = idv_core::ids::is_id(id)
                 && store
-                    .session_get(id)
+                    .session_get(SessionId::new(id))
                     .await
                     .map_err(|e| e.to_string())?
                     .is_some();
