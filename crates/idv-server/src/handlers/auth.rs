@@ -104,7 +104,11 @@ async fn check_refresh(
         .await?
         .filter(|t| t.kind == TokenKind::Refresh)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown refresh token"))?;
-    let name = match state.store.user_get(&t.user_id).await? {
+    let name = match state
+        .store
+        .user_get(idv_store::UserId::new(&t.user_id))
+        .await?
+    {
         Some(u) => u.name,
         None => t.user_id.clone(),
     };
