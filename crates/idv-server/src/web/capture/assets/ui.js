@@ -104,7 +104,8 @@ export function image(node, cls, alt = "") {
   } catch {
     return null;
   }
-  return h("img", { class: cls, src, alt });
+  // A picture that does not load (an asset not uploaded yet) is left out, not shown broken.
+  return h("img", { class: cls, src, alt, onerror: (ev) => ev.target.remove() });
 }
 
 /** Replaces the page's content with a new screen whose heading is `title`; focus moves to it. */

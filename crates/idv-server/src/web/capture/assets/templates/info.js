@@ -3,7 +3,7 @@
 // [{property, label, kind}]` (idv's extension): each is taken with the camera (or chosen from
 // the device) and uploaded as the step's file before its buttons post.
 
-import { h, screen, text } from "../ui.js";
+import { h, image, screen, text } from "../ui.js";
 import { buttons, header, intro } from "./common.js";
 import { photoTaker, uploadAll } from "./camera.js";
 
@@ -14,7 +14,7 @@ export function render(ctx) {
   const items = (layout.details && layout.details.items) || [];
   const list = items.length
     ? h("ul", { class: "details" }, items.map((it) => {
-        const img = it.image && it.image.imageURL ? h("img", { src: new URL(it.image.imageURL, location.href).pathname, alt: "" }) : null;
+        const img = image(it.image, "", "");
         return h("li", {}, img, h("div", {}, h("h2", {}, text(it.title)), h("p", { class: "muted" }, text(it.description))));
       }))
     : null;
