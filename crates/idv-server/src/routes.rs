@@ -455,7 +455,7 @@ pub fn table() -> Vec<RouteDef> {
             .returns_as(204, Answer::Empty)
             .audit(Event::new("user.deleted", Param("id")))
             .answers(&[(204, "Deleted; its logins end"), (404, "No user with this id (code user_not_found)")]),
-        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list)
+        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]. A device token (ephemeral, deeplink or start link) sees only the workflows it may run: those it was issued for, or every one for an ephemeral device", workflows::list)
             .returns_as(200, Answer::Json(api::list::<api::workflows::WorkflowSummary>)),
         route!(POST "/api/workflows", AnyOf(WORKFLOW_WRITE), M, "workflows", "Load a workflow definition (YAML as application/yaml, application/x-yaml or text/yaml, or JSON); every problem is listed with its path and line", workflows::create)
             .takes_as("application/yaml", api::schema::<api::workflows::WorkflowDefinition>).takes_as("application/json", api::schema::<api::workflows::WorkflowDefinition>).returns::<api::workflows::WorkflowApplied>(200)
@@ -466,9 +466,9 @@ pub fn table() -> Vec<RouteDef> {
             .returns::<api::workflows::ReloadSummary>(200)
             .not_audited("reads the server's own configured folders again; the caller supplies nothing")
             .idempotent(),
-        route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), L, "workflows", "A workflow's summary and full definition", workflows::get)
+        route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), L, "workflows", "A workflow's summary and full definition (a device token: only of a workflow it may run)", workflows::get)
             .returns::<api::workflows::Workflow>(200)
-            .answers(&[(404, "No workflow with this id (code workflow_not_found)")]),
+            .answers(&[(404, "No workflow with this id that the caller may read (code workflow_not_found)")]),
         route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), M, "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete)
             .returns::<api::workflows::WorkflowDeleted>(200)
             .audit(Event::new("workflow.deleted", Param("id")))

@@ -152,6 +152,7 @@ pub async fn deeplink(
             token_id: id.clone(),
             session: None,
             expires_at,
+            workflows: workflow_ids.clone(),
         },
         name: "deeplink".into(),
         permissions: idv_core::permission::PermissionSet::parse(crate::auth::DEVICE_PERMISSIONS)?,

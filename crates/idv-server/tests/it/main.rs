@@ -12,6 +12,7 @@ mod assets;
 mod audit;
 mod auth;
 mod contract;
+mod cors;
 mod deletion;
 mod devices;
 mod engine;
