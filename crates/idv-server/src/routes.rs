@@ -704,6 +704,15 @@ pub fn table() -> Vec<RouteDef> {
                 optional("after", Integer { min: 0, max: i64::MAX }, "The next of the previous page"),
                 optional("order", OneOf(&["asc", "desc"]), "desc (default): newest first; asc: by seq from after"),
             ]),
+        // The apps' files: links to this server open in the customer's app.
+        route!(GET "/.well-known/apple-app-site-association", Public, L, "mobile", "Apple's universal links file from mobile.apple (appId, bundleId): the app opens /mobile*, /capture* and /l/* links. Public", mobile::apple)
+            .returns::<api::mobile::AppleAppSiteAssociation>(200)
+            .infallible()
+            .answers(&[(404, "mobile.apple is not configured (code mobile_app_not_configured)")]),
+        route!(GET "/.well-known/assetlinks.json", Public, L, "mobile", "Android's Digital Asset Links file from mobile.android (bundleId, sha256): the app handles this server's links. Public", mobile::android)
+            .returns_as(200, Answer::Json(api::list::<api::mobile::AssetLink>))
+            .infallible()
+            .answers(&[(404, "mobile.android is not configured (code mobile_app_not_configured)")]),
         // The event feed and its live stream.
         route!(GET "/api/events", AnyOf(SESSION_READ), L, "events", "Session events in commit order: {items: [{id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}}], next}, each item byte for byte the body webhooks deliver. session_all:read sees every session's events, session:read those of sessions it started. ?after=<next> continues after a previous page (without it: from the oldest kept event); ?limit= 1-1000, default 100; ?type= (repeatable or comma-separated) keeps only those types (an unknown one is 400 invalid_event_type). A malformed cursor is 400 invalid_cursor. On PostgreSQL an event shows once every older write transaction has ended", events::list)
             .returns::<api::events::EventPage>(200)
@@ -1041,7 +1050,10 @@ mod tests {
                 d.path
             );
             assert!(
-                d.path.starts_with("/api/") || d.tag == "gateways",
+                d.path.starts_with("/api/")
+                    || d.tag == "gateways"
+                    || (d.path.starts_with("/.well-known/") && d.access == Access::Public)
+                    || (d.path.starts_with("/l/") && d.access == Access::Public),
                 "{}",
                 d.path
             );

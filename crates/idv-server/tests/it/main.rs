@@ -37,4 +37,5 @@ mod uploads;
 mod views;
 mod webhooks;
 mod webhooks_delivery;
+mod well_known;
 mod workflows;
