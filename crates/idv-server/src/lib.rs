@@ -26,6 +26,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod state;
 pub mod webhooks;
+pub(crate) mod web;
 
 use axum::extract::DefaultBodyLimit;
 use config::Config;

@@ -268,6 +268,10 @@ const SESSION_SUBSCRIBE: &[(&str, Op)] =
 const WEBHOOK_READ: &[(&str, Op)] = &[("webhook", Op::Read)];
 const WEBHOOK_WRITE: &[(&str, Op)] = &[("webhook", Op::Write)];
 const WEBHOOK_DELETE: &[(&str, Op)] = &[("webhook", Op::Delete)];
+const LINK_READ: &[(&str, Op)] = &[("deeplink", Op::Read)];
+const LINK_WRITE: &[(&str, Op)] = &[("deeplink", Op::Write)];
+const LINK_DELETE: &[(&str, Op)] = &[("deeplink", Op::Delete)];
+const LINK_NOT_FOUND: (u16, &str) = (404, "No start link with this id (code start_link_not_found)");
 
 /// The rate-limit profiles, for the table's rows.
 const S: Option<Profile> = Some(Profile::S);
@@ -628,6 +632,37 @@ pub fn table() -> Vec<RouteDef> {
             .mints_credentials()
             .audit(Event::new("deeplink.exchanged", Noted))
             .idempotent(),
+        // Shareable start links: each opening starts a fresh session.
+        route!(POST "/api/links", AnyOf(LINK_WRITE), S, "links", "Create a shareable start link of a workflow: {workflowId, maxUses (openings allowed, 1 to 1000000000; no limit when left out), expiresIn (seconds, 60 to 31536000; never when left out), metadata (an object every session gets, with startLinkId added), locale}. Answers 201 with the link and its `url` (<baseUrl>/l/<code>), shown only here; only a SHA-256 of the code is stored. Each opening of the url starts a fresh session of the workflow and redirects to the capture page with a token bound to it", links::create)
+            .takes::<api::links::StartLinkInput>().returns::<api::links::StartLinkCreated>(201)
+            .mints_credentials()
+            .example(r#"{"workflowId": "edda0192-b890-11ef-a348-17da751a6a22", "maxUses": 100, "expiresIn": 604800, "metadata": {"campaign": "spring"}, "locale": "en"}"#)
+            .audit(Event::new("start_link.created", Noted))
+            .idempotent()
+            .answers(&[(201, "Created: the link with its url, shown only here"), (404, "No workflow with this id (code workflow_not_found)")])
+            .answers(JSON_BODY),
+        route!(GET "/api/links", AnyOf(LINK_READ), L, "links", "Start links, newest first, without their urls: {items: [{id, workflowId, maxUses, uses, expiresAt, revokedAt, createdAt, createdBy, metadata, locale}], total}; ?workflowId= keeps one workflow's", links::list)
+            .returns::<api::links::StartLinkList>(200)
+            .query([optional("workflowId", Text, "Only the links of this workflow")]),
+        route!(GET "/api/links/{id}", AnyOf(LINK_READ), L, "links", "One start link, without its url", links::get)
+            .returns::<api::links::StartLinkView>(200)
+            .answers(&[LINK_NOT_FOUND]),
+        route!(DELETE "/api/links/{id}", AnyOf(LINK_DELETE), M, "links", "Revoke a start link: openings answer 410 from now on (sessions it started go on). Answers the link with revokedAt; again for a revoked link, keeping the first time", links::revoke)
+            .returns::<api::links::StartLinkView>(200)
+            .audit(Event::new("start_link.revoked", Param("id")))
+            .answers(&[LINK_NOT_FOUND]),
+        route!(GET "/l/{code}", Public, S, "links", "Open a start link (public; counted against the strict profile per client address): starts a fresh session of the link's workflow with its metadata plus startLinkId and its locale, mints a token bound to that session as POST /api/v1/deeplink does, and answers 303 See Other to <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id> (Cache-Control: no-store, Referrer-Policy: no-referrer). A link that cannot be used answers an HTML page saying why", links::open)
+            .returns_as(303, Answer::Empty)
+            .returns_as(404, Answer::Media("text/html"))
+            .returns_as(410, Answer::Media("text/html"))
+            .mints_credentials()
+            .raw()
+            .audit(Event::new("start_link.opened", Noted))
+            .answers(&[
+                (303, "A session was started: Location is the capture page with its token"),
+                (404, "No link with this code, or its workflow no longer exists: an HTML page"),
+                (410, "The link was revoked, has expired or is used up: an HTML page saying which"),
+            ]),
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), L, "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export)
             .returns_as(200, Answer::Media("application/zip"))
@@ -1123,6 +1158,8 @@ mod tests {
         ("POST", "/api/deeplink/exchange"),
         ("POST", "/api/webhooks"),
         ("POST", "/api/webhooks/{id}/rotate-secret"),
+        ("POST", "/api/links"),
+        ("GET", "/l/{code}"),
     ];
 
     #[test]

@@ -129,6 +129,7 @@ pub trait Store:
     + IdempotencyStore
     + EventStore
     + OutboxStore
+    + StartLinkStore
 {
 }
 
@@ -148,6 +149,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + EventStore
         + OutboxStore
+        + StartLinkStore
 {
 }
 
@@ -157,6 +159,6 @@ pub mod prelude {
     pub use crate::ports::{
         AccountStore, AuditStore, CredentialStore, DeletionStore, EventStore, ExchangeStore,
         FileStore, HealthStore, IdempotencyStore, JobStore, OutboxStore, SearchStore, SessionStore,
-        SettingsStore, WorkflowStore,
+        SettingsStore, StartLinkStore, WorkflowStore,
     };
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub use crate::api::sessions::StartSession as StartInput;
 use crate::api::sessions::{Session, SessionFile, StepView, WorkflowRef};
 
-fn valid_locale(l: &str) -> bool {
+pub(crate) fn valid_locale(l: &str) -> bool {
     let mut parts = l.split(['-', '_']);
     let lang = parts.next().unwrap_or("");
     (2..=3).contains(&lang.len())

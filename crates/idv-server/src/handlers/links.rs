@@ -1,0 +1,141 @@
+//! Shareable start links: `POST /api/links`, `GET /api/links`, `GET /api/links/{id}`,
+//! `DELETE /api/links/{id}` and the public `GET /l/{code}`, which starts a session and
+//! redirects to the capture page, or answers an HTML page saying why it cannot.
+
+use super::Caller;
+use crate::api::links::{StartLinkCreated, StartLinkInput, StartLinkList, StartLinkView};
+use crate::audit::Note;
+use crate::body::JsonBody;
+use crate::error::ApiResult;
+use crate::ops::links::{self, Opened, Refused};
+use crate::params::Query;
+use crate::state::AppState;
+use crate::web::notice::notice;
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use idv_core::ErrorCode;
+use serde::Deserialize;
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(input, _): JsonBody<StartLinkInput>,
+) -> ApiResult<(
+    StatusCode,
+    Extension<Note>,
+    [(header::HeaderName, &'static str); 1],
+    Json<StartLinkCreated>,
+)> {
+    let created = links::create(&state, Some(&caller), input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Extension(Note::target(&created.link.id)),
+        // The URL is a credential: no cache keeps it.
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(StartLinkCreated::new(&created.link, created.url)),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(rename = "workflowId")]
+    workflow_id: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<StartLinkList>> {
+    let all = links::list(&state, q.workflow_id.as_deref()).await?;
+    Ok(Json(StartLinkList {
+        items: all.iter().map(StartLinkView::from).collect(),
+        total: all.len(),
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StartLinkView>> {
+    Ok(Json(StartLinkView::from(&links::get(&state, &id).await?)))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StartLinkView>> {
+    Ok(Json(StartLinkView::from(&links::revoke(&state, &id).await?)))
+}
+
+const ASK_AGAIN: &str = "Ask whoever sent it to you for a new link.";
+
+/// `GET /l/{code}`: a fresh session and a redirect to the capture page with its token, or a
+/// page saying why not.
+pub async fn open(State(state): State<AppState>, Path(code): Path<String>) -> Response {
+    let opened = match links::open(&state, &code).await {
+        Ok(o) => o,
+        Err(e) if e.0.code == ErrorCode::WorkflowNotFound => {
+            return notice(
+                StatusCode::NOT_FOUND,
+                "Link no longer available",
+                &format!("The process this link starts no longer exists. {ASK_AGAIN}"),
+            );
+        }
+        Err(e) => {
+            tracing::error!("a start link could not be opened: {}", e.0.message);
+            return notice(
+                StatusCode::from_u16(e.0.code.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "Something went wrong",
+                "The verification could not be started. Try the link again in a few minutes.",
+            );
+        }
+    };
+    match opened {
+        Opened::Started { link, deeplink } => {
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            let h = resp.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&deeplink.url) {
+                h.insert(header::LOCATION, v);
+            }
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            resp.extensions_mut().insert(Note {
+                target: Some(link.id),
+                details: Some(serde_json::json!({
+                    "sessionId": deeplink.session.id,
+                    "tokenId": deeplink.issued.token.id,
+                })),
+                ..Note::default()
+            });
+            resp
+        }
+        Opened::Refused(Refused::Unknown) => notice(
+            StatusCode::NOT_FOUND,
+            "Link not found",
+            &format!(
+                "This link does not exist. Check that you opened the whole address. {ASK_AGAIN}"
+            ),
+        ),
+        Opened::Refused(Refused::Revoked) => notice(
+            StatusCode::GONE,
+            "Link withdrawn",
+            &format!("This link has been withdrawn and no longer starts a verification. {ASK_AGAIN}"),
+        ),
+        Opened::Refused(Refused::Expired) => notice(
+            StatusCode::GONE,
+            "Link expired",
+            &format!("This link has expired. {ASK_AGAIN}"),
+        ),
+        Opened::Refused(Refused::UsedUp) => notice(
+            StatusCode::GONE,
+            "Link used up",
+            &format!("This link has been used as many times as it allows. {ASK_AGAIN}"),
+        ),
+    }
+}
