@@ -25,8 +25,8 @@ pub mod routes;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
-pub mod webhooks;
 pub(crate) mod web;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use config::Config;

@@ -271,7 +271,10 @@ const WEBHOOK_DELETE: &[(&str, Op)] = &[("webhook", Op::Delete)];
 const LINK_READ: &[(&str, Op)] = &[("deeplink", Op::Read)];
 const LINK_WRITE: &[(&str, Op)] = &[("deeplink", Op::Write)];
 const LINK_DELETE: &[(&str, Op)] = &[("deeplink", Op::Delete)];
-const LINK_NOT_FOUND: (u16, &str) = (404, "No start link with this id (code start_link_not_found)");
+const LINK_NOT_FOUND: (u16, &str) = (
+    404,
+    "No start link with this id (code start_link_not_found)",
+);
 
 /// The rate-limit profiles, for the table's rows.
 const S: Option<Profile> = Some(Profile::S);
@@ -651,7 +654,7 @@ pub fn table() -> Vec<RouteDef> {
             .returns::<api::links::StartLinkView>(200)
             .audit(Event::new("start_link.revoked", Param("id")))
             .answers(&[LINK_NOT_FOUND]),
-        route!(GET "/l/{code}", Public, S, "links", "Open a start link (public; counted against the strict profile per client address): starts a fresh session of the link's workflow with its metadata plus startLinkId and its locale, mints a token bound to that session as POST /api/v1/deeplink does, and answers 303 See Other to <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id> (Cache-Control: no-store, Referrer-Policy: no-referrer). A link that cannot be used answers an HTML page saying why", links::open)
+        route!(GET "/l/{code}", Public, S, "links", "Open a start link (public; counted against the strict profile per client address): starts a fresh session of the link's workflow with its metadata plus startLinkId and its locale, mints a token bound to that session as POST /api/v1/deeplink does, and answers 303 See Other to <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id> (Cache-Control: no-store, Referrer-Policy: no-referrer). A link that cannot be used answers an HTML page saying why to a browser (Accept names text/html), else the JSON error", links::open)
             .returns_as(303, Answer::Empty)
             .returns_as(404, Answer::Media("text/html"))
             .returns_as(410, Answer::Media("text/html"))
@@ -660,8 +663,8 @@ pub fn table() -> Vec<RouteDef> {
             .audit(Event::new("start_link.opened", Noted))
             .answers(&[
                 (303, "A session was started: Location is the capture page with its token"),
-                (404, "No link with this code, or its workflow no longer exists: an HTML page"),
-                (410, "The link was revoked, has expired or is used up: an HTML page saying which"),
+                (404, "No link with this code (code start_link_not_found), or its workflow no longer exists (code workflow_not_found): an HTML page for a browser"),
+                (410, "The link was revoked, has expired or is used up (code start_link_gone): an HTML page saying which for a browser"),
             ]),
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), L, "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export)

@@ -32,7 +32,7 @@ async fn get(store: &dyn Store, id: &str) -> Option<StartLink> {
 
 fn used(outcome: StartLinkUse, what: &str) -> StartLink {
     match outcome {
-        StartLinkUse::Used(l) => l,
+        StartLinkUse::Used(l) => *l,
         other => panic!("{what}: expected Used, got {other:?}"),
     }
 }

@@ -113,7 +113,7 @@ impl StartLinkStore for PgStore {
         .await
         .map_err(backend)?;
         if let Some(row) = used {
-            return Ok(StartLinkUse::Used(from_row(&row)?));
+            return Ok(StartLinkUse::Used(Box::new(from_row(&row)?)));
         }
         Ok(idv_store::start_links::refusal(
             one(&self.pool, "id", id).await?.as_ref(),

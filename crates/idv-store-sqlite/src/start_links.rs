@@ -109,7 +109,7 @@ impl StartLinkStore for SqliteStore {
         .await
         .map_err(backend)?;
         if let Some(row) = used {
-            return Ok(StartLinkUse::Used(from_row(&row)?));
+            return Ok(StartLinkUse::Used(Box::new(from_row(&row)?)));
         }
         Ok(idv_store::start_links::refusal(
             one(&self.db, "id", id).await?.as_ref(),

@@ -360,7 +360,7 @@ pub struct StartLink {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StartLinkUse {
     /// Counted: the link as it is now (`uses` includes this opening).
-    Used(StartLink),
+    Used(Box<StartLink>),
     /// No link with that id.
     NotFound,
     Revoked,

@@ -6,14 +6,14 @@ use super::Caller;
 use crate::api::links::{StartLinkCreated, StartLinkInput, StartLinkList, StartLinkView};
 use crate::audit::Note;
 use crate::body::JsonBody;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::ops::links::{self, Opened, Refused};
 use crate::params::Query;
 use crate::state::AppState;
 use crate::web::notice::notice;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idv_core::ErrorCode;
 use serde::Deserialize;
@@ -66,23 +66,60 @@ pub async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StartLinkView>> {
-    Ok(Json(StartLinkView::from(&links::revoke(&state, &id).await?)))
+    Ok(Json(StartLinkView::from(
+        &links::revoke(&state, &id).await?,
+    )))
 }
 
 const ASK_AGAIN: &str = "Ask whoever sent it to you for a new link.";
 
-/// `GET /l/{code}`: a fresh session and a redirect to the capture page with its token, or a
-/// page saying why not.
-pub async fn open(State(state): State<AppState>, Path(code): Path<String>) -> Response {
+/// True when `Accept` names HTML (a browser's navigation): refusals are then pages, otherwise
+/// JSON errors (an SDK or a script following the link).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().any(|v| {
+        v.to_str().unwrap_or("").split(',').any(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            !refused && (media == "text/html" || media == "application/xhtml+xml")
+        })
+    })
+}
+
+/// `GET /l/{code}`: a fresh session and a redirect to the capture page with its token, or,
+/// when it cannot be used, a page saying why (a JSON error for a client that does not accept
+/// HTML).
+pub async fn open(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
+    let html = wants_html(&headers);
+    let refuse = |status: StatusCode, code: ErrorCode, title: &str, text: &str| {
+        if html {
+            notice(status, title, text)
+        } else {
+            let mut resp = ApiError::new(code, text.to_string()).into_response();
+            *resp.status_mut() = status;
+            resp
+        }
+    };
     let opened = match links::open(&state, &code).await {
         Ok(o) => o,
         Err(e) if e.0.code == ErrorCode::WorkflowNotFound => {
-            return notice(
+            return refuse(
                 StatusCode::NOT_FOUND,
+                ErrorCode::WorkflowNotFound,
                 "Link no longer available",
                 &format!("The process this link starts no longer exists. {ASK_AGAIN}"),
             );
         }
+        Err(e) if !html => return e.into_response(),
         Err(e) => {
             tracing::error!("a start link could not be opened: {}", e.0.message);
             return notice(
@@ -94,7 +131,8 @@ pub async fn open(State(state): State<AppState>, Path(code): Path<String>) -> Re
         }
     };
     match opened {
-        Opened::Started { link, deeplink } => {
+        Opened::Started(started) => {
+            let links::Started { link, deeplink } = *started;
             let mut resp = StatusCode::SEE_OTHER.into_response();
             let h = resp.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&deeplink.url) {
@@ -115,27 +153,56 @@ pub async fn open(State(state): State<AppState>, Path(code): Path<String>) -> Re
             });
             resp
         }
-        Opened::Refused(Refused::Unknown) => notice(
+        Opened::Refused(Refused::Unknown) => refuse(
             StatusCode::NOT_FOUND,
+            ErrorCode::StartLinkNotFound,
             "Link not found",
             &format!(
                 "This link does not exist. Check that you opened the whole address. {ASK_AGAIN}"
             ),
         ),
-        Opened::Refused(Refused::Revoked) => notice(
+        Opened::Refused(Refused::Revoked) => refuse(
             StatusCode::GONE,
+            ErrorCode::StartLinkGone,
             "Link withdrawn",
-            &format!("This link has been withdrawn and no longer starts a verification. {ASK_AGAIN}"),
+            &format!(
+                "This link has been withdrawn and no longer starts a verification. {ASK_AGAIN}"
+            ),
         ),
-        Opened::Refused(Refused::Expired) => notice(
+        Opened::Refused(Refused::Expired) => refuse(
             StatusCode::GONE,
+            ErrorCode::StartLinkGone,
             "Link expired",
             &format!("This link has expired. {ASK_AGAIN}"),
         ),
-        Opened::Refused(Refused::UsedUp) => notice(
+        Opened::Refused(Refused::UsedUp) => refuse(
             StatusCode::GONE,
+            ErrorCode::StartLinkGone,
             "Link used up",
             &format!("This link has been used as many times as it allows. {ASK_AGAIN}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_html;
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn pages_for_browsers_only() {
+        assert!(!wants_html(&HeaderMap::new()));
+        assert!(!wants_html(&accept("*/*")));
+        assert!(!wants_html(&accept("application/json")));
+        assert!(wants_html(&accept(
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        )));
+        assert!(!wants_html(&accept("text/html;q=0, application/json")));
     }
 }

@@ -155,9 +155,16 @@ pub enum Refused {
     UsedUp,
 }
 
+/// A session started by opening a link.
+pub struct Started {
+    /// The link as it is after this opening.
+    pub link: StartLink,
+    pub deeplink: Deeplink,
+}
+
 /// What opening a link gives.
 pub enum Opened {
-    Started { link: StartLink, deeplink: Deeplink },
+    Started(Box<Started>),
     Refused(Refused),
 }
 
@@ -175,7 +182,7 @@ pub async fn open(state: &AppState, code: &str) -> ApiResult<Opened> {
         .start_link_use(&link.id, state.clock.now_ms())
         .await?
     {
-        StartLinkUse::Used(l) => l,
+        StartLinkUse::Used(l) => *l,
         StartLinkUse::NotFound => return Ok(Opened::Refused(Refused::Unknown)),
         StartLinkUse::Revoked => return Ok(Opened::Refused(Refused::Revoked)),
         StartLinkUse::Expired => return Ok(Opened::Refused(Refused::Expired)),
@@ -198,5 +205,5 @@ pub async fn open(state: &AppState, code: &str) -> ApiResult<Opened> {
         false,
     )
     .await?;
-    Ok(Opened::Started { link, deeplink })
+    Ok(Opened::Started(Box::new(Started { link, deeplink })))
 }

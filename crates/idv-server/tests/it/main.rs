@@ -23,6 +23,7 @@ mod gateways;
 mod hostile;
 mod idempotency;
 mod kyc;
+mod links;
 mod outbound;
 mod outbox_events;
 mod ratelimit;
