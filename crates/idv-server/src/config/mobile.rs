@@ -29,8 +29,14 @@ pub struct Apple {
 pub struct Android {
     /// The app's package name (`com.example.kyc`).
     pub bundle_id: String,
-    /// SHA-256 fingerprints of the app's signing certificates (`AB:CD:…`).
+    /// SHA-256 fingerprints of the app's signing certificates (`AB:CD:…`). A list, or (from
+    /// an environment variable) one text of fingerprints separated by commas.
+    #[serde(deserialize_with = "list_or_text")]
     pub sha256: Vec<String>,
+}
+
+fn list_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(super::cors::List::deserialize(d)?.0)
 }
 
 impl Apple {
@@ -72,5 +78,37 @@ impl Mobile {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FINGERPRINT: &str = "14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5";
+
+    #[test]
+    fn both_halves_of_an_app_or_neither() {
+        let mut m = Mobile::default();
+        m.validate().unwrap();
+        assert!(!m.apple.configured() && !m.android.configured());
+        m.apple.bundle_id = "com.example.kyc".into();
+        assert!(m.validate().unwrap_err().contains("mobile.apple"));
+        m.apple.app_id = "ABCDE12345".into();
+        m.validate().unwrap();
+        assert!(m.apple.configured());
+        m.android.bundle_id = "com.example.kyc".into();
+        assert!(m.validate().unwrap_err().contains("mobile.android"));
+        m.android.sha256 = vec!["AB:CD".into()];
+        assert!(m.validate().unwrap_err().contains("`AB:CD`"));
+        m.android.sha256 = vec![FINGERPRINT.into()];
+        m.validate().unwrap();
+        assert!(m.android.configured());
+        let from_env: Android = serde_json::from_value(serde_json::json!({
+            "bundleId": "com.example.kyc",
+            "sha256": format!("{FINGERPRINT}, {FINGERPRINT}")
+        }))
+        .unwrap();
+        assert_eq!(from_env.sha256, vec![FINGERPRINT, FINGERPRINT]);
     }
 }
