@@ -654,7 +654,7 @@ pub fn table() -> Vec<RouteDef> {
             .returns::<api::links::StartLinkView>(200)
             .audit(Event::new("start_link.revoked", Param("id")))
             .answers(&[LINK_NOT_FOUND]),
-        route!(GET "/l/{code}", Public, S, "links", "Open a start link (public; counted against the strict profile per client address): starts a fresh session of the link's workflow with its metadata plus startLinkId and its locale, mints a token bound to that session as POST /api/v1/deeplink does, and answers 303 See Other to <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id> (Cache-Control: no-store, Referrer-Policy: no-referrer). A link that cannot be used answers an HTML page saying why to a browser (Accept names text/html), else the JSON error", links::open)
+        route!(GET "/l/{code}", Public, S, "links", "Open a start link (public; counted against the strict profile per client address): starts a fresh session of the link's workflow with its metadata plus startLinkId and its locale, mints a token bound to that session as POST /api/v1/deeplink does, and answers 303 See Other to <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id> (Cache-Control: no-store, Referrer-Policy: no-referrer). A link that cannot be used answers an HTML page saying why to a browser (Accept names text/html), else the JSON error. HEAD (a link preview) answers 200, 404 or 410 and neither counts an opening nor starts a session", links::open)
             .returns_as(303, Answer::Empty)
             .returns_as(404, Answer::Media("text/html"))
             .returns_as(410, Answer::Media("text/html"))

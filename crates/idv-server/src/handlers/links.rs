@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::web::notice::notice;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idv_core::ErrorCode;
 use serde::Deserialize;
@@ -96,9 +96,24 @@ fn wants_html(headers: &HeaderMap) -> bool {
 /// HTML).
 pub async fn open(
     State(state): State<AppState>,
+    method: Method,
     headers: HeaderMap,
     Path(code): Path<String>,
 ) -> Response {
+    // A HEAD (a link preview) says whether the link works, and neither counts an opening nor
+    // starts a session.
+    if method == Method::HEAD {
+        let status = match links::peek(&state, &code).await {
+            Ok(None) => StatusCode::OK,
+            Ok(Some(Refused::Unknown)) => StatusCode::NOT_FOUND,
+            Ok(Some(_)) => StatusCode::GONE,
+            Err(e) => return e.into_response(),
+        };
+        let mut resp = status.into_response();
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return resp;
+    }
     let html = wants_html(&headers);
     let refuse = |status: StatusCode, code: ErrorCode, title: &str, text: &str| {
         if html {

@@ -168,6 +168,28 @@ pub enum Opened {
     Refused(Refused),
 }
 
+/// Whether the link with this code would open now, without counting an opening (a `HEAD`
+/// request, as link previews send).
+pub async fn peek(state: &AppState, code: &str) -> ApiResult<Option<Refused>> {
+    let link = state
+        .store
+        .start_link_by_code_hash(&sha256_hex(code))
+        .await?;
+    let Some(l) = link else {
+        return Ok(Some(Refused::Unknown));
+    };
+    let now = state.clock.now_ms();
+    Ok(if l.revoked_at.is_some() {
+        Some(Refused::Revoked)
+    } else if l.expires_at.is_some_and(|e| e <= now) {
+        Some(Refused::Expired)
+    } else if l.max_uses.is_some_and(|m| l.uses >= m) {
+        Some(Refused::UsedUp)
+    } else {
+        None
+    })
+}
+
 /// Opens the link with this code: counts the opening, starts the session and mints its token.
 pub async fn open(state: &AppState, code: &str) -> ApiResult<Opened> {
     let Some(link) = state

@@ -151,6 +151,21 @@ async fn start_links(backend: Backend) {
     assert_eq!(stored.code_hash, idv_server::auth::sha256_hex(code));
     assert!(!stored.code_hash.contains(code));
 
+    // A HEAD (a link preview) neither counts nor starts anything.
+    for _ in 0..3 {
+        let r = no_redirects().head(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get("location").is_none());
+    }
+    let (_, view) = get_json(&srv, &admin, &format!("/api/links/{id}")).await;
+    assert_eq!(view["uses"], 0, "{view}");
+    let r = no_redirects()
+        .head(format!("{}/l/nosuchcode", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
     // Each opening starts a fresh session with the link's metadata and locale, and its token
     // works on that session, and on no other.
     let (auth1, s1) = opened(&srv, &url).await;
@@ -186,6 +201,8 @@ async fn start_links(backend: Backend) {
 
     // Past maxUses: the "used up" page, and nothing more is started or counted.
     page(&srv, &url, 410, "Link used up").await;
+    let r = no_redirects().head(&url).send().await.unwrap();
+    assert_eq!(r.status(), 410, "HEAD tells a used-up link too");
     let (st, view) = get_json(&srv, &admin, &format!("/api/links/{id}")).await;
     assert_eq!(st, 200);
     assert_eq!(view["uses"], 2);
@@ -368,10 +385,16 @@ async fn start_links(backend: Backend) {
     );
     let opens = of("start_link.opened");
     assert!(opens.len() >= 5, "{opens:?}");
-    let first = opens[0];
+    // The first opening that started a session (the HEAD requests before it are recorded
+    // with their 200).
+    let first = opens.iter().find(|e| e["outcome"] == 303).unwrap();
     assert_eq!(first["target"], id.as_str());
     assert_eq!(first["details"]["sessionId"], s1.as_str());
-    assert_eq!(first["outcome"], 303);
+    assert_eq!(
+        opens.iter().filter(|e| e["outcome"] == 200).count(),
+        3,
+        "the HEAD requests"
+    );
     assert!(opens.iter().any(|e| e["outcome"] == 410));
     let revocations = of("start_link.revoked");
     assert_eq!(
