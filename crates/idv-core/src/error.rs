@@ -42,6 +42,8 @@ pub enum ErrorCode {
     // 403
     Forbidden,
     PermissionEscalation,
+    /// A CORS preflight from an origin `services.api.cors.origins` does not allow.
+    CorsOriginNotAllowed,
     // 404
     NotFound,
     RouteNotFound,
@@ -56,6 +58,11 @@ pub enum ErrorCode {
     WebhookNotFound,
     /// A webhook delivery id that names no delivery of that endpoint.
     DeliveryNotFound,
+    /// `mobile.apple` or `mobile.android` is not configured, so its `.well-known` file is not
+    /// published.
+    MobileAppNotConfigured,
+    /// A start link id or code that names no link.
+    StartLinkNotFound,
     // 405
     MethodNotAllowed,
     // 406
@@ -75,6 +82,8 @@ pub enum ErrorCode {
     DeliveryInProgress,
     // 410
     SessionDeleted,
+    /// A start link that was revoked, has expired or was used up.
+    StartLinkGone,
     // 412
     PreconditionFailed,
     IdempotencyInProgress,
@@ -130,6 +139,7 @@ impl ErrorCode {
             BasicAuthDisabled => "basic_auth_disabled",
             Forbidden => "forbidden",
             PermissionEscalation => "permission_escalation",
+            CorsOriginNotAllowed => "cors_origin_not_allowed",
             NotFound => "not_found",
             RouteNotFound => "route_not_found",
             SessionNotFound => "session_not_found",
@@ -142,6 +152,8 @@ impl ErrorCode {
             ViewNotFound => "view_not_found",
             WebhookNotFound => "webhook_not_found",
             DeliveryNotFound => "delivery_not_found",
+            MobileAppNotConfigured => "mobile_app_not_configured",
+            StartLinkNotFound => "start_link_not_found",
             MethodNotAllowed => "method_not_allowed",
             NotAcceptable => "not_acceptable",
             RequestTimeout => "request_timeout",
@@ -154,6 +166,7 @@ impl ErrorCode {
             LegalHold => "legal_hold",
             DeliveryInProgress => "delivery_in_progress",
             SessionDeleted => "session_deleted",
+            StartLinkGone => "start_link_gone",
             PreconditionFailed => "precondition_failed",
             IdempotencyInProgress => "idempotency_in_progress",
             PayloadTooLarge => "payload_too_large",
@@ -197,10 +210,21 @@ impl ErrorCode {
             | RevokedCredentials
             | UnsupportedAuthScheme
             | BasicAuthDisabled => 401,
-            Forbidden | PermissionEscalation => 403,
-            NotFound | RouteNotFound | SessionNotFound | WorkflowNotFound | FileNotFound
-            | UserNotFound | ApiKeyNotFound | StepNotFound | AssetNotFound | ViewNotFound
-            | WebhookNotFound | DeliveryNotFound => 404,
+            Forbidden | PermissionEscalation | CorsOriginNotAllowed => 403,
+            NotFound
+            | RouteNotFound
+            | SessionNotFound
+            | WorkflowNotFound
+            | FileNotFound
+            | UserNotFound
+            | ApiKeyNotFound
+            | StepNotFound
+            | AssetNotFound
+            | ViewNotFound
+            | WebhookNotFound
+            | DeliveryNotFound
+            | MobileAppNotConfigured
+            | StartLinkNotFound => 404,
             MethodNotAllowed => 405,
             NotAcceptable => 406,
             RequestTimeout => 408,
@@ -213,7 +237,7 @@ impl ErrorCode {
             | LegalHold
             | IdempotencyInProgress
             | DeliveryInProgress => 409,
-            SessionDeleted => 410,
+            SessionDeleted | StartLinkGone => 410,
             PreconditionFailed => 412,
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,

@@ -34,6 +34,8 @@ pub enum PrincipalKind {
         token_id: String,
         session: Option<String>,
         expires_at: i64,
+        /// The workflows it may run (and read); empty: any (an ephemeral device).
+        workflows: Vec<String>,
     },
     /// A one-time `tr-` token from a QR code: good only for `POST /api/deeplink/exchange`.
     OneTime {
@@ -93,6 +95,15 @@ impl Principal {
         }
     }
 
+    /// For a device token, the workflows it may run and read (empty: any); `None` for other
+    /// callers, whose permissions alone decide.
+    pub(crate) fn device_workflows(&self) -> Option<&[String]> {
+        match &self.kind {
+            PrincipalKind::Device { workflows, .. } => Some(workflows),
+            _ => None,
+        }
+    }
+
     /// When the caller's credentials end, for those that bound what they create (device
     /// tokens: their sessions end no later).
     pub(crate) fn credential_expiry(&self) -> Option<i64> {
@@ -115,11 +126,15 @@ const DEVICE_SECRET_LEN: usize = 40;
 /// (about 150 bits), short enough for a QR code that stays easy to scan.
 pub(crate) const ONE_TIME_PREFIX: &str = "tr-";
 const ONE_TIME_SECRET_LEN: usize = 29;
-/// What a device token may do: start sessions, submit to them and read them, its own only.
-/// A device token's permissions: its own sessions, and the Document Reader (through the
-/// `/drapi` gateway) for a workflow's DOC_READER step, as Regula's SDKs use it.
-pub(crate) const DEVICE_PERMISSIONS: &[&str] =
-    &["session:read", "session:write", "docreader:write"];
+/// What a device token may do: start sessions, submit to them and read them, its own only;
+/// read the workflows it may run ([`Principal::device_workflows`]); and use the Document Reader
+/// (through the `/drapi` gateway) for a workflow's DOC_READER step, as Regula's SDKs do.
+pub(crate) const DEVICE_PERMISSIONS: &[&str] = &[
+    "session:read",
+    "session:write",
+    "workflow:read",
+    "docreader:write",
+];
 const REFRESH_PREFIX: &str = "idvrt_";
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(30);
 const BASIC_CACHE_MAX: usize = 10_000;
@@ -522,6 +537,7 @@ impl Auth {
                 token_id: t.id,
                 session: t.session_id,
                 expires_at: t.expires_at,
+                workflows: t.workflow_ids,
             },
             permissions,
             token_family: None,

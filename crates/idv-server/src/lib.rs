@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub(crate) mod cors;
 pub mod error;
 pub(crate) mod events;
 pub mod flow;
@@ -113,7 +114,14 @@ pub async fn prepare_with_clock(
 /// The whole HTTP application for a prepared state.
 pub fn app(state: AppState) -> axum::Router {
     let limit = usize::try_from(state.config.services.api.max_body_size.0).unwrap_or(usize::MAX);
-    routes::router(state)
+    let cors = cors::Policy::of(&state.config);
+    let mut router = routes::router(state);
+    if let Some(policy) = cors {
+        router = router.layer(axum::middleware::from_fn(move |req, next| {
+            cors::apply(policy.clone(), req, next)
+        }));
+    }
+    router
         .layer(DefaultBodyLimit::max(limit))
         .layer(TraceLayer::new_for_http().make_span_with(request_log::RequestSpan))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -28,6 +28,7 @@ fn success_description(status: u16) -> &'static str {
         202 => "Accepted",
         204 => "No content",
         206 => "Partial content",
+        303 => "See other",
         304 => "Not modified",
         503 => "Unavailable",
         _ => "Success",
@@ -135,7 +136,12 @@ pub fn document(base_url: &str) -> Value {
         };
         // The answers the route's contract types.
         for (status, typed) in &contract.answers {
-            let description = success_description(*status);
+            // An error status answered in another media type too (a page for a browser) keeps
+            // the row's description of it, and the error body is added below.
+            let description = match def.answers.iter().find(|(s, _)| s == status) {
+                Some((_, d)) if *status >= 400 && !matches!(typed, Answer::Json(_)) => d,
+                _ => success_description(*status),
+            };
             answer(
                 *status,
                 match typed {
@@ -157,7 +163,8 @@ pub fn document(base_url: &str) -> Value {
                 },
             );
         }
-        let success = |s: &u16| (200..300).contains(s);
+        // A redirect (303) is the answer of success too.
+        let success = |s: &u16| (200..300).contains(s) || *s == 303;
         if !def.answers.iter().any(|(s, _)| success(s))
             && !contract.answers.iter().any(|(s, _)| success(s))
         {
@@ -167,7 +174,10 @@ pub fn document(base_url: &str) -> Value {
         answer(400, json!({"$ref": "#/components/responses/BadRequest"}));
         for (status, description) in &def.answers {
             // A status the contract types (readiness's 503) carries that body, not an error.
-            let typed = contract.answers.iter().any(|(s, _)| s == status);
+            let typed = contract
+                .answers
+                .iter()
+                .any(|(s, a)| s == status && matches!(a, Answer::Json(_)));
             let entry = if *status >= 400 && !typed {
                 error_answer(description)
             } else {
@@ -486,6 +496,11 @@ mod tests {
         );
         has("post", "/api/auth/login", &["401", "429"]);
         has("get", "/api/deeplink/qrcode", &["404", "406", "429"]);
+        // A start link redirects (no 200), and its refusals are pages or JSON errors.
+        has("get", "/l/{code}", &["303", "404", "410", "429"]);
+        lacks("get", "/l/{code}", "200");
+        let gone = &op(&doc, "get", "/l/{code}")["responses"]["410"]["content"];
+        assert!(gone["text/html"].is_object() && gone["application/json"].is_object());
         // 409 of a concurrent write and of a running Idempotency-Key: both causes listed.
         let text = op(&doc, "post", "/api/sessions")["responses"]["409"]["description"]
             .as_str()
@@ -502,8 +517,8 @@ mod tests {
             for (method, op) in item.as_object().unwrap() {
                 let responses = op["responses"].as_object().unwrap();
                 assert!(
-                    responses.keys().any(|s| s.starts_with('2')),
-                    "{method} {path}: a success"
+                    responses.keys().any(|s| s.starts_with('2') || s == "303"),
+                    "{method} {path}: a success (or the redirect of one)"
                 );
                 if op["security"] != json!([]) {
                     for s in ["401", "403"] {

@@ -278,6 +278,13 @@ const SESSION_SUBSCRIBE: &[(&str, Op)] =
 const WEBHOOK_READ: &[(&str, Op)] = &[("webhook", Op::Read)];
 const WEBHOOK_WRITE: &[(&str, Op)] = &[("webhook", Op::Write)];
 const WEBHOOK_DELETE: &[(&str, Op)] = &[("webhook", Op::Delete)];
+const LINK_READ: &[(&str, Op)] = &[("deeplink", Op::Read)];
+const LINK_WRITE: &[(&str, Op)] = &[("deeplink", Op::Write)];
+const LINK_DELETE: &[(&str, Op)] = &[("deeplink", Op::Delete)];
+const LINK_NOT_FOUND: (u16, &str) = (
+    404,
+    "No start link with this id (code start_link_not_found)",
+);
 
 /// The rate-limit profiles, for the table's rows.
 const S: Option<Profile> = Some(Profile::S);
@@ -466,7 +473,7 @@ pub fn table() -> Vec<RouteDef> {
             .returns_as(204, Answer::Empty)
             .audit(Event::new("user.deleted", Param("id")))
             .answers(&[(204, "Deleted; its logins end"), (404, "No user with this id (code user_not_found)")]),
-        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]", workflows::list)
+        route!(GET "/api/workflows", AnyOf(WORKFLOW_READ), L, "workflows", "List workflows: [{id, name, description, version, defaultLocale}]. A device token (ephemeral, deeplink or start link) sees only the workflows it may run: those it was issued for, or every one for an ephemeral device", workflows::list)
             .returns_as(200, Answer::Json(api::list::<api::workflows::WorkflowSummary>)),
         route!(POST "/api/workflows", AnyOf(WORKFLOW_WRITE), M, "workflows", "Load a workflow definition (YAML as application/yaml, application/x-yaml or text/yaml, or JSON); every problem is listed with its path and line", workflows::create)
             .takes_as("application/yaml", api::schema::<api::workflows::WorkflowDefinition>).takes_as("application/json", api::schema::<api::workflows::WorkflowDefinition>).returns::<api::workflows::WorkflowApplied>(200)
@@ -477,9 +484,9 @@ pub fn table() -> Vec<RouteDef> {
             .returns::<api::workflows::ReloadSummary>(200)
             .not_audited("reads the server's own configured folders again; the caller supplies nothing")
             .idempotent(),
-        route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), L, "workflows", "A workflow's summary and full definition", workflows::get)
+        route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), L, "workflows", "A workflow's summary and full definition (a device token: only of a workflow it may run)", workflows::get)
             .returns::<api::workflows::Workflow>(200)
-            .answers(&[(404, "No workflow with this id (code workflow_not_found)")]),
+            .answers(&[(404, "No workflow with this id that the caller may read (code workflow_not_found)")]),
         route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), M, "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete)
             .returns::<api::workflows::WorkflowDeleted>(200)
             .audit(Event::new("workflow.deleted", Param("id")))
@@ -656,6 +663,37 @@ pub fn table() -> Vec<RouteDef> {
             .mints_credentials()
             .audit(Event::new("deeplink.exchanged", Noted))
             .idempotent(),
+        // Shareable start links: each opening starts a fresh session.
+        route!(POST "/api/links", AnyOf(LINK_WRITE), S, "links", "Create a shareable start link of a workflow: {workflowId, maxUses (openings allowed, 1 to 1000000000; no limit when left out), expiresIn (seconds, 60 to 31536000; never when left out), metadata (an object every session gets, with startLinkId added), locale}. Answers 201 with the link and its `url` (<baseUrl>/l/<code>), shown only here; only a SHA-256 of the code is stored. Each opening of the url starts a fresh session of the workflow and redirects to the capture page with a token bound to it", links::create)
+            .takes::<api::links::StartLinkInput>().returns::<api::links::StartLinkCreated>(201)
+            .mints_credentials()
+            .example(r#"{"workflowId": "edda0192-b890-11ef-a348-17da751a6a22", "maxUses": 100, "expiresIn": 604800, "metadata": {"campaign": "spring"}, "locale": "en"}"#)
+            .audit(Event::new("start_link.created", Noted))
+            .idempotent()
+            .answers(&[(201, "Created: the link with its url, shown only here"), (404, "No workflow with this id (code workflow_not_found)")])
+            .answers(JSON_BODY),
+        route!(GET "/api/links", AnyOf(LINK_READ), L, "links", "Start links, newest first, without their urls: {items: [{id, workflowId, maxUses, uses, expiresAt, revokedAt, createdAt, createdBy, metadata, locale}], total}; ?workflowId= keeps one workflow's", links::list)
+            .returns::<api::links::StartLinkList>(200)
+            .query([optional("workflowId", Text, "Only the links of this workflow")]),
+        route!(GET "/api/links/{id}", AnyOf(LINK_READ), L, "links", "One start link, without its url", links::get)
+            .returns::<api::links::StartLinkView>(200)
+            .answers(&[LINK_NOT_FOUND]),
+        route!(DELETE "/api/links/{id}", AnyOf(LINK_DELETE), M, "links", "Revoke a start link: openings answer 410 from now on (sessions it started go on). Answers the link with revokedAt; again for a revoked link, keeping the first time", links::revoke)
+            .returns::<api::links::StartLinkView>(200)
+            .audit(Event::new("start_link.revoked", Param("id")))
+            .answers(&[LINK_NOT_FOUND]),
+        route!(GET "/l/{code}", Public, S, "links", "Open a start link (public; counted against the strict profile per client address): starts a fresh session of the link's workflow with its metadata plus startLinkId and its locale, mints a token bound to that session as POST /api/v1/deeplink does, and answers 303 See Other to <baseUrl>/mobile?authorization=Token%20<token>&sessionId=<id> (Cache-Control: no-store, Referrer-Policy: no-referrer). A link that cannot be used answers an HTML page saying why to a browser (Accept names text/html), else the JSON error. HEAD (a link preview) answers 200, 404 or 410 and neither counts an opening nor starts a session", links::open)
+            .returns_as(303, Answer::Empty)
+            .returns_as(404, Answer::Media("text/html"))
+            .returns_as(410, Answer::Media("text/html"))
+            .mints_credentials()
+            .raw()
+            .audit(Event::new("start_link.opened", Noted))
+            .answers(&[
+                (303, "A session was started: Location is the capture page with its token"),
+                (404, "No link with this code (code start_link_not_found), or its workflow no longer exists (code workflow_not_found): an HTML page for a browser"),
+                (410, "The link was revoked, has expired or is used up (code start_link_gone): an HTML page saying which for a browser"),
+            ]),
         // Session export and import.
         route!(GET "/api/sessions/{id}/export", AnyOf(SESSION_READ), L, "sessions", "The session as a zip archive (application/zip, session-<id>.zip): manifest.json (format idv-session-export, version 1, with the size and SHA-256 of every entry), session.json (the session as GET /api/sessions/{id} shows it plus its stored rows), workflow.json (the workflow revision it runs on) and files/<fileId>/<name>. Same access as reading the session; `idv session import -i DIR` restores it", exchange::export)
             .returns_as(200, Answer::Media("application/zip"))
@@ -732,6 +770,15 @@ pub fn table() -> Vec<RouteDef> {
                 optional("after", Integer { min: 0, max: i64::MAX }, "The next of the previous page"),
                 optional("order", OneOf(&["asc", "desc"]), "desc (default): newest first; asc: by seq from after"),
             ]),
+        // The apps' files: links to this server open in the customer's app.
+        route!(GET "/.well-known/apple-app-site-association", Public, L, "mobile", "Apple's universal links file from mobile.apple (appId, bundleId): the app opens /mobile*, /capture* and /l/* links. Public", mobile::apple)
+            .returns::<api::mobile::AppleAppSiteAssociation>(200)
+            .infallible()
+            .answers(&[(404, "mobile.apple is not configured (code mobile_app_not_configured)")]),
+        route!(GET "/.well-known/assetlinks.json", Public, L, "mobile", "Android's Digital Asset Links file from mobile.android (bundleId, sha256): the app handles this server's links. Public", mobile::android)
+            .returns_as(200, Answer::Json(api::list::<api::mobile::AssetLink>))
+            .infallible()
+            .answers(&[(404, "mobile.android is not configured (code mobile_app_not_configured)")]),
         // The event feed and its live stream.
         route!(GET "/api/events", AnyOf(SESSION_READ), L, "events", "Session events in commit order: {items: [{id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}}], next}, each item byte for byte the body webhooks deliver. session_all:read sees every session's events, session:read those of sessions it started. ?after=<next> continues after a previous page (without it: from the oldest kept event); ?limit= 1-1000, default 100; ?type= (repeatable or comma-separated) keeps only those types (an unknown one is 400 invalid_event_type). A malformed cursor is 400 invalid_cursor. On PostgreSQL an event shows once every older write transaction has ended", events::list)
             .returns::<api::events::EventPage>(200)
@@ -1069,7 +1116,10 @@ mod tests {
                 d.path
             );
             assert!(
-                d.path.starts_with("/api/") || d.tag == "gateways",
+                d.path.starts_with("/api/")
+                    || d.tag == "gateways"
+                    || (d.path.starts_with("/.well-known/") && d.access == Access::Public)
+                    || (d.path.starts_with("/l/") && d.access == Access::Public),
                 "{}",
                 d.path
             );
@@ -1139,6 +1189,8 @@ mod tests {
         ("POST", "/api/deeplink/exchange"),
         ("POST", "/api/webhooks"),
         ("POST", "/api/webhooks/{id}/rotate-secret"),
+        ("POST", "/api/links"),
+        ("GET", "/l/{code}"),
     ];
 
     #[test]

@@ -25,6 +25,8 @@
 //! - `device_token_exchange` with a replacement whose id is taken is a `Conflict` and leaves
 //!   the one-time token unused.
 //! - `session_ids_after` with `None` starts before every id.
+//! - start links are listed newest first, ties by id (newest id first); revoking a revoked
+//!   link keeps its first time and reports true.
 //! - a lookup by text holding a NUL finds nothing or is `Invalid` (PostgreSQL cannot hold it),
 //!   and an audit entry holding NULs is stored with U+FFFD in their place.
 //!
@@ -43,6 +45,7 @@ mod jobs;
 mod outbox;
 mod search;
 mod sessions;
+mod start_links;
 mod unstorable;
 mod workflows;
 
@@ -58,6 +61,7 @@ pub use jobs::{check_job_claim_race, check_job_claims};
 pub use outbox::{check_delivery_claim_race, check_outbox, check_webhook_reseal};
 pub use search::{check_session_search, check_views};
 pub use sessions::{check_files, check_sessions};
+pub use start_links::{check_start_link_use_race, check_start_links};
 pub use unstorable::check_unstorable_text;
 pub use workflows::{check_translations, check_workflows};
 
@@ -105,8 +109,10 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_idempotency(store).await;
     check_idempotency_race(shared.clone(), shared.clone()).await;
     check_outbox(store).await;
-    check_delivery_claim_race(shared.clone(), shared).await;
+    check_delivery_claim_race(shared.clone(), shared.clone()).await;
     check_webhook_reseal(store).await;
+    check_start_links(store).await;
+    check_start_link_use_race(shared.clone(), shared.clone()).await;
     // Last: its job never comes due.
     check_workflow_import(store).await;
     check_session_import(store).await;

@@ -26,6 +26,7 @@ mod outbox;
 mod search;
 mod sessions;
 mod settings;
+mod start_links;
 mod tokens;
 mod translations;
 mod users;

@@ -135,6 +135,7 @@ pub trait Store:
     + IdempotencyStore
     + EventStore
     + OutboxStore
+    + StartLinkStore
 {
 }
 
@@ -154,6 +155,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + EventStore
         + OutboxStore
+        + StartLinkStore
 {
 }
 
@@ -163,6 +165,6 @@ pub mod prelude {
     pub use crate::ports::{
         AccountStore, AuditStore, CredentialStore, DeletionStore, EventStore, ExchangeStore,
         FileStore, HealthStore, IdempotencyStore, JobStore, OutboxStore, SearchStore, SessionStore,
-        SettingsStore, WorkflowStore,
+        SettingsStore, StartLinkStore, WorkflowStore,
     };
 }

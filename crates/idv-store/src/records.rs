@@ -329,3 +329,42 @@ pub struct DeviceToken {
     /// When a one-time token was exchanged; `None` while unused.
     pub used_at: Option<i64>,
 }
+
+/// A shareable start link of a workflow: each opening starts a fresh session. Only the
+/// SHA-256 of the link's random code is stored; the code itself is shown once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartLink {
+    /// 24 hex.
+    pub id: String,
+    pub workflow_id: String,
+    /// SHA-256 (hex) of the code in the link's URL; unique.
+    pub code_hash: String,
+    /// Given to every session the link starts (a JSON object).
+    pub metadata: serde_json::Value,
+    /// The sessions' locale; `None`: the workflow's.
+    pub locale: Option<String>,
+    /// Openings allowed at most; `None`: no limit.
+    pub max_uses: Option<i64>,
+    /// Openings so far.
+    pub uses: i64,
+    /// When it stops working (ms); `None`: never.
+    pub expires_at: Option<i64>,
+    /// When it was revoked (ms).
+    pub revoked_at: Option<i64>,
+    /// The user or API key that created it.
+    pub created_by: Option<String>,
+    pub created_at: i64,
+}
+
+/// What [`crate::StartLinkStore::start_link_use`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartLinkUse {
+    /// Counted: the link as it is now (`uses` includes this opening).
+    Used(Box<StartLink>),
+    /// No link with that id.
+    NotFound,
+    Revoked,
+    Expired,
+    /// `uses` has reached `max_uses`.
+    UsedUp,
+}

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 mod asset;
 mod audit;
+mod link;
 mod lint;
 mod run;
 mod secrets;
@@ -63,6 +64,9 @@ enum Command {
     /// Manage webhook endpoints (session events delivered to your URL, signed).
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Shareable start links of workflows: each opening starts a fresh session.
+    #[command(subcommand)]
+    Link(link::LinkCommand),
     /// Export sessions to archives and import them (here or into another install).
     #[command(subcommand)]
     Session(session::SessionCommand),
@@ -194,6 +198,7 @@ async fn run(cli: Cli) -> Result<()> {
             webhook_listen::listen(args.clone()).await
         }
         Command::Webhook(cmd) => webhook::run(&open(load_config(&cli)?).await?, cmd).await,
+        Command::Link(cmd) => link::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Secrets(cmd) => secrets::run(async || open(load_config(&cli)?).await, cmd).await,
         // Handled in `main`: it has an exit status of its own.

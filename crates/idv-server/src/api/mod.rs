@@ -15,6 +15,8 @@ pub mod audit;
 pub mod common;
 pub mod devices;
 pub mod events;
+pub mod links;
+pub mod mobile;
 pub mod sessions;
 pub mod system;
 pub mod views;

@@ -152,6 +152,8 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     config.services.webhooks.validate().map_err(ConfigError)?;
     config.rate_limit.validate().map_err(ConfigError)?;
     config.capture.validate().map_err(ConfigError)?;
+    config.services.api.cors.validate().map_err(ConfigError)?;
+    config.mobile.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;
     if assets.is_empty()
         || assets.starts_with('/')

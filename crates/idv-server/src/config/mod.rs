@@ -8,6 +8,7 @@
 //! tested on its own, and the server's modules import their settings from here. A file per
 //! area:
 //!
+//! - `services.api.cors`: [`cors`]; `mobile` (the apps' `.well-known` files): [`mobile`].
 //! - `services.api`, the gateways (`docreader`, `faceapi`), `services.workflow`, and sizes
 //!   ([`ByteSize`]): [`services`].
 //! - `storage`, `database`: [`storage`].
@@ -31,8 +32,10 @@
 pub mod audit;
 pub mod auth;
 pub mod capture;
+pub mod cors;
 pub mod cron;
 pub mod load;
+pub mod mobile;
 pub mod outbound;
 pub mod ratelimit;
 pub mod scheduler;
@@ -76,6 +79,8 @@ pub struct Config {
     pub secrets: secrets::SecretsConfig,
     /// `capture`: the hosted capture page.
     pub capture: capture::Capture,
+    /// `mobile` (Regula's block): the iOS and Android apps that open this server's links.
+    pub mobile: mobile::Mobile,
 }
 
 impl Config {

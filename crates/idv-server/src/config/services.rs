@@ -71,6 +71,8 @@ pub struct Api {
     /// Open connections kept at most; past it the oldest connection without a request in
     /// flight is closed for the newcomer. 0: automatic, below the process's open-file limit.
     pub max_connections: u64,
+    /// `cors`: cross-origin requests from browsers.
+    pub cors: super::cors::Cors,
 }
 
 /// A Regula service block (`services.docreader`, `services.faceapi`): workflows read `prefix`
@@ -117,6 +119,7 @@ impl Default for Api {
             header_read_timeout: 30,
             body_read_timeout: 60,
             max_connections: 0,
+            cors: Default::default(),
         }
     }
 }

@@ -11,6 +11,8 @@ pub mod events;
 pub mod exchange;
 pub mod files;
 pub mod gateway;
+pub mod links;
+pub mod mobile;
 pub mod search;
 pub mod security;
 pub mod sessions;

@@ -17,13 +17,26 @@ use idv_core::permission::Op;
 use idv_store::WorkflowId;
 use serde::Deserialize;
 
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<WorkflowSummary>>> {
+/// True when the caller may read workflow `id`: a device token only those it may run, every
+/// other caller (that passed the guard) any.
+fn may_read(caller: &Caller, id: &str) -> bool {
+    match caller.device_workflows() {
+        Some(ids) if !ids.is_empty() => ids.iter().any(|w| w == id),
+        _ => true,
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<WorkflowSummary>>> {
     Ok(Json(
         state
             .store
             .workflow_list()
             .await?
             .iter()
+            .filter(|w| may_read(&caller, &w.id))
             .map(WorkflowSummary::from)
             .collect(),
     ))
@@ -58,12 +71,15 @@ pub async fn reload(State(state): State<AppState>) -> Json<workflows::ReloadSumm
 
 pub async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Workflow>> {
+    // A workflow a device token may not run is reported as missing, so ids do not leak.
     let r = state
         .store
         .workflow_get(WorkflowId::new(&id))
         .await?
+        .filter(|r| may_read(&caller, &r.id))
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::WorkflowNotFound,

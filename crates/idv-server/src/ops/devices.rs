@@ -132,6 +132,18 @@ pub async fn deeplink(
     input: DeeplinkInput,
     one_time: bool,
 ) -> ApiResult<Deeplink> {
+    deeplink_minted_by(state, Some(by.id.clone()), workflow_ids, input, one_time).await
+}
+
+/// [`deeplink`] with the token's `created_by` given: the caller's id, or, when a start link is
+/// opened, the id of whoever created the link.
+pub(crate) async fn deeplink_minted_by(
+    state: &AppState,
+    created_by: Option<String>,
+    workflow_ids: Vec<String>,
+    input: DeeplinkInput,
+    one_time: bool,
+) -> ApiResult<Deeplink> {
     let ttl = check_ttl(input.ttl)?;
     let Some(first) = workflow_ids.first().cloned() else {
         return Err(ApiError::new(
@@ -153,6 +165,7 @@ pub async fn deeplink(
             token_id: id.clone(),
             session: None,
             expires_at,
+            workflows: workflow_ids.clone(),
         },
         name: "deeplink".into(),
         permissions: idv_core::permission::PermissionSet::parse(crate::auth::DEVICE_PERMISSIONS)?,
@@ -184,7 +197,7 @@ pub async fn deeplink(
         principal_id: id,
         session_id: Some(session.id.clone()),
         workflow_ids,
-        created_by: Some(by.id.clone()),
+        created_by,
         created_at: now,
         expires_at,
         used_at: None,

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod deletion;
 pub mod devices;
 pub mod exchange;
+pub mod links;
 pub mod review;
 pub mod search;
 pub mod sessions;

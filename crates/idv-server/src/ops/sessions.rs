@@ -19,7 +19,7 @@ use crate::api::sessions::{
     CurrentStep, LocaleOption, Session, SessionFile, StepView, WorkflowRef,
 };
 
-fn valid_locale(l: &str) -> bool {
+pub(crate) fn valid_locale(l: &str) -> bool {
     let mut parts = l.split(['-', '_']);
     let lang = parts.next().unwrap_or("");
     (2..=3).contains(&lang.len())

@@ -4,6 +4,7 @@
 //! files under `web/capture/assets/`, compiled into the binary.
 
 pub(crate) mod capture;
+pub(crate) mod notice;
 
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;

@@ -83,7 +83,7 @@ async fn assert_no_admin(srv: &TestServer, auth: &str) {
             Some(json!({"name": "x", "permissions": ["session:read"]})),
         ),
         ("GET", "/api/security/users".into(), None),
-        ("GET", "/api/workflows".into(), None),
+        ("GET", "/api/audit".into(), None),
         ("POST", "/api/workflows/reload".into(), None),
         ("DELETE", format!("/api/workflows/{KYC_ID}"), None),
         ("POST", "/api/device/ephemeral".into(), Some(json!({}))),
@@ -319,6 +319,96 @@ async fn ephemeral_devices_on_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ephemeral_devices_on_postgres() {
     ephemeral_devices(Backend::Postgres).await;
+}
+
+// ------------------------------------------------------------------ workflows a token may run
+
+/// The ids `GET /api/workflows` lists for `auth`, sorted.
+async fn listed(srv: &TestServer, auth: &str) -> Vec<String> {
+    let list = ok_json(get_with(srv, auth, "/api/workflows").await).await;
+    let mut ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn device_tokens_read_their_workflows(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    srv.load_kyc().await;
+    load_other_workflow(&srv).await;
+    let mut both = vec![KYC_ID.to_string(), OTHER_ID.to_string()];
+    both.sort();
+    let minter = format!(
+        "ApiKey {}",
+        srv.key(&["ephemeral_device:write", "deeplink:write"]).await
+    );
+
+    // An ephemeral device may start any workflow, so it reads them all.
+    let dev = ok_json(post_json(&srv, &minter, "/api/device/ephemeral", json!({})).await).await;
+    let ephemeral = dev["authorization"].as_str().unwrap().to_string();
+    assert_eq!(listed(&srv, &ephemeral).await, both);
+    let wf = ok_json(get_with(&srv, &ephemeral, &format!("/api/workflows/{OTHER_ID}")).await).await;
+    assert_eq!(wf["id"], OTHER_ID);
+
+    // A deeplink's token reads only the workflows it was issued for.
+    let link = ok_json(
+        post_json(
+            &srv,
+            &minter,
+            &format!("/api/v1/deeplink?workflowId={KYC_ID}"),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    let (token, _) = parse_link(&srv, link["url"].as_str().unwrap());
+    assert_eq!(listed(&srv, &token).await, vec![KYC_ID.to_string()]);
+    let wf = ok_json(get_with(&srv, &token, &format!("/api/workflows/{KYC_ID}")).await).await;
+    assert_eq!(wf["id"], KYC_ID);
+    assert!(wf["definition"].is_object(), "{wf}");
+    // Another workflow looks missing, as does one that does not exist.
+    for id in [OTHER_ID, "no-such-workflow"] {
+        let (st, code, _) =
+            error_of(get_with(&srv, &token, &format!("/api/workflows/{id}")).await).await;
+        assert_eq!((st, code.as_str()), (404, "workflow_not_found"), "{id}");
+    }
+
+    // A QR code's token, once exchanged, reads the QR code's workflows.
+    let qr = qr_json(&srv, &minter, &format!("workflowId={OTHER_ID}")).await;
+    let exchanged =
+        ok_json(exchange(&srv, &format!("Token {}", qr["token"].as_str().unwrap())).await).await;
+    let exchanged = exchanged["authorization"].as_str().unwrap().to_string();
+    assert_eq!(listed(&srv, &exchanged).await, vec![OTHER_ID.to_string()]);
+    let (st, code, _) =
+        error_of(get_with(&srv, &exchanged, &format!("/api/workflows/{KYC_ID}")).await).await;
+    assert_eq!((st, code.as_str()), (404, "workflow_not_found"));
+    // The one-time token itself reads nothing.
+    let qr = qr_json(&srv, &minter, &format!("workflowId={OTHER_ID}")).await;
+    let one_time = format!("Token {}", qr["token"].as_str().unwrap());
+    let (st, _, _) = error_of(get_with(&srv, &one_time, "/api/workflows").await).await;
+    assert_eq!(st, 403);
+
+    // Other callers keep their permissions' answers: a key with workflow:read reads all, one
+    // without is refused.
+    let reader = format!("ApiKey {}", srv.key(&["workflow:read"]).await);
+    assert_eq!(listed(&srv, &reader).await, both);
+    let (st, code, _) = error_of(get_with(&srv, &minter, "/api/workflows").await).await;
+    assert_eq!((st, code.as_str()), (403, "forbidden"));
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_tokens_read_their_workflows_on_sqlite() {
+    device_tokens_read_their_workflows(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn device_tokens_read_their_workflows_on_postgres() {
+    device_tokens_read_their_workflows(Backend::Postgres).await;
 }
 
 // ------------------------------------------------------------------ deeplinks

@@ -1,8 +1,8 @@
 //! The route table's facts through real HTTP. Credentials, on SQLite and PostgreSQL: every
 //! route that mints one (API keys, the token pair of a login and a refresh, users, device
 //! tokens, deeplinks, QR codes and the exchange of their one-time tokens, webhook secrets at
-//! creation and rotation) answers with it, counts against the strict profile `s` and leaves its
-//! audit entry. Each profile gets its own limit here, so `RateLimit-Limit` names the profile a
+//! creation and rotation, start links and their openings) answers with it, counts against the
+//! strict profile `s` and leaves its audit entry. Each profile gets its own limit here, so `RateLimit-Limit` names the profile a
 //! request counted against. Query parameters: every one a row declares required is refused
 //! when missing.
 
@@ -162,6 +162,40 @@ async fn credentials_are_strict_and_audited(backend: Backend) {
     .await;
     assert!(text(&exchanged, "authorization", "exchange").starts_with("Token "));
 
+    let start_link = counted(
+        srv.admin(srv.post("/api/links"))
+            .json(&json!({"workflowId": WORKFLOW_ID})),
+        S_LIMIT,
+        "create a start link",
+    )
+    .await;
+    let start_url = text(&start_link, "url", "start link").to_string();
+    // Opening it mints a token too: the redirect carries it, counted against `s`.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&start_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "open a start link");
+    assert_eq!(
+        r.headers()
+            .get("ratelimit-limit")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        S_LIMIT.to_string(),
+        "open a start link: the profile it counted against"
+    );
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("authorization=Token%20idvdt_")
+    );
+
     let hook = counted(
         srv.admin(srv.post("/api/webhooks"))
             .json(&json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})),
@@ -203,12 +237,15 @@ async fn credentials_are_strict_and_audited(backend: Backend) {
         ("deeplink.exchanged", 1),
         ("webhook.created", 1),
         ("webhook.secret_rotated", 1),
+        ("start_link.created", 1),
+        ("start_link.opened", 1),
     ] {
         let found = of(action);
         assert_eq!(found.len(), count, "{action}: {entries:?}");
         for e in found {
+            let outcome = e["outcome"].as_i64().unwrap();
             assert!(
-                (200..300).contains(&e["outcome"].as_i64().unwrap()),
+                (200..300).contains(&outcome) || (action == "start_link.opened" && outcome == 303),
                 "{action}: {e}"
             );
         }

@@ -25,6 +25,7 @@
 //! | [`AuditStore`] | `audit.rs` | `audit.rs` |
 //! | [`IdempotencyStore`] | `idempotency.rs` | `audit.rs` |
 //! | [`EventStore`], [`OutboxStore`] | `outbox.rs` | `outbox.rs` |
+//! | [`StartLinkStore`] | `start_links.rs` | `start_links.rs` |
 //!
 //! The SQL and query functions that already read the same in both adapters live once, in crate
 //! `idv-store-sql`, and the adapter modules expand them; a new method may write its statement
@@ -44,6 +45,7 @@ pub mod outbox;
 pub(crate) mod search_views;
 pub mod sessions;
 pub mod settings;
+pub mod start_links;
 pub mod workflows;
 
 pub use accounts::AccountStore;
@@ -61,4 +63,5 @@ pub use outbox::OutboxStore;
 pub use search_views::SearchStore;
 pub use sessions::SessionStore;
 pub use settings::SettingsStore;
+pub use start_links::StartLinkStore;
 pub use workflows::WorkflowStore;

@@ -14,6 +14,7 @@ mod audit_cli;
 mod cli;
 mod clone_quickstart;
 mod crash;
+mod link_cli;
 mod log_secrets;
 mod readme;
 mod secrets_cli;

@@ -1,0 +1,119 @@
+//! Shareable start links. An opening is counted by one guarded `UPDATE … RETURNING`, so of
+//! concurrent openings of a link with one use left exactly one counts.
+
+use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use crate::{Db, SqliteStore};
+use async_trait::async_trait;
+use idv_store::{StartLink, StartLinkStore, StartLinkUse, StoreResult};
+use sqlx::sqlite::SqliteRow;
+
+const COLUMNS: &str = "id, workflow_id, code_hash, metadata, locale, max_uses, uses, expires_at, \
+                       revoked_at, created_by, created_at";
+
+fn from_row(row: &SqliteRow) -> StoreResult<StartLink> {
+    Ok(StartLink {
+        id: col(row, "id")?,
+        workflow_id: col(row, "workflow_id")?,
+        code_hash: col(row, "code_hash")?,
+        metadata: json_col(row, "metadata")?,
+        locale: col(row, "locale")?,
+        max_uses: col(row, "max_uses")?,
+        uses: col(row, "uses")?,
+        expires_at: col(row, "expires_at")?,
+        revoked_at: col(row, "revoked_at")?,
+        created_by: col(row, "created_by")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+async fn one(db: &Db, filter: &str, value: &str) -> StoreResult<Option<StartLink>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM start_links WHERE {filter} = $1"
+    ))
+    .bind(value)
+    .fetch_optional(db.read())
+    .await
+    .map_err(backend)?
+    .as_ref()
+    .map(from_row)
+    .transpose()
+}
+
+#[async_trait]
+impl StartLinkStore for SqliteStore {
+    async fn start_link_create(&self, link: &StartLink) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "INSERT INTO start_links ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&link.id)
+        .bind(&link.workflow_id)
+        .bind(&link.code_hash)
+        .bind(json_text(&link.metadata))
+        .bind(&link.locale)
+        .bind(link.max_uses)
+        .bind(link.uses)
+        .bind(link.expires_at)
+        .bind(link.revoked_at)
+        .bind(&link.created_by)
+        .bind(link.created_at)
+        .execute(self.db.write())
+        .await
+        .map_err(unique_or_backend(|| format!("start link {}", link.id)))?;
+        Ok(())
+    }
+
+    async fn start_link_get(&self, id: &str) -> StoreResult<Option<StartLink>> {
+        one(&self.db, "id", id).await
+    }
+
+    async fn start_link_by_code_hash(&self, hash: &str) -> StoreResult<Option<StartLink>> {
+        one(&self.db, "code_hash", hash).await
+    }
+
+    async fn start_link_list(&self, workflow_id: Option<&str>) -> StoreResult<Vec<StartLink>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM start_links WHERE ($1 IS NULL OR workflow_id = $1) \
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(workflow_id)
+        .fetch_all(self.db.read())
+        .await
+        .map_err(backend)?;
+        map_rows(rows, from_row)
+    }
+
+    async fn start_link_revoke(&self, id: &str, at: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE start_links SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(self.db.write())
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn start_link_use(&self, id: &str, now: i64) -> StoreResult<StartLinkUse> {
+        let used = sqlx::query(&format!(
+            "UPDATE start_links SET uses = uses + 1 \
+             WHERE id = $1 AND revoked_at IS NULL \
+               AND (expires_at IS NULL OR expires_at > $2) \
+               AND (max_uses IS NULL OR uses < max_uses) \
+             RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.db.write())
+        .await
+        .map_err(backend)?;
+        if let Some(row) = used {
+            return Ok(StartLinkUse::Used(Box::new(from_row(&row)?)));
+        }
+        Ok(idv_store::start_links::refusal(
+            one(&self.db, "id", id).await?.as_ref(),
+            now,
+        ))
+    }
+}
