@@ -1119,7 +1119,8 @@ mod tests {
                 d.path.starts_with("/api/")
                     || d.tag == "gateways"
                     || (d.path.starts_with("/.well-known/") && d.access == Access::Public)
-                    || (d.path.starts_with("/l/") && d.access == Access::Public),
+                    || (d.path.starts_with("/l/") && d.access == Access::Public)
+                    || (d.page && d.access == Access::Public),
                 "{}",
                 d.path
             );
