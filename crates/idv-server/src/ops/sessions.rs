@@ -376,7 +376,9 @@ pub async fn current(
         workflow_id: s.workflow_id.clone(),
         status: s.status,
         ended: s.ended,
-        expired: s.ended && s.expires_at.is_some_and(|t| t <= now),
+        // An ended session keeps no expiry; the engine notes when the lifetime ran out.
+        expired: s.ended
+            && (s.expires_at.is_some_and(|t| t <= now) || s.engine.get("timedOutAt").is_some()),
         expires_at: s.expires_at.map(idv_core::time::iso),
         locale,
         locales,
