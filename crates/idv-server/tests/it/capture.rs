@@ -1,0 +1,522 @@
+//! The hosted capture page in a real browser (headless Chromium as a phone, a fake camera): the
+//! example KYC from a deeplink to its final screen, the pages of links and sessions that cannot
+//! go on, the entry points (`/mobile`, `/capture?url=`, a QR code's link), the language picker,
+//! and Regula's General KYC up to its liveness step. Every screen is kept as a screenshot under
+//! the test output folder (`screens/capture-<test>/`), and each distinct one passes the
+//! accessibility check.
+
+use crate::common;
+
+use crate::support::browser::{Browser, BrowserOptions, fake_video};
+use crate::support::regula;
+use common::standins::{DocReader, Document};
+use common::*;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A server with the example KYC (and its pictures) whose Document Reader is `dr`, and an API
+/// key that may create deeplinks and read, write and delete sessions.
+async fn kyc_server(backend: Backend, dr: &DocReader) -> (TestServer, String) {
+    let dr_url = dr.url.clone();
+    let srv = TestServer::start_with(backend, move |c| {
+        c.services.docreader.enabled = true;
+        c.services.docreader.url = dr_url;
+    })
+    .await;
+    srv.load_kyc().await;
+    let assets = srv.key(&["assets:write"]).await;
+    for (id, svg) in [
+        ("kycDocument", picture("#0b5e44", "card")),
+        ("kycSelfie", picture("#7a3e9d", "face")),
+        ("kycForm", picture("#1d4ed8", "form")),
+        ("kycDone", picture("#0b5e44", "check")),
+        ("kycError", picture("#a4161a", "cross")),
+    ] {
+        let r = srv
+            .client
+            .put(format!("{}/api/v1/assets/{id}", srv.url))
+            .header("authorization", format!("ApiKey {assets}"))
+            .header("content-type", "image/svg+xml")
+            .body(svg)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{id}: {}", r.text().await.unwrap());
+    }
+    let key = srv
+        .key(&[
+            "deeplink:write",
+            "session_all:read",
+            "session_all:write",
+            "session_all:delete",
+        ])
+        .await;
+    (srv, key)
+}
+
+/// A small illustration (SVG) in `colour`: a card, a face, a form, a check mark or a cross.
+fn picture(colour: &str, what: &str) -> String {
+    let shape = match what {
+        "card" => format!(
+            r#"<rect x="20" y="40" width="160" height="100" rx="10" fill="none" stroke="{colour}" stroke-width="8"/><circle cx="60" cy="85" r="16" fill="{colour}"/><rect x="90" y="72" width="70" height="8" fill="{colour}"/><rect x="90" y="92" width="50" height="8" fill="{colour}"/>"#
+        ),
+        "face" => format!(
+            r#"<circle cx="100" cy="80" r="45" fill="none" stroke="{colour}" stroke-width="8"/><circle cx="84" cy="72" r="6" fill="{colour}"/><circle cx="116" cy="72" r="6" fill="{colour}"/><path d="M80 98 Q100 115 120 98" fill="none" stroke="{colour}" stroke-width="6"/>"#
+        ),
+        "form" => format!(
+            r#"<rect x="50" y="20" width="100" height="140" rx="8" fill="none" stroke="{colour}" stroke-width="8"/><rect x="68" y="50" width="64" height="8" fill="{colour}"/><rect x="68" y="80" width="64" height="8" fill="{colour}"/><rect x="68" y="110" width="40" height="8" fill="{colour}"/>"#
+        ),
+        "check" => format!(
+            r#"<circle cx="100" cy="90" r="60" fill="none" stroke="{colour}" stroke-width="8"/><path d="M70 92 L92 114 L132 68" fill="none" stroke="{colour}" stroke-width="10"/>"#
+        ),
+        _ => format!(
+            r#"<circle cx="100" cy="90" r="60" fill="none" stroke="{colour}" stroke-width="8"/><path d="M75 65 L125 115 M125 65 L75 115" stroke="{colour}" stroke-width="10"/>"#
+        ),
+    };
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="180" viewBox="0 0 200 180">{shape}</svg>"#
+    )
+}
+
+/// `POST /api/v1/deeplink?workflowId=` with `body`; answers its JSON (`url`, `sessionId`).
+async fn deeplink(srv: &TestServer, key: &str, workflow: &str, body: Value) -> Value {
+    let r = srv
+        .post(&format!("/api/v1/deeplink?workflowId={workflow}"))
+        .header("authorization", format!("ApiKey {key}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+/// The fake camera's video: a document-like card on a dark table, as a phone would see it.
+fn camera_video(dir: &std::path::Path) -> PathBuf {
+    let path = dir.join("camera.y4m");
+    fake_video(&path, 640, 480, |x, y| {
+        let on_card = (80..560).contains(&x) && (90..390).contains(&y);
+        if !on_card {
+            return [40, 44, 52];
+        }
+        let photo = (110..230).contains(&x) && (140..300).contains(&y);
+        let line = (260..520).contains(&x)
+            && [160, 200, 240, 280]
+                .iter()
+                .any(|l| (*l..l + 12).contains(&y));
+        if photo {
+            [150, 110, 90]
+        } else if line {
+            [60, 60, 70]
+        } else {
+            [225, 232, 240]
+        }
+    });
+    path
+}
+
+/// A browser whose fake camera shows [`camera_video`].
+async fn phone(dir: &std::path::Path) -> Browser {
+    Browser::start_with(BrowserOptions {
+        camera: Some(camera_video(dir)),
+        test_name: None,
+    })
+    .await
+}
+
+/// Waits until the page shows `step`, has painted it and its transitions (the progress bar's)
+/// have ended.
+async fn wait_step(b: &Browser, step: &str) {
+    b.wait_until(
+        &format!(
+            "document.body.dataset.step === {step:?} && \
+             performance.getEntriesByName('idv-ready:' + {step:?}).length > 0 && \
+             !document.getAnimations().some(a => a instanceof CSSTransition)"
+        ),
+        WAIT,
+    )
+    .await;
+}
+
+/// Waits until the page shows the notice `title` (`badLinkTitle`, `expiredTitle` …).
+async fn wait_notice(b: &Browser, title: &str) {
+    b.wait_until(&format!("document.body.dataset.notice === {title:?}"), WAIT)
+        .await;
+}
+
+/// The text of the screen's heading.
+async fn heading(b: &Browser) -> String {
+    b.find("main h1").await.text().await
+}
+
+/// Clicks the screen's primary button (the first of its actions).
+async fn primary(b: &Browser) {
+    b.find("main .actions button.primary").await.click().await;
+}
+
+/// Takes a photo with the camera in the capture section of each property, in order; the first
+/// viewfinder is kept as a screenshot named `camera_shot`.
+async fn take_photos(b: &Browser, properties: &[&str], camera_shot: &str) {
+    for (i, p) in properties.iter().enumerate() {
+        let section = format!("section.capture[data-property={p:?}]");
+        b.wait_until(
+            &format!(
+                "(() => {{ const s = document.querySelector({section:?}); \
+                 const v = s && s.querySelector('video'); \
+                 const shoot = s && s.querySelector('button.primary'); \
+                 return !!(v && v.videoWidth > 0 && shoot && !shoot.hidden); }})()"
+            ),
+            WAIT,
+        )
+        .await;
+        if i == 0 {
+            b.axe_check(camera_shot).await;
+        }
+        b.find(&format!("{section} button.primary"))
+            .await
+            .click()
+            .await;
+        b.wait_until(
+            &format!("document.querySelector({section:?}).dataset.ready === 'true'"),
+            WAIT,
+        )
+        .await;
+    }
+}
+
+async fn file_bytes(srv: &TestServer, auth: &str, url: &str) -> Vec<u8> {
+    let r = srv
+        .client
+        .get(url)
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+/// The console's errors since the last look, leaving out the failed loads of answers with the
+/// `expected` statuses (a refusal the page shows as a screen or beside a field).
+async fn console_errors_but(b: &Browser, expected: &[u16]) -> Vec<String> {
+    b.console_errors()
+        .await
+        .into_iter()
+        .filter(|m| {
+            !expected
+                .iter()
+                .any(|s| m.contains(&format!("responded with a status of {s} ")))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kyc_example_from_a_deeplink_to_the_final_screen() {
+    let dr = DocReader::start().await;
+    let (srv, key) = kyc_server(Backend::Sqlite, &dr).await;
+    let auth = format!("ApiKey {key}");
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    let id = link["sessionId"].as_str().unwrap().to_string();
+    dr.put(&id, Document::adult());
+    let url = link["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/mobile?authorization=Token%20", srv.url)),
+        "{url}"
+    );
+
+    let b = phone(srv.dir.path()).await;
+    b.goto(url).await;
+    wait_step(&b, "ONBOARDING").await;
+    assert_eq!(heading(&b).await, "Let's confirm who you are");
+    assert!(
+        !b.current_url().await.contains("authorization"),
+        "the token left the address bar"
+    );
+    b.axe_check("onboarding").await;
+    primary(&b).await;
+
+    // The form: a name longer than the schema allows, which the browser lets through once the
+    // input's own limit is removed; the server's message shows beside the field.
+    wait_step(&b, "PERSONAL_DETAILS").await;
+    assert_eq!(heading(&b).await, "Tell us about yourself");
+    b.axe_check("personal-details").await;
+    let given = b.find("#f-givenNames").await;
+    b.execute(
+        "arguments[0].removeAttribute('maxlength');",
+        vec![given.json()],
+    )
+    .await;
+    given.send_keys(&"A".repeat(101)).await;
+    b.find("#f-surname").await.send_keys("ERIKSSON").await;
+    b.execute(
+        "const d = document.getElementById('f-dateOfBirth'); d.value = '1996-01-01'; \
+         d.dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![],
+    )
+    .await;
+    b.find("#f-email").await.send_keys("anna@example.org").await;
+    primary(&b).await;
+    b.wait_until(
+        "document.getElementById('f-givenNames').getAttribute('aria-invalid') === 'true'",
+        WAIT,
+    )
+    .await;
+    let error = b.find("#f-givenNames-err").await;
+    assert!(error.is_displayed().await);
+    let message = error.text().await;
+    assert!(
+        message.contains("100") || message.to_lowercase().contains("long"),
+        "the server's message beside the field: {message:?}"
+    );
+    assert_eq!(
+        b.find("#f-givenNames")
+            .await
+            .attribute("aria-describedby")
+            .await
+            .as_deref(),
+        Some("f-givenNames-err")
+    );
+    assert!(
+        b.find("#f-surname")
+            .await
+            .attribute("aria-invalid")
+            .await
+            .is_none(),
+        "only the refused field is marked"
+    );
+    b.axe_check("personal-details-refused").await;
+    let given = b.find("#f-givenNames").await;
+    given.clear().await;
+    given.send_keys("ANNA MARIA").await;
+    primary(&b).await;
+
+    // The document photos, through the fake camera.
+    wait_step(&b, "DOCUMENT_PHOTOS").await;
+    assert_eq!(heading(&b).await, "Photograph your document");
+    take_photos(&b, &["DOCUMENT_FRONT", "DOCUMENT_BACK"], "document-camera").await;
+    b.axe_check("document-photos-taken").await;
+    primary(&b).await;
+
+    // The selfie; its answer runs the document check on the server.
+    wait_step(&b, "SELFIE").await;
+    assert_eq!(heading(&b).await, "Take a selfie");
+    take_photos(&b, &["SELFIE"], "selfie-camera").await;
+    b.screenshot("selfie-taken").await;
+    primary(&b).await;
+
+    wait_step(&b, "KYC_COMPLETED").await;
+    assert_eq!(heading(&b).await, "Thank you, we have everything we need");
+    b.axe_check("completed").await;
+    let errors = console_errors_but(&b, &[422]).await;
+
+    // Over the API: verified, and the photos are the session's files (JPEG from the camera).
+    let s = srv.session(&auth, &id).await;
+    assert_eq!(s["status"], 2, "verified: {s:#}");
+    assert_eq!(s["currentStep"], "KYC_COMPLETED");
+    let p = &s["properties"];
+    assert_eq!(p["GIVEN_NAMES"], "ANNA MARIA");
+    assert_eq!(p["SURNAME"], "ERIKSSON");
+    assert_eq!(p["BIRTH_DATE"], "1996-01-01");
+    assert_eq!(p["EMAIL"], "anna@example.org");
+    for property in ["DOCUMENT_FRONT", "DOCUMENT_BACK", "SELFIE"] {
+        let url = p[property]["url"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{property} is a file: {p:#}"));
+        let bytes = file_bytes(&srv, &auth, url).await;
+        assert!(
+            bytes.starts_with(&[0xFF, 0xD8, 0xFF]) && bytes.len() > 2_000,
+            "{property} is a JPEG photo ({} bytes)",
+            bytes.len()
+        );
+    }
+    let sent = dr.last_body("/api/process").expect("the check was asked");
+    assert_eq!(sent["tag"], id.as_str());
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    drop(b);
+    srv.stop().await;
+}
+
+/// Opens `url` in `b` and waits for `step`; the address bar then holds no token.
+async fn open_at(b: &Browser, url: &str, step: &str) {
+    b.goto(url).await;
+    wait_step(b, step).await;
+    let here = b.current_url().await;
+    assert!(
+        !here.contains("authorization") && !here.contains("Token") && !here.contains("url="),
+        "the token left the address bar: {here}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_bad_ended_deleted_and_expired_links_and_every_entry_point() {
+    let dr = DocReader::start().await;
+    let (srv, key) = kyc_server(Backend::Sqlite, &dr).await;
+    let auth = format!("ApiKey {key}");
+    let b = Browser::start().await;
+
+    // A reload resumes where the session stands; the token is not in the address bar.
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    let url = link["url"].as_str().unwrap();
+    open_at(&b, url, "ONBOARDING").await;
+    primary(&b).await;
+    wait_step(&b, "PERSONAL_DETAILS").await;
+    b.refresh().await;
+    wait_step(&b, "PERSONAL_DETAILS").await;
+    assert_eq!(b.current_url().await, format!("{}/mobile", srv.url));
+    assert_eq!(heading(&b).await, "Tell us about yourself");
+    b.screenshot("reloaded").await;
+
+    // Regula's older entry: /capture?url=<the link>.
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    let capture = reqwest::Url::parse_with_params(
+        &format!("{}/capture", srv.url),
+        [("url", link["url"].as_str().unwrap())],
+    )
+    .unwrap();
+    open_at(&b, capture.as_str(), "ONBOARDING").await;
+    assert_eq!(b.current_url().await, format!("{}/capture", srv.url));
+    assert_eq!(heading(&b).await, "Let's confirm who you are");
+    b.screenshot("capture-entry").await;
+
+    // A QR code's link holds a one-time tr- token, which the page exchanges; the session then
+    // goes on (and survives a reload); the same link a second time no longer works.
+    let r = srv
+        .get(&format!("/api/deeplink/qrcode?workflowId={KYC_ID}"))
+        .header("authorization", &auth)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let qr: Value = r.json().await.unwrap();
+    let qr_url = qr["url"].as_str().unwrap().to_string();
+    assert!(qr_url.contains("Token%20tr-"), "{qr_url}");
+    open_at(&b, &qr_url, "ONBOARDING").await;
+    primary(&b).await;
+    wait_step(&b, "PERSONAL_DETAILS").await;
+    b.refresh().await;
+    wait_step(&b, "PERSONAL_DETAILS").await;
+    b.screenshot("qr-code-link").await;
+    let s = srv.session(&auth, qr["sessionId"].as_str().unwrap()).await;
+    assert_eq!(s["currentStep"], "PERSONAL_DETAILS");
+    b.goto(&qr_url).await;
+    wait_notice(&b, "badLinkTitle").await;
+
+    // A token that is not one.
+    let garbage = format!(
+        "{}/mobile?authorization=Token%20idvdt_garbage&sessionId={}",
+        srv.url,
+        link["sessionId"].as_str().unwrap()
+    );
+    b.goto(&garbage).await;
+    wait_notice(&b, "badLinkTitle").await;
+    assert_eq!(heading(&b).await, "This link does not work");
+    assert!(!b.current_url().await.contains("garbage"));
+    b.axe_check("bad-link").await;
+
+    // An ended session shows its final screen (closed at the start: cancelled).
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    let id = link["sessionId"].as_str().unwrap();
+    let r = srv
+        .submit(&auth, id, "ONBOARDING", json!({"continue": false}))
+        .await;
+    assert_eq!(r.status(), 200);
+    open_at(&b, link["url"].as_str().unwrap(), "ABORT").await;
+    assert_eq!(heading(&b).await, "Verification cancelled");
+    assert!(
+        b.try_find("main button").await.is_none(),
+        "an ended session's screen offers no step buttons"
+    );
+    b.axe_check("ended").await;
+
+    // A deleted session. A deeplink's token goes with its session (the link then reads as a
+    // bad one); a device token that outlives the session it started meets the tombstone.
+    let minter = srv.key(&["ephemeral_device:write"]).await;
+    let r = srv
+        .post("/api/device/ephemeral")
+        .header("authorization", format!("ApiKey {minter}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let device = r.json::<Value>().await.unwrap()["authorization"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = srv
+        .post(&format!("/api/sessions?workflowId={KYC_ID}"))
+        .header("authorization", &device)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let device_link = reqwest::Url::parse_with_params(
+        &format!("{}/mobile", srv.url),
+        [
+            ("authorization", device.as_str()),
+            ("sessionId", id.as_str()),
+        ],
+    )
+    .unwrap();
+    open_at(&b, device_link.as_str(), "ONBOARDING").await;
+    let r = srv
+        .delete(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    b.refresh().await;
+    wait_notice(&b, "deletedTitle").await;
+    assert_eq!(heading(&b).await, "This verification no longer exists");
+    b.axe_check("deleted").await;
+
+    // An expired session: the workflow's lifetime (30 minutes) passes on the server's clock
+    // while the link's token (an hour) is still good. Last, since the clock moves for all.
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    srv.clock.advance(1_801_000);
+    // Over the API as the page asks: ended by its lifetime.
+    let url = link["url"].as_str().unwrap();
+    let token = url
+        .split("Token%20")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let r = srv
+        .get(&format!(
+            "/api/sessions/{}/step",
+            link["sessionId"].as_str().unwrap()
+        ))
+        .header("authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cur: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&cur["ended"], &cur["expired"]),
+        (&json!(true), &json!(true)),
+        "{cur:#}"
+    );
+    b.goto(link["url"].as_str().unwrap()).await;
+    wait_notice(&b, "expiredTitle").await;
+    assert_eq!(heading(&b).await, "This link has expired");
+    b.axe_check("expired").await;
+    let s = srv
+        .session(&auth, link["sessionId"].as_str().unwrap())
+        .await;
+    assert_eq!(s["currentStep"], "ABORT", "the lifetime's onTimeout: {s:#}");
+    drop(b);
+    srv.stop().await;
+}
