@@ -4,6 +4,7 @@
 import { ApiError, createApi } from "./api.js";
 import { h, notice, progress, screen, setLocale, t } from "./ui.js";
 import { templateFor } from "./templates/registry.js";
+import * as waitScreen from "./templates/progress.js";
 
 const STORE = "idv.capture";
 
@@ -100,19 +101,26 @@ function render(cur) {
     sessionId: state.sessionId,
     api: state.api,
     /** Posts `data` as the step's data, then shows whatever comes next. On a refusal the
-     * error is thrown back to the template (a form shows it beside the field). */
-    submit: async (data) => {
+     * error is thrown back to the template (a form shows it beside the field). With `waits`,
+     * an answer that is this same step means the server is still working on what was sent
+     * (a background action): the page shows the wait screen and looks again until it moves. */
+    submit: async (data, { waits = false } = {}) => {
       if (state.busy) return;
       state.busy = true;
       performance.mark("idv-submit:" + step.id);
+      let next;
       try {
-        await state.api.submit(state.sessionId, step.id, data);
+        next = await state.api.submit(state.sessionId, step.id, data);
       } catch (err) {
         state.busy = false;
         if (err instanceof ApiError && (err.status === 400 || err.status === 422)) throw err;
         return showError(err);
       }
       state.busy = false;
+      if (waits && next && next.id === step.id && !next.final) {
+        waitScreen.render(ctx);
+        return;
+      }
       await load();
     },
     /** Uploads `[[property, blob, name]]` as the step's files. */

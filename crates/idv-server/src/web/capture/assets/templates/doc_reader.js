@@ -49,7 +49,8 @@ export function render(ctx) {
       if (!tx) throw new Error(t("docFailed"));
       front.stop();
       back.stop();
-      await ctx.submit({ transactionId: String(tx), cancel: false, has_nfc: false });
+      // The workflow reads the results in the background; until then the step stays.
+      await ctx.submit({ transactionId: String(tx), cancel: false, has_nfc: false }, { waits: true });
     } catch (err) {
       box.prepend(alertBox(err.status ? t("docFailed") : err.message));
     } finally {
