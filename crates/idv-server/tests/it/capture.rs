@@ -520,3 +520,178 @@ async fn reload_bad_ended_deleted_and_expired_links_and_every_entry_point() {
     drop(b);
     srv.stop().await;
 }
+
+/// Picks `code` in the language picker.
+async fn pick_language(b: &Browser, code: &str) {
+    b.execute(
+        "const s = document.getElementById('lang'); s.value = arguments[0]; \
+         s.dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![json!(code)],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_language_picker_switches_to_spanish_and_back() {
+    let dr = DocReader::start().await;
+    let (srv, key) = kyc_server(Backend::Sqlite, &dr).await;
+    let b = Browser::start().await;
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    open_at(&b, link["url"].as_str().unwrap(), "ONBOARDING").await;
+    let picker = b.find("#lang").await;
+    assert!(picker.is_displayed().await);
+    assert_eq!(picker.property("value").await, "en-us");
+    let options = b
+        .execute(
+            "return [...document.querySelectorAll('#lang option')].map(o => o.value + '=' + o.textContent);",
+            vec![],
+        )
+        .await;
+    assert_eq!(options, json!(["en-us=English", "es-es=Spanish"]));
+
+    pick_language(&b, "es-es").await;
+    b.wait_until("document.documentElement.lang === 'es-es'", WAIT)
+        .await;
+    wait_step(&b, "ONBOARDING").await;
+    b.wait_until(
+        "document.querySelector('main h1').textContent === 'Confirmemos quién eres'",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        b.find("#brand").await.text().await,
+        "Verificación de identidad"
+    );
+    assert_eq!(b.find("#lang-label").await.text().await, "Idioma");
+    assert_eq!(b.title().await, "Verificación de identidad");
+    assert_eq!(
+        b.find("main .actions button.primary").await.text().await,
+        "Empezar"
+    );
+    b.axe_check("onboarding-es").await;
+
+    // The next step comes in the chosen language too, and the form marks no field twice.
+    primary(&b).await;
+    wait_step(&b, "PERSONAL_DETAILS").await;
+    assert_eq!(heading(&b).await, "Cuéntanos sobre ti");
+    assert_eq!(
+        b.find("label[for='f-email']").await.text().await,
+        "Correo electrónico (opcional)"
+    );
+    b.screenshot("personal-details-es").await;
+
+    pick_language(&b, "en-us").await;
+    b.wait_until(
+        "document.querySelector('main h1').textContent === 'Tell us about yourself'",
+        WAIT,
+    )
+    .await;
+    assert_eq!(b.find("#brand").await.text().await, "Identity verification");
+    assert_eq!(
+        b.find("label[for='f-email']").await.text().await,
+        "Email (optional)"
+    );
+    assert_eq!(
+        b.execute("return document.documentElement.lang;", vec![])
+            .await,
+        "en-us"
+    );
+    b.screenshot("personal-details-en").await;
+    drop(b);
+    srv.stop().await;
+}
+
+/// Regula's General KYC, as the page runs it: ONBOARDING, PREPARE_DOCUMENT, DOC_READER (the
+/// photos go to the Document Reader through /drapi, tagged with the session), then
+/// PREPARE_LIVENESS and the liveness step, which the page hands to a phone with a QR code.
+async fn general_kyc_to_liveness(backend: Backend) {
+    regula_or_skip!();
+    const GENERAL_KYC_ID: &str = "edda0192-b890-11ef-a348-17da751a6a22";
+    let dr = DocReader::start().await;
+    let dr_url = dr.url.clone();
+    let srv = TestServer::start_with(backend, move |c| {
+        c.services.docreader.enabled = true;
+        c.services.docreader.url = dr_url;
+    })
+    .await;
+    srv.load_workflow(
+        regula::general_kyc_text(),
+        regula::general_kyc_locale_text(),
+    )
+    .await;
+    let key = srv
+        .key(&["deeplink:write", "session_all:read", "session_all:write"])
+        .await;
+    let auth = format!("ApiKey {key}");
+    let link = deeplink(&srv, &key, GENERAL_KYC_ID, json!({"locale": "en"})).await;
+    let id = link["sessionId"].as_str().unwrap().to_string();
+    dr.put(&id, Document::adult());
+
+    let b = phone(srv.dir.path()).await;
+    open_at(&b, link["url"].as_str().unwrap(), "ONBOARDING").await;
+    b.axe_check("onboarding").await;
+    primary(&b).await;
+    wait_step(&b, "PREPARE_DOCUMENT").await;
+    b.axe_check("prepare-document").await;
+    primary(&b).await;
+
+    wait_step(&b, "DOC_READER").await;
+    take_photos(
+        &b,
+        &["DOCUMENT_PAGE_1", "DOCUMENT_PAGE_2"],
+        "doc-reader-camera",
+    )
+    .await;
+    b.axe_check("doc-reader-taken").await;
+    primary(&b).await;
+
+    wait_step(&b, "PREPARE_LIVENESS").await;
+    b.axe_check("prepare-liveness").await;
+    // The photos went to the Document Reader through the gateway, tagged with the session.
+    let sent = dr.last_body("/api/process").expect("POST /api/process");
+    assert_eq!(sent["tag"], id.as_str());
+    let images = sent["List"].as_array().expect("List");
+    assert_eq!(images.len(), 2, "both pages");
+    for i in images {
+        let image = i["ImageData"]["image"].as_str().unwrap_or_default();
+        assert!(
+            image.starts_with("/9j/"),
+            "a base64 JPEG: {}",
+            &image[..image.len().min(20)]
+        );
+    }
+    assert!(sent["processParam"].is_object());
+    let s = srv.session(&auth, &id).await;
+    assert_eq!(s["properties"]["TRANSACTION_ID"], id.as_str(), "{s:#}");
+    primary(&b).await;
+
+    // The liveness step: continue on a phone, with a QR code of this session's link.
+    wait_step(&b, "LIVENESS").await;
+    b.wait_until(
+        "(() => { const q = document.querySelector('main img.qr'); \
+         return !!(q && !q.hidden && q.complete && q.naturalWidth > 0); })()",
+        WAIT,
+    )
+    .await;
+    assert_eq!(heading(&b).await, "Continue on your phone");
+    b.axe_check("liveness-elsewhere").await;
+    // Regula's pictures (onboardingScanDoc …) are not loaded into this server: those answer 404.
+    let errors: Vec<String> = console_errors_but(&b, &[])
+        .await
+        .into_iter()
+        .filter(|m| !(m.contains("/api/v1/assets/") && m.contains("status of 404 ")))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    drop(b);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn general_kyc_through_doc_reader_to_liveness_sqlite() {
+    general_kyc_to_liveness(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn general_kyc_through_doc_reader_to_liveness_postgres() {
+    general_kyc_to_liveness(Backend::Postgres).await;
+}
