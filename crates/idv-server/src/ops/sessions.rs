@@ -525,6 +525,30 @@ pub(crate) fn sanitize_file_name(name: &str) -> String {
     }
 }
 
+/// Handles `GET /api/sessions/{id}/handoff`: a QR code (PNG) of the capture page's link to this
+/// session with the caller's own device token, so a person on a computer continues on a phone.
+/// Only a device token may ask (an API key or a password must never go into a QR code).
+pub async fn handoff(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+    authorization: &str,
+) -> ApiResult<Vec<u8>> {
+    if !matches!(by.kind, crate::auth::PrincipalKind::Device { .. }) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only a device token (from a deeplink, a QR code, a start link or an ephemeral device) can be handed to another device",
+        ));
+    }
+    let s = get_for(state, by, id, Op::Read).await?;
+    let token = authorization
+        .strip_prefix("Token ")
+        .unwrap_or(authorization)
+        .trim();
+    let url = crate::ops::devices::mobile_url(state, token, &s.id);
+    crate::qr_png::png(&url).map_err(|e| ApiError::new(ErrorCode::Internal, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,28 +581,4 @@ mod tests {
         assert!(!valid_locale("en-"));
         assert!(!valid_locale("<script>"));
     }
-}
-
-/// Handles `GET /api/sessions/{id}/handoff`: a QR code (PNG) of the capture page's link to this
-/// session with the caller's own device token, so a person on a computer continues on a phone.
-/// Only a device token may ask (an API key or a password must never go into a QR code).
-pub async fn handoff(
-    state: &AppState,
-    by: &Principal,
-    id: &str,
-    authorization: &str,
-) -> ApiResult<Vec<u8>> {
-    if !matches!(by.kind, crate::auth::PrincipalKind::Device { .. }) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only a device token (from a deeplink, a QR code, a start link or an ephemeral device) can be handed to another device",
-        ));
-    }
-    let s = get_for(state, by, id, Op::Read).await?;
-    let token = authorization
-        .strip_prefix("Token ")
-        .unwrap_or(authorization)
-        .trim();
-    let url = crate::ops::devices::mobile_url(state, token, &s.id);
-    crate::qr_png::png(&url).map_err(|e| ApiError::new(ErrorCode::Internal, e))
 }
