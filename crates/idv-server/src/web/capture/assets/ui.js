@@ -113,7 +113,8 @@ export function screen(title, ...children) {
   const main = document.getElementById("main");
   delete document.body.dataset.notice;
   const heading = h("h1", { tabindex: "-1", id: "screen-title" }, title);
-  main.replaceChildren(heading, ...children);
+  // A part a template leaves out (null, undefined, false) is no text "null" on screen.
+  main.replaceChildren(heading, ...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   heading.focus({ preventScroll: true });
   window.scrollTo(0, 0);
   return main;

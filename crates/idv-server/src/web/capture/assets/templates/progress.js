@@ -6,7 +6,9 @@ import { h, screen, t, text } from "../ui.js";
 export function render(ctx) {
   const layout = (ctx.step.client && ctx.step.client.templateLayout) || {};
   const view = layout.progressView || layout;
-  screen(text(view.title) || t("wait"), h("div", { class: "spinner", "aria-hidden": "true" }), h("p", { role: "status", class: "muted" }, t("wait")));
+  const title = text(view.title);
+  // "Please wait" once: as the heading when the workflow gives none, else under its heading.
+  screen(title || t("wait"), h("div", { class: "spinner", "aria-hidden": "true" }), title ? h("p", { role: "status", class: "muted" }, t("wait")) : null);
   const stepId = ctx.step.id;
   setTimeout(async function poll() {
     try {
