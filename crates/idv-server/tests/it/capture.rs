@@ -141,6 +141,20 @@ async fn wait_step(b: &Browser, step: &str) {
     .await;
 }
 
+/// The accessibility check of the screen on show (with its screenshot), and no text of a value
+/// the page failed to fill in.
+async fn check(b: &Browser, name: &str) {
+    b.axe_check(name).await;
+    let shown = b.execute("return document.body.innerText;", vec![]).await;
+    let shown = shown.as_str().unwrap_or_default();
+    for leak in ["null", "undefined", "[object", "NaN", "{{"] {
+        assert!(
+            !shown.split_whitespace().any(|w| w.contains(leak)),
+            "{name}: the screen shows {leak:?}: {shown}"
+        );
+    }
+}
+
 /// Waits until the page shows the notice `title` (`badLinkTitle`, `expiredTitle` …).
 async fn wait_notice(b: &Browser, title: &str) {
     b.wait_until(&format!("document.body.dataset.notice === {title:?}"), WAIT)
@@ -173,7 +187,7 @@ async fn take_photos(b: &Browser, properties: &[&str], camera_shot: &str) {
         )
         .await;
         if i == 0 {
-            b.axe_check(camera_shot).await;
+            check(&b, camera_shot).await;
         }
         b.find(&format!("{section} button.primary"))
             .await
@@ -235,14 +249,14 @@ async fn kyc_example_from_a_deeplink_to_the_final_screen() {
         !b.current_url().await.contains("authorization"),
         "the token left the address bar"
     );
-    b.axe_check("onboarding").await;
+    check(&b, "onboarding").await;
     primary(&b).await;
 
     // The form: a name longer than the schema allows, which the browser lets through once the
     // input's own limit is removed; the server's message shows beside the field.
     wait_step(&b, "PERSONAL_DETAILS").await;
     assert_eq!(heading(&b).await, "Tell us about yourself");
-    b.axe_check("personal-details").await;
+    check(&b, "personal-details").await;
     let given = b.find("#f-givenNames").await;
     b.execute(
         "arguments[0].removeAttribute('maxlength');",
@@ -287,7 +301,7 @@ async fn kyc_example_from_a_deeplink_to_the_final_screen() {
             .is_none(),
         "only the refused field is marked"
     );
-    b.axe_check("personal-details-refused").await;
+    check(&b, "personal-details-refused").await;
     let given = b.find("#f-givenNames").await;
     given.clear().await;
     given.send_keys("ANNA MARIA").await;
@@ -297,7 +311,7 @@ async fn kyc_example_from_a_deeplink_to_the_final_screen() {
     wait_step(&b, "DOCUMENT_PHOTOS").await;
     assert_eq!(heading(&b).await, "Photograph your document");
     take_photos(&b, &["DOCUMENT_FRONT", "DOCUMENT_BACK"], "document-camera").await;
-    b.axe_check("document-photos-taken").await;
+    check(&b, "document-photos-taken").await;
     primary(&b).await;
 
     // The selfie; its answer runs the document check on the server.
@@ -309,7 +323,7 @@ async fn kyc_example_from_a_deeplink_to_the_final_screen() {
 
     wait_step(&b, "KYC_COMPLETED").await;
     assert_eq!(heading(&b).await, "Thank you, we have everything we need");
-    b.axe_check("completed").await;
+    check(&b, "completed").await;
     let errors = console_errors_but(&b, &[422]).await;
 
     // Over the API: verified, and the photos are the session's files (JPEG from the camera).
@@ -415,7 +429,7 @@ async fn reload_bad_ended_deleted_and_expired_links_and_every_entry_point() {
     wait_notice(&b, "badLinkTitle").await;
     assert_eq!(heading(&b).await, "This link does not work");
     assert!(!b.current_url().await.contains("garbage"));
-    b.axe_check("bad-link").await;
+    check(&b, "bad-link").await;
 
     // An ended session shows its final screen (closed at the start: cancelled).
     let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
@@ -430,7 +444,7 @@ async fn reload_bad_ended_deleted_and_expired_links_and_every_entry_point() {
         b.try_find("main button").await.is_none(),
         "an ended session's screen offers no step buttons"
     );
-    b.axe_check("ended").await;
+    check(&b, "ended").await;
 
     // A deleted session. A deeplink's token goes with its session (the link then reads as a
     // bad one); a device token that outlives the session it started meets the tombstone.
@@ -478,7 +492,7 @@ async fn reload_bad_ended_deleted_and_expired_links_and_every_entry_point() {
     b.refresh().await;
     wait_notice(&b, "deletedTitle").await;
     assert_eq!(heading(&b).await, "This verification no longer exists");
-    b.axe_check("deleted").await;
+    check(&b, "deleted").await;
 
     // An expired session: the workflow's lifetime (30 minutes) passes on the server's clock
     // while the link's token (an hour) is still good. Last, since the clock moves for all.
@@ -512,7 +526,7 @@ async fn reload_bad_ended_deleted_and_expired_links_and_every_entry_point() {
     b.goto(link["url"].as_str().unwrap()).await;
     wait_notice(&b, "expiredTitle").await;
     assert_eq!(heading(&b).await, "This link has expired");
-    b.axe_check("expired").await;
+    check(&b, "expired").await;
     let s = srv
         .session(&auth, link["sessionId"].as_str().unwrap())
         .await;
@@ -568,7 +582,7 @@ async fn the_language_picker_switches_to_spanish_and_back() {
         b.find("main .actions button.primary").await.text().await,
         "Empezar"
     );
-    b.axe_check("onboarding-es").await;
+    check(&b, "onboarding-es").await;
 
     // The next step comes in the chosen language too, and the form marks no field twice.
     primary(&b).await;
@@ -629,10 +643,10 @@ async fn general_kyc_to_liveness(backend: Backend) {
 
     let b = phone(srv.dir.path()).await;
     open_at(&b, link["url"].as_str().unwrap(), "ONBOARDING").await;
-    b.axe_check("onboarding").await;
+    check(&b, "onboarding").await;
     primary(&b).await;
     wait_step(&b, "PREPARE_DOCUMENT").await;
-    b.axe_check("prepare-document").await;
+    check(&b, "prepare-document").await;
     primary(&b).await;
 
     wait_step(&b, "DOC_READER").await;
@@ -642,11 +656,21 @@ async fn general_kyc_to_liveness(backend: Backend) {
         "doc-reader-camera",
     )
     .await;
-    b.axe_check("doc-reader-taken").await;
+    check(&b, "doc-reader-taken").await;
+    // A slow Document Reader: the wait screen shows while the workflow reads the results.
+    dr.set_delay(Duration::from_millis(2500));
     primary(&b).await;
+    b.wait_for("main .spinner", WAIT).await;
+    assert_eq!(
+        b.execute("return document.body.dataset.step;", vec![])
+            .await,
+        "DOC_READER"
+    );
+    check(&b, "doc-reader-waiting").await;
+    dr.set_delay(Duration::ZERO);
 
     wait_step(&b, "PREPARE_LIVENESS").await;
-    b.axe_check("prepare-liveness").await;
+    check(&b, "prepare-liveness").await;
     // The photos went to the Document Reader through the gateway, tagged with the session.
     let sent = dr.last_body("/api/process").expect("POST /api/process");
     assert_eq!(sent["tag"], id.as_str());
@@ -674,7 +698,7 @@ async fn general_kyc_to_liveness(backend: Backend) {
     )
     .await;
     assert_eq!(heading(&b).await, "Continue on your phone");
-    b.axe_check("liveness-elsewhere").await;
+    check(&b, "liveness-elsewhere").await;
     // Regula's pictures (onboardingScanDoc …) are not loaded into this server: those answer 404.
     let errors: Vec<String> = console_errors_but(&b, &[])
         .await
