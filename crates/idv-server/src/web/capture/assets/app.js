@@ -101,26 +101,19 @@ function render(cur) {
     sessionId: state.sessionId,
     api: state.api,
     /** Posts `data` as the step's data, then shows whatever comes next. On a refusal the
-     * error is thrown back to the template (a form shows it beside the field). With `waits`,
-     * an answer that is this same step means the server is still working on what was sent
-     * (a background action): the page shows the wait screen and looks again until it moves. */
-    submit: async (data, { waits = false } = {}) => {
+     * error is thrown back to the template (a form shows it beside the field). */
+    submit: async (data) => {
       if (state.busy) return;
       state.busy = true;
       performance.mark("idv-submit:" + step.id);
-      let next;
       try {
-        next = await state.api.submit(state.sessionId, step.id, data);
+        await state.api.submit(state.sessionId, step.id, data);
       } catch (err) {
         state.busy = false;
         if (err instanceof ApiError && (err.status === 400 || err.status === 422)) throw err;
         return showError(err);
       }
       state.busy = false;
-      if (waits && next && next.id === step.id && !next.final) {
-        waitScreen.render(ctx);
-        return;
-      }
       await load();
     },
     /** Uploads `[[property, blob, name]]` as the step's files. */
@@ -130,7 +123,9 @@ function render(cur) {
   };
   if (cur.ended && !step.final) return notice("endedTitle", "endedText");
   try {
-    template.render(ctx);
+    // Background actions of the step still run (DOC_READER's results): the session moves on
+    // by itself, so the page waits and looks again instead of asking for the step once more.
+    (cur.waiting ? waitScreen : template).render(ctx);
   } catch (err) {
     return showError(err);
   }
