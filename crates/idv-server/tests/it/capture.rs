@@ -657,8 +657,9 @@ async fn general_kyc_to_liveness(backend: Backend) {
     )
     .await;
     check(&b, "doc-reader-taken").await;
-    // A slow Document Reader: the wait screen shows while the workflow reads the results.
-    dr.set_delay(Duration::from_millis(2500));
+    // A slow Document Reader: the wait screen shows while the workflow reads the results in
+    // the background (GET /step says waiting), and again after a reload.
+    dr.set_delay(Duration::from_millis(6000));
     primary(&b).await;
     b.wait_for("main .spinner", WAIT).await;
     assert_eq!(
@@ -667,6 +668,32 @@ async fn general_kyc_to_liveness(backend: Backend) {
         "DOC_READER"
     );
     check(&b, "doc-reader-waiting").await;
+    let url = link["url"].as_str().unwrap();
+    let token = url
+        .split("Token%20")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let r = srv
+        .get(&format!("/api/sessions/{id}/step"))
+        .header("authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    let cur: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&cur["step"]["id"], &cur["waiting"]),
+        (&json!("DOC_READER"), &json!(true)),
+        "{cur:#}"
+    );
+    b.refresh().await;
+    wait_step(&b, "DOC_READER").await;
+    assert!(
+        b.try_find("main .spinner").await.is_some(),
+        "after a reload the page still waits"
+    );
     dr.set_delay(Duration::ZERO);
 
     wait_step(&b, "PREPARE_LIVENESS").await;
