@@ -187,7 +187,7 @@ async fn take_photos(b: &Browser, properties: &[&str], camera_shot: &str) {
         )
         .await;
         if i == 0 {
-            check(&b, camera_shot).await;
+            check(b, camera_shot).await;
         }
         b.find(&format!("{section} button.primary"))
             .await
