@@ -726,6 +726,39 @@ async fn general_kyc_to_liveness(backend: Backend) {
     .await;
     assert_eq!(heading(&b).await, "Continue on your phone");
     check(&b, "liveness-elsewhere").await;
+    // The QR code holds this session's link, which opens the same step on the phone. (Its
+    // pixels are read through a canvas: the page's CSP lets no script fetch the blob.)
+    let qr = b
+        .execute(
+            "const img = document.querySelector('main img.qr');\
+             const c = document.createElement('canvas');\
+             c.width = img.naturalWidth; c.height = img.naturalHeight;\
+             const g = c.getContext('2d'); g.drawImage(img, 0, 0);\
+             const d = g.getImageData(0, 0, c.width, c.height).data;\
+             let grey = ''; for (let i = 0; i < d.length; i += 4) grey += String.fromCharCode(d[i]);\
+             return {w: c.width, h: c.height, grey: btoa(grey)};",
+            vec![],
+        )
+        .await;
+    use base64::Engine as _;
+    let grey = base64::engine::general_purpose::STANDARD
+        .decode(qr["grey"].as_str().unwrap_or_default())
+        .unwrap();
+    let (w, h) = (
+        qr["w"].as_u64().unwrap() as usize,
+        qr["h"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(grey.len(), w * h, "{w}x{h}");
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| grey[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    let handed = grids[0].decode().unwrap().1;
+    assert!(
+        handed.starts_with(&format!("{}/mobile?authorization=Token%20", srv.url))
+            && handed.ends_with(&format!("&sessionId={id}")),
+        "{handed}"
+    );
+    open_at(&b, &handed, "LIVENESS").await;
     // Regula's pictures (onboardingScanDoc …) are not loaded into this server: those answer 404.
     let errors: Vec<String> = console_errors_but(&b, &[])
         .await
