@@ -213,6 +213,23 @@ async fn file_bytes(srv: &TestServer, auth: &str, url: &str) -> Vec<u8> {
     r.bytes().await.unwrap().to_vec()
 }
 
+/// The width and height in a JPEG's frame header (SOFn), or `None`.
+fn jpeg_size(jpeg: &[u8]) -> Option<(u16, u16)> {
+    let be16 = |i: usize| Some(u16::from_be_bytes([*jpeg.get(i)?, *jpeg.get(i + 1)?]));
+    let mut i = 2;
+    while i + 9 < jpeg.len() {
+        if jpeg[i] != 0xFF {
+            return None;
+        }
+        let marker = jpeg[i + 1];
+        if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
+            return Some((be16(i + 7)?, be16(i + 5)?));
+        }
+        i += 2 + usize::from(be16(i + 2)?);
+    }
+    None
+}
+
 /// The console's errors since the last look, leaving out the failed loads of answers with the
 /// `expected` statuses (a refusal the page shows as a screen or beside a field).
 async fn console_errors_but(b: &Browser, expected: &[u16]) -> Vec<String> {
@@ -344,6 +361,11 @@ async fn kyc_example_from_a_deeplink_to_the_final_screen() {
             bytes.starts_with(&[0xFF, 0xD8, 0xFF]) && bytes.len() > 2_000,
             "{property} is a JPEG photo ({} bytes)",
             bytes.len()
+        );
+        assert_eq!(
+            jpeg_size(&bytes),
+            Some((640, 480)),
+            "{property} is a frame of the fake camera"
         );
     }
     let sent = dr.last_body("/api/process").expect("the check was asked");
