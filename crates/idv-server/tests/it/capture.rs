@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use crate::support::browser::{Browser, BrowserOptions, fake_video};
+use crate::support::browser::{Browser, BrowserOptions, VIEWPORT_WIDTH, fake_video};
 use crate::support::regula;
 use common::standins::{DocReader, Document};
 use common::*;
@@ -141,10 +141,22 @@ async fn wait_step(b: &Browser, step: &str) {
     .await;
 }
 
-/// The accessibility check of the screen on show (with its screenshot), and no text of a value
-/// the page failed to fill in.
+/// The accessibility check of the screen on show (with its screenshot), nothing wider than the
+/// phone's screen, and no text of a value the page failed to fill in.
 async fn check(b: &Browser, name: &str) {
     b.axe_check(name).await;
+    // The phone's width, not the window's: Chromium widens its layout to fit what overflows.
+    let wide = b
+        .execute(
+            "return Math.max(document.documentElement.scrollWidth, document.body.scrollWidth);",
+            vec![],
+        )
+        .await;
+    assert!(
+        wide.as_u64()
+            .is_some_and(|w| w <= u64::from(VIEWPORT_WIDTH)),
+        "{name}: the page is {wide} px wide on a {VIEWPORT_WIDTH} px screen"
+    );
     let shown = b.execute("return document.body.innerText;", vec![]).await;
     let shown = shown.as_str().unwrap_or_default();
     for leak in ["null", "undefined", "[object", "NaN", "{{"] {
