@@ -286,6 +286,30 @@ async fn kyc_example_from_a_deeplink_to_the_final_screen() {
     wait_step(&b, "PERSONAL_DETAILS").await;
     assert_eq!(heading(&b).await, "Tell us about yourself");
     check(&b, "personal-details").await;
+    // Empty required fields are caught in the browser, before anything is sent.
+    primary(&b).await;
+    b.wait_until(
+        "document.getElementById('f-surname').getAttribute('aria-invalid') === 'true'",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        b.find("#f-givenNames-err").await.text().await,
+        "This field is needed."
+    );
+    assert!(
+        b.find("#f-email")
+            .await
+            .attribute("aria-invalid")
+            .await
+            .is_none(),
+        "an optional field left empty is fine"
+    );
+    assert!(
+        b.console_errors().await.is_empty(),
+        "nothing was sent to be refused"
+    );
+    check(&b, "personal-details-empty").await;
     let given = b.find("#f-givenNames").await;
     b.execute(
         "arguments[0].removeAttribute('maxlength');",
