@@ -8,7 +8,7 @@ import * as waitScreen from "./templates/progress.js";
 
 const STORE = "idv.capture";
 
-/** `{authorization, sessionId}` from `/mobile?authorization=…&sessionId=…`, `/capture?url=<that
+/** `{authorization, sessionId, locale?}` (locale: the language picked here) from `/mobile?authorization=…&sessionId=…`, `/capture?url=<that
  * link>`, or, after a reload, from this tab's storage. */
 function readLink() {
   const here = new URL(location.href);
@@ -44,7 +44,7 @@ function remember(link) {
   sessionStorage.setItem(STORE, JSON.stringify(link));
 }
 
-const state = { api: null, sessionId: "", locale: null, current: null, busy: false };
+const state = { api: null, link: null, sessionId: "", locale: null, current: null, busy: false };
 
 /** Shows what an error means to the person. */
 function showError(err) {
@@ -69,6 +69,11 @@ function languagePicker(cur) {
   select.replaceChildren(...cur.locales.map((l) => h("option", { value: l.code, selected: l.code === cur.locale }, l.value || l.code)));
   select.onchange = () => {
     state.locale = select.value;
+    // The choice outlives a reload of this tab.
+    if (state.link) {
+      state.link.locale = state.locale;
+      remember(state.link);
+    }
     load();
   };
   box.hidden = false;
@@ -161,7 +166,9 @@ async function main() {
     return showError(err);
   }
   state.api = api;
+  state.link = link;
   state.sessionId = link.sessionId;
+  state.locale = link.locale || null;
   screen(t("loading"));
   await load();
 }
