@@ -641,6 +641,11 @@ async fn the_language_picker_switches_to_spanish_and_back() {
         "Empezar"
     );
     check(&b, "onboarding-es").await;
+    // The choice outlives a reload.
+    b.refresh().await;
+    wait_step(&b, "ONBOARDING").await;
+    assert_eq!(heading(&b).await, "Confirmemos quién eres");
+    assert_eq!(b.find("#lang").await.property("value").await, "es-es");
 
     // The next step comes in the chosen language too, and the form marks no field twice.
     primary(&b).await;
