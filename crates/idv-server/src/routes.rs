@@ -1068,8 +1068,9 @@ mod tests {
                 d.method,
                 d.path
             );
+            // Besides the API: the gateways' prefixes and the person's pages.
             assert!(
-                d.path.starts_with("/api/") || d.tag == "gateways",
+                d.path.starts_with("/api/") || d.tag == "gateways" || d.page,
                 "{}",
                 d.path
             );
