@@ -788,6 +788,10 @@ async fn general_kyc_to_liveness(backend: Backend) {
     )
     .await;
     assert_eq!(heading(&b).await, "Continue on your phone");
+    assert_eq!(
+        b.find("main h1 + p").await.text().await,
+        "Next, a short video selfie shows that it is really you."
+    );
     check(&b, "liveness-elsewhere").await;
     // The QR code holds this session's link, which opens the same step on the phone. (Its
     // pixels are read through a canvas: the page's CSP lets no script fetch the blob.)
