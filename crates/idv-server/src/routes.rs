@@ -511,7 +511,7 @@ pub fn table() -> Vec<RouteDef> {
             .returns::<api::sessions::Session>(200)
             .audit(Event::new("session.read", Param("id")))
             .answers(&[SESSION_NOT_FOUND, SESSION_DELETED]),
-        route!(GET "/api/sessions/{id}/step", AnyOf(SESSION_READ), L, "sessions", "Where the session stands, for a client that opens or resumes it: {sessionId, workflowId, status, ended, expired, expiresAt, locale, locales, completed, step}; step is the step it waits in (its final step once ended) as a step submission answers it, its client descriptor rendered for ?locale= (one of the workflow's translations) or the session's locale, with the JSON Schema of the data it takes. A passed lifetime is applied first", sessions::current)
+        route!(GET "/api/sessions/{id}/step", AnyOf(SESSION_READ), L, "sessions", "Where the session stands, for a client that opens or resumes it: {sessionId, workflowId, status, ended, expired, expiresAt, locale, locales, completed, waiting, step}; step is the step it waits in (its final step once ended) as a step submission answers it, its client descriptor rendered for ?locale= (one of the workflow's translations) or the session's locale, with the JSON Schema of the data it takes; waiting is true while background actions of that step are still to run (the session moves on by itself). A passed lifetime is applied first", sessions::current)
             .returns::<api::sessions::CurrentStep>(200)
             .audit(Event::new("session.step_read", Param("id")))
             .query([optional("locale", Text, "Render the texts in this one of the workflow's translations (default: the session's locale)")])
@@ -1115,6 +1115,7 @@ mod tests {
                 d.method,
                 d.path
             );
+            // Besides the API: the gateways' prefixes and the person's pages.
             assert!(
                 d.path.starts_with("/api/")
                     || d.tag == "gateways"

@@ -130,6 +130,10 @@ pub struct CurrentStep {
     pub locales: Vec<LocaleOption>,
     /// How many steps the session has completed.
     pub completed: usize,
+    /// True while background actions the current step queued are still to run: the session
+    /// moves on by itself once they finish, so a client shows a wait screen and asks again
+    /// rather than the step's own screen.
+    pub waiting: bool,
     pub step: Option<StepView>,
     /// The workflow's named layouts (`client.layout`), which descriptors refer to by name
     /// (`header.layout: [close_header]`).

@@ -370,17 +370,30 @@ pub async fn current(
         Some(step) => Some(step_view_in(state, &wf, &s, step, &locale).await?),
         None => None,
     };
+    // Background jobs are keyed `STEP@VISIT`; those of the step the session waits in hold it.
+    let waiting = match (&step, s.ended) {
+        (Some(step), false) => state
+            .store
+            .job_list(SessionId::new(&s.id))
+            .await?
+            .iter()
+            .any(|j| j.step.split('@').next() == Some(step.id.as_str())),
+        _ => false,
+    };
     let now = state.clock.now_ms();
     Ok(CurrentStep {
         session_id: s.id.clone(),
         workflow_id: s.workflow_id.clone(),
         status: s.status,
         ended: s.ended,
-        expired: s.ended && s.expires_at.is_some_and(|t| t <= now),
+        // An ended session keeps no expiry; the engine notes when the lifetime ran out.
+        expired: s.ended
+            && (s.expires_at.is_some_and(|t| t <= now) || s.engine.get("timedOutAt").is_some()),
         expires_at: s.expires_at.map(idv_core::time::iso),
         locale,
         locales,
         completed: s.steps.as_array().map_or(0, Vec::len),
+        waiting,
         step,
         layout: wf.definition().pointer("/client/layout").cloned(),
     })

@@ -12,6 +12,7 @@ mod assets;
 mod audit;
 mod auth;
 mod browser;
+mod capture;
 mod contract;
 mod cors;
 mod deletion;

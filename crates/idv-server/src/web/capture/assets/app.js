@@ -4,10 +4,11 @@
 import { ApiError, createApi } from "./api.js";
 import { h, notice, progress, screen, setLocale, t } from "./ui.js";
 import { templateFor } from "./templates/registry.js";
+import * as waitScreen from "./templates/progress.js";
 
 const STORE = "idv.capture";
 
-/** `{authorization, sessionId}` from `/mobile?authorization=…&sessionId=…`, `/capture?url=<that
+/** `{authorization, sessionId, locale?}` (locale: the language picked here) from `/mobile?authorization=…&sessionId=…`, `/capture?url=<that
  * link>`, or, after a reload, from this tab's storage. */
 function readLink() {
   const here = new URL(location.href);
@@ -43,7 +44,7 @@ function remember(link) {
   sessionStorage.setItem(STORE, JSON.stringify(link));
 }
 
-const state = { api: null, sessionId: "", locale: null, current: null, busy: false };
+const state = { api: null, link: null, sessionId: "", locale: null, current: null, busy: false };
 
 /** Shows what an error means to the person. */
 function showError(err) {
@@ -68,6 +69,11 @@ function languagePicker(cur) {
   select.replaceChildren(...cur.locales.map((l) => h("option", { value: l.code, selected: l.code === cur.locale }, l.value || l.code)));
   select.onchange = () => {
     state.locale = select.value;
+    // The choice outlives a reload of this tab.
+    if (state.link) {
+      state.link.locale = state.locale;
+      remember(state.link);
+    }
     load();
   };
   box.hidden = false;
@@ -122,7 +128,9 @@ function render(cur) {
   };
   if (cur.ended && !step.final) return notice("endedTitle", "endedText");
   try {
-    template.render(ctx);
+    // Background actions of the step still run (DOC_READER's results): the session moves on
+    // by itself, so the page waits and looks again instead of asking for the step once more.
+    (cur.waiting ? waitScreen : template).render(ctx);
   } catch (err) {
     return showError(err);
   }
@@ -158,7 +166,9 @@ async function main() {
     return showError(err);
   }
   state.api = api;
+  state.link = link;
   state.sessionId = link.sessionId;
+  state.locale = link.locale || null;
   screen(t("loading"));
   await load();
 }

@@ -9,7 +9,7 @@ const WORDS = {
     chooseFile: "Choose a photo", photoReady: "Photo ready", uploading: "Sending…",
     cameraOff: "The camera is not available here. Choose a photo from your device instead.",
     missingPhotos: "Take every photo first.", fixFields: "Check the fields marked below.",
-    required: "This field is needed.", wait: "Please wait…",
+    required: "This field is needed.", optional: "optional", wait: "Please wait…",
     endedTitle: "You are done", endedText: "This verification has ended. You can close this page.",
     expiredTitle: "This link has expired", expiredText: "The time for this verification has passed. Ask for a new link.",
     deletedTitle: "This verification no longer exists", deletedText: "It was deleted. Ask for a new link if you still need to verify.",
@@ -17,6 +17,7 @@ const WORDS = {
     errorTitle: "Something went wrong", errorText: "Please try again in a moment.",
     phoneTitle: "Continue on your phone", phoneText: "This step needs a phone app or a feature this browser does not have. Scan the code with your phone to continue there.",
     phoneLink: "Or open this page on your phone with the same link.",
+    livenessText: "Next, a short video selfie shows that it is really you.",
     nfcTitle: "Chip reading is not possible here", nfcText: "A browser cannot read the chip of a document. Go back and skip this step.",
     docTitle: "Photograph your document", docFront: "Front page", docBack: "Back page (if it has one)",
     sendDocument: "Send the photos", docFailed: "The document could not be read. Take the photos again in good light.",
@@ -29,7 +30,7 @@ const WORDS = {
     chooseFile: "Elegir una foto", photoReady: "Foto lista", uploading: "Enviando…",
     cameraOff: "La cámara no está disponible. Elija una foto de su dispositivo.",
     missingPhotos: "Tome primero todas las fotos.", fixFields: "Revise los campos marcados.",
-    required: "Este campo es obligatorio.", wait: "Espere, por favor…",
+    required: "Este campo es obligatorio.", optional: "opcional", wait: "Espere, por favor…",
     endedTitle: "Ha terminado", endedText: "Esta verificación ha finalizado. Puede cerrar esta página.",
     expiredTitle: "Este enlace ha caducado", expiredText: "El tiempo para esta verificación ha pasado. Pida un enlace nuevo.",
     deletedTitle: "Esta verificación ya no existe", deletedText: "Se eliminó. Pida un enlace nuevo si aún necesita verificarse.",
@@ -37,6 +38,7 @@ const WORDS = {
     errorTitle: "Algo salió mal", errorText: "Inténtelo de nuevo en un momento.",
     phoneTitle: "Continúe en su teléfono", phoneText: "Este paso necesita una aplicación o una función que este navegador no tiene. Escanee el código con su teléfono para continuar.",
     phoneLink: "O abra esta página en su teléfono con el mismo enlace.",
+    livenessText: "Ahora, un breve vídeo selfi muestra que es realmente usted.",
     nfcTitle: "No se puede leer el chip aquí", nfcText: "Un navegador no puede leer el chip del documento. Vuelva atrás y omita este paso.",
     docTitle: "Fotografíe su documento", docFront: "Página frontal", docBack: "Página trasera (si la tiene)",
     sendDocument: "Enviar las fotos", docFailed: "No se pudo leer el documento. Repita las fotos con buena luz.",
@@ -113,7 +115,8 @@ export function screen(title, ...children) {
   const main = document.getElementById("main");
   delete document.body.dataset.notice;
   const heading = h("h1", { tabindex: "-1", id: "screen-title" }, title);
-  main.replaceChildren(heading, ...children);
+  // A part a template leaves out (null, undefined, false) is no text "null" on screen.
+  main.replaceChildren(heading, ...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   heading.focus({ preventScroll: true });
   window.scrollTo(0, 0);
   return main;

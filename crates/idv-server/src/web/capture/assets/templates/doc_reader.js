@@ -49,6 +49,7 @@ export function render(ctx) {
       if (!tx) throw new Error(t("docFailed"));
       front.stop();
       back.stop();
+      // The workflow reads the results in the background; the page waits for them.
       await ctx.submit({ transactionId: String(tx), cancel: false, has_nfc: false });
     } catch (err) {
       box.prepend(alertBox(err.status ? t("docFailed") : err.message));

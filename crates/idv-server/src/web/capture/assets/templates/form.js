@@ -35,6 +35,13 @@ function valueOf(input, prop) {
   return v;
 }
 
+/** " (optional)" after the label of a field that may be left empty, unless the workflow's
+ * label says so already. */
+function optionalMark(label, required) {
+  if (required || label.toLowerCase().includes(t("optional").toLowerCase())) return null;
+  return h("span", { class: "muted" }, ` (${t("optional")})`);
+}
+
 /** Shows `message` under the field `name` (or clears it with null). */
 function setError(fields, name, message) {
   const f = fields[name];
@@ -70,7 +77,7 @@ export function render(ctx) {
     const error = h("p", { class: "error", id: errId, hidden: true });
     const box = input.type === "checkbox"
       ? h("div", { class: "field" }, h("label", { for: id }, input, " ", label), error)
-      : h("div", { class: "field" }, h("label", { for: id }, label, isRequired ? null : h("span", { class: "muted" }, " (optional)")), input, hint ? h("p", { class: "hint", id: hintId }, hint) : null, error);
+      : h("div", { class: "field" }, h("label", { for: id }, label, optionalMark(label, isRequired)), input, hint ? h("p", { class: "hint", id: hintId }, hint) : null, error);
     fields[name] = { input, error, prop };
     form.append(box);
   }

@@ -17,7 +17,9 @@ export const elsewhere = {
   render(ctx) {
     const img = h("img", { class: "qr", alt: t("phoneTitle"), hidden: true });
     const template = (ctx.step.client && ctx.step.client.templateId) || ctx.step.id;
-    screen(t("phoneTitle"), h("p", {}, t("phoneText")), img, h("p", { class: "muted" }, t("phoneLink")), h("p", { class: "muted" }, `(${template})`));
+    // What the step is, in words for a known kind; else its template's name.
+    const what = template === "LIVENESS" ? t("livenessText") : `(${template})`;
+    screen(t("phoneTitle"), h("p", {}, what), h("p", {}, t("phoneText")), img, h("p", { class: "muted" }, t("phoneLink")));
     ctx.api.handoff(ctx.sessionId).then((blob) => {
       img.src = URL.createObjectURL(blob);
       img.hidden = false;
