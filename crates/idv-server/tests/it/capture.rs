@@ -846,3 +846,99 @@ async fn general_kyc_through_doc_reader_to_liveness_sqlite() {
 async fn general_kyc_through_doc_reader_to_liveness_postgres() {
     general_kyc_to_liveness(Backend::Postgres).await;
 }
+
+/// The page's headers (a strict policy, no Referer, the camera only here, frames only from
+/// `capture.frameAncestors`, never cached) and its assets (embedded, with ETags, 304 on a match,
+/// every module the page imports served as JavaScript), with no browser.
+#[tokio::test]
+async fn page_headers_and_assets() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.capture.frame_ancestors = vec!["https://shop.example".into()];
+    })
+    .await;
+    for path in ["/mobile", "/capture?url=x"] {
+        let r = srv.get(path).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers().clone();
+        let get = |n: &str| {
+            h.get(n)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(get("content-type"), "text/html; charset=utf-8");
+        assert_eq!(get("cache-control"), "no-store");
+        assert_eq!(get("referrer-policy"), "no-referrer");
+        assert!(
+            get("permissions-policy").starts_with("camera=(self), microphone=()"),
+            "{}",
+            get("permissions-policy")
+        );
+        let csp = get("content-security-policy");
+        for part in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "frame-ancestors https://shop.example",
+        ] {
+            assert!(csp.contains(part), "{part} in {csp}");
+        }
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains("/static/capture/app.js?v="), "{html}");
+        assert!(!html.contains("<script>"), "no inline script: {html}");
+    }
+    // Without the setting no site may frame the page.
+    let plain = TestServer::start(Backend::Sqlite).await;
+    let r = plain.get("/mobile").send().await.unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    plain.stop().await;
+
+    // Every module the page loads, with its type and ETag; a matching If-None-Match is a 304.
+    for (file, kind) in [
+        ("app.js", "text/javascript"),
+        ("templates/registry.js", "text/javascript"),
+        ("templates/form.js", "text/javascript"),
+        ("capture.css", "text/css"),
+    ] {
+        let r = srv
+            .get(&format!("/static/capture/{file}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{file}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind),
+            "{file}"
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        let etag = r.headers()["etag"].to_str().unwrap().to_string();
+        let again = srv
+            .get(&format!("/static/capture/{file}"))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{file}");
+    }
+    let r = srv.get("/static/capture/nope.js").send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = srv
+        .get("/static/capture/../Cargo.toml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    srv.stop().await;
+}
