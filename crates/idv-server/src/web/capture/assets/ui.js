@@ -128,6 +128,7 @@ export function notice(titleKey, textKey, extra = []) {
   progress(null);
   document.body.dataset.step = "";
   document.body.dataset.notice = titleKey;
+  requestAnimationFrame(() => performance.mark("idv-notice:" + titleKey));
 }
 
 /** Shows how far the person is (`done` steps of about `total`), or hides the bar. */
