@@ -138,6 +138,8 @@ borrowed_ids! {
     DeliveryId;
     /// A background job's id.
     JobId;
+    /// A shareable start link's id (not its secret code).
+    StartLinkId;
 }
 
 #[cfg(test)]

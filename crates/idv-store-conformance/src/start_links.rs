@@ -27,7 +27,10 @@ fn link(id: u64, workflow: &str, created_at: i64) -> StartLink {
 }
 
 async fn get(store: &dyn Store, id: &str) -> Option<StartLink> {
-    store.start_link_get(id).await.expect("start_link_get")
+    store
+        .start_link_get(idv_store::StartLinkId::new(id))
+        .await
+        .expect("start_link_get")
 }
 
 fn used(outcome: StartLinkUse, what: &str) -> StartLink {
@@ -102,13 +105,16 @@ pub async fn check_start_links(store: &dyn Store) {
         "newest first"
     );
     assert_eq!(
-        ids(store.start_link_list(Some(WF_A)).await.expect("list")),
+        ids(store
+            .start_link_list(Some(idv_store::WorkflowId::new(WF_A)))
+            .await
+            .expect("list")),
         vec![newer.id.clone(), plain.id.clone()],
         "one workflow's"
     );
     assert!(
         store
-            .start_link_list(Some("no-such-workflow"))
+            .start_link_list(Some(idv_store::WorkflowId::new("no-such-workflow")))
             .await
             .expect("list")
             .is_empty()
@@ -116,20 +122,29 @@ pub async fn check_start_links(store: &dyn Store) {
 
     // Openings count while allowed.
     let after = used(
-        store.start_link_use(&limited.id, 4_000).await.expect("use"),
+        store
+            .start_link_use(idv_store::StartLinkId::new(&limited.id), 4_000)
+            .await
+            .expect("use"),
         "first use",
     );
     assert_eq!(after.uses, 1);
     assert_eq!(
         used(
-            store.start_link_use(&limited.id, 4_001).await.expect("use"),
+            store
+                .start_link_use(idv_store::StartLinkId::new(&limited.id), 4_001)
+                .await
+                .expect("use"),
             "second use"
         )
         .uses,
         2
     );
     assert_eq!(
-        store.start_link_use(&limited.id, 4_002).await.expect("use"),
+        store
+            .start_link_use(idv_store::StartLinkId::new(&limited.id), 4_002)
+            .await
+            .expect("use"),
         StartLinkUse::UsedUp,
         "past max_uses"
     );
@@ -142,7 +157,7 @@ pub async fn check_start_links(store: &dyn Store) {
         assert_eq!(
             used(
                 store
-                    .start_link_use(&plain.id, 1_000_000)
+                    .start_link_use(idv_store::StartLinkId::new(&plain.id), 1_000_000)
                     .await
                     .expect("use"),
                 "no limit"
@@ -159,14 +174,14 @@ pub async fn check_start_links(store: &dyn Store) {
     store.start_link_create(&expiring).await.expect("create");
     used(
         store
-            .start_link_use(&expiring.id, 4_999)
+            .start_link_use(idv_store::StartLinkId::new(&expiring.id), 4_999)
             .await
             .expect("use"),
         "before expiry",
     );
     assert_eq!(
         store
-            .start_link_use(&expiring.id, 5_000)
+            .start_link_use(idv_store::StartLinkId::new(&expiring.id), 5_000)
             .await
             .expect("use"),
         StartLinkUse::Expired
@@ -174,13 +189,13 @@ pub async fn check_start_links(store: &dyn Store) {
     // Revocation: kept at its first time, refused afterwards, unknown ids reported.
     assert!(
         store
-            .start_link_revoke(&newer.id, 6_000)
+            .start_link_revoke(idv_store::StartLinkId::new(&newer.id), 6_000)
             .await
             .expect("revoke")
     );
     assert!(
         store
-            .start_link_revoke(&newer.id, 7_000)
+            .start_link_revoke(idv_store::StartLinkId::new(&newer.id), 7_000)
             .await
             .expect("revoke again")
     );
@@ -189,18 +204,21 @@ pub async fn check_start_links(store: &dyn Store) {
         Some(6_000)
     );
     assert_eq!(
-        store.start_link_use(&newer.id, 6_500).await.expect("use"),
+        store
+            .start_link_use(idv_store::StartLinkId::new(&newer.id), 6_500)
+            .await
+            .expect("use"),
         StartLinkUse::Revoked
     );
     assert!(
         !store
-            .start_link_revoke(&hex_id(0x5f), 6_000)
+            .start_link_revoke(idv_store::StartLinkId::new(&hex_id(0x5f)), 6_000)
             .await
             .expect("revoke")
     );
     assert_eq!(
         store
-            .start_link_use(&hex_id(0x5f), 6_000)
+            .start_link_use(idv_store::StartLinkId::new(&hex_id(0x5f)), 6_000)
             .await
             .expect("use"),
         StartLinkUse::NotFound
@@ -221,7 +239,10 @@ pub async fn check_start_link_use_race(a: Arc<dyn Store>, b: Arc<dyn Store>) {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };
         let id = l.id.clone();
         tasks.push(tokio::spawn(async move {
-            store.start_link_use(&id, 20_000).await.expect("use")
+            store
+                .start_link_use(idv_store::StartLinkId::new(&id), 20_000)
+                .await
+                .expect("use")
         }));
     }
     let mut counted = 0;
@@ -234,7 +255,10 @@ pub async fn check_start_link_use_race(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     }
     assert_eq!(counted, 3, "exactly max_uses openings count");
     assert_eq!(
-        a.start_link_get(&l.id).await.expect("get").map(|l| l.uses),
+        a.start_link_get(idv_store::StartLinkId::new(&l.id))
+            .await
+            .expect("get")
+            .map(|l| l.uses),
         Some(3)
     );
 }

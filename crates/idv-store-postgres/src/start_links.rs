@@ -4,7 +4,7 @@
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
 use crate::{Db, PgStore, Pools};
 use async_trait::async_trait;
-use idv_store::{StartLink, StartLinkStore, StartLinkUse, StoreResult};
+use idv_store::{StartLink, StartLinkId, StartLinkStore, StartLinkUse, StoreResult, WorkflowId};
 use sqlx::postgres::PgRow;
 
 const COLUMNS: &str = "id, workflow_id, code_hash, metadata, locale, max_uses, uses, expires_at, \
@@ -66,7 +66,8 @@ impl StartLinkStore for PgStore {
         Ok(())
     }
 
-    async fn start_link_get(&self, id: &str) -> StoreResult<Option<StartLink>> {
+    async fn start_link_get(&self, id: StartLinkId<'_>) -> StoreResult<Option<StartLink>> {
+        let id = id.as_str();
         one(&self.pool, "id", id).await
     }
 
@@ -74,7 +75,11 @@ impl StartLinkStore for PgStore {
         one(&self.pool, "code_hash", hash).await
     }
 
-    async fn start_link_list(&self, workflow_id: Option<&str>) -> StoreResult<Vec<StartLink>> {
+    async fn start_link_list(
+        &self,
+        workflow_id: Option<WorkflowId<'_>>,
+    ) -> StoreResult<Vec<StartLink>> {
+        let workflow_id = workflow_id.map(|w| w.as_str());
         let rows = sqlx::query(&format!(
             "SELECT {SELECTED} FROM start_links \
              WHERE ($1::text IS NULL OR workflow_id = $1::text) \
@@ -87,7 +92,8 @@ impl StartLinkStore for PgStore {
         map_rows(rows, from_row)
     }
 
-    async fn start_link_revoke(&self, id: &str, at: i64) -> StoreResult<bool> {
+    async fn start_link_revoke(&self, id: StartLinkId<'_>, at: i64) -> StoreResult<bool> {
+        let id = id.as_str();
         let done = sqlx::query(
             "UPDATE start_links SET revoked_at = COALESCE(revoked_at, $2::bigint) WHERE id = $1",
         )
@@ -99,19 +105,14 @@ impl StartLinkStore for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn start_link_use(&self, id: &str, now: i64) -> StoreResult<StartLinkUse> {
-        let used = sqlx::query(&format!(
-            "UPDATE start_links SET uses = uses + 1 \
-             WHERE id = $1 AND revoked_at IS NULL \
-               AND (expires_at IS NULL OR expires_at > $2) \
-               AND (max_uses IS NULL OR uses < max_uses) \
-             RETURNING {SELECTED}"
-        ))
-        .bind(id)
-        .bind(now)
-        .fetch_optional(self.pool.write())
-        .await
-        .map_err(backend)?;
+    async fn start_link_use(&self, id: StartLinkId<'_>, now: i64) -> StoreResult<StartLinkUse> {
+        let id = id.as_str();
+        let used = sqlx::query(&idv_store_sql::start_links::use_once(SELECTED))
+            .bind(id)
+            .bind(now)
+            .fetch_optional(self.pool.write())
+            .await
+            .map_err(backend)?;
         if let Some(row) = used {
             return Ok(StartLinkUse::Used(Box::new(from_row(&row)?)));
         }

@@ -28,6 +28,7 @@ pub mod outbox;
 pub mod search;
 pub mod sessions;
 pub mod settings;
+pub mod start_links;
 pub mod tokens;
 pub mod translations;
 pub mod users;

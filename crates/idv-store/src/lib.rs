@@ -20,7 +20,7 @@ pub use idempotency::IdempotencyRecord;
 /// `idv_core::ids`), so two ids cannot be swapped unnoticed.
 pub use idv_core::ids::{
     ApiKeyId, AssetId, DeliveryId, DeviceTokenId, FileId, JobId, PrincipalId, SessionId,
-    TokenFamilyId, UserId, WebhookId, WorkflowId,
+    StartLinkId, TokenFamilyId, UserId, WebhookId, WorkflowId,
 };
 pub use outbox::*;
 pub use ports::*;

@@ -123,13 +123,16 @@ pub async fn create(
 
 /// Links, newest first (only one workflow's when given).
 pub async fn list(state: &AppState, workflow_id: Option<&str>) -> ApiResult<Vec<StartLink>> {
-    Ok(state.store.start_link_list(workflow_id).await?)
+    Ok(state
+        .store
+        .start_link_list(workflow_id.map(idv_store::WorkflowId::new))
+        .await?)
 }
 
 pub async fn get(state: &AppState, id: &str) -> ApiResult<StartLink> {
     state
         .store
-        .start_link_get(id)
+        .start_link_get(idv_store::StartLinkId::new(&id))
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -138,7 +141,7 @@ pub async fn get(state: &AppState, id: &str) -> ApiResult<StartLink> {
 pub async fn revoke(state: &AppState, id: &str) -> ApiResult<StartLink> {
     if !state
         .store
-        .start_link_revoke(id, state.clock.now_ms())
+        .start_link_revoke(idv_store::StartLinkId::new(&id), state.clock.now_ms())
         .await?
     {
         return Err(not_found(id));
@@ -201,7 +204,7 @@ pub async fn open(state: &AppState, code: &str) -> ApiResult<Opened> {
     };
     let link = match state
         .store
-        .start_link_use(&link.id, state.clock.now_ms())
+        .start_link_use(idv_store::StartLinkId::new(&link.id), state.clock.now_ms())
         .await?
     {
         StartLinkUse::Used(l) => *l,

@@ -150,7 +150,12 @@ async fn start_links(backend: Backend) {
 
     // Only a SHA-256 of the code is stored.
     let state = srv.state().await;
-    let stored = state.store.start_link_get(&id).await.unwrap().unwrap();
+    let stored = state
+        .store
+        .start_link_get(idv_store::StartLinkId::new(&id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.code_hash, idv_server::auth::sha256_hex(code));
     assert!(!stored.code_hash.contains(code));
 
