@@ -486,3 +486,139 @@ async fn scan_rfid_says_a_browser_cannot_and_goes_back() {
     drop(b);
     srv.stop().await;
 }
+
+const RTL_ID: &str = "7e6d5c4b-3a29-4f18-8e07-d6c5b4a39281";
+
+/// One INFO step in Arabic, then a final step.
+fn rtl_workflow() -> String {
+    format!(
+        r#"id: {RTL_ID}
+name: Arabic
+version: "1"
+lifetime: 900
+defaultLocale: ar
+locales:
+  - code: ar
+    value: العربية
+steps:
+  - id: WELCOME
+    name: Welcome
+    fileId: continue_answer
+    cancelLifetimeTimer: false
+    type: DATA
+    client:
+      templateId: INFO
+      templateLayout:
+        title:
+          text: "{{{{ locale.RTL_TITLE }}}}"
+        description:
+          text: "{{{{ locale.RTL_HINT }}}}"
+        buttons:
+          - title:
+              text: "{{{{ locale.RTL_START }}}}"
+            responseBody:
+              continue: true
+    transformers:
+      - id: CONTINUE_TRANSFORMER
+    conditions:
+      - name: Started
+        transit:
+          step: DONE
+          status: VERIFIED
+        rules:
+          - id: went_on
+            decision: true
+  - id: DONE
+    name: Done
+    cancelLifetimeTimer: false
+    final: true
+    type: DATA
+    client:
+      templateId: STATUS
+      templateLayout:
+        title:
+          text: "{{{{ locale.RTL_DONE }}}}"
+{CONTINUE_PARTS}
+properties:
+  - id: CONTINUE
+    type: bool
+transformers:
+  - id: CONTINUE_TRANSFORMER
+    name: Continue
+    type: json
+    extracts:
+      - id: CONTINUE
+        rule: $.continue
+files:
+  - id: continue_answer
+    type: UNKNOWN
+    contentType: application/json
+    jsonSchema: |
+      {{"type": "object", "properties": {{"continue": {{"type": "boolean"}}}}, "required": ["continue"]}}
+"#
+    )
+}
+
+const RTL_LOCALE: &str = r#"
+- key: RTL_TITLE
+  code: ar
+  value: "لنتأكد من هويتك"
+- key: RTL_HINT
+  code: ar
+  value: "سنطلب منك صورة لوثيقتك وصورة ذاتية."
+- key: RTL_START
+  code: ar
+  value: "ابدأ"
+- key: RTL_DONE
+  code: ar
+  value: "شكرا لك"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_arabic_workflow_is_laid_out_right_to_left() {
+    let (srv, key) = own_server(&rtl_workflow(), RTL_LOCALE).await;
+    let link = deeplink(&srv, &key, RTL_ID, json!({"locale": "ar"})).await;
+
+    let b = Browser::start().await;
+    open_at(&b, link["url"].as_str().unwrap(), "WELCOME").await;
+    assert_eq!(heading(&b).await, "لنتأكد من هويتك");
+    assert_eq!(
+        b.execute("return document.documentElement.dir;", vec![])
+            .await,
+        "rtl"
+    );
+    let lang = b
+        .execute("return document.documentElement.lang;", vec![])
+        .await;
+    assert!(
+        lang.as_str().is_some_and(|l| l.starts_with("ar")),
+        "lang {lang}"
+    );
+    // Laid out from the right: the heading runs right to left and its text ends at the right.
+    let layout = b
+        .execute(
+            "const h = document.querySelector('main h1');\
+             const r = document.createRange(); r.selectNodeContents(h);\
+             const text = r.getBoundingClientRect(), box = h.getBoundingClientRect();\
+             return {dir: getComputedStyle(h).direction, right: box.right - text.right, left: text.left - box.left};",
+            vec![],
+        )
+        .await;
+    assert_eq!(layout["dir"], "rtl", "{layout}");
+    assert!(
+        layout["right"].as_f64().unwrap() < 2.0 && layout["left"].as_f64().unwrap() > 2.0,
+        "the heading's text sits at the right: {layout}"
+    );
+    check(&b, "welcome-ar").await;
+    primary(&b).await;
+    wait_step(&b, "DONE").await;
+    assert_eq!(heading(&b).await, "شكرا لك");
+    assert_eq!(
+        b.execute("return document.documentElement.dir;", vec![])
+            .await,
+        "rtl"
+    );
+    check(&b, "done-ar").await;
+    drop(b);
+    srv.stop().await;
+}
