@@ -622,3 +622,121 @@ async fn an_arabic_workflow_is_laid_out_right_to_left() {
     drop(b);
     srv.stop().await;
 }
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// Types `keys` (characters, or WebDriver's key codes such as [`TAB`]) into whatever has the
+/// focus, as a keyboard would, through the WebDriver actions API.
+async fn press(b: &Browser, keys: &str) {
+    let mut actions = Vec::new();
+    for c in keys.chars() {
+        actions.push(json!({"type": "keyDown", "value": c.to_string()}));
+        actions.push(json!({"type": "keyUp", "value": c.to_string()}));
+    }
+    b.command(
+        reqwest::Method::POST,
+        "/actions",
+        Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+    )
+    .await;
+}
+
+/// What has the focus: its id, else its tag and type (`button:submit`).
+async fn focused(b: &Browser) -> String {
+    b.execute(
+        "const e = document.activeElement; \
+         return e.id || (e.tagName.toLowerCase() + ':' + (e.getAttribute('type') || ''));",
+        vec![],
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// Presses Tab until the focus leaves the element it is on (a date input's parts take a Tab
+/// each), at most four times; answers where the focus went.
+async fn tab_on(b: &Browser) -> String {
+    let from = focused(b).await;
+    for _ in 0..4 {
+        press(b, TAB).await;
+        let now = focused(b).await;
+        if now != from {
+            return now;
+        }
+    }
+    panic!("the focus stayed on {from} through four Tabs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kyc_form_with_the_keyboard_only() {
+    let dr = DocReader::start().await;
+    let (srv, key) = kyc_server(Backend::Sqlite, &dr).await;
+    let auth = format!("ApiKey {key}");
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    let id = link["sessionId"].as_str().unwrap().to_string();
+    let b = Browser::start().await;
+    open_at(&b, link["url"].as_str().unwrap(), "ONBOARDING").await;
+    // The welcome screen's button is the first stop after its heading; Enter presses it.
+    assert_eq!(focused(&b).await, "screen-title");
+    assert_eq!(tab_on(&b).await, "button:button");
+    press(&b, ENTER).await;
+
+    wait_step(&b, "PERSONAL_DETAILS").await;
+    // A new screen puts the focus on its heading; from there the fields in order, then submit.
+    assert_eq!(focused(&b).await, "screen-title");
+    assert_eq!(tab_on(&b).await, "f-givenNames");
+    press(&b, "ANNA").await;
+    assert_eq!(tab_on(&b).await, "f-surname");
+    press(&b, "ERIKSSON").await;
+    assert_eq!(tab_on(&b).await, "f-dateOfBirth");
+    // The date input takes its parts in the browser's order (month, day, year in English).
+    press(&b, "04121990").await;
+    assert_eq!(
+        b.find("#f-dateOfBirth").await.property("value").await,
+        "1990-04-12"
+    );
+    assert_eq!(tab_on(&b).await, "f-email");
+    press(&b, "anna@example.org").await;
+    assert_eq!(tab_on(&b).await, "button:submit");
+    // The focus shows.
+    let ring = b
+        .execute(
+            "const s = getComputedStyle(document.activeElement); \
+             return s.outlineStyle + ' ' + s.outlineWidth;",
+            vec![],
+        )
+        .await;
+    assert!(
+        ring.as_str()
+            .is_some_and(|r| !r.starts_with("none") && !r.ends_with(" 0px")),
+        "a visible focus ring: {ring}"
+    );
+    check(&b, "personal-details-by-keyboard").await;
+    press(&b, ENTER).await;
+
+    wait_step(&b, "DOCUMENT_PHOTOS").await;
+    assert_eq!(heading(&b).await, "Photograph your document");
+    assert_eq!(focused(&b).await, "screen-title");
+    check(&b, "document-photos").await;
+    let s = srv.session(&auth, &id).await;
+    let p = &s["properties"];
+    assert_eq!(
+        (
+            &p["GIVEN_NAMES"],
+            &p["SURNAME"],
+            &p["BIRTH_DATE"],
+            &p["EMAIL"]
+        ),
+        (
+            &json!("ANNA"),
+            &json!("ERIKSSON"),
+            &json!("1990-04-12"),
+            &json!("anna@example.org")
+        ),
+        "{s:#}"
+    );
+    drop(b);
+    srv.stop().await;
+}
