@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A server with the example KYC (and its pictures) whose Document Reader is `dr`, and an API
 /// key that may create deeplinks and read, write and delete sessions.
-async fn kyc_server(backend: Backend, dr: &DocReader) -> (TestServer, String) {
+pub(crate) async fn kyc_server(backend: Backend, dr: &DocReader) -> (TestServer, String) {
     let dr_url = dr.url.clone();
     let srv = TestServer::start_with(backend, move |c| {
         c.services.docreader.enabled = true;
@@ -82,7 +82,7 @@ fn picture(colour: &str, what: &str) -> String {
 }
 
 /// `POST /api/v1/deeplink?workflowId=` with `body`; answers its JSON (`url`, `sessionId`).
-async fn deeplink(srv: &TestServer, key: &str, workflow: &str, body: Value) -> Value {
+pub(crate) async fn deeplink(srv: &TestServer, key: &str, workflow: &str, body: Value) -> Value {
     let r = srv
         .post(&format!("/api/v1/deeplink?workflowId={workflow}"))
         .header("authorization", format!("ApiKey {key}"))
@@ -119,7 +119,7 @@ fn camera_video(dir: &std::path::Path) -> PathBuf {
 }
 
 /// A browser whose fake camera shows [`camera_video`].
-async fn phone(dir: &std::path::Path) -> Browser {
+pub(crate) async fn phone(dir: &std::path::Path) -> Browser {
     Browser::start_with(BrowserOptions {
         camera: Some(camera_video(dir)),
         test_name: None,
@@ -129,7 +129,7 @@ async fn phone(dir: &std::path::Path) -> Browser {
 
 /// Waits until the page shows `step`, has painted it and its transitions (the progress bar's)
 /// have ended.
-async fn wait_step(b: &Browser, step: &str) {
+pub(crate) async fn wait_step(b: &Browser, step: &str) {
     b.wait_until(
         &format!(
             "document.body.dataset.step === {step:?} && \
@@ -143,7 +143,7 @@ async fn wait_step(b: &Browser, step: &str) {
 
 /// The accessibility check of the screen on show (with its screenshot), nothing wider than the
 /// phone's screen, and no text of a value the page failed to fill in.
-async fn check(b: &Browser, name: &str) {
+pub(crate) async fn check(b: &Browser, name: &str) {
     b.axe_check(name).await;
     // The phone's width, not the window's: Chromium widens its layout to fit what overflows.
     let wide = b
@@ -168,24 +168,24 @@ async fn check(b: &Browser, name: &str) {
 }
 
 /// Waits until the page shows the notice `title` (`badLinkTitle`, `expiredTitle` …).
-async fn wait_notice(b: &Browser, title: &str) {
+pub(crate) async fn wait_notice(b: &Browser, title: &str) {
     b.wait_until(&format!("document.body.dataset.notice === {title:?}"), WAIT)
         .await;
 }
 
 /// The text of the screen's heading.
-async fn heading(b: &Browser) -> String {
+pub(crate) async fn heading(b: &Browser) -> String {
     b.find("main h1").await.text().await
 }
 
 /// Clicks the screen's primary button (the first of its actions).
-async fn primary(b: &Browser) {
+pub(crate) async fn primary(b: &Browser) {
     b.find("main .actions button.primary").await.click().await;
 }
 
 /// Takes a photo with the camera in the capture section of each property, in order; the first
 /// viewfinder is kept as a screenshot named `camera_shot`.
-async fn take_photos(b: &Browser, properties: &[&str], camera_shot: &str) {
+pub(crate) async fn take_photos(b: &Browser, properties: &[&str], camera_shot: &str) {
     for (i, p) in properties.iter().enumerate() {
         let section = format!("section.capture[data-property={p:?}]");
         b.wait_until(
@@ -213,7 +213,7 @@ async fn take_photos(b: &Browser, properties: &[&str], camera_shot: &str) {
     }
 }
 
-async fn file_bytes(srv: &TestServer, auth: &str, url: &str) -> Vec<u8> {
+pub(crate) async fn file_bytes(srv: &TestServer, auth: &str, url: &str) -> Vec<u8> {
     let r = srv
         .client
         .get(url)
@@ -226,7 +226,7 @@ async fn file_bytes(srv: &TestServer, auth: &str, url: &str) -> Vec<u8> {
 }
 
 /// The width and height in a JPEG's frame header (SOFn), or `None`.
-fn jpeg_size(jpeg: &[u8]) -> Option<(u16, u16)> {
+pub(crate) fn jpeg_size(jpeg: &[u8]) -> Option<(u16, u16)> {
     let be16 = |i: usize| Some(u16::from_be_bytes([*jpeg.get(i)?, *jpeg.get(i + 1)?]));
     let mut i = 2;
     while i + 9 < jpeg.len() {
@@ -244,7 +244,7 @@ fn jpeg_size(jpeg: &[u8]) -> Option<(u16, u16)> {
 
 /// The console's errors since the last look, leaving out the failed loads of answers with the
 /// `expected` statuses (a refusal the page shows as a screen or beside a field).
-async fn console_errors_but(b: &Browser, expected: &[u16]) -> Vec<String> {
+pub(crate) async fn console_errors_but(b: &Browser, expected: &[u16]) -> Vec<String> {
     b.console_errors()
         .await
         .into_iter()
@@ -412,7 +412,7 @@ async fn kyc_example_from_a_deeplink_to_the_final_screen() {
 }
 
 /// Opens `url` in `b` and waits for `step`; the address bar then holds no token.
-async fn open_at(b: &Browser, url: &str, step: &str) {
+pub(crate) async fn open_at(b: &Browser, url: &str, step: &str) {
     b.goto(url).await;
     wait_step(b, step).await;
     let here = b.current_url().await;

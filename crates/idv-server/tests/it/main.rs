@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod browser;
 mod capture;
+mod capture_more;
 mod contract;
 mod cors;
 mod deletion;
