@@ -132,7 +132,7 @@ pub async fn list(state: &AppState, workflow_id: Option<&str>) -> ApiResult<Vec<
 pub async fn get(state: &AppState, id: &str) -> ApiResult<StartLink> {
     state
         .store
-        .start_link_get(idv_store::StartLinkId::new(&id))
+        .start_link_get(idv_store::StartLinkId::new(id))
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -141,7 +141,7 @@ pub async fn get(state: &AppState, id: &str) -> ApiResult<StartLink> {
 pub async fn revoke(state: &AppState, id: &str) -> ApiResult<StartLink> {
     if !state
         .store
-        .start_link_revoke(idv_store::StartLinkId::new(&id), state.clock.now_ms())
+        .start_link_revoke(idv_store::StartLinkId::new(id), state.clock.now_ms())
         .await?
     {
         return Err(not_found(id));
