@@ -483,11 +483,22 @@ impl Auth {
     /// one-time token once exchanged.
     async fn device(&self, text: &str) -> ApiResult<Principal> {
         let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "unknown device token");
-        let t = self
-            .store
-            .device_token_by_hash(&self.hash_secret(text))
-            .await?
-            .ok_or_else(invalid)?;
+        let hash = self.hash_secret(text);
+        let Some(t) = self.store.device_token_by_hash(&hash).await? else {
+            // A token whose session was deleted went with it; its hash is kept until its
+            // expiry, so the person is told what happened (nothing about who deleted it).
+            return match self
+                .store
+                .device_token_deleted_session(&hash, self.clock.now_ms())
+                .await?
+            {
+                Some(session) => Err(ApiError::new(
+                    ErrorCode::SessionDeleted,
+                    format!("session {session}, the one this device token was for, was deleted"),
+                )),
+                None => Err(invalid()),
+            };
+        };
         let one_time = t.kind == DeviceTokenKind::Short;
         // The hash is keyed and unique, so a match is the token itself; the prefix must agree
         // with the kind all the same.

@@ -97,6 +97,14 @@ impl CredentialStore for PgStore {
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {
         crate::devices::delete_expired(&self.pool, before).await
     }
+
+    async fn device_token_deleted_session(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>> {
+        crate::devices::deleted_session(&self.pool, hash, now).await
+    }
 }
 
 // The functions this module shares with the other adapter, word for word.

@@ -97,6 +97,7 @@ pub(crate) async fn delete(
         crate::outbox::write_events(&mut tx, std::slice::from_ref(&e)).await?;
     }
     for statement in [
+        idv_store_sql::deletion::KEEP_TOKENS,
         idv_store_sql::deletion::DELETE,
         idv_store_sql::deletion::DELETE_2,
         idv_store_sql::deletion::DELETE_3,

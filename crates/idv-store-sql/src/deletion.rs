@@ -1,6 +1,13 @@
 //! Statements of the adapters' `deletion` modules.
 
 /// Run by `deletion::delete`.
+/// Run by `deletion::delete` before the session goes (its device tokens go with it): keeps the
+/// hash of each of its device tokens until their expiry, so a token of a deleted session is
+/// told so (410) rather than unknown.
+pub const KEEP_TOKENS: &str = "INSERT INTO deleted_device_tokens (secret_hash, session_id, expires_at) \
+     SELECT secret_hash, session_id, expires_at FROM device_tokens WHERE session_id = $1 \
+     ON CONFLICT (secret_hash) DO NOTHING";
+
 pub const DELETE: &str = "DELETE FROM jobs WHERE session_id = $1";
 
 /// Run by `deletion::delete`.

@@ -7,8 +7,15 @@ pub const EXCHANGE: &str = "UPDATE device_tokens SET used_at = $2 \
 /// Run by `devices::delete_expired`.
 pub const DELETE_EXPIRED: &str = "DELETE FROM device_tokens WHERE expires_at < $1";
 
+/// Run by `devices::delete_expired` too: the kept hashes of deleted sessions' tokens.
+pub const DELETE_EXPIRED_DELETED: &str = "DELETE FROM deleted_device_tokens WHERE expires_at < $1";
+
+/// Run by `devices::deleted_session`.
+pub const DELETED_SESSION: &str =
+    "SELECT session_id FROM deleted_device_tokens WHERE secret_hash = $1 AND expires_at > $2";
+
 /// The functions of the adapters' `devices` modules that are the same in both, word for word:
-/// `from_row`, `by_hash`, `get`, `delete_expired`. Expanded inside each adapter's module, so
+/// `from_row`, `by_hash`, `get`, `delete_expired`, `deleted_session`. Expanded inside each adapter's module, so
 /// the names they use (`Db`, `DbRow`, `col`, `backend`, …) are that adapter's own.
 #[macro_export]
 macro_rules! devices_fns {
@@ -67,7 +74,26 @@ macro_rules! devices_fns {
                 .execute(db.write())
                 .await
                 .map_err(backend)?;
+            sqlx::query(idv_store_sql::devices::DELETE_EXPIRED_DELETED)
+                .bind(before)
+                .execute(db.write())
+                .await
+                .map_err(backend)?;
             Ok(done.rows_affected())
+        }
+
+        pub(crate) async fn deleted_session(
+            db: &Db,
+            hash: &str,
+            now: i64,
+        ) -> StoreResult<Option<String>> {
+            let row = sqlx::query(idv_store_sql::devices::DELETED_SESSION)
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(db.read())
+                .await
+                .map_err(backend)?;
+            row.map(|r| col::<String>(&r, "session_id")).transpose()
         }
     };
 }

@@ -94,6 +94,14 @@ impl CredentialStore for SqliteStore {
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64> {
         crate::devices::delete_expired(&self.db, before).await
     }
+
+    async fn device_token_deleted_session(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>> {
+        crate::devices::deleted_session(&self.db, hash, now).await
+    }
 }
 
 // The functions this module shares with the other adapter, word for word.

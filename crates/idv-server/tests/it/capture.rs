@@ -504,8 +504,26 @@ async fn reload_bad_ended_deleted_and_expired_links_and_every_entry_point() {
     );
     check(&b, "ended").await;
 
-    // A deleted session. A deeplink's token goes with its session (the link then reads as a
-    // bad one); a device token that outlives the session it started meets the tombstone.
+    // A deleted session, opened by its deeplink: the token went with the session, but its hash
+    // is kept until its expiry, so the page says the session was deleted.
+    let link = deeplink(&srv, &key, KYC_ID, json!({})).await;
+    open_at(&b, link["url"].as_str().unwrap(), "ONBOARDING").await;
+    let r = srv
+        .delete(&format!(
+            "/api/sessions/{}",
+            link["sessionId"].as_str().unwrap()
+        ))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    b.refresh().await;
+    wait_notice(&b, "deletedTitle").await;
+    assert_eq!(heading(&b).await, "This verification no longer exists");
+    check(&b, "deleted-deeplink").await;
+
+    // A device token that outlives the session it started meets the tombstone too.
     let minter = srv.key(&["ephemeral_device:write"]).await;
     let r = srv
         .post("/api/device/ephemeral")

@@ -884,3 +884,97 @@ async fn concurrent_exchange_one_wins_on_sqlite() {
 async fn concurrent_exchange_one_wins_on_postgres() {
     concurrent_exchange(Backend::Postgres).await;
 }
+
+/// A deeplink's token after its session was deleted: 410 session_deleted (so the capture page
+/// says the session was deleted, not that the link is bad), with nothing about who deleted it;
+/// once the token would have expired, an unknown token (401) like any other.
+async fn token_of_a_deleted_session(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    srv.load_kyc().await;
+    let key = format!(
+        "ApiKey {}",
+        srv.key(&["deeplink:write", "session_all:delete"]).await
+    );
+    let link = ok_json(
+        post_json(
+            &srv,
+            &key,
+            &format!("/api/v1/deeplink?workflowId={KYC_ID}"),
+            json!({"ttl": 600}),
+        )
+        .await,
+    )
+    .await;
+    let (auth, sid) = parse_link(&srv, link["url"].as_str().unwrap());
+    let step = format!("/api/sessions/{sid}/step");
+    assert_eq!(get_with(&srv, &auth, &step).await.status(), 200);
+    // Another session's token, to show only the deleted session's tokens are kept.
+    let other = ok_json(
+        post_json(
+            &srv,
+            &key,
+            &format!("/api/v1/deeplink?workflowId={KYC_ID}"),
+            json!({"ttl": 600}),
+        )
+        .await,
+    )
+    .await;
+    let (other_auth, other_sid) = parse_link(&srv, other["url"].as_str().unwrap());
+
+    let r = srv
+        .delete(&format!("/api/sessions/{sid}"))
+        .header("authorization", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    for path in [step.clone(), format!("/api/sessions/{sid}")] {
+        let (status, code, body) = error_of(get_with(&srv, &auth, &path).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (410, "session_deleted"),
+            "{path}: {body}"
+        );
+        let text = body.to_string();
+        assert!(
+            !text.contains("deletedBy") && !text.contains("admin"),
+            "{text}"
+        );
+    }
+    // The other session and its token are untouched.
+    let other_step = format!("/api/sessions/{other_sid}/step");
+    assert_eq!(get_with(&srv, &other_auth, &other_step).await.status(), 200);
+    // A made-up token is still just unknown.
+    let (status, code, _) = error_of(
+        get_with(
+            &srv,
+            "Token idvdt_notatokenatall000000000000000000000",
+            &step,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+
+    // Past the token's expiry, and after the cleanup job, it is unknown.
+    srv.clock.advance(600_001);
+    let state = srv.state().await;
+    state
+        .store
+        .device_token_delete_expired(idv_core::time::Clock::now_ms(srv.clock.as_ref()))
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(get_with(&srv, &auth, &step).await).await;
+    assert_eq!((status, code.as_str()), (401, "invalid_credentials"));
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_of_a_deleted_session_on_sqlite() {
+    token_of_a_deleted_session(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_of_a_deleted_session_on_postgres() {
+    token_of_a_deleted_session(Backend::Postgres).await;
+}

@@ -56,4 +56,12 @@ pub trait CredentialStore: Send + Sync + 'static {
 
     /// Deletes tokens whose expiry is before `before`; returns how many.
     async fn device_token_delete_expired(&self, before: i64) -> StoreResult<u64>;
+
+    /// The session of a device token (by its hash) whose session was deleted, while the token
+    /// would still be valid at `now`; `None` for any other hash.
+    async fn device_token_deleted_session(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>>;
 }
