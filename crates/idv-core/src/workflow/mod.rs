@@ -300,6 +300,23 @@ impl Workflow {
         })
     }
 
+    /// Renders the workflow's own waiting screen, the `PROGRESS` entry of `client.steps` (what
+    /// Regula's SDKs show while the server works), or `None` when the workflow has none.
+    pub fn render_progress(&self, ctx: &RenderContext<'_>) -> Result<Option<Value>, crate::Error> {
+        let found = self
+            .definition
+            .pointer("/client/steps")
+            .and_then(Value::as_array)
+            .and_then(|all| {
+                all.iter()
+                    .find(|s| s.get("templateId").and_then(Value::as_str) == Some("PROGRESS"))
+            });
+        match found {
+            None => Ok(None),
+            Some(client) => template::render(client, ctx, "client.steps.PROGRESS").map(Some),
+        }
+    }
+
     /// Renders the step's `client` descriptor (`None` when the step has none).
     pub fn render_client(
         &self,

@@ -135,6 +135,11 @@ pub struct CurrentStep {
     /// rather than the step's own screen.
     pub waiting: bool,
     pub step: Option<StepView>,
+    /// While `waiting`: the workflow's own waiting screen (the `PROGRESS` entry of its
+    /// `client.steps`), rendered, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub progress: Option<Value>,
     /// The workflow's named layouts (`client.layout`), which descriptors refer to by name
     /// (`header.layout: [close_header]`).
     #[serde(skip_serializing_if = "Option::is_none")]

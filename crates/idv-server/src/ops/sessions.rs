@@ -274,17 +274,19 @@ pub(crate) async fn step_view(
     s: &SessionRecord,
     step: &Step,
 ) -> ApiResult<StepView> {
-    step_view_in(state, wf, s, step, &s.locale).await
+    Ok(step_view_in(state, wf, s, step, &s.locale, false).await?.0)
 }
 
-/// [`step_view`] with the texts in `locale`.
+/// [`step_view`] with the texts in `locale`, and with `progress`, the workflow's own waiting
+/// screen (its `PROGRESS` client) rendered the same way, if it has one.
 async fn step_view_in(
     state: &AppState,
     wf: &Workflow,
     s: &SessionRecord,
     step: &Step,
     locale: &str,
-) -> ApiResult<StepView> {
+    progress: bool,
+) -> ApiResult<(StepView, Option<Value>)> {
     let strings = crate::flow::locale_strings(state, wf, locale).await?;
     let config = crate::flow::template_config(state);
     let session =
@@ -297,14 +299,22 @@ async fn step_view_in(
         properties: s.properties.as_object().unwrap_or(&empty),
     };
     let client = wf.render_client(step, &ctx)?;
-    Ok(StepView {
-        id: step.id.clone(),
-        name: step.name.clone(),
-        kind: step.kind.as_str(),
-        is_final: step.is_final,
-        client,
-        schema: wf.step_schema(step).cloned(),
-    })
+    let progress = if progress {
+        wf.render_progress(&ctx)?
+    } else {
+        None
+    };
+    Ok((
+        StepView {
+            id: step.id.clone(),
+            name: step.name.clone(),
+            kind: step.kind.as_str(),
+            is_final: step.is_final,
+            client,
+            schema: wf.step_schema(step).cloned(),
+        },
+        progress,
+    ))
 }
 
 /// The workflow's translations (`locales: [{code, value}]`).
@@ -366,12 +376,9 @@ pub async fn current(
             ));
         }
     };
-    let step = match s.current_step.as_deref().and_then(|c| wf.step(c)) {
-        Some(step) => Some(step_view_in(state, &wf, &s, step, &locale).await?),
-        None => None,
-    };
+    let current = s.current_step.as_deref().and_then(|c| wf.step(c));
     // Background jobs are keyed `STEP@VISIT`; those of the step the session waits in hold it.
-    let waiting = match (&step, s.ended) {
+    let waiting = match (current, s.ended) {
         (Some(step), false) => state
             .store
             .job_list(SessionId::new(&s.id))
@@ -379,6 +386,13 @@ pub async fn current(
             .iter()
             .any(|j| j.step.split('@').next() == Some(step.id.as_str())),
         _ => false,
+    };
+    let (step, progress) = match current {
+        Some(step) => {
+            let (view, progress) = step_view_in(state, &wf, &s, step, &locale, waiting).await?;
+            (Some(view), progress)
+        }
+        None => (None, None),
     };
     let now = state.clock.now_ms();
     Ok(CurrentStep {
@@ -395,6 +409,7 @@ pub async fn current(
         completed: s.steps.as_array().map_or(0, Vec::len),
         waiting,
         step,
+        progress,
         layout: wf.definition().pointer("/client/layout").cloned(),
     })
 }

@@ -769,6 +769,10 @@ async fn general_kyc_to_liveness(backend: Backend) {
         (&json!("DOC_READER"), &json!(true)),
         "{cur:#}"
     );
+    // The wait screen is the workflow's own (General KYC's PROGRESS client, titled
+    // "Processing"), not the page's.
+    assert_eq!(cur["progress"]["templateId"], "PROGRESS", "{cur:#}");
+    assert_eq!(heading(&b).await, "Processing");
     b.refresh().await;
     wait_step(&b, "DOC_READER").await;
     assert!(

@@ -130,7 +130,10 @@ function render(cur) {
   try {
     // Background actions of the step still run (DOC_READER's results): the session moves on
     // by itself, so the page waits and looks again instead of asking for the step once more.
-    (cur.waiting ? waitScreen : template).render(ctx);
+    // While the step's background actions run: the workflow's own waiting screen if it has
+    // one (its PROGRESS client), else the page's.
+    if (cur.waiting) waitScreen.render(cur.progress ? { ...ctx, step: { ...step, client: cur.progress } } : ctx);
+    else template.render(ctx);
   } catch (err) {
     return showError(err);
   }
