@@ -740,3 +740,49 @@ async fn the_kyc_form_with_the_keyboard_only() {
     drop(b);
     srv.stop().await;
 }
+
+/// A device token's link without a `sessionId` (an ephemeral device's, limited to no workflow
+/// in particular): the page lists the workflows the token may run, starts one session of the
+/// first, and goes on with it; the session belongs to the device.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_without_a_session_starts_one() {
+    let dr = DocReader::start().await;
+    let (srv, _) = kyc_server(Backend::Sqlite, &dr).await;
+    let minter = srv.key(&["ephemeral_device:write"]).await;
+    let r = srv
+        .post("/api/device/ephemeral")
+        .header("authorization", format!("ApiKey {minter}"))
+        .json(&json!({"ttl": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let device: Value = r.json().await.unwrap();
+    let auth = device["authorization"].as_str().unwrap().to_string();
+    let link = reqwest::Url::parse_with_params(
+        &format!("{}/mobile", srv.url),
+        [("authorization", auth.as_str())],
+    )
+    .unwrap();
+    let b = Browser::start().await;
+    open_at(&b, link.as_str(), "ONBOARDING").await;
+    check(&b, "started-by-the-page").await;
+    let sid = page_session(&b).await;
+    assert!(!sid.is_empty());
+    // The session the page started is the device's own: its token reads it.
+    let r = srv
+        .get(&format!("/api/sessions/{sid}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(s["workflow"]["id"], KYC_ID);
+    assert_eq!(s["userId"], device["id"], "{s:#}");
+    // A reload resumes the same session instead of starting another.
+    b.refresh().await;
+    wait_step(&b, "ONBOARDING").await;
+    assert_eq!(page_session(&b).await, sid);
+    srv.stop().await;
+}

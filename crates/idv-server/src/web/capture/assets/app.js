@@ -159,7 +159,8 @@ async function main() {
     if (!link.sessionId) {
       // A token without a session starts one session of its (first) workflow.
       const list = await api.workflows();
-      const first = list && list.items && list.items[0];
+      // GET /api/workflows answers an array (as Regula's does).
+      const first = (Array.isArray(list) ? list : (list && list.items) || [])[0];
       if (!first) return notice("badLinkTitle", "badLinkText");
       const s = await api.start(first.id);
       link.sessionId = s.id;
