@@ -119,6 +119,9 @@ impl Principal {
 pub(crate) const API_KEY_PREFIX: &str = "idv_";
 const API_KEY_SECRET_LEN: usize = 40;
 const ACCESS_PREFIX: &str = "idvat_";
+/// The `family` of every portal session's stored token (`web::portal`): Bearer
+/// authentication refuses those rows.
+pub(crate) const PORTAL_FAMILY_PREFIX: &str = "portal-";
 /// The prefix of device tokens (ephemeral devices and session-bound tokens).
 pub(crate) const DEVICE_PREFIX: &str = "idvdt_";
 const DEVICE_SECRET_LEN: usize = 40;
@@ -451,7 +454,8 @@ impl Auth {
         }
         let t = self.store.token_get(&sha256_hex(token)).await?;
         let t = t
-            .filter(|t| t.kind == TokenKind::Access)
+            // A portal session is stored beside the access tokens but is no Bearer token.
+            .filter(|t| t.kind == TokenKind::Access && !t.family.starts_with(PORTAL_FAMILY_PREFIX))
             .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredentials, "unknown access token"))?;
         if t.expires_at <= self.clock.now_ms() {
             return Err(ApiError::new(
@@ -597,6 +601,15 @@ impl Auth {
     pub fn hash_secret(&self, secret: &str) -> String {
         let mut mac = HmacSha256::new_from_slice(&self.apikey_key).expect("any key length");
         mac.update(secret.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// The CSRF value of a portal session (its token family): an HMAC with the server's stored
+    /// key, so it survives the session's cookie being renewed and the server restarting.
+    pub(crate) fn portal_csrf(&self, family: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.apikey_key).expect("any key length");
+        mac.update(b"portal-csrf\0");
+        mac.update(family.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 

@@ -526,6 +526,15 @@ pub fn table() -> Vec<RouteDef> {
             .page().infallible(),
         route!(GET "/capture", Public, L, "capture", "The capture page, Regula's older entry (?url=<a /mobile link>)", crate::web::capture::page)
             .page().infallible(),
+        // The operator's portal (`web::portal`): sign-in and its cookie session.
+        route!(GET "/", Public, L, "portal", "The operator's portal: its home when signed in (cookie idv_portal), else the sign-in page", crate::web::portal::home)
+            .page(),
+        route!(POST "/portal/login", Public, S, "portal", "Sign in to the portal (a form: username, password, csrf as in the idv_portal_csrf cookie): 303 to / with the session cookie, or the sign-in page again (401)", crate::web::portal::login)
+            .page().mints_credentials()
+            .audit(Event::new("auth.login", Noted).failed_as("auth.login_failed")),
+        route!(POST "/portal/logout", Public, M, "portal", "Sign out of the portal (a form with the session's csrf): ends the session, 303 to /", crate::web::portal::logout)
+            .page()
+            .audit(Event::new("auth.logout", Noted)),
         route!(GET "/static/capture/{*file}", Public, EXEMPT, "capture", "The capture page's CSS and JS, with ETags", crate::web::capture::asset)
             .page().infallible(),
         route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), M, "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body; all parts or none, at most services.api.maxUploadParts parts and services.api.maxBodySize in all)", sessions::step)
@@ -1193,6 +1202,7 @@ mod tests {
         ("POST", "/api/webhooks/{id}/rotate-secret"),
         ("POST", "/api/links"),
         ("GET", "/l/{code}"),
+        ("POST", "/portal/login"),
     ];
 
     #[test]

@@ -72,7 +72,8 @@ impl Pending {
             }
             name = Some(tried);
         }
-        let success = resp.status().is_success();
+        // A redirect is a success too (the portal's sign-in answers 303).
+        let success = resp.status().is_success() || resp.status().is_redirection();
         let action = match self.event.failed_action {
             Some(failed) if !success => failed,
             _ => self.event.action,

@@ -152,6 +152,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     config.services.webhooks.validate().map_err(ConfigError)?;
     config.rate_limit.validate().map_err(ConfigError)?;
     config.capture.validate().map_err(ConfigError)?;
+    config.portal.validate().map_err(ConfigError)?;
     config.services.api.cors.validate().map_err(ConfigError)?;
     config.mobile.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;

@@ -19,6 +19,7 @@
 //! - `services.audit`: [`audit`].
 //! - `services.webhooks`: [`webhooks`].
 //! - `capture` (the person's page): [`capture`].
+//! - `portal` (the operator's portal): [`portal`].
 //! - `fernetKey`, `secrets`: [`secrets`].
 //! - Reading the file and the environment, and the checks across keys: [`load`](mod@load).
 //!
@@ -37,6 +38,7 @@ pub mod cron;
 pub mod load;
 pub mod mobile;
 pub mod outbound;
+pub mod portal;
 pub mod ratelimit;
 pub mod scheduler;
 pub mod secrets;
@@ -79,6 +81,8 @@ pub struct Config {
     pub secrets: secrets::SecretsConfig,
     /// `capture`: the hosted capture page.
     pub capture: capture::Capture,
+    /// `portal`: the operator's portal at `/`.
+    pub portal: portal::Portal,
     /// `mobile` (Regula's block): the iOS and Android apps that open this server's links.
     pub mobile: mobile::Mobile,
 }

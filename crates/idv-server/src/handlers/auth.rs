@@ -66,20 +66,36 @@ async fn check_login(
     state: &AppState,
     input: LoginInput,
 ) -> (ApiResult<Json<TokenPair>>, Option<String>) {
+    match verify_login(state, &input.username, input.password).await {
+        (Ok(user), id) => (issue(state, &user.id).await.map(Json), id),
+        (Err(e), id) => (Err(e), id),
+    }
+}
+
+/// Checks a user name and password as every login does (the API's and the portal's): the
+/// user when the password is right and the user active, else `invalid_credentials`; with the
+/// user id when the name is known (for the audit log). An unknown name costs as much as a
+/// known one, so timing does not reveal which names exist.
+pub(crate) async fn verify_login(
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> (ApiResult<idv_store::User>, Option<String>) {
     let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong user name or password");
-    let user = match state.store.user_by_name(&input.username).await {
+    let user = match state.store.user_by_name(username).await {
         Ok(u) => u,
         Err(e) => return (Err(e.into()), None),
     };
     let Some(user) = user else {
-        // Same cost as a real check, so timing does not reveal which names exist.
-        let _ = crate::auth::hash_password_blocking(input.password).await;
+        let _ = crate::auth::hash_password_blocking(password).await;
         return (Err(invalid()), None);
     };
-    if !verify_password_blocking(user.password_hash.clone(), input.password).await || !user.active {
-        return (Err(invalid()), Some(user.id));
+    if !verify_password_blocking(user.password_hash.clone(), password).await || !user.active {
+        let id = Some(user.id);
+        return (Err(invalid()), id);
     }
-    (issue(state, &user.id).await.map(Json), Some(user.id))
+    let id = Some(user.id.clone());
+    (Ok(user), id)
 }
 
 /// Rotates a token pair; the answer notes the user the refresh token belonged to (id and

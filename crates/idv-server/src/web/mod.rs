@@ -1,10 +1,11 @@
 //! Pages for people, beside the JSON API: the hosted capture page ([`capture`]) where the person
-//! being verified goes through a workflow. Its routes are rows of the route table like every
+//! being verified goes through a workflow, and the operator's portal at `/` ([`portal`]). Its routes are rows of the route table like every
 //! other (marked `.page()`, so the OpenAPI document leaves them out); its HTML, CSS and JS are
 //! files under `web/capture/assets/`, compiled into the binary.
 
 pub(crate) mod capture;
 pub(crate) mod notice;
+pub(crate) mod portal;
 
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;

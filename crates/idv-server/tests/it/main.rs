@@ -29,6 +29,7 @@ mod kyc;
 mod links;
 mod outbound;
 mod outbox_events;
+mod portal;
 mod ratelimit;
 mod reload;
 mod review;
