@@ -303,3 +303,55 @@ async fn failed_sign_ins_hit_the_strict_limit() {
     assert!(set_cookie(&r, "idv_portal").is_none());
     srv.stop().await;
 }
+
+/// In a browser: sign in through the form, see the home, sign out; screenshots and the
+/// accessibility check of the sign-in page and the home.
+#[tokio::test]
+async fn a_browser_signs_in_and_out() {
+    use crate::capture::{WAIT, check};
+    use crate::support::browser::Browser;
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/", srv.url)).await;
+    assert_eq!(b.title().await, "Sign in · idv");
+    check(&b, "sign-in").await;
+
+    // A wrong password: the page again, saying so.
+    b.find("#username").await.send_keys("admin").await;
+    b.find("#password").await.send_keys("wrong-password").await;
+    b.find("button[type=submit]").await.click().await;
+    let alert = b.wait_for("[role=alert]", WAIT).await;
+    assert_eq!(alert.text().await, "Wrong user name or password.");
+    check(&b, "sign-in-failed").await;
+
+    // The right one: the home names the user.
+    let name = b.find("#username").await;
+    name.clear().await;
+    name.send_keys("admin").await;
+    b.find("#password").await.send_keys(ADMIN_PASSWORD).await;
+    b.find("button[type=submit]").await.click().await;
+    b.wait_until("document.title === 'Portal · idv'", WAIT)
+        .await;
+    assert_eq!(b.current_url().await, format!("{}/", srv.url));
+    assert!(
+        b.find("main")
+            .await
+            .text()
+            .await
+            .contains("Signed in as admin")
+    );
+    check(&b, "home").await;
+
+    // Sign out: the sign-in page again, and a reload stays signed out.
+    b.find("form[action='/portal/logout'] button")
+        .await
+        .click()
+        .await;
+    b.wait_until("document.title === 'Sign in · idv'", WAIT)
+        .await;
+    b.refresh().await;
+    b.wait_until("document.title === 'Sign in · idv'", WAIT)
+        .await;
+    assert!(b.try_find("form[action='/portal/logout']").await.is_none());
+    srv.stop().await;
+}
