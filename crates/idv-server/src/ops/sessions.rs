@@ -317,6 +317,16 @@ async fn step_view_in(
     ))
 }
 
+/// `s`, with its lifetime applied first when it has passed (as the scheduler's job would), so
+/// a client never acts on a session that has in fact ended.
+async fn lifetime_applied(state: &AppState, s: SessionRecord) -> ApiResult<SessionRecord> {
+    if !s.ended && s.expires_at.is_some_and(|t| t <= state.clock.now_ms()) {
+        Ok(crate::flow::expire(state, &s.id).await?.unwrap_or(s))
+    } else {
+        Ok(s)
+    }
+}
+
 /// The workflow's translations (`locales: [{code, value}]`).
 fn locale_options(wf: &Workflow) -> Vec<LocaleOption> {
     wf.definition()
@@ -349,11 +359,7 @@ pub async fn current(
     locale: Option<&str>,
 ) -> ApiResult<CurrentStep> {
     let s = get_for(state, by, id, Op::Read).await?;
-    let s = if !s.ended && s.expires_at.is_some_and(|t| t <= state.clock.now_ms()) {
-        crate::flow::expire(state, id).await?.unwrap_or(s)
-    } else {
-        s
-    };
+    let s = lifetime_applied(state, s).await?;
     let wf = state
         .workflows
         .revision(state.store.as_ref(), &s.workflow_id, s.workflow_revision)
@@ -433,11 +439,7 @@ pub(crate) async fn addressed_step(
             format!("workflow {} has no step {step_id}", wf.id()),
         )
     })?;
-    let s = if !s.ended && s.expires_at.is_some_and(|t| t <= state.clock.now_ms()) {
-        crate::flow::expire(state, id).await?.unwrap_or(s)
-    } else {
-        s
-    };
+    let s = lifetime_applied(state, s).await?;
     if s.ended {
         return Err(ApiError::new(
             ErrorCode::SessionEnded,

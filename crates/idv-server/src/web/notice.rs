@@ -2,37 +2,12 @@
 //! revoked, expired, used up) and the like. Server-rendered HTML without script, with the
 //! capture page's stylesheet; every text is HTML-escaped.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 /// The page: `title` as the `<title>` and the one `<h1>`, `text` as the sentence below it.
 pub(crate) fn notice(status: StatusCode, title: &str, text: &str) -> Response {
-    let (title, text) = (escape(title), escape(text));
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/static/capture/capture.css\">\n</head>\n\
-         <body>\n<main class=\"notice\">\n<h1>{title}</h1>\n<p>{text}</p>\n</main>\n</body>\n</html>\n"
-    );
-    let mut resp = (status, html).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'",
-        ),
-    );
-    resp
+    super::html_page(status, title, title, &format!("<p>{}</p>\n", escape(text)))
 }
 
 /// `text` with `&`, `<`, `>`, `"` and `'` as character references.
@@ -54,6 +29,7 @@ pub(crate) fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[tokio::test]
     async fn escapes_and_has_one_heading() {

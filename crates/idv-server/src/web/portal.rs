@@ -72,11 +72,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Equal strings, compared in time that does not depend on where they differ.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()))
 }
 
 fn secure(state: &AppState) -> &'static str {
@@ -164,23 +160,7 @@ async fn store_secret(
 /// An HTML page with the portal's headers: `title` in `<title>` and the one `<h1>`, `body`
 /// (already HTML) below it.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let title = escape(title);
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{title} · idv</title>\n<link rel=\"stylesheet\" href=\"/static/capture/capture.css\">\n</head>\n\
-         <body>\n<main class=\"notice\">\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n"
-    );
-    let mut resp = (status, html).into_response();
-    crate::web::page_headers(&mut resp, &[]);
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    crate::web::html_page(status, &format!("{title} · idv"), title, body)
 }
 
 /// The sign-in page, with a fresh pre-login CSRF value in its form and cookie.
