@@ -167,16 +167,16 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 fn sign_in(state: &AppState, status: StatusCode, message: Option<&str>, name: &str) -> Response {
     let csrf = idv_core::ids::random_base36(32);
     let message = message
-        .map(|m| format!("<p role=\"alert\">{}</p>\n", escape(m)))
+        .map(|m| format!("<p class=\"alert\" role=\"alert\">{}</p>\n", escape(m)))
         .unwrap_or_default();
     let body = format!(
         "{message}<form method=\"post\" action=\"/portal/login\">\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-         <p><label for=\"username\">User name</label><br>\n\
-         <input id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\"></p>\n\
-         <p><label for=\"password\">Password</label><br>\n\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></p>\n\
-         <p><button type=\"submit\">Sign in</button></p>\n</form>\n",
+         <div class=\"field\"><label for=\"username\">User name</label>\n\
+         <input id=\"username\" name=\"username\" autocomplete=\"username\" required value=\"{}\"></div>\n\
+         <div class=\"field\"><label for=\"password\">Password</label>\n\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></div>\n\
+         <div class=\"actions\"><button type=\"submit\" class=\"primary\">Sign in</button></div>\n</form>\n",
         escape(name)
     );
     let mut resp = page(status, "Sign in", &body);
@@ -223,7 +223,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         "<p>Signed in as <strong>{}</strong>.</p>\n\
          <form method=\"post\" action=\"/portal/logout\">\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-         <p><button type=\"submit\">Sign out</button></p>\n</form>\n",
+         <div class=\"actions\"><button type=\"submit\" class=\"secondary\">Sign out</button></div>\n</form>\n",
         escape(&s.user.name)
     );
     let mut resp = page(StatusCode::OK, "Portal", &body);
