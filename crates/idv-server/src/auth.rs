@@ -606,6 +606,22 @@ impl Auth {
 
     /// The CSRF value of a portal session (its token family): an HMAC with the server's stored
     /// key, so it survives the session's cookie being renewed and the server restarting.
+    /// The principal of a signed-in portal user (its roles' permissions read now, so a changed
+    /// role applies to the next page).
+    pub(crate) async fn portal_principal(
+        &self,
+        user: &idv_store::User,
+        family: &str,
+    ) -> ApiResult<Principal> {
+        Ok(Principal {
+            id: user.id.clone(),
+            kind: PrincipalKind::User,
+            name: user.name.clone(),
+            permissions: self.permissions_for_roles(&user.roles).await?,
+            token_family: Some(family.to_string()),
+        })
+    }
+
     pub(crate) fn portal_csrf(&self, family: &str) -> String {
         let mut mac = HmacSha256::new_from_slice(&self.apikey_key).expect("any key length");
         mac.update(b"portal-csrf\0");

@@ -115,7 +115,12 @@ pub async fn prepare_with_clock(
 pub fn app(state: AppState) -> axum::Router {
     let limit = usize::try_from(state.config.services.api.max_body_size.0).unwrap_or(usize::MAX);
     let cors = cors::Policy::of(&state.config);
-    let mut router = routes::router(state);
+    let api = routes::router(state);
+    // The portal's pages call this same router in-process (`web::portal::call`); it holds no
+    // reference back to the outer one.
+    let mut router = api
+        .clone()
+        .layer(axum::Extension(web::portal::call::PortalApi(api)));
     if let Some(policy) = cors {
         router = router.layer(axum::middleware::from_fn(move |req, next| {
             cors::apply(policy.clone(), req, next)

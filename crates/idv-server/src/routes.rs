@@ -535,6 +535,15 @@ pub fn table() -> Vec<RouteDef> {
         route!(POST "/portal/logout", Public, M, "portal", "Sign out of the portal (a form with the session's csrf): ends the session, 303 to /", crate::web::portal::logout)
             .page()
             .audit(Event::new("auth.logout", Noted)),
+        // Portal pages (`web::portal::*`): each signed-in page and form reaches the data by
+        // calling the API's own routes in-process as the signed-in user.
+        // -- portal: sessions list (web::portal::sessions)
+        // -- portal: one session (web::portal::session)
+        // -- portal: settings, keys users audit (web::portal::accounts)
+        // -- portal: settings, workflows webhooks (web::portal::platform)
+        // -- portal: dashboard (web::portal::dashboard)
+        route!(GET "/static/portal/{*file}", Public, EXEMPT, "portal", "The portal's CSS and JS, with ETags", crate::web::portal::asset)
+            .page().infallible(),
         route!(GET "/static/capture/{*file}", Public, EXEMPT, "capture", "The capture page's CSS and JS, with ETags", crate::web::capture::asset)
             .page().infallible(),
         route!(POST "/api/sessions/{id}/step/{step}", AnyOf(SESSION_WRITE), M, "sessions", "Submit step data (?type=data, JSON) or upload files to the step (?type=file, multipart/form-data or a raw body; all parts or none, at most services.api.maxUploadParts parts and services.api.maxBodySize in all)", sessions::step)
@@ -871,10 +880,18 @@ async fn guarded(g: Guard, mut req: Request, next: Next) -> Response {
     let pending = g.audit.filter(|_| g.state.audit.enabled()).map(|event| {
         crate::audit::pending::Pending::of(event, g.path, &req, addr, g.state.clock.now_ms())
     });
+    // A portal page calling the API in-process brings its signed-in user's principal
+    // ([`InProcess`]); a client cannot set a request extension, so this is no way around
+    // authentication. The permission check below is the same.
+    let in_process = req.extensions().get::<InProcess>().map(|p| p.0.clone());
     let principal = if g.access == Access::Public {
         None
     } else {
-        match authorize(&g, credentials_of(&req), req.uri().path()).await {
+        let checked = match in_process {
+            Some(p) => permit(&g, p),
+            None => authorize(&g, credentials_of(&req), req.uri().path()).await,
+        };
+        match checked {
             Ok(p) => Some(p),
             Err(resp) => {
                 // A refused permission is worth recording; missing or bad credentials name
@@ -972,6 +989,16 @@ async fn authorize(
         )
         .into_response());
     }
+    permit(g, principal)
+}
+
+/// An in-process call's principal: the signed-in portal user it is made for.
+#[derive(Clone)]
+pub struct InProcess(pub Arc<Principal>);
+
+/// `principal` when it holds one of the route's permissions, else the 403 answer (carrying the
+/// principal in its extensions, for the audit entry).
+fn permit(g: &Guard, principal: Arc<Principal>) -> Result<Arc<Principal>, Response> {
     if let Access::AnyOf(perms) = g.access
         && !perms.iter().any(|(scope, op)| principal.allows(scope, *op))
     {

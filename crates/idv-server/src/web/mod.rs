@@ -4,6 +4,7 @@
 //! files under `web/capture/assets/`, compiled into the binary.
 
 pub(crate) mod capture;
+pub(crate) mod embedded;
 pub(crate) mod notice;
 pub(crate) mod portal;
 

@@ -6,35 +6,17 @@
 //! the page can show is one module under `assets/templates/`, registered by `templateId` in
 //! `assets/templates/registry.js`.
 
+use super::embedded::{self, Asset, embed_assets};
 use super::page_headers;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use idv_core::ErrorCode;
-use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
-/// One embedded file.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static [u8],
-}
-
-macro_rules! assets {
-    ($($name:literal => $ct:literal),* $(,)?) => {
-        &[$(Asset {
-            name: $name,
-            content_type: $ct,
-            body: include_bytes!(concat!("assets/", $name)),
-        }),*]
-    };
-}
-
 /// Every file the page loads, by its name under `/static/capture/`.
-const ASSETS: &[Asset] = assets![
+const ASSETS: &[Asset] = embed_assets![
     "capture.css" => "text/css; charset=utf-8",
     "app.js" => "text/javascript; charset=utf-8",
     "api.js" => "text/javascript; charset=utf-8",
@@ -55,26 +37,14 @@ const SHELL: &str = include_str!("assets/index.html");
 /// The `ETag` of each asset (a digest of its bytes), computed once.
 fn etags() -> &'static Vec<String> {
     static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
-    ETAGS.get_or_init(|| {
-        ASSETS
-            .iter()
-            .map(|a| format!("\"{}\"", &hex::encode(Sha256::digest(a.body))[..20]))
-            .collect()
-    })
+    ETAGS.get_or_init(|| embedded::etags(ASSETS))
 }
 
 /// The page's HTML, its asset links carrying the digest of their content (`?v=`), so a new
 /// binary's assets are never mixed with an old one's.
 fn shell() -> &'static str {
     static SHELL_HTML: OnceLock<String> = OnceLock::new();
-    SHELL_HTML.get_or_init(|| {
-        let mut all = Sha256::new();
-        for a in ASSETS {
-            all.update(a.body);
-        }
-        let v = &hex::encode(all.finalize())[..12];
-        SHELL.replace("{{v}}", v)
-    })
+    SHELL_HTML.get_or_init(|| SHELL.replace("{{v}}", &embedded::version(ASSETS)))
 }
 
 /// `GET /mobile` and `GET /capture`: the page. It never caches (it is how a token arrives).
@@ -94,36 +64,7 @@ pub async fn page(State(state): State<AppState>) -> Response {
 /// `GET /static/capture/{*file}`: an embedded asset, with its `ETag` (`If-None-Match` answers
 /// 304). Cached for a day; the page links each with its digest, so a change is seen at once.
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let Some(i) = ASSETS.iter().position(|a| a.name == file) else {
-        return Err(ApiError::new(
-            ErrorCode::RouteNotFound,
-            format!("no file {file} in the capture page's assets"),
-        ));
-    };
-    let a = &ASSETS[i];
-    let etag = &etags()[i];
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut resp = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, a.content_type)], a.body).into_response()
-    };
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(resp)
+    embedded::serve(ASSETS, etags(), "capture page", &file, &headers)
 }
 
 #[cfg(test)]

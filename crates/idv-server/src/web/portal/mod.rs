@@ -1,5 +1,7 @@
-//! The operator's portal at `/`: sign-in, a cookie session and sign-out. Server-rendered HTML
-//! without script, every text HTML-escaped.
+//! The operator's portal at `/`: sign-in, a cookie session and sign-out, and the pages behind
+//! it. Server-rendered HTML (every text HTML-escaped) with a small script that only enhances.
+//! Each page and form reaches the data through the JSON API in-process ([`call`]), as the
+//! signed-in user: the same permission guard, rate limits, idempotency and audit as any client.
 //!
 //! The session is a random secret in the `idv_portal` cookie (`HttpOnly; SameSite=Strict;
 //! Path=/`, `Secure` when `baseUrl` is https). The server keeps only its SHA-256, as a row of
@@ -13,7 +15,19 @@
 //! repeat (double submit); once signed in, an HMAC of the session's family with the server's
 //! stored key, put in every form.
 
+pub(crate) mod call;
+mod files;
+pub(crate) mod ui;
+
+pub use files::asset;
+
 use crate::audit::Note;
+use crate::auth::Principal;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use idv_core::permission::Op;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use crate::auth::{PORTAL_FAMILY_PREFIX, sha256_hex};
 use crate::state::AppState;
 use crate::web::notice::escape;
@@ -213,27 +227,126 @@ fn not_a_form(e: FormRejection) -> Response {
     .into_response()
 }
 
-/// `GET /`: the portal's home for a signed-in visitor, else the sign-in page.
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(s) = current(&state, &headers, true).await else {
-        return sign_in(&state, StatusCode::OK, None, "");
-    };
-    let csrf = state.auth.portal_csrf(&s.family);
-    let body = format!(
-        "<p>Signed in as <strong>{}</strong>.</p>\n\
-         <form method=\"post\" action=\"/portal/logout\">\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-         <div class=\"actions\"><button type=\"submit\" class=\"secondary\">Sign out</button></div>\n</form>\n",
-        escape(&s.user.name)
-    );
-    let mut resp = page(StatusCode::OK, "Portal", &body);
-    if let Some(secret) = s.renewed {
-        resp.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(&state, SESSION_COOKIE, &secret, None),
-        );
+/// A signed-in portal request: the user, its principal, the CSRF value of its forms and the
+/// in-process API caller. Extracting it from a request without a live session answers a 303 to
+/// the sign-in page.
+pub struct Ctx {
+    pub state: AppState,
+    pub user: User,
+    pub principal: Arc<Principal>,
+    /// The value every form of this session carries.
+    pub csrf: String,
+    /// A renewed secret for the cookie, set on the answer.
+    renewed: Option<String>,
+    pub api: call::Caller,
+}
+
+impl Ctx {
+    /// The user holds `scope:op`.
+    pub fn may(&self, scope: &str, op: Op) -> bool {
+        self.principal.allows(scope, op)
     }
-    resp
+
+    /// The user holds one of these.
+    pub fn may_any(&self, needs: &[(&str, Op)]) -> bool {
+        needs.iter().any(|(s, o)| self.may(s, *o))
+    }
+
+    /// Sets the renewed session cookie on `resp`, when there is one.
+    pub fn renew(&self, resp: &mut Response) {
+        if let Some(secret) = &self.renewed {
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&self.state, SESSION_COOKIE, secret, None),
+            );
+        }
+    }
+
+    /// `Ok` when a form's `csrf` is this session's; else the 403 page (nothing was done).
+    pub fn check(&self, csrf: &str) -> Result<(), Response> {
+        if same(&self.csrf, csrf) {
+            Ok(())
+        } else {
+            Err(forbidden())
+        }
+    }
+
+    /// The `Idempotency-Key` header of a form's `idem` field (none when empty).
+    pub fn idem(key: &str) -> Vec<(axum::http::HeaderName, String)> {
+        if key.is_empty() {
+            Vec::new()
+        } else {
+            vec![(
+                axum::http::HeaderName::from_static("idempotency-key"),
+                format!("portal-{key}"),
+            )]
+        }
+    }
+
+    /// The area's page when the user may open it, else the friendly 403.
+    pub fn open(&self, href: &str) -> Result<(), Response> {
+        let a = ui::area(href);
+        if self.may_any(a.needs) {
+            Ok(())
+        } else {
+            Err(ui::forbidden(self, &format!("open {}", a.label.to_lowercase())))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(api) = parts.extensions.get::<call::PortalApi>().cloned() else {
+            return Err(crate::error::ApiError::new(
+                idv_core::ErrorCode::Internal,
+                "the portal is not wired to the API",
+            )
+            .into_response());
+        };
+        let Some(s) = current(state, &parts.headers, true).await else {
+            return Err(see_other("/"));
+        };
+        let principal = match state.auth.portal_principal(&s.user, &s.family).await {
+            Ok(p) => Arc::new(p),
+            Err(e) => return Err(e.into_response()),
+        };
+        let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned();
+        Ok(Ctx {
+            csrf: state.auth.portal_csrf(&s.family),
+            state: state.clone(),
+            user: s.user,
+            api: call::Caller {
+                api: api.0,
+                principal: principal.clone(),
+                addr,
+            },
+            principal,
+            renewed: s.renewed,
+        })
+    }
+}
+
+/// `GET /`: the dashboard for a signed-in visitor, else the sign-in page.
+pub async fn home(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    if current(&state, &parts.headers, false).await.is_none() {
+        return sign_in(&state, StatusCode::OK, None, "");
+    }
+    match Ctx::from_request_parts(&mut parts, &state).await {
+        Ok(ctx) => dashboard(ctx).await,
+        Err(resp) => resp,
+    }
+}
+
+/// The dashboard.
+async fn dashboard(ctx: Ctx) -> Response {
+    let body = format!(
+        "<p>Signed in as <strong>{}</strong>.</p>\n",
+        escape(&ctx.user.name)
+    );
+    ui::page(&ctx, "/", "Dashboard", &body)
 }
 
 /// `POST /portal/login`: the pre-login CSRF value, then the user name and password as the
