@@ -330,16 +330,10 @@ async fn a_browser_signs_in_and_out() {
     name.send_keys("admin").await;
     b.find("#password").await.send_keys(ADMIN_PASSWORD).await;
     b.find("button[type=submit]").await.click().await;
-    b.wait_until("document.title === 'Portal · idv'", WAIT)
+    b.wait_until("document.title === 'Dashboard · idv portal'", WAIT)
         .await;
     assert_eq!(b.current_url().await, format!("{}/", srv.url));
-    assert!(
-        b.find("main")
-            .await
-            .text()
-            .await
-            .contains("Signed in as admin")
-    );
+    assert!(b.find("header").await.text().await.contains("admin"));
     check(&b, "home").await;
 
     // Sign out: the sign-in page again, and a reload stays signed out.
@@ -354,4 +348,33 @@ async fn a_browser_signs_in_and_out() {
         .await;
     assert!(b.try_find("form[action='/portal/logout']").await.is_none());
     srv.stop().await;
+}
+
+/// Signs `user` in through the portal's sign-in form in the browser and waits for the
+/// dashboard.
+pub(crate) async fn browser_sign_in(
+    b: &crate::support::browser::Browser,
+    srv: &TestServer,
+    user: &str,
+    password: &str,
+) {
+    use crate::capture::WAIT;
+    b.goto(&format!("{}/", srv.url)).await;
+    b.wait_for("#username", WAIT).await.send_keys(user).await;
+    b.find("#password").await.send_keys(password).await;
+    b.find("button[type=submit]").await.click().await;
+    b.wait_until("document.title === 'Dashboard · idv portal'", WAIT)
+        .await;
+}
+
+/// Creates a user with these roles over the API (as admin).
+pub(crate) async fn create_user(srv: &TestServer, name: &str, password: &str, roles: &[&str]) {
+    let r = Client::new()
+        .post(format!("{}/api/security/users", srv.url))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .json(&serde_json::json!({"name": name, "password": password, "roles": roles}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
