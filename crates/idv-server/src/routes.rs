@@ -538,6 +538,11 @@ pub fn table() -> Vec<RouteDef> {
         // Portal pages (`web::portal::*`): each signed-in page and form reaches the data by
         // calling the API's own routes in-process as the signed-in user.
         // -- portal: sessions list (web::portal::sessions)
+        route!(GET "/portal/sessions", Public, L, "portal", "The sessions list: views of a namespace (?ns=, default portal; ?view=), filters (?q= session id or metadata.externalUserId, ?status=, ?workflow=, ?from=, ?to=), ?sort=, keyset paging (?after=), counts by status", crate::web::portal::sessions::list)
+            .page(),
+        route!(POST "/portal/sessions/views", Public, M, "portal", "Save the current sessions list as a view of its namespace (a form)", crate::web::portal::sessions::save)
+            .page()
+            .not_audited("the view API call it makes is recorded by the view itself; the page has no action of its own"),
         // -- portal: one session (web::portal::session)
         // -- portal: settings, keys users audit (web::portal::accounts)
         // -- portal: settings, workflows webhooks (web::portal::platform)

@@ -378,3 +378,8 @@ pub(crate) async fn create_user(srv: &TestServer, name: &str, password: &str, ro
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
+
+/// Signs admin in over plain HTTP; returns the session cookie's value.
+pub(crate) async fn sign_in_cookie(srv: &TestServer, c: &Client) -> String {
+    value_of(&sign_in(srv, c).await)
+}
