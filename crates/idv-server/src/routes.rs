@@ -1003,6 +1003,7 @@ pub struct InProcess(pub Arc<Principal>);
 
 /// `principal` when it holds one of the route's permissions, else the 403 answer (carrying the
 /// principal in its extensions, for the audit entry).
+#[allow(clippy::result_large_err)] // the refusal is the answer itself, made once per request
 fn permit(g: &Guard, principal: Arc<Principal>) -> Result<Arc<Principal>, Response> {
     if let Access::AnyOf(perms) = g.access
         && !perms.iter().any(|(scope, op)| principal.allows(scope, *op))

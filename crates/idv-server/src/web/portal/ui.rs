@@ -212,7 +212,7 @@ pub fn alert(text: &str) -> String {
 
 /// A time in milliseconds since 1970 as `2026-01-31 10:00 UTC`; empty for none.
 pub fn time(ms: Option<i64>) -> String {
-    ms.and_then(|ms| chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms))
+    ms.and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
 }
