@@ -868,7 +868,14 @@ async fn guarded(g: Guard, mut req: Request, next: Next) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let limited = g.rate.filter(|_| g.limiter.enabled());
+    // A portal page calling the API in-process brings its signed-in user's principal
+    // ([`InProcess`]); a client cannot set a request extension, so this is no way around
+    // authentication. The permission check below is the same. Its calls are not counted
+    // against the rate limits: the page's own request was, by its row's profile.
+    let in_process = req.extensions().get::<InProcess>().map(|p| p.0.clone());
+    let limited = g
+        .rate
+        .filter(|_| g.limiter.enabled() && in_process.is_none());
     let mut quota = None;
     if let (Some(profile), Some(ip)) = (limited, addr) {
         let q = g.limiter.check_addr(profile, ip);
@@ -885,10 +892,6 @@ async fn guarded(g: Guard, mut req: Request, next: Next) -> Response {
     let pending = g.audit.filter(|_| g.state.audit.enabled()).map(|event| {
         crate::audit::pending::Pending::of(event, g.path, &req, addr, g.state.clock.now_ms())
     });
-    // A portal page calling the API in-process brings its signed-in user's principal
-    // ([`InProcess`]); a client cannot set a request extension, so this is no way around
-    // authentication. The permission check below is the same.
-    let in_process = req.extensions().get::<InProcess>().map(|p| p.0.clone());
     let principal = if g.access == Access::Public {
         None
     } else {

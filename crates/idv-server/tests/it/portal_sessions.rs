@@ -258,3 +258,29 @@ async fn saving_a_view_needs_the_csrf_value() {
     assert_eq!(r.headers()["location"], "/");
     srv.stop().await;
 }
+
+/// A list page makes several API calls (the page, a count per status); with the product's
+/// rate limits on, an operator can still page through it: the page's own request is what
+/// counts, not each in-process call.
+#[tokio::test]
+async fn the_list_is_limited_as_one_request_per_page() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| c.rate_limit.enabled = true).await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = crate::portal::sign_in_cookie(&srv, &c).await;
+    // 20 pages of 8 calls each: 160 search calls, beyond the `m` profile's 100 a minute.
+    for i in 0..20 {
+        let r = c
+            .get(format!("{}/portal/sessions?status=3", srv.url))
+            .header("cookie", format!("idv_portal={cookie}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "page {i}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("approved 0"), "page {i}: {html}");
+    }
+    srv.stop().await;
+}
