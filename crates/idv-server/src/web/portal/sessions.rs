@@ -359,21 +359,27 @@ fn controls(q: &ListQuery, workflows: &[Value]) -> String {
             format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", esc(v))
         }
     };
+    // The quick search stays in sight; the other filters fold away unless one is in use.
+    let open = [&q.status, &q.workflow, &q.from, &q.to, &q.sort]
+        .iter()
+        .any(|v| !v.is_empty());
     format!(
         "<form method=\"get\" action=\"{HREF}\" class=\"card\" role=\"search\" aria-label=\"Filter sessions\">\
-         {}{}<div class=\"filters\">\
-         <div class=\"field\"><label for=\"q\">Session id or external user id</label>\
+         {}{}<div class=\"quick\"><div class=\"field\"><label for=\"q\">Session id or external user id</label>\
          <input id=\"q\" name=\"q\" value=\"{}\" autocomplete=\"off\"></div>\
+         <button type=\"submit\" class=\"primary\">Show</button></div>\
+         <details{}><summary>More filters</summary><div class=\"filters\">\
          <div class=\"field\"><label for=\"status\">Status</label><select id=\"status\" name=\"status\">{statuses}</select></div>\
          <div class=\"field\"><label for=\"workflow\">Workflow</label><select id=\"workflow\" name=\"workflow\">{wfs}</select></div>\
          <div class=\"field\"><label for=\"from\">Created from</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{}\"></div>\
          <div class=\"field\"><label for=\"to\">Created to</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{}\"></div>\
          <div class=\"field\"><label for=\"sort\">Order</label><select id=\"sort\" name=\"sort\">{sorts}</select></div>\
-         </div><div class=\"actions\"><button type=\"submit\" class=\"primary\">Show</button>\
-         <a class=\"button secondary\" href=\"{}\">Clear</a></div></form>\n",
+         </div><div class=\"actions\"><button type=\"submit\" class=\"primary\">Apply filters</button>\
+         <a class=\"button secondary\" href=\"{}\">Clear</a></div></details></form>\n",
         hidden("ns", &q.ns),
         hidden("view", &q.view),
         esc(&q.q),
+        if open { " open" } else { "" },
         esc(&q.from),
         esc(&q.to),
         esc(&ListQuery {
