@@ -1,0 +1,394 @@
+//! The portal's workflow and webhook settings in a real browser, on SQLite and PostgreSQL: a
+//! broken workflow file shows each problem at its line, a good one joins the list, its
+//! translations and an asset load; a webhook endpoint made in the portal shows its secret once,
+//! a delivery the receiver refuses shows as failing, and Retry delivers it.
+
+use crate::capture::{WAIT, check};
+use crate::common::*;
+use crate::portal::browser_sign_in;
+use crate::support::browser::Browser;
+use crate::support::receiver::{Answer, Receiver};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A workflow with two mistakes: a transition to a step that does not exist (line 10) and a
+/// condition naming a rule that does not exist (line 11).
+const BROKEN: &str = "\
+id: 6a0f7f20-0003-11ef-8000-00000000e003
+name: Broken on purpose
+version: \"1\"
+steps:
+  - id: FORM
+    name: FORM
+    type: DATA
+    conditions:
+      - name: Done
+        transit: {step: NOWHERE, status: VERIFIED}
+        rules: [{id: no_such_rule, decision: true}]
+  - id: DONE
+    name: DONE
+    type: DATA
+    final: true
+";
+const BROKEN_LINES: &[u64] = &[10, 11];
+
+/// A file of the repository's `examples/`, read now.
+fn example(path: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Reloads the page until `css` matches (the page does not refresh itself).
+async fn reload_until(b: &Browser, css: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if b.try_find(css).await.is_some() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: no {css} after 30 s: {}",
+            b.find("main").await.text().await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.refresh().await;
+    }
+}
+
+async fn submit(b: &Browser, form: &str) {
+    b.find(&format!("{form} button[type=submit]"))
+        .await
+        .click()
+        .await;
+}
+
+async fn flow(backend: Backend) {
+    let srv = TestServer::start_with(backend, |c| {
+        c.outbound.allow_private_addresses = true;
+        c.services.webhooks.poll_interval = 100;
+        // A failed delivery waits an hour for its next try: only Retry sends it sooner.
+        c.services.webhooks.retry_base = 3_600_000;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = Browser::start().await;
+    browser_sign_in(&b, &srv, "admin", ADMIN_PASSWORD).await;
+
+    // Workflows: none yet, and the form to load one.
+    b.goto(&format!("{}/portal/settings/workflows", srv.url))
+        .await;
+    b.wait_until("document.title === 'Workflows · idv portal'", WAIT)
+        .await;
+    assert!(b.find("main").await.text().await.contains("No workflows"));
+    check(&b, "workflows-empty").await;
+
+    // A broken file through the file input: every problem with its line, the lines marked.
+    let broken = write(dir.path(), "broken.yaml", BROKEN.as_bytes());
+    b.find("#file").await.upload(&[&broken]).await;
+    submit(&b, "form[enctype='multipart/form-data']").await;
+    b.wait_for("ol.problems", WAIT).await;
+    let alert = b.find("[role=alert]").await.text().await;
+    assert!(alert.contains("broken.yaml was not loaded"), "{alert}");
+    let links = b
+        .execute(
+            "return [...document.querySelectorAll('ol.problems li a')].map(a => [a.textContent, a.getAttribute('href')]);",
+            vec![],
+        )
+        .await;
+    let mut shown: Vec<u64> = vec![];
+    for pair in links.as_array().unwrap() {
+        let text = pair[0].as_str().unwrap();
+        let href = pair[1].as_str().unwrap();
+        let n: u64 = text.strip_prefix("line ").unwrap().parse().unwrap();
+        assert_eq!(href, format!("#L{n}"));
+        shown.push(n);
+    }
+    shown.sort_unstable();
+    shown.dedup();
+    assert_eq!(shown, BROKEN_LINES, "the problems' lines");
+    let problems = b.find("ol.problems").await.text().await;
+    assert!(problems.contains("NOWHERE"), "{problems}");
+    assert!(problems.contains("no_such_rule"), "{problems}");
+    let marked = b
+        .execute(
+            "return [...document.querySelectorAll('pre.yaml .bad')].map(e => [e.id, e.textContent]);",
+            vec![],
+        )
+        .await;
+    let marked = marked.as_array().unwrap();
+    let ids: Vec<&str> = marked.iter().map(|m| m[0].as_str().unwrap()).collect();
+    assert_eq!(ids, ["L10", "L11"]);
+    let lines: Vec<&str> = BROKEN.lines().collect();
+    for m in marked {
+        let n: usize = m[0].as_str().unwrap()[1..].parse().unwrap();
+        assert_eq!(m[1], lines[n - 1], "line {n} shows its text");
+    }
+    assert_eq!(
+        b.find_all("pre.yaml .ln").await.len(),
+        lines.len(),
+        "every line is shown"
+    );
+    check(&b, "workflow-problems").await;
+    // The problem's link leads to its line.
+    b.find("ol.problems li a").await.click().await;
+    b.wait_until("location.hash === '#L10'", WAIT).await;
+    b.screenshot("workflow-problems-at-line").await;
+    // Nothing was stored.
+    let r = srv
+        .admin(srv.get("/api/workflows/6a0f7f20-0003-11ef-8000-00000000e003"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // The example age gate: loaded, named in the notice and in the list.
+    let good = write(
+        dir.path(),
+        "age_gate.yaml",
+        example("age_gate/workflow.yaml").as_bytes(),
+    );
+    b.find("#text").await.clear().await;
+    b.find("#file").await.upload(&[&good]).await;
+    submit(&b, "form[enctype='multipart/form-data']").await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(
+        flash.contains("Workflow Example age gate loaded"),
+        "{flash}"
+    );
+    assert!(
+        b.current_url()
+            .await
+            .contains("/portal/settings/workflows?done=")
+    );
+    let row = b.find("ul.rows li").await.text().await;
+    assert!(
+        row.contains("Example age gate") && row.contains(AGE_GATE_ID),
+        "{row}"
+    );
+    assert!(b.try_find("ol.problems").await.is_none());
+    check(&b, "workflows-list").await;
+
+    // Its page: the summary and the definition.
+    b.find(&format!(
+        "a[href='/portal/settings/workflows/{AGE_GATE_ID}']"
+    ))
+    .await
+    .click()
+    .await;
+    b.wait_until(
+        "document.title === 'Workflow Example age gate · idv portal'",
+        WAIT,
+    )
+    .await;
+    let props = b.find("dl.props").await.text().await;
+    assert!(
+        props.contains(AGE_GATE_ID) && props.contains("en-us"),
+        "{props}"
+    );
+    assert!(
+        b.try_find("form[data-confirm] button.danger")
+            .await
+            .is_some()
+    );
+    check(&b, "workflow-one").await;
+    // The definition, behind its disclosure (its texts hold {{ locale.… }} templates).
+    b.find("details.definition summary").await.click().await;
+    let definition = b.find("details.definition pre").await.text().await;
+    assert!(definition.contains("\"AGE_INTRO\""), "{definition}");
+    assert!(
+        definition.contains("{{ locale.AGE_GATE_TITLE }}"),
+        "{definition}"
+    );
+    b.screenshot("workflow-definition").await;
+
+    // Its translations, through the file input of the translations page.
+    b.goto(&format!("{}/portal/settings/translations", srv.url))
+        .await;
+    b.wait_for("#file", WAIT).await;
+    let locale = write(
+        dir.path(),
+        "locale.yaml",
+        example("age_gate/locale.yaml").as_bytes(),
+    );
+    b.find("#file").await.upload(&[&locale]).await;
+    submit(&b, "form[enctype='multipart/form-data']").await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(
+        flash.contains("Loaded 10 entries of en-us, es-es"),
+        "{flash}"
+    );
+    b.find("a[href='/portal/settings/translations?locale=es-es']")
+        .await
+        .click()
+        .await;
+    b.wait_until(
+        "document.body.innerText.includes('¿Tienes 18 años o más?')",
+        WAIT,
+    )
+    .await;
+    check(&b, "translations").await;
+
+    // An asset, stored with its file's type.
+    b.goto(&format!("{}/portal/settings/assets", srv.url)).await;
+    b.wait_for("#file", WAIT).await;
+    let logo = write(
+        dir.path(),
+        "logo.svg",
+        br#"<svg xmlns="http://www.w3.org/2000/svg"/>"#,
+    );
+    b.find("#file").await.upload(&[&logo]).await;
+    submit(&b, "form[enctype='multipart/form-data']").await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(flash.contains("Asset logo.svg stored."), "{flash}");
+    let row = b.find("ul.rows li").await.text().await;
+    assert!(
+        row.contains("logo.svg") && row.contains("image/svg+xml"),
+        "{row}"
+    );
+    check(&b, "assets").await;
+
+    // Webhooks: an endpoint at a receiver that answers 500 for now.
+    let rx = Receiver::start().await;
+    rx.answer(Answer::status(500));
+    b.goto(&format!("{}/portal/settings/webhooks", srv.url))
+        .await;
+    b.wait_for("#url", WAIT).await;
+    assert!(
+        b.find("main")
+            .await
+            .text()
+            .await
+            .contains("No webhook endpoints")
+    );
+    check(&b, "webhooks-empty").await;
+    // No event chosen: refused, the URL kept.
+    b.find("#url").await.send_keys(&rx.url()).await;
+    b.find("#description").await.send_keys("Back office").await;
+    submit(&b, "form[action='/portal/settings/webhooks']").await;
+    let alert = b.wait_for("[role=alert]", WAIT).await.text().await;
+    assert!(alert.contains("Choose at least one event"), "{alert}");
+    assert_eq!(
+        b.find("#url").await.property("value").await,
+        json!(rx.url())
+    );
+    b.find("#ev-session-created").await.click().await;
+    b.find("#ev-webhook-test").await.click().await;
+    submit(&b, "form[action='/portal/settings/webhooks']").await;
+    let secret = b.wait_for("code#secret", WAIT).await.text().await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let copy = b.find("button[data-copy=secret]").await;
+    assert!(
+        copy.is_displayed().await,
+        "the script shows the Copy button"
+    );
+    assert_eq!(copy.attribute("type").await.as_deref(), Some("button"));
+    rx.set_secret(&secret);
+    check(&b, "webhook-secret").await;
+    // The secret is on that page only: not in its address, not on the endpoint's page.
+    assert!(!b.current_url().await.contains("whsec_"));
+    b.find("main a[href^='/portal/settings/webhooks/']")
+        .await
+        .click()
+        .await;
+    b.wait_until("document.title === 'Webhook endpoint · idv portal'", WAIT)
+        .await;
+    assert!(!b.source().await.contains(&secret));
+    let hook_url = b.current_url().await;
+
+    // A session starts: its event is refused by the receiver and shows as failing.
+    let r = srv
+        .admin(srv.post(&format!("/api/sessions?workflowId={AGE_GATE_ID}")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let session: serde_json::Value = r.json().await.unwrap();
+    let sid = session["id"].as_str().unwrap().to_owned();
+    reload_until(
+        &b,
+        "li[data-state=pending] form button",
+        "the failed delivery",
+    )
+    .await;
+    let row = b.find("ul.deliveries li").await.text().await;
+    assert!(row.contains("session.created"), "{row}");
+    assert!(row.contains("HTTP 500"), "{row}");
+    assert!(row.contains("retrying"), "{row}");
+    assert!(
+        b.try_find(&format!("li a[href='/portal/sessions/{sid}']"))
+            .await
+            .is_some(),
+        "the delivery links its session"
+    );
+    assert_eq!(rx.hits().len(), 1);
+    check(&b, "webhook-failed").await;
+
+    // The receiver recovers; Retry sends it now and the log shows it delivered.
+    rx.answer(Answer::status(200));
+    b.find("li[data-state=pending] form button")
+        .await
+        .click()
+        .await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(flash.contains("queued again"), "{flash}");
+    reload_until(&b, "li[data-state=delivered]", "the retried delivery").await;
+    let row = b.find("li[data-state=delivered]").await.text().await;
+    assert!(row.contains("HTTP 200"), "{row}");
+    assert!(b.try_find("li[data-state=delivered] form").await.is_none());
+    let accepted = rx.accepted();
+    assert_eq!(accepted.len(), 1, "delivered once");
+    assert_eq!(accepted[0].session_id.as_deref(), Some(sid.as_str()));
+    assert!(rx.bad().is_empty(), "{:?}", rx.bad());
+    check(&b, "webhook-delivered").await;
+
+    // A test event, sent from the endpoint's page, arrives too.
+    submit(&b, "form[action$='/test']").await;
+    b.wait_until(
+        "document.querySelector('.flash')?.textContent.includes('Test event queued')",
+        WAIT,
+    )
+    .await;
+    reload_until(
+        &b,
+        "li[data-state=delivered] + li[data-state=delivered]",
+        "the test event",
+    )
+    .await;
+    assert!(rx.accepted().iter().any(|h| h.kind == "webhook.test"));
+
+    // The list shows the endpoint with its events and state.
+    b.goto(&format!("{}/portal/settings/webhooks", srv.url))
+        .await;
+    let row = b.wait_for("ul.rows li", WAIT).await.text().await;
+    assert!(
+        row.contains(&rx.url()) && row.contains("Back office"),
+        "{row}"
+    );
+    assert!(
+        row.contains("session.created") && row.contains("enabled"),
+        "{row}"
+    );
+    check(&b, "webhooks-list").await;
+    assert!(hook_url.starts_with(&format!("{}/portal/settings/webhooks/", srv.url)));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn workflows_and_webhooks_in_the_browser_sqlite() {
+    flow(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn workflows_and_webhooks_in_the_browser_postgres() {
+    flow(Backend::Postgres).await;
+}
