@@ -5,7 +5,7 @@
 
 use crate::capture::{WAIT, check};
 use crate::common::*;
-use crate::portal::browser_sign_in;
+use crate::portal::{browser_sign_in, create_user};
 use crate::support::browser::Browser;
 use crate::support::receiver::{Answer, Receiver};
 use serde_json::json;
@@ -62,6 +62,15 @@ async fn reload_until(b: &Browser, css: &str, what: &str) {
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.refresh().await;
     }
+}
+
+/// Scrolls `css` to the top of the screen (for its screenshot).
+async fn scroll_to(b: &Browser, css: &str) {
+    b.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+        vec![json!(css)],
+    )
+    .await;
 }
 
 async fn submit(b: &Browser, form: &str) {
@@ -176,6 +185,29 @@ async fn flow(backend: Backend) {
     );
     assert!(b.try_find("ol.problems").await.is_none());
     check(&b, "workflows-list").await;
+
+    // Reload from folder: a broken file there is refused with its lines; nothing changes.
+    let folder = srv.data_dir().join("workflows");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("broken.yaml"), BROKEN).unwrap();
+    submit(&b, "form[action='/portal/settings/workflows/reload']").await;
+    b.wait_until("document.title === 'Reload from folder · idv portal'", WAIT)
+        .await;
+    let main = b.find("main").await.text().await;
+    assert!(main.contains("1 refused"), "{main}");
+    assert!(main.contains("workflows/broken.yaml"), "{main}");
+    assert!(
+        main.contains("line 10: steps[0].conditions[0].transit.step"),
+        "{main}"
+    );
+    assert!(
+        main.contains("line 11: steps[0].conditions[0].rules[0].id"),
+        "{main}"
+    );
+    check(&b, "workflows-reloaded").await;
+    std::fs::remove_file(folder.join("broken.yaml")).unwrap();
+    b.goto(&format!("{}/portal/settings/workflows", srv.url))
+        .await;
 
     // Its page: the summary and the definition.
     b.find(&format!(
@@ -331,6 +363,7 @@ async fn flow(backend: Backend) {
         "the delivery links its session"
     );
     assert_eq!(rx.hits().len(), 1);
+    scroll_to(&b, "ul.deliveries").await;
     check(&b, "webhook-failed").await;
 
     // The receiver recovers; Retry sends it now and the log shows it delivered.
@@ -349,6 +382,7 @@ async fn flow(backend: Backend) {
     assert_eq!(accepted.len(), 1, "delivered once");
     assert_eq!(accepted[0].session_id.as_deref(), Some(sid.as_str()));
     assert!(rx.bad().is_empty(), "{:?}", rx.bad());
+    scroll_to(&b, "ul.deliveries").await;
     check(&b, "webhook-delivered").await;
 
     // A test event, sent from the endpoint's page, arrives too.
@@ -366,6 +400,35 @@ async fn flow(backend: Backend) {
     .await;
     assert!(rx.accepted().iter().any(|h| h.kind == "webhook.test"));
 
+    // Replay since today: the session's event is sent again, with the same webhook-id.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    b.execute(
+        "document.getElementById('since').value = arguments[0];",
+        vec![json!(today)],
+    )
+    .await;
+    submit(&b, "form[action$='/replay']").await;
+    b.wait_until(
+        "document.querySelector('.flash')?.textContent.includes('since')",
+        WAIT,
+    )
+    .await;
+    let flash = b.find(".flash").await.text().await;
+    assert_eq!(flash, format!("1 event since {today} queued again."));
+    let first = accepted[0].webhook_id.clone();
+    crate::support::receiver::wait_for(30, "the replayed event", || {
+        let rx = rx.clone();
+        let first = first.clone();
+        async move {
+            rx.accepted()
+                .iter()
+                .filter(|h| h.webhook_id == first)
+                .count()
+                == 2
+        }
+    })
+    .await;
+
     // The list shows the endpoint with its events and state.
     b.goto(&format!("{}/portal/settings/webhooks", srv.url))
         .await;
@@ -380,6 +443,28 @@ async fn flow(backend: Backend) {
     );
     check(&b, "webhooks-list").await;
     assert!(hook_url.starts_with(&format!("{}/portal/settings/webhooks/", srv.url)));
+
+    // A verifier may open neither area, and its forms change nothing.
+    create_user(&srv, "vera", "a long password 1", &["verifier"]).await;
+    b.find("form[action='/portal/logout'] button")
+        .await
+        .click()
+        .await;
+    b.wait_for("#username", WAIT).await;
+    browser_sign_in(&b, &srv, "vera", "a long password 1").await;
+    let nav = b.find("header nav").await.text().await;
+    assert!(
+        !nav.contains("Workflows") && !nav.contains("Webhooks"),
+        "{nav}"
+    );
+    for page in ["workflows", "webhooks"] {
+        b.goto(&format!("{}/portal/settings/{page}", srv.url)).await;
+        b.wait_until("document.title === 'Not allowed · idv portal'", WAIT)
+            .await;
+        let alert = b.find("[role=alert]").await.text().await;
+        assert!(alert.contains(&format!("open {page}")), "{alert}");
+    }
+    check(&b, "not-allowed").await;
     srv.stop().await;
 }
 

@@ -906,8 +906,8 @@ async fn webhooks_page(ctx: &Ctx, status: StatusCode, top: &str, form: &Value) -
             let checked = if chosen.contains(e) { " checked" } else { "" };
             let _ = write!(
                 boxes,
-                "<label class=\"check\" for=\"{id}\"><input type=\"checkbox\" id=\"{id}\" name=\"events\" value=\"{e}\"{checked}> \
-                 {} <code>{e}</code></label>",
+                "<label class=\"check\" for=\"{id}\"><input type=\"checkbox\" id=\"{id}\" name=\"events\" value=\"{e}\"{checked}>\
+                 <span>{} <code>{e}</code></span></label>",
                 event_label(e)
             );
         }
@@ -917,7 +917,7 @@ async fn webhooks_page(ctx: &Ctx, status: StatusCode, top: &str, form: &Value) -
              <div class=\"field\"><label for=\"url\">URL</label><input id=\"url\" name=\"url\" type=\"url\" required \
              placeholder=\"https://example.com/idv-hook\" value=\"{url}\"></div>\n\
              <div class=\"field\"><label for=\"description\">Description</label><input id=\"description\" name=\"description\" maxlength=\"1000\" value=\"{desc}\"></div>\n\
-             <fieldset class=\"field events\"><legend>Events to send</legend>{boxes}</fieldset>\n\
+             <fieldset class=\"events\"><legend>Events to send</legend>{boxes}</fieldset>\n\
              <div class=\"actions\"><button type=\"submit\" class=\"primary\">Create endpoint</button></div>\n</form>\n",
             fields = ui::form_fields(ctx),
             url = esc(&text_of(form, "url")),
@@ -1189,11 +1189,19 @@ fn delivery_row(ctx: &Ctx, here: &str, d: &Value, write: bool) -> String {
     } else {
         format!("<dt>Session</dt><dd>{session}</dd>")
     };
-    let answer = if answer.is_empty() {
+    let mut answer = if answer.is_empty() {
         String::new()
     } else {
         format!("<dt>Last answer</dt><dd>{answer}</dd>")
     };
+    let next = text_of(d, "nextAttemptAt");
+    if !next.is_empty() {
+        let _ = write!(
+            answer,
+            "<dt>Next try</dt><dd>{}</dd>",
+            esc(&ui::time_text(&next))
+        );
+    }
     format!(
         "<li class=\"card\" data-delivery=\"{}\" data-state=\"{}\"><p><code class=\"title\">{}</code> {badge}</p>\
          <dl class=\"props\"><dt>Created</dt><dd>{}</dd>{session}<dt>Attempts</dt><dd>{}</dd>{answer}</dl>{retry}</li>",
@@ -1375,8 +1383,11 @@ pub async fn replay(ctx: Ctx, Path(id): Path<String>, Form(f): Form<ReplayForm>)
         &ctx,
         &format!("{WEBHOOKS}/{}", enc(&id)),
         &format!(
-            "{} events since {} queued again.",
-            text_of(&v, "queued"),
+            "{} since {} queued again.",
+            match v.get("queued").and_then(Value::as_u64).unwrap_or(0) {
+                1 => "1 event".to_string(),
+                n => format!("{n} events"),
+            },
             f.since.trim()
         ),
     )
