@@ -217,11 +217,11 @@ fn workflows_page(
         body.push_str("</ul>\n");
     }
     if ctx.may("workflow_reload", Op::Write) {
-        let _ = write!(
+        let _ = writeln!(
             body,
             "<form method=\"post\" action=\"{WORKFLOWS}/reload\">{}\
              <div class=\"actions\"><button type=\"submit\" class=\"secondary\">Reload from folder</button>\
-             <span class=\"muted\">Loads the workflows and localization folders again now.</span></div></form>\n",
+             <span class=\"muted\">Loads the workflows and localization folders again now.</span></div></form>",
             ui::form_fields(ctx)
         );
     }
@@ -448,9 +448,9 @@ pub async fn reload(ctx: Ctx, Form(f): Form<Plain>) -> Response {
         }
         body.push_str("</tbody></table></div>\n");
     }
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<p><a href=\"{WORKFLOWS}\">Back to the workflows</a></p>\n"
+        "<p><a href=\"{WORKFLOWS}\">Back to the workflows</a></p>"
     );
     ui::page(&ctx, WORKFLOWS, "Reload from folder", &body)
 }
@@ -492,16 +492,16 @@ pub async fn workflow(ctx: Ctx, Path(id): Path<String>) -> Response {
         esc(&pretty)
     );
     if workflow_delete(&ctx) {
-        let _ = write!(
+        let _ = writeln!(
             body,
             "<form method=\"post\" action=\"{WORKFLOWS}/{}/delete\" data-confirm=\"Delete the workflow {}? Running sessions finish on their revision; no new ones can start.\">{}\
-             <div class=\"actions\"><button type=\"submit\" class=\"danger\">Delete workflow</button></div></form>\n",
+             <div class=\"actions\"><button type=\"submit\" class=\"danger\">Delete workflow</button></div></form>",
             enc(&id),
             esc(&name),
             ui::form_fields(&ctx)
         );
     }
-    let _ = write!(body, "<p><a href=\"{WORKFLOWS}\">All workflows</a></p>\n");
+    let _ = writeln!(body, "<p><a href=\"{WORKFLOWS}\">All workflows</a></p>");
     ui::page(&ctx, WORKFLOWS, &format!("Workflow {name}"), &body)
 }
 
@@ -1035,11 +1035,9 @@ pub async fn webhook(ctx: Ctx, Path(id): Path<String>, Query(q): Query<LogQuery>
         events_text(&w),
         state_of(&w)
     );
-    for (label, key) in [("Description", "description")] {
-        let t = text_of(&w, key);
-        if !t.is_empty() {
-            let _ = write!(body, "<dt>{label}</dt><dd>{}</dd>", esc(&t));
-        }
+    let description = text_of(&w, "description");
+    if !description.is_empty() {
+        let _ = write!(body, "<dt>Description</dt><dd>{}</dd>", esc(&description));
     }
     for (label, key) in [
         ("Disabled at", "disabledAt"),
@@ -1079,10 +1077,10 @@ pub async fn webhook(ctx: Ctx, Path(id): Path<String>, Query(q): Query<LogQuery>
         }
         body.push_str("</div>\n");
     } else if ctx.may("webhook", Op::Delete) {
-        let _ = write!(
+        let _ = writeln!(
             body,
             "<form method=\"post\" action=\"{here}/delete\" data-confirm=\"Delete this endpoint and its delivery log?\">{}\
-             <div class=\"actions\"><button type=\"submit\" class=\"danger\">Delete endpoint</button></div></form>\n",
+             <div class=\"actions\"><button type=\"submit\" class=\"danger\">Delete endpoint</button></div></form>",
             ui::form_fields(&ctx)
         );
     }
@@ -1103,9 +1101,9 @@ pub async fn webhook(ctx: Ctx, Path(id): Path<String>, Query(q): Query<LogQuery>
         body.push_str("</ul>\n");
     }
     if let Some(next) = log.get("next").and_then(Value::as_str) {
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<p class=\"pager\"><a href=\"{here}?before={}\">Older deliveries</a></p>\n",
+            "<p class=\"pager\"><a href=\"{here}?before={}\">Older deliveries</a></p>",
             enc(next)
         );
     }
@@ -1119,7 +1117,7 @@ pub async fn webhook(ctx: Ctx, Path(id): Path<String>, Query(q): Query<LogQuery>
             ui::form_fields(&ctx)
         );
     }
-    let _ = write!(body, "<p><a href=\"{WEBHOOKS}\">All endpoints</a></p>\n");
+    let _ = writeln!(body, "<p><a href=\"{WEBHOOKS}\">All endpoints</a></p>");
     ui::page(&ctx, WEBHOOKS, "Webhook endpoint", &body)
 }
 
