@@ -64,6 +64,15 @@ async fn reload_until(b: &Browser, css: &str, what: &str) {
     }
 }
 
+/// Waits for the notice of a form's result to say `text` (an older notice may be on show).
+async fn wait_flash(b: &Browser, text: &str) {
+    b.wait_until(
+        &format!("document.querySelector('.flash')?.textContent === {text:?}"),
+        WAIT,
+    )
+    .await;
+}
+
 /// Scrolls `css` to the top of the screen (for its screenshot).
 async fn scroll_to(b: &Browser, css: &str) {
     b.execute(
@@ -442,7 +451,66 @@ async fn flow(backend: Backend) {
         "{row}"
     );
     check(&b, "webhooks-list").await;
-    assert!(hook_url.starts_with(&format!("{}/portal/settings/webhooks/", srv.url)));
+
+    // Rotate the secret (the page asks first): a new one, shown once; the receiver signs with
+    // it from now on.
+    b.goto(&hook_url).await;
+    b.wait_for("form[action$='/rotate']", WAIT).await;
+    b.execute("window.confirm = () => true;", vec![]).await;
+    submit(&b, "form[action$='/rotate']").await;
+    b.wait_until("document.title === 'Webhook secret · idv portal'", WAIT)
+        .await;
+    let rotated = b.find("code#secret").await.text().await;
+    assert!(
+        rotated.starts_with("whsec_") && rotated != secret,
+        "{rotated}"
+    );
+    rx.set_secret(&rotated);
+    b.find("main a[href^='/portal/settings/webhooks/']")
+        .await
+        .click()
+        .await;
+    b.wait_for("form[action$='/test']", WAIT).await;
+    let old_signature = b.find("dl.props").await.text().await;
+    assert!(
+        old_signature.contains("Old secret signs until"),
+        "{old_signature}"
+    );
+    submit(&b, "form[action$='/test']").await;
+    crate::support::receiver::wait_for(30, "a test event signed with the new secret", || {
+        let rx = rx.clone();
+        async move {
+            rx.accepted()
+                .iter()
+                .filter(|h| h.kind == "webhook.test")
+                .count()
+                == 2
+        }
+    })
+    .await;
+    assert!(rx.bad().is_empty(), "{:?}", rx.bad());
+
+    // Delete the endpoint and the workflow (each asks first): gone from their lists.
+    b.execute("window.confirm = () => true;", vec![]).await;
+    submit(&b, "form[action$='/delete']").await;
+    wait_flash(&b, "Endpoint deleted.").await;
+    assert!(
+        b.find("main")
+            .await
+            .text()
+            .await
+            .contains("No webhook endpoints")
+    );
+    b.goto(&format!(
+        "{}/portal/settings/workflows/{AGE_GATE_ID}",
+        srv.url
+    ))
+    .await;
+    b.wait_for("form[action$='/delete']", WAIT).await;
+    b.execute("window.confirm = () => true;", vec![]).await;
+    submit(&b, "form[action$='/delete']").await;
+    wait_flash(&b, &format!("Workflow {AGE_GATE_ID} deleted.")).await;
+    assert!(b.find("main").await.text().await.contains("No workflows"));
 
     // A verifier may open neither area, and its forms change nothing.
     create_user(&srv, "vera", "a long password 1", &["verifier"]).await;
@@ -476,4 +544,157 @@ async fn workflows_and_webhooks_in_the_browser_sqlite() {
 #[tokio::test]
 async fn workflows_and_webhooks_in_the_browser_postgres() {
     flow(Backend::Postgres).await;
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Signs admin in over plain HTTP: the session cookie (`idv_portal=...`).
+async fn http_sign_in(srv: &TestServer, c: &reqwest::Client) -> String {
+    let r = c.get(format!("{}/", srv.url)).send().await.unwrap();
+    let pre = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|v| v.starts_with("idv_portal_csrf="))
+        .unwrap();
+    let csrf = csrf_field(&r.text().await.unwrap());
+    let r = c
+        .post(format!("{}/portal/login", srv.url))
+        .header("cookie", pre)
+        .form(&[
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|v| v.starts_with("idv_portal="))
+        .unwrap()
+}
+
+/// Forms without the session's CSRF value change nothing: no workflow, endpoint, asset or
+/// retry; with it the same forms work, and the secret page is never cached.
+#[tokio::test]
+async fn forms_without_the_csrf_value_change_nothing() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        c.outbound.allow_private_addresses = true;
+    })
+    .await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = http_sign_in(&srv, &c).await;
+    let page = c
+        .get(format!("{}/portal/settings/webhooks", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = csrf_field(&page.text().await.unwrap());
+    let workflow = example("age_gate/workflow.yaml");
+    let upload = |csrf: &str| {
+        reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_string())
+            .text("idem", "")
+            .part(
+                "file",
+                reqwest::multipart::Part::text(workflow.clone()).file_name("age_gate.yaml"),
+            )
+    };
+    let hook = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("url", "http://127.0.0.1:9/hook".to_string()),
+            ("events", "session.created".to_string()),
+            ("events", "webhook.test".to_string()),
+        ]
+    };
+    for bad in ["", "not-the-value"] {
+        let r = c
+            .post(format!("{}/portal/settings/workflows", srv.url))
+            .header("cookie", &cookie)
+            .multipart(upload(bad))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "upload with csrf {bad:?}");
+        let r = c
+            .post(format!("{}/portal/settings/webhooks", srv.url))
+            .header("cookie", &cookie)
+            .form(&hook(bad))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "endpoint with csrf {bad:?}");
+        assert!(r.text().await.unwrap().contains("nothing was changed"));
+    }
+    let wfs: serde_json::Value = srv.admin(srv.get("/api/workflows")).send_json().await;
+    assert_eq!(wfs, json!([]));
+    let hooks: serde_json::Value = srv.admin(srv.get("/api/webhooks")).send_json().await;
+    assert_eq!(hooks["total"], 0);
+
+    // With it: the workflow is loaded (303 to the list) and the endpoint made, its secret on
+    // an uncached page, both events chosen.
+    let r = c
+        .post(format!("{}/portal/settings/workflows", srv.url))
+        .header("cookie", &cookie)
+        .multipart(upload(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/portal/settings/workflows?done=Workflow%20Example%20age%20gate")
+    );
+    let r = c
+        .post(format!("{}/portal/settings/webhooks", srv.url))
+        .header("cookie", &cookie)
+        .form(&hook(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    let hooks: serde_json::Value = srv.admin(srv.get("/api/webhooks")).send_json().await;
+    assert_eq!(hooks["total"], 1);
+    assert_eq!(
+        hooks["items"][0]["events"],
+        json!(["session.created", "webhook.test"])
+    );
+    assert!(html.contains("<code id=\"secret\">whsec_"), "{html}");
+
+    // An endpoint URL the API refuses: the form again with the API's reason, nothing made.
+    let mut bad_url = hook(&csrf);
+    bad_url[1].1 = "ftp://example.com/hook".into();
+    let r = c
+        .post(format!("{}/portal/settings/webhooks", srv.url))
+        .header("cookie", &cookie)
+        .form(&bad_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("The endpoint was not created:"), "{html}");
+    assert!(html.contains("value=\"ftp://example.com/hook\""), "{html}");
+    let hooks: serde_json::Value = srv.admin(srv.get("/api/webhooks")).send_json().await;
+    assert_eq!(hooks["total"], 1);
+    srv.stop().await;
 }
