@@ -1390,3 +1390,72 @@ pub async fn replay(ctx: Ctx, Path(id): Path<String>, Form(f): Form<ReplayForm>)
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(details: Value) -> Reply {
+        let body = json!({"error": {"code": "invalid_workflow", "message": "refused", "details": details}});
+        Reply {
+            status: StatusCode::BAD_REQUEST,
+            headers: Default::default(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn problems_link_their_marked_lines_and_every_text_is_escaped() {
+        let reply = refused(json!([
+            {"path": "steps[0].id", "line": 2, "message": "bad <b>id</b>"},
+            {"path": "", "message": "no line here"}
+        ]));
+        let html = problems_html(&reply, "a: 1\nb: <script>x</script>\n\nc: 3", "The file");
+        assert!(html.contains("<h2>2 problems</h2>"), "{html}");
+        assert!(
+            html.contains(
+                "<a href=\"#L2\">line 2</a> <code>steps[0].id</code>: bad &lt;b&gt;id&lt;/b&gt;"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<li>no line: no line here</li>"), "{html}");
+        assert!(
+            html.contains("<span class=\"ln\" id=\"L1\">a: 1</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<span class=\"ln bad\" id=\"L2\">b: &lt;script&gt;x&lt;/script&gt;</span>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<span class=\"ln\" id=\"L3\"></span><span class=\"ln\" id=\"L4\">c: 3</span>"
+            ),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_without_problems_says_the_api_message() {
+        let reply = Reply {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            headers: Default::default(),
+            body: Bytes::from(
+                json!({"error": {"code": "unsupported_media_type", "message": "not <yaml>"}})
+                    .to_string(),
+            ),
+        };
+        let html = problems_html(&reply, "", "The file");
+        assert!(
+            html.contains("The file was not loaded: not &lt;yaml&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<ol") && !html.contains("<pre"), "{html}");
+    }
+}
