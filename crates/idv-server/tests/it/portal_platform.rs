@@ -696,5 +696,59 @@ async fn forms_without_the_csrf_value_change_nothing() {
     assert!(html.contains("value=\"ftp://example.com/hook\""), "{html}");
     let hooks: serde_json::Value = srv.admin(srv.get("/api/webhooks")).send_json().await;
     assert_eq!(hooks["total"], 1);
+
+    // A localization file with a problem: listed with its line, the line marked.
+    let r = c
+        .post(format!("{}/portal/settings/translations", srv.url))
+        .header("cookie", &cookie)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", csrf.clone())
+                .text(
+                    "text",
+                    "- key: A\n  code: en-us\n  value: fine\n- key: B\n  code: en-us\n",
+                ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("The localization file in the pasted text was not loaded"),
+        "{html}"
+    );
+    assert!(html.contains("<ol class=\"problems\">"), "{html}");
+    assert!(html.contains("class=\"ln bad\""), "{html}");
+    let entries: serde_json::Value = srv.admin(srv.get("/api/translations")).send_json().await;
+    assert_eq!(entries, json!([]));
+
+    // An asset id the API refuses: its reason, nothing stored.
+    let r = c
+        .post(format!("{}/portal/settings/assets", srv.url))
+        .header("cookie", &cookie)
+        .multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", csrf.clone())
+                .text("id", "no spaces allowed")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(b"GIF89a".to_vec())
+                        .file_name("a.gif")
+                        .mime_str("image/gif")
+                        .unwrap(),
+                ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("The asset no spaces allowed was not stored:"),
+        "{html}"
+    );
+    let assets: serde_json::Value = srv.admin(srv.get("/api/v1/assets")).send_json().await;
+    assert_eq!(assets, json!([]));
     srv.stop().await;
 }
