@@ -546,6 +546,44 @@ pub fn table() -> Vec<RouteDef> {
         // -- portal: one session (web::portal::session)
         // -- portal: settings, keys users audit (web::portal::accounts)
         // -- portal: settings, workflows webhooks (web::portal::platform)
+        route!(GET "/portal/settings/workflows", Public, L, "portal", "Portal: the workflows, a form to load one (a file or pasted text) and Reload from folder", crate::web::portal::platform::workflows)
+            .page(),
+        route!(POST "/portal/settings/workflows", Public, M, "portal", "Portal: load a workflow (multipart: file or text, csrf, idem) through POST /api/workflows: 303 to the list, or the problems at their lines", crate::web::portal::platform::upload_workflow)
+            .page().not_audited("the API call it makes records the stored revision"),
+        route!(POST "/portal/settings/workflows/reload", Public, M, "portal", "Portal: load the workflows and localization folders again (POST /api/workflows/reload) and show what changed", crate::web::portal::platform::reload)
+            .page().not_audited("the API call it makes is the reload itself"),
+        route!(GET "/portal/settings/workflows/{id}", Public, L, "portal", "Portal: one workflow's summary and definition", crate::web::portal::platform::workflow)
+            .page(),
+        route!(POST "/portal/settings/workflows/{id}/delete", Public, M, "portal", "Portal: delete a workflow (DELETE /api/workflows/{id}), 303 to the list", crate::web::portal::platform::delete_workflow)
+            .page().not_audited("the API call it makes is audited"),
+        route!(GET "/portal/settings/translations", Public, L, "portal", "Portal: the loaded translations by locale (?locale=) and a form to load a localization file", crate::web::portal::platform::translations)
+            .page(),
+        route!(POST "/portal/settings/translations", Public, M, "portal", "Portal: load a localization file (multipart: file or text) through POST /api/translations", crate::web::portal::platform::upload_translations)
+            .page().not_audited("the API call it makes stores the entries with their loader"),
+        route!(GET "/portal/settings/assets", Public, L, "portal", "Portal: the workflow assets and a form to store one", crate::web::portal::platform::assets)
+            .page(),
+        route!(POST "/portal/settings/assets", Public, M, "portal", "Portal: store an asset (multipart: file, id) through PUT /api/v1/assets/{assetId} with the file's type", crate::web::portal::platform::upload_asset)
+            .page().not_audited("the API call it makes keeps the asset's SHA-256 and update time"),
+        route!(POST "/portal/settings/assets/{id}/delete", Public, M, "portal", "Portal: delete an asset (DELETE /api/v1/assets/{assetId})", crate::web::portal::platform::delete_asset)
+            .page().not_audited("the API call it makes is audited"),
+        route!(GET "/portal/settings/webhooks", Public, L, "portal", "Portal: the webhook endpoints and a form to add one", crate::web::portal::platform::webhooks)
+            .page(),
+        route!(POST "/portal/settings/webhooks", Public, M, "portal", "Portal: create a webhook endpoint (url, description, events) through POST /api/webhooks and show its secret once", crate::web::portal::platform::create_webhook)
+            .page().not_audited("the API call it makes is audited and strictly limited"),
+        route!(GET "/portal/settings/webhooks/{id}", Public, L, "portal", "Portal: one webhook endpoint with its actions and delivery log (?before= pages back)", crate::web::portal::platform::webhook)
+            .page(),
+        route!(POST "/portal/settings/webhooks/{id}/rotate", Public, M, "portal", "Portal: give the endpoint a new secret (POST /api/webhooks/{id}/rotate-secret) and show it once", crate::web::portal::platform::rotate_secret)
+            .page().not_audited("the API call it makes is audited and strictly limited"),
+        route!(POST "/portal/settings/webhooks/{id}/delete", Public, M, "portal", "Portal: delete the endpoint (DELETE /api/webhooks/{id})", crate::web::portal::platform::delete_webhook)
+            .page().not_audited("the API call it makes is audited"),
+        route!(POST "/portal/settings/webhooks/{id}/enabled", Public, M, "portal", "Portal: enable or disable the endpoint (PATCH /api/webhooks/{id})", crate::web::portal::platform::set_enabled)
+            .page().not_audited("the API call it makes is audited"),
+        route!(POST "/portal/settings/webhooks/{id}/test", Public, M, "portal", "Portal: send a webhook.test event to the endpoint (POST /api/webhooks/{id}/test)", crate::web::portal::platform::send_test)
+            .page().not_audited("the delivery log of the endpoint keeps the test event"),
+        route!(POST "/portal/settings/webhooks/{id}/replay", Public, M, "portal", "Portal: send again every kept event since a day (POST /api/webhooks/{id}/replay)", crate::web::portal::platform::replay)
+            .page().not_audited("the API call it makes is audited"),
+        route!(POST "/portal/settings/webhooks/{id}/deliveries/{delivery}/retry", Public, M, "portal", "Portal: send one delivery again now (POST /api/webhooks/{id}/deliveries/{delivery}/retry)", crate::web::portal::platform::retry)
+            .page().not_audited("the API call it makes is audited"),
         // -- portal: dashboard (web::portal::dashboard)
         route!(GET "/static/portal/{*file}", Public, EXEMPT, "portal", "The portal's CSS and JS, with ETags", crate::web::portal::asset)
             .page().infallible(),

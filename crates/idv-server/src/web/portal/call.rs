@@ -39,9 +39,10 @@ impl Reply {
         serde_json::from_slice(&self.body).ok()
     }
 
-    /// The API error's `(code, message)`, when the body is the API's error body.
+    /// The API error's `(code, message)`, when the body is the API's error body
+    /// (`{"error": {code, message, details}}`).
     pub fn error(&self) -> (String, String) {
-        let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let v = self.error_body();
         let field = |k: &str| {
             v.get(k)
                 .and_then(|x| x.as_str())
@@ -55,6 +56,13 @@ impl Reply {
         } else {
             (code, message)
         }
+    }
+
+    /// The `error` object of the API's error body (`{code, message, details}`); `null` when
+    /// the body is none.
+    pub fn error_body(&self) -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        v.get_mut("error").map(std::mem::take).unwrap_or_default()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

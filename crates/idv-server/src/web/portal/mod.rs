@@ -20,6 +20,7 @@
 
 pub(crate) mod call;
 mod files;
+pub(crate) mod platform;
 pub(crate) mod sessions;
 pub(crate) mod ui;
 
