@@ -1,0 +1,551 @@
+//! The portal's account settings in a real browser, on SQLite and PostgreSQL: an API key made
+//! with the permission table works once shown and stops working once revoked, its token is
+//! never shown again; users and roles made through their forms; the audit log filtered and its
+//! chain verified; a verifier sees none of it and is refused with the friendly page; a form
+//! without its CSRF value changes nothing. Also `POST /api/audit/verify` over HTTP, finding a
+//! changed entry.
+
+use crate::capture::{WAIT, check};
+use crate::common::*;
+use crate::portal::{browser_sign_in, create_user};
+use crate::support::browser::Browser;
+use reqwest::Client;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+
+/// A client that shows redirects instead of following them.
+fn client() -> Client {
+    Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+/// The browser's portal session cookie (`idv_portal=...`).
+async fn session_cookie(b: &Browser) -> String {
+    let all = b.command(reqwest::Method::GET, "/cookie", None).await;
+    let value = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "idv_portal")
+        .expect("a portal session cookie")["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    format!("idv_portal={value}")
+}
+
+/// Clicks `css` (a button whose form asks first) and accepts the question.
+async fn click_and_confirm(b: &Browser, css: &str) {
+    b.find(css).await.click().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match b
+            .try_command(reqwest::Method::POST, "/alert/accept", Some(json!({})))
+            .await
+        {
+            Ok(_) => return,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("no question was asked: {e}"),
+        }
+    }
+}
+
+/// Waits for the page titled `title` (`<title>` is `title · idv portal`).
+async fn wait_title(b: &Browser, title: &str) {
+    b.wait_until(
+        &format!("document.title === {:?}", format!("{title} · idv portal")),
+        WAIT,
+    )
+    .await;
+}
+
+/// `GET /api/sessions/{id}` of an unknown session with `Authorization: ApiKey <token>`.
+async fn read_with_key(srv: &TestServer, token: &str) -> u16 {
+    srv.get(&format!("/api/sessions/{}", idv_core::ids::new_id()))
+        .header("authorization", format!("ApiKey {token}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn admin_json(srv: &TestServer, path: &str) -> Value {
+    let r = srv.admin(srv.get(path)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+/// The number of rows of the audit table on the page.
+async fn audit_rows(b: &Browser) -> usize {
+    b.find_all("#audit tbody tr").await.len()
+}
+
+async fn accounts_flow(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    create_user(&srv, "vera", "verifier-password-1", &["verifier"]).await;
+    let b = Browser::start().await;
+    browser_sign_in(&b, &srv, "admin", ADMIN_PASSWORD).await;
+    let nav = b.find("header nav").await.text().await;
+    for label in ["API keys", "Users and roles", "Audit log"] {
+        assert!(nav.contains(label), "{nav}");
+    }
+
+    // API keys: the empty list and the form with one checkbox per scope and operation.
+    b.goto(&format!("{}/portal/settings/keys", srv.url)).await;
+    wait_title(&b, "API keys").await;
+    assert!(
+        b.find("main")
+            .await
+            .text()
+            .await
+            .contains("No API keys yet.")
+    );
+    assert_eq!(
+        b.find_all("#create-key input[type=checkbox][name=perm]")
+            .await
+            .len(),
+        idv_core::permission::SCOPES.len() * 4
+    );
+    check(&b, "keys").await;
+
+    // Without a permission the API refuses: its message beside the form, the input kept.
+    b.find("#key-name").await.send_keys("ci-reader").await;
+    b.find("#create-key button[type=submit]")
+        .await
+        .click()
+        .await;
+    let alert = b.wait_for("section [role=alert]", WAIT).await.text().await;
+    assert!(alert.contains("permissions"), "{alert}");
+    assert_eq!(
+        b.find("#key-name").await.property("value").await,
+        "ci-reader"
+    );
+    check(&b, "keys-error").await;
+
+    // Tick session_all:read, pick a day: the token once, with a copy button.
+    b.find("#key-session_all-read").await.click().await;
+    b.find("#key-ttl option[value='86400']").await.click().await;
+    b.find("#create-key button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_title(&b, "API key created").await;
+    let token = b.find("code#new-key-token").await.text().await;
+    assert!(token.len() > 20, "{token}");
+    let copy = b.find("button[data-copy=new-key-token]").await;
+    assert!(
+        copy.is_displayed().await,
+        "the script shows the copy button"
+    );
+    assert!(!b.current_url().await.contains(&token));
+    let shown = b.find("main").await.text().await;
+    assert!(
+        shown.contains("session_all:read") && shown.contains("1 day"),
+        "{shown}"
+    );
+    check(&b, "key-created").await;
+
+    // The key works for what it was given (404: no such session, not 401).
+    assert_eq!(read_with_key(&srv, &token).await, 404);
+
+    // The list again: the key, but never its token.
+    b.goto(&format!("{}/portal/settings/keys", srv.url)).await;
+    wait_title(&b, "API keys").await;
+    assert!(!b.source().await.contains(&token));
+    let row = b.find("main table tbody tr").await.text().await;
+    assert!(
+        row.contains("ci-reader") && row.contains("session_all:read") && row.contains("active"),
+        "{row}"
+    );
+    check(&b, "keys-list").await;
+
+    // A form without the CSRF value (the admin's own cookie): 403, no key made.
+    let cookie = session_cookie(&b).await;
+    let r = client()
+        .post(format!("{}/portal/settings/keys", srv.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("name", "forged"),
+            ("ttl", "never"),
+            ("perm", "session_all:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("nothing was changed"));
+    let keys = admin_json(&srv, "/api/apikey").await;
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["name"] != "forged"),
+        "{keys}"
+    );
+
+    // Revoke, after the question: the same call now answers 401.
+    click_and_confirm(&b, "main table form button.danger").await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(flash.contains("“ci-reader” was revoked"), "{flash}");
+    assert!(b.find("main table").await.text().await.contains("revoked"));
+    assert_eq!(read_with_key(&srv, &token).await, 401);
+    check(&b, "keys-revoked").await;
+
+    // Users: create one with the verifier role through the form.
+    b.goto(&format!("{}/portal/settings/users", srv.url)).await;
+    wait_title(&b, "Users and roles").await;
+    check(&b, "users").await;
+    b.find("#user-name").await.send_keys("olga").await;
+    b.find("#user-password")
+        .await
+        .send_keys("olga-password-1")
+        .await;
+    b.find("#user-email")
+        .await
+        .send_keys("olga@example.com")
+        .await;
+    b.find("#create-user input[name=role][value=verifier]")
+        .await
+        .click()
+        .await;
+    b.find("#create-user button[type=submit]")
+        .await
+        .click()
+        .await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(flash.contains("“olga” was created"), "{flash}");
+    let users = admin_json(&srv, "/api/security/users").await;
+    let olga = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "olga")
+        .expect("olga")
+        .clone();
+    assert_eq!(olga["roles"], json!(["verifier"]));
+    assert_eq!(olga["email"], "olga@example.com");
+    assert_eq!(olga["active"], true);
+    check(&b, "users-created").await;
+
+    // Deactivate her and give her the demo role too.
+    let card = "li.card:has(input[name=name][value=olga])";
+    b.find(&format!("{card} summary")).await.click().await;
+    b.find(&format!("{card} input[name=role][value=demo]"))
+        .await
+        .click()
+        .await;
+    b.find(&format!("{card} input[name=active]"))
+        .await
+        .click()
+        .await;
+    check(&b, "users-change").await;
+    b.find(&format!("{card} details button[type=submit]"))
+        .await
+        .click()
+        .await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(flash.contains("“olga” was changed"), "{flash}");
+    let olga = admin_json(
+        &srv,
+        &format!("/api/security/users/{}", olga["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(olga["roles"], json!(["verifier", "demo"]));
+    assert_eq!(olga["active"], false);
+
+    // A custom role from the same permission table.
+    b.find("#role-name").await.send_keys("observer").await;
+    b.find("#role-session-read").await.click().await;
+    b.find("#role-session-subscribe").await.click().await;
+    b.find("#create-role button[type=submit]")
+        .await
+        .click()
+        .await;
+    let flash = b.wait_for(".flash", WAIT).await.text().await;
+    assert!(flash.contains("“observer” was created"), "{flash}");
+    let roles = admin_json(&srv, "/api/security/roles").await;
+    let observer = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "observer")
+        .expect("observer");
+    assert_eq!(
+        observer["permissions"],
+        json!(["session:read", "session:subscribe"])
+    );
+    assert!(
+        b.find("#create-user")
+            .await
+            .text()
+            .await
+            .contains("observer"),
+        "the new role is offered to users"
+    );
+    check(&b, "role-created").await;
+
+    // The audit log: entries, then only apikey.created ones.
+    b.goto(&format!("{}/portal/settings/audit", srv.url)).await;
+    wait_title(&b, "Audit log").await;
+    let all = audit_rows(&b).await;
+    assert!(all >= 5, "{all} entries");
+    check(&b, "audit").await;
+    b.find("#f-action option[value='apikey.created']")
+        .await
+        .click()
+        .await;
+    b.find("#audit-filters button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_until("location.search.includes('action=apikey.created')", WAIT)
+        .await;
+    let some = audit_rows(&b).await;
+    assert!(some >= 1 && some < all, "{some} of {all}");
+    for cell in b.find_all("#audit tbody tr td:nth-child(4)").await {
+        assert_eq!(cell.text().await, "apikey.created");
+    }
+    assert_eq!(
+        b.find("#f-action").await.property("value").await,
+        "apikey.created",
+        "the filter stays chosen"
+    );
+    check(&b, "audit-filtered").await;
+
+    // Verify the chain.
+    b.find("form.verify button").await.click().await;
+    let verdict = b.wait_for("#verdict", WAIT).await.text().await;
+    assert!(verdict.starts_with("The chain is intact:"), "{verdict}");
+    check(&b, "audit-verified").await;
+
+    // A verifier: no settings in the menu, the friendly 403, and no key made without CSRF.
+    b.find("form[action='/portal/logout'] button")
+        .await
+        .click()
+        .await;
+    b.wait_until("document.title === 'Sign in · idv'", WAIT)
+        .await;
+    browser_sign_in(&b, &srv, "vera", "verifier-password-1").await;
+    let nav = b.find("header nav").await.text().await;
+    for label in ["API keys", "Users and roles", "Audit log"] {
+        assert!(!nav.contains(label), "{nav}");
+    }
+    b.goto(&format!("{}/portal/settings/keys", srv.url)).await;
+    wait_title(&b, "Not allowed").await;
+    assert!(
+        b.find("[role=alert]")
+            .await
+            .text()
+            .await
+            .contains("Your roles do not let you open api keys")
+    );
+    check(&b, "verifier-forbidden").await;
+    let cookie = session_cookie(&b).await;
+    for path in [
+        "/portal/settings/keys",
+        "/portal/settings/users",
+        "/portal/settings/audit",
+    ] {
+        let r = client()
+            .get(format!("{}{path}", srv.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Your roles do not let you")
+        );
+    }
+    let r = client()
+        .post(format!("{}/portal/settings/keys", srv.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("name", "forged"),
+            ("ttl", "never"),
+            ("perm", "session_all:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let keys = admin_json(&srv, "/api/apikey").await;
+    assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn keys_users_and_audit_in_a_browser_sqlite() {
+    accounts_flow(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn keys_users_and_audit_in_a_browser_postgres() {
+    accounts_flow(Backend::Postgres).await;
+}
+
+/// Changes the target of audit entry `seq` behind the server's back.
+async fn tamper(srv: &TestServer, backend: Backend, seq: i64) {
+    use sqlx::Connection;
+    let url = &srv.config.database.url;
+    let sql = format!("UPDATE audit_log SET target = 'tampered' WHERE seq = {seq}");
+    match backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
+        }
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+/// Signs in to the portal over plain HTTP: `(cookie header, the pages' csrf value)`.
+async fn http_sign_in(srv: &TestServer, c: &Client) -> (String, String) {
+    let field = |html: &str| {
+        let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        html[at..].split('"').next().unwrap().to_string()
+    };
+    let r = c.get(format!("{}/", srv.url)).send().await.unwrap();
+    let pre = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|v| v.starts_with("idv_portal_csrf="))
+        .unwrap();
+    let csrf = field(&r.text().await.unwrap());
+    let r = c
+        .post(format!("{}/portal/login", srv.url))
+        .header("cookie", &pre)
+        .form(&[
+            ("username", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|v| v.starts_with("idv_portal="))
+        .unwrap();
+    let html = c
+        .get(format!("{}/portal/settings/audit", srv.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (session, field(&html))
+}
+
+async fn verify_finds_a_changed_entry(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    for i in 0..3 {
+        let r = srv
+            .post("/api/auth/login")
+            .json(&json!({"username": format!("user{i}"), "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = srv
+        .admin(srv.post("/api/audit/verify"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(v["count"], 3);
+    assert_eq!(
+        (v["anchorSeq"].clone(), v["headSeq"].clone()),
+        (json!(0), json!(3))
+    );
+    assert_eq!(
+        (v["brokenAt"].clone(), v["reason"].clone()),
+        (Value::Null, Value::Null)
+    );
+
+    // Without audit:read: refused.
+    let key = srv.key(&["session_all:read"]).await;
+    let r = srv
+        .post("/api/audit/verify")
+        .header("authorization", format!("ApiKey {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // An entry changed in the database: the first changed one is named.
+    tamper(&srv, backend, 2).await;
+    let r = srv
+        .admin(srv.post("/api/audit/verify"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["intact"], false, "{v}");
+    assert_eq!(v["brokenAt"], 2);
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed after it was written"),
+        "{v}"
+    );
+    assert_eq!(v["count"], Value::Null);
+
+    // The portal's button says so.
+    let c = client();
+    let (cookie, csrf) = http_sign_in(&srv, &c).await;
+    let r = c
+        .post(format!("{}/portal/settings/audit/verify", srv.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("The chain is broken at entry 2: its content does not match its hash"),
+        "{html}"
+    );
+    // Without the CSRF value: the 403 page, no verdict.
+    let r = c
+        .post(format!("{}/portal/settings/audit/verify", srv.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.text().await.unwrap().contains("The chain is"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn verify_finds_a_changed_entry_sqlite() {
+    verify_finds_a_changed_entry(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn verify_finds_a_changed_entry_postgres() {
+    verify_finds_a_changed_entry(Backend::Postgres).await;
+}
