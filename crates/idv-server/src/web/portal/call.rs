@@ -39,9 +39,11 @@ impl Reply {
         serde_json::from_slice(&self.body).ok()
     }
 
-    /// The API error's `(code, message)`, when the body is the API's error body.
+    /// The API error's `(code, message)`, when the body is the API's error body
+    /// (`{"error": {"code", "message", "details"}}`).
     pub fn error(&self) -> (String, String) {
         let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let v = v.get("error").cloned().unwrap_or(v);
         let field = |k: &str| {
             v.get(k)
                 .and_then(|x| x.as_str())
