@@ -77,6 +77,24 @@ async fn admin_json(srv: &TestServer, path: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// Waits until the page's notice says `text`.
+async fn wait_flash(b: &Browser, text: &str) {
+    b.wait_until(
+        &format!("(document.querySelector('.flash') || {{}}).textContent?.includes({text:?})"),
+        WAIT,
+    )
+    .await;
+}
+
+/// Scrolls the first element matching `css` to the top of the screen (for a screenshot).
+async fn scroll_to(b: &Browser, css: &str) {
+    b.execute(
+        "document.querySelector(arguments[0]).scrollIntoView();",
+        vec![json!(css)],
+    )
+    .await;
+}
+
 /// The number of rows of the audit table on the page.
 async fn audit_rows(b: &Browser) -> usize {
     b.find_all("#audit tbody tr").await.len()
@@ -109,6 +127,8 @@ async fn accounts_flow(backend: Backend) {
         idv_core::permission::SCOPES.len() * 4
     );
     check(&b, "keys").await;
+    scroll_to(&b, "#create-key fieldset").await;
+    check(&b, "keys-permissions").await;
 
     // Without a permission the API refuses: its message beside the form, the input kept.
     b.find("#key-name").await.send_keys("ci-reader").await;
@@ -122,6 +142,7 @@ async fn accounts_flow(backend: Backend) {
         b.find("#key-name").await.property("value").await,
         "ci-reader"
     );
+    scroll_to(&b, "#new-key-h").await;
     check(&b, "keys-error").await;
 
     // Tick session_all:read, pick a day: the token once, with a copy button.
@@ -187,8 +208,7 @@ async fn accounts_flow(backend: Backend) {
 
     // Revoke, after the question: the same call now answers 401.
     click_and_confirm(&b, "main table form button.danger").await;
-    let flash = b.wait_for(".flash", WAIT).await.text().await;
-    assert!(flash.contains("“ci-reader” was revoked"), "{flash}");
+    wait_flash(&b, "“ci-reader” was revoked").await;
     assert!(b.find("main table").await.text().await.contains("revoked"));
     assert_eq!(read_with_key(&srv, &token).await, 401);
     check(&b, "keys-revoked").await;
@@ -214,8 +234,7 @@ async fn accounts_flow(backend: Backend) {
         .await
         .click()
         .await;
-    let flash = b.wait_for(".flash", WAIT).await.text().await;
-    assert!(flash.contains("“olga” was created"), "{flash}");
+    wait_flash(&b, "“olga” was created").await;
     let users = admin_json(&srv, "/api/security/users").await;
     let olga = users
         .as_array()
@@ -240,13 +259,13 @@ async fn accounts_flow(backend: Backend) {
         .await
         .click()
         .await;
+    scroll_to(&b, &format!("{card} details")).await;
     check(&b, "users-change").await;
     b.find(&format!("{card} details button[type=submit]"))
         .await
         .click()
         .await;
-    let flash = b.wait_for(".flash", WAIT).await.text().await;
-    assert!(flash.contains("“olga” was changed"), "{flash}");
+    wait_flash(&b, "“olga” was changed").await;
     let olga = admin_json(
         &srv,
         &format!("/api/security/users/{}", olga["id"].as_str().unwrap()),
@@ -263,8 +282,7 @@ async fn accounts_flow(backend: Backend) {
         .await
         .click()
         .await;
-    let flash = b.wait_for(".flash", WAIT).await.text().await;
-    assert!(flash.contains("“observer” was created"), "{flash}");
+    wait_flash(&b, "“observer” was created").await;
     let roles = admin_json(&srv, "/api/security/roles").await;
     let observer = roles
         .as_array()
@@ -285,6 +303,8 @@ async fn accounts_flow(backend: Backend) {
         "the new role is offered to users"
     );
     check(&b, "role-created").await;
+    scroll_to(&b, "#roles-h").await;
+    check(&b, "roles").await;
 
     // The audit log: entries, then only apikey.created ones.
     b.goto(&format!("{}/portal/settings/audit", srv.url)).await;
@@ -312,6 +332,7 @@ async fn accounts_flow(backend: Backend) {
         "apikey.created",
         "the filter stays chosen"
     );
+    scroll_to(&b, "#audit").await;
     check(&b, "audit-filtered").await;
 
     // Verify the chain.

@@ -251,7 +251,7 @@ async fn keys_page(
         body.push_str("<p class=\"muted\">No API keys yet.</p>\n");
     } else {
         body.push_str(
-            "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Name</th>\
+            "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"API keys\"><table><thead><tr><th scope=\"col\">Name</th>\
              <th scope=\"col\">Permissions</th><th scope=\"col\">Created</th>\
              <th scope=\"col\">Expires</th><th scope=\"col\">Last used</th>\
              <th scope=\"col\">Status</th><th scope=\"col\"><span class=\"sr\">Actions</span></th></tr></thead><tbody>\n",
@@ -300,8 +300,8 @@ async fn keys_page(
             };
             let _ = writeln!(
                 body,
-                "<tr><th scope=\"row\">{name}</th><td>{perms}</td><td>{created}</td><td>{expires}</td>\
-                 <td>{used}</td><td>{state}{revoked}</td><td>{action}</td></tr>",
+                "<tr><th scope=\"row\">{name}</th><td>{perms}</td><td class=\"when\">{created}</td><td class=\"when\">{expires}</td>\
+                 <td class=\"when\">{used}</td><td>{state}{revoked}</td><td>{action}</td></tr>",
                 name = esc(&k.name),
                 perms = permission_list(&k.permissions),
                 created = esc(&ui::time_text(&k.created_at)),
@@ -1053,7 +1053,7 @@ async fn audit_page(ctx: &Ctx, f: &AuditFilters, after: Option<&str>, verdict: &
             last = esc(&last),
         );
         body.push_str(
-            "<div class=\"table-wrap\"><table id=\"audit\"><thead><tr><th scope=\"col\" class=\"num\">#</th>\
+            "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Audit entries\"><table id=\"audit\"><thead><tr><th scope=\"col\" class=\"num\">#</th>\
              <th scope=\"col\">When</th><th scope=\"col\">Actor</th><th scope=\"col\">Action</th>\
              <th scope=\"col\">Target</th><th scope=\"col\" class=\"num\">Outcome</th>\
              <th scope=\"col\">Address</th></tr></thead><tbody>\n",
@@ -1079,7 +1079,7 @@ async fn audit_page(ctx: &Ctx, f: &AuditFilters, after: Option<&str>, verdict: &
             };
             let _ = writeln!(
                 body,
-                "<tr><td class=\"num\">{seq}</td><td>{at}</td><td>{who}</td><td><code>{action}</code></td>\
+                "<tr><td class=\"num\">{seq}</td><td class=\"when\">{at}</td><td>{who}</td><td><code>{action}</code></td>\
                  <td>{target}</td><td class=\"num\"><span class=\"outcome {class}\">{outcome}</span></td><td>{ip}</td></tr>",
                 seq = esc(&text_of(e, "seq")),
                 at = esc(&ui::time_text(&text_of(e, "at"))),
