@@ -312,6 +312,11 @@ async fn accounts_flow(backend: Backend) {
     let all = audit_rows(&b).await;
     assert!(all >= 5, "{all} entries");
     check(&b, "audit").await;
+    assert!(
+        !b.find("#audit-filters").await.is_displayed().await,
+        "the filters start folded"
+    );
+    b.find("details.filters-box summary").await.click().await;
     b.find("#f-action option[value='apikey.created']")
         .await
         .click()
@@ -324,7 +329,7 @@ async fn accounts_flow(backend: Backend) {
         .await;
     let some = audit_rows(&b).await;
     assert!(some >= 1 && some < all, "{some} of {all}");
-    for cell in b.find_all("#audit tbody tr td:nth-child(4)").await {
+    for cell in b.find_all("#audit tbody tr td:nth-child(2)").await {
         assert_eq!(cell.text().await, "apikey.created");
     }
     assert_eq!(

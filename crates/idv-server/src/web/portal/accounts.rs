@@ -93,7 +93,12 @@ fn checked(on: bool) -> &'static str {
 fn permission_table(prefix: &str, legend: &str, ticked: &[String]) -> String {
     let mut rows = String::new();
     for scope in SCOPES {
-        let _ = write!(rows, "<tr><th scope=\"row\"><code>{scope}</code></th>");
+        // Long scope names may break after an underscore on a narrow screen.
+        let _ = write!(
+            rows,
+            "<tr><th scope=\"row\"><code>{}</code></th>",
+            scope.replace('_', "_<wbr>")
+        );
         for op in Op::ALL {
             let p = format!("{scope}:{}", op.as_str());
             let _ = write!(
@@ -996,7 +1001,8 @@ async fn audit_page(ctx: &Ctx, f: &AuditFilters, after: Option<&str>, verdict: &
     }
     let _ = write!(
         body,
-        "<form method=\"get\" action=\"{AUDIT}\" class=\"card\" id=\"audit-filters\" aria-label=\"Filter the log\">\
+        "<details class=\"card filters-box\"{open}><summary>Filter the log</summary>\
+         <form method=\"get\" action=\"{AUDIT}\" id=\"audit-filters\" aria-label=\"Filter the log\">\
          <div class=\"filters\">\n\
          <div class=\"field\"><label for=\"f-action\">Action</label><select id=\"f-action\" name=\"action\">{options}</select></div>\n\
          <div class=\"field\"><label for=\"f-actor\">Actor</label><input id=\"f-actor\" name=\"actor\" autocomplete=\"off\" value=\"{actor}\" aria-describedby=\"f-actor-hint\"><p class=\"hint\" id=\"f-actor-hint\">A user or key name or id</p></div>\n\
@@ -1004,7 +1010,8 @@ async fn audit_page(ctx: &Ctx, f: &AuditFilters, after: Option<&str>, verdict: &
          <div class=\"field\"><label for=\"f-from\">From (UTC)</label><input id=\"f-from\" name=\"from\" type=\"date\" value=\"{from}\"></div>\n\
          <div class=\"field\"><label for=\"f-to\">To (UTC, the whole day)</label><input id=\"f-to\" name=\"to\" type=\"date\" value=\"{to}\"></div>\n\
          </div><div class=\"actions\"><button type=\"submit\" class=\"primary\">Filter</button>\
-         <a class=\"button secondary\" href=\"{AUDIT}\">Clear</a></div></form>\n",
+         <a class=\"button secondary\" href=\"{AUDIT}\">Clear</a></div></form></details>\n",
+        open = if f.query().is_empty() { "" } else { " open" },
         actor = esc(&f.actor),
         target = esc(&f.target),
         from = esc(&f.from),
@@ -1054,8 +1061,8 @@ async fn audit_page(ctx: &Ctx, f: &AuditFilters, after: Option<&str>, verdict: &
         );
         body.push_str(
             "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Audit entries\"><table id=\"audit\"><thead><tr><th scope=\"col\" class=\"num\">#</th>\
-             <th scope=\"col\">When</th><th scope=\"col\">Actor</th><th scope=\"col\">Action</th>\
-             <th scope=\"col\">Target</th><th scope=\"col\" class=\"num\">Outcome</th>\
+             <th scope=\"col\">Action</th><th scope=\"col\" class=\"num\">Outcome</th>\
+             <th scope=\"col\">Actor</th><th scope=\"col\">When</th><th scope=\"col\">Target</th>\
              <th scope=\"col\">Address</th></tr></thead><tbody>\n",
         );
         for e in &page.items {
@@ -1079,8 +1086,9 @@ async fn audit_page(ctx: &Ctx, f: &AuditFilters, after: Option<&str>, verdict: &
             };
             let _ = writeln!(
                 body,
-                "<tr><td class=\"num\">{seq}</td><td class=\"when\">{at}</td><td>{who}</td><td><code>{action}</code></td>\
-                 <td>{target}</td><td class=\"num\"><span class=\"outcome {class}\">{outcome}</span></td><td>{ip}</td></tr>",
+                "<tr><td class=\"num\">{seq}</td><td><code>{action}</code></td>\
+                 <td class=\"num\"><span class=\"outcome {class}\">{outcome}</span></td><td>{who}</td>\
+                 <td class=\"when\">{at}</td><td>{target}</td><td>{ip}</td></tr>",
                 seq = esc(&text_of(e, "seq")),
                 at = esc(&ui::time_text(&text_of(e, "at"))),
                 action = esc(&text_of(e, "action")),
