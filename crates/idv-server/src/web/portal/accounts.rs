@@ -556,14 +556,14 @@ async fn users_page(ctx: &Ctx, status: StatusCode, notice: &str, d: &UsersDrafts
             name = esc(&u.name),
         );
         if may_write {
-            let _ = write!(
+            let _ = writeln!(
                 body,
                 "<details><summary>Change roles or status<span class=\"sr\"> of {name}</span></summary>\
                  <form method=\"post\" action=\"{USERS}/{id}\">{fields}\
                  <fieldset class=\"group\"><legend>Roles of {name}</legend>{boxes}</fieldset>\
                  <label class=\"check\" for=\"u{i}-active\"><input type=\"checkbox\" name=\"active\" value=\"yes\" id=\"u{i}-active\"{act}> Active (may sign in and use the API)</label>\
                  <input type=\"hidden\" name=\"name\" value=\"{name}\">\
-                 <div class=\"actions\"><button type=\"submit\" class=\"primary\">Save</button></div></form></details>\n",
+                 <div class=\"actions\"><button type=\"submit\" class=\"primary\">Save</button></div></form></details>",
                 name = esc(&u.name),
                 id = esc(&enc(&u.id)),
                 fields = ui::form_fields(ctx),
@@ -572,11 +572,11 @@ async fn users_page(ctx: &Ctx, status: StatusCode, notice: &str, d: &UsersDrafts
             );
         }
         if may_delete && u.id != ctx.user.id {
-            let _ = write!(
+            let _ = writeln!(
                 body,
                 "<form method=\"post\" action=\"{USERS}/{id}/delete\" class=\"actions\" data-confirm=\"Delete the user “{name}”? Their sign-ins end at once.\">{fields}\
                  <input type=\"hidden\" name=\"name\" value=\"{name}\">\
-                 <button type=\"submit\" class=\"danger\">Delete<span class=\"sr\"> {name}</span></button></form>\n",
+                 <button type=\"submit\" class=\"danger\">Delete<span class=\"sr\"> {name}</span></button></form>",
                 name = esc(&u.name),
                 id = esc(&enc(&u.id)),
                 fields = ui::form_fields(ctx),
