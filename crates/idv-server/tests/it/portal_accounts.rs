@@ -432,8 +432,13 @@ async fn tamper(srv: &TestServer, backend: Backend, seq: i64) {
     }
 }
 
-/// Signs in to the portal over plain HTTP: `(cookie header, the pages' csrf value)`.
-async fn http_sign_in(srv: &TestServer, c: &Client) -> (String, String) {
+/// Signs `user` in to the portal over plain HTTP: `(cookie header, the pages' csrf value)`.
+async fn http_sign_in(
+    srv: &TestServer,
+    c: &Client,
+    user: &str,
+    password: &str,
+) -> (String, String) {
     let field = |html: &str| {
         let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
         html[at..].split('"').next().unwrap().to_string()
@@ -450,11 +455,7 @@ async fn http_sign_in(srv: &TestServer, c: &Client) -> (String, String) {
     let r = c
         .post(format!("{}/portal/login", srv.url))
         .header("cookie", &pre)
-        .form(&[
-            ("username", "admin"),
-            ("password", ADMIN_PASSWORD),
-            ("csrf", &csrf),
-        ])
+        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
         .send()
         .await
         .unwrap();
@@ -467,7 +468,7 @@ async fn http_sign_in(srv: &TestServer, c: &Client) -> (String, String) {
         .find(|v| v.starts_with("idv_portal="))
         .unwrap();
     let html = c
-        .get(format!("{}/portal/settings/audit", srv.url))
+        .get(format!("{}/", srv.url))
         .header("cookie", &session)
         .send()
         .await
@@ -539,7 +540,7 @@ async fn verify_finds_a_changed_entry(backend: Backend) {
 
     // The portal's button says so.
     let c = client();
-    let (cookie, csrf) = http_sign_in(&srv, &c).await;
+    let (cookie, csrf) = http_sign_in(&srv, &c, "admin", ADMIN_PASSWORD).await;
     let r = c
         .post(format!("{}/portal/settings/audit/verify", srv.url))
         .header("cookie", &cookie)
@@ -563,6 +564,63 @@ async fn verify_finds_a_changed_entry(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 403);
     assert!(!r.text().await.unwrap().contains("The chain is"));
+
+    // Pages of 50, newest first, the filter kept from page to page.
+    for i in 0..55 {
+        let r = srv
+            .post("/api/auth/login")
+            .json(&json!({"username": format!("many{i}"), "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let page = |query: String| {
+        let c = c.clone();
+        let cookie = cookie.clone();
+        let url = format!("{}/portal/settings/audit?{query}", srv.url);
+        async move {
+            let r = c.get(url).header("cookie", cookie).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let rows = |html: &str| html.matches("<tr><td class=\"num\">").count();
+    let first = page("action=auth.login_failed".into()).await;
+    assert_eq!(rows(&first), 50);
+    assert!(first.contains("<code>auth.login_failed</code>"));
+    assert!(!first.contains("<code>apikey.created</code>"));
+    let at = first
+        .find("rel=\"next\"")
+        .map(|end| &first[..end])
+        .and_then(|s| s.rfind("after="))
+        .expect("a link to the older entries");
+    let after: String = first[at + 6..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(first.contains(&format!(
+        "href=\"/portal/settings/audit?action=auth.login_failed&amp;after={after}\""
+    )));
+    let second = page(format!("action=auth.login_failed&after={after}")).await;
+    assert_eq!(rows(&second), 58 - 50, "3 + 55 failed sign-ins in all");
+    assert!(!second.contains("rel=\"next\""), "the last page");
+    assert!(
+        second.contains(
+            "href=\"/portal/settings/audit?action=auth.login_failed\">Newest entries</a>"
+        )
+    );
+    // A filter the API refuses: its message on the page, the filter kept.
+    let r = c
+        .get(format!("{}/portal/settings/audit?from=yesterday", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("`yesterday` is not a time"), "{html}");
+    assert!(html.contains("value=\"yesterday\""));
     srv.stop().await;
 }
 
@@ -574,4 +632,114 @@ async fn verify_finds_a_changed_entry_sqlite() {
 #[tokio::test]
 async fn verify_finds_a_changed_entry_postgres() {
     verify_finds_a_changed_entry(Backend::Postgres).await;
+}
+
+/// The key form over HTTP: the API's refusal of a permission the user lacks beside the form
+/// with what was typed, a lifetime in seconds, the answer page that is never cached, and a
+/// form sent twice that makes one key.
+async fn key_form_over_http(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let r = srv
+        .admin(srv.post("/api/security/roles"))
+        .json(&json!({"name": "keymaker", "permissions": ["apikey:read", "apikey:write", "session:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    create_user(&srv, "kim", "kim-password-12", &["keymaker"]).await;
+    let c = client();
+    let (cookie, csrf) = http_sign_in(&srv, &c, "kim", "kim-password-12").await;
+    let post = |form: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let cookie = cookie.clone();
+        let url = format!("{}/portal/settings/keys", srv.url);
+        async move {
+            c.post(url)
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let form = |name: &str, ttl: &str, seconds: &str, perm: &str, idem: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("idem", idem.to_string()),
+            ("name", name.to_string()),
+            ("ttl", ttl.to_string()),
+            ("seconds", seconds.to_string()),
+            ("perm", perm.to_string()),
+        ]
+    };
+
+    // A permission kim does not hold: the API's words beside the form, the input kept.
+    let r = post(form("wide", "never", "", "session_all:read", "k1")).await;
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("you cannot give a key permissions you do not hold: session_all:read"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"key-name\" name=\"name\" required maxlength=\"200\" autocomplete=\"off\" value=\"wide\""));
+    assert!(html.contains("aria-label=\"session_all:read\" checked>"));
+    assert!(html.contains("<option value=\"never\" selected>"));
+
+    // Seconds that are no number: said, nothing sent.
+    let r = post(form("mine", "seconds", "an hour", "session:read", "k2")).await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("“an hour” is not a whole number of seconds")
+    );
+
+    // An hour: the token on the answer page itself, never cached, not in a link.
+    let r = post(form("mine", "seconds", "3600", "session:read", "k3")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(r.headers().get("location").is_none());
+    let html = r.text().await.unwrap();
+    let at = html.find("<code id=\"new-key-token\">").expect("the token") + 25;
+    let token = html[at..].split('<').next().unwrap().to_string();
+    assert!(html.contains("(1 hour)"), "{html}");
+    assert_eq!(read_with_key(&srv, &token).await, 404);
+    // Sent again (a double click, a reload): the same key, not a second one.
+    let again = post(form("mine", "seconds", "3600", "session:read", "k3")).await;
+    assert_eq!(again.status(), 200);
+    let keys = admin_json(&srv, "/api/apikey").await;
+    let mine: Vec<&Value> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["name"] == "mine")
+        .collect();
+    assert_eq!(mine.len(), 1, "{keys}");
+    assert_eq!(mine[0]["ttl"], 3600);
+    assert_eq!(mine[0]["permissions"], json!(["session:read"]));
+    assert!(keys.as_array().unwrap().iter().all(|k| k["name"] != "wide"));
+
+    // Kim may not delete keys: no revoke button on the list.
+    let r = c
+        .get(format!("{}/portal/settings/keys", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains(">mine</th>"));
+    assert!(!html.contains("/revoke"));
+    assert!(!html.contains(&token));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn key_form_over_http_sqlite() {
+    key_form_over_http(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn key_form_over_http_postgres() {
+    key_form_over_http(Backend::Postgres).await;
 }

@@ -202,19 +202,25 @@ impl KeyDraft {
 
 /// A lifetime in seconds as words.
 fn lifetime_text(ttl: Option<i64>) -> String {
-    match ttl {
-        None => "never expires".to_string(),
-        Some(s) => {
-            if let Some((_, label, _)) = LIFETIMES.iter().find(|(_, _, v)| *v == Some(s)) {
-                label.to_string()
-            } else if s % 86_400 == 0 {
-                format!("{} days", s / 86_400)
-            } else if s % 3_600 == 0 {
-                format!("{} hours", s / 3_600)
-            } else {
-                format!("{s} seconds")
-            }
-        }
+    let Some(s) = ttl else {
+        return "never expires".to_string();
+    };
+    if let Some((_, label, _)) = LIFETIMES.iter().find(|(_, _, v)| *v == Some(s)) {
+        return label.to_string();
+    }
+    let (n, unit) = if s % 86_400 == 0 {
+        (s / 86_400, "day")
+    } else if s % 3_600 == 0 {
+        (s / 3_600, "hour")
+    } else if s % 60 == 0 {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
     }
 }
 
@@ -1099,7 +1105,7 @@ async fn audit_page(ctx: &Ctx, f: &AuditFilters, after: Option<&str>, verdict: &
         body.push_str("</tbody></table></div>\n");
     }
     let query = f.query();
-    let join = if query.is_empty() { "" } else { "&" };
+    let join = if query.is_empty() { "" } else { "&amp;" };
     let mut pager = String::new();
     if after.is_some() {
         let _ = write!(
@@ -1152,6 +1158,9 @@ mod tests {
         assert_eq!(lifetime_text(Some(2_592_000)), "30 days");
         assert_eq!(lifetime_text(Some(7_200)), "2 hours");
         assert_eq!(lifetime_text(Some(90)), "90 seconds");
+        assert_eq!(lifetime_text(Some(3_600)), "1 hour");
+        assert_eq!(lifetime_text(Some(600)), "10 minutes");
+        assert_eq!(lifetime_text(Some(172_800)), "2 days");
         assert_eq!(lifetime_text(None), "never expires");
     }
 
