@@ -303,6 +303,18 @@ async fn accounts_flow(backend: Backend) {
         "the new role is offered to users"
     );
     check(&b, "role-created").await;
+
+    // Delete her, after the question.
+    click_and_confirm(&b, &format!("{card} form[action$='/delete'] button")).await;
+    wait_flash(&b, "“olga” was deleted").await;
+    let users = admin_json(&srv, "/api/security/users").await;
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["name"] != "olga")
+    );
     scroll_to(&b, "#roles-h").await;
     check(&b, "roles").await;
 
@@ -641,7 +653,7 @@ async fn key_form_over_http(backend: Backend) {
     let srv = TestServer::start(backend).await;
     let r = srv
         .admin(srv.post("/api/security/roles"))
-        .json(&json!({"name": "keymaker", "permissions": ["apikey:read", "apikey:write", "session:read"]}))
+        .json(&json!({"name": "keymaker", "permissions": ["apikey:read", "apikey:write", "session:read", "user:read"]}))
         .send()
         .await
         .unwrap();
@@ -731,6 +743,29 @@ async fn key_form_over_http(backend: Backend) {
     assert!(html.contains(">mine</th>"));
     assert!(!html.contains("/revoke"));
     assert!(!html.contains(&token));
+
+    // Users and roles to read only: the lists, no form.
+    let r = c
+        .get(format!("{}/portal/settings/users", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h3>kim <span class=\"badge on\">active</span></h3>"));
+    assert!(html.contains("<h3>keymaker <span class=\"badge\">custom</span></h3>"));
+    for form in ["create-user", "create-role", "Change roles", "/delete"] {
+        assert!(!html.contains(form), "{form}");
+    }
+    // No audit:read: the friendly 403.
+    let r = c
+        .get(format!("{}/portal/settings/audit", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     srv.stop().await;
 }
 
