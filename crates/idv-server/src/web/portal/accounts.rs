@@ -257,6 +257,9 @@ async fn keys_page(
     let now = ctx.state.clock.now_ms();
     let may_revoke = ctx.may_any(&[("apikey", Op::Delete), ("apikey_all", Op::Delete)]);
     let mut body = String::from(notice);
+    if ctx.may_any(&[("apikey", Op::Write), ("apikey_all", Op::Write)]) {
+        body.push_str("<p class=\"jump\"><a href=\"#new-key-h\">Create a key</a></p>\n");
+    }
     body.push_str("<section aria-labelledby=\"keys-h\"><h2 id=\"keys-h\">Keys</h2>\n");
     if list.is_empty() {
         body.push_str("<p class=\"muted\">No API keys yet.</p>\n");
@@ -533,6 +536,12 @@ async fn users_page(ctx: &Ctx, status: StatusCode, notice: &str, d: &UsersDrafts
     let may_delete = ctx.may("user", Op::Delete);
 
     let mut body = String::from(notice);
+    body.push_str(if may_write {
+        "<p class=\"jump\"><a href=\"#new-user-h\">Create a user</a> · <a href=\"#roles-h\">Roles</a> · \
+         <a href=\"#new-role-h\">Create a custom role</a></p>\n"
+    } else {
+        "<p class=\"jump\"><a href=\"#roles-h\">Roles</a></p>\n"
+    });
     body.push_str("<section aria-labelledby=\"users-h\"><h2 id=\"users-h\">Users</h2>\n<ul class=\"cards\">\n");
     for (i, u) in users.iter().enumerate() {
         let role_text = if u.roles.is_empty() {
