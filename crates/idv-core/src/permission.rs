@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorCode};
 use std::fmt;
 
 /// Every scope idv knows, in Regula's documented order, then idv's own additions.
-pub(crate) const SCOPES: &[&str] = &[
+pub const SCOPES: &[&str] = &[
     "session_all",
     "session",
     "session_all_patch",

@@ -545,6 +545,26 @@ pub fn table() -> Vec<RouteDef> {
             .not_audited("the view API call it makes is recorded by the view itself; the page has no action of its own"),
         // -- portal: one session (web::portal::session)
         // -- portal: settings, keys users audit (web::portal::accounts)
+        route!(GET "/portal/settings/keys", Public, L, "portal", "The portal's API keys: the list (GET /api/apikey) and the form that creates one", crate::web::portal::accounts::keys)
+            .page(),
+        route!(POST "/portal/settings/keys", Public, M, "portal", "Create an API key (a form: name, ttl, perm; POST /api/apikey): the page showing its token once, or the form again with the API's error", crate::web::portal::accounts::create_key)
+            .page().not_audited("the API call it makes (POST /api/apikey) is strictly limited and audited"),
+        route!(POST "/portal/settings/keys/{id}/revoke", Public, M, "portal", "Revoke an API key (DELETE /api/apikey/{id}); 303 to the list", crate::web::portal::accounts::revoke_key)
+            .page().not_audited("the API call it makes (DELETE /api/apikey/{id}) is audited"),
+        route!(GET "/portal/settings/users", Public, L, "portal", "The portal's users and roles (GET /api/security/users and /api/security/roles) with the forms the user may use", crate::web::portal::accounts::users)
+            .page(),
+        route!(POST "/portal/settings/users", Public, M, "portal", "Create a user (a form: name, password, email, role; POST /api/security/users); 303 to the list, or the form again with the API's error", crate::web::portal::accounts::create_user)
+            .page().not_audited("the API call it makes (POST /api/security/users) is strictly limited and audited"),
+        route!(POST "/portal/settings/users/{id}", Public, M, "portal", "Change a user's roles and whether it is active (PATCH /api/security/users/{id}); 303 to the list", crate::web::portal::accounts::change_user)
+            .page().not_audited("the API call it makes (PATCH /api/security/users/{id}) is audited"),
+        route!(POST "/portal/settings/users/{id}/delete", Public, M, "portal", "Delete a user (DELETE /api/security/users/{id}); 303 to the list", crate::web::portal::accounts::delete_user)
+            .page().not_audited("the API call it makes (DELETE /api/security/users/{id}) is audited"),
+        route!(POST "/portal/settings/roles", Public, M, "portal", "Create a custom role (a form: name, description, perm; POST /api/security/roles); 303 to the users page, or the form again with the API's error", crate::web::portal::accounts::create_role)
+            .page().not_audited("the API call it makes (POST /api/security/roles) is audited"),
+        route!(GET "/portal/settings/audit", Public, L, "portal", "The portal's audit log (GET /api/audit) with filters and pages, newest first", crate::web::portal::accounts::audit)
+            .page(),
+        route!(POST "/portal/settings/audit/verify", Public, M, "portal", "Verify the audit chain (POST /api/audit/verify): the audit page with the verdict", crate::web::portal::accounts::verify_audit)
+            .page().not_audited("reads the audit log through POST /api/audit/verify and changes nothing"),
         // -- portal: settings, workflows webhooks (web::portal::platform)
         route!(GET "/portal/settings/workflows", Public, L, "portal", "Portal: the workflows, a form to load one (a file or pasted text) and Reload from folder", crate::web::portal::platform::workflows)
             .page(),
@@ -831,6 +851,9 @@ pub fn table() -> Vec<RouteDef> {
                 optional("after", Integer { min: 0, max: i64::MAX }, "The next of the previous page"),
                 optional("order", OneOf(&["asc", "desc"]), "desc (default): newest first; asc: by seq from after"),
             ]),
+        route!(POST "/api/audit/verify", AnyOf(AUDIT_READ), M, "audit", "Walk the whole audit chain as `idv audit verify` does: {intact, count, anchorSeq, headSeq} when every entry links to the one before and matches its hash, else {intact: false, brokenAt, reason} naming the first entry that does not. Entries queued in this process are stored first", audit::verify)
+            .returns::<api::audit::AuditVerdict>(200)
+            .not_audited("reads the audit log and changes nothing; an entry of its own would only lengthen the chain it checks"),
         // The apps' files: links to this server open in the customer's app.
         route!(GET "/.well-known/apple-app-site-association", Public, L, "mobile", "Apple's universal links file from mobile.apple (appId, bundleId): the app opens /mobile*, /capture* and /l/* links. Public", mobile::apple)
             .returns::<api::mobile::AppleAppSiteAssociation>(200)

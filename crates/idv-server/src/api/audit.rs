@@ -3,6 +3,7 @@
 //! | Route | Request | Response |
 //! |---|---|---|
 //! | `GET /api/audit` ([`AuditQueryParams`]) | — | 200 [`AuditPage`] |
+//! | `POST /api/audit/verify` | — | 200 [`AuditVerdict`] |
 
 use idv_core::time::iso;
 use idv_store::AuditRecord;
@@ -82,6 +83,58 @@ pub struct AuditPage {
     /// The `after` of the following page; `null` on the last one.
     #[schema(required = true)]
     pub next: Option<i64>,
+}
+
+/// What walking the audit chain found: every entry linked and hashed as written (`intact`),
+/// or the first entry that is not.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditVerdict {
+    pub intact: bool,
+    /// Entries checked; `null` when the chain is broken.
+    #[schema(required = true)]
+    pub count: Option<i64>,
+    /// The entry the chain is verified from (0, or the last entry retention removed);
+    /// `null` when the chain is broken.
+    #[schema(required = true)]
+    pub anchor_seq: Option<i64>,
+    /// The last entry checked; `null` when the chain is broken.
+    #[schema(required = true)]
+    pub head_seq: Option<i64>,
+    /// The first entry that does not link or hash as written; `null` when intact.
+    #[schema(required = true)]
+    pub broken_at: Option<i64>,
+    /// Why that entry breaks the chain; `null` when intact.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+}
+
+impl From<crate::audit::verify::Verdict> for AuditVerdict {
+    fn from(v: crate::audit::verify::Verdict) -> Self {
+        use crate::audit::verify::Verdict;
+        match v {
+            Verdict::Intact {
+                count,
+                anchor_seq,
+                head_seq,
+            } => AuditVerdict {
+                intact: true,
+                count: Some(count),
+                anchor_seq: Some(anchor_seq),
+                head_seq: Some(head_seq),
+                broken_at: None,
+                reason: None,
+            },
+            Verdict::Broken { seq, reason } => AuditVerdict {
+                intact: false,
+                count: None,
+                anchor_seq: None,
+                head_seq: None,
+                broken_at: Some(seq),
+                reason: Some(reason),
+            },
+        }
+    }
 }
 
 /// The filters of `GET /api/audit` (nothing else is accepted).

@@ -1,6 +1,7 @@
-//! `GET /api/audit`: the audit log, filtered and paged.
+//! `GET /api/audit`: the audit log, filtered and paged. `POST /api/audit/verify`: the chain
+//! walked as `idv audit verify` walks it.
 
-use crate::api::audit::{AuditEntryView, AuditPage};
+use crate::api::audit::{AuditEntryView, AuditPage, AuditVerdict};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::query_param;
 use crate::state::AppState;
@@ -138,6 +139,14 @@ pub async fn list(State(state): State<AppState>, uri: Uri) -> ApiResult<Json<Aud
         items: rows.iter().map(AuditEntryView::from).collect(),
         next,
     }))
+}
+
+/// Walks the whole chain ([`crate::audit::verify::verify`]), after storing what this process
+/// has queued.
+pub async fn verify(State(state): State<AppState>) -> ApiResult<Json<AuditVerdict>> {
+    state.audit.flush().await;
+    let verdict = crate::audit::verify::verify(state.store.as_ref()).await?;
+    Ok(Json(verdict.into()))
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ mod links;
 mod outbound;
 mod outbox_events;
 mod portal;
+mod portal_accounts;
 mod portal_platform;
 mod portal_sessions;
 mod ratelimit;

@@ -18,6 +18,7 @@
 // A refusal here is the page that answers it, so `Result<_, Response>` is the natural shape.
 #![allow(clippy::result_large_err)]
 
+pub(crate) mod accounts;
 pub(crate) mod call;
 mod files;
 pub(crate) mod platform;
