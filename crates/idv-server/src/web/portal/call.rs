@@ -41,7 +41,9 @@ impl Reply {
 
     /// The API error's `(code, message)`, when the body is the API's error body.
     pub fn error(&self) -> (String, String) {
-        let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        // The API's error body is `{"error": {code, message, details}}`.
+        let v = body.get("error").unwrap_or(&body);
         let field = |k: &str| {
             v.get(k)
                 .and_then(|x| x.as_str())

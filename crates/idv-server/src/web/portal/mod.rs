@@ -17,27 +17,28 @@
 
 pub(crate) mod call;
 mod files;
+pub(crate) mod session;
 pub(crate) mod ui;
 
 pub use files::asset;
 
 use crate::audit::Note;
 use crate::auth::Principal;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
-use idv_core::permission::Op;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use crate::auth::{PORTAL_FAMILY_PREFIX, sha256_hex};
 use crate::state::AppState;
 use crate::web::notice::escape;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
+use idv_core::permission::Op;
 use idv_store::{AuthToken, TokenFamilyId, TokenKind, User, UserId};
 use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "idv_portal";
@@ -289,7 +290,10 @@ impl Ctx {
         if self.may_any(a.needs) {
             Ok(())
         } else {
-            Err(ui::forbidden(self, &format!("open {}", a.label.to_lowercase())))
+            Err(ui::forbidden(
+                self,
+                &format!("open {}", a.label.to_lowercase()),
+            ))
         }
     }
 }
