@@ -248,6 +248,16 @@ async fn wait_text(b: &Browser, css: &str, text: &str) {
     .await;
 }
 
+/// A screenshot with `css` scrolled to the top of the screen (the page is longer than one).
+async fn look(b: &Browser, css: &str, name: &str) {
+    b.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+        vec![json!(css)],
+    )
+    .await;
+    b.screenshot(name).await;
+}
+
 async fn page_text(b: &Browser) -> String {
     b.execute("return document.querySelector('main').innerText;", vec![])
         .await
@@ -333,6 +343,19 @@ async fn flow(backend: Backend) {
         assert!(text.contains(want), "the page shows {want:?}: {text}");
     }
     check(&b, "session").await;
+    for (css, name) in [
+        ("#checks-h", "checks"),
+        ("#pair-h", "pictures"),
+        (".gallery", "gallery"),
+        ("#review-h", "review-form"),
+        ("#props-h", "properties"),
+        ("#history-h", "history"),
+        ("#manage-h", "manage"),
+        ("details", "raw"),
+    ] {
+        look(&b, css, name).await;
+    }
+    b.execute("window.scrollTo(0, 0);", vec![]).await;
 
     // Zoom and rotate, shown by the script.
     let zoom = b.find(".pair figure button[data-act=zoom]").await;
@@ -352,8 +375,20 @@ async fn flow(backend: Backend) {
             vec![],
         )
         .await;
-    assert_eq!(t, "rotate(90deg) scale(2)");
+    let t = t.as_str().unwrap();
+    assert!(t.contains("rotate(90deg)") && t.contains("scale(2)"), "{t}");
+    // Turned and zoomed, the picture starts inside its frame, which scrolls over it.
+    b.wait_until(
+        "(() => { const f = document.querySelector('.pair figure .frame');
+                  const i = f.querySelector('img').getBoundingClientRect();
+                  const r = f.getBoundingClientRect();
+                  return Math.abs(i.left - r.left) < 1 && Math.abs(i.top - r.top) < 1
+                    && f.scrollWidth > f.clientWidth; })()",
+        WAIT,
+    )
+    .await;
     check(&b, "zoomed").await;
+    look(&b, "#pair-h", "zoomed-pictures").await;
     zoom.click().await;
 
     // Approve with a comment: the flash, the history entry, the API's status.
@@ -379,6 +414,7 @@ async fn flow(backend: Backend) {
     assert_eq!(s["history"][1]["comment"], "Document and selfie match");
     assert_eq!(s["history"][1]["by"]["name"], "admin");
     check(&b, "approved").await;
+    look(&b, "#history-h", "approved-history").await;
 
     // The page's form goes stale: the API sets the session pending first. Rejecting from the
     // stale form changes nothing and says what changed.
@@ -414,6 +450,7 @@ async fn flow(backend: Backend) {
     assert_eq!(s["status"], 4, "the API's change stands");
     assert_eq!(s["history"].as_array().unwrap().len(), 3);
     check(&b, "conflict").await;
+    look(&b, "div.alert", "conflict-alert").await;
 
     // Legal hold on: no delete form; then off again.
     b.find("form[action$='/hold'] button").await.click().await;

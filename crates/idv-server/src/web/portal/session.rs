@@ -178,7 +178,7 @@ impl Page<'_> {
     }
 
     fn render(&self, notes: &str, comment: &str, deliveries: Option<&Reply>) -> String {
-        let mut b = String::new();
+        let mut b = String::from("<div class=\"one-session\">\n");
         b.push_str(notes);
         self.summary(&mut b);
         self.checks(&mut b);
@@ -198,6 +198,7 @@ impl Page<'_> {
             "<details class=\"card\"><summary>Raw JSON</summary><pre>{}</pre></details>\n",
             esc(&raw)
         );
+        b.push_str("</div>\n");
         b
     }
 
@@ -224,13 +225,16 @@ impl Page<'_> {
                 Some(n) if !n.is_empty() => n.to_string(),
                 _ => text(&f["propertyId"]),
             };
-            row(&name, value_html(self.id, &f["value"]));
+            row(
+                &name,
+                value_html(self.id, items(&self.s["files"]), &f["value"]),
+            );
         }
         row("Status", ui::status_badge(self.status()));
         let wf = &s["workflow"];
         let mut workflow = esc(&text(&wf["name"]));
         if let Some(v) = wf["version"].as_str() {
-            let _ = write!(workflow, " <span class=\"muted\">{}</span>", esc(v));
+            let _ = write!(workflow, " <span class=\"muted\">version {}</span>", esc(v));
         }
         row("Workflow", workflow);
         row("Session id", format!("<code>{}</code>", esc(self.id)));
@@ -247,7 +251,10 @@ impl Page<'_> {
                 row("External user id", esc(&text(u)));
             }
             for (k, v) in m.iter().filter(|(k, _)| *k != "externalUserId") {
-                row(&format!("Metadata: {k}"), value_html(self.id, v));
+                row(
+                    &format!("Metadata: {k}"),
+                    value_html(self.id, items(&self.s["files"]), v),
+                );
             }
         }
         if s["legalHold"].as_bool() == Some(true) {
@@ -265,7 +272,7 @@ impl Page<'_> {
         if blocks.is_empty() {
             return;
         }
-        b.push_str("<h2>Checks</h2>\n<div class=\"grid\">\n");
+        b.push_str("<h2 id=\"checks-h\">Checks</h2>\n<div class=\"grid\">\n");
         for (i, block) in blocks.iter().enumerate() {
             let kind = match block["type"].as_str().unwrap_or_default() {
                 "DOCUMENT" => "Document",
@@ -280,7 +287,7 @@ impl Page<'_> {
             let decision = block["decision"].as_str().unwrap_or("pending");
             let _ = write!(
                 b,
-                "<section class=\"card check\" aria-labelledby=\"check-{i}\">\n\
+                "<section class=\"card verdict\" aria-labelledby=\"check-{i}\">\n\
                  <h3 id=\"check-{i}\">{} <span class=\"muted\">{}</span></h3>\n\
                  <p>Decision: <span class=\"badge d-{}\">{}</span></p>\n",
                 esc(&name),
@@ -327,7 +334,7 @@ impl Page<'_> {
             let results = &block["results"];
             if results.as_object().is_some_and(|m| !m.is_empty()) {
                 b.push_str("<h4>Results</h4>\n");
-                b.push_str(&value_html(self.id, results));
+                b.push_str(&value_html(self.id, items(&self.s["files"]), results));
             }
             if let Some(at) = block["updatedAt"].as_str() {
                 let _ = write!(
@@ -374,7 +381,7 @@ impl Page<'_> {
         let mut shown: Vec<&str> = Vec::new();
         if let (Some(p), Some(s)) = (portrait, selfie) {
             b.push_str(
-                "<section aria-labelledby=\"pair-h\">\n<h3 id=\"pair-h\">Document portrait and selfie</h3>\n<div class=\"pair\">\n",
+                "<section aria-labelledby=\"pair-h\">\n<h3 id=\"pair-h\">Document portrait and selfie</h3>\n<div class=\"pair faces\">\n",
             );
             b.push_str(&self.figure(p, "Document portrait"));
             b.push_str(&self.figure(s, "Selfie"));
@@ -428,7 +435,7 @@ impl Page<'_> {
         let src = esc(&file_href(self.id, &fid));
         let name = text(&f["name"]);
         format!(
-            "<figure data-viewer>\n<div class=\"frame\"><img src=\"{src}\" alt=\"{alt}\"></div>\n\
+            "<figure data-viewer>\n<div class=\"frame\" tabindex=\"0\" role=\"group\" aria-label=\"{label}, scrolls when zoomed\"><img src=\"{src}\" alt=\"{alt}\"></div>\n\
              <figcaption>{label} <span class=\"muted\">{name}</span></figcaption>\n\
              <div class=\"tools\"><button type=\"button\" class=\"secondary\" data-act=\"zoom\" aria-pressed=\"false\" hidden>Zoom<span class=\"sr-only\"> {label}</span></button>\
              <button type=\"button\" class=\"secondary\" data-act=\"rotate\" hidden>Rotate<span class=\"sr-only\"> {label}</span></button>\
@@ -498,7 +505,7 @@ impl Page<'_> {
                 b,
                 "<dt>{}</dt><dd>{}</dd>\n",
                 esc(k),
-                value_html(self.id, v)
+                value_html(self.id, items(&self.s["files"]), v)
             );
         }
         b.push_str("</dl>\n</section>\n");
@@ -693,7 +700,7 @@ fn size(n: i64) -> String {
 
 /// A JSON value as readable HTML: text as is, a file reference as a link to the file, objects
 /// as nested definition lists, arrays of plain values joined, other arrays as lists.
-fn value_html(session: &str, v: &Value) -> String {
+fn value_html(session: &str, files: &[Value], v: &Value) -> String {
     match v {
         Value::Null => "<span class=\"muted\">none</span>".into(),
         Value::Bool(true) => "yes".into(),
@@ -702,10 +709,15 @@ fn value_html(session: &str, v: &Value) -> String {
         Value::String(s) => esc(s),
         Value::Object(m) => {
             if let Some(fid) = m.get("fileId").and_then(Value::as_str) {
+                let name = files
+                    .iter()
+                    .find(|f| f["id"].as_str() == Some(fid))
+                    .and_then(|f| f["name"].as_str())
+                    .unwrap_or("file");
                 return format!(
-                    "<a href=\"{}\">file {}</a>",
+                    "<a href=\"{}\">{}</a>",
                     esc(&file_href(session, fid)),
-                    esc(fid)
+                    esc(name)
                 );
             }
             if m.is_empty() {
@@ -713,7 +725,12 @@ fn value_html(session: &str, v: &Value) -> String {
             }
             let mut b = String::from("<dl class=\"props nested\">");
             for (k, v) in m {
-                let _ = write!(b, "<dt>{}</dt><dd>{}</dd>", esc(k), value_html(session, v));
+                let _ = write!(
+                    b,
+                    "<dt>{}</dt><dd>{}</dd>",
+                    esc(k),
+                    value_html(session, files, v)
+                );
             }
             b.push_str("</dl>");
             b
@@ -725,13 +742,13 @@ fn value_html(session: &str, v: &Value) -> String {
             if a.iter().all(|x| !x.is_object() && !x.is_array()) {
                 return a
                     .iter()
-                    .map(|x| value_html(session, x))
+                    .map(|x| value_html(session, files, x))
                     .collect::<Vec<_>>()
                     .join(", ");
             }
             let mut b = String::from("<ol class=\"nested\">");
             for x in a {
-                let _ = write!(b, "<li>{}</li>", value_html(session, x));
+                let _ = write!(b, "<li>{}</li>", value_html(session, files, x));
             }
             b.push_str("</ol>");
             b
@@ -1060,20 +1077,20 @@ mod tests {
 
     #[test]
     fn values_read_as_text_and_escape() {
-        assert_eq!(value_html("s", &json!("<b>")), "&lt;b&gt;");
-        assert_eq!(value_html("s", &json!(true)), "yes");
-        assert_eq!(value_html("s", &json!([1, "a"])), "1, a");
+        assert_eq!(value_html("s", &[], &json!("<b>")), "&lt;b&gt;");
+        assert_eq!(value_html("s", &[], &json!(true)), "yes");
+        assert_eq!(value_html("s", &[], &json!([1, "a"])), "1, a");
         assert_eq!(
-            value_html("s", &json!({"fileId": "f1", "url": "x"})),
-            "<a href=\"/portal/sessions/s/files/f1\">file f1</a>"
+            value_html("s", &[], &json!({"fileId": "f1", "url": "x"})),
+            "<a href=\"/portal/sessions/s/files/f1\">file</a>"
         );
         assert_eq!(
-            value_html("s", &json!({"a": {"b": null}})),
+            value_html("s", &[], &json!({"a": {"b": null}})),
             "<dl class=\"props nested\"><dt>a</dt><dd><dl class=\"props nested\"><dt>b</dt>\
              <dd><span class=\"muted\">none</span></dd></dl></dd></dl>"
         );
         assert_eq!(
-            value_html("s", &json!([{"x": 1}])),
+            value_html("s", &[], &json!([{"x": 1}])),
             "<ol class=\"nested\"><li><dl class=\"props nested\"><dt>x</dt><dd>1</dd></dl></li></ol>"
         );
     }
