@@ -102,7 +102,7 @@ fn deleted(ctx: &Ctx, reply: &Reply) -> Response {
         ("Reason", text(&t["reason"])),
     ] {
         if !v.is_empty() {
-            let _ = write!(b, "<dt>{}</dt><dd>{}</dd>\n", esc(k), esc(&v));
+            let _ = writeln!(b, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v));
         }
     }
     let _ = write!(
@@ -193,9 +193,9 @@ impl Page<'_> {
         }
         self.manage(&mut b);
         let raw = serde_json::to_string_pretty(self.s).unwrap_or_default();
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<details class=\"card\"><summary>Raw JSON</summary><pre>{}</pre></details>\n",
+            "<details class=\"card\"><summary>Raw JSON</summary><pre>{}</pre></details>",
             esc(&raw)
         );
         b.push_str("</div>\n");
@@ -210,15 +210,15 @@ impl Page<'_> {
         let view = &s["view"];
         let photo = view["photo"]["fileId"].as_str();
         if let Some(fid) = photo {
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<img class=\"photo\" src=\"{}\" alt=\"Photo of the person\" width=\"112\">\n",
+                "<img class=\"photo\" src=\"{}\" alt=\"Photo of the person\" width=\"112\">",
                 esc(&file_href(self.id, fid))
             );
         }
         b.push_str("<dl class=\"props\">\n");
         let mut row = |k: &str, v: String| {
-            let _ = write!(b, "<dt>{}</dt><dd>{v}</dd>\n", esc(k));
+            let _ = writeln!(b, "<dt>{}</dt><dd>{v}</dd>", esc(k));
         };
         for f in items(&view["fields"]) {
             let name = match f["name"].as_str() {
@@ -297,11 +297,11 @@ impl Page<'_> {
             );
             let rules = items(&block["rules"]);
             if !rules.is_empty() {
-                let _ = write!(
+                let _ = writeln!(
                     b,
                     "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Rules of {0}\"><table><caption class=\"sr-only\">Rules of {0}</caption>\
                      <thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Expected</th>\
-                     <th scope=\"col\">Result</th></tr></thead><tbody>\n",
+                     <th scope=\"col\">Result</th></tr></thead><tbody>",
                     esc(&name)
                 );
                 for r in rules {
@@ -322,9 +322,9 @@ impl Page<'_> {
                             esc(&text(&r["result"]))
                         )
                     };
-                    let _ = write!(
+                    let _ = writeln!(
                         b,
-                        "<tr><td>{}</td><td>{}</td><td>{result}</td></tr>\n",
+                        "<tr><td>{}</td><td>{}</td><td>{result}</td></tr>",
                         esc(&rname),
                         esc(&text(&r["expected"]))
                     );
@@ -337,9 +337,9 @@ impl Page<'_> {
                 b.push_str(&value_html(self.id, items(&self.s["files"]), results));
             }
             if let Some(at) = block["updatedAt"].as_str() {
-                let _ = write!(
+                let _ = writeln!(
                     b,
-                    "<p class=\"muted\">Updated {}</p>\n",
+                    "<p class=\"muted\">Updated {}</p>",
                     esc(&ui::time_text(at))
                 );
             }
@@ -406,17 +406,17 @@ impl Page<'_> {
             }
             b.push_str("</div>\n");
         }
-        let _ = write!(
+        let _ = writeln!(
             b,
             "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Files of the session\"><table><caption class=\"sr-only\">Files of the session</caption>\
              <thead><tr><th scope=\"col\">File</th><th scope=\"col\">Property</th><th scope=\"col\">Step</th>\
-             <th scope=\"col\">Type</th><th scope=\"col\" class=\"num\">Size</th><th scope=\"col\">Added</th></tr></thead><tbody>\n"
+             <th scope=\"col\">Type</th><th scope=\"col\" class=\"num\">Size</th><th scope=\"col\">Added</th></tr></thead><tbody>"
         );
         for f in files {
             let fid = text(&f["id"]);
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<tr><td><a href=\"{}\" download>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                "<tr><td><a href=\"{}\" download>{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 esc(&file_href(self.id, &fid)),
                 esc(&text(&f["name"])),
                 esc(&text(&f["property"])),
@@ -471,9 +471,9 @@ impl Page<'_> {
         );
         for st in idv_core::status::ALL {
             let checked = if st == current { " checked" } else { "" };
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<label class=\"check\"><input type=\"radio\" name=\"status\" value=\"{st}\"{checked}> {}</label>\n",
+                "<label class=\"check\"><input type=\"radio\" name=\"status\" value=\"{st}\"{checked}> {}</label>",
                 esc(&status_name(st))
             );
         }
@@ -501,9 +501,9 @@ impl Page<'_> {
         }
         b.push_str("<section class=\"card\" aria-labelledby=\"props-h\">\n<h2 id=\"props-h\">Properties</h2>\n<dl class=\"props\">\n");
         for (k, v) in props {
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<dt>{}</dt><dd>{}</dd>\n",
+                "<dt>{}</dt><dd>{}</dd>",
                 esc(k),
                 value_html(self.id, items(&self.s["files"]), v)
             );
@@ -531,9 +531,9 @@ impl Page<'_> {
              <thead><tr><th scope=\"col\">Step</th><th scope=\"col\" class=\"num\">Attempt</th><th scope=\"col\">Completed</th></tr></thead><tbody>\n",
         );
         for st in steps {
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 esc(&text(&st["id"])),
                 esc(&text(&st["attempt"])),
                 esc(&ui::time_text(&text(&st["completedAt"]))),
@@ -552,9 +552,9 @@ impl Page<'_> {
              <thead><tr><th scope=\"col\">When</th><th scope=\"col\">Step</th><th scope=\"col\">Action</th><th scope=\"col\">Message</th></tr></thead><tbody>\n",
         );
         for e in errors {
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&ui::time_text(&text(&e["at"]))),
                 esc(&text(&e["step"])),
                 esc(&text(&e["action"])),
@@ -593,9 +593,9 @@ impl Page<'_> {
                     _ => String::new(),
                 })
                 .unwrap_or_default();
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<tr><td>{} <span class=\"muted\">#{}</span></td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td>{} <span class=\"muted\">#{}</span></td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&text(&d["eventType"])),
                 esc(&text(&d["sequence"])),
                 esc(&text(&d["webhookId"])),
@@ -627,17 +627,17 @@ impl Page<'_> {
                     "A legal hold keeps the session from deletion, by hand or by retention.",
                 )
             };
-            let _ = write!(
+            let _ = writeln!(
                 b,
                 "<form method=\"post\" action=\"{}/hold\">{}<input type=\"hidden\" name=\"hold\" value=\"{value}\">\
-                 <p>{says}</p><div class=\"actions\"><button type=\"submit\" class=\"secondary\">{label}</button></div></form>\n",
+                 <p>{says}</p><div class=\"actions\"><button type=\"submit\" class=\"secondary\">{label}</button></div></form>",
                 href(id),
                 ui::form_fields(self.ctx),
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<p class=\"actions\"><a class=\"button secondary\" href=\"{}/export\" download>Export as zip</a></p>\n",
+            "<p class=\"actions\"><a class=\"button secondary\" href=\"{}/export\" download>Export as zip</a></p>",
             href(id)
         );
         if self
@@ -647,7 +647,7 @@ impl Page<'_> {
             if held {
                 b.push_str("<p class=\"muted\">Lift the legal hold to delete the session.</p>\n");
             } else {
-                let _ = write!(
+                let _ = writeln!(
                     b,
                     "<form method=\"post\" action=\"{}/delete\" data-confirm=\"Delete this session and its files for good?\">{}\
                      <h3>Delete</h3>\
@@ -655,7 +655,7 @@ impl Page<'_> {
                      <input id=\"confirm\" name=\"confirm\" required autocomplete=\"off\" spellcheck=\"false\" aria-describedby=\"confirm-hint\">\
                      <p class=\"hint\" id=\"confirm-hint\">The id is <code>{}</code>. Deleting removes the session and its files; only a tombstone stays.</p></div>\
                      <div class=\"field\"><label for=\"reason\">Reason (optional)</label><input id=\"reason\" name=\"reason\" maxlength=\"500\"></div>\
-                     <div class=\"actions\"><button type=\"submit\" class=\"danger\">Delete the session</button></div></form>\n",
+                     <div class=\"actions\"><button type=\"submit\" class=\"danger\">Delete the session</button></div></form>",
                     href(id),
                     ui::form_fields(self.ctx),
                     esc(id),
@@ -674,9 +674,9 @@ fn history_table(entries: &[Value], caption: &str) -> String {
         esc(caption)
     );
     for e in entries {
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&ui::time_text(&text(&e["at"]))),
             esc(&who(&e["by"])),
             esc(&change(e)),
@@ -858,17 +858,17 @@ async fn conflict(ctx: &Ctx, id: &str, f: &ReviewForm) -> String {
         let current = now["status"].as_i64();
         match (then, current) {
             (Some(t), Some(c)) if t != c => {
-                let _ = write!(
+                let _ = writeln!(
                     b,
-                    "<p>The status was <strong>{}</strong> when you opened the page; it is now <strong>{}</strong>.</p>\n",
+                    "<p>The status was <strong>{}</strong> when you opened the page; it is now <strong>{}</strong>.</p>",
                     esc(&status_name(t)),
                     esc(&status_name(c))
                 );
             }
             (_, Some(c)) => {
-                let _ = write!(
+                let _ = writeln!(
                     b,
-                    "<p>The status is still <strong>{}</strong>.</p>\n",
+                    "<p>The status is still <strong>{}</strong>.</p>",
                     esc(&status_name(c))
                 );
             }
