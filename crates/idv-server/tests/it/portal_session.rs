@@ -530,7 +530,12 @@ async fn flow(backend: Backend) {
     b.wait_for("form[action$='/review']", WAIT).await;
     assert!(b.try_find("form[action$='/delete']").await.is_none());
     assert!(!page_text(&b).await.contains("Webhook deliveries"));
-    assert!(page_text(&b).await.contains("user-43"));
+    let text = page_text(&b).await;
+    assert!(text.contains("user-43"), "{text}");
+    assert!(
+        !text.contains("Name on the document") && !text.contains("none"),
+        "view fields without a value are left out: {text}"
+    );
     b.find("label.check input[value='4']").await.click().await;
     b.find("button[name=action][value=set]").await.click().await;
     wait_text(&b, ".flash", "Status set to pending.").await;

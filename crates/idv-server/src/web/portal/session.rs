@@ -220,7 +220,11 @@ impl Page<'_> {
         let mut row = |k: &str, v: String| {
             let _ = writeln!(b, "<dt>{}</dt><dd>{v}</dd>", esc(k));
         };
-        for f in items(&view["fields"]) {
+        // A field the session has no value for yet is left out.
+        for f in items(&view["fields"])
+            .iter()
+            .filter(|f| !f["value"].is_null())
+        {
             let name = match f["name"].as_str() {
                 Some(n) if !n.is_empty() => n.to_string(),
                 _ => text(&f["propertyId"]),
