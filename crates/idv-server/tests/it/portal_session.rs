@@ -600,6 +600,58 @@ async fn flow(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(e.read(&other).await.1["status"], 3);
+
+    // Bad input gets the API's reason on the page, and nothing changes: a comment over 2000
+    // characters; deleting a session under legal hold (a form from before the hold).
+    let open = || async {
+        c.get(format!("{}/portal/sessions/{other}", srv.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let html = open().await;
+    let etag = field(&html, "etag").replace("&quot;", "\"");
+    let long = "x".repeat(2001);
+    let r = c
+        .post(format!("{}/portal/sessions/{other}/review", srv.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "reject"),
+            ("etag", &etag),
+            ("comment", &long),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("The review was not saved: "), "{page}");
+    assert!(page.contains("2000"), "the reason names the limit: {page}");
+    let r = srv
+        .admin(srv.patch(&format!("/api/sessions/{other}")))
+        .json(&json!({"legalHold": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{}/portal/sessions/{other}/delete", srv.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("confirm", &other)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("The session was not deleted: "), "{page}");
+    assert!(page.contains("legal hold"), "{page}");
+    let (status, s) = e.read(&other).await;
+    assert_eq!((status, s["status"].clone()), (200, json!(3)));
     e.srv.stop().await;
 }
 

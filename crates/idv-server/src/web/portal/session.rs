@@ -270,86 +270,8 @@ impl Page<'_> {
         b.push_str("</dl>\n</section>\n");
     }
 
-    /// The normalized blocks (Document, Liveness, Face match …) with their decision and rules.
     fn checks(&self, b: &mut String) {
-        let blocks = items(&self.s["normalized"]);
-        if blocks.is_empty() {
-            return;
-        }
-        b.push_str("<h2 id=\"checks-h\">Checks</h2>\n<div class=\"grid\">\n");
-        for (i, block) in blocks.iter().enumerate() {
-            let kind = match block["type"].as_str().unwrap_or_default() {
-                "DOCUMENT" => "Document",
-                "LIVENESS" => "Liveness",
-                "FACE_MATCH" | "FACEMATCH" | "FACE" => "Face match",
-                other => other,
-            };
-            let name = match block["name"].as_str() {
-                Some(n) if !n.is_empty() => n.to_string(),
-                _ => text(&block["id"]),
-            };
-            let decision = block["decision"].as_str().unwrap_or("pending");
-            let _ = write!(
-                b,
-                "<section class=\"card verdict\" aria-labelledby=\"check-{i}\">\n\
-                 <h3 id=\"check-{i}\">{} <span class=\"muted\">{}</span></h3>\n\
-                 <p>Decision: <span class=\"badge d-{}\">{}</span></p>\n",
-                esc(&name),
-                esc(kind),
-                esc(decision),
-                esc(decision),
-            );
-            let rules = items(&block["rules"]);
-            if !rules.is_empty() {
-                let _ = writeln!(
-                    b,
-                    "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Rules of {0}\"><table><caption class=\"sr-only\">Rules of {0}</caption>\
-                     <thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Expected</th>\
-                     <th scope=\"col\">Result</th></tr></thead><tbody>",
-                    esc(&name)
-                );
-                for r in rules {
-                    let rname = match r["name"].as_str() {
-                        Some(n) if !n.is_empty() => n.to_string(),
-                        _ => text(&r["id"]),
-                    };
-                    let result = if r["result"].is_null() {
-                        "<span class=\"muted\">not known yet</span>".to_string()
-                    } else if r["result"] == r["expected"] {
-                        format!(
-                            "{} <span class=\"ok\">(as expected)</span>",
-                            esc(&text(&r["result"]))
-                        )
-                    } else {
-                        format!(
-                            "{} <strong class=\"bad\">(differs)</strong>",
-                            esc(&text(&r["result"]))
-                        )
-                    };
-                    let _ = writeln!(
-                        b,
-                        "<tr><td>{}</td><td>{}</td><td>{result}</td></tr>",
-                        esc(&rname),
-                        esc(&text(&r["expected"]))
-                    );
-                }
-                b.push_str("</tbody></table></div>\n");
-            }
-            let results = &block["results"];
-            if results.as_object().is_some_and(|m| !m.is_empty()) {
-                b.push_str("<h4>Results</h4>\n");
-                b.push_str(&value_html(self.id, items(&self.s["files"]), results));
-            }
-            if let Some(at) = block["updatedAt"].as_str() {
-                let _ = writeln!(
-                    b,
-                    "<p class=\"muted\">Updated {}</p>",
-                    esc(&ui::time_text(at))
-                );
-            }
-            b.push_str("</section>\n");
-        }
-        b.push_str("</div>\n");
+        checks_html(b, self.id, self.s);
     }
 
     /// Image files shown (the document portrait and the selfie side by side), other files
@@ -668,6 +590,88 @@ impl Page<'_> {
         }
         b.push_str("</section>\n");
     }
+}
+
+/// The normalized blocks (Document, Liveness, Face match …) with their decision and rules.
+fn checks_html(b: &mut String, id: &str, s: &Value) {
+    let blocks = items(&s["normalized"]);
+    if blocks.is_empty() {
+        return;
+    }
+    b.push_str("<h2 id=\"checks-h\">Checks</h2>\n<div class=\"grid\">\n");
+    for (i, block) in blocks.iter().enumerate() {
+        let kind = match block["type"].as_str().unwrap_or_default() {
+            "DOCUMENT" => "Document",
+            "LIVENESS" => "Liveness",
+            "FACE_MATCH" | "FACEMATCH" | "FACE" => "Face match",
+            other => other,
+        };
+        let name = match block["name"].as_str() {
+            Some(n) if !n.is_empty() => n.to_string(),
+            _ => text(&block["id"]),
+        };
+        let decision = block["decision"].as_str().unwrap_or("pending");
+        let _ = write!(
+            b,
+            "<section class=\"card verdict\" aria-labelledby=\"check-{i}\">\n\
+             <h3 id=\"check-{i}\">{} <span class=\"muted\">{}</span></h3>\n\
+             <p>Decision: <span class=\"badge d-{}\">{}</span></p>\n",
+            esc(&name),
+            esc(kind),
+            esc(decision),
+            esc(decision),
+        );
+        let rules = items(&block["rules"]);
+        if !rules.is_empty() {
+            let _ = writeln!(
+                b,
+                "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Rules of {0}\"><table><caption class=\"sr-only\">Rules of {0}</caption>\
+                 <thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Expected</th>\
+                 <th scope=\"col\">Result</th></tr></thead><tbody>",
+                esc(&name)
+            );
+            for r in rules {
+                let rname = match r["name"].as_str() {
+                    Some(n) if !n.is_empty() => n.to_string(),
+                    _ => text(&r["id"]),
+                };
+                let result = if r["result"].is_null() {
+                    "<span class=\"muted\">not known yet</span>".to_string()
+                } else if r["result"] == r["expected"] {
+                    format!(
+                        "{} <span class=\"ok\">(as expected)</span>",
+                        esc(&text(&r["result"]))
+                    )
+                } else {
+                    format!(
+                        "{} <strong class=\"bad\">(differs)</strong>",
+                        esc(&text(&r["result"]))
+                    )
+                };
+                let _ = writeln!(
+                    b,
+                    "<tr><td>{}</td><td>{}</td><td>{result}</td></tr>",
+                    esc(&rname),
+                    esc(&text(&r["expected"]))
+                );
+            }
+            b.push_str("</tbody></table></div>\n");
+        }
+        let results = &block["results"];
+        if results.as_object().is_some_and(|m| !m.is_empty()) {
+            b.push_str("<h4>Results</h4>\n");
+            b.push_str(&value_html(id, items(&s["files"]), results));
+        }
+        if let Some(at) = block["updatedAt"].as_str() {
+            let _ = writeln!(
+                b,
+                "<p class=\"muted\">Updated {}</p>",
+                esc(&ui::time_text(at))
+            );
+        }
+        b.push_str("</section>\n");
+    }
+    b.push_str("</div>\n");
 }
 
 /// A table of history entries.
@@ -1096,6 +1100,49 @@ mod tests {
         assert_eq!(
             value_html("s", &[], &json!([{"x": 1}])),
             "<ol class=\"nested\"><li><dl class=\"props nested\"><dt>x</dt><dd>1</dd></dl></li></ol>"
+        );
+    }
+
+    #[test]
+    fn check_blocks_show_what_the_session_has() {
+        let mut b = String::new();
+        checks_html(&mut b, "s", &json!({"normalized": []}));
+        assert_eq!(b, "", "no blocks, no section");
+        let s = json!({
+            "files": [{"id": "f9", "name": "portrait.jpg"}],
+            "normalized": [
+                {"id": "liveness", "name": "Liveness check", "type": "LIVENESS",
+                 "decision": "failed",
+                 "rules": [{"id": "live", "name": "A live person", "expected": true, "result": false}],
+                 "results": {"portrait": {"fileId": "f9"}}},
+                {"id": "match", "name": "", "type": "FACE_MATCH", "decision": "pending",
+                 "rules": [{"id": "similar", "name": null, "expected": true, "result": null}],
+                 "results": null}
+            ]
+        });
+        checks_html(&mut b, "s", &s);
+        assert!(
+            b.contains("Liveness check <span class=\"muted\">Liveness</span>"),
+            "{b}"
+        );
+        assert!(b.contains("<span class=\"badge d-failed\">failed</span>"));
+        assert!(
+            b.contains("A live person") && b.contains("<strong class=\"bad\">(differs)</strong>")
+        );
+        assert!(b.contains("<a href=\"/portal/sessions/s/files/f9\">portrait.jpg</a>"));
+        assert!(
+            b.contains("match <span class=\"muted\">Face match</span>"),
+            "{b}"
+        );
+        assert!(b.contains("<td>similar</td>") && b.contains("not known yet"));
+        assert_eq!(
+            b.matches("<h4>Results</h4>").count(),
+            1,
+            "no results, no heading"
+        );
+        assert!(
+            !b.contains("Document"),
+            "a block the session lacks is absent"
         );
     }
 
