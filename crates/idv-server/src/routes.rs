@@ -544,6 +544,21 @@ pub fn table() -> Vec<RouteDef> {
             .page()
             .not_audited("the view API call it makes is recorded by the view itself; the page has no action of its own"),
         // -- portal: one session (web::portal::session)
+        route!(GET "/portal/sessions/{id}", Public, L, "portal", "One session's page: the workflow's view block, status, checks, files, properties, history, steps, errors, webhook deliveries, and the review, legal hold, export and delete forms the user may use", crate::web::portal::session::page)
+            .page(),
+        route!(GET "/portal/sessions/{id}/files/{file}", Public, L, "portal", "A session file's bytes for the session page (GET /api/sessions/{id}/files/{file} as the signed-in user; Range and If-None-Match passed on)", crate::web::portal::session::file)
+            .page(),
+        route!(GET "/portal/sessions/{id}/export", Public, L, "portal", "The session as a zip (GET /api/sessions/{id}/export as the signed-in user)", crate::web::portal::session::export)
+            .page(),
+        route!(POST "/portal/sessions/{id}/review", Public, M, "portal", "Review form (csrf, idem, etag, from, seen, action approve|reject|set, status, comment): PATCH /api/sessions/{id} with If-Match; 303 back, or the page again saying what changed when someone changed the session first", crate::web::portal::session::review)
+            .page()
+            .not_audited("the API call it makes is audited"),
+        route!(POST "/portal/sessions/{id}/hold", Public, M, "portal", "Legal hold form (csrf, idem, hold on|off): PATCH /api/sessions/{id} {legalHold}; 303 back", crate::web::portal::session::hold)
+            .page()
+            .not_audited("the API call it makes is audited"),
+        route!(POST "/portal/sessions/{id}/delete", Public, M, "portal", "Delete form (csrf, confirm = the session id, reason): DELETE /api/sessions/{id}; 303 to the list", crate::web::portal::session::delete)
+            .page()
+            .not_audited("the API call it makes is audited"),
         // -- portal: settings, keys users audit (web::portal::accounts)
         route!(GET "/portal/settings/keys", Public, L, "portal", "The portal's API keys: the list (GET /api/apikey) and the form that creates one", crate::web::portal::accounts::keys)
             .page(),
@@ -823,6 +838,9 @@ pub fn table() -> Vec<RouteDef> {
                 optional("before", Pattern("^[0-9]{1,19}$"), "The next of the previous page"),
             ])
             .answers(&[WEBHOOK_NOT_FOUND]),
+        route!(GET "/api/sessions/{id}/deliveries", AnyOf(WEBHOOK_READ), L, "webhooks", "The deliveries of one session's events to every endpoint, newest first: {items: [{webhookId, id, eventId, eventType, sessionId, sequence, state, attempts, nextAttemptAt, createdAt, deadline}]} (as in a webhook's delivery log, with the endpoint's id); empty for a session without any. ?limit= (1-500, default 50)", deliveries::for_session)
+            .returns::<api::webhooks::SessionDeliveries>(200)
+            .query([optional("limit", Integer { min: 1, max: 500 }, "Deliveries at most (default 50)")]),
         route!(POST "/api/webhooks/{id}/deliveries/{delivery}/retry", AnyOf(WEBHOOK_WRITE), M, "webhooks", "Send a delivery again now, with a new 3-day deadline and the same webhook-id; answers 202 with the delivery. 409 delivery_in_progress while a worker is sending it", deliveries::retry)
             .returns::<api::webhooks::DeliveryView>(202)
             .audit(Event::new("webhook.delivery_retried", Param("id")).detail("delivery", "delivery"))

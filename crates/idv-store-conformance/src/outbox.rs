@@ -299,6 +299,42 @@ pub async fn check_outbox(store: &dyn Store) {
         .await
         .expect("before");
     assert_eq!(older, a_list[2..].to_vec(), "a page before an id");
+    // One session's deliveries, whatever the endpoint.
+    let of_session = |id: String, limit| async move {
+        store
+            .delivery_list_for_session(SessionId::new(&id), limit)
+            .await
+            .expect("delivery_list_for_session")
+    };
+    let want: Vec<DeliveryRecord> = a_list
+        .iter()
+        .filter(|d| d.session_id.as_deref() == Some(s1.id.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(want.len(), 3, "events 5, 3 and 1 are s1's");
+    assert_eq!(
+        of_session(s1.id.clone(), 100).await,
+        want,
+        "s1's, newest first"
+    );
+    assert_eq!(
+        of_session(s1.id.clone(), 2).await,
+        want[..2].to_vec(),
+        "a limit"
+    );
+    assert_eq!(
+        of_session(s2.id.clone(), 100)
+            .await
+            .iter()
+            .map(|d| d.event_id.clone())
+            .collect::<Vec<_>>(),
+        [format!("evt_{}", hex_id(4))],
+        "s2's one"
+    );
+    assert!(
+        of_session(hex_id(0xeb_5999), 100).await.is_empty(),
+        "none for an unknown session"
+    );
 
     // --- claims: one delivery per (endpoint, session) at a time, in sequence order ---
     let now = 1_000;

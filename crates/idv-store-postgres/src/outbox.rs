@@ -21,7 +21,7 @@ use idv_store::{
     EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
     unwrap_list, wrap_list,
 };
-use idv_store::{DeliveryId, WebhookId};
+use idv_store::{DeliveryId, SessionId, WebhookId};
 use sqlx::PgConnection;
 
 /// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
@@ -655,6 +655,14 @@ impl OutboxStore for PgStore {
             limit,
         )
         .await
+    }
+
+    async fn delivery_list_for_session(
+        &self,
+        session_id: SessionId<'_>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::list_for_session(&self.pool, session_id.as_str(), limit).await
     }
 
     async fn delivery_get(

@@ -48,7 +48,7 @@ pub const PRUNE_2: &str = "DELETE FROM events WHERE created_at < $1 AND NOT EXIS
 
 /// The functions of the adapters' `outbox` modules that are the same in both, word for word:
 /// `window`, `webhook_from_row`, `webhook_delete`, `delivery_from_row`, `delivery_id`, `list`,
-/// `get`, `retry`. Expanded inside each adapter's module, so the names they use (`Db`, `DbRow`,
+/// `list_for_session`, `get`, `retry`. Expanded inside each adapter's module, so the names they use (`Db`, `DbRow`,
 /// `col`, `backend`, …) are that adapter's own.
 #[macro_export]
 macro_rules! outbox_fns {
@@ -139,6 +139,23 @@ macro_rules! outbox_fns {
             ))
             .bind(webhook_id)
             .bind(before)
+            .bind(limit)
+            .fetch_all(db.read())
+            .await
+            .map_err(backend)?;
+            map_rows(rows, delivery_from_row)
+        }
+
+        pub(crate) async fn list_for_session(
+            db: &Db,
+            session_id: &str,
+            limit: i64,
+        ) -> StoreResult<Vec<DeliveryRecord>> {
+            let rows = sqlx::query(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE session_id = $1 \
+                 ORDER BY id DESC LIMIT $2"
+            ))
+            .bind(session_id)
             .bind(limit)
             .fetch_all(db.read())
             .await

@@ -17,7 +17,7 @@ use idv_store::{
     EventQuery, EventRecord, NewEvent, StoreError, StoreResult, WebhookRecord, WebhookSecrets,
     unwrap_list, wrap_list,
 };
-use idv_store::{DeliveryId, WebhookId};
+use idv_store::{DeliveryId, SessionId, WebhookId};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
@@ -613,6 +613,14 @@ impl OutboxStore for SqliteStore {
             limit,
         )
         .await
+    }
+
+    async fn delivery_list_for_session(
+        &self,
+        session_id: SessionId<'_>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        crate::outbox::list_for_session(&self.db, session_id.as_str(), limit).await
     }
 
     async fn delivery_get(

@@ -222,6 +222,22 @@ pub struct DeliveryPage {
     pub next: Option<String>,
 }
 
+/// A delivery of one of a session's events, with the endpoint it goes to.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDelivery {
+    pub webhook_id: String,
+    #[serde(flatten)]
+    pub delivery: DeliveryView,
+}
+
+/// `GET /api/sessions/{id}/deliveries`: the session's deliveries to every endpoint, newest
+/// first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDeliveries {
+    pub items: Vec<SessionDelivery>,
+}
+
 /// How many deliveries a replay queued.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReplayQueued {

@@ -6,7 +6,9 @@
 //! queuing, this process's delivery worker is woken so the send starts at once.
 
 use super::Caller;
-use crate::api::webhooks::{DeliveryPage, DeliveryView, ReplayQueued, TestSent};
+use crate::api::webhooks::{
+    DeliveryPage, DeliveryView, ReplayQueued, SessionDeliveries, SessionDelivery, TestSent,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::query_param;
 use crate::state::AppState;
@@ -15,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use idv_core::ErrorCode;
 use idv_store::{AttemptRecord, DELIVERY_WINDOW_MS, DeliveryRecord, NewEvent};
-use idv_store::{DeliveryId, WebhookId};
+use idv_store::{DeliveryId, SessionId, WebhookId};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -71,6 +73,50 @@ async fn with_attempts(state: &AppState, rows: &[DeliveryRecord]) -> ApiResult<V
         .collect())
 }
 
+/// `?limit=`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+fn limit_of(query: &str) -> ApiResult<i64> {
+    match query_param(query, "limit").filter(|v| !v.is_empty()) {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "limit",
+                    &format!("`{v}` must be a number from 1 to {MAX_LIMIT}"),
+                )
+            }),
+    }
+}
+
+/// `GET /api/sessions/{id}/deliveries?limit=`: the deliveries of the session's events to every
+/// endpoint, newest first (none for a session without any, or one that never existed).
+pub async fn for_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Json<SessionDeliveries>> {
+    let query = uri.query().unwrap_or("");
+    only_known(query, &["limit"])?;
+    let limit = limit_of(query)?;
+    let rows = state
+        .store
+        .delivery_list_for_session(SessionId::new(&id), limit)
+        .await?;
+    let views = with_attempts(&state, &rows).await?;
+    Ok(Json(SessionDeliveries {
+        items: rows
+            .iter()
+            .zip(views)
+            .map(|(d, delivery)| SessionDelivery {
+                webhook_id: d.webhook_id.clone(),
+                delivery,
+            })
+            .collect(),
+    }))
+}
+
 /// `GET /api/webhooks/{id}/deliveries?limit=&before=`: newest first; `next` is the `before` of
 /// the following page.
 pub async fn list(
@@ -81,19 +127,7 @@ pub async fn list(
     let query = uri.query().unwrap_or("");
     only_known(query, LIST_PARAMS)?;
     let get = |name: &str| query_param(query, name).filter(|v| !v.is_empty());
-    let limit = match get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "limit",
-                    &format!("`{v}` must be a number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = limit_of(query)?;
     let before = get("before");
     if let Some(b) = &before
         && (b.is_empty() || b.len() > 19 || !b.bytes().all(|c| c.is_ascii_digit()))

@@ -32,6 +32,7 @@ mod outbox_events;
 mod portal;
 mod portal_accounts;
 mod portal_platform;
+mod portal_session;
 mod portal_sessions;
 mod ratelimit;
 mod reload;

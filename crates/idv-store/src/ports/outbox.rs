@@ -1,7 +1,7 @@
 //! The `OutboxStore` port: webhook endpoints and their deliveries (the outbox).
 
 use crate::{
-    AttemptOutcome, AttemptRecord, DeliveryId, DeliveryRecord, StoreResult, WebhookId,
+    AttemptOutcome, AttemptRecord, DeliveryId, DeliveryRecord, SessionId, StoreResult, WebhookId,
     WebhookRecord, WebhookSecrets,
 };
 use async_trait::async_trait;
@@ -66,6 +66,13 @@ pub trait OutboxStore: Send + Sync + 'static {
         &self,
         webhook_id: WebhookId<'_>,
         before: Option<DeliveryId<'_>>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+
+    /// Deliveries of one session's events to any endpoint, newest first, at most `limit`.
+    async fn delivery_list_for_session(
+        &self,
+        session_id: SessionId<'_>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRecord>>;
 

@@ -22,6 +22,7 @@ pub(crate) mod accounts;
 pub(crate) mod call;
 mod files;
 pub(crate) mod platform;
+pub(crate) mod session;
 pub(crate) mod sessions;
 pub(crate) mod ui;
 

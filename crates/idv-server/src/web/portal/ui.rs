@@ -210,14 +210,7 @@ pub fn alert(text: &str) -> String {
     format!("<p class=\"alert\" role=\"alert\">{}</p>\n", escape(text))
 }
 
-/// A time in milliseconds since 1970 as `2026-01-31 10:00 UTC`; empty for none.
-pub fn time(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
-
-/// An RFC 3339 time as [`time`] shows it (left as given when it is not one).
+/// An RFC 3339 time as `2026-01-31 10:00 UTC` (left as given when it is not one).
 pub fn time_text(s: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| {

@@ -38,9 +38,15 @@ function imageTools() {
     if (!img || !tools) continue;
     let turn = 0;
     let zoom = false;
+    // Turned and scaled about its top left corner, then moved back into its frame, so the
+    // whole picture stays where the frame scrolls to it.
     const apply = () => {
-      img.style.transform = `rotate(${turn * 90}deg) scale(${zoom ? 2 : 1})`;
-      img.style.transformOrigin = zoom ? "top left" : "center";
+      const s = zoom ? 2 : 1;
+      const w = img.offsetWidth * s;
+      const h = img.offsetHeight * s;
+      const [x, y] = [[0, 0], [h, 0], [w, h], [0, w]][turn];
+      img.style.transformOrigin = "top left";
+      img.style.transform = `translate(${x}px, ${y}px) rotate(${turn * 90}deg) scale(${s})`;
     };
     for (const b of tools.querySelectorAll("button[data-act]")) {
       b.hidden = false;
