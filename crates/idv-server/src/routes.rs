@@ -536,7 +536,9 @@ pub fn table() -> Vec<RouteDef> {
             .page()
             .audit(Event::new("auth.logout", Noted)),
         // Portal pages (`web::portal::*`): each signed-in page and form reaches the data by
-        // calling the API's own routes in-process as the signed-in user.
+        // calling the API's own routes in-process as the signed-in user. Those calls are not
+        // rate limited themselves, so a form that mints a credential (a key, a user, a webhook
+        // secret) is in the strict profile here, as its API route is.
         // -- portal: sessions list (web::portal::sessions)
         route!(GET "/portal/sessions", Public, L, "portal", "The sessions list: views of a namespace (?ns=, default portal; ?view=), filters (?q= session id or metadata.externalUserId, ?status=, ?workflow=, ?from=, ?to=), ?sort=, keyset paging (?after=), counts by status", crate::web::portal::sessions::list)
             .page(),
@@ -562,13 +564,13 @@ pub fn table() -> Vec<RouteDef> {
         // -- portal: settings, keys users audit (web::portal::accounts)
         route!(GET "/portal/settings/keys", Public, L, "portal", "The portal's API keys: the list (GET /api/apikey) and the form that creates one", crate::web::portal::accounts::keys)
             .page(),
-        route!(POST "/portal/settings/keys", Public, M, "portal", "Create an API key (a form: name, ttl, perm; POST /api/apikey): the page showing its token once, or the form again with the API's error", crate::web::portal::accounts::create_key)
+        route!(POST "/portal/settings/keys", Public, S, "portal", "Create an API key (a form: name, ttl, perm; POST /api/apikey): the page showing its token once, or the form again with the API's error", crate::web::portal::accounts::create_key)
             .page().not_audited("the API call it makes (POST /api/apikey) is strictly limited and audited"),
         route!(POST "/portal/settings/keys/{id}/revoke", Public, M, "portal", "Revoke an API key (DELETE /api/apikey/{id}); 303 to the list", crate::web::portal::accounts::revoke_key)
             .page().not_audited("the API call it makes (DELETE /api/apikey/{id}) is audited"),
         route!(GET "/portal/settings/users", Public, L, "portal", "The portal's users and roles (GET /api/security/users and /api/security/roles) with the forms the user may use", crate::web::portal::accounts::users)
             .page(),
-        route!(POST "/portal/settings/users", Public, M, "portal", "Create a user (a form: name, password, email, role; POST /api/security/users); 303 to the list, or the form again with the API's error", crate::web::portal::accounts::create_user)
+        route!(POST "/portal/settings/users", Public, S, "portal", "Create a user (a form: name, password, email, role; POST /api/security/users); 303 to the list, or the form again with the API's error", crate::web::portal::accounts::create_user)
             .page().not_audited("the API call it makes (POST /api/security/users) is strictly limited and audited"),
         route!(POST "/portal/settings/users/{id}", Public, M, "portal", "Change a user's roles and whether it is active (PATCH /api/security/users/{id}); 303 to the list", crate::web::portal::accounts::change_user)
             .page().not_audited("the API call it makes (PATCH /api/security/users/{id}) is audited"),
@@ -603,11 +605,11 @@ pub fn table() -> Vec<RouteDef> {
             .page().not_audited("the API call it makes is audited"),
         route!(GET "/portal/settings/webhooks", Public, L, "portal", "Portal: the webhook endpoints and a form to add one", crate::web::portal::platform::webhooks)
             .page(),
-        route!(POST "/portal/settings/webhooks", Public, M, "portal", "Portal: create a webhook endpoint (url, description, events) through POST /api/webhooks and show its secret once", crate::web::portal::platform::create_webhook)
+        route!(POST "/portal/settings/webhooks", Public, S, "portal", "Portal: create a webhook endpoint (url, description, events) through POST /api/webhooks and show its secret once", crate::web::portal::platform::create_webhook)
             .page().not_audited("the API call it makes is audited and strictly limited"),
         route!(GET "/portal/settings/webhooks/{id}", Public, L, "portal", "Portal: one webhook endpoint with its actions and delivery log (?before= pages back)", crate::web::portal::platform::webhook)
             .page(),
-        route!(POST "/portal/settings/webhooks/{id}/rotate", Public, M, "portal", "Portal: give the endpoint a new secret (POST /api/webhooks/{id}/rotate-secret) and show it once", crate::web::portal::platform::rotate_secret)
+        route!(POST "/portal/settings/webhooks/{id}/rotate", Public, S, "portal", "Portal: give the endpoint a new secret (POST /api/webhooks/{id}/rotate-secret) and show it once", crate::web::portal::platform::rotate_secret)
             .page().not_audited("the API call it makes is audited and strictly limited"),
         route!(POST "/portal/settings/webhooks/{id}/delete", Public, M, "portal", "Portal: delete the endpoint (DELETE /api/webhooks/{id})", crate::web::portal::platform::delete_webhook)
             .page().not_audited("the API call it makes is audited"),
