@@ -301,7 +301,7 @@ pub struct FilterGroup {
 pub struct Condition {
     pub field: String,
     pub op: String,
-    #[schema(value_type = Object)]
+    /// Any JSON value (a number, text, a list for `$in`, a boolean for `$exists`).
     pub value: Option<Value>,
 }
 
