@@ -377,7 +377,7 @@ async fn accounts_flow(backend: Backend) {
             .await
             .text()
             .await
-            .contains("Your roles do not let you open api keys")
+            .contains("Your roles do not let you open the API keys page")
     );
     check(&b, "verifier-forbidden").await;
     let cookie = session_cookie(&b).await;

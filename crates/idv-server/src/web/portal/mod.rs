@@ -296,10 +296,7 @@ impl Ctx {
         if self.may_any(a.needs) {
             Ok(())
         } else {
-            Err(ui::forbidden(
-                self,
-                &format!("open {}", a.label.to_lowercase()),
-            ))
+            Err(ui::forbidden(self, &format!("open the {} page", a.label)))
         }
     }
 }

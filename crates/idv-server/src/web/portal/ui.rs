@@ -161,7 +161,7 @@ pub fn forbidden(ctx: &Ctx, what: &str) -> Response {
 /// A page saying what went wrong with an API call, with its status.
 pub fn failed(ctx: &Ctx, current: &str, title: &str, reply: &super::call::Reply) -> Response {
     if reply.status == StatusCode::FORBIDDEN {
-        return forbidden(ctx, &format!("open {}", title.to_lowercase()));
+        return forbidden(ctx, &format!("open the {title} page"));
     }
     let (code, message) = reply.error();
     page_with(
