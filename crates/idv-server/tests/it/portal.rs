@@ -29,7 +29,13 @@ fn value_of(set_cookie: &str) -> String {
 
 /// The value of the hidden `csrf` field of the page.
 fn csrf_field(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    field(html, "csrf")
+}
+
+/// The value of the first hidden field `name` of a page.
+pub(crate) fn field(html: &str, name: &str) -> String {
+    let pat = format!("name=\"{name}\" value=\"");
+    let at = html.find(&pat).expect("the field") + pat.len();
     html[at..].split('"').next().unwrap().to_string()
 }
 
@@ -382,4 +388,56 @@ pub(crate) async fn create_user(srv: &TestServer, name: &str, password: &str, ro
 /// Signs admin in over plain HTTP; returns the session cookie's value.
 pub(crate) async fn sign_in_cookie(srv: &TestServer, c: &Client) -> String {
     value_of(&sign_in(srv, c).await)
+}
+
+/// Signs `user` in over plain HTTP with `c` (which must not follow redirects): the session
+/// cookie (`idv_portal=...`) and the CSRF value of the signed-in pages' forms.
+pub(crate) async fn http_sign_in(
+    srv: &TestServer,
+    c: &Client,
+    user: &str,
+    password: &str,
+) -> (String, String) {
+    let (pre, csrf) = sign_in_page(srv, c).await;
+    let r = c
+        .post(format!("{}/portal/login", srv.url))
+        .header("cookie", format!("idv_portal_csrf={pre}"))
+        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = format!(
+        "idv_portal={}",
+        value_of(&set_cookie(&r, "idv_portal").expect("a session cookie"))
+    );
+    let html = c
+        .get(format!("{}/", srv.url))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&html, "csrf");
+    (session, csrf)
+}
+
+/// Waits until the page's notice (`.flash`) says `text`.
+pub(crate) async fn wait_flash(b: &crate::support::browser::Browser, text: &str) {
+    b.wait_until(
+        &format!("(document.querySelector('.flash') || {{}}).textContent?.includes({text:?})"),
+        crate::capture::WAIT,
+    )
+    .await;
+}
+
+/// Scrolls the first element matching `css` to the top of the screen (for a screenshot).
+pub(crate) async fn scroll_to(b: &crate::support::browser::Browser, css: &str) {
+    b.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
+        vec![serde_json::json!(css)],
+    )
+    .await;
 }

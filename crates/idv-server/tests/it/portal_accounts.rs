@@ -8,6 +8,7 @@
 use crate::capture::{WAIT, check};
 use crate::common::*;
 use crate::portal::{browser_sign_in, create_user};
+use crate::portal::{http_sign_in, scroll_to, wait_flash};
 use crate::support::browser::Browser;
 use reqwest::Client;
 use reqwest::redirect::Policy;
@@ -75,24 +76,6 @@ async fn admin_json(srv: &TestServer, path: &str) -> Value {
     let r = srv.admin(srv.get(path)).send().await.unwrap();
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.unwrap()
-}
-
-/// Waits until the page's notice says `text`.
-async fn wait_flash(b: &Browser, text: &str) {
-    b.wait_until(
-        &format!("(document.querySelector('.flash') || {{}}).textContent?.includes({text:?})"),
-        WAIT,
-    )
-    .await;
-}
-
-/// Scrolls the first element matching `css` to the top of the screen (for a screenshot).
-async fn scroll_to(b: &Browser, css: &str) {
-    b.execute(
-        "document.querySelector(arguments[0]).scrollIntoView();",
-        vec![json!(css)],
-    )
-    .await;
 }
 
 /// The number of rows of the audit table on the page.
@@ -442,53 +425,6 @@ async fn tamper(srv: &TestServer, backend: Backend, seq: i64) {
             sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
         }
     }
-}
-
-/// Signs `user` in to the portal over plain HTTP: `(cookie header, the pages' csrf value)`.
-async fn http_sign_in(
-    srv: &TestServer,
-    c: &Client,
-    user: &str,
-    password: &str,
-) -> (String, String) {
-    let field = |html: &str| {
-        let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        html[at..].split('"').next().unwrap().to_string()
-    };
-    let r = c.get(format!("{}/", srv.url)).send().await.unwrap();
-    let pre = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|v| v.starts_with("idv_portal_csrf="))
-        .unwrap();
-    let csrf = field(&r.text().await.unwrap());
-    let r = c
-        .post(format!("{}/portal/login", srv.url))
-        .header("cookie", &pre)
-        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|v| v.starts_with("idv_portal="))
-        .unwrap();
-    let html = c
-        .get(format!("{}/", srv.url))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (session, field(&html))
 }
 
 async fn verify_finds_a_changed_entry(backend: Backend) {

@@ -5,7 +5,7 @@
 
 use crate::capture::{WAIT, check};
 use crate::common::*;
-use crate::portal::{browser_sign_in, create_user};
+use crate::portal::{browser_sign_in, create_user, field, http_sign_in, scroll_to, wait_flash};
 use crate::support::browser::Browser;
 use crate::support::receiver::{Answer, Receiver};
 use serde_json::json;
@@ -62,24 +62,6 @@ async fn reload_until(b: &Browser, css: &str, what: &str) {
         tokio::time::sleep(Duration::from_millis(300)).await;
         b.refresh().await;
     }
-}
-
-/// Waits for the notice of a form's result to say `text` (an older notice may be on show).
-async fn wait_flash(b: &Browser, text: &str) {
-    b.wait_until(
-        &format!("document.querySelector('.flash')?.textContent === {text:?}"),
-        WAIT,
-    )
-    .await;
-}
-
-/// Scrolls `css` to the top of the screen (for its screenshot).
-async fn scroll_to(b: &Browser, css: &str) {
-    b.execute(
-        "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
-        vec![json!(css)],
-    )
-    .await;
 }
 
 async fn submit(b: &Browser, form: &str) {
@@ -525,12 +507,12 @@ async fn flow(backend: Backend) {
         !nav.contains("Workflows") && !nav.contains("Webhooks"),
         "{nav}"
     );
-    for page in ["workflows", "webhooks"] {
+    for (page, label) in [("workflows", "Workflows"), ("webhooks", "Webhooks")] {
         b.goto(&format!("{}/portal/settings/{page}", srv.url)).await;
         b.wait_until("document.title === 'Not allowed · idv portal'", WAIT)
             .await;
         let alert = b.find("[role=alert]").await.text().await;
-        assert!(alert.contains(&format!("open {page}")), "{alert}");
+        assert!(alert.contains(&format!("open the {label} page")), "{alert}");
     }
     check(&b, "not-allowed").await;
     srv.stop().await;
@@ -546,43 +528,6 @@ async fn workflows_and_webhooks_in_the_browser_postgres() {
     flow(Backend::Postgres).await;
 }
 
-/// The value of the first hidden `csrf` field of a page.
-fn csrf_field(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-/// Signs admin in over plain HTTP: the session cookie (`idv_portal=...`).
-async fn http_sign_in(srv: &TestServer, c: &reqwest::Client) -> String {
-    let r = c.get(format!("{}/", srv.url)).send().await.unwrap();
-    let pre = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|v| v.starts_with("idv_portal_csrf="))
-        .unwrap();
-    let csrf = csrf_field(&r.text().await.unwrap());
-    let r = c
-        .post(format!("{}/portal/login", srv.url))
-        .header("cookie", pre)
-        .form(&[
-            ("username", "admin"),
-            ("password", ADMIN_PASSWORD),
-            ("csrf", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|v| v.starts_with("idv_portal="))
-        .unwrap()
-}
-
 /// Forms without the session's CSRF value change nothing: no workflow, endpoint, asset or
 /// retry; with it the same forms work, and the secret page is never cached.
 #[tokio::test]
@@ -595,7 +540,7 @@ async fn forms_without_the_csrf_value_change_nothing() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let cookie = http_sign_in(&srv, &c).await;
+    let (cookie, _) = http_sign_in(&srv, &c, "admin", ADMIN_PASSWORD).await;
     let page = c
         .get(format!("{}/portal/settings/webhooks", srv.url))
         .header("cookie", &cookie)
@@ -603,7 +548,7 @@ async fn forms_without_the_csrf_value_change_nothing() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    let csrf = csrf_field(&page.text().await.unwrap());
+    let csrf = field(&page.text().await.unwrap(), "csrf");
     let workflow = example("age_gate/workflow.yaml");
     let upload = |csrf: &str| {
         reqwest::multipart::Form::new()

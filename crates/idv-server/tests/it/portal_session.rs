@@ -9,7 +9,7 @@
 
 use crate::capture::{WAIT, check};
 use crate::common;
-use crate::portal::{browser_sign_in, create_user};
+use crate::portal::{browser_sign_in, create_user, field, http_sign_in};
 use crate::support::browser::Browser;
 use common::standins::{DocReader, Document};
 use common::*;
@@ -197,45 +197,6 @@ async fn env(backend: Backend) -> (Env, String) {
     let (_, s) = e.read(&id).await;
     assert_eq!(s["status"], 2, "verified: {s:#}");
     (e, id)
-}
-
-/// A plain HTTP client signed in to the portal as `user`: the client and its session cookie.
-async fn http_sign_in(srv: &TestServer, user: &str, password: &str) -> (Client, String) {
-    let c = Client::builder().redirect(Policy::none()).build().unwrap();
-    let r = c.get(format!("{}/", srv.url)).send().await.unwrap();
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("idv_portal_csrf="))
-        .unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let html = r.text().await.unwrap();
-    let csrf = field(&html, "csrf");
-    let r = c
-        .post(format!("{}/portal/login", srv.url))
-        .header("cookie", &cookie)
-        .form(&[("username", user), ("password", password), ("csrf", &csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("idv_portal="))
-        .unwrap();
-    (c, session.split(';').next().unwrap().to_string())
-}
-
-/// The value of the first hidden field `name` of a page.
-fn field(html: &str, name: &str) -> String {
-    let pat = format!("name=\"{name}\" value=\"");
-    let at = html.find(&pat).expect("the field") + pat.len();
-    html[at..].split('"').next().unwrap().to_string()
 }
 
 async fn wait_text(b: &Browser, css: &str, text: &str) {
@@ -544,7 +505,8 @@ async fn flow(backend: Backend) {
     drop(b);
 
     // A form without its CSRF value, or with another's, is refused and changes nothing.
-    let (c, cookie) = http_sign_in(srv, "admin", ADMIN_PASSWORD).await;
+    let c = Client::builder().redirect(Policy::none()).build().unwrap();
+    let (cookie, _) = http_sign_in(srv, &c, "admin", ADMIN_PASSWORD).await;
     let html = c
         .get(format!("{}/portal/sessions/{other}", srv.url))
         .header("cookie", &cookie)
