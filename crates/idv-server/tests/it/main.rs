@@ -30,6 +30,7 @@ mod links;
 mod outbound;
 mod outbox_events;
 mod portal;
+mod portal_dashboard;
 mod ratelimit;
 mod reload;
 mod review;

@@ -42,8 +42,10 @@ impl Reply {
     /// The API error's `(code, message)`, when the body is the API's error body.
     pub fn error(&self) -> (String, String) {
         let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        // `{"error": {"code", "message"}}`, the API's error body.
         let field = |k: &str| {
-            v.get(k)
+            v.get("error")
+                .and_then(|e| e.get(k))
                 .and_then(|x| x.as_str())
                 .unwrap_or_default()
                 .to_string()

@@ -16,6 +16,7 @@
 //! stored key, put in every form.
 
 pub(crate) mod call;
+mod dashboard;
 mod files;
 pub(crate) mod ui;
 
@@ -23,21 +24,21 @@ pub use files::asset;
 
 use crate::audit::Note;
 use crate::auth::Principal;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
-use idv_core::permission::Op;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use crate::auth::{PORTAL_FAMILY_PREFIX, sha256_hex};
 use crate::state::AppState;
 use crate::web::notice::escape;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
+use idv_core::permission::Op;
 use idv_store::{AuthToken, TokenFamilyId, TokenKind, User, UserId};
 use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "idv_portal";
@@ -289,7 +290,10 @@ impl Ctx {
         if self.may_any(a.needs) {
             Ok(())
         } else {
-            Err(ui::forbidden(self, &format!("open {}", a.label.to_lowercase())))
+            Err(ui::forbidden(
+                self,
+                &format!("open {}", a.label.to_lowercase()),
+            ))
         }
     }
 }
@@ -334,19 +338,11 @@ pub async fn home(State(state): State<AppState>, req: axum::extract::Request) ->
     if current(&state, &parts.headers, false).await.is_none() {
         return sign_in(&state, StatusCode::OK, None, "");
     }
+    let query = parts.uri.query().unwrap_or("").to_string();
     match Ctx::from_request_parts(&mut parts, &state).await {
-        Ok(ctx) => dashboard(ctx).await,
+        Ok(ctx) => dashboard::dashboard(ctx, &query).await,
         Err(resp) => resp,
     }
-}
-
-/// The dashboard.
-async fn dashboard(ctx: Ctx) -> Response {
-    let body = format!(
-        "<p>Signed in as <strong>{}</strong>.</p>\n",
-        escape(&ctx.user.name)
-    );
-    ui::page(&ctx, "/", "Dashboard", &body)
 }
 
 /// `POST /portal/login`: the pre-login CSRF value, then the user name and password as the

@@ -86,7 +86,13 @@ pub fn page(ctx: &Ctx, current: &str, title: &str, body: &str) -> Response {
     page_with(ctx, StatusCode::OK, current, title, body)
 }
 
-pub fn page_with(ctx: &Ctx, status: StatusCode, current: &str, title: &str, body: &str) -> Response {
+pub fn page_with(
+    ctx: &Ctx,
+    status: StatusCode,
+    current: &str,
+    title: &str,
+    body: &str,
+) -> Response {
     let mut nav = String::new();
     for a in AREAS.iter().filter(|a| ctx.may_any(a.needs)) {
         let here = if a.href == current {
@@ -191,10 +197,7 @@ pub fn form_fields(ctx: &Ctx) -> String {
 
 /// A notice above a page's content (`?done=` after a form).
 pub fn flash(text: &str) -> String {
-    format!(
-        "<p class=\"flash\" role=\"status\">{}</p>\n",
-        escape(text)
-    )
+    format!("<p class=\"flash\" role=\"status\">{}</p>\n", escape(text))
 }
 
 /// An error box.
