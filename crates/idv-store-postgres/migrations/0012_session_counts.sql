@@ -2,14 +2,19 @@
 -- as every session write (create, update, import, delete), so reading them costs a few rows
 -- whatever the number of sessions.
 --
+-- Each count is split over 16 rows (`shard`, from the session id, so a session always counts in
+-- the same one): sessions created at the same time in the same workflow would otherwise all wait
+-- for one row's lock until the previous writer commits. Readers add the shards up.
+--
 -- session_day_counts: sessions by the UTC day they were created (days since 1970-01-01),
 -- workflow and current status.
 CREATE TABLE session_day_counts (
     day         bigint NOT NULL,
     workflow_id text NOT NULL,
     status      bigint NOT NULL,
+    shard       smallint NOT NULL,
     n           bigint NOT NULL,
-    PRIMARY KEY (day, workflow_id, status)
+    PRIMARY KEY (day, workflow_id, status, shard)
 );
 
 -- session_step_counts: per workflow and step, the sessions that reached the step (it is among
@@ -17,10 +22,15 @@ CREATE TABLE session_day_counts (
 CREATE TABLE session_step_counts (
     workflow_id text NOT NULL,
     step        text NOT NULL,
+    shard       smallint NOT NULL,
     reached     bigint NOT NULL,
     here        bigint NOT NULL,
-    PRIMARY KEY (workflow_id, step)
+    PRIMARY KEY (workflow_id, step, shard)
 );
+
+-- The shard of a session id.
+CREATE FUNCTION session_count_shard(id text) RETURNS smallint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (hashtext(id) & 15)::smallint $$;
 
 -- The steps a session reached: the distinct text `id`s of the objects in its `steps` array,
 -- and its current step.
@@ -37,6 +47,8 @@ $$;
 -- that a write that moves nothing touches no counter row; the keys are written in order, so
 -- two writers never wait for each other in opposite orders.
 CREATE FUNCTION session_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    sess_shard smallint := session_count_shard(CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
 BEGIN
     IF TG_OP = 'UPDATE'
         AND OLD.status = NEW.status AND OLD.workflow_id = NEW.workflow_id
@@ -45,8 +57,8 @@ BEGIN
         AND OLD.steps = NEW.steps THEN
         RETURN NULL;
     END IF;
-    INSERT INTO session_day_counts AS c (day, workflow_id, status, n)
-    SELECT x.day, x.workflow_id, x.status, SUM(x.d)
+    INSERT INTO session_day_counts AS c (day, workflow_id, status, shard, n)
+    SELECT x.day, x.workflow_id, x.status, sess_shard, SUM(x.d)
     FROM (SELECT OLD.created_at / 86400000 AS day, OLD.workflow_id AS workflow_id,
                  OLD.status AS status, -1 AS d WHERE TG_OP <> 'INSERT'
           UNION ALL
@@ -54,9 +66,9 @@ BEGIN
           WHERE TG_OP <> 'DELETE') AS x
     GROUP BY x.day, x.workflow_id, x.status HAVING SUM(x.d) <> 0
     ORDER BY x.day, x.workflow_id, x.status
-    ON CONFLICT (day, workflow_id, status) DO UPDATE SET n = c.n + excluded.n;
-    INSERT INTO session_step_counts AS c (workflow_id, step, reached, here)
-    SELECT x.workflow_id, x.step, SUM(x.r), SUM(x.h)
+    ON CONFLICT (day, workflow_id, status, shard) DO UPDATE SET n = c.n + excluded.n;
+    INSERT INTO session_step_counts AS c (workflow_id, step, shard, reached, here)
+    SELECT x.workflow_id, x.step, sess_shard, SUM(x.r), SUM(x.h)
     FROM (SELECT OLD.workflow_id AS workflow_id, s AS step, -1 AS r, 0 AS h
           FROM session_reached_steps(OLD.steps, OLD.current_step) AS s WHERE TG_OP <> 'INSERT'
           UNION ALL
@@ -70,7 +82,7 @@ BEGIN
           WHERE TG_OP <> 'DELETE' AND NEW.current_step IS NOT NULL) AS x
     GROUP BY x.workflow_id, x.step HAVING SUM(x.r) <> 0 OR SUM(x.h) <> 0
     ORDER BY x.workflow_id, x.step
-    ON CONFLICT (workflow_id, step) DO UPDATE
+    ON CONFLICT (workflow_id, step, shard) DO UPDATE
         SET reached = c.reached + excluded.reached, here = c.here + excluded.here;
     RETURN NULL;
 END
@@ -80,10 +92,11 @@ CREATE TRIGGER session_counts AFTER INSERT OR UPDATE OR DELETE ON sessions
 FOR EACH ROW EXECUTE FUNCTION session_counts();
 
 -- Once: the counts of the sessions already stored.
-INSERT INTO session_day_counts (day, workflow_id, status, n)
-SELECT created_at / 86400000, workflow_id, status, COUNT(*) FROM sessions
-GROUP BY created_at / 86400000, workflow_id, status;
-INSERT INTO session_step_counts (workflow_id, step, reached, here)
-SELECT s.workflow_id, r.step, COUNT(*), COUNT(*) FILTER (WHERE r.step = s.current_step)
+INSERT INTO session_day_counts (day, workflow_id, status, shard, n)
+SELECT created_at / 86400000, workflow_id, status, session_count_shard(id), COUNT(*) FROM sessions
+GROUP BY created_at / 86400000, workflow_id, status, session_count_shard(id);
+INSERT INTO session_step_counts (workflow_id, step, shard, reached, here)
+SELECT s.workflow_id, r.step, session_count_shard(s.id), COUNT(*),
+       COUNT(*) FILTER (WHERE r.step = s.current_step)
 FROM sessions AS s CROSS JOIN LATERAL session_reached_steps(s.steps, s.current_step) AS r(step)
-GROUP BY s.workflow_id, r.step;
+GROUP BY s.workflow_id, r.step, session_count_shard(s.id);

@@ -32,6 +32,8 @@ macro_rules! sessions_fns {
             })
         }
 
+        // A count may be split over several rows per key (PostgreSQL's `shard`, against lock
+        // waits between concurrent writers): every read adds them up.
         pub(crate) async fn day_counts(
             db: &Db,
             from_day: i64,
@@ -41,9 +43,10 @@ macro_rules! sessions_fns {
             let rows = match workflow {
                 Some(w) => {
                     sqlx::query(
-                        "SELECT day, status, n AS count FROM session_day_counts \
-                     WHERE day >= $1 AND day <= $2 AND workflow_id = $3 AND n > 0 \
-                     ORDER BY day, status",
+                        "SELECT day, status, CAST(SUM(n) AS BIGINT) AS count \
+                         FROM session_day_counts \
+                         WHERE day >= $1 AND day <= $2 AND workflow_id = $3 \
+                         GROUP BY day, status HAVING SUM(n) > 0 ORDER BY day, status",
                     )
                     .bind(from_day)
                     .bind(to_day)
@@ -78,8 +81,9 @@ macro_rules! sessions_fns {
             workflow: &str,
         ) -> StoreResult<Vec<idv_store::StepCount>> {
             sqlx::query(
-                "SELECT step, reached, here FROM session_step_counts \
-                 WHERE workflow_id = $1 AND reached > 0",
+                "SELECT step, CAST(SUM(reached) AS BIGINT) AS reached, \
+                 CAST(SUM(here) AS BIGINT) AS here FROM session_step_counts \
+                 WHERE workflow_id = $1 GROUP BY step HAVING SUM(reached) > 0",
             )
             .bind(workflow)
             .fetch_all(db.read())
@@ -103,8 +107,8 @@ macro_rules! sessions_fns {
 
         pub(crate) async fn counted_workflows(db: &Db) -> StoreResult<Vec<String>> {
             sqlx::query(
-                "SELECT DISTINCT workflow_id FROM session_step_counts WHERE reached > 0 \
-                 ORDER BY workflow_id",
+                "SELECT workflow_id FROM session_step_counts GROUP BY workflow_id \
+                 HAVING SUM(reached) > 0",
             )
             .fetch_all(db.read())
             .await

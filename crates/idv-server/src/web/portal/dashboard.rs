@@ -177,9 +177,9 @@ fn days_section(out: &mut String, s: &SessionStats, funnel: &Funnel) {
         to = esc(&s.to),
     );
     workflow_options(out, funnel, s.workflow_id.as_deref());
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "</select></div>{}<div class=\"field\"><button type=\"submit\" class=\"primary\">Show</button></div></form>\n",
+        "</select></div>{}<div class=\"field\"><button type=\"submit\" class=\"primary\">Show</button></div></form>",
         funnel
             .workflow_id
             .as_deref()
@@ -350,9 +350,9 @@ fn day_table(out: &mut String, s: &SessionStats) {
             t.status, t.count
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<td class=\"num\" data-status=\"all\">{}</td></tr></tfoot></table></div>\n",
+        "<td class=\"num\" data-status=\"all\">{}</td></tr></tfoot></table></div>",
         s.totals.iter().map(|t| t.count).sum::<i64>()
     );
 }
@@ -370,9 +370,9 @@ fn funnel_section(out: &mut String, s: &SessionStats, funnel: &Funnel) {
          <div class=\"field wide\"><label for=\"flow\">Workflow</label><select id=\"flow\" name=\"flow\">",
     );
     workflow_options(out, funnel, Some(id));
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "</select></div>{}{}{}<div class=\"field\"><button type=\"submit\" class=\"primary\">Show steps</button></div></form>\n",
+        "</select></div>{}{}{}<div class=\"field\"><button type=\"submit\" class=\"primary\">Show steps</button></div></form>",
         hidden("from", &s.from),
         hidden("to", &s.to),
         s.workflow_id
