@@ -32,23 +32,31 @@ CREATE TABLE session_step_counts (
 CREATE FUNCTION session_count_shard(id text) RETURNS smallint
 LANGUAGE sql IMMUTABLE AS $$ SELECT (hashtext(id) & 15)::smallint $$;
 
--- The steps a session reached: the distinct text `id`s of the objects in its `steps` array,
--- and its current step.
-CREATE FUNCTION session_reached_steps(steps jsonb, current_step text) RETURNS SETOF text
+-- The steps a session reached, sorted: the distinct text `id`s of the objects in its `steps`
+-- array, and its current step.
+CREATE FUNCTION session_reached(steps jsonb, current_step text) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT e->>'id'
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(steps) = 'array' THEN steps
-                                   ELSE '[]'::jsonb END) AS e
-    WHERE jsonb_typeof(e) = 'object' AND jsonb_typeof(e->'id') = 'string'
-    UNION SELECT current_step WHERE current_step IS NOT NULL
+    SELECT COALESCE(array_agg(DISTINCT x.s ORDER BY x.s), '{}')
+    FROM (SELECT e->>'id' AS s
+          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(steps) = 'array' THEN steps
+                                         ELSE '[]'::jsonb END) AS e
+          WHERE jsonb_typeof(e) = 'object' AND jsonb_typeof(e->'id') = 'string'
+          UNION ALL SELECT current_step WHERE current_step IS NOT NULL) AS x
 $$;
 
--- Adds the session's new contribution (+1) and takes away its old one (-1), summed per key so
--- that a write that moves nothing touches no counter row; the keys are written in order, so
--- two writers never wait for each other in opposite orders.
+-- Takes the session's old contribution away and adds its new one. A write that changes none of
+-- the counted columns returns at once; the usual writes (a new session, a status change, a
+-- move to the next step) touch one to three counter rows, each with a one-row statement.
+-- Within a table the rows are written in key order, so two writers never wait for each other
+-- in opposite orders.
 CREATE FUNCTION session_counts() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    sess_shard smallint := session_count_shard(CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+    sh smallint;
+    o_set text[] := '{}';
+    n_set text[] := '{}';
+    k text;
+    dr integer;
+    dh integer;
 BEGIN
     IF TG_OP = 'UPDATE'
         AND OLD.status = NEW.status AND OLD.workflow_id = NEW.workflow_id
@@ -57,33 +65,77 @@ BEGIN
         AND OLD.steps = NEW.steps THEN
         RETURN NULL;
     END IF;
-    INSERT INTO session_day_counts AS c (day, workflow_id, status, shard, n)
-    SELECT x.day, x.workflow_id, x.status, sess_shard, SUM(x.d)
-    FROM (SELECT OLD.created_at / 86400000 AS day, OLD.workflow_id AS workflow_id,
-                 OLD.status AS status, -1 AS d WHERE TG_OP <> 'INSERT'
-          UNION ALL
-          SELECT NEW.created_at / 86400000, NEW.workflow_id, NEW.status, 1
-          WHERE TG_OP <> 'DELETE') AS x
-    GROUP BY x.day, x.workflow_id, x.status HAVING SUM(x.d) <> 0
-    ORDER BY x.day, x.workflow_id, x.status
-    ON CONFLICT (day, workflow_id, status, shard) DO UPDATE SET n = c.n + excluded.n;
-    INSERT INTO session_step_counts AS c (workflow_id, step, shard, reached, here)
-    SELECT x.workflow_id, x.step, sess_shard, SUM(x.r), SUM(x.h)
-    FROM (SELECT OLD.workflow_id AS workflow_id, s AS step, -1 AS r, 0 AS h
-          FROM session_reached_steps(OLD.steps, OLD.current_step) AS s WHERE TG_OP <> 'INSERT'
-          UNION ALL
-          SELECT NEW.workflow_id, s, 1, 0
-          FROM session_reached_steps(NEW.steps, NEW.current_step) AS s WHERE TG_OP <> 'DELETE'
-          UNION ALL
-          SELECT OLD.workflow_id, OLD.current_step, 0, -1
-          WHERE TG_OP <> 'INSERT' AND OLD.current_step IS NOT NULL
-          UNION ALL
-          SELECT NEW.workflow_id, NEW.current_step, 0, 1
-          WHERE TG_OP <> 'DELETE' AND NEW.current_step IS NOT NULL) AS x
-    GROUP BY x.workflow_id, x.step HAVING SUM(x.r) <> 0 OR SUM(x.h) <> 0
-    ORDER BY x.workflow_id, x.step
-    ON CONFLICT (workflow_id, step, shard) DO UPDATE
-        SET reached = c.reached + excluded.reached, here = c.here + excluded.here;
+    sh := session_count_shard(CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+
+    -- Per day and status.
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO session_day_counts AS c
+        VALUES (NEW.created_at / 86400000, NEW.workflow_id, NEW.status, sh, 1)
+        ON CONFLICT (day, workflow_id, status, shard) DO UPDATE SET n = c.n + 1;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE session_day_counts SET n = n - 1
+        WHERE day = OLD.created_at / 86400000 AND workflow_id = OLD.workflow_id
+            AND status = OLD.status AND shard = sh;
+    ELSIF (OLD.created_at / 86400000, OLD.workflow_id, OLD.status)
+        IS DISTINCT FROM (NEW.created_at / 86400000, NEW.workflow_id, NEW.status) THEN
+        IF (OLD.created_at / 86400000, OLD.workflow_id, OLD.status)
+            < (NEW.created_at / 86400000, NEW.workflow_id, NEW.status) THEN
+            UPDATE session_day_counts SET n = n - 1
+            WHERE day = OLD.created_at / 86400000 AND workflow_id = OLD.workflow_id
+                AND status = OLD.status AND shard = sh;
+        END IF;
+        INSERT INTO session_day_counts AS c
+        VALUES (NEW.created_at / 86400000, NEW.workflow_id, NEW.status, sh, 1)
+        ON CONFLICT (day, workflow_id, status, shard) DO UPDATE SET n = c.n + 1;
+        IF (OLD.created_at / 86400000, OLD.workflow_id, OLD.status)
+            > (NEW.created_at / 86400000, NEW.workflow_id, NEW.status) THEN
+            UPDATE session_day_counts SET n = n - 1
+            WHERE day = OLD.created_at / 86400000 AND workflow_id = OLD.workflow_id
+                AND status = OLD.status AND shard = sh;
+        END IF;
+    END IF;
+
+    -- Per step: the steps reached before and after.
+    IF TG_OP = 'UPDATE' AND OLD.workflow_id = NEW.workflow_id
+        AND OLD.current_step IS NOT DISTINCT FROM NEW.current_step AND OLD.steps = NEW.steps THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        o_set := CASE WHEN OLD.steps = '[]'::jsonb
+                      THEN array_remove(ARRAY[OLD.current_step], NULL)
+                      ELSE session_reached(OLD.steps, OLD.current_step) END;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        n_set := CASE WHEN NEW.steps = '[]'::jsonb
+                      THEN array_remove(ARRAY[NEW.current_step], NULL)
+                      ELSE session_reached(NEW.steps, NEW.current_step) END;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.workflow_id = NEW.workflow_id THEN
+        FOR k IN SELECT DISTINCT u.s FROM unnest(o_set || n_set) AS u(s) ORDER BY u.s LOOP
+            dr := (k = ANY (n_set))::integer - (k = ANY (o_set))::integer;
+            dh := (k IS NOT DISTINCT FROM NEW.current_step)::integer
+                - (k IS NOT DISTINCT FROM OLD.current_step)::integer;
+            IF dr <> 0 OR dh <> 0 THEN
+                INSERT INTO session_step_counts AS c VALUES (NEW.workflow_id, k, sh, dr, dh)
+                ON CONFLICT (workflow_id, step, shard)
+                DO UPDATE SET reached = c.reached + dr, here = c.here + dh;
+            END IF;
+        END LOOP;
+        RETURN NULL;
+    END IF;
+    -- A new session, a deleted one, or one moved to another workflow.
+    FOREACH k IN ARRAY o_set LOOP
+        UPDATE session_step_counts
+        SET reached = reached - 1,
+            here = here - (k IS NOT DISTINCT FROM OLD.current_step)::integer
+        WHERE workflow_id = OLD.workflow_id AND step = k AND shard = sh;
+    END LOOP;
+    FOREACH k IN ARRAY n_set LOOP
+        INSERT INTO session_step_counts AS c
+        VALUES (NEW.workflow_id, k, sh, 1, (k IS NOT DISTINCT FROM NEW.current_step)::integer)
+        ON CONFLICT (workflow_id, step, shard)
+        DO UPDATE SET reached = c.reached + 1, here = c.here + excluded.here;
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -98,5 +150,5 @@ GROUP BY created_at / 86400000, workflow_id, status, session_count_shard(id);
 INSERT INTO session_step_counts (workflow_id, step, shard, reached, here)
 SELECT s.workflow_id, r.step, session_count_shard(s.id), COUNT(*),
        COUNT(*) FILTER (WHERE r.step = s.current_step)
-FROM sessions AS s CROSS JOIN LATERAL session_reached_steps(s.steps, s.current_step) AS r(step)
+FROM sessions AS s CROSS JOIN LATERAL unnest(session_reached(s.steps, s.current_step)) AS r(step)
 GROUP BY s.workflow_id, r.step, session_count_shard(s.id);
