@@ -250,6 +250,7 @@ const SESSION_PATCH: &[(&str, Op)] = &[
     ("session_patch", Op::Write),
     ("session_all_patch", Op::Write),
 ];
+const SESSION_ALL_READ: &[(&str, Op)] = &[("session_all", Op::Read)];
 const SESSION_DELETE: &[(&str, Op)] = &[("session", Op::Delete), ("session_all", Op::Delete)];
 const APIKEY_READ: &[(&str, Op)] = &[("apikey", Op::Read), ("apikey_all", Op::Read)];
 const APIKEY_WRITE: &[(&str, Op)] = &[("apikey", Op::Write), ("apikey_all", Op::Write)];
@@ -697,6 +698,18 @@ pub fn table() -> Vec<RouteDef> {
                 optional("after", Text, "The next of the previous page"),
             ])
             .answers(JSON_BODY),
+        // Session statistics for dashboards, from counters kept with every session write.
+        route!(GET "/api/stats/sessions", AnyOf(SESSION_ALL_READ), L, "sessions", "Sessions created per UTC day, by current status: {from, to, workflowId, days: [{date, total, statuses: [{status, count}]}], totals: [{status, count}]}, every day of the range listed. ?from= and ?to= (dates like 2026-01-31, ISO-8601 times or ms; default: the last 14 days to today; at most 366 days), ?workflowId= (default: all workflows). Needs session_all:read", stats::sessions)
+            .returns::<api::stats::SessionStats>(200)
+            .query([
+                optional("from", Time, "The first day (UTC) counted; default 13 days before `to`"),
+                optional("to", Time, "The last day (UTC) counted, inclusive; default today"),
+                optional("workflowId", Text, "Only the sessions of this workflow"),
+            ]),
+        route!(GET "/api/stats/funnel", AnyOf(SESSION_ALL_READ), L, "sessions", "Where the sessions of a workflow are: per step of its definition (then any other step a session reached), how many sessions reached it and how many stopped there (are in it now, or ended in it); and the workflows one may ask for: {workflowId, workflowName, sessions, steps: [{id, name, reached, stopped, final}], workflows: [{id, name}]}. ?workflowId= (default: the first by name with sessions). Needs session_all:read", stats::funnel)
+            .returns::<api::stats::Funnel>(200)
+            .query([optional("workflowId", Text, "The workflow; default the first by name that has sessions")])
+            .answers(&[(404, "No workflow with this id is loaded or has sessions (code workflow_not_found)")]),
         route!(GET "/api/views/namespaces/{namespace}", AnyOf(&[("view", Op::Read), ("view_all", Op::Read)]), L, "views", "The views of a namespace the caller may see (?limit= default 100, max 1000; ?skip=): {items: [{key, value: {id, title, description, workflows, columns, groupIds, userIds}, groupIds, userIds}], total}. A view with userIds is seen only by those users, its owner and view_all:read", views::list)
             .returns::<api::views::ViewList>(200)
             .query([

@@ -20,6 +20,7 @@
 //! - search compares JSON values type-strictly and strings in byte order; `$eq null` matches a
 //!   missing key, `$ne`/`$nin` match missing keys, `$exists` counts an explicit null;
 //! - views are listed by key in byte order.
+//! - session step counts and counted workflows are in byte order.
 //! - `session_delete` lists the deleted file rows without their inline bytes, and
 //!   `session_stale` breaks ties on `updated_at` by id.
 //! - `device_token_exchange` with a replacement whose id is taken is a `Conflict` and leaves
@@ -36,6 +37,7 @@
 mod accounts;
 mod assets;
 mod audit;
+mod counts;
 mod credentials;
 mod deletion;
 mod devices;
@@ -52,6 +54,7 @@ mod workflows;
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
 pub use assets::{check_asset_race, check_assets};
 pub use audit::{check_audit, check_audit_append_race, check_idempotency, check_idempotency_race};
+pub use counts::check_session_counts;
 pub use credentials::{check_api_keys, check_tokens};
 pub use deletion::{check_retention_selection, check_session_deletion};
 pub use devices::{check_device_token_exchange_race, check_device_tokens};
@@ -101,6 +104,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_views(store).await;
     check_session_deletion(store).await;
     check_retention_selection(store).await;
+    check_session_counts(store).await;
     check_device_tokens(store).await;
     check_device_token_exchange_race(shared.clone(), shared.clone()).await;
     check_audit(store).await;

@@ -8,7 +8,7 @@ use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::SessionId;
 use idv_store::SessionStore;
-use idv_store::{NewEvent, SessionRecord, StoreResult};
+use idv_store::{DayCount, NewEvent, SessionRecord, StepCount, StoreResult, WorkflowId};
 use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
@@ -132,6 +132,24 @@ impl SessionStore for PgStore {
         events: &[NewEvent],
     ) -> StoreResult<bool> {
         crate::engine::advance(&self.pool, session, &[], &[], None, events).await
+    }
+
+    async fn session_day_counts(
+        &self,
+        from_day: i64,
+        to_day: i64,
+        workflow: Option<WorkflowId<'_>>,
+    ) -> StoreResult<Vec<DayCount>> {
+        crate::sessions::day_counts(&self.pool, from_day, to_day, workflow.map(|w| w.as_str()))
+            .await
+    }
+
+    async fn session_step_counts(&self, workflow: WorkflowId<'_>) -> StoreResult<Vec<StepCount>> {
+        crate::sessions::step_counts(&self.pool, workflow.as_str()).await
+    }
+
+    async fn session_counted_workflows(&self) -> StoreResult<Vec<String>> {
+        crate::sessions::counted_workflows(&self.pool).await
     }
 }
 

@@ -7,7 +7,7 @@ use crate::convert::{backend, col, json_col, json_text, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::SessionId;
 use idv_store::SessionStore;
-use idv_store::{NewEvent, SessionRecord, StoreResult};
+use idv_store::{DayCount, NewEvent, SessionRecord, StepCount, StoreResult, WorkflowId};
 use sqlx::Sqlite;
 use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
@@ -137,6 +137,23 @@ impl SessionStore for SqliteStore {
         events: &[NewEvent],
     ) -> StoreResult<bool> {
         crate::engine::advance(&self.db, session, &[], &[], None, events).await
+    }
+
+    async fn session_day_counts(
+        &self,
+        from_day: i64,
+        to_day: i64,
+        workflow: Option<WorkflowId<'_>>,
+    ) -> StoreResult<Vec<DayCount>> {
+        crate::sessions::day_counts(&self.db, from_day, to_day, workflow.map(|w| w.as_str())).await
+    }
+
+    async fn session_step_counts(&self, workflow: WorkflowId<'_>) -> StoreResult<Vec<StepCount>> {
+        crate::sessions::step_counts(&self.db, workflow.as_str()).await
+    }
+
+    async fn session_counted_workflows(&self) -> StoreResult<Vec<String>> {
+        crate::sessions::counted_workflows(&self.db).await
     }
 }
 

@@ -158,6 +158,25 @@ pub struct SessionRecord {
     pub legal_hold: bool,
 }
 
+/// How many sessions created on one UTC day are in one status (see
+/// [`crate::SessionStore::session_day_counts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub status: i64,
+    pub count: i64,
+}
+
+/// How many sessions of a workflow reached one step, and how many are in it now (see
+/// [`crate::SessionStore::session_step_counts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepCount {
+    pub step: String,
+    pub reached: i64,
+    pub here: i64,
+}
+
 fn empty_array() -> Value {
     Value::Array(Vec::new())
 }

@@ -18,6 +18,7 @@ pub mod events;
 pub mod links;
 pub mod mobile;
 pub mod sessions;
+pub mod stats;
 pub mod system;
 pub mod views;
 pub mod webhooks;

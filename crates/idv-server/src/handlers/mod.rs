@@ -16,6 +16,7 @@ pub mod mobile;
 pub mod search;
 pub mod security;
 pub mod sessions;
+pub mod stats;
 pub mod system;
 pub mod views;
 pub mod webhooks;

@@ -31,6 +31,7 @@ mod outbound;
 mod outbox_events;
 mod portal;
 mod portal_accounts;
+mod portal_dashboard;
 mod portal_platform;
 mod portal_session;
 mod portal_sessions;

@@ -184,7 +184,7 @@ async fn main_flow(backend: Backend) {
     assert_eq!(r.headers()["cache-control"], "no-store");
     let html = r.text().await.unwrap();
     assert!(
-        html.contains("Signed in as <strong>admin</strong>"),
+        html.contains("<span>admin</span><input type=\"hidden\" name=\"csrf\""),
         "{html}"
     );
     assert_eq!(html.matches("<h1>").count(), 1);
@@ -208,7 +208,7 @@ async fn main_flow(backend: Backend) {
             .text()
             .await
             .unwrap()
-            .contains("Signed in as")
+            .contains("action=\"/portal/logout\"")
     );
 
     // With it: signed out, the cookie cleared, the old cookie no longer works.
@@ -225,7 +225,7 @@ async fn main_flow(backend: Backend) {
     assert!(cleared.starts_with("idv_portal=;") && cleared.contains("Max-Age=0"));
     let html = home(&srv, &c, &session).await.text().await.unwrap();
     assert!(html.contains("action=\"/portal/login\""), "signed out");
-    assert!(!html.contains("Signed in as"));
+    assert!(!html.contains("action=\"/portal/logout\""));
     srv.stop().await;
 }
 
@@ -264,17 +264,28 @@ async fn the_session_ends_when_idle_and_each_use_extends_it() {
     srv.clock.advance(300_000);
     let r = home(&srv, &c, &session).await;
     let renewed = value_of(&set_cookie(&r, "idv_portal").expect("renewed"));
-    assert!(r.text().await.unwrap().contains("Signed in as"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("action=\"/portal/logout\"")
+    );
     // 9 more minutes: past the first cookie's deadline, within the renewed one's.
     srv.clock.advance(540_000);
     let html = home(&srv, &c, &session).await.text().await.unwrap();
-    assert!(!html.contains("Signed in as"), "the old deadline passed");
+    assert!(
+        !html.contains("action=\"/portal/logout\""),
+        "the old deadline passed"
+    );
     let html = home(&srv, &c, &renewed).await.text().await.unwrap();
-    assert!(html.contains("Signed in as"), "extended by its use");
+    assert!(
+        html.contains("action=\"/portal/logout\""),
+        "extended by its use"
+    );
     // Idle for longer than the timeout: signed out.
     srv.clock.advance(601_000);
     let html = home(&srv, &c, &renewed).await.text().await.unwrap();
-    assert!(!html.contains("Signed in as"));
+    assert!(!html.contains("action=\"/portal/logout\""));
     assert!(html.contains("action=\"/portal/login\""));
     srv.stop().await;
 }

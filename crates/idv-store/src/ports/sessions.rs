@@ -1,6 +1,6 @@
 //! The `SessionStore` port: sessions: create, read, and write with optimistic concurrency.
 
-use crate::{NewEvent, SessionId, SessionRecord, StoreResult};
+use crate::{DayCount, NewEvent, SessionId, SessionRecord, StepCount, StoreResult, WorkflowId};
 use async_trait::async_trait;
 
 /// Sessions: create, read, and write with optimistic concurrency.
@@ -20,4 +20,25 @@ pub trait SessionStore: Send + Sync + 'static {
         session: &SessionRecord,
         events: &[NewEvent],
     ) -> StoreResult<bool>;
+
+    /// Sessions by the UTC day they were created (days since 1970-01-01, from `from_day` to
+    /// `to_day` inclusive) and their current status, of `workflow` or of all workflows: only
+    /// the counts above zero, by day then status. Read from counters that every session write
+    /// keeps up to date in its own transaction (creates, updates, imports and deletions), so
+    /// the cost depends on the days and statuses asked for, not on the number of sessions.
+    async fn session_day_counts(
+        &self,
+        from_day: i64,
+        to_day: i64,
+        workflow: Option<WorkflowId<'_>>,
+    ) -> StoreResult<Vec<DayCount>>;
+
+    /// Per step of `workflow` that a stored session reached (the step is among its completed
+    /// `steps` or is its `current_step`): how many sessions reached it and how many are in it
+    /// now (their `current_step`). Steps no stored session reached are left out; by step id
+    /// (byte order). From the same counters as [`Self::session_day_counts`].
+    async fn session_step_counts(&self, workflow: WorkflowId<'_>) -> StoreResult<Vec<StepCount>>;
+
+    /// The ids of the workflows with stored sessions, in byte order.
+    async fn session_counted_workflows(&self) -> StoreResult<Vec<String>>;
 }

@@ -268,7 +268,7 @@ async fn keys_page(
             "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"API keys\"><table><thead><tr><th scope=\"col\">Name</th>\
              <th scope=\"col\">Permissions</th><th scope=\"col\">Created</th>\
              <th scope=\"col\">Expires</th><th scope=\"col\">Last used</th>\
-             <th scope=\"col\">Status</th><th scope=\"col\"><span class=\"sr\">Actions</span></th></tr></thead><tbody>\n",
+             <th scope=\"col\">Status</th><th scope=\"col\"><span class=\"sr-only\">Actions</span></th></tr></thead><tbody>\n",
         );
         for k in &list {
             let (state, live) = if k.revoked_at.is_some() {
@@ -304,7 +304,7 @@ async fn keys_page(
             let action = if live && may_revoke {
                 format!(
                     "<form method=\"post\" action=\"{KEYS}/{id}/revoke\" data-confirm=\"Revoke the key “{name}”? Clients using it stop working at once.\">{fields}\
-                     <button type=\"submit\" class=\"danger small\">Revoke<span class=\"sr\"> {name}</span></button></form>",
+                     <button type=\"submit\" class=\"danger small\">Revoke<span class=\"sr-only\"> {name}</span></button></form>",
                     id = esc(&enc(&k.id)),
                     name = esc(&k.name),
                     fields = ui::form_fields(ctx),
@@ -573,7 +573,7 @@ async fn users_page(ctx: &Ctx, status: StatusCode, notice: &str, d: &UsersDrafts
         if may_write {
             let _ = writeln!(
                 body,
-                "<details><summary>Change roles or status<span class=\"sr\"> of {name}</span></summary>\
+                "<details><summary>Change roles or status<span class=\"sr-only\"> of {name}</span></summary>\
                  <form method=\"post\" action=\"{USERS}/{id}\">{fields}\
                  <fieldset class=\"group\"><legend>Roles of {name}</legend>{boxes}</fieldset>\
                  <label class=\"check\" for=\"u{i}-active\"><input type=\"checkbox\" name=\"active\" value=\"yes\" id=\"u{i}-active\"{act}> Active (may sign in and use the API)</label>\
@@ -591,7 +591,7 @@ async fn users_page(ctx: &Ctx, status: StatusCode, notice: &str, d: &UsersDrafts
                 body,
                 "<form method=\"post\" action=\"{USERS}/{id}/delete\" class=\"actions\" data-confirm=\"Delete the user “{name}”? Their sign-ins end at once.\">{fields}\
                  <input type=\"hidden\" name=\"name\" value=\"{name}\">\
-                 <button type=\"submit\" class=\"danger\">Delete<span class=\"sr\"> {name}</span></button></form>",
+                 <button type=\"submit\" class=\"danger\">Delete<span class=\"sr-only\"> {name}</span></button></form>",
                 name = esc(&u.name),
                 id = esc(&enc(&u.id)),
                 fields = ui::form_fields(ctx),

@@ -20,6 +20,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod call;
+mod dashboard;
 mod files;
 pub(crate) mod platform;
 pub(crate) mod session;
@@ -341,19 +342,11 @@ pub async fn home(State(state): State<AppState>, req: axum::extract::Request) ->
     if current(&state, &parts.headers, false).await.is_none() {
         return sign_in(&state, StatusCode::OK, None, "");
     }
+    let query = parts.uri.query().unwrap_or("").to_string();
     match Ctx::from_request_parts(&mut parts, &state).await {
-        Ok(ctx) => dashboard(ctx).await,
+        Ok(ctx) => dashboard::dashboard(ctx, &query).await,
         Err(resp) => resp,
     }
-}
-
-/// The dashboard.
-async fn dashboard(ctx: Ctx) -> Response {
-    let body = format!(
-        "<p>Signed in as <strong>{}</strong>.</p>\n",
-        escape(&ctx.user.name)
-    );
-    ui::page(&ctx, "/", "Dashboard", &body)
 }
 
 /// `POST /portal/login`: the pre-login CSRF value, then the user name and password as the

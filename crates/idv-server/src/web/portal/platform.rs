@@ -705,7 +705,7 @@ async fn assets_page(ctx: &Ctx, status: StatusCode, top: &str) -> Response {
             let action = if delete {
                 format!(
                     "<form method=\"post\" action=\"{ASSETS}/{}/delete\" data-confirm=\"Delete the asset {}?\">{}\
-                     <button type=\"submit\" class=\"danger\">Delete<span class=\"vh\"> {}</span></button></form>",
+                     <button type=\"submit\" class=\"danger\">Delete<span class=\"sr-only\"> {}</span></button></form>",
                     enc(&id),
                     esc(&id),
                     ui::form_fields(ctx),
@@ -1174,7 +1174,7 @@ fn delivery_row(ctx: &Ctx, here: &str, d: &Value, write: bool) -> String {
     let retry = if write && (state == "failed" || (state == "pending" && last_failed)) {
         format!(
             "<form method=\"post\" action=\"{here}/deliveries/{}/retry\" class=\"actions\">{}\
-             <button type=\"submit\" class=\"secondary\">Retry<span class=\"vh\"> delivery {}</span></button></form>",
+             <button type=\"submit\" class=\"secondary\">Retry<span class=\"sr-only\"> delivery {}</span></button></form>",
             enc(&did),
             ui::form_fields(ctx),
             esc(&did)
