@@ -196,8 +196,8 @@ fn days_section(out: &mut String, s: &SessionStats, funnel: &Funnel) {
     );
     if total > 0 {
         day_chart(out, s, &scope, total);
+        day_table(out, s);
     }
-    day_table(out, s);
     out.push_str("</section>\n");
 }
 
