@@ -320,8 +320,11 @@ async fn accounts_flow(backend: Backend) {
         .await
         .click()
         .await;
-    b.wait_until("location.search.includes('action=apikey.created')", WAIT)
-        .await;
+    b.wait_until(
+        "location.search.includes('action=apikey.created') && document.readyState === 'complete'",
+        WAIT,
+    )
+    .await;
     let some = audit_rows(&b).await;
     assert!(some >= 1 && some < all, "{some} of {all}");
     for cell in b.find_all("#audit tbody tr td:nth-child(2)").await {

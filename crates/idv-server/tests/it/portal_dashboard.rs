@@ -372,8 +372,11 @@ async fn page(backend: Backend, shot: &str) {
         .await
         .click()
         .await;
-    b.wait_until("location.search.includes('workflow=')", WAIT)
-        .await;
+    b.wait_until(
+        "location.search.includes('workflow=') && document.readyState === 'complete'",
+        WAIT,
+    )
+    .await;
     assert_eq!(cell(&b, &format!("{row} td[data-status='all']")).await, "6");
     b.find(&format!("#flow option[value='{AGE_GATE_ID}']"))
         .await
@@ -383,8 +386,11 @@ async fn page(backend: Backend, shot: &str) {
         .await
         .click()
         .await;
-    b.wait_until("location.search.includes('flow=c4e8')", WAIT)
-        .await;
+    b.wait_until(
+        "location.search.includes('flow=c4e8') && document.readyState === 'complete'",
+        WAIT,
+    )
+    .await;
     assert!(
         b.current_url()
             .await

@@ -113,8 +113,11 @@ async fn flow(backend: Backend) {
         vec![],
     )
     .await;
-    b.wait_until("location.search.includes('status=3')", WAIT)
-        .await;
+    b.wait_until(
+        "location.search.includes('status=3') && document.readyState === 'complete'",
+        WAIT,
+    )
+    .await;
     b.wait_for("main table", WAIT).await;
     assert_eq!(rows(&b).await, 10);
     let badges: Vec<String> = {
@@ -134,8 +137,11 @@ async fn flow(backend: Backend) {
         .await
         .click()
         .await;
-    b.wait_until("location.search.includes('q=user-7')", WAIT)
-        .await;
+    b.wait_until(
+        "location.search.includes('q=user-7') && document.readyState === 'complete'",
+        WAIT,
+    )
+    .await;
     b.wait_for("main table", WAIT).await;
     assert_eq!(rows(&b).await, 1);
     assert!(b.find("main table").await.text().await.contains("user-7"));
