@@ -98,13 +98,13 @@ prepare() { # backend
             ;;
         postgres)
             # One statement of a million rows in one transaction would make the counter
-            # triggers (migration 0012) walk ever longer chains of row versions: the triggers
+            # triggers (migration 0013) walk ever longer chains of row versions: the triggers
             # are off during the insert and the counters are recounted after it, with the
             # migration's own statements.
             { echo "BEGIN; ALTER TABLE sessions DISABLE TRIGGER session_counts;"; seed_sql postgres
               echo "ALTER TABLE sessions ENABLE TRIGGER session_counts;"
               echo "DELETE FROM session_day_counts; DELETE FROM session_step_counts;"
-              sed -n '/^-- Once:/,$p' "$ROOT/crates/idv-store-postgres/migrations/0012_session_counts.sql"
+              sed -n '/^-- Once:/,$p' "$ROOT/crates/idv-store-postgres/migrations/0013_session_counts.sql"
               echo "COMMIT;"; } | psql "$DB_URL" -v ON_ERROR_STOP=1 -q >/dev/null
             psql "$DB_URL" -v ON_ERROR_STOP=1 -qc "ANALYZE" >/dev/null
             ;;
