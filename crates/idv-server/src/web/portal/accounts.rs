@@ -78,10 +78,7 @@ fn notice(uri: &Uri) -> String {
         .unwrap_or_default()
 }
 
-/// A 303 to `area` whose page says `text`.
-fn done(ctx: &Ctx, area: &str, text: &str) -> Response {
-    ui::see_other(ctx, &format!("{area}?done={}", enc(text)))
-}
+use ui::done;
 
 /// `checked` when `on`.
 fn checked(on: bool) -> &'static str {
@@ -431,12 +428,7 @@ pub async fn revoke_key(
     ctx.check(f.get("csrf"))?;
     let reply = ctx
         .api
-        .send(
-            Method::DELETE,
-            &format!("/api/apikey/{}", enc(&id)),
-            &[],
-            None,
-        )
+        .delete(&format!("/api/apikey/{}", enc(&id)), &[])
         .await;
     match reply.json::<Key>() {
         Some(k) => Ok(done(
@@ -750,12 +742,7 @@ pub async fn delete_user(
     ctx.check(f.get("csrf"))?;
     let reply = ctx
         .api
-        .send(
-            Method::DELETE,
-            &format!("/api/security/users/{}", enc(&id)),
-            &[],
-            None,
-        )
+        .delete(&format!("/api/security/users/{}", enc(&id)), &[])
         .await;
     if !reply.ok() {
         return Err(ui::failed(&ctx, USERS, "Users and roles", &reply));

@@ -140,6 +140,11 @@ impl Caller {
         self.send(Method::GET, uri, &[], None).await
     }
 
+    /// `DELETE uri`, with an `Idempotency-Key` when given.
+    pub async fn delete(&self, uri: &str, extra: &[(HeaderName, String)]) -> Reply {
+        self.send(Method::DELETE, uri, extra, None).await
+    }
+
     /// A JSON body sent with `method`, with an `Idempotency-Key` when given.
     pub async fn json(
         &self,

@@ -45,10 +45,7 @@ fn flash_of(q: &Done) -> String {
     }
 }
 
-/// A 303 to `path` with `?done=text`.
-fn done(ctx: &Ctx, path: &str, text: &str) -> Response {
-    ui::see_other(ctx, &format!("{path}?done={}", enc(text)))
-}
+use ui::done;
 
 fn workflow_write(ctx: &Ctx) -> bool {
     ctx.may_any(&[("workflow", Op::Write), ("workflow_all", Op::Write)])
@@ -512,12 +509,7 @@ pub async fn delete_workflow(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Pla
     }
     let reply = ctx
         .api
-        .send(
-            Method::DELETE,
-            &format!("/api/workflows/{}", enc(&id)),
-            &Ctx::idem(&f.idem),
-            None,
-        )
+        .delete(&format!("/api/workflows/{}", enc(&id)), &Ctx::idem(&f.idem))
         .await;
     if !reply.ok() {
         return ui::failed(&ctx, WORKFLOWS, "Delete workflow", &reply);
@@ -793,12 +785,7 @@ pub async fn delete_asset(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Plain>
     }
     let reply = ctx
         .api
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/assets/{}", enc(&id)),
-            &Ctx::idem(&f.idem),
-            None,
-        )
+        .delete(&format!("/api/v1/assets/{}", enc(&id)), &Ctx::idem(&f.idem))
         .await;
     if !reply.ok() {
         return ui::failed(&ctx, WORKFLOWS, "Delete asset", &reply);
@@ -1242,12 +1229,7 @@ pub async fn delete_webhook(ctx: Ctx, Path(id): Path<String>, Form(f): Form<Plai
     }
     let reply = ctx
         .api
-        .send(
-            Method::DELETE,
-            &format!("/api/webhooks/{}", enc(&id)),
-            &Ctx::idem(&f.idem),
-            None,
-        )
+        .delete(&format!("/api/webhooks/{}", enc(&id)), &Ctx::idem(&f.idem))
         .await;
     if !reply.ok() {
         return ui::failed(&ctx, WEBHOOKS, "Delete endpoint", &reply);

@@ -834,7 +834,7 @@ pub async fn review(
         .await;
     if reply.ok() {
         let done = format!("Status set to {}.", status_name(status));
-        return ui::see_other(&ctx, &format!("{}?done={}", href(&id), enc(&done)));
+        return ui::done(&ctx, &href(&id), &done);
     }
     if reply.status == StatusCode::PRECONDITION_FAILED {
         let note = conflict(&ctx, &id, &f).await;
@@ -943,7 +943,7 @@ pub async fn hold(
         } else {
             "Legal hold lifted."
         };
-        return ui::see_other(&ctx, &format!("{}?done={}", href(&id), enc(done)));
+        return ui::done(&ctx, &href(&id), done);
     }
     if reply.status == StatusCode::FORBIDDEN {
         return ui::forbidden(&ctx, "change the legal hold");
@@ -989,7 +989,7 @@ pub async fn delete(
     let reply = ctx.api.send(Method::DELETE, &uri, &[], None).await;
     if reply.ok() {
         let done = format!("Session {id} deleted.");
-        return ui::see_other(&ctx, &format!("{LIST}?done={}", enc(&done)));
+        return ui::done(&ctx, LIST, &done);
     }
     if reply.status == StatusCode::FORBIDDEN {
         return ui::forbidden(&ctx, "delete this session");

@@ -175,25 +175,31 @@ pub async fn list(ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
         return resp;
     }
     let ns = q.namespace().to_string();
-    // The namespace's views (when the user may read views) and the workflows for the controls.
-    let views: Vec<Value> = if ctx.may_any(&[("view", Op::Read), ("view_all", Op::Read)]) {
-        let r = ctx
-            .api
-            .get(&format!("/api/views/namespaces/{}?limit=100", enc(&ns)))
-            .await;
-        r.json::<Value>()
-            .and_then(|v| v.get("items").and_then(|i| i.as_array()).cloned())
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let workflows: Vec<Value> = ctx
-        .api
-        .get("/api/workflows")
-        .await
-        .json::<Value>()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default();
+    // The namespace's views (when the user may read views) and the workflows for the
+    // controls, asked for together.
+    let may_views = ctx.may_any(&[("view", Op::Read), ("view_all", Op::Read)]);
+    let views_uri = format!("/api/views/namespaces/{}?limit=100", enc(&ns));
+    let (views, workflows) = futures::join!(
+        async {
+            if !may_views {
+                return Vec::new();
+            }
+            ctx.api
+                .get(&views_uri)
+                .await
+                .json::<Value>()
+                .and_then(|v| v.get("items").and_then(|i| i.as_array()).cloned())
+                .unwrap_or_default()
+        },
+        async {
+            ctx.api
+                .get("/api/workflows")
+                .await
+                .json::<Value>()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+        }
+    );
     let view = views
         .iter()
         .find(|v| v["key"] == q.view.as_str())
@@ -223,22 +229,27 @@ pub async fn list(ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
     if !q.after.is_empty() {
         let _ = write!(uri, "&after={}", enc(&q.after));
     }
-    let r = ctx.api.json(Method::POST, &uri, &search, &[]).await;
+    // The page and the counts by status (the same search, one status at a time, no rows),
+    // all at once: the database answers them side by side.
+    let api = &ctx.api;
+    let counting = idv_core::status::ALL.map(|s| {
+        let b = body(view, &q, Some(s)).unwrap_or_default();
+        async move {
+            let r = api
+                .json(Method::POST, "/api/sessions/search?limit=0", &b, &[])
+                .await;
+            let v = r.json::<Value>().unwrap_or_default();
+            (s, v["total"].as_i64(), v["totalCapped"] == true)
+        }
+    });
+    let (r, counts) = futures::join!(
+        ctx.api.json(Method::POST, &uri, &search, &[]),
+        futures::future::join_all(counting)
+    );
     let Some(found) = r.json::<Value>() else {
         let (_, message) = r.error();
         return page(&ctx, &q, &views, &workflows, view, &ui::alert(&message));
     };
-    // Counts by status: the same search, one status at a time, no rows.
-    let mut counts = Vec::new();
-    for s in idv_core::status::ALL {
-        let b = body(view, &q, Some(s)).unwrap_or_default();
-        let r = ctx
-            .api
-            .json(Method::POST, "/api/sessions/search?limit=0", &b, &[])
-            .await;
-        let v = r.json::<Value>().unwrap_or_default();
-        counts.push((s, v["total"].as_i64(), v["totalCapped"] == true));
-    }
     let mut html = String::new();
     let _ = write!(html, "{}", counts_html(&q, &found, &counts));
     html.push_str(&table(&found, view, &workflows));
@@ -613,7 +624,7 @@ pub async fn save(ctx: Ctx, form: Result<Form<SaveView>, FormRejection>) -> Resp
     q.after.clear();
     let base = match body(None, &q, q.status().ok().flatten()) {
         Ok(b) => b,
-        Err(e) => return ui::see_other(&ctx, &with_done(&q.href(None, None), &e)),
+        Err(e) => return ui::done(&ctx, &q.href(None, None), &e),
     };
     let mut columns = vec![json!({"type": "field", "name": "status"})];
     for name in f
@@ -646,12 +657,10 @@ pub async fn save(ctx: Ctx, form: Result<Form<SaveView>, FormRejection>) -> Resp
         .await;
     if !r.ok() {
         let (_, message) = r.error();
-        return ui::see_other(
+        return ui::done(
             &ctx,
-            &with_done(
-                &q.href(None, None),
-                &format!("The view was not saved: {message}"),
-            ),
+            &q.href(None, None),
+            &format!("The view was not saved: {message}"),
         );
     }
     let shown = ListQuery {
@@ -659,17 +668,9 @@ pub async fn save(ctx: Ctx, form: Result<Form<SaveView>, FormRejection>) -> Resp
         view: f.key.trim().to_string(),
         ..ListQuery::default()
     };
-    ui::see_other(
+    ui::done(
         &ctx,
-        &with_done(
-            &shown.href(None, None),
-            &format!("Saved the view {}.", f.title.trim()),
-        ),
+        &shown.href(None, None),
+        &format!("Saved the view {}.", f.title.trim()),
     )
-}
-
-/// `href` with a `done=` notice added.
-fn with_done(href: &str, text: &str) -> String {
-    let sep = if href.contains('?') { '&' } else { '?' };
-    format!("{href}{sep}done={}", enc(text))
 }

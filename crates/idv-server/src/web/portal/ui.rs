@@ -189,6 +189,12 @@ pub fn see_other(ctx: &Ctx, location: &str) -> Response {
     resp
 }
 
+/// A 303 to `href` with a notice for the page to show (`done=`, read by [`flash`]).
+pub fn done(ctx: &Ctx, href: &str, text: &str) -> Response {
+    let sep = if href.contains('?') { '&' } else { '?' };
+    see_other(ctx, &format!("{href}{sep}done={}", super::call::enc(text)))
+}
+
 /// The hidden fields every form of a signed-in page carries: the CSRF value, and a fresh
 /// `Idempotency-Key` so that a form sent twice does its work once.
 pub fn form_fields(ctx: &Ctx) -> String {
