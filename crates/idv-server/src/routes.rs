@@ -706,6 +706,13 @@ pub fn table() -> Vec<RouteDef> {
                 optional("to", Time, "The last day (UTC) counted, inclusive; default today"),
                 optional("workflowId", Text, "Only the sessions of this workflow"),
             ]),
+        route!(GET "/api/stats/sessions/totals", AnyOf(SESSION_ALL_READ), L, "sessions", "All the sessions created from ?from= to ?to= (each optional: no limit on the range), by current status: {from, to, workflowId, total, totals: [{status, count}]}; ?workflowId= (default: all workflows). From the same counters as GET /api/stats/sessions, exact at any number of sessions. Needs session_all:read", stats::totals)
+            .returns::<api::stats::SessionTotals>(200)
+            .query([
+                optional("from", Time, "The first day (UTC) counted; default: from the first session on"),
+                optional("to", Time, "The last day (UTC) counted, inclusive; default: up to the last session"),
+                optional("workflowId", Text, "Only the sessions of this workflow"),
+            ]),
         route!(GET "/api/stats/funnel", AnyOf(SESSION_ALL_READ), L, "sessions", "Where the sessions of a workflow are: per step of its definition (then any other step a session reached), how many sessions reached it and how many stopped there (are in it now, or ended in it); and the workflows one may ask for: {workflowId, workflowName, sessions, steps: [{id, name, reached, stopped, final}], workflows: [{id, name}]}. ?workflowId= (default: the first by name with sessions). Needs session_all:read", stats::funnel)
             .returns::<api::stats::Funnel>(200)
             .query([optional("workflowId", Text, "The workflow; default the first by name that has sessions")])

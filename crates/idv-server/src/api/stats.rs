@@ -3,6 +3,7 @@
 //! | Route | Request | Response |
 //! |---|---|---|
 //! | `GET /api/stats/sessions` | — | 200 [`SessionStats`] |
+//! | `GET /api/stats/sessions/totals` | — | 200 [`SessionTotals`] |
 //! | `GET /api/stats/funnel` | — | 200 [`Funnel`] |
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,27 @@ pub struct SessionStats {
     /// Every day from `from` to `to`, oldest first, days without sessions included.
     pub days: Vec<DayStats>,
     /// All the sessions counted, by status (statuses without sessions left out).
+    pub totals: Vec<StatusCount>,
+}
+
+/// All the sessions created in a range of days, by current status
+/// (`GET /api/stats/sessions/totals`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionTotals {
+    /// The first day counted; `null`: from the first session on.
+    #[schema(required = true, format = Date)]
+    pub from: Option<String>,
+    /// The last day counted, inclusive; `null`: up to the last session.
+    #[schema(required = true, format = Date)]
+    pub to: Option<String>,
+    /// The workflow counted; `null`: all workflows.
+    #[schema(required = true)]
+    pub workflow_id: Option<String>,
+    /// All of them.
+    pub total: i64,
+    /// By status, in the order of Regula's status integers (statuses without sessions left
+    /// out).
     pub totals: Vec<StatusCount>,
 }
 

@@ -1,7 +1,9 @@
 //! `GET /api/stats/sessions` and `GET /api/stats/funnel`: counts for dashboards, read from the
 //! counters the store keeps with every session write (never a scan of the sessions).
 
-use crate::api::stats::{DayStats, Funnel, FunnelStep, FunnelWorkflow, SessionStats, StatusCount};
+use crate::api::stats::{
+    DayStats, Funnel, FunnelStep, FunnelWorkflow, SessionStats, SessionTotals, StatusCount,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::query_param;
 use crate::state::AppState;
@@ -103,6 +105,28 @@ pub fn day_range(query: &str, today: i64) -> ApiResult<(i64, i64)> {
     Ok((from, to))
 }
 
+/// Counts by status in Regula's order: the known statuses as listed, then any other by number.
+fn in_status_order(m: &BTreeMap<i64, i64>) -> Vec<StatusCount> {
+    let mut v: Vec<StatusCount> = idv_core::status::ALL
+        .iter()
+        .filter_map(|s| {
+            m.get(s).map(|c| StatusCount {
+                status: *s,
+                count: *c,
+            })
+        })
+        .collect();
+    v.extend(
+        m.iter()
+            .filter(|(s, _)| !idv_core::status::is_known(**s))
+            .map(|(s, c)| StatusCount {
+                status: *s,
+                count: *c,
+            }),
+    );
+    v
+}
+
 pub async fn sessions(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -126,27 +150,6 @@ pub async fn sessions(
             .or_default() += r.count;
         *totals.entry(r.status).or_default() += r.count;
     }
-    let in_order = |m: &BTreeMap<i64, i64>| -> Vec<StatusCount> {
-        // Regula's order: the known statuses as listed, then any other by number.
-        let mut v: Vec<StatusCount> = idv_core::status::ALL
-            .iter()
-            .filter_map(|s| {
-                m.get(s).map(|c| StatusCount {
-                    status: *s,
-                    count: *c,
-                })
-            })
-            .collect();
-        v.extend(
-            m.iter()
-                .filter(|(s, _)| !idv_core::status::is_known(**s))
-                .map(|(s, c)| StatusCount {
-                    status: *s,
-                    count: *c,
-                }),
-        );
-        v
-    };
     let empty = BTreeMap::new();
     let days = (from..=to)
         .map(|d| {
@@ -154,7 +157,7 @@ pub async fn sessions(
             DayStats {
                 date: date_of(d),
                 total: m.values().sum(),
-                statuses: in_order(m),
+                statuses: in_status_order(m),
             }
         })
         .collect();
@@ -163,7 +166,47 @@ pub async fn sessions(
         to: date_of(to),
         workflow_id: workflow,
         days,
-        totals: in_order(&totals),
+        totals: in_status_order(&totals),
+    }))
+}
+
+/// `GET /api/stats/sessions/totals`: the sessions created from `from` to `to` (each optional,
+/// no limit on the range) by current status, from the same counters.
+pub async fn totals(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<SessionTotals>> {
+    let q = query.unwrap_or_default();
+    known_only(&q, SESSIONS_PARAMS)?;
+    let workflow = workflow_param(&q)?;
+    let get = |n: &str| query_param(&q, n).filter(|v| !v.is_empty());
+    let from = get("from").map(|v| parse_day("from", &v)).transpose()?;
+    let to = get("to").map(|v| parse_day("to", &v)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(bad("from", "is later than `to`"));
+    }
+    // Days far beyond any session's (about a million years either way).
+    const ALL_DAYS: i64 = 400_000_000;
+    let rows = state
+        .store
+        .session_day_counts(
+            from.unwrap_or(-ALL_DAYS),
+            to.unwrap_or(ALL_DAYS),
+            workflow.as_deref().map(WorkflowId::new),
+        )
+        .await?;
+    let mut by_status: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in &rows {
+        *by_status.entry(r.status).or_default() += r.count;
+    }
+    Ok(Json(SessionTotals {
+        from: from.map(date_of),
+        to: to.map(date_of),
+        workflow_id: workflow,
+        total: by_status.values().sum(),
+        totals: in_status_order(&by_status),
     }))
 }
 

@@ -171,6 +171,33 @@ async fn counts(backend: Backend) {
     assert_eq!(s["days"].as_array().unwrap().len(), 31);
     assert_eq!(s["totals"], json!([]));
 
+    // Totals over any range, unbounded by default: every session, by status.
+    let (status, t) = get(&srv, &admin, "/api/stats/sessions/totals").await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["total"], 8);
+    assert_eq!(
+        by_status(&t["totals"]),
+        [(0, 4), (1, 1), (3, 1), (4, 1), (1000, 1)]
+    );
+    assert_eq!((&t["from"], &t["to"]), (&Value::Null, &Value::Null));
+    let (_, t) = get(
+        &srv,
+        &admin,
+        &format!("/api/stats/sessions/totals?workflowId={AGE_GATE_ID}&from=2000-01-01"),
+    )
+    .await;
+    assert_eq!(t["total"], 6);
+    assert_eq!(t["from"], "2000-01-01");
+    let (_, t) = get(&srv, &admin, "/api/stats/sessions/totals?to=2020-01-31").await;
+    assert_eq!(t["total"], 0);
+    let (status, t) = get(
+        &srv,
+        &admin,
+        "/api/stats/sessions/totals?from=2026-02-01&to=2026-01-01",
+    )
+    .await;
+    assert_eq!(status, 400, "{t}");
+
     // The funnel: the steps in the definition's order, reached and stopped there.
     let (status, f) = get(
         &srv,

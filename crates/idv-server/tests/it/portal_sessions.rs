@@ -182,6 +182,15 @@ async fn flow(backend: Backend) {
     assert_eq!(rows(&b).await, 11);
     let head = b.find("main table thead").await.text().await;
     assert!(head.contains("FULL_NAME"), "{head}");
+    // A view with a filter is counted by the search itself: only its sessions.
+    let counts = b
+        .find("ul[aria-label='Sessions by status']")
+        .await
+        .text()
+        .await;
+    for expected in ["All: 11", "rejected 11", "approved 0", "not completed 0"] {
+        assert!(counts.contains(expected), "{expected} in {counts}");
+    }
     check(&b, "view").await;
     // The view is Regula's shape, stored under the portal's namespace.
     let v: Value = srv

@@ -229,23 +229,58 @@ pub async fn list(ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
     if !q.after.is_empty() {
         let _ = write!(uri, "&after={}", enc(&q.after));
     }
-    // The page and the counts by status (the same search, one status at a time, no rows),
-    // all at once: the database answers them side by side.
+    // The counts by status. When the list is narrowed only by workflow and days, they come
+    // exact from the counters the database keeps (`GET /api/stats/sessions/totals`, for
+    // session_all:read); otherwise from the same search, one status at a time, no rows
+    // (counted up to the search's cap). Asked for together with the page.
+    let by_counters = ctx.may("session_all", Op::Read)
+        && q.quick().is_none()
+        && view.is_none_or(|v| {
+            v.get("filter").is_none_or(Value::is_null)
+                && v.get("workflows")
+                    .and_then(Value::as_array)
+                    .is_none_or(|a| a.is_empty())
+        });
     let api = &ctx.api;
-    let counting = idv_core::status::ALL.map(|s| {
-        let b = body(view, &q, Some(s)).unwrap_or_default();
-        async move {
-            let r = api
-                .json(Method::POST, "/api/sessions/search?limit=0", &b, &[])
-                .await;
-            let v = r.json::<Value>().unwrap_or_default();
-            (s, v["total"].as_i64(), v["totalCapped"] == true)
+    let counting = async {
+        if by_counters {
+            let mut uri = String::from("/api/stats/sessions/totals?");
+            for (k, v) in [
+                ("from", &q.from),
+                ("to", &q.to),
+                ("workflowId", &q.workflow),
+            ] {
+                if !v.is_empty() {
+                    let _ = write!(uri, "{k}={}&", enc(v));
+                }
+            }
+            let v = api.get(&uri).await.json::<Value>().unwrap_or_default();
+            let of = |s: i64| {
+                v["totals"].as_array().map(|t| {
+                    t.iter()
+                        .find(|c| c["status"] == s)
+                        .and_then(|c| c["count"].as_i64())
+                        .unwrap_or(0)
+                })
+            };
+            return idv_core::status::ALL
+                .iter()
+                .map(|&s| (s, of(s), false))
+                .collect::<Vec<_>>();
         }
-    });
-    let (r, counts) = futures::join!(
-        ctx.api.json(Method::POST, &uri, &search, &[]),
-        futures::future::join_all(counting)
-    );
+        futures::future::join_all(idv_core::status::ALL.map(|s| {
+            let b = body(view, &q, Some(s)).unwrap_or_default();
+            async move {
+                let r = api
+                    .json(Method::POST, "/api/sessions/search?limit=0", &b, &[])
+                    .await;
+                let v = r.json::<Value>().unwrap_or_default();
+                (s, v["total"].as_i64(), v["totalCapped"] == true)
+            }
+        }))
+        .await
+    };
+    let (r, counts) = futures::join!(ctx.api.json(Method::POST, &uri, &search, &[]), counting);
     let Some(found) = r.json::<Value>() else {
         let (_, message) = r.error();
         return page(&ctx, &q, &views, &workflows, view, &ui::alert(&message));
@@ -419,14 +454,17 @@ fn counts_html(q: &ListQuery, found: &Value, counts: &[(i64, Option<i64>, bool)]
         } else {
             ""
         },
+        // Every status counted and none capped: their sum is exact. Otherwise the page's own
+        // total when it lists every status.
         n(
-            if q.status.is_empty() {
+            if counts.iter().all(|c| c.1.is_some() && !c.2) {
+                Some(counts.iter().filter_map(|c| c.1).sum())
+            } else if q.status.is_empty() {
                 found["total"].as_i64()
             } else {
                 None
-            }
-            .or_else(|| Some(counts.iter().filter_map(|c| c.1).sum())),
-            q.status.is_empty() && found["totalCapped"] == true || counts.iter().any(|c| c.2)
+            },
+            counts.iter().any(|c| c.2) || q.status.is_empty() && found["totalCapped"] == true
         )
     );
     for (s, total, capped) in counts {
