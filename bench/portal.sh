@@ -169,6 +169,7 @@ print()
 targets = {
     "dashboard": ("p99", 200), "dashboard, 366 days": ("p99", 200),
     "sessions list page": ("p99", 50), "sessions list, status 1": ("p99", 50),
+    "sessions list, workflow": ("p99", 50),
     "search, first page": ("p99", 50), "search, status 1": ("p99", 50), "search, one workflow": ("p99", 50),
     "session page": ("p99", 20), "GET /api/sessions/{id}": ("p99", 20),
 }

@@ -91,6 +91,9 @@ plan = [
         ("search, one workflow", "POST", "/api/sessions/search?limit=20", api, workflow_filter, 200),
     ]),
     ("sessions list, status 1", "GET", "/portal/sessions?status=1", portal, None, 200, []),
+    ("sessions list, workflow", "GET", "/portal/sessions?status=1&workflow=" + workflow, portal, None, 200, []),
+    ("quick search, a session id", "GET", lambda: "/portal/sessions?q=" + session_id(), portal, None, 303, []),
+    ("quick search, external user", "GET", "/portal/sessions?q=user-42", portal, None, 200, []),
     ("session page", "GET", lambda: "/portal/sessions/" + session_id(), portal, None, 200, [
         ("GET /api/sessions/{id}", "GET", lambda: "/api/sessions/" + session_id(), api, None, 200),
     ]),

@@ -145,11 +145,23 @@ async fn flow(backend: Backend) {
     b.wait_for("main table", WAIT).await;
     assert_eq!(rows(&b).await, 1);
     assert!(b.find("main table").await.text().await.contains("user-7"));
-    // … and by the session id.
+    let counts = b
+        .find("ul[aria-label='Sessions by status']")
+        .await
+        .text()
+        .await;
+    assert!(
+        counts.contains("All: 1") && counts.contains("approved 1"),
+        "{counts}"
+    );
+    // A session's id opens the session.
     b.goto(&format!("{}/portal/sessions?q={}", srv.url, ids[4]))
         .await;
-    b.wait_for("main table", WAIT).await;
-    assert_eq!(rows(&b).await, 1);
+    b.wait_until(
+        &format!("location.pathname === '/portal/sessions/{}'", ids[4]),
+        WAIT,
+    )
+    .await;
 
     // A bad date is said, not a server error.
     b.goto(&format!("{}/portal/sessions?from=yesterday", srv.url))

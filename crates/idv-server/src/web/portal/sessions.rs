@@ -225,6 +225,23 @@ pub async fn list(ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
         Ok(b) => b,
         Err(e) => return page(&ctx, &q, &views, &workflows, view, &ui::alert(&e)),
     };
+    // A session's id typed in the quick search opens that session.
+    let typed = q.q.trim();
+    if !typed.is_empty()
+        && typed.len() <= 128
+        && ctx
+            .api
+            .send(
+                Method::HEAD,
+                &format!("/api/sessions/{}", enc(typed)),
+                &[],
+                None,
+            )
+            .await
+            .ok()
+    {
+        return ui::see_other(&ctx, &format!("/portal/sessions/{}", enc(typed)));
+    }
     let mut uri = format!("/api/sessions/search?limit={PAGE}");
     if !q.after.is_empty() {
         let _ = write!(uri, "&after={}", enc(&q.after));
@@ -242,7 +259,7 @@ pub async fn list(ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
                     .is_none_or(|a| a.is_empty())
         });
     let api = &ctx.api;
-    let counting = async {
+    let counting = || async {
         if by_counters {
             let mut uri = String::from("/api/stats/sessions/totals?");
             for (k, v) in [
@@ -280,10 +297,33 @@ pub async fn list(ctx: Ctx, Query(q): Query<ListQuery>) -> Response {
         }))
         .await
     };
-    let (r, counts) = futures::join!(ctx.api.json(Method::POST, &uri, &search, &[]), counting);
+    // A quick search (which reads every session's metadata) is asked first: when its one
+    // page holds every match, the counts are read off that page instead of six more searches.
+    let (r, counts) = if typed.is_empty() {
+        let (r, counts) =
+            futures::join!(ctx.api.json(Method::POST, &uri, &search, &[]), counting());
+        (r, Some(counts))
+    } else {
+        (ctx.api.json(Method::POST, &uri, &search, &[]).await, None)
+    };
     let Some(found) = r.json::<Value>() else {
         let (_, message) = r.error();
         return page(&ctx, &q, &views, &workflows, view, &ui::alert(&message));
+    };
+    let whole = found["next"].is_null() && q.after.is_empty() && q.status.is_empty();
+    let counts = match counts {
+        Some(c) => c,
+        None if whole => {
+            let items = found["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            idv_core::status::ALL
+                .iter()
+                .map(|&s| {
+                    let n = items.iter().filter(|i| i["status"] == s).count();
+                    (s, Some(n as i64), false)
+                })
+                .collect()
+        }
+        None => counting().await,
     };
     let mut html = String::new();
     let _ = write!(html, "{}", counts_html(&q, &found, &counts));
