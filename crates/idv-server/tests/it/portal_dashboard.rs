@@ -400,7 +400,10 @@ async fn page(backend: Backend, shot: &str) {
         .click()
         .await;
     b.wait_until(
-        "location.search.includes('workflow=') && document.readyState === 'complete'",
+        &format!(
+            "new URLSearchParams(location.search).get('workflow') === '{AGE_GATE_ID}' \
+             && document.readyState === 'complete'"
+        ),
         WAIT,
     )
     .await;
@@ -413,8 +416,12 @@ async fn page(backend: Backend, shot: &str) {
         .await
         .click()
         .await;
+    // (`workflow=c4e8…` already holds the text `flow=c4e8`: ask for the parameter itself.)
     b.wait_until(
-        "location.search.includes('flow=c4e8') && document.readyState === 'complete'",
+        &format!(
+            "new URLSearchParams(location.search).get('flow') === '{AGE_GATE_ID}' \
+             && document.readyState === 'complete'"
+        ),
         WAIT,
     )
     .await;
