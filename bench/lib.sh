@@ -70,3 +70,31 @@ server_alive() {
     tail -50 "$WORK/$BACKEND.server.log" >&2
     die "the $BACKEND server died $1: $how; last log lines above"
 }
+
+# Starts the release `idv serve` of $BIN for $BACKEND on a free loopback port, in $DATA with
+# $DB_URL and $ADMIN_PW (log in $WORK/$BACKEND.server.log); sets PORT, BASE and SERVER_PID.
+serve_release() {
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    BASE="http://127.0.0.1:$PORT"
+    say "[$BACKEND] starting idv serve on $BASE"
+    # One credential drives the whole load, so rate limits (rateLimit, on by default) are off.
+    (
+        cd "$DATA"
+        exec "${PDEATH[@]}" env \
+            IDV_CONFIG__SERVICES__API__HOST=127.0.0.1 \
+            IDV_CONFIG__SERVICES__API__PORT="$PORT" \
+            IDV_CONFIG__STORAGE__FS__PATH="$DATA" \
+            IDV_CONFIG__DATABASE__URL="$DB_URL" \
+            IDV_CONFIG__RATELIMIT__ENABLED=false \
+            IDV_ADMIN_PASSWORD="$ADMIN_PW" \
+            "$BIN" serve
+    ) >"$WORK/$BACKEND.server.log" 2>&1 &
+    SERVER_PID=$!
+    for i in $(seq 1 300); do
+        server_alive "during start-up"
+        if curl -fsS -o /dev/null "$BASE/api/health" 2>/dev/null; then break; fi
+        [[ $i -eq 300 ]] && { cat "$WORK/$BACKEND.server.log" >&2; die "no answer from $BASE/api/health in 30 s"; }
+        sleep 0.1
+    done
+    echo "server pid $SERVER_PID is up"
+}

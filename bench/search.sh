@@ -150,31 +150,6 @@ prepare() { # backend: database, workflow, seeded sessions, the view
     unset IDV_CONFIG__DATABASE__URL IDV_CONFIG__STORAGE__FS__PATH
 }
 
-start_server() {
-    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-    BASE="http://127.0.0.1:$PORT"
-    say "[$BACKEND] starting idv serve on $BASE"
-    # One credential drives the whole load, so rate limits (rateLimit, on by default) are off.
-    (
-        cd "$DATA"
-        exec "${PDEATH[@]}" env \
-            IDV_CONFIG__SERVICES__API__HOST=127.0.0.1 \
-            IDV_CONFIG__SERVICES__API__PORT="$PORT" \
-            IDV_CONFIG__STORAGE__FS__PATH="$DATA" \
-            IDV_CONFIG__DATABASE__URL="$DB_URL" \
-            IDV_CONFIG__RATELIMIT__ENABLED=false \
-            IDV_ADMIN_PASSWORD="$ADMIN_PW" \
-            "$BIN" serve
-    ) >"$WORK/$BACKEND.server.log" 2>&1 &
-    SERVER_PID=$!
-    for i in $(seq 1 300); do
-        server_alive "during start-up"
-        if curl -fsS -o /dev/null "$BASE/api/health" 2>/dev/null; then break; fi
-        [[ $i -eq 300 ]] && { cat "$WORK/$BACKEND.server.log" >&2; die "no answer from $BASE/api/health in 30 s"; }
-        sleep 0.1
-    done
-    echo "server pid $SERVER_PID is up"
-}
 
 # One search by hand, so a broken query is shown plainly before any load runs.
 smoke() {
@@ -221,7 +196,7 @@ for s in r["error_samples"]:
 # ---------------------------------------------------------------- 3. measure each backend
 for b in $BACKENDS; do
     prepare "$b"
-    start_server
+    serve_release
     smoke
     say "[$BACKEND] ${DURATION} s each at concurrency $CONCURRENCY (after ${WARMUP} s of warm-up)"
     loadgen health get --path /api/health
