@@ -488,6 +488,9 @@ pub fn table() -> Vec<RouteDef> {
         route!(GET "/api/workflows/{id}", AnyOf(WORKFLOW_READ), L, "workflows", "A workflow's summary and full definition (a device token: only of a workflow it may run)", workflows::get)
             .returns::<api::workflows::Workflow>(200)
             .answers(&[(404, "No workflow with this id that the caller may read (code workflow_not_found)")]),
+        route!(GET "/api/workflows/{id}/revisions/{revision}", AnyOf(WORKFLOW_READ), L, "workflows", "One revision of a workflow (1 is its first upload; GET /api/workflows/{id} names the current one), as GET /api/workflows/{id} answers: sessions keep the revision they started on. Only of a workflow that is not deleted and that the caller may read", workflows::revision)
+            .returns::<api::workflows::Workflow>(200)
+            .answers(&[(404, "No such revision of a workflow the caller may read (code workflow_not_found)"), (400, "revision is not a whole number from 1 (code invalid_parameter)")]),
         route!(DELETE "/api/workflows/{id}", AnyOf(WORKFLOW_DELETE), M, "workflows", "Delete a workflow; running sessions finish on the revision they started with", workflows::delete)
             .returns::<api::workflows::WorkflowDeleted>(200)
             .audit(Event::new("workflow.deleted", Param("id")))

@@ -94,6 +94,45 @@ pub async fn get(
     }))
 }
 
+/// `GET /api/workflows/{id}/revisions/{revision}`: one earlier (or the current) revision of a
+/// workflow that is not deleted, as `GET /api/workflows/{id}` answers the current one.
+pub async fn revision(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, revision)): Path<(String, String)>,
+) -> ApiResult<Json<Workflow>> {
+    let missing = || {
+        ApiError::new(
+            ErrorCode::WorkflowNotFound,
+            format!("no revision {revision} of a workflow with id {id}"),
+        )
+    };
+    let number: i64 = revision.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("revision must be a whole number from 1, not {revision:?}"),
+        )
+    })?;
+    // Only of a workflow the caller may read now (a deleted one answers 404, as its page does).
+    state
+        .store
+        .workflow_get(WorkflowId::new(&id))
+        .await?
+        .filter(|r| may_read(&caller, &r.id))
+        .ok_or_else(missing)?;
+    let r = state
+        .store
+        .workflow_get_revision(WorkflowId::new(&id), number)
+        .await?
+        .ok_or_else(missing)?;
+    Ok(Json(Workflow {
+        summary: WorkflowSummary::from(&r),
+        revision: r.revision,
+        created_at: idv_core::time::iso(r.created_at),
+        definition: r.definition,
+    }))
+}
+
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -697,3 +697,94 @@ async fn forms_without_the_csrf_value_change_nothing() {
     assert_eq!(assets, json!([]));
     srv.stop().await;
 }
+
+/// Every upload of a workflow is a revision: the API answers each by number, and the portal's
+/// page of the workflow links them all and shows the one asked for.
+#[tokio::test]
+async fn a_workflows_revisions() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let load = |yaml: String| {
+        let srv = &srv;
+        async move {
+            let r = srv
+                .admin(srv.post("/api/workflows"))
+                .header("content-type", "application/yaml")
+                .body(yaml)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    };
+    load(AGE_GATE.to_string()).await;
+    load(AGE_GATE.replace("name: Example age gate", "name: Age gate, second take")).await;
+    let get = |path: String| {
+        let srv = &srv;
+        async move {
+            let r = srv.admin(srv.get(&path)).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let base = format!("/api/workflows/{AGE_GATE_ID}");
+    let (status, cur) = get(base.clone()).await;
+    assert_eq!((status, cur["revision"].as_i64()), (200, Some(2)));
+    let (status, first) = get(format!("{base}/revisions/1")).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["revision"], 1);
+    assert_eq!(first["name"], "Example age gate");
+    assert_eq!(first["definition"]["name"], "Example age gate");
+    let (status, second) = get(format!("{base}/revisions/2")).await;
+    assert_eq!(
+        (status, second["name"].as_str()),
+        (200, Some("Age gate, second take"))
+    );
+    let (status, e) = get(format!("{base}/revisions/3")).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (404, Some("workflow_not_found"))
+    );
+    let (status, e) = get(format!("{base}/revisions/zero")).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("invalid_parameter"))
+    );
+
+    // The portal's page: both revisions linked, the one asked for shown and marked.
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (cookie, _) = http_sign_in(&srv, &c, "admin", ADMIN_PASSWORD).await;
+    let page = |q: &'static str| {
+        let (c, srv, cookie) = (&c, &srv, &cookie);
+        async move {
+            let r = c
+                .get(format!(
+                    "{}/portal/settings/workflows/{AGE_GATE_ID}{q}",
+                    srv.url
+                ))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let html = page("").await;
+    assert!(html.contains("Revision 2 (current)</a>"), "{html}");
+    assert!(html.contains("?revision=1\">Revision 1</a>"), "{html}");
+    assert!(html.contains("Age gate, second take"));
+    let html = page("?revision=1").await;
+    assert!(
+        html.contains("?revision=1\" aria-current=\"true\">Revision 1</a>"),
+        "{html}"
+    );
+    assert!(html.contains("Example age gate"));
+    assert!(
+        !html.contains("Age gate, second take"),
+        "the first revision's text only"
+    );
+    srv.stop().await;
+}

@@ -452,15 +452,45 @@ pub async fn reload(ctx: Ctx, Form(f): Form<Plain>) -> Response {
     ui::page(&ctx, WORKFLOWS, "Reload from folder", &body)
 }
 
-/// `GET /portal/settings/workflows/{id}`: its summary and definition.
-pub async fn workflow(ctx: Ctx, Path(id): Path<String>) -> Response {
+/// The revision a workflow's page shows (`?revision=`; the current one when absent).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RevisionQuery {
+    revision: String,
+}
+
+/// `GET /portal/settings/workflows/{id}`: its summary and definition, of the current revision
+/// or of `?revision=`, with links to every revision.
+pub async fn workflow(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(rq): Query<RevisionQuery>,
+) -> Response {
     if let Err(r) = ctx.open(WORKFLOWS) {
         return r;
     }
-    let reply = ctx.api.get(&format!("/api/workflows/{}", enc(&id))).await;
-    let Some(w) = reply.json::<Value>() else {
-        return ui::failed(&ctx, WORKFLOWS, "Workflow", &reply);
+    let current = ctx.api.get(&format!("/api/workflows/{}", enc(&id))).await;
+    let Some(cur) = current.json::<Value>() else {
+        return ui::failed(&ctx, WORKFLOWS, "Workflow", &current);
     };
+    let latest = cur["revision"].as_i64().unwrap_or(1);
+    let w = if rq.revision.is_empty() {
+        cur
+    } else {
+        let reply = ctx
+            .api
+            .get(&format!(
+                "/api/workflows/{}/revisions/{}",
+                enc(&id),
+                enc(&rq.revision)
+            ))
+            .await;
+        match reply.json::<Value>() {
+            Some(w) => w,
+            None => return ui::failed(&ctx, WORKFLOWS, "Workflow", &reply),
+        }
+    };
+    let shown = w["revision"].as_i64().unwrap_or(latest);
     let name = text_of(&w, "name");
     let mut body = String::new();
     body.push_str("<dl class=\"props card\">");
@@ -476,10 +506,30 @@ pub async fn workflow(ctx: Ctx, Path(id): Path<String>) -> Response {
     let _ = write!(
         body,
         "<dt>Loaded</dt><dd>{}</dd></dl>\n\
-         <p class=\"muted\">The server keeps the current revision of a workflow; sessions already \
-         running finish on the revision they started with.</p>\n",
+         <p class=\"muted\">Each upload is a new revision; sessions already running finish on \
+         the revision they started with.</p>\n",
         esc(&ui::time_text(&text_of(&w, "createdAt")))
     );
+    // Every revision, newest first (the last 50).
+    body.push_str("<h2>Revisions</h2>\n<ul class=\"counts\" aria-label=\"Revisions\">");
+    for r in (1.max(latest - 49)..=latest).rev() {
+        let label = if r == latest {
+            format!("{r} (current)")
+        } else {
+            r.to_string()
+        };
+        let here = if r == shown {
+            " aria-current=\"true\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            body,
+            "<li><a href=\"{WORKFLOWS}/{}?revision={r}\"{here}>Revision {label}</a></li>",
+            enc(&id)
+        );
+    }
+    body.push_str("</ul>\n");
     let definition = w.get("definition").cloned().unwrap_or(Value::Null);
     let pretty = serde_json::to_string_pretty(&definition).unwrap_or_default();
     let _ = write!(
