@@ -98,3 +98,41 @@ serve_release() {
     done
     echo "server pid $SERVER_PID is up"
 }
+
+# The seed SQL of bench/sql/seed_sessions_<backend>.sql for $SESSIONS sessions: 4 workflows
+# ($WORKFLOW_ID and three others), 6 statuses, one session a second from $T0.
+seed_sql() { # backend
+    sed -e "s/:wf0/'$WORKFLOW_ID'/g" -e "s/:wf/'bench-wf-'/g" -e "s/:t0/$T0/g" -e "s/:n/$SESSIONS/g" \
+        "$BENCH/sql/seed_sessions_$1.sql"
+}
+
+# Seeds $SESSIONS sessions of $BACKEND straight into its database ($DATA/idv.db or $DB_URL),
+# then ANALYZE; sets SEED_S (seconds) and writes it to $OUT/$BACKEND.seed_s. On PostgreSQL the
+# session counters' trigger is off during the one big insert (a million rows in one
+# transaction would make it walk ever longer chains of row versions) and the counters are
+# recounted after it with the migration's own statements.
+seed_sessions() {
+    local t0=$(date +%s.%N)
+    case "$BACKEND" in
+        sqlite)
+            { echo "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; BEGIN;"; seed_sql sqlite; echo "COMMIT; ANALYZE;"; } |
+                sqlite3 -bail "$DATA/idv.db" >/dev/null
+            ;;
+        postgres)
+            # One statement of a million rows in one transaction would make the counter
+            # triggers (migration 0013) walk ever longer chains of row versions: the triggers
+            # are off during the insert and the counters are recounted after it, with the
+            # migration's own statements.
+            { echo "BEGIN; ALTER TABLE sessions DISABLE TRIGGER session_counts;"; seed_sql postgres
+              echo "ALTER TABLE sessions ENABLE TRIGGER session_counts;"
+              echo "DELETE FROM session_day_counts; DELETE FROM session_step_counts;"
+              sed -n '/^-- Once:/,$p' "$ROOT/crates/idv-store-postgres/migrations/0013_session_counts.sql"
+              echo "COMMIT;"; } | psql "$DB_URL" -v ON_ERROR_STOP=1 -q >/dev/null
+            psql "$DB_URL" -v ON_ERROR_STOP=1 -qc "ANALYZE" >/dev/null
+            ;;
+    esac
+    local t1=$(date +%s.%N)
+    SEED_S=$(python3 -c "print(round($t1 - $t0, 1))")
+    echo "seeded in $SEED_S s"
+    echo "$SEED_S" >"$OUT/$BACKEND.seed_s"
+}

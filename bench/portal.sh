@@ -67,10 +67,6 @@ PDEATH=()
 if command -v setpriv >/dev/null && setpriv --help 2>&1 | grep -q -- --pdeathsig; then PDEATH=(setpriv --pdeathsig TERM); fi
 T0=$(($(date +%s) * 1000 - SESSIONS * 1000))
 
-seed_sql() { # backend
-    sed -e "s/:wf0/'$WORKFLOW_ID'/g" -e "s/:wf/'bench-wf-'/g" -e "s/:t0/$T0/g" -e "s/:n/$SESSIONS/g" \
-        "$BENCH/sql/seed_sessions_$1.sql"
-}
 
 prepare() { # backend
     BACKEND=$1
@@ -90,29 +86,7 @@ prepare() { # backend
     (cd "$DATA" && "$BIN" workflow apply "$ROOT/examples/kyc/workflow.yaml" "$ROOT/examples/kyc/locale.yaml" >/dev/null)
     (cd "$DATA" && "$BIN" workflow apply "$ROOT/examples/age_gate/workflow.yaml" "$ROOT/examples/age_gate/locale.yaml" >/dev/null)
     say "[$BACKEND] seeding $SESSIONS sessions straight into the database (the counters follow by trigger)"
-    local t0=$(date +%s.%N)
-    case "$BACKEND" in
-        sqlite)
-            { echo "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; BEGIN;"; seed_sql sqlite; echo "COMMIT; ANALYZE;"; } |
-                sqlite3 -bail "$DATA/idv.db" >/dev/null
-            ;;
-        postgres)
-            # One statement of a million rows in one transaction would make the counter
-            # triggers (migration 0013) walk ever longer chains of row versions: the triggers
-            # are off during the insert and the counters are recounted after it, with the
-            # migration's own statements.
-            { echo "BEGIN; ALTER TABLE sessions DISABLE TRIGGER session_counts;"; seed_sql postgres
-              echo "ALTER TABLE sessions ENABLE TRIGGER session_counts;"
-              echo "DELETE FROM session_day_counts; DELETE FROM session_step_counts;"
-              sed -n '/^-- Once:/,$p' "$ROOT/crates/idv-store-postgres/migrations/0013_session_counts.sql"
-              echo "COMMIT;"; } | psql "$DB_URL" -v ON_ERROR_STOP=1 -q >/dev/null
-            psql "$DB_URL" -v ON_ERROR_STOP=1 -qc "ANALYZE" >/dev/null
-            ;;
-    esac
-    local t1=$(date +%s.%N)
-    SEED_S=$(python3 -c "print(round($t1 - $t0, 1))")
-    echo "seeded in $SEED_S s"
-    echo "$SEED_S" >"$OUT/$BACKEND.seed_s"
+    seed_sessions
     unset IDV_CONFIG__DATABASE__URL IDV_CONFIG__STORAGE__FS__PATH
 }
 

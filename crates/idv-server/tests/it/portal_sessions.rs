@@ -297,8 +297,9 @@ async fn the_list_is_limited_as_one_request_per_page() {
         .build()
         .unwrap();
     let cookie = crate::portal::sign_in_cookie(&srv, &c).await;
-    // 20 pages of 8 calls each: 160 search calls, beyond the `m` profile's 100 a minute.
-    for i in 0..20 {
+    // 110 pages, each with at least one search (profile `m`, 100 a minute for one caller):
+    // more searches than the API would let one caller make in a minute.
+    for i in 0..110 {
         let r = c
             .get(format!("{}/portal/sessions?status=3", srv.url))
             .header("cookie", format!("idv_portal={cookie}"))

@@ -302,10 +302,9 @@ impl Ctx {
     }
 }
 
-impl FromRequestParts<AppState> for Ctx {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+impl Ctx {
+    /// The context of a request: `None` when no live portal session comes with it.
+    async fn of(parts: &Parts, state: &AppState) -> Result<Option<Ctx>, Response> {
         let Some(api) = parts.extensions.get::<call::PortalApi>().cloned() else {
             return Err(crate::error::ApiError::new(
                 idv_core::ErrorCode::Internal,
@@ -314,14 +313,14 @@ impl FromRequestParts<AppState> for Ctx {
             .into_response());
         };
         let Some(s) = current(state, &parts.headers, true).await else {
-            return Err(see_other("/"));
+            return Ok(None);
         };
         let principal = match state.auth.portal_principal(&s.user, &s.family).await {
             Ok(p) => Arc::new(p),
             Err(e) => return Err(e.into_response()),
         };
         let addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().cloned();
-        Ok(Ctx {
+        Ok(Some(Ctx {
             csrf: state.auth.portal_csrf(&s.family),
             state: state.clone(),
             user: s.user,
@@ -332,19 +331,25 @@ impl FromRequestParts<AppState> for Ctx {
             },
             principal,
             renewed: s.renewed,
-        })
+        }))
     }
 }
 
-/// `GET /`: the dashboard for a signed-in visitor, else the sign-in page.
-pub async fn home(State(state): State<AppState>, req: axum::extract::Request) -> Response {
-    let (mut parts, _) = req.into_parts();
-    if current(&state, &parts.headers, false).await.is_none() {
-        return sign_in(&state, StatusCode::OK, None, "");
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        Ctx::of(parts, state).await?.ok_or_else(|| see_other("/"))
     }
-    let query = parts.uri.query().unwrap_or("").to_string();
-    match Ctx::from_request_parts(&mut parts, &state).await {
-        Ok(ctx) => dashboard::dashboard(ctx, &query).await,
+}
+
+/// `GET /`: the dashboard for a signed-in visitor, else the sign-in page (one look at the
+/// session either way).
+pub async fn home(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, _) = req.into_parts();
+    match Ctx::of(&parts, &state).await {
+        Ok(Some(ctx)) => dashboard::dashboard(ctx, parts.uri.query().unwrap_or("")).await,
+        Ok(None) => sign_in(&state, StatusCode::OK, None, ""),
         Err(resp) => resp,
     }
 }

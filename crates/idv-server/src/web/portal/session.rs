@@ -53,7 +53,16 @@ pub async fn page(ctx: Ctx, Path(id): Path<String>, Query(q): Query<PageQuery>) 
 /// Reads the session and renders its page with `notes` (HTML) above it and `comment` in the
 /// review form; the API's error page when it cannot be read.
 async fn show(ctx: &Ctx, id: &str, status: StatusCode, notes: &str, comment: &str) -> Response {
-    let reply = ctx.api.get(&format!("/api/sessions/{}", enc(id))).await;
+    // The session and its deliveries, asked for together.
+    let session_uri = format!("/api/sessions/{}", enc(id));
+    let deliveries_uri = format!("/api/sessions/{}/deliveries?limit=100", enc(id));
+    let (reply, deliveries) = futures::join!(ctx.api.get(&session_uri), async {
+        if ctx.may("webhook", Op::Read) {
+            Some(ctx.api.get(&deliveries_uri).await)
+        } else {
+            None
+        }
+    });
     let Some(s) = reply.json::<Value>() else {
         if reply.status == StatusCode::GONE {
             return deleted(ctx, &reply);
@@ -61,15 +70,6 @@ async fn show(ctx: &Ctx, id: &str, status: StatusCode, notes: &str, comment: &st
         return ui::failed(ctx, LIST, "Session", &reply);
     };
     let etag = reply.header("etag").unwrap_or_default().to_string();
-    let deliveries = if ctx.may("webhook", Op::Read) {
-        Some(
-            ctx.api
-                .get(&format!("/api/sessions/{}/deliveries?limit=100", enc(id)))
-                .await,
-        )
-    } else {
-        None
-    };
     let view = Page {
         ctx,
         id,
@@ -986,7 +986,7 @@ pub async fn delete(
     if !reason.is_empty() {
         let _ = write!(uri, "?reason={}", enc(reason));
     }
-    let reply = ctx.api.send(Method::DELETE, &uri, &[], None).await;
+    let reply = ctx.api.delete(&uri, &[]).await;
     if reply.ok() {
         let done = format!("Session {id} deleted.");
         return ui::done(&ctx, LIST, &done);
