@@ -203,6 +203,15 @@ pub async fn serve_with_clock(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
     let base_url = config.effective_base_url(listener.local_addr().ok());
+    // Regula's keys this server accepts without using: one line each, saying what it uses
+    // instead.
+    for notice in &config.notices {
+        if notice.warn {
+            tracing::warn!(key = %notice.key, "{}", notice.message);
+        } else {
+            tracing::info!(key = %notice.key, "{}", notice.message);
+        }
+    }
     let state = prepare_with_clock(config, base_url, admin_password, clock).await?;
     if let Ok(addr) = listener.local_addr() {
         // The console line operators and scripts wait for.

@@ -162,6 +162,10 @@ enum WorkflowCommand {
 enum ConfigCommand {
     /// Print a commented example configuration.
     Example,
+    /// Load the configuration (file and IDV_CONFIG__ variables) and check it without starting:
+    /// prints each of Regula's keys that idv accepts without using, with what idv uses
+    /// instead, then OK. Exits 1 with the reason when the configuration would not start.
+    Check,
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
@@ -205,6 +209,19 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Audit(_) => Ok(()),
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let config = load_config(&cli)?;
+            for notice in &config.notices {
+                let kind = if notice.warn { "warning" } else { "note" };
+                println!("{kind}: {}", notice.message);
+            }
+            println!(
+                "OK: database {}, storage {:?}",
+                config::redact_url(&config.database.url),
+                config.storage.kind
+            );
             Ok(())
         }
         Command::Serve => {

@@ -3,7 +3,6 @@
 
 use super::scheduler::Period;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// `services.audit` (Regula's keys).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,18 +10,10 @@ use serde_json::Value;
 pub struct AuditConfig {
     /// False: nothing is recorded (the log and `GET /api/audit` stay).
     pub enabled: bool,
-    /// Accepted for Regula compatibility; there is no audit WebSocket feed.
-    pub(crate) ws_enabled: bool,
-    /// Accepted for Regula compatibility (`auto` or a number); one writer per process.
-    pub workers: Value,
-    /// Accepted for Regula compatibility.
-    pub threads: Value,
     /// How long entries made by users (and the CLI and anonymous callers) are kept.
     pub user: KeepFor,
     /// How long entries made with API keys are kept.
     pub api: KeepFor,
-    /// Accepted for Regula compatibility; not used.
-    pub(crate) backoffice: KeepFor,
 }
 
 /// `{keepFor: 90d}`; absent (`null`): kept for ever.
@@ -39,12 +30,8 @@ impl Default for AuditConfig {
         };
         Self {
             enabled: true,
-            ws_enabled: false,
-            workers: Value::String("auto".into()),
-            threads: Value::from(32),
             user: days90.clone(),
             api: days90,
-            backoffice: KeepFor::default(),
         }
     }
 }

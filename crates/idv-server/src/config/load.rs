@@ -28,6 +28,8 @@ pub fn load(
     let mut merged = defaults.clone();
     // Which source set each key, for error messages.
     let mut sources: Vec<(String, String)> = Vec::new();
+    // Regula's keys that idv accepts without using them, met on the way (for the notices).
+    let mut unused: Vec<(&'static str, Value)> = Vec::new();
 
     if let Some(path) = &file {
         let text = std::fs::read_to_string(path)
@@ -38,7 +40,12 @@ pub fn load(
         match value {
             Value::Null => {}
             Value::Object(map) => {
-                merge(&mut merged, &defaults, map, "", &source, &mut sources)?;
+                let mut seen = Seen {
+                    source: &source,
+                    sources: &mut sources,
+                    unused: &mut unused,
+                };
+                merge(&mut merged, &defaults, map, "", &mut seen)?;
             }
             _ => {
                 return Err(ConfigError(format!(
@@ -55,6 +62,12 @@ pub fn load(
     env_vars.sort();
     for (name, raw) in env_vars {
         let segments: Vec<&str> = name[ENV_PREFIX.len()..].split("__").collect();
+        if let Some((key, _)) = super::compat::entry_for(&segments.join("."))
+            && !known_path(&defaults, &segments)
+        {
+            unused.push((key, parse_scalar(&raw)));
+            continue;
+        }
         let (path, slot) = resolve_env_path(&mut merged, &defaults, &segments)
             .map_err(|e| ConfigError(format!("environment variable {name}: {e}")))?;
         *slot = parse_scalar(&raw);
@@ -72,7 +85,24 @@ pub fn load(
         ConfigError(format!("bad value for `{key}` in {source}: {}", e.inner()))
     })?;
     validate(&config)?;
+    let mut config = config;
+    config.notices = super::compat::notices(&config, &unused);
     Ok(config)
+}
+
+/// True when the defaults hold the key the segments name (matched case-insensitively).
+fn known_path(defaults: &Value, segments: &[&str]) -> bool {
+    let mut here = defaults;
+    for seg in segments {
+        let Some(next) = here
+            .as_object()
+            .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(seg)))
+        else {
+            return false;
+        };
+        here = next.1;
+    }
+    true
 }
 
 fn validate(config: &Config) -> Result<(), ConfigError> {
@@ -205,14 +235,23 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Merges a file's mapping into the defaults, refusing keys the defaults do not have.
+/// Where a file's keys are being merged from, and what the merge records on the way.
+struct Seen<'a> {
+    source: &'a str,
+    /// Which source set each key.
+    sources: &'a mut Vec<(String, String)>,
+    /// Regula's accepted-but-unused keys met, with their values.
+    unused: &'a mut Vec<(&'static str, Value)>,
+}
+
+/// Merges a file's mapping into the defaults, refusing keys the defaults do not have unless
+/// they are Regula's keys that idv accepts without using ([`super::compat`]).
 fn merge(
     target: &mut Value,
     defaults: &Value,
     map: Map<String, Value>,
     prefix: &str,
-    source: &str,
-    sources: &mut Vec<(String, String)>,
+    seen: &mut Seen<'_>,
 ) -> Result<(), ConfigError> {
     for (key, value) in map {
         let path = if prefix.is_empty() {
@@ -220,13 +259,21 @@ fn merge(
         } else {
             format!("{prefix}.{key}")
         };
+        let compat = super::compat::entry_for(&path).map(|(k, _)| *k);
+        if let Some(entry) = compat {
+            seen.unused.push((entry, value.clone()));
+        }
         let Some(default) = defaults.get(&key) else {
+            if compat.is_some() {
+                continue;
+            }
             let known: Vec<&String> = defaults
                 .as_object()
                 .map(|m| m.keys().collect())
                 .unwrap_or_default();
             return Err(ConfigError(format!(
-                "unknown key `{path}` in {source}; known keys here: {}",
+                "unknown key `{path}` in {}; known keys here: {}",
+                seen.source,
                 known
                     .iter()
                     .map(|k| k.as_str())
@@ -237,12 +284,12 @@ fn merge(
         match (default, value) {
             (Value::Object(_), Value::Object(inner)) => {
                 let slot = target.get_mut(&key).expect("default has key");
-                merge(slot, default, inner, &path, source, sources)?;
+                merge(slot, default, inner, &path, seen)?;
             }
             (Value::Object(_), Value::Null) => {}
             (_, value) => {
                 target[&key] = value;
-                sources.push((path, source.to_string()));
+                seen.sources.push((path, seen.source.to_string()));
             }
         }
     }

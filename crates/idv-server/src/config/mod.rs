@@ -21,6 +21,7 @@
 //! - `capture` (the person's page): [`capture`].
 //! - `portal` (the operator's portal): [`portal`].
 //! - `fernetKey`, `secrets`: [`secrets`].
+//! - Regula's keys that idv accepts without using (`mongo`, `messageBroker`, …): [`compat`].
 //! - Reading the file and the environment, and the checks across keys: [`load`](mod@load).
 //!
 //! The commented example, [`EXAMPLE`], is `config/idv.example.yaml` at the repository root
@@ -33,6 +34,7 @@
 pub mod audit;
 pub mod auth;
 pub mod capture;
+pub mod compat;
 pub mod cors;
 pub mod cron;
 pub mod load;
@@ -85,6 +87,10 @@ pub struct Config {
     pub portal: portal::Portal,
     /// `mobile` (Regula's block): the iOS and Android apps that open this server's links.
     pub mobile: mobile::Mobile,
+    /// Regula's keys met while loading that idv accepts without using, each with what idv uses
+    /// instead; `idv serve` logs them at start ([`compat`]).
+    #[serde(skip)]
+    pub notices: Vec<compat::Notice>,
 }
 
 impl Config {

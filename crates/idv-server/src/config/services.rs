@@ -28,8 +28,6 @@ pub struct Services {
 pub struct WorkflowService {
     /// False: this instance runs no background actions (another instance must).
     pub enabled: bool,
-    /// Accepted for Regula compatibility (`auto` or a number); one worker loop per instance.
-    pub workers: Value,
     /// Background actions run at once by this instance.
     pub threads: usize,
     /// Seconds a claimed action is reserved for its instance; after a crash another instance
@@ -41,7 +39,6 @@ impl Default for WorkflowService {
     fn default() -> Self {
         Self {
             enabled: true,
-            workers: Value::String("auto".into()),
             threads: 32,
             job_lease: 120,
         }

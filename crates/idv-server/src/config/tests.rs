@@ -250,3 +250,211 @@ fn config_imports_nothing_else_from_the_server() {
         "the config tree reaches outside itself: {found:#?}"
     );
 }
+
+/// Regula's keys for parts idv replaces load, each block with one notice that says what idv
+/// uses instead; the key idv implements next to them still takes effect.
+#[test]
+fn regulas_unused_keys_load_with_one_notice_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        &dir,
+        "mode: cluster\nidentifier: PQT\nmongo:\n  url: mongodb://mongo:27017/idv\n  tempFiles:\n    ttl: 86400\n\
+         messageBroker:\n  url: amqp://admin:admin@rabbitmq:5672/\n\
+         services:\n  api:\n    workers: 2\n    threads: auto\n    port: 8123\n  indexer:\n    enabled: true\n    timeout: 60\n\
+         \x20 livekit:\n    enabled: false\n    url: http://localhost:7880\n  audit:\n    wsEnabled: true\n\
+         smtp:\n  enabled: false\n  host: ''\n",
+    );
+    let c = load(Some(&p), vec![]).unwrap();
+    assert_eq!(c.services.api.port, 8123, "the key idv implements applies");
+    let keys: Vec<&str> = c.notices.iter().map(|n| n.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "mode",
+            "identifier",
+            "mongo",
+            "messageBroker",
+            "smtp",
+            "services.api.workers",
+            "services.api.threads",
+            "services.audit.wsEnabled",
+            "services.indexer",
+            "services.livekit"
+        ]
+    );
+    let mongo = &c.notices[2];
+    assert_eq!(
+        mongo.message,
+        "mongo.url is not used: idv keeps its data in database.url, now sqlite://./idv-data/idv.db"
+    );
+    assert!(mongo.warn);
+    // A block that is off is a note, not a warning.
+    let off: Vec<&str> = c
+        .notices
+        .iter()
+        .filter(|n| !n.warn)
+        .map(|n| n.key.as_str())
+        .collect();
+    assert_eq!(off, ["smtp", "services.livekit"]);
+    // A made-up key next to them is still refused, by name and source.
+    let p = write(&dir, "mongo:\n  url: x\nmongoo:\n  url: y\n");
+    let e = load(Some(&p), vec![]).unwrap_err().0;
+    assert!(e.contains("unknown key `mongoo`"), "{e}");
+    assert!(e.contains("config.yaml"), "{e}");
+    let p = write(
+        &dir,
+        "services:\n  indexer:\n    x: 1\n  indexr:\n    x: 1\n",
+    );
+    let e = load(Some(&p), vec![]).unwrap_err().0;
+    assert!(e.contains("unknown key `services.indexr`"), "{e}");
+}
+
+/// The notices read the loaded configuration: the database they name is the one in use, with
+/// its password hidden.
+#[test]
+fn notices_name_what_idv_uses_instead() {
+    let env = vec![
+        (
+            "IDV_CONFIG__DATABASE__URL".to_string(),
+            "postgres://idv:hunter2@db:5432/idv".to_string(),
+        ),
+        (
+            "IDV_CONFIG__MONGO__URL".to_string(),
+            "mongodb://mongo:27017/idv".to_string(),
+        ),
+    ];
+    let c = load(None, env).unwrap();
+    assert_eq!(c.notices.len(), 1, "{:?}", c.notices);
+    assert_eq!(
+        c.notices[0].message,
+        "mongo.url is not used: idv keeps its data in database.url, now postgres://idv:***@db:5432/idv"
+    );
+}
+
+/// The variables Regula's Helm chart documents for its secrets load too, list indexes
+/// included; a made-up variable is still refused by name.
+#[test]
+fn regulas_environment_variables_load() {
+    let vars = [
+        "IDV_CONFIG__MONGO__URL",
+        "IDV_CONFIG__SERVICES__LIVEKIT__APIKEY",
+        "IDV_CONFIG__SERVICES__LIVEKIT__APISECRET",
+        "IDV_CONFIG__OAUTH2__PROVIDERS__0__SECRET",
+        "IDV_CONFIG__SAML__PROVIDERS__0__SECURITY__SPPRIVATEKEY",
+        "IDV_CONFIG__TOPICS__EVENT__URL",
+        "IDV_CONFIG__SMTP__PASSWORD",
+    ];
+    let env: Vec<(String, String)> = vars
+        .iter()
+        .map(|v| (v.to_string(), "value".to_string()))
+        .collect();
+    let c = load(None, env).unwrap();
+    let mut keys: Vec<&str> = c.notices.iter().map(|n| n.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "mongo",
+            "oauth2.providers",
+            "saml",
+            "services.livekit",
+            "smtp",
+            "topics"
+        ]
+    );
+    let e = load(
+        None,
+        vec![("IDV_CONFIG__MONGOO__URL".to_string(), "x".to_string())],
+    )
+    .unwrap_err()
+    .0;
+    assert!(e.contains("IDV_CONFIG__MONGOO__URL"), "{e}");
+}
+
+/// Every key path of a YAML mapping, dotted; list items are walked with no index.
+fn yaml_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.push(path.clone());
+                yaml_paths(v, &path, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                yaml_paths(item, prefix, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+const HELM_DEFAULTS: &str = include_str!("testdata/helm-defaults.yaml");
+
+/// The filled-in chart config above holds every key of the chart's template (read from
+/// `IDV_REGULA_DIR` when Regula's files are at hand): keys are taken from the template's lines
+/// `key:` (template directives and comments skipped), with the path their indentation gives.
+#[test]
+fn the_helm_fixture_has_every_key_of_the_template() {
+    let Ok(dir) = std::env::var("IDV_REGULA_DIR") else {
+        eprintln!("skipped: IDV_REGULA_DIR is not set");
+        return;
+    };
+    let template = std::fs::read_to_string(Path::new(&dir).join("config/helm-config.tpl")).unwrap();
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut template_paths = Vec::new();
+    for line in template.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        // `{{ $profileName }}:`: a key the values choose, matched by any key.
+        if trimmed.starts_with("{{") && trimmed.trim_end().ends_with("}}:") {
+            while stack.last().is_some_and(|(i, _)| *i >= indent) {
+                stack.pop();
+            }
+            stack.push((indent, "*".to_string()));
+            continue;
+        }
+        if trimmed.is_empty()
+            || trimmed.starts_with("{{")
+            || trimmed.starts_with('#')
+            || trimmed.starts_with("- ")
+        {
+            continue;
+        }
+        let Some((key, _)) = trimmed.split_once(':') else {
+            continue;
+        };
+        if key.contains(' ') || key.contains('{') {
+            continue;
+        }
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        let path = stack
+            .iter()
+            .map(|(_, k)| k.as_str())
+            .chain([key])
+            .collect::<Vec<_>>()
+            .join(".");
+        stack.push((indent, key.to_string()));
+        template_paths.push(path);
+    }
+    assert!(template_paths.len() > 100, "{}", template_paths.len());
+    let mut ours = Vec::new();
+    yaml_paths(&yaml_to_json(HELM_DEFAULTS).unwrap(), "", &mut ours);
+    let matches = |pattern: &str, path: &str| {
+        let (a, b): (Vec<&str>, Vec<&str>) =
+            (pattern.split('.').collect(), path.split('.').collect());
+        a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| *x == "*" || x == y)
+    };
+    let missing: Vec<&String> = template_paths
+        .iter()
+        .filter(|p| !ours.iter().any(|o| matches(p, o)))
+        .collect();
+    assert!(missing.is_empty(), "missing from the fixture: {missing:#?}");
+}
