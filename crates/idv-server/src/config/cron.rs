@@ -1,7 +1,7 @@
 //! Cron expressions, the type of `services.scheduler.jobs.<name>.cron`: six fields with
 //! seconds first (`*/15 * * * * *`), or five with minutes first and the seconds 0
-//! (`*/5 * * * *`). Each field is a list (`a,b`) of `*`, `*/n`, `a-b` or a number; nothing
-//! else. Times are UTC. [`Cron::next_after`] is a pure function.
+//! (`*/5 * * * *`). Each field is a list (`a,b`) of `*`, `*/n`, `a-b`, `a-b/n`, `a/n` (from
+//! `a` to the field's end) or a number; nothing else. Times are UTC. [`Cron::next_after`] is a pure function.
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
 
@@ -123,9 +123,9 @@ fn bit(mask: u64, n: u32) -> bool {
 /// One field: a comma list of `*`, `*/n`, `a-b` and numbers within `lo..=hi`.
 fn field(text: &str, lo: u32, hi: u32) -> Result<u64, String> {
     let number = |s: &str| -> Result<u32, String> {
-        let n: u32 = s
-            .parse()
-            .map_err(|_| format!("`{s}` is not a number (allowed: *, */n, a-b, a,b, n)"))?;
+        let n: u32 = s.parse().map_err(|_| {
+            format!("`{s}` is not a number (allowed: *, */n, a-b, a-b/n, a/n, a,b, n)")
+        })?;
         if n < lo || n > hi {
             return Err(format!("{n} is outside {lo}-{hi}"));
         }
@@ -133,25 +133,32 @@ fn field(text: &str, lo: u32, hi: u32) -> Result<u64, String> {
     };
     let mut mask = 0u64;
     for item in text.split(',') {
-        let (from, to, step) = if item == "*" {
-            (lo, hi, 1)
-        } else if let Some(step) = item.strip_prefix("*/") {
-            let step: u32 = step
-                .parse()
-                .ok()
-                .filter(|s| *s >= 1)
-                .ok_or_else(|| format!("`{item}`: the step must be a number from 1"))?;
-            (lo, hi, step)
-        } else if let Some((a, b)) = item.split_once('-') {
+        // `base/step`: every step-th value of the base; a single number as base runs to the
+        // field's end (`0/10` in minutes: 0, 10, … 50), as in Regula's own schedules.
+        let (base, step) = match item.split_once('/') {
+            Some((base, step)) => {
+                let step: u32 = step
+                    .parse()
+                    .ok()
+                    .filter(|s| *s >= 1)
+                    .ok_or_else(|| format!("`{item}`: the step must be a number from 1"))?;
+                (base, Some(step))
+            }
+            None => (item, None),
+        };
+        let (from, to) = if base == "*" {
+            (lo, hi)
+        } else if let Some((a, b)) = base.split_once('-') {
             let (a, b) = (number(a)?, number(b)?);
             if a > b {
                 return Err(format!("`{item}` runs backwards"));
             }
-            (a, b, 1)
+            (a, b)
         } else {
-            let n = number(item)?;
-            (n, n, 1)
+            let n = number(base)?;
+            (n, if step.is_some() { hi } else { n })
         };
+        let step = step.unwrap_or(1);
         let mut v = from;
         while v <= to {
             mask |= 1 << v;
@@ -257,6 +264,27 @@ mod tests {
         );
     }
 
+    /// Steps from a start or over a range, as Regula's perf-tests config writes them.
+    #[test]
+    fn steps_from_a_start_or_over_a_range() {
+        assert_eq!(
+            next("* 0/10 * * * *", "2024-01-01T00:05:00Z"),
+            "2024-01-01T00:10:00Z"
+        );
+        assert_eq!(
+            next("0 5/20 * * * *", "2024-01-01T00:26:00Z"),
+            "2024-01-01T00:45:00Z"
+        );
+        assert_eq!(
+            next("0 0 1-5/2 * * *", "2024-01-01T01:00:00Z"),
+            "2024-01-01T03:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 1-5/2 * * *", "2024-01-01T05:00:00Z"),
+            "2024-01-02T01:00:00Z"
+        );
+    }
+
     #[test]
     fn anything_else_is_refused_with_a_reason() {
         for (bad, why) in [
@@ -268,7 +296,8 @@ mod tests {
             ("* * * * 13 *", "month field"),
             ("*/0 * * * * *", "step must be a number from 1"),
             ("5-1 * * * * *", "runs backwards"),
-            ("1-5/2 * * * * *", "not a number"),
+            ("1-5/0 * * * * *", "step must be a number from 1"),
+            ("x/2 * * * * *", "not a number"),
             ("? * * * * *", "not a number"),
             ("* * * * JAN *", "not a number"),
             ("@hourly", "has 1 fields"),
