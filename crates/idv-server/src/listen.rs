@@ -67,6 +67,9 @@ pub struct Limits {
     pub keepalive: Option<Duration>,
     pub(crate) body_read: Duration,
     pub max_connections: usize,
+    /// `services.api.trustedProxies`: a request from one of them is from the address its
+    /// `X-Forwarded-For` names.
+    pub(crate) trusted_proxies: Arc<[crate::config::services::IpNet]>,
 }
 
 impl Limits {
@@ -105,6 +108,8 @@ impl Limits {
             keepalive: (api.keepalive > 0).then(|| Duration::from_secs(api.keepalive)),
             body_read: Duration::from_secs(api.body_read_timeout.max(1)),
             max_connections: usize::try_from(max).unwrap_or(usize::MAX),
+            // Checked when the configuration loaded.
+            trusted_proxies: api.proxies().unwrap_or_default().into(),
         }
     }
 
@@ -457,6 +462,7 @@ async fn connection(
         peer,
         activity: activity.clone(),
         body_read: limits.body_read,
+        trusted_proxies: limits.trusted_proxies.clone(),
     };
     let mut http = hyper::server::conn::http1::Builder::new();
     http.keep_alive(limits.keepalive.is_some())
@@ -581,6 +587,44 @@ struct ConnService {
     peer: SocketAddr,
     activity: Arc<Activity>,
     body_read: Duration,
+    trusted_proxies: Arc<[crate::config::services::IpNet]>,
+}
+
+/// The client a request is from: the connection's peer, or, when the peer is one of the
+/// trusted proxies, the right-most `X-Forwarded-For` address that is not itself a trusted
+/// proxy (each proxy appends the address it was reached from, so entries left of an
+/// untrusted hop may be forged and are not read). An entry that is not an address stops the
+/// walk at the last good one.
+pub(crate) fn client_addr(
+    peer: SocketAddr,
+    trusted: &[crate::config::services::IpNet],
+    headers: &axum::http::HeaderMap,
+) -> SocketAddr {
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if trusted.is_empty() || !is_trusted(peer.ip()) {
+        return peer;
+    }
+    let mut client = peer.ip();
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(text) = value.to_str() else {
+            break;
+        };
+        for hop in text.rsplit(',') {
+            let hop = hop.trim();
+            let ip = hop
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()));
+            let Some(ip) = ip else {
+                return SocketAddr::new(client, 0);
+            };
+            client = ip.to_canonical();
+            if !is_trusted(client) {
+                return SocketAddr::new(client, 0);
+            }
+        }
+    }
+    SocketAddr::new(client, if client == peer.ip() { peer.port() } else { 0 })
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -590,7 +634,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let in_flight = InFlight::start(self.activity.clone());
-        req.extensions_mut().insert(ConnectInfo(self.peer));
+        let client = client_addr(self.peer, &self.trusted_proxies, req.headers());
+        req.extensions_mut().insert(ConnectInfo(client));
         let timed_out = Arc::new(AtomicBool::new(false));
         let pause = self.body_read;
         let flag = timed_out.clone();
@@ -622,6 +667,72 @@ mod tests {
             max_connections,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_untrusted_forwarded_address() {
+        use crate::config::services::IpNet;
+        let trusted: Vec<IpNet> = ["10.0.0.0/8", "192.168.1.5"]
+            .iter()
+            .map(|t| IpNet::parse(t).unwrap())
+            .collect();
+        let peer = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 4711);
+        let xff = |values: &[&str]| {
+            let mut h = axum::http::HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        let ip = |a: SocketAddr| a.ip().to_string();
+        // From a trusted proxy: the right-most entry that is not a proxy.
+        let h = xff(&["6.6.6.6, 203.0.113.7, 10.1.2.3"]);
+        assert_eq!(
+            ip(client_addr(peer("10.0.0.1"), &trusted, &h)),
+            "203.0.113.7"
+        );
+        // Several headers read as one list, in order.
+        let h = xff(&["203.0.113.8", "192.168.1.5"]);
+        assert_eq!(
+            ip(client_addr(peer("10.9.9.9"), &trusted, &h)),
+            "203.0.113.8"
+        );
+        // IPv4-mapped IPv6 peers and [v6]:port entries.
+        let h = xff(&["[2001:db8::1]:443"]);
+        assert_eq!(
+            ip(client_addr(peer("::ffff:10.0.0.1"), &trusted, &h)),
+            "2001:db8::1"
+        );
+        // From anyone else the header is ignored.
+        let h = xff(&["203.0.113.7"]);
+        assert_eq!(
+            client_addr(peer("172.16.0.1"), &trusted, &h),
+            peer("172.16.0.1")
+        );
+        assert_eq!(client_addr(peer("10.0.0.1"), &[], &h), peer("10.0.0.1"));
+        // No header: the proxy itself; a bad entry stops at the last good hop.
+        assert_eq!(
+            client_addr(peer("10.0.0.1"), &trusted, &xff(&[])),
+            peer("10.0.0.1")
+        );
+        let h = xff(&["203.0.113.7, garbage, 10.2.2.2"]);
+        assert_eq!(ip(client_addr(peer("10.0.0.1"), &trusted, &h)), "10.2.2.2");
+        // Bad configuration entries are named.
+        let api = crate::config::Api {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "10.0.0.0/33".into()],
+            ..Default::default()
+        };
+        let e = api.proxies().unwrap_err();
+        assert!(
+            e.contains("trustedProxies[1]") && e.contains("0 to 32"),
+            "{e}"
+        );
+        assert!(IpNet::parse("proxy.local").is_err());
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
     }
 
     #[test]

@@ -184,6 +184,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     config.capture.validate().map_err(ConfigError)?;
     config.portal.validate().map_err(ConfigError)?;
     config.services.api.cors.validate().map_err(ConfigError)?;
+    config.services.api.proxies().map_err(ConfigError)?;
     config.mobile.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;
     if assets.is_empty()

@@ -70,6 +70,77 @@ pub struct Api {
     pub max_connections: u64,
     /// `cors`: cross-origin requests from browsers.
     pub cors: super::cors::Cors,
+    /// The reverse proxies and load balancers in front of this server: addresses (`10.0.0.5`)
+    /// or networks (`10.0.0.0/8`, `fd00::/8`). A request whose connection comes from one of
+    /// them is taken to be from the address its `X-Forwarded-For` names (the right-most one
+    /// that is not itself a listed proxy), for rate limits, the audit log and the logs. Empty
+    /// (the default): the connection's own address, and `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Api {
+    /// [`Api::trusted_proxies`], parsed; the message names the bad entry.
+    pub fn proxies(&self) -> Result<Vec<IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                IpNet::parse(text).map_err(|why| {
+                    format!("bad value for `services.api.trustedProxies[{i}]`: `{text}`: {why}")
+                })
+            })
+            .collect()
+    }
+}
+
+/// An address or a network: `10.0.0.5`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Result<IpNet, String> {
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.trim(), None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| "not an IP address (write 10.0.0.5 or 10.0.0.0/8)".to_string())?;
+        let addr = addr.to_canonical();
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix =
+            match prefix {
+                None => bits,
+                Some(p) => p.parse::<u8>().ok().filter(|p| *p <= bits).ok_or_else(|| {
+                    format!("the prefix length must be a number from 0 to {bits}")
+                })?,
+            };
+        Ok(IpNet { addr, prefix })
+    }
+
+    /// True when `ip` is this address or inside this network (IPv4-mapped IPv6 addresses are
+    /// read as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        match (self.addr, ip.to_canonical()) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A Regula service block (`services.docreader`, `services.faceapi`): workflows read `prefix`
@@ -117,6 +188,7 @@ impl Default for Api {
             body_read_timeout: 60,
             max_connections: 0,
             cors: Default::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

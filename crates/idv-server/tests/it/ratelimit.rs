@@ -226,3 +226,47 @@ async fn defaults_are_regulas_and_off_means_off_sqlite() {
 async fn defaults_are_regulas_and_off_means_off_postgres() {
     defaults_are_regulas_and_off_means_off(Backend::Postgres).await;
 }
+
+/// Behind a trusted proxy (`services.api.trustedProxies`), each client counts by the address
+/// `X-Forwarded-For` names, not as one with the proxy; from any other peer the header is
+/// ignored, so a client cannot pick an address to spread its requests over.
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_behind_a_trusted_proxy_count_by_their_own_address() {
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        limited(c);
+        c.services.api.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let login = |client: Client, forwarded: &'static str| {
+        let url = format!("{}/api/auth/login", srv.url);
+        async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"username": "admin", "password": "wrong-password"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Through the proxy: 203.0.113.7 spends its own logins…
+    for _ in 0..LIMIT {
+        assert_eq!(login(from("127.0.0.1"), "203.0.113.7").await, 401);
+    }
+    assert_eq!(login(from("127.0.0.1"), "203.0.113.7").await, 429);
+    // …and another client through the same proxy is not held back by it. A forged entry
+    // left of the proxy's own is not read.
+    assert_eq!(login(from("127.0.0.1"), "203.0.113.8").await, 401);
+    assert_eq!(
+        login(from("127.0.0.1"), "198.51.100.1, 203.0.113.7").await,
+        429
+    );
+    // Not through the proxy: the header is ignored and the connection's address counts.
+    for _ in 0..LIMIT {
+        assert_eq!(login(from("127.0.0.2"), "203.0.113.9").await, 401);
+    }
+    assert_eq!(login(from("127.0.0.2"), "203.0.113.10").await, 429);
+    assert_eq!(login(from("127.0.0.3"), "203.0.113.7").await, 401);
+    srv.stop().await;
+}
