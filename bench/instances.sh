@@ -71,7 +71,7 @@ run() { # name mode conc base:pid...
     shift 3
     local n=$# i=0 each=$((conc / $#)) pids=() files=()
     for target in "$@"; do
-        local base=${target%%|*} pid=${target##*|} f="$OUT/$name.$i.json"
+        local base=${target%%|*} pid=${target##*|} f="$OUT/$name-$n.$i.json"
         "$LOADGEN" --base "$base" --mode "$mode" --concurrency "$each" --warmup "$WARMUP" \
             --duration "$DURATION" --threads "$LG_THREADS" --server-pid "$pid" --clk-tck "$CLK_TCK" \
             --workflow "$WORKFLOW_ID" --auth "$BASIC" --db-match "$PG_DB" >"$f" &
