@@ -4,8 +4,10 @@
 //!   translations) is dropped in every process as soon as it changes. A change is applied here
 //!   first ([`AppState::changed`]), then sent as a signal through the database
 //!   ([`idv_store::ClusterStore`]: `NOTIFY` on PostgreSQL) right after its commit; every other
-//!   process's listener applies it when it arrives, before its next request in practice. The
-//!   cache lookups themselves never ask the database. A listener whose connection was lost
+//!   process's listener applies it and confirms it (an `ack` signal), and the request that made
+//!   the change answers once every instance listening confirmed (at most [`ACK_WAIT`]), so the
+//!   client's next request finds it applied wherever it goes. The cache lookups never ask the
+//!   database: only the rare changes pay that wait. A listener whose connection was lost
 //!   drops every cache once it listens again, since it may have missed signals; the caches'
 //!   own short lifetimes bound what a process can miss while it is cut off.
 //! - **Wake-ups**: committed events and queued background jobs wake the webhook workers, live
@@ -20,9 +22,10 @@
 //! SQLite serves one process: there is nothing to signal (changes apply in-process) and that
 //! process always leads. Several processes need PostgreSQL.
 //!
-//! A signal is `<origin>.<n> <kind>[ <id>]`: the sending process's random origin (a process
-//! skips its own signals, already applied) and the change's number in it (0 for wake-ups), the
-//! kind, and the id of what changed.
+//! A signal is `<origin>.<n> <kind>[ <id>]`: the sending process's random origin (also its
+//! listener's name; a process skips its own signals, already applied) and the change's number
+//! in it (0 for wake-ups and confirmations), the kind, and the id of what changed. A
+//! confirmation is `<origin>.0 ack <sender's origin>.<n>`.
 
 use crate::state::AppState;
 use idv_store::Heard;
@@ -37,8 +40,8 @@ pub const LEAD_EVERY: Duration = Duration::from_secs(1);
 const SCHEDULER: &str = "scheduler";
 /// How long the listener waits before listening again after an error.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
-/// How long a change waits to hear its own signal back (see [`AppState::changed`]).
-const ECHO_WAIT: Duration = Duration::from_secs(2);
+/// How long a change waits for the other instances to confirm it (see [`AppState::changed`]).
+const ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// What changed, so every process drops what it cached of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +98,12 @@ impl<'a> Change<'a> {
 pub struct Cluster {
     /// Random per process: a process skips the signals it sent itself.
     origin: String,
-    /// The number of this process's last change signal, and of the last one heard back.
+    /// The number of this process's last change signal.
     sent: std::sync::atomic::AtomicU64,
-    echoed: tokio::sync::watch::Sender<u64>,
+    /// Confirmations heard: (change number, origin of the instance that applied it).
+    acks: std::sync::Mutex<Vec<(u64, String)>>,
+    /// Woken with every confirmation heard.
+    acked: tokio::sync::Notify,
     /// True while a signal listener runs (PostgreSQL): wake-ups are then worth sending.
     listening: AtomicBool,
     /// Whether this process leads the scheduler.
@@ -113,7 +119,8 @@ impl Default for Cluster {
         Cluster {
             origin: idv_core::ids::random_base36(10),
             sent: Default::default(),
-            echoed: tokio::sync::watch::Sender::new(0),
+            acks: Default::default(),
+            acked: tokio::sync::Notify::new(),
             listening: AtomicBool::new(false),
             leads: AtomicBool::new(false),
             events_pending: AtomicBool::new(false),
@@ -147,15 +154,24 @@ impl Cluster {
 
 impl AppState {
     /// Applies `change` to this process's caches, then tells every other process on the
-    /// database (after the change's commit: call this once the store has it). Where others
-    /// listen, it returns once this process has heard its own signal back (or after
-    /// [`ECHO_WAIT`]): the database hands a signal to every listener at once, so by then the
-    /// others have it too, and a client told "done" finds the change applied in every instance.
+    /// database (after the change's commit: call this once the store has it), and returns once
+    /// each instance listening now has confirmed that it applied it (or after [`ACK_WAIT`]), so
+    /// a client told "done" finds the change applied in every instance on its next request.
     pub(crate) async fn changed(&self, change: Change<'_>) {
         apply(self, &change);
         let cluster = &self.cluster;
+        let others: Vec<String> = if cluster.listening.load(Ordering::Relaxed) {
+            match self.store.signal_listeners().await {
+                Ok(names) => names.into_iter().filter(|n| *n != cluster.origin).collect(),
+                Err(e) => {
+                    tracing::warn!("cannot list the other instances: {e}");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let seq = cluster.sent.fetch_add(1, Ordering::AcqRel) + 1;
-        let mut echoed = cluster.echoed.subscribe();
         if let Err(e) = self.store.signal_send(&cluster.signal(&change, seq)).await {
             tracing::warn!(
                 signal = change.kind(),
@@ -163,13 +179,36 @@ impl AppState {
             );
             return;
         }
-        if cluster.listening.load(Ordering::Relaxed)
-            && tokio::time::timeout(ECHO_WAIT, echoed.wait_for(|heard| *heard >= seq))
-                .await
-                .is_err()
-        {
-            tracing::debug!(signal = change.kind(), "own signal not heard back in time");
+        if others.is_empty() {
+            return;
         }
+        let all_confirmed = async {
+            loop {
+                let woken = cluster.acked.notified();
+                let missing = {
+                    let acks = cluster.acks.lock().expect("cluster acks");
+                    others
+                        .iter()
+                        .any(|o| !acks.iter().any(|(n, from)| *n == seq && from == o))
+                };
+                if !missing {
+                    return;
+                }
+                woken.await;
+            }
+        };
+        if tokio::time::timeout(ACK_WAIT, all_confirmed).await.is_err() {
+            tracing::warn!(
+                signal = change.kind(),
+                "not every instance confirmed a change within {} s; it applies there when their caches expire",
+                ACK_WAIT.as_secs()
+            );
+        }
+        cluster
+            .acks
+            .lock()
+            .expect("cluster acks")
+            .retain(|(n, _)| *n != seq);
     }
 
     /// Events were committed: wakes the webhook workers and event streams here at once and in
@@ -209,29 +248,46 @@ fn forget_everything(state: &AppState) {
     state.jobs_wake.notify_one();
 }
 
-/// Applies one signal heard from the database, unless this process sent it.
-fn heard(state: &AppState, signal: &str) {
+/// Applies one signal heard from the database, unless this process sent it, and confirms a
+/// numbered change to its sender.
+async fn heard(state: &AppState, signal: &str) {
+    tracing::trace!(signal, "signal heard");
+    let cluster = &state.cluster;
     let mut parts = signal.splitn(3, ' ');
     let (Some(origin), Some(kind)) = (parts.next(), parts.next()) else {
         return;
     };
     let (origin, seq) = origin.split_once('.').unwrap_or((origin, "0"));
-    if origin == state.cluster.origin {
-        // Already applied; a change waits for this echo.
-        if let Ok(seq) = seq.parse::<u64>() {
-            state.cluster.echoed.send_if_modified(|heard| {
-                let newer = seq > *heard;
-                if newer {
-                    *heard = seq;
+    let id = parts.next();
+    if kind == "ack" {
+        // `<from>.0 ack <origin>.<n>`: instance `from` applied change `n` of `origin`.
+        if let Some((to, n)) = id.and_then(|id| id.split_once('.'))
+            && to == cluster.origin
+            && let Ok(n) = n.parse::<u64>()
+        {
+            {
+                let mut acks = cluster.acks.lock().expect("cluster acks");
+                // A change removes its own when done; the bound only guards against a flood.
+                if acks.len() < 10_000 {
+                    acks.push((n, origin.to_owned()));
                 }
-                newer
-            });
+            }
+            cluster.acked.notify_waiters();
         }
         return;
     }
-    match Change::parse(kind, parts.next()) {
+    if origin == cluster.origin {
+        return;
+    }
+    match Change::parse(kind, id) {
         Some(change) => apply(state, &change),
         None => tracing::debug!(kind, "signal of an unknown kind ignored"),
+    }
+    if seq != "0" {
+        let ack = format!("{}.0 ack {origin}.{seq}", cluster.origin);
+        if let Err(e) = state.store.signal_send(&ack).await {
+            tracing::debug!("cannot confirm a change: {e}");
+        }
     }
 }
 
@@ -256,7 +312,7 @@ impl Running {
 pub async fn start(state: AppState) -> Running {
     let stop = CancellationToken::new();
     let mut tasks = Vec::new();
-    match state.store.signal_listen().await {
+    match state.store.signal_listen(&state.cluster.origin).await {
         Ok(Some(listener)) => {
             state.cluster.listening.store(true, Ordering::Relaxed);
             tasks.push(tokio::spawn(listen(state.clone(), listener, stop.clone())));
@@ -289,7 +345,7 @@ async fn listen(
             next = listener.next() => next,
         };
         match next {
-            Ok(Heard::Signal(signal)) => heard(&state, &signal),
+            Ok(Heard::Signal(signal)) => heard(&state, &signal).await,
             Ok(Heard::Gap) => {
                 tracing::warn!(
                     "signals: the connection to the database was lost and is back; every cache dropped"

@@ -13,7 +13,16 @@ pub async fn check_cluster(a: &dyn Store, b: &dyn Store) {
     a.signal_send("conformance:before")
         .await
         .expect("a signal with no listener is no error");
-    let Some(mut heard) = b.signal_listen().await.expect("signal_listen") else {
+    let Some(mut heard) = b
+        .signal_listen("conformance-b")
+        .await
+        .expect("signal_listen")
+    else {
+        assert_eq!(
+            a.signal_listeners().await.expect("signal_listeners"),
+            Vec::<String>::new(),
+            "no listeners where there is nothing to hear"
+        );
         // One process on the database: it always leads, whatever else contends.
         let mut x = a.leader_contender("conformance").await.expect("contender");
         let mut y = b.leader_contender("conformance").await.expect("contender");
@@ -27,6 +36,12 @@ pub async fn check_cluster(a: &dyn Store, b: &dyn Store) {
         );
         return;
     };
+    let listeners = a.signal_listeners().await.expect("signal_listeners");
+    assert_eq!(
+        listeners.iter().filter(|n| *n == "conformance-b").count(),
+        1,
+        "a listener is listed by its name, once: {listeners:?}"
+    );
     for text in ["conformance:1", "conformance:2"] {
         a.signal_send(text).await.expect("signal_send");
     }
@@ -50,6 +65,20 @@ pub async fn check_cluster(a: &dyn Store, b: &dyn Store) {
         .expect("the longest signal arrives")
         .expect("next");
     assert_eq!(got, Heard::Signal(long));
+    drop(heard);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while a
+        .signal_listeners()
+        .await
+        .expect("signal_listeners")
+        .contains(&"conformance-b".to_owned())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a dropped listener is no longer listed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let mut x = a.leader_contender("conformance").await.expect("contender");
     let mut y = b.leader_contender("conformance").await.expect("contender");

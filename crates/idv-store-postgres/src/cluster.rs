@@ -1,5 +1,6 @@
 //! [`ClusterStore`] on PostgreSQL: signals are `NOTIFY` on the channel [`CHANNEL`], heard by a
-//! `LISTEN` on a connection of the listener's own; a leadership is a session-level advisory lock
+//! `LISTEN` on a connection of the listener's own, whose `application_name` names the listener
+//! (so `pg_stat_activity` lists the listeners connected); a leadership is a session-level advisory lock
 //! held on a connection of the contender's own, so the server releases it as soon as that
 //! connection ends (a killed process's socket closes at once). Those connections are outside the
 //! pool: a pooled connection would go back to the pool still holding the lock.
@@ -8,14 +9,16 @@ use crate::PgStore;
 use async_trait::async_trait;
 use idv_store::{
     ClusterStore, Heard, LeaderContender, SignalListener, StoreError, StoreResult,
-    cluster::SIGNAL_MAX_LEN,
+    cluster::{LISTENER_NAME_MAX_LEN, SIGNAL_MAX_LEN},
 };
-use sqlx::postgres::{PgConnectOptions, PgListener};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::time::Duration;
 
 /// The one channel every idv process listens on.
 pub const CHANNEL: &str = "idv_signals";
+/// The `application_name` of a listener's connection: this, then the listener's name.
+const LISTENER_PREFIX: &str = "idv-signals ";
 /// The first key of every idv advisory lock (`'idv\0'`); the second is a hash of the name.
 /// sqlx's migration lock uses the one-key form, a separate key space.
 const LOCK_CLASS: i32 = 0x6964_7600;
@@ -43,12 +46,39 @@ impl ClusterStore for PgStore {
             .map_err(crate::convert::backend)
     }
 
-    async fn signal_listen(&self) -> StoreResult<Option<Box<dyn SignalListener>>> {
-        let listener = listen(&self.pool).await?;
+    async fn signal_listen(&self, name: &str) -> StoreResult<Option<Box<dyn SignalListener>>> {
+        if name.len() > LISTENER_NAME_MAX_LEN || name.contains(' ') {
+            return Err(StoreError::backend(format!(
+                "a listener name is at most {LISTENER_NAME_MAX_LEN} bytes, without spaces"
+            )));
+        }
+        // A pool of one connection of its own, named so `signal_listeners` finds it; the pool
+        // connects again when that connection is lost.
+        let options = (*self.pool.connect_options())
+            .clone()
+            .application_name(&format!("{LISTENER_PREFIX}{name}"));
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(options);
+        let listener = listen(&pool).await?;
         Ok(Some(Box::new(PgSignals {
-            pool: self.pool.clone(),
+            pool,
             listener: Some(listener),
         })))
+    }
+
+    async fn signal_listeners(&self) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT substr(application_name, $1) FROM pg_stat_activity \
+             WHERE datname = current_database() AND starts_with(application_name, $2)",
+        )
+        .bind(i32::try_from(LISTENER_PREFIX.len() + 1).unwrap_or(i32::MAX))
+        .bind(LISTENER_PREFIX)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(crate::convert::backend)
     }
 
     async fn leader_contender(&self, name: &str) -> StoreResult<Box<dyn LeaderContender>> {
@@ -61,7 +91,7 @@ impl ClusterStore for PgStore {
     }
 }
 
-/// A listener on [`CHANNEL`], on a connection of its own made with the pool's options.
+/// A listener on [`CHANNEL`], on a connection of `pool` (the listener's own).
 async fn listen(pool: &PgPool) -> StoreResult<PgListener> {
     let mut listener = PgListener::connect_with(pool)
         .await

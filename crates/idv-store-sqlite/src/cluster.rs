@@ -11,8 +11,12 @@ impl ClusterStore for SqliteStore {
         Ok(())
     }
 
-    async fn signal_listen(&self) -> StoreResult<Option<Box<dyn SignalListener>>> {
+    async fn signal_listen(&self, _name: &str) -> StoreResult<Option<Box<dyn SignalListener>>> {
         Ok(None)
+    }
+
+    async fn signal_listeners(&self) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
     }
 
     async fn leader_contender(&self, _name: &str) -> StoreResult<Box<dyn LeaderContender>> {

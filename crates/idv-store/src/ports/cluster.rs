@@ -13,6 +13,8 @@ use async_trait::async_trait;
 
 /// The longest signal text an adapter must carry (PostgreSQL's limit is about 8000 bytes).
 pub const SIGNAL_MAX_LEN: usize = 1000;
+/// The longest listener name an adapter must keep.
+pub const LISTENER_NAME_MAX_LEN: usize = 40;
 
 /// Signals between processes on one database, and leaderships among them.
 #[async_trait]
@@ -21,9 +23,14 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// those of this process included. Nothing where the database serves one process.
     async fn signal_send(&self, signal: &str) -> StoreResult<()>;
 
-    /// A listener that hears every signal sent after this returns; `None` where the database
-    /// serves one process (SQLite), so there is nothing to hear.
-    async fn signal_listen(&self) -> StoreResult<Option<Box<dyn SignalListener>>>;
+    /// A listener named `name` (at most [`LISTENER_NAME_MAX_LEN`] bytes, no space) that hears
+    /// every signal sent after this returns; `None` where the database serves one process
+    /// (SQLite), so there is nothing to hear.
+    async fn signal_listen(&self, name: &str) -> StoreResult<Option<Box<dyn SignalListener>>>;
+
+    /// The names of the listeners connected now, in any order, one per listener (empty where
+    /// the database serves one process). A sender can wait for each to answer a signal.
+    async fn signal_listeners(&self) -> StoreResult<Vec<String>>;
 
     /// A contender for the leadership named `name`; see [`LeaderContender::lead`].
     async fn leader_contender(&self, name: &str) -> StoreResult<Box<dyn LeaderContender>>;

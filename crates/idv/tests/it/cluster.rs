@@ -57,6 +57,7 @@ fn instance(dir: &Path, database: &str, log: &str) -> Serve {
         &[
             ("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true"),
             ("IDV_CONFIG__SERVICES__WEBHOOKS__RETRYBASE", "100"),
+            ("IDV_LOG", "info,idv_server::cluster=trace"),
             (
                 "IDV_CONFIG__SERVICES__SCHEDULER__JOBS__EXPIRESESSIONS__CRON",
                 "* * * * * *",
@@ -164,7 +165,9 @@ async fn changes_through_one_instance_apply_in_the_other_at_once_and_sessions_mo
     assert_eq!(
         b.status_as("/api/workflows", &token).await,
         (401, "revoked_credentials".to_owned()),
-        "B refuses a key revoked through A on its next request"
+        "B refuses a key revoked through A on its next request; A's log:\n{}\nB's log:\n{}",
+        a.log_text(),
+        b.log_text()
     );
 
     // A user signed in through B with Basic (B remembers the login), changed through A.
@@ -189,7 +192,9 @@ async fn changes_through_one_instance_apply_in_the_other_at_once_and_sessions_mo
     assert_eq!(
         b.status_as("/api/workflows", &first).await,
         (401, "invalid_credentials".to_owned()),
-        "B refuses a password changed through A on its next request"
+        "B refuses a password changed through A on its next request; A's log:\n{}\nB's log:\n{}",
+        a.log_text(),
+        b.log_text()
     );
     let second = basic("carol", "second password 2");
     assert_eq!(b.status_as("/api/workflows", &second).await.0, 200);
@@ -202,7 +207,9 @@ async fn changes_through_one_instance_apply_in_the_other_at_once_and_sessions_mo
     assert_eq!(
         b.status_as("/api/workflows", &second).await.0,
         401,
-        "B refuses a user deactivated through A on its next request"
+        "B refuses a user deactivated through A on its next request; A's log:\n{}\nB's log:\n{}",
+        a.log_text(),
+        b.log_text()
     );
 
     // A workflow B has started sessions of, deleted through A.
@@ -227,8 +234,10 @@ async fn changes_through_one_instance_apply_in_the_other_at_once_and_sessions_mo
     assert_eq!(
         r.status(),
         404,
-        "B starts no session of a workflow deleted through A: {}",
-        r.text().await.unwrap()
+        "B starts no session of a workflow deleted through A: {}\nA's log:\n{}\nB's log:\n{}",
+        r.text().await.unwrap(),
+        a.log_text(),
+        b.log_text()
     );
 
     // A session started through A continues through B; a webhook made through A and B's live
