@@ -313,6 +313,52 @@ async fn changes_through_one_instance_apply_in_the_other_at_once_and_sessions_mo
     db.drop_now().await;
 }
 
+/// The log line of a listener that lost its connection and listens again.
+const GAP: &str = "signals: the connection to the database was lost and is back";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_whose_signal_connection_was_cut_drops_what_it_cached() {
+    use sqlx::Connection;
+    let db = PgDatabase::create("idv_cluster").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two(dir.path(), &db.url).await;
+    a.api(
+        Method::POST,
+        "/api/security/users",
+        Some(json!({"name": "dave", "password": "dave's password", "roles": ["admin"]})),
+    )
+    .await;
+    let dave = basic("dave", "dave's password");
+    assert_eq!(b.status_as("/api/workflows", &dave).await.0, 200);
+    // Deactivated behind the instances' backs: no signal, so B still knows dave as he was
+    // (its login cache lasts 30 s).
+    let mut sql = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE users SET active = false WHERE name = 'dave'")
+        .execute(&mut sql)
+        .await
+        .unwrap();
+    assert_eq!(b.status_as("/api/workflows", &dave).await.0, 200);
+    // The listeners' connections end (as when the database restarts or the network fails):
+    // signals may have been missed, so once listening again B drops every cache.
+    let cut: Vec<i32> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid)::int FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name LIKE 'idv-signals %'",
+    )
+    .fetch_all(&mut sql)
+    .await
+    .unwrap();
+    assert_eq!(cut.len(), 2, "one listener per instance");
+    wait_for(60, "B to listen again", || async { b.logged(GAP) }).await;
+    assert_eq!(
+        b.status_as("/api/workflows", &dave).await.0,
+        401,
+        "B read dave again after its listener came back:\n{}",
+        b.log_text()
+    );
+    drop((a, b));
+    db.drop_now().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_scheduler_leader_is_replaced_within_seconds() {
     let db = PgDatabase::create("idv_cluster").await;
