@@ -1,6 +1,7 @@
 //! Two `idv serve` processes on one PostgreSQL database and one files folder behave as one: a
 //! change made through one (an API key revoked, a password changed, a user deactivated, a
-//! workflow deleted) applies in the other on its very next request; a session started through
+//! workflow replaced or deleted) applies in the other on its very next request, and an instance
+//! whose signal connection was cut drops what it cached; a session started through
 //! one continues through the other, and webhooks and the other's live event stream deliver its
 //! events; the scheduler's jobs run in the one instance that leads, and when that instance is
 //! killed the other takes over within seconds.
@@ -212,10 +213,21 @@ async fn changes_through_one_instance_apply_in_the_other_at_once_and_sessions_mo
         b.log_text()
     );
 
-    // A workflow B has started sessions of, deleted through A.
+    // A workflow B has started sessions of, replaced through A (a new revision), then deleted
+    // through A.
     a.load_workflow(support::FORM_WORKFLOW).await;
-    b.begin(support::FORM_WORKFLOW_ID).await;
-    b.begin(support::FORM_WORKFLOW_ID).await;
+    let start = format!("/api/sessions?workflowId={}", support::FORM_WORKFLOW_ID);
+    for _ in 0..2 {
+        let s = b.api(Method::POST, &start, Some(json!({}))).await;
+        assert_eq!(s["workflow"]["version"], "1", "{s}");
+    }
+    a.load_workflow(&support::FORM_WORKFLOW.replace("version: \"1\"", "version: \"2\""))
+        .await;
+    let s = b.api(Method::POST, &start, Some(json!({}))).await;
+    assert_eq!(
+        s["workflow"]["version"], "2",
+        "B starts the revision A stored, on its next request: {s}"
+    );
     a.api(
         Method::DELETE,
         &format!("/api/workflows/{}", support::FORM_WORKFLOW_ID),
