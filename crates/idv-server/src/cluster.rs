@@ -36,6 +36,11 @@ use tokio_util::sync::CancellationToken;
 
 /// How often the leader confirms its leadership and the others try to take it.
 pub const LEAD_EVERY: Duration = Duration::from_secs(1);
+/// How long a leadership try may take before this instance stops leading: well under the
+/// 15 s after which PostgreSQL ends a silent leader's connection and another can take over, so
+/// a leader cut off from the database has stopped starting jobs by then (a run already going
+/// finishes).
+const LEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// The name of the scheduler's leadership.
 const SCHEDULER: &str = "scheduler";
 /// How long the listener waits before listening again after an error.
@@ -326,7 +331,7 @@ pub async fn start(state: AppState) -> Running {
     }
     match state.store.leader_contender(SCHEDULER).await {
         Ok(mut contender) => {
-            contend(&state, contender.as_mut()).await;
+            contend(&state, &mut contender).await;
             tasks.push(tokio::spawn(lead(state.clone(), contender, stop.clone())));
         }
         Err(e) => tracing::error!("scheduler: cannot contend for leadership: {e}"),
@@ -385,12 +390,25 @@ async fn send_wakeups(state: AppState, stop: CancellationToken) {
     }
 }
 
-/// One try: takes or confirms the leadership, and logs when that changes.
-async fn contend(state: &AppState, contender: &mut dyn idv_store::LeaderContender) {
-    let now = match contender.lead().await {
-        Ok(leads) => leads,
-        Err(e) => {
+/// One try: takes or confirms the leadership, and logs when that changes. A try that does not
+/// answer within [`LEAD_TIMEOUT`] counts as lost, and its connection is given up (the next try
+/// makes a new one).
+async fn contend(state: &AppState, contender: &mut Box<dyn idv_store::LeaderContender>) {
+    let now = match tokio::time::timeout(LEAD_TIMEOUT, contender.lead()).await {
+        Ok(Ok(leads)) => leads,
+        Ok(Err(e)) => {
             tracing::warn!("scheduler: cannot reach the database for leadership: {e}");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                "scheduler: the database did not answer about leadership within {} s",
+                LEAD_TIMEOUT.as_secs()
+            );
+            match state.store.leader_contender(SCHEDULER).await {
+                Ok(fresh) => *contender = fresh,
+                Err(e) => tracing::warn!("scheduler: cannot contend for leadership: {e}"),
+            }
             false
         }
     };
@@ -412,7 +430,7 @@ async fn lead(
             _ = stop.cancelled() => break,
             _ = tokio::time::sleep(LEAD_EVERY) => {}
         }
-        contend(&state, contender.as_mut()).await;
+        contend(&state, &mut contender).await;
     }
     // Dropping the contender closes its connection: another instance takes over at its next try.
     drop(contender);
