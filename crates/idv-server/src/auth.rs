@@ -174,8 +174,9 @@ pub struct Auth {
     /// Basic credentials wait for the first instead of each paying the hash.
     basic_inflight: std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
     /// Recently read API keys by id, so a key is read from the database at most every
-    /// [`KEY_CACHE_TTL`]. A revocation through this process takes effect at once; one made by
-    /// another process within that time.
+    /// [`KEY_CACHE_TTL`]. A revocation takes effect at once: through this process directly,
+    /// through another on PostgreSQL by its signal ([`crate::cluster`]); the lifetime bounds
+    /// only what a process cut off from those signals can miss.
     key_cache: RwLock<HashMap<String, CachedKey>>,
     dummy_hash: String,
     /// The time credentials expire by (the server's clock, which tests move forward).
@@ -213,14 +214,20 @@ impl Auth {
         self.basic_enabled
     }
 
-    /// Forgets every remembered Basic login (after a user or role changes).
+    /// Forgets every remembered Basic login (after a user or role changes, here or in another
+    /// instance: [`crate::cluster`]).
     pub(crate) fn invalidate_users(&self) {
         self.basic_cache.write().expect("basic cache lock").clear();
     }
 
-    /// Forgets a remembered API key (after it is revoked here).
+    /// Forgets a remembered API key (after it is revoked, here or in another instance).
     pub(crate) fn forget_key(&self, id: &str) {
         self.key_cache.write().expect("key cache lock").remove(id);
+    }
+
+    /// Forgets every remembered API key (changes from other instances may have been missed).
+    pub(crate) fn forget_keys(&self) {
+        self.key_cache.write().expect("key cache lock").clear();
     }
 
     /// Authenticates an `Authorization` value.

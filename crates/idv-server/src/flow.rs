@@ -470,10 +470,10 @@ async fn write_run(
         return Ok(None);
     }
     if !fx.jobs.is_empty() {
-        state.jobs_wake.notify_one();
+        state.jobs_queued();
     }
     if !events.is_empty() {
-        state.events_wake.notify_waiters();
+        state.events_committed();
     }
     Ok(Some(next))
 }

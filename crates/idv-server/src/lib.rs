@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod cluster;
 pub mod config;
 pub(crate) mod cors;
 pub mod error;
@@ -222,6 +223,8 @@ pub async fn serve_with_clock(
     let audit_writer = audit::start_writer(state.store.clone(), &state.audit);
     let workers = tokio::spawn(flow::run_workers(state.clone(), stop.clone()));
     let deliveries = tokio::spawn(webhooks::worker::run(state.clone(), stop.clone()));
+    // Before the scheduler: it runs its jobs only while this instance leads.
+    let cluster = cluster::start(state.clone()).await;
     let scheduled = scheduler::jobs().start(state.clone());
     let stop_http = stop.clone();
     let stop_streams = state.shutdown.clone();
@@ -240,6 +243,8 @@ pub async fn serve_with_clock(
     // Webhook sends in flight finish or are abandoned (their leases lapse; they are sent again).
     let _ = deliveries.await;
     scheduled.stop().await;
+    // Gives up the scheduler's leadership: another instance takes it at its next try.
+    cluster.stop().await;
     // Every audit entry of the requests served is stored before the process goes.
     audit_writer.stop().await;
     Ok(())

@@ -7,6 +7,9 @@
 //!   configuration schedules in its own task until [`Running::stop`]. A run that is still going
 //!   when its next fire time comes makes that fire time be skipped, never run twice at once.
 //!
+//! Where several instances share a PostgreSQL database, each fire time runs in the one instance
+//! that leads ([`crate::cluster`]); the others skip it. On SQLite the one instance leads.
+//!
 //! Only registered jobs run; the configuration accepts every job name Regula's does
 //! ([`JOB_NAMES`]) so a Regula `config.yaml` loads unchanged.
 
@@ -212,6 +215,11 @@ async fn run(name: &'static str, cron: Cron, job: Job, state: AppState, stop: Ca
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+        }
+        // One instance runs the jobs: the one that leads ([`crate::cluster`]).
+        if !state.cluster.leads() {
+            tracing::trace!(job = name, "another instance leads; not run here");
+            continue;
         }
         // Awaited here, so a run never overlaps the previous one: fire times that pass while it
         // runs are skipped. A panic is logged and the next fire time runs as usual.

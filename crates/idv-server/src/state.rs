@@ -28,10 +28,12 @@ pub struct Inner {
     pub outbound: crate::outbound::Outbound,
     /// The time the workflow engine and expiry go by (tests move it forward).
     pub clock: Arc<dyn idv_core::time::Clock>,
-    /// Woken when this instance queues background jobs, so they start without polling delay.
+    /// Woken when background jobs are queued (here, or in another instance: [`crate::cluster`]),
+    /// so they start without polling delay. Queue through [`AppState::jobs_queued`].
     pub(crate) jobs_wake: tokio::sync::Notify,
-    /// Woken (every waiter) when this instance commits events: the webhook workers and the
-    /// live event streams look at once instead of at their next poll.
+    /// Woken (every waiter) when events are committed (here, or in another instance): the
+    /// webhook workers and the live event streams look at once instead of at their next poll.
+    /// Wake through [`AppState::events_committed`].
     pub(crate) events_wake: tokio::sync::Notify,
     /// Slots for live event streams (`GET /api/events/stream`); a stream holds one while open.
     pub(crate) event_streams: Arc<tokio::sync::Semaphore>,
@@ -46,6 +48,8 @@ pub struct Inner {
     pub audit: crate::audit::Auditor,
     /// The keys that encrypt the secrets the database keeps ([`crate::secrets`]).
     pub secrets: crate::secrets::Keyring,
+    /// What this instance tells the others and whether it leads ([`crate::cluster`]).
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl Deref for AppState {
@@ -95,6 +99,7 @@ impl AppState {
             translations: Default::default(),
             audit,
             secrets,
+            cluster: Default::default(),
         })))
     }
 }
@@ -128,7 +133,8 @@ pub struct WorkflowCache {
     parsed: RwLock<HashMap<String, HashMap<i64, Arc<Workflow>>>>,
     /// Workflow id → its current revision and when that was read. Starting a session reads
     /// this instead of the whole stored definition; an entry is trusted for
-    /// [`CURRENT_TTL`], or until this instance changes the workflow.
+    /// [`CURRENT_TTL`], or until the workflow changes (signalled across instances by
+    /// [`crate::cluster`]).
     current: RwLock<HashMap<String, (i64, std::time::Instant)>>,
 }
 
@@ -195,9 +201,15 @@ impl WorkflowCache {
         ))
     }
 
-    /// Forgets the current revision of `id` (this instance just changed or deleted it).
+    /// Forgets the current revision of `id` (it was changed or deleted, here or in another
+    /// instance: [`crate::cluster`]).
     pub(crate) fn forget_current(&self, id: &str) {
         self.current.write().expect("workflow cache").remove(id);
+    }
+
+    /// Forgets every current revision (changes from other instances may have been missed).
+    pub(crate) fn forget_all_current(&self) {
+        self.current.write().expect("workflow cache").clear();
     }
 
     fn cached(&self, id: &str, revision: i64) -> Option<Arc<Workflow>> {

@@ -30,6 +30,8 @@
 //!   link keeps its first time and reports true.
 //! - a lookup by text holding a NUL finds nothing or is `Invalid` (PostgreSQL cannot hold it),
 //!   and an audit entry holding NULs is stored with U+FFFD in their place.
+//! - signals reach a listener in the order sent; a store with no listener (one process) always
+//!   leads.
 //!
 //! The checks are public so an adapter can run one alone while it is being written; each
 //! expects the tables it lists to be empty, which holds on a fresh store and in [`run_all`].
@@ -37,6 +39,7 @@
 mod accounts;
 mod assets;
 mod audit;
+mod cluster;
 mod counts;
 mod credentials;
 mod deletion;
@@ -54,6 +57,7 @@ mod workflows;
 pub use accounts::{check_roles, check_setting_race, check_settings, check_users};
 pub use assets::{check_asset_race, check_assets};
 pub use audit::{check_audit, check_audit_append_race, check_idempotency, check_idempotency_race};
+pub use cluster::check_cluster;
 pub use counts::check_session_counts;
 pub use credentials::{check_api_keys, check_tokens};
 pub use deletion::{check_retention_selection, check_session_deletion};
@@ -117,6 +121,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_webhook_reseal(store).await;
     check_start_links(store).await;
     check_start_link_use_race(shared.clone(), shared.clone()).await;
+    check_cluster(store, store).await;
     // Last: its job never comes due.
     check_workflow_import(store).await;
     check_session_import(store).await;

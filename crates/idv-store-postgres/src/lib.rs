@@ -12,6 +12,7 @@
 mod api_keys;
 mod assets;
 mod audit;
+mod cluster;
 mod convert;
 mod deletion;
 mod devices;

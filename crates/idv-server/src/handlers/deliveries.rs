@@ -198,7 +198,7 @@ pub async fn retry(
             ),
         ));
     }
-    state.events_wake.notify_waiters();
+    state.events_committed();
     let d = state
         .store
         .delivery_get(WebhookId::new(&id), DeliveryId::new(&delivery))
@@ -233,7 +233,7 @@ pub async fn replay(
         .delivery_replay(WebhookId::new(&id), since, now, now + DELIVERY_WINDOW_MS)
         .await?;
     if queued > 0 {
-        state.events_wake.notify_waiters();
+        state.events_committed();
     }
     Ok((StatusCode::ACCEPTED, Json(ReplayQueued { queued })))
 }
@@ -261,7 +261,7 @@ pub async fn test(
         .store
         .event_publish(&event, WebhookId::new(&id))
         .await?;
-    state.events_wake.notify_waiters();
+    state.events_committed();
     Ok((
         StatusCode::ACCEPTED,
         Json(TestSent {

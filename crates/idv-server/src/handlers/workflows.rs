@@ -153,7 +153,7 @@ pub async fn delete(
             )
         })?;
     state.store.workflow_delete(WorkflowId::new(&r.id)).await?;
-    state.workflows.forget_current(&r.id);
+    state.changed(crate::cluster::Change::Workflow(&r.id)).await;
     Ok(Json(WorkflowDeleted {
         id: r.id,
         deleted: true,

@@ -108,6 +108,6 @@ pub async fn revoke(state: &AppState, id: &str) -> ApiResult<i64> {
             format!("no API key with id {id}"),
         ));
     }
-    state.auth.forget_key(id);
+    state.changed(crate::cluster::Change::ApiKey(id)).await;
     Ok(now)
 }

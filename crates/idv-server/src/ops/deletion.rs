@@ -151,7 +151,7 @@ pub async fn delete(
         )
         .await?;
     if matches!(outcome, SessionDeletion::Deleted { .. }) {
-        state.events_wake.notify_waiters();
+        state.events_committed();
     }
     match outcome {
         SessionDeletion::Deleted { tombstone, files } => {

@@ -261,7 +261,7 @@ pub async fn review(
         let events = crate::events::changed(&s, &next, now, false);
         if state.store.session_update(&next, &events).await? {
             if !events.is_empty() {
-                state.events_wake.notify_waiters();
+                state.events_committed();
             }
             tracing::info!(session = %id, by = %by.id, status = ?input.status, legal_hold = ?input.legal_hold, "session reviewed");
             return Ok(next);

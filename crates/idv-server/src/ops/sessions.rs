@@ -100,7 +100,7 @@ pub async fn start(
         .store
         .session_create(&session, &crate::events::created(&session, now))
         .await?;
-    state.events_wake.notify_waiters();
+    state.events_committed();
     crate::flow::start(state, &wf, session).await
 }
 

@@ -162,7 +162,7 @@ pub async fn update(
             format!("no user with id {id}"),
         ));
     }
-    state.auth.invalidate_users();
+    state.changed(crate::cluster::Change::Users).await;
     Ok(user)
 }
 
@@ -174,7 +174,7 @@ pub async fn delete_by_name(state: &AppState, name: &str) -> ApiResult<User> {
         )
     })?;
     state.store.user_delete(UserId::new(&user.id)).await?;
-    state.auth.invalidate_users();
+    state.changed(crate::cluster::Change::Users).await;
     Ok(user)
 }
 
@@ -208,7 +208,11 @@ pub(crate) async fn create_role(
         created_at: state.clock.now_ms(),
     };
     match state.store.role_create(&role).await {
-        Ok(()) => Ok(role),
+        Ok(()) => {
+            // Users may already hold the name: their permissions change now.
+            state.changed(crate::cluster::Change::Users).await;
+            Ok(role)
+        }
         Err(StoreError::Conflict { .. }) => Err(ApiError::new(
             ErrorCode::RoleExists,
             format!("role {name} already exists"),

@@ -119,7 +119,9 @@ async fn store_workflow(
             created_at: state.clock.now_ms(),
         })
         .await?;
-    state.workflows.forget_current(&summary.id);
+    state
+        .changed(crate::cluster::Change::Workflow(&summary.id))
+        .await;
     Ok(Applied::Workflow {
         summary,
         revision,
@@ -129,7 +131,7 @@ async fn store_workflow(
 
 async fn store_translations(state: &AppState, entries: &[TranslationEntry]) -> ApiResult<Applied> {
     state.store.translations_put(entries).await?;
-    state.translations.forget();
+    state.changed(crate::cluster::Change::Translations).await;
     let mut codes: Vec<String> = entries.iter().map(|r| r.code.clone()).collect();
     codes.sort();
     codes.dedup();

@@ -278,3 +278,16 @@ async fn deliveries_claimed_through_two_stores_go_out_once_each() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_and_leadership_reach_across_two_stores() {
+    with_fresh_database(|url| async move {
+        // Two pools, as two `idv serve` processes would have.
+        let a = connect(&url).await;
+        let b = connect(&url).await;
+        conformance::check_cluster(&a, &b).await;
+        a.close().await;
+        b.close().await;
+    })
+    .await;
+}

@@ -13,6 +13,7 @@ mod asset_cli;
 mod audit_cli;
 mod cli;
 mod clone_quickstart;
+mod cluster;
 mod crash;
 mod link_cli;
 mod log_secrets;
