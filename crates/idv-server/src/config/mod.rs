@@ -21,6 +21,8 @@
 //! - `capture` (the person's page): [`capture`].
 //! - `portal` (the operator's portal): [`portal`].
 //! - `fernetKey`, `secrets`: [`secrets`].
+//! - `logging` (the binary's log): [`logging`]; `metrics` (the Prometheus endpoint, Regula's
+//!   StatsD and alerts blocks): [`metrics`](mod@metrics).
 //! - Reading the file and the environment, and the checks across keys: [`load`](mod@load).
 //!
 //! The commented example, [`EXAMPLE`], is `config/idv.example.yaml` at the repository root
@@ -36,6 +38,8 @@ pub mod capture;
 pub mod cors;
 pub mod cron;
 pub mod load;
+pub mod logging;
+pub mod metrics;
 pub mod mobile;
 pub mod outbound;
 pub mod portal;
@@ -85,6 +89,10 @@ pub struct Config {
     pub portal: portal::Portal,
     /// `mobile` (Regula's block): the iOS and Android apps that open this server's links.
     pub mobile: mobile::Mobile,
+    /// `logging` (Regula's block): level, format and destinations of the log.
+    pub logging: logging::Logging,
+    /// `metrics`: the Prometheus endpoint; Regula's StatsD and alerts blocks.
+    pub metrics: metrics::Metrics,
 }
 
 impl Config {
