@@ -205,12 +205,13 @@ pub async fn serve_with_clock(
 ) -> Result<(), StartupError> {
     let base_url = config.effective_base_url(listener.local_addr().ok());
     let state = prepare_with_clock(config, base_url, admin_password, clock).await?;
+    // Before the API's line, which scripts take as the sign that everything is up.
+    let metrics_listener = metrics::server::bind(&state).await.map_err(StartupError)?;
     if let Ok(addr) = listener.local_addr() {
         // The console line operators and scripts wait for.
         println!("idv listening on http://{addr}");
     }
     tracing::info!(database = state.store.backend(), base_url = %state.base_url, "idv ready");
-    let metrics_listener = metrics::server::bind(&state).await.map_err(StartupError)?;
     let stop = tokio_util::sync::CancellationToken::new();
     // Background actions still running when the stop's deadline comes are put back.
     let interrupt = tokio_util::sync::CancellationToken::new();

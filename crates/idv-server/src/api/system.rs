@@ -39,19 +39,19 @@ pub struct Ready {
     pub failing: Vec<String>,
 }
 
-/// Each check of [`Ready`].
+/// Each check of the readiness answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadyChecks {
     /// A trivial query.
-    pub database: Check,
+    pub database: ReadyCheck,
     /// A look-up of one object in file storage.
-    pub storage: Check,
+    pub storage: ReadyCheck,
 }
 
 /// One readiness check.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Check {
+pub struct ReadyCheck {
     pub status: Status,
     /// How long it took, in milliseconds.
     pub took_ms: u64,

@@ -1,6 +1,6 @@
 //! Health, readiness and the API description.
 
-use crate::api::system::{Check, Health, Ready, ReadyChecks, Status};
+use crate::api::system::{ReadyCheck, Health, Ready, ReadyChecks, Status};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -53,7 +53,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
 async fn check<E: std::fmt::Display>(
     name: &str,
     run: impl std::future::Future<Output = Result<(), E>>,
-) -> Check {
+) -> ReadyCheck {
     let started = std::time::Instant::now();
     let outcome = tokio::time::timeout(CHECK_TIMEOUT, run).await;
     let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -71,7 +71,7 @@ async fn check<E: std::fmt::Display>(
             ))
         }
     };
-    Check {
+    ReadyCheck {
         status: if error.is_none() {
             Status::Ok
         } else {

@@ -16,6 +16,7 @@ mod clone_quickstart;
 mod crash;
 mod link_cli;
 mod log_secrets;
+mod observe;
 mod readme;
 mod secrets_cli;
 mod session_cli;
