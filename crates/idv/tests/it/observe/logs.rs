@@ -27,7 +27,10 @@ async fn json_lines_carry_the_request_id_and_no_secret() {
     s.ready().await;
     let r = s
         .http
-        .get(format!("{}/api/sessions?authorization=Token%20{SECRET}", s.url))
+        .get(format!(
+            "{}/api/sessions/00000000000000000000dead?authorization=Token%20{SECRET}",
+            s.url
+        ))
         .send()
         .await
         .unwrap();
@@ -62,7 +65,11 @@ async fn json_lines_carry_the_request_id_and_no_secret() {
     );
     for l in &of_request {
         assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
-        assert_eq!(l["span"]["uri"], "/api/sessions?authorization=[redacted]", "{l}");
+        assert_eq!(
+            l["span"]["uri"],
+            "/api/sessions/00000000000000000000dead?authorization=[redacted]",
+            "{l}"
+        );
     }
     assert!(!stderr.contains(SECRET), "a credential reached the log");
     // The file holds the same JSON lines.

@@ -50,9 +50,10 @@ async fn sigterm_under_load_drops_no_request_and_exits_zero() {
             while Instant::now() < deadline {
                 i += 1;
                 let path = paths[i % paths.len()];
-                let after = signalled.load(Ordering::SeqCst);
                 match http.get(format!("{url}{path}")).send().await {
                     Ok(r) => {
+                        // Answered after the signal was sent.
+                        let after = signalled.load(Ordering::SeqCst);
                         let status = r.status().as_u16();
                         let body = r.bytes().await;
                         if let Err(e) = body {
