@@ -204,8 +204,10 @@ impl HealthStore for SqliteStore {
     fn pool_stats(&self) -> idv_store::PoolStats {
         idv_store::PoolStats {
             open: self.db.write.size() + self.db.read.size(),
-            idle: u32::try_from(self.db.write.num_idle()).unwrap_or(u32::MAX) + u32::try_from(self.db.read.num_idle()).unwrap_or(u32::MAX),
-            max: self.db.write.options().get_max_connections() + self.db.read.options().get_max_connections(),
+            idle: u32::try_from(self.db.write.num_idle()).unwrap_or(u32::MAX)
+                + u32::try_from(self.db.read.num_idle()).unwrap_or(u32::MAX),
+            max: self.db.write.options().get_max_connections()
+                + self.db.read.options().get_max_connections(),
         }
     }
 

@@ -89,8 +89,12 @@ impl Rotating {
             )
         })?;
         let path = dir.join(FILE_NAME);
-        let file = append(&path)
-            .map_err(|e| format!("cannot open the log file {} (logging.path): {e}", path.display()))?;
+        let file = append(&path).map_err(|e| {
+            format!(
+                "cannot open the log file {} (logging.path): {e}",
+                path.display()
+            )
+        })?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(Rotating {
             dir: dir.to_path_buf(),

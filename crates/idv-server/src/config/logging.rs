@@ -149,7 +149,9 @@ mod tests {
             .json()
         };
         assert!(f("json") && f("JSON"));
-        assert!(!f("%(asctime)s.%(msecs)03d - %(name)s - %(levelname)s - %(message)s"));
+        assert!(!f(
+            "%(asctime)s.%(msecs)03d - %(name)s - %(levelname)s - %(message)s"
+        ));
         assert!(!f("text"));
     }
 }

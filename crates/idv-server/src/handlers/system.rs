@@ -1,6 +1,6 @@
 //! Health, readiness and the API description.
 
-use crate::api::system::{ReadyCheck, Health, Ready, ReadyChecks, Status};
+use crate::api::system::{Health, Ready, ReadyCheck, ReadyChecks, Status};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -20,7 +20,9 @@ const PROBE_KEY: &str = ".idv-ready-probe";
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     let (database, storage) = tokio::join!(
         check("database", state.store.ping()),
-        check("storage", async { state.blobs.exists(PROBE_KEY).await.map(drop) }),
+        check("storage", async {
+            state.blobs.exists(PROBE_KEY).await.map(drop)
+        }),
     );
     let mut failing = Vec::new();
     for (name, c) in [("database", &database), ("storage", &storage)] {
@@ -61,7 +63,9 @@ async fn check<E: std::fmt::Display>(
         Ok(Ok(())) => None,
         Ok(Err(e)) => {
             tracing::warn!(check = name, error = %e, "readiness check failed");
-            Some(format!("the {name} check failed; the server's log has the error"))
+            Some(format!(
+                "the {name} check failed; the server's log has the error"
+            ))
         }
         Err(_) => {
             tracing::warn!(check = name, "readiness check timed out");

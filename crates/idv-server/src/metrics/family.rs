@@ -238,10 +238,22 @@ mod tests {
         h.observe(Duration::from_secs(60));
         let mut out = String::new();
         h.write(&mut out, "x", "route=\"/a\"");
-        assert!(out.contains("x_bucket{route=\"/a\",le=\"0.001\"} 1\n"), "{out}");
-        assert!(out.contains("x_bucket{route=\"/a\",le=\"0.005\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{route=\"/a\",le=\"10\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{route=\"/a\",le=\"+Inf\"} 3\n"), "{out}");
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"0.001\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"0.005\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"10\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"+Inf\"} 3\n"),
+            "{out}"
+        );
         assert!(out.contains("x_sum{route=\"/a\"} 60.0038\n"), "{out}");
         assert!(out.contains("x_count{route=\"/a\"} 3\n"), "{out}");
     }

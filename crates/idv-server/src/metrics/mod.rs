@@ -145,11 +145,8 @@ impl Metrics {
                 .and_then(|s| s.as_i64())
                 .and_then(idv_core::status::name)
                 .unwrap_or("unknown");
-            self.sessions_finished.inc(&[
-                ("workflow", workflow),
-                ("status", status),
-                ("end", end),
-            ]);
+            self.sessions_finished
+                .inc(&[("workflow", workflow), ("status", status), ("end", end)]);
         }
     }
 

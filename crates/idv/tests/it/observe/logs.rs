@@ -38,7 +38,12 @@ async fn json_lines_carry_the_request_id_and_no_secret() {
     let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(!id.is_empty());
     // A second request: its id differs, and so do its lines.
-    let r = s.http.get(format!("{}/api/health", s.url)).send().await.unwrap();
+    let r = s
+        .http
+        .get(format!("{}/api/health", s.url))
+        .send()
+        .await
+        .unwrap();
     let other = r.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_ne!(id, other);
     // The lines are written as the request ends; wait for the last one.
@@ -66,8 +71,7 @@ async fn json_lines_carry_the_request_id_and_no_secret() {
     for l in &of_request {
         assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
         assert_eq!(
-            l["span"]["uri"],
-            "/api/sessions/00000000000000000000dead?authorization=[redacted]",
+            l["span"]["uri"], "/api/sessions/00000000000000000000dead?authorization=[redacted]",
             "{l}"
         );
     }

@@ -34,7 +34,11 @@ async fn metrics_move_with_traffic_on_their_own_listener() {
     );
     s.ready().await;
     s.load_workflow(FORM_WORKFLOW).await;
-    let health = [("method", "GET"), ("route", "/api/health"), ("status", "200")];
+    let health = [
+        ("method", "GET"),
+        ("route", "/api/health"),
+        ("status", "200"),
+    ];
     let missing = [
         ("method", "GET"),
         ("route", "/api/sessions/{id}"),
@@ -48,7 +52,12 @@ async fn metrics_move_with_traffic_on_their_own_listener() {
     ];
     let before = scrape(&s).await;
     for _ in 0..3 {
-        let r = s.http.get(format!("{}/api/health", s.url)).send().await.unwrap();
+        let r = s
+            .http
+            .get(format!("{}/api/health", s.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     let r = s
@@ -72,14 +81,22 @@ async fn metrics_move_with_traffic_on_their_own_listener() {
         .unwrap()
         .to_string();
     let r = s
-        .req(Method::POST, &format!("/api/sessions/{id}/step/FORM?type=data"))
+        .req(
+            Method::POST,
+            &format!("/api/sessions/{id}/step/FORM?type=data"),
+        )
         .json(&json!({"name": "x"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     // The API's port has no /metrics.
-    let r = s.http.get(format!("{}/metrics", s.url)).send().await.unwrap();
+    let r = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     let after = scrape(&s).await;
@@ -87,7 +104,11 @@ async fn metrics_move_with_traffic_on_their_own_listener() {
         after.value(name, labels) - before.value(name, labels)
     };
     assert_eq!(delta(REQUESTS, &health), 3.0, "three health checks");
-    assert_eq!(delta(REQUESTS, &missing), 1.0, "one 404 under its route template");
+    assert_eq!(
+        delta(REQUESTS, &missing),
+        1.0,
+        "one 404 under its route template"
+    );
     assert_eq!(
         delta(
             "idv_api_http_duration_seconds_count",
@@ -107,6 +128,10 @@ async fn metrics_move_with_traffic_on_their_own_listener() {
     assert!(after.value("idv_db_pool_connections", &[("state", "max")]) >= 1.0);
     assert_eq!(after.value("idv_webhook_backlog", &[]), 0.0);
     // Only /metrics on the metrics listener.
-    let other = s.metrics.as_ref().unwrap().replace("/metrics", "/api/health");
+    let other = s
+        .metrics
+        .as_ref()
+        .unwrap()
+        .replace("/metrics", "/api/health");
     assert_eq!(s.http.get(other).send().await.unwrap().status(), 404);
 }

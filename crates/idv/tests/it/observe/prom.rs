@@ -59,7 +59,9 @@ fn valid_label(n: &str) -> bool {
 fn family<'a>(name: &'a str, types: &BTreeMap<String, String>) -> &'a str {
     for suffix in ["_bucket", "_sum", "_count"] {
         if let Some(base) = name.strip_suffix(suffix)
-            && types.get(base).is_some_and(|t| t == "histogram" || t == "summary")
+            && types
+                .get(base)
+                .is_some_and(|t| t == "histogram" || t == "summary")
         {
             return base;
         }
@@ -101,7 +103,9 @@ pub fn parse(text: &str) -> Scrape {
                         at()
                     );
                     assert!(
-                        !out.samples.iter().any(|s| family(&s.name, &out.types) == name)
+                        !out.samples
+                            .iter()
+                            .any(|s| family(&s.name, &out.types) == name)
                             && out.types.insert(name.to_string(), t.to_string()).is_none(),
                         "{}: TYPE after samples or twice",
                         at()
@@ -134,9 +138,7 @@ pub fn parse(text: &str) -> Scrape {
 }
 
 fn parse_sample(line: &str) -> Result<Sample, String> {
-    let name_end = line
-        .find(['{', ' '])
-        .ok_or("no value after the name")?;
+    let name_end = line.find(['{', ' ']).ok_or("no value after the name")?;
     let name = &line[..name_end];
     if !valid_name(name) {
         return Err(format!("bad metric name {name:?}"));
@@ -205,10 +207,13 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         "NaN" => f64::NAN,
-        v => v.parse::<f64>().map_err(|e| format!("bad value {v:?}: {e}"))?,
+        v => v
+            .parse::<f64>()
+            .map_err(|e| format!("bad value {v:?}: {e}"))?,
     };
     if let Some(ts) = fields.next() {
-        ts.parse::<i64>().map_err(|_| format!("bad timestamp {ts:?}"))?;
+        ts.parse::<i64>()
+            .map_err(|_| format!("bad timestamp {ts:?}"))?;
     }
     if fields.next().is_some() {
         return Err("text after the timestamp".into());
@@ -220,6 +225,9 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     })
 }
 
+/// A label set without `le`, in name order.
+type Labels = Vec<(String, String)>;
+
 /// Buckets cumulative, a `+Inf` bucket equal to `_count`, for every label set of every
 /// histogram.
 fn check_histograms(s: &Scrape) {
@@ -227,8 +235,12 @@ fn check_histograms(s: &Scrape) {
         if t != "histogram" {
             continue;
         }
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
-        for b in s.samples.iter().filter(|x| x.name == format!("{name}_bucket")) {
+        let mut series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
+        for b in s
+            .samples
+            .iter()
+            .filter(|x| x.name == format!("{name}_bucket"))
+        {
             let le = b.labels.get("le").expect("a bucket has le");
             let le = if le == "+Inf" {
                 f64::INFINITY
@@ -245,7 +257,10 @@ fn check_histograms(s: &Scrape) {
         }
         for (key, buckets) in series {
             for w in buckets.windows(2) {
-                assert!(w[0].0 < w[1].0 && w[0].1 <= w[1].1, "{name}{key:?}: {buckets:?}");
+                assert!(
+                    w[0].0 < w[1].0 && w[0].1 <= w[1].1,
+                    "{name}{key:?}: {buckets:?}"
+                );
             }
             let last = buckets.last().unwrap();
             assert!(last.0.is_infinite(), "{name}{key:?} ends at +Inf");
@@ -254,11 +269,17 @@ fn check_histograms(s: &Scrape) {
                 .iter()
                 .find(|x| {
                     x.name == format!("{name}_count")
-                        && x.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()
+                        && x.labels
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect::<Vec<_>>()
                             == key
                 })
                 .unwrap_or_else(|| panic!("{name}{key:?} has a _count"));
-            assert_eq!(count.value, last.1, "{name}{key:?}: +Inf bucket is the count");
+            assert_eq!(
+                count.value, last.1,
+                "{name}{key:?}: +Inf bucket is the count"
+            );
         }
     }
 }
@@ -269,12 +290,12 @@ fn the_reader_refuses_what_the_format_does_not_allow() {
     let s = parse(ok);
     assert_eq!(s.value("a_total", &[("x", "1\"\n")]), 3.0);
     for bad in [
-        "a_total 1",                                          // no final newline
-        "a-b 1\n",                                            // bad name
-        "a{x=1} 1\n",                                         // unquoted value
-        "a{x=\"1\",x=\"2\"} 1\n",                             // a label twice
-        "a 1\nb 1\na 2\n",                                    // not together
-        "a 1\n# TYPE a counter\n",                            // TYPE after samples
+        "a_total 1",               // no final newline
+        "a-b 1\n",                 // bad name
+        "a{x=1} 1\n",              // unquoted value
+        "a{x=\"1\",x=\"2\"} 1\n",  // a label twice
+        "a 1\nb 1\na 2\n",         // not together
+        "a 1\n# TYPE a counter\n", // TYPE after samples
         "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n", // not cumulative
     ] {
         assert!(

@@ -12,7 +12,12 @@ async fn readiness_fails_when_the_database_is_gone() {
     let s = serve(dir.path(), &pg.url, "serve.log", &[]);
     s.ready().await;
     let get = || async {
-        let r = s.http.get(format!("{}/api/ready", s.url)).send().await.unwrap();
+        let r = s
+            .http
+            .get(format!("{}/api/ready", s.url))
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json::<Value>().await.unwrap())
     };
@@ -40,6 +45,11 @@ async fn readiness_fails_when_the_database_is_gone() {
     let error = body["checks"]["database"]["error"].as_str().unwrap();
     assert!(error.contains("database"), "{error}");
     // Liveness is not readiness: the process still answers.
-    let r = s.http.get(format!("{}/api/health", s.url)).send().await.unwrap();
+    let r = s
+        .http
+        .get(format!("{}/api/health", s.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }

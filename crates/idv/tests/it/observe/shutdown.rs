@@ -57,16 +57,28 @@ async fn sigterm_under_load_drops_no_request_and_exits_zero() {
                         let status = r.status().as_u16();
                         let body = r.bytes().await;
                         if let Err(e) = body {
-                            tally.failures.lock().unwrap().push(format!("{path}: body cut: {e:?}"));
+                            tally
+                                .failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{path}: body cut: {e:?}"));
                         } else if path == "/api/ready" && status == 503 {
                             let v: Value = serde_json::from_slice(&body.unwrap()).unwrap();
                             if v["failing"] == serde_json::json!(["shutdown"]) && after {
                                 tally.ready_503.fetch_add(1, Ordering::SeqCst);
                             } else {
-                                tally.failures.lock().unwrap().push(format!("{path}: 503 {v}"));
+                                tally
+                                    .failures
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("{path}: 503 {v}"));
                             }
                         } else if status >= 500 || !(200..300).contains(&status) {
-                            tally.failures.lock().unwrap().push(format!("{path}: {status}"));
+                            tally
+                                .failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{path}: {status}"));
                         } else {
                             tally.ok.fetch_add(1, Ordering::SeqCst);
                             if after {
@@ -80,7 +92,11 @@ async fn sigterm_under_load_drops_no_request_and_exits_zero() {
                         return;
                     }
                     Err(e) => {
-                        tally.failures.lock().unwrap().push(format!("{path}: {e:?}"));
+                        tally
+                            .failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{path}: {e:?}"));
                     }
                 }
             }
@@ -116,7 +132,11 @@ async fn sigterm_under_load_drops_no_request_and_exits_zero() {
         failures.len(),
         &failures[..failures.len().min(5)]
     );
-    assert!(status.success(), "exit status {status}; log:\n{}", s.log_text());
+    assert!(
+        status.success(),
+        "exit status {status}; log:\n{}",
+        s.log_text()
+    );
     assert!(
         tally.ok_after_signal.load(Ordering::SeqCst) > 0,
         "requests were answered during the shutdown delay"
