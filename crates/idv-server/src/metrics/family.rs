@@ -183,15 +183,6 @@ impl Family {
             .fetch_add(1, Relaxed);
     }
 
-    /// The counter of these labels (0 when never counted).
-    pub(crate) fn get(&self, labels: &[(&str, &str)]) -> u64 {
-        self.by_labels
-            .read()
-            .expect("metrics")
-            .get(&label_text(labels))
-            .map_or(0, |c| c.load(Relaxed))
-    }
-
     /// One line per label set.
     pub(crate) fn write(&self, out: &mut String, name: &str) {
         for (labels, c) in self.by_labels.read().expect("metrics").iter() {

@@ -150,11 +150,6 @@ impl Metrics {
         }
     }
 
-    /// Sessions started of a workflow so far (for tests and the CLI).
-    pub fn sessions_started(&self, workflow: &str) -> u64 {
-        self.sessions_started.get(&[("workflow", workflow)])
-    }
-
     pub(crate) fn job(&self, end: JobEnd) {
         let result = match end {
             JobEnd::Done => "done",
