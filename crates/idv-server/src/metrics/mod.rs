@@ -306,3 +306,73 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(kind: &str, workflow: &str, status: i64) -> idv_store::NewEvent {
+        idv_store::NewEvent {
+            id: format!("evt_{kind}"),
+            kind: kind.into(),
+            created_at: 0,
+            session_id: Some("s".into()),
+            workflow_id: Some(workflow.into()),
+            owner_id: None,
+            data: json!({"status": status}),
+        }
+    }
+
+    /// Every family is in the text with what was counted, on a real (in-memory SQLite) store.
+    #[tokio::test]
+    async fn the_text_has_what_was_counted() {
+        let store = idv_store_sqlite::SqliteStore::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let m = Metrics::default();
+        let get = m.route(&axum::http::Method::GET, "/api/sessions/{id}");
+        // Built twice (the router may be): the same counters.
+        m.route(&axum::http::Method::GET, "/api/sessions/{id}")
+            .record(200, Duration::from_millis(3));
+        get.record(404, Duration::from_millis(30));
+        m.session_events(&[
+            event(crate::events::SESSION_CREATED, "wf-1", 0),
+            event(crate::events::STEP_COMPLETED, "wf-1", 0),
+            event(crate::events::COMPLETED, "wf-1", 2),
+            event(crate::events::EXPIRED, "wf-\"2\"", 0),
+        ]);
+        m.job(JobEnd::Done);
+        m.job(JobEnd::Failed);
+        m.scheduled("cleanSessions", false);
+        m.scheduled("cleanSessions", true);
+        m.webhook_attempt(true, Some(Duration::from_secs(2)));
+        m.webhook_attempt(false, None);
+        let text = m.render(&store, 10_000).await;
+        for line in [
+            "idv_api_http_request_total{method=\"GET\",route=\"/api/sessions/{id}\",status=\"200\"} 1",
+            "idv_api_http_request_total{method=\"GET\",route=\"/api/sessions/{id}\",status=\"404\"} 1",
+            "idv_api_http_duration_seconds_bucket{method=\"GET\",route=\"/api/sessions/{id}\",le=\"0.005\"} 1",
+            "idv_api_http_duration_seconds_count{method=\"GET\",route=\"/api/sessions/{id}\"} 2",
+            "idv_sessions_started_total{workflow=\"wf-1\"} 1",
+            "idv_sessions_finished_total{workflow=\"wf-1\",status=\"verified\",end=\"completed\"} 1",
+            "idv_sessions_finished_total{workflow=\"wf-\\\"2\\\"\",status=\"not_completed\",end=\"expired\"} 1",
+            "idv_jobs_total{result=\"done\"} 1",
+            "idv_jobs_total{result=\"failed\"} 1",
+            "idv_scheduler_runs_total{job=\"cleanSessions\"} 2",
+            "idv_scheduler_failures_total{job=\"cleanSessions\"} 1",
+            "idv_webhook_attempts_total{result=\"ok\"} 1",
+            "idv_webhook_attempts_total{result=\"error\"} 1",
+            "idv_webhook_delivery_lag_seconds_bucket{le=\"5\"} 1",
+            "idv_webhook_backlog 0",
+            "idv_webhook_backlog_oldest_seconds 0.000",
+            "# TYPE idv_db_pool_connections gauge",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "no line {line:?} in:\n{text}"
+            );
+        }
+        assert!(!text.contains("step_completed"));
+    }
+}
