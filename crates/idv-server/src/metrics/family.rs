@@ -152,7 +152,7 @@ impl RouteStats {
         if self.latency.counts.iter().any(|c| c.load(Relaxed) > 0) {
             self.latency.write(
                 duration,
-                "idv_api_http_duration_seconds",
+                "idv_api_http_duration",
                 &format!("method=\"{m}\",route=\"{r}\""),
             );
         }

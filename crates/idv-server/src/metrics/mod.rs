@@ -6,7 +6,7 @@
 //! | metric | labels | counted in |
 //! | --- | --- | --- |
 //! | `idv_api_http_request_total` (counter) | `method`, `route` (the route table's path template), `status` | the route guard (`routes.rs`); unknown paths as route `unmatched` |
-//! | `idv_api_http_duration_seconds` (histogram) | `method`, `route` | the same, handler time until the answer's head |
+//! | `idv_api_http_duration` (histogram) | `method`, `route` | the same, handler time until the answer's head |
 //! | `idv_sessions_started_total` | `workflow` | the `session.created` events a write commits |
 //! | `idv_sessions_finished_total` | `workflow`, `status`, `end` (`completed`, `expired`) | the `session.completed` / `session.expired` events |
 //! | `idv_jobs_total` | `result` (`done`, `failed`, `interrupted`) | the background action runner (`flow::run_workers`) |
@@ -17,8 +17,9 @@
 //! | `idv_db_pool_connections` (gauge) | `state` (`idle`, `busy`, `max`) | the pool's counters at scrape time |
 //! | `idv_storage_errors_total` | `store` (`database`, `files`) | where a backend failure becomes a 500 (`error.rs`) |
 //!
-//! The names of the two HTTP metrics are those of Regula's StatsD exporter mapping, so
-//! dashboards and autoscaling rules written for it keep working. Recording costs atomics: the
+//! The names of the two HTTP metrics are those of Regula's StatsD exporter mapping
+//! (`idv_api_http_request_total`, `idv_api_http_duration`, in seconds), so dashboards and
+//! autoscaling rules written for it keep working. Recording costs atomics: the
 //! per-route counters are made when the router is built, and a request adds to them without a
 //! lock or an allocation.
 
@@ -193,7 +194,7 @@ impl Metrics {
         out.push_str(&requests);
         head(
             &mut out,
-            "idv_api_http_duration_seconds",
+            "idv_api_http_duration",
             "histogram",
             "Time from a request's arrival at its route to its answer's head, in seconds.",
         );
@@ -352,8 +353,8 @@ mod tests {
         for line in [
             "idv_api_http_request_total{method=\"GET\",route=\"/api/sessions/{id}\",status=\"200\"} 1",
             "idv_api_http_request_total{method=\"GET\",route=\"/api/sessions/{id}\",status=\"404\"} 1",
-            "idv_api_http_duration_seconds_bucket{method=\"GET\",route=\"/api/sessions/{id}\",le=\"0.005\"} 1",
-            "idv_api_http_duration_seconds_count{method=\"GET\",route=\"/api/sessions/{id}\"} 2",
+            "idv_api_http_duration_bucket{method=\"GET\",route=\"/api/sessions/{id}\",le=\"0.005\"} 1",
+            "idv_api_http_duration_count{method=\"GET\",route=\"/api/sessions/{id}\"} 2",
             "idv_sessions_started_total{workflow=\"wf-1\"} 1",
             "idv_sessions_finished_total{workflow=\"wf-1\",status=\"verified\",end=\"completed\"} 1",
             "idv_sessions_finished_total{workflow=\"wf-\\\"2\\\"\",status=\"not_completed\",end=\"expired\"} 1",

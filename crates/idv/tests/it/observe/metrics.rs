@@ -111,7 +111,7 @@ async fn metrics_move_with_traffic_on_their_own_listener() {
     );
     assert_eq!(
         delta(
-            "idv_api_http_duration_seconds_count",
+            "idv_api_http_duration_count",
             &[("method", "GET"), ("route", "/api/health")]
         ),
         3.0
@@ -123,7 +123,7 @@ async fn metrics_move_with_traffic_on_their_own_listener() {
     );
     assert_eq!(delta("idv_sessions_started_total", &started), 1.0);
     assert_eq!(delta("idv_sessions_finished_total", &finished), 1.0);
-    assert_eq!(after.types["idv_api_http_duration_seconds"], "histogram");
+    assert_eq!(after.types["idv_api_http_duration"], "histogram");
     assert_eq!(after.types[REQUESTS], "counter");
     assert!(after.value("idv_db_pool_connections", &[("state", "max")]) >= 1.0);
     assert_eq!(after.value("idv_webhook_backlog", &[]), 0.0);
