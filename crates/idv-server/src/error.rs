@@ -45,6 +45,7 @@ impl From<StoreError> for ApiError {
                 )
             }
             StoreError::Backend { message: msg, .. } => {
+                crate::metrics::storage_error(crate::metrics::Storage::Database);
                 tracing::error!(error = %msg, "database error");
                 ApiError::new(
                     ErrorCode::Internal,
@@ -71,6 +72,7 @@ impl From<BlobError> for ApiError {
                 format!("reading the request body failed: {msg}"),
             ),
             BlobError::Backend(msg) => {
+                crate::metrics::storage_error(crate::metrics::Storage::Files);
                 tracing::error!(error = %msg, "file storage error");
                 ApiError::new(
                     ErrorCode::Internal,

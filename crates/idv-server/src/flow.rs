@@ -473,6 +473,7 @@ async fn write_run(
         state.jobs_queued();
     }
     if !events.is_empty() {
+        state.metrics.session_events(&events);
         state.events_committed();
     }
     Ok(Some(next))
@@ -684,7 +685,13 @@ async fn merge_job(
 /// The background workers: claim due jobs and run them, at most `threads` at a time, until
 /// `shutdown`. A job interrupted by shutdown is put back at once, so the next start (of this
 /// or any other instance) runs it; its lease covers a crash.
-pub(crate) async fn run_workers(state: AppState, shutdown: tokio_util::sync::CancellationToken) {
+/// Runs background actions until `shutdown`; actions then running go on until `interrupt`,
+/// which puts them back to run again.
+pub(crate) async fn run_workers(
+    state: AppState,
+    shutdown: tokio_util::sync::CancellationToken,
+    interrupt: tokio_util::sync::CancellationToken,
+) {
     let cfg = &state.config.services.workflow;
     if !cfg.enabled {
         return;
@@ -702,18 +709,22 @@ pub(crate) async fn run_workers(state: AppState, shutdown: tokio_util::sync::Can
         match claimed {
             Ok(Some(job)) => {
                 let st = state.clone();
-                let stop = shutdown.clone();
+                let stop = interrupt.clone();
                 tasks.spawn(async move {
                     let _permit = permit;
                     let id = job.id.clone();
                     tokio::select! {
                         r = run_job(&st, job) => {
                             if let Err(e) = r {
+                                st.metrics.job(crate::metrics::JobEnd::Failed);
                                 tracing::warn!(job = %id, "job failed: {}", e.0.message);
                                 let _ = st.store.job_release(JobId::new(&id), st.clock.now_ms() + 5_000, Some(&e.0.message)).await;
+                            } else {
+                                st.metrics.job(crate::metrics::JobEnd::Done);
                             }
                         }
                         _ = stop.cancelled() => {
+                            st.metrics.job(crate::metrics::JobEnd::Interrupted);
                             let _ = st.store.job_release(JobId::new(&id), st.clock.now_ms(), Some("interrupted by shutdown")).await;
                         }
                     }

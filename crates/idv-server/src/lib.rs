@@ -14,6 +14,7 @@ pub mod flow;
 pub mod handlers;
 pub mod idempotency;
 pub(crate) mod listen;
+pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod ops;
@@ -214,38 +215,85 @@ pub async fn serve_with_clock(
         }
     }
     let state = prepare_with_clock(config, base_url, admin_password, clock).await?;
+    // Before the API's line, which scripts take as the sign that everything is up.
+    let metrics_listener = metrics::server::bind(&state).await.map_err(StartupError)?;
     if let Ok(addr) = listener.local_addr() {
         // The console line operators and scripts wait for.
         println!("idv listening on http://{addr}");
     }
     tracing::info!(database = state.store.backend(), base_url = %state.base_url, "idv ready");
     let stop = tokio_util::sync::CancellationToken::new();
+    // Background actions still running when the stop's deadline comes are put back.
+    let interrupt = tokio_util::sync::CancellationToken::new();
     let audit_writer = audit::start_writer(state.store.clone(), &state.audit);
-    let workers = tokio::spawn(flow::run_workers(state.clone(), stop.clone()));
+    let workers = tokio::spawn(flow::run_workers(
+        state.clone(),
+        stop.clone(),
+        interrupt.clone(),
+    ));
     let deliveries = tokio::spawn(webhooks::worker::run(state.clone(), stop.clone()));
     // Before the scheduler: it runs its jobs only while this instance leads.
     let cluster = cluster::start(state.clone()).await;
     let scheduled = scheduler::jobs().start(state.clone());
+    let metrics_served = metrics_listener
+        .map(|l| tokio::spawn(metrics::server::run(l, state.clone(), stop.clone())));
     let stop_http = stop.clone();
     let stop_streams = state.shutdown.clone();
+    let api = &state.config.services.api;
+    let drain = listen::Stop {
+        draining: state.draining.clone(),
+        timeout: std::time::Duration::from_secs(api.shutdown_timeout),
+    };
+    let delay = std::time::Duration::from_secs(api.shutdown_delay);
+    let draining = state.draining.clone();
+    // When the stop began: the deadline of requests and background actions counts from it.
+    let began = std::sync::Arc::new(std::sync::OnceLock::new());
+    let began_at = began.clone();
     // Raises the open-file limit and sizes the connection cap under it.
-    let limits = listen::Limits::for_process(&state.config.services.api);
-    listen::serve(listener, app(state), limits, async move {
-        shutdown.await;
-        stop_http.cancel();
-        // Live event streams never end on their own; a graceful stop would wait for them.
-        stop_streams.cancel();
-    })
+    let limits = listen::Limits::for_process(api);
+    listen::serve(
+        listener,
+        app(state.clone()),
+        limits,
+        async move {
+            shutdown.await;
+            let _ = began_at.set(tokio::time::Instant::now());
+            draining.cancel();
+            tracing::info!(
+                delay_s = delay.as_secs(),
+                "stopping: /api/ready answers 503; the listener closes after the delay"
+            );
+            tokio::time::sleep(delay).await;
+            stop_http.cancel();
+            // Live event streams never end on their own; a graceful stop would wait for them.
+            stop_streams.cancel();
+        },
+        drain.clone(),
+    )
     .await;
     stop.cancel();
-    // Interrupted background actions are put back before the process goes.
+    let deadline = began
+        .get()
+        .copied()
+        .unwrap_or_else(tokio::time::Instant::now)
+        + drain.timeout;
+    let interrupt_at_deadline = tokio::spawn(async move {
+        tokio::time::sleep_until(deadline).await;
+        interrupt.cancel();
+    });
+    // Background actions running finish, or are put back at the deadline.
     let _ = workers.await;
+    interrupt_at_deadline.abort();
     // Webhook sends in flight finish or are abandoned (their leases lapse; they are sent again).
     let _ = deliveries.await;
     scheduled.stop().await;
     // Gives up the scheduler's leadership: another instance takes it at its next try.
     cluster.stop().await;
+    if let Some(m) = metrics_served {
+        let _ = m.await;
+    }
     // Every audit entry of the requests served is stored before the process goes.
     audit_writer.stop().await;
+    tracing::info!("stopped");
     Ok(())
 }

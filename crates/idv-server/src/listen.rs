@@ -17,8 +17,15 @@
 //!
 //! A request is *in flight* from the moment hyper hands it to the router until its response
 //! body has been sent; such a connection is never closed by the cap or a timeout here (its
-//! body has its own timeout). On shutdown, connections without a request in flight are closed
-//! at once and the others finish their request first, as `axum::serve` did.
+//! body has its own timeout).
+//!
+//! **Stopping** ([`Stop`]): while `draining` (from the stop signal, for
+//! `services.api.shutdownDelay`) every answer says `Connection: close`, so clients open new
+//! connections, which a load balancer sends elsewhere once `GET /api/ready` answers 503. Then
+//! the listener takes the connections already queued in the kernel and closes (newcomers are
+//! refused, not reset); idle connections are closed, a request in flight finishes first, and a
+//! connection accepted but not yet used gets a moment ([`CLOSE_GRACE`]) to send its request.
+//! Whatever still runs after `services.api.shutdownTimeout` is cut off.
 
 mod bodies;
 
@@ -159,13 +166,23 @@ pub(crate) fn raise_open_file_limit() -> Option<u64> {
     None
 }
 
+/// How the server stops: `draining` is cancelled when the stop begins (answers then close
+/// their connections); the connections left when the listener closes get `timeout` to end.
+#[derive(Clone)]
+pub struct Stop {
+    pub draining: CancellationToken,
+    pub timeout: Duration,
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting, closes idle
-/// connections, lets requests in flight finish and returns when every connection is gone.
+/// connections, lets requests in flight finish and returns when every connection is gone (or
+/// after `stop.timeout`).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    stop: Stop,
 ) {
     tracing::info!(
         max_connections = limits.max_connections,
@@ -204,6 +221,7 @@ pub async fn serve(
                     limits.clone(),
                     registry.clone(),
                     closing.clone(),
+                    stop.draining.clone(),
                 ));
             }
             // The peer gave up before we took the connection: nothing to do.
@@ -225,9 +243,53 @@ pub async fn serve(
             }
         }
     }
-    drop(listener);
+    // Connections the kernel has already completed are served rather than reset with the
+    // listener; only then does it close.
+    let queued = take_queued(listener);
+    for (stream, peer) in queued {
+        next_id += 1;
+        let activity = Arc::new(Activity::new(epoch));
+        registry.insert(next_id, activity.clone());
+        tokio::spawn(connection(
+            stream,
+            peer,
+            next_id,
+            activity,
+            router.clone(),
+            limits.clone(),
+            registry.clone(),
+            closing.clone(),
+            stop.draining.clone(),
+        ));
+    }
     closing.cancel();
-    registry.wait_empty().await;
+    if tokio::time::timeout(stop.timeout, registry.wait_empty())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = registry.len(),
+            "connections still busy after services.api.shutdownTimeout are cut off"
+        );
+    }
+}
+
+/// Accepts every connection already queued on `listener` without waiting, then closes it.
+fn take_queued(listener: TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let mut out = Vec::new();
+    let Ok(std_listener) = listener.into_std() else {
+        return out;
+    };
+    // The tokio listener was non-blocking; its std form keeps that, so `accept` never waits.
+    while let Ok((stream, peer)) = std_listener.accept() {
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        if let Ok(stream) = TcpStream::from_std(stream) {
+            out.push((stream, peer));
+        }
+    }
+    out
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {
@@ -451,6 +513,7 @@ async fn connection(
     limits: Arc<Limits>,
     registry: Arc<Registry>,
     stopping: CancellationToken,
+    draining: CancellationToken,
 ) {
     let io = TokioIo::new(Watched {
         stream,
@@ -463,6 +526,7 @@ async fn connection(
         activity: activity.clone(),
         body_read: limits.body_read,
         trusted_proxies: limits.trusted_proxies.clone(),
+        draining,
     };
     let mut http = hyper::server::conn::http1::Builder::new();
     http.keep_alive(limits.keepalive.is_some())
@@ -503,6 +567,13 @@ async fn connection(
                 if deadline.is_some() =>
             {
                 match closing {
+                    // A request began in the grace given to a connection not yet used: it
+                    // finishes first.
+                    Some(Some(_)) if activity.busy() => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = Some(None);
+                        false
+                    }
                     // Still not done after the grace: drop it.
                     Some(Some(_)) => break,
                     Some(None) => false,
@@ -514,6 +585,12 @@ async fn connection(
             continue;
         }
         if !activity.busy() && !activity.served.load(Ordering::Acquire) {
+            if stopping.is_cancelled() {
+                // Accepted as the server stops: its client may be sending the first request
+                // right now, and closing would reset it. It gets the grace to begin.
+                closing = Some(Some(Instant::now() + CLOSE_GRACE));
+                continue;
+            }
             // Nothing was ever answered here, so nothing can be lost: close at once.
             break;
         }
@@ -588,6 +665,8 @@ struct ConnService {
     activity: Arc<Activity>,
     body_read: Duration,
     trusted_proxies: Arc<[crate::config::services::IpNet]>,
+    /// Set when the server begins to stop: answers then close their connection.
+    draining: CancellationToken,
 }
 
 /// The client a request is from: the connection's peer, or, when the peer is one of the
@@ -641,6 +720,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let flag = timed_out.clone();
         let req = req.map(|body| axum::body::Body::new(BodyTimeout::new(body, pause, flag)));
         let router = self.router.clone();
+        let draining = self.draining.clone();
         Box::pin(async move {
             let response = match router.oneshot(req).await {
                 Ok(r) => r,
@@ -653,6 +733,13 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             } else {
                 response
             };
+            let mut response = response;
+            if draining.is_cancelled() {
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
             Ok(response.map(|inner| InFlightBody::new(inner, in_flight)))
         })
     }

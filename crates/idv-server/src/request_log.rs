@@ -1,6 +1,7 @@
-//! The request log: the span every request is logged in (`IDV_LOG=debug` shows its start and
-//! end) with the method, the path, the query with every credential-bearing value replaced by
-//! `[redacted]`, and the request id that error answers carry.
+//! The request log: the span every request is logged in, with the request id that its answer's
+//! `X-Request-Id` header and error bodies carry; at DEBUG (`IDV_LOG=debug` shows its start and
+//! end) also the method, the path, and the query with every credential-bearing value replaced
+//! by `[redacted]`.
 //!
 //! Credentials may arrive in the query (`?authorization=Token%20…` is documented, for links that
 //! cannot set a header), so the URL is never logged as it came. Headers are not logged at all.
@@ -93,7 +94,11 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-/// The span of one request: method, redacted URI, HTTP version and request id.
+/// The span of one request. It is at INFO, so every line logged while the request is served
+/// (at any level that is on) names its `request_id`, the id its answer's `X-Request-Id`
+/// header carries. The method, the redacted URI and the HTTP version are added only when
+/// DEBUG is on (`IDV_LOG=debug` shows the request's start and end lines too): at INFO a
+/// request costs one span with one short field, and no URI is formatted.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RequestSpan;
 
@@ -104,13 +109,19 @@ impl<B> MakeSpan<B> for RequestSpan {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        tracing::debug_span!(
+        let span = tracing::info_span!(
             "request",
-            method = %req.method(),
-            uri = %redacted_uri(req.uri()),
-            version = ?req.version(),
             request_id = %request_id,
-        )
+            method = tracing::field::Empty,
+            uri = tracing::field::Empty,
+            version = tracing::field::Empty,
+        );
+        if tracing::enabled!(tracing::Level::DEBUG) && !span.is_disabled() {
+            span.record("method", tracing::field::display(req.method()));
+            span.record("uri", tracing::field::display(redacted_uri(req.uri())));
+            span.record("version", tracing::field::debug(req.version()));
+        }
+        span
     }
 }
 

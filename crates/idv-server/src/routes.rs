@@ -395,9 +395,9 @@ pub fn table() -> Vec<RouteDef> {
         route!(GET "/api/health", Public, EXEMPT, "system", "Liveness: answers while the process serves requests", system::health)
             .returns::<api::system::Health>(200)
             .infallible(),
-        route!(GET "/api/ready", Public, EXEMPT, "system", "Readiness: answers 200 when the database answers, 503 otherwise", system::ready)
+        route!(GET "/api/ready", Public, EXEMPT, "system", "Readiness: answers 200 when the database and file storage answer, 503 when one does not or the server is stopping", system::ready)
             .returns::<api::system::Ready>(200).returns::<api::system::Ready>(503)
-            .answers(&[(503, "The database does not answer: {\"status\": \"unavailable\", \"database\"}")]),
+            .answers(&[(503, "Not ready: `failing` names what failed (database, storage) or shutdown while the server stops; each check within 2 s")]),
         route!(GET "/api/openapi.json", Public, EXEMPT, "system", "This OpenAPI 3.1 document", system::openapi)
             .returns_as(200, Answer::Json(api::system::document_schema))
             .infallible(),
@@ -938,6 +938,8 @@ struct Guard {
     limiter: std::sync::Arc<ratelimit::RateLimiter>,
     audit: Option<Event>,
     idempotent: bool,
+    /// The route's request counters ([`crate::metrics`]).
+    metrics: crate::metrics::RouteMetrics,
 }
 
 /// Rate limits, authenticates and authorizes before the handler runs (the handler finds the
@@ -946,6 +948,19 @@ struct Guard {
 /// answer. Every answer is shown to the contract observer ([`crate::observe`]) when one is
 /// installed.
 async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    // Requests over HTTP are counted; the portal's in-process calls are part of its page's.
+    let counted = req.extensions().get::<InProcess>().is_none();
+    let started = std::time::Instant::now();
+    let metrics = g.metrics.clone();
+    let resp = observed(g, req, next).await;
+    if counted {
+        metrics.record(resp.status().as_u16(), started.elapsed());
+    }
+    resp
+}
+
+/// [`guarded`], its answer shown to the contract observer when one is installed.
+async fn observed(g: Guard, req: Request, next: Next) -> Response {
     if !crate::observe::installed() {
         return guarded(g, req, next).await;
     }
@@ -1192,6 +1207,7 @@ pub fn router(state: AppState) -> Router {
             limiter: limiter.clone(),
             audit: def.audit_event(),
             idempotent: def.idempotent,
+            metrics: state.metrics.route(&def.method, def.path),
         };
         let mr = (def.make)(filter).layer(middleware::from_fn_with_state(guard_state, guard));
         let path = gateway::mount_path(&state.config, def.path);
@@ -1214,7 +1230,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(req: Request) -> ApiError {
+/// Counts a request no route took (its answer is a 404 or 405 made at once).
+fn count_unmatched(state: &AppState, req: &Request, status: u16) {
+    if req.extensions().get::<InProcess>().is_none() {
+        state
+            .metrics
+            .unmatched()
+            .record(status, std::time::Duration::ZERO);
+    }
+}
+
+async fn not_found(State(state): State<AppState>, req: Request) -> ApiError {
+    count_unmatched(&state, &req, 404);
     ApiError::new(
         ErrorCode::RouteNotFound,
         format!(
@@ -1225,7 +1252,8 @@ async fn not_found(req: Request) -> ApiError {
     )
 }
 
-async fn method_not_allowed(req: Request) -> ApiError {
+async fn method_not_allowed(State(state): State<AppState>, req: Request) -> ApiError {
+    count_unmatched(&state, &req, 405);
     ApiError::new(
         ErrorCode::MethodNotAllowed,
         format!("{} is not allowed on {}", req.method(), req.uri().path()),

@@ -60,7 +60,7 @@ pub fn jobs() -> Scheduler {
                     swept = r.swept,
                     "cleanSessions: retention ran"
                 ),
-                Err(e) => tracing::warn!("cleanSessions: {}", e.0.message),
+                Err(e) => failed("cleanSessions", e.0.message),
             }
         })
     });
@@ -77,7 +77,7 @@ pub fn jobs() -> Scheduler {
             {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(entries = n, "auditRetention: old audit entries removed"),
-                Err(e) => tracing::warn!("auditRetention: {e}"),
+                Err(e) => failed("auditRetention", e),
             }
         })
     });
@@ -86,7 +86,7 @@ pub fn jobs() -> Scheduler {
             match crate::idempotency::clean_expired(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(keys = n, "idempotencyCleanup: expired keys removed"),
-                Err(e) => tracing::warn!("idempotencyCleanup: {}", e.0.message),
+                Err(e) => failed("idempotencyCleanup", e.0.message),
             }
         })
     });
@@ -101,7 +101,7 @@ pub fn jobs() -> Scheduler {
                     rows = n,
                     "outboxRetention: old events and deliveries removed"
                 ),
-                Err(e) => tracing::warn!("outboxRetention: {e}"),
+                Err(e) => failed("outboxRetention", e),
             }
         })
     });
@@ -110,7 +110,7 @@ pub fn jobs() -> Scheduler {
             match crate::flow::expire_due(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "expireSessions: lifetimes ended"),
-                Err(e) => tracing::warn!("expireSessions: {}", e.0.message),
+                Err(e) => failed("expireSessions", e.0.message),
             }
             // Expired device tokens go a day after their expiry (until then they are refused
             // as expired rather than unknown).
@@ -119,7 +119,7 @@ pub fn jobs() -> Scheduler {
                 Ok(n) => {
                     tracing::info!(tokens = n, "expireSessions: expired device tokens deleted")
                 }
-                Err(e) => tracing::warn!("expireSessions: {}", e.0.message),
+                Err(e) => failed("expireSessions", e.0.message),
             }
         })
     });
@@ -223,12 +223,22 @@ async fn run(name: &'static str, cron: Cron, job: Job, state: AppState, stop: Ca
         }
         // Awaited here, so a run never overlaps the previous one: fire times that pass while it
         // runs are skipped. A panic is logged and the next fire time runs as usual.
-        let outcome = std::panic::AssertUnwindSafe(job(state.clone()))
-            .catch_unwind()
+        let outcome = FAILED
+            .scope(
+                std::cell::Cell::new(false),
+                std::panic::AssertUnwindSafe(async {
+                    let ran = std::panic::AssertUnwindSafe(job(state.clone()))
+                        .catch_unwind()
+                        .await;
+                    (ran.is_err(), FAILED.with(|f| f.get()))
+                }),
+            )
             .await;
-        if outcome.is_err() {
+        let (panicked, failed) = outcome;
+        if panicked {
             tracing::error!(job = name, "scheduled job panicked");
         }
+        state.metrics.scheduled(name, panicked || failed);
         let skipped = std::iter::successors(cron.next_after(next), |t| cron.next_after(*t))
             .take_while(|t| *t <= wall_clock(&state))
             .take(1000)
@@ -237,6 +247,17 @@ async fn run(name: &'static str, cron: Cron, job: Job, state: AppState, stop: Ca
             tracing::debug!(job = name, skipped, "the run outlasted later fire times");
         }
     }
+}
+
+tokio::task_local! {
+    /// Set by [`failed`] during a run of a job: the run counts as failed in the metrics.
+    static FAILED: std::cell::Cell<bool>;
+}
+
+/// Logs a scheduled job's failure (a warning) and counts its run as failed.
+fn failed(job: &str, message: impl std::fmt::Display) {
+    let _ = FAILED.try_with(|f| f.set(true));
+    tracing::warn!("{job}: {message}");
 }
 
 /// Now on the server's clock, to the millisecond.

@@ -40,6 +40,11 @@ pub struct Inner {
     /// Cancelled when `serve` begins a graceful shutdown: live event streams end then, so their
     /// connections close and the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Cancelled as soon as a graceful shutdown is asked for (before the listener closes):
+    /// `GET /api/ready` answers 503 from then on and answers close their connections.
+    pub draining: tokio_util::sync::CancellationToken,
+    /// The Prometheus metrics ([`crate::metrics`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The Ed25519 webhook signing key, loaded on first use ([`crate::webhooks::keys`]).
     pub(crate) webhook_key: tokio::sync::OnceCell<Arc<crate::webhooks::sign::SigningKeyPair>>,
     /// Translations, read at most once a second.
@@ -95,6 +100,8 @@ impl AppState {
                 crate::handlers::events::MAX_STREAMS,
             )),
             shutdown: Default::default(),
+            draining: Default::default(),
+            metrics: Default::default(),
             webhook_key: tokio::sync::OnceCell::new(),
             translations: Default::default(),
             audit,

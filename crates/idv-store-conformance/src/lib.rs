@@ -82,6 +82,11 @@ pub async fn run_all(store: Arc<dyn Store>) {
     let shared = store.clone();
     let store = store.as_ref();
     store.ping().await.expect("ping answers");
+    let pool = store.pool_stats();
+    assert!(
+        pool.max >= 1 && pool.open <= pool.max && pool.idle <= pool.open,
+        "pool_stats is consistent: {pool:?}"
+    );
     assert!(
         matches!(store.backend(), "sqlite" | "postgres"),
         "backend() names a known backend, got {:?}",

@@ -97,6 +97,11 @@ fn attempt(d: &DeliveryRecord, at: i64, status: Option<i32>) -> AttemptRecord {
 /// webhooks, webhook_deliveries, webhook_attempts and events (empty before, left empty), and
 /// sessions of its own.
 pub async fn check_outbox(store: &dyn Store) {
+    assert_eq!(
+        store.delivery_backlog().await.expect("delivery_backlog"),
+        idv_store::Backlog::default(),
+        "no backlog on an empty outbox"
+    );
     // --- endpoints ---
     let a = webhook(
         0xeb_0001,
@@ -334,6 +339,29 @@ pub async fn check_outbox(store: &dyn Store) {
     assert!(
         of_session(hex_id(0xeb_5999), 100).await.is_empty(),
         "none for an unknown session"
+    );
+
+    // --- the backlog: every pending delivery, and the oldest one's creation ---
+    let mut pending = Vec::new();
+    for w in store.webhook_list().await.expect("webhook_list") {
+        for d in store
+            .delivery_list(WebhookId::new(&w.id), None, 1_000)
+            .await
+            .expect("delivery_list")
+        {
+            if d.state == idv_store::DeliveryState::Pending {
+                pending.push(d.created_at);
+            }
+        }
+    }
+    assert!(!pending.is_empty(), "the deliveries above are pending");
+    assert_eq!(
+        store.delivery_backlog().await.expect("delivery_backlog"),
+        idv_store::Backlog {
+            pending: pending.len() as i64,
+            oldest_created_at: pending.iter().min().copied(),
+        },
+        "the backlog counts the pending deliveries"
     );
 
     // --- claims: one delivery per (endpoint, session) at a time, in sequence order ---

@@ -122,4 +122,24 @@ impl HealthStore for PgStore {
             .map(drop)
             .map_err(crate::convert::backend)
     }
+
+    fn pool_stats(&self) -> idv_store::PoolStats {
+        idv_store::PoolStats {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
+    async fn delivery_backlog(&self) -> StoreResult<idv_store::Backlog> {
+        let (pending, oldest_created_at): (i64, Option<i64>) =
+            sqlx::query_as(idv_store_sql::outbox::BACKLOG)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(crate::convert::backend)?;
+        Ok(idv_store::Backlog {
+            pending,
+            oldest_created_at,
+        })
+    }
 }

@@ -208,3 +208,8 @@ macro_rules! outbox_fns {
         }
     };
 }
+
+/// Run by `HealthStore::delivery_backlog`: pending deliveries and the oldest one's creation
+/// (the partial index on pending deliveries holds them).
+pub const BACKLOG: &str =
+    "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE state = 'pending'";

@@ -201,4 +201,26 @@ impl HealthStore for SqliteStore {
             .map(drop)
             .map_err(crate::convert::backend)
     }
+
+    fn pool_stats(&self) -> idv_store::PoolStats {
+        idv_store::PoolStats {
+            open: self.db.write.size() + self.db.read.size(),
+            idle: u32::try_from(self.db.write.num_idle()).unwrap_or(u32::MAX)
+                + u32::try_from(self.db.read.num_idle()).unwrap_or(u32::MAX),
+            max: self.db.write.options().get_max_connections()
+                + self.db.read.options().get_max_connections(),
+        }
+    }
+
+    async fn delivery_backlog(&self) -> StoreResult<idv_store::Backlog> {
+        let (pending, oldest_created_at): (i64, Option<i64>) =
+            sqlx::query_as(idv_store_sql::outbox::BACKLOG)
+                .fetch_one(&self.db.read)
+                .await
+                .map_err(crate::convert::backend)?;
+        Ok(idv_store::Backlog {
+            pending,
+            oldest_created_at,
+        })
+    }
 }

@@ -13,6 +13,7 @@ mod asset;
 mod audit;
 mod link;
 mod lint;
+mod logging;
 mod run;
 mod secrets;
 mod session;
@@ -448,21 +449,22 @@ fn main() -> ExitCode {
         return run::run(args);
     }
     let audit_command = matches!(cli.command, Command::Audit(_));
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IDV_LOG").unwrap_or_else(|_| {
-        let default = if matches!(cli.command, Command::Serve) {
-            "info"
-        } else {
-            "warn"
-        };
-        tracing_subscriber::EnvFilter::new(default)
-    });
-    // Colours only on a terminal: a log file or a collector gets plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+    // `idv serve` logs as its `logging` block says; the other commands warnings and errors.
+    let logging = if matches!(cli.command, Command::Serve) {
+        match load_config(&cli) {
+            Ok(c) => Some(c.logging),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    if let Err(e) = logging::init(logging.as_ref()) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -120,6 +120,23 @@ pub(crate) const UNUSED: &[Entry] = &[
     ("services.livekit", |_| {
         "services.livekit is not used: idv has no video calls".into()
     }),
+    ("metrics.statsd", |c| {
+        format!(
+            "metrics.statsd is not used: idv serves Prometheus metrics at GET /metrics on metrics.prometheus.listen ({}, {})",
+            c.metrics.prometheus.listen,
+            if c.metrics.prometheus.enabled {
+                "on"
+            } else {
+                "off: set metrics.prometheus.enabled"
+            }
+        )
+    }),
+    ("metrics.database", |_| {
+        "metrics.database is not used: database pool use is among the Prometheus metrics (metrics.prometheus)".into()
+    }),
+    ("metrics.alerts", |_| {
+        "metrics.alerts is not used: alert on idv's Prometheus metrics in Prometheus itself".into()
+    }),
     ("services.faceapi.mode", |_| {
         "services.faceapi.mode is not used: workflows call the Face API as they define".into()
     }),

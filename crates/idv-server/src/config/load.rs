@@ -186,6 +186,8 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     config.services.api.cors.validate().map_err(ConfigError)?;
     config.services.api.proxies().map_err(ConfigError)?;
     config.mobile.validate().map_err(ConfigError)?;
+    config.logging.validate().map_err(ConfigError)?;
+    config.metrics.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;
     if assets.is_empty()
         || assets.starts_with('/')

@@ -22,6 +22,8 @@
 //! - `portal` (the operator's portal): [`portal`].
 //! - `fernetKey`, `secrets`: [`secrets`].
 //! - Regula's keys that idv accepts without using (`mongo`, `messageBroker`, …): [`compat`].
+//! - `logging` (the binary's log): [`logging`]; `metrics` (the Prometheus endpoint, Regula's
+//!   StatsD and alerts blocks): [`metrics`](mod@metrics).
 //! - Reading the file and the environment, and the checks across keys: [`load`](mod@load).
 //!
 //! The commented example, [`EXAMPLE`], is `config/idv.example.yaml` at the repository root
@@ -38,6 +40,8 @@ pub mod compat;
 pub mod cors;
 pub mod cron;
 pub mod load;
+pub mod logging;
+pub mod metrics;
 pub mod mobile;
 pub mod outbound;
 pub mod portal;
@@ -91,6 +95,10 @@ pub struct Config {
     /// instead; `idv serve` logs them at start ([`compat`]).
     #[serde(skip)]
     pub notices: Vec<compat::Notice>,
+    /// `logging` (Regula's block): level, format and destinations of the log.
+    pub logging: logging::Logging,
+    /// `metrics`: the Prometheus endpoint; Regula's StatsD and alerts blocks.
+    pub metrics: metrics::Metrics,
 }
 
 impl Config {

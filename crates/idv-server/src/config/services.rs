@@ -68,6 +68,14 @@ pub struct Api {
     /// Open connections kept at most; past it the oldest connection without a request in
     /// flight is closed for the newcomer. 0: automatic, below the process's open-file limit.
     pub max_connections: u64,
+    /// Seconds a stopping server (SIGTERM, SIGINT) gives requests in flight and background
+    /// actions to finish once it has stopped accepting connections; what is still running
+    /// then is cut off (background actions are put back to run again).
+    pub shutdown_timeout: u64,
+    /// Seconds a stopping server keeps accepting and serving, with `GET /api/ready` answering
+    /// 503 and every answer closing its connection, so a load balancer takes it out of
+    /// rotation before the listener closes (0: close at once).
+    pub shutdown_delay: u64,
     /// `cors`: cross-origin requests from browsers.
     pub cors: super::cors::Cors,
     /// The reverse proxies and load balancers in front of this server: addresses (`10.0.0.5`)
@@ -186,6 +194,8 @@ impl Default for Api {
             keepalive: 120,
             header_read_timeout: 30,
             body_read_timeout: 60,
+            shutdown_timeout: 30,
+            shutdown_delay: 0,
             max_connections: 0,
             cors: Default::default(),
             trusted_proxies: Vec::new(),

@@ -96,10 +96,9 @@ pub async fn start(
         history: Value::Array(vec![]),
         legal_hold: false,
     };
-    state
-        .store
-        .session_create(&session, &crate::events::created(&session, now))
-        .await?;
+    let events = crate::events::created(&session, now);
+    state.store.session_create(&session, &events).await?;
+    state.metrics.session_events(&events);
     state.events_committed();
     crate::flow::start(state, &wf, session).await
 }

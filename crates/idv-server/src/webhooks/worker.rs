@@ -167,6 +167,13 @@ async fn deliver(state: &AppState, endpoint: &WebhookRecord, delivery: DeliveryR
     let result = send(state, endpoint, &delivery, at, cfg.timeout()).await;
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let now = state.clock.now_ms();
+    let ok = result
+        .as_ref()
+        .is_ok_and(|a| (200..300).contains(&a.status));
+    let lag = ok.then(|| {
+        std::time::Duration::from_millis(u64::try_from(now - delivery.created_at).unwrap_or(0))
+    });
+    state.metrics.webhook_attempt(ok, lag);
     let attempt = AttemptRecord {
         delivery_id: delivery.id.clone(),
         webhook_id: delivery.webhook_id.clone(),

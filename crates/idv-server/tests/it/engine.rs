@@ -272,8 +272,20 @@ async fn env(backend: Backend, allow_private: bool) -> Env {
     env_with_expiry(backend, allow_private, "").await
 }
 
-/// [`env`] with the `expireSessions` job's cron (`""`: never).
+/// [`env`] with the `expireSessions` job's cron (`""`: never). A stop interrupts background
+/// actions at once (`services.api.shutdownTimeout` 0), so a restart puts them back.
 async fn env_with_expiry(backend: Backend, allow_private: bool, expiry_cron: &str) -> Env {
+    env_stopping_within(backend, allow_private, expiry_cron, 0).await
+}
+
+/// [`env_with_expiry`] whose stops give requests and background actions `shutdown_timeout`
+/// seconds to finish.
+async fn env_stopping_within(
+    backend: Backend,
+    allow_private: bool,
+    expiry_cron: &str,
+    shutdown_timeout: u64,
+) -> Env {
     let expiry_cron = expiry_cron.to_owned();
     let svc = Arc::new(Service::default());
     *svc.score.lock().unwrap() = json!(80);
@@ -286,6 +298,7 @@ async fn env_with_expiry(backend: Backend, allow_private: bool, expiry_cron: &st
         c.services.docreader.enabled = true;
         c.services.docreader.url = svc_cfg;
         c.outbound.allow_private_addresses = allow_private;
+        c.services.api.shutdown_timeout = shutdown_timeout;
         c.services
             .scheduler
             .jobs
@@ -570,6 +583,45 @@ async fn background_actions_survive_a_restart(backend: Backend) {
             .is_empty()
     );
     e.srv.stop().await;
+}
+
+/// A graceful stop lets a background action that is running finish (within
+/// `services.api.shutdownTimeout`): the service is called once, and the session is done.
+async fn background_actions_finish_during_a_graceful_stop(backend: Backend) {
+    let mut e = env_stopping_within(backend, false, "", 30).await;
+    e.svc.delay_ms.store(1_500, Ordering::SeqCst);
+    let id = e.start().await;
+    let s = e
+        .form(
+            &id,
+            json!({"age": 30, "country": "de", "mode": "background"}),
+        )
+        .await;
+    assert_eq!(s["id"], "WAIT");
+    for _ in 0..3000 {
+        if e.svc.calls.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(e.svc.calls.load(Ordering::SeqCst), 1);
+    // The stop waits for the call (1.5 s) to end and its result to be stored.
+    e.srv.restart().await;
+    let s = e.session(&id).await;
+    assert_eq!(s["currentStep"], "DONE", "{s:#}");
+    assert_eq!(s["properties"]["SCORE"], 80);
+    assert_eq!(e.svc.calls.load(Ordering::SeqCst), 1, "not called again");
+    e.srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn background_actions_finish_during_a_graceful_stop_sqlite() {
+    background_actions_finish_during_a_graceful_stop(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn background_actions_finish_during_a_graceful_stop_postgres() {
+    background_actions_finish_during_a_graceful_stop(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -59,7 +59,7 @@ pub use events::EventStore;
 pub use exchange::ExchangeStore;
 pub use exchange::SessionImport;
 pub use files::FileStore;
-pub use health::HealthStore;
+pub use health::{Backlog, HealthStore, PoolStats};
 pub use idempotency_keys::IdempotencyStore;
 pub use jobs::JobStore;
 pub use outbox::OutboxStore;

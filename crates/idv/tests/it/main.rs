@@ -17,6 +17,7 @@ mod cluster;
 mod crash;
 mod link_cli;
 mod log_secrets;
+mod observe;
 mod readme;
 mod secrets_cli;
 mod session_cli;

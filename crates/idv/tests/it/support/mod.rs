@@ -60,6 +60,8 @@ pub struct Serve {
     pub http: reqwest::Client,
     /// Where its standard error goes.
     pub log: PathBuf,
+    /// `http://…/metrics` when `metrics.prometheus.enabled`.
+    pub metrics: Option<String>,
 }
 
 impl Drop for Serve {
@@ -103,13 +105,18 @@ pub fn serve(dir: &Path, database: &str, log: &str, extra: &[(&str, &str)]) -> S
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
+        let mut metrics = None;
         loop {
             line.clear();
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {
+                    // The metrics listener's line comes first, when it is on.
+                    if let Some(u) = line.trim().strip_prefix("idv metrics on ") {
+                        metrics = Some(u.to_string());
+                    }
                     if let Some(u) = line.trim().strip_prefix("idv listening on ") {
-                        let _ = tx.send(u.to_string());
+                        let _ = tx.send((u.to_string(), metrics.take()));
                         break;
                     }
                 }
@@ -122,9 +129,13 @@ pub fn serve(dir: &Path, database: &str, log: &str, extra: &[(&str, &str)]) -> S
         url: String::new(),
         http: reqwest::Client::new(),
         log,
+        metrics: None,
     };
     match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(url) => serve.url = url,
+        Ok((url, metrics)) => {
+            serve.url = url;
+            serve.metrics = metrics;
+        }
         Err(_) => panic!(
             "idv serve did not print its address within 120 s ({}); its log:\n{}",
             match serve.child.try_wait() {
