@@ -155,6 +155,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     config.portal.validate().map_err(ConfigError)?;
     config.services.api.cors.validate().map_err(ConfigError)?;
     config.mobile.validate().map_err(ConfigError)?;
+    config.storage.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;
     if assets.is_empty()
         || assets.starts_with('/')
