@@ -27,6 +27,7 @@ pub struct DocumentFolder {
 }
 
 /// What [`open`] makes.
+#[derive(Debug)]
 pub struct Opened {
     pub blobs: Blobs,
     /// Empty with `fs` storage (the folders under `storage.fs.path` are read instead).
@@ -139,5 +140,73 @@ impl<'a> Clients<'a> {
         };
         self.made.insert(bucket.to_string(), client.clone());
         Ok(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::secrets::SecretText;
+
+    fn remote(kind: StorageType) -> Storage {
+        let mut s = Storage {
+            kind,
+            ..Storage::default()
+        };
+        s.sessions.location.bucket = "idv-bucket".into();
+        s
+    }
+
+    /// No GCS emulator runs in the tests: this shows the client is built from Regula's keys,
+    /// and that a key file that is not there is refused naming the bucket.
+    #[test]
+    fn gcs_clients_are_built_or_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = remote(StorageType::Gcs);
+        s.gcs.anonymous = true;
+        s.gcs.endpoint = "http://127.0.0.1:4443".into();
+        s.gcs.verify_ssl = false;
+        s.validate().unwrap();
+        let opened = open(&s, dir.path()).unwrap();
+        assert!(!opened.blobs.is_local());
+        let shown = format!("{:?}", opened.blobs);
+        assert!(shown.contains("GoogleCloudStorage(idv-bucket)"), "{shown}");
+        assert_eq!(
+            opened
+                .documents
+                .iter()
+                .map(|d| d.prefix.as_str())
+                .collect::<Vec<_>>(),
+            ["workflows", "localization"]
+        );
+
+        s.gcs.anonymous = false;
+        s.gcs.endpoint.clear();
+        s.gcs.gcs_key_json = dir.path().join("gcs_key.json").display().to_string();
+        let e = open(&s, dir.path()).unwrap_err().to_string();
+        assert!(e.contains("cannot set up GCS bucket `idv-bucket`"), "{e}");
+    }
+
+    #[test]
+    fn clients_hold_secrets_out_of_sight() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = remote(StorageType::S3);
+        s.s3.endpoint = "http://127.0.0.1:9".into();
+        s.s3.secure = false;
+        s.s3.access_key = "key-id".into();
+        s.s3.access_secret = SecretText::new("very-secret-value");
+        let opened = open(&s, dir.path()).unwrap();
+        let shown = format!("{:?} {:?}", opened.blobs, opened.documents);
+        assert!(shown.contains("AmazonS3(idv-bucket)"), "{shown}");
+        assert!(!shown.contains("very-secret-value"), "{shown}");
+
+        let mut s = remote(StorageType::Az);
+        s.az.connection_string = SecretText::new(
+            "DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=dmVyeS1zZWNyZXQ=;BlobEndpoint=http://127.0.0.1:9/acct",
+        );
+        let opened = open(&s, dir.path()).unwrap();
+        let shown = format!("{:?}", opened.blobs);
+        assert!(shown.contains("MicrosoftAzure"), "{shown}");
+        assert!(!shown.contains("dmVyeS1zZWNyZXQ="), "{shown}");
     }
 }

@@ -538,3 +538,7 @@ impl Default for Database {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "storage_tests.rs"]
+mod tests;
