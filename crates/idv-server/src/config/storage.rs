@@ -82,7 +82,7 @@ pub struct S3Storage {
 }
 
 /// `storage.az`: Azure Blob Storage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AzStorage {
     /// The account name; with no `connectionString`, credentials come from the environment
@@ -404,10 +404,8 @@ impl Storage {
                             .into(),
                     );
                 }
-                if !self.gcs.endpoint.is_empty()
-                    && !(self.gcs.endpoint.starts_with("http://")
-                        || self.gcs.endpoint.starts_with("https://"))
-                {
+                let e = &self.gcs.endpoint;
+                if !(e.is_empty() || e.starts_with("http://") || e.starts_with("https://")) {
                     return Err(format!(
                         "bad value for `storage.gcs.endpoint`: `{}` must start with http:// or https://",
                         self.gcs.endpoint
@@ -498,16 +496,6 @@ impl Default for S3Storage {
             access_secret: SecretText::default(),
             region: String::new(),
             secure: true,
-        }
-    }
-}
-
-impl Default for AzStorage {
-    fn default() -> Self {
-        Self {
-            storage_account: String::new(),
-            connection_string: SecretText::default(),
-            container: String::new(),
         }
     }
 }
