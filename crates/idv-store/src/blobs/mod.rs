@@ -457,6 +457,66 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// Areas: `sessions/...` in one store under a prefix, `pics/...` in another at its root;
+    /// listings give back the logical keys, and a key of no area is refused by name.
+    #[tokio::test]
+    async fn keys_route_to_their_area_and_list_back_as_keys() {
+        let (a, b) = (tempfile_dir(), tempfile_dir());
+        let store = |d: &PathBuf| -> Arc<dyn ObjectStore> {
+            Arc::new(LocalFileSystem::new_with_prefix(d).unwrap())
+        };
+        let blobs = Blobs::from_areas(vec![
+            BlobArea::new("sessions", store(&a), "/user/sessions/"),
+            BlobArea::new("pics", store(&b), ""),
+        ]);
+        assert!(!blobs.is_local());
+        blobs
+            .put_bytes("sessions/s1/files/f1", Bytes::from_static(b"one"))
+            .await
+            .unwrap();
+        blobs
+            .put_bytes("pics/logo.png", Bytes::from_static(b"png"))
+            .await
+            .unwrap();
+        blobs
+            .put_bytes("pics/logo/v1", Bytes::from_static(b"v1"))
+            .await
+            .unwrap();
+        assert!(a.join("user/sessions/s1/files/f1").is_file());
+        assert!(b.join("logo.png").is_file());
+        let listed: Vec<String> = blobs
+            .list("sessions")
+            .unwrap()
+            .map(|o| o.unwrap().key)
+            .collect()
+            .await;
+        assert_eq!(listed, ["sessions/s1/files/f1"]);
+        // Only what is directly in the folder.
+        let folder: Vec<String> = blobs
+            .list_folder("pics")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(folder, ["pics/logo.png"]);
+        let part: Vec<Bytes> = blobs
+            .get("sessions/s1/files/f1", Some(1..3))
+            .await
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
+        assert_eq!(part.concat(), b"ne");
+        assert_eq!(blobs.delete_prefix("sessions/s1").await.unwrap(), 1);
+        let e = blobs.get_bytes("other/x").await.unwrap_err().to_string();
+        assert!(e.contains("no storage location holds `other/x`"), "{e}");
+        let rooted = Blobs::rooted(store(&b), "logo");
+        assert_eq!(rooted.get_bytes("v1").await.unwrap().as_ref(), b"v1");
+        let _ = std::fs::remove_dir_all(a);
+        let _ = std::fs::remove_dir_all(b);
+    }
+
     fn tempfile_dir() -> PathBuf {
         let d = std::env::temp_dir().join(format!("idv-blobs-{}", idv_core::ids::new_id()));
         std::fs::create_dir_all(&d).unwrap();
