@@ -242,3 +242,22 @@ fn connection_strings() {
     let c = AzConnection::parse("AccountName=a;SharedAccessSignature=?sv=1&sig=x").unwrap();
     assert_eq!(c.sas.unwrap().expose(), "sv=1&sig=x");
 }
+
+/// Regula's own files, when IDV_REGULA_DIR names them: the storage block of the performance
+/// test configuration loads as it is written there.
+#[test]
+fn regulas_own_storage_block_loads_when_present() {
+    let Ok(dir) = std::env::var("IDV_REGULA_DIR") else {
+        return;
+    };
+    let path = std::path::Path::new(&dir).join("config/perf-tests-config.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let whole = crate::config::yaml_to_json(&text).unwrap();
+    let block = serde_json::json!({"storage": whole["storage"].clone()});
+    // JSON is YAML.
+    let c = load_text(&block.to_string(), vec![]).unwrap();
+    assert_eq!(c.storage.kind, StorageType::S3);
+    assert!(!c.storage.place("sessions").bucket.is_empty());
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("AccountKey="), "{shown}");
+}
