@@ -55,7 +55,8 @@ object_stores_start() {
   "$os_cache/moto/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$os_cache/moto.log" 2>&1 &
   echo "$!" >"$os_state"
   az_port=$(os_free_port)
-  az_dir=$(mktemp -d)
+  az_dir=$(mktemp -d "${TMPDIR:-/tmp}/idv-azurite.XXXXXX")
+  echo "$az_dir" >"$os_state.dir"
   "$os_cache/azurite/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$az_port" \
     --location "$az_dir" --silent --skipApiVersionCheck >"$os_cache/azurite.log" 2>&1 &
   echo "$!" >>"$os_state"
@@ -68,10 +69,16 @@ object_stores_start() {
 
 object_stores_stop() {
   [ -f "$os_state" ] || return 0
+  local pid
   while read -r pid; do
     kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done <"$os_state"
   rm -f "$os_state"
+  if [ -f "$os_state.dir" ]; then
+    rm -rf "$(cat "$os_state.dir")"
+    rm -f "$os_state.dir"
+  fi
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
