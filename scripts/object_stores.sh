@@ -73,6 +73,10 @@ object_stores_stop() {
   while read -r pid; do
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # Azurite may not have acted on the first signal yet: ask once more, then insist.
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
   done <"$os_state"
   rm -f "$os_state"
   if [ -f "$os_state.dir" ]; then
