@@ -51,10 +51,17 @@ if [ ! -f "$npm_cache/node_modules/axe-core/axe.min.js" ] \
 fi
 export IDV_AXE_JS="${IDV_AXE_JS:-$npm_cache/node_modules/axe-core/axe.min.js}"
 
+# The object stores of the storage tests (an S3-compatible server and Azurite) on loopback,
+# installed once into a cache folder; stopped when the suite ends.
+# shellcheck source=scripts/object_stores.sh
+source scripts/object_stores.sh
+object_stores_start
+trap object_stores_stop EXIT
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; object_stores_stop' EXIT
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

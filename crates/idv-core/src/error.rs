@@ -106,6 +106,8 @@ pub enum ErrorCode {
     // 503
     Unavailable,
     GatewayDisabled,
+    /// File storage (the folder or object store) failed or cannot be reached.
+    StorageUnavailable,
     // 504
     GatewayTimeout,
 }
@@ -180,6 +182,7 @@ impl ErrorCode {
             BadGateway => "bad_gateway",
             Unavailable => "unavailable",
             GatewayDisabled => "gateway_disabled",
+            StorageUnavailable => "storage_unavailable",
             GatewayTimeout => "gateway_timeout",
         }
     }
@@ -246,7 +249,7 @@ impl ErrorCode {
             RateLimited => 429,
             Internal => 500,
             BadGateway => 502,
-            Unavailable | GatewayDisabled => 503,
+            Unavailable | GatewayDisabled | StorageUnavailable => 503,
             GatewayTimeout => 504,
         }
     }

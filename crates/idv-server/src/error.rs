@@ -75,8 +75,8 @@ impl From<BlobError> for ApiError {
                 crate::metrics::storage_error(crate::metrics::Storage::Files);
                 tracing::error!(error = %msg, "file storage error");
                 ApiError::new(
-                    ErrorCode::Internal,
-                    "file storage failed; the error is logged with this request id",
+                    ErrorCode::StorageUnavailable,
+                    "file storage failed or cannot be reached; nothing was changed, try again (the error is logged with this request id)",
                 )
             }
         }

@@ -27,6 +27,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod secrets;
 pub mod state;
+pub mod storage;
 pub(crate) mod web;
 pub mod webhooks;
 

@@ -293,6 +293,12 @@ const M: Option<Profile> = Some(Profile::M);
 const L: Option<Profile> = Some(Profile::L);
 const EXEMPT: Option<Profile> = None;
 
+/// Routes that read or write file bytes.
+const STORAGE_DOWN: &[(u16, &str)] = &[(
+    503,
+    "File storage failed or cannot be reached (code storage_unavailable); nothing was stored: try again",
+)];
+
 /// The service gateways relay the service's own answers with their status; these are theirs.
 const GATEWAY_ANSWERS: &[(u16, &str)] = &[
     (
@@ -646,16 +652,19 @@ pub fn table() -> Vec<RouteDef> {
                 (409, "The step is not the session's current step (code step_not_current), the session has ended (code session_ended), or a concurrent write won (code session_conflict)"),
                 SESSION_DELETED,
                 (422, "The data does not fit the step's schema (code schema_violation) or the step could not take it (code step_failed)"),
-            ]),
+            ])
+            .answers(STORAGE_DOWN),
         route!(GET "/api/sessions/{id}/files/{file}", AnyOf(SESSION_READ), L, "sessions", "Download a session file (supports Range and If-None-Match)", files::download)
             .returns_as(200, Answer::Media("application/octet-stream")).returns_as(206, Answer::Media("application/octet-stream")).returns_as(304, Answer::Empty)
             .raw()
             .audit(Event::new("file.download", Param("file")).detail("session", "id"))
-            .answers(&[(200, "The file's bytes, with its Content-Type and ETag"), (206, "The requested Range of the file (Content-Range)"), (304, "If-None-Match holds the file's ETag: not modified"), (404, "No such session (code session_not_found) or file (code file_not_found)"), SESSION_DELETED, (416, "The Range is outside the file (code range_not_satisfiable); Content-Range: bytes */<size>")]),
+            .answers(&[(200, "The file's bytes, with its Content-Type and ETag"), (206, "The requested Range of the file (Content-Range)"), (304, "If-None-Match holds the file's ETag: not modified"), (404, "No such session (code session_not_found) or file (code file_not_found)"), SESSION_DELETED, (416, "The Range is outside the file (code range_not_satisfiable); Content-Range: bytes */<size>")])
+            .answers(STORAGE_DOWN),
         route!(GET "/api/v1/assets/{assetId}/content", Public, EXEMPT, "assets", "A workflow asset's bytes, with its Content-Type, ETag (If-None-Match answers 304) and Cache-Control. Public, without credentials: SDKs load assets as plain image URLs, so never store secrets as assets", assets::content)
             .returns_as(200, Answer::Media("*/*")).returns_as(304, Answer::Empty)
             .raw()
-            .answers(&[(304, "If-None-Match holds the asset's ETag: not modified"), (404, "No asset with this id (code asset_not_found)")]),
+            .answers(&[(304, "If-None-Match holds the asset's ETag: not modified"), (404, "No asset with this id (code asset_not_found)")])
+            .answers(STORAGE_DOWN),
         route!(GET "/api/v1/assets", AnyOf(ASSETS_READ), L, "assets", "List workflow assets: [{id, contentType, size, sha256, createdAt, updatedAt, url}]", assets::list)
             .returns_as(200, Answer::Json(api::list::<api::assets::AssetView>)),
         route!(GET "/api/v1/assets/{assetId}", AnyOf(ASSETS_READ), L, "assets", "One asset's metadata", assets::get)
@@ -664,7 +673,8 @@ pub fn table() -> Vec<RouteDef> {
         route!(PUT "/api/v1/assets/{assetId}", AnyOf(ASSETS_WRITE), M, "assets", "Store an asset: the raw body is the file, Content-Type its type (default: from the id's extension). Ids are 1-128 of [A-Za-z0-9_.-]; at most services.api.maxBodySize. 201 when new, 200 when replaced", assets::put)
             .takes_as("*/*", api::assets::bytes_schema).returns::<api::assets::AssetView>(200).returns::<api::assets::AssetView>(201)
             .not_audited("assets are public display material; the asset keeps its SHA-256 and update time")
-            .answers(&[(200, "Replaced: the asset's metadata"), (201, "Created: the asset's metadata"), (413, "The body is larger than services.api.maxBodySize (code payload_too_large)"), (415, "The Content-Type is not one an asset may have (code unsupported_media_type)")]),
+            .answers(&[(200, "Replaced: the asset's metadata"), (201, "Created: the asset's metadata"), (413, "The body is larger than services.api.maxBodySize (code payload_too_large)"), (415, "The Content-Type is not one an asset may have (code unsupported_media_type)")])
+            .answers(STORAGE_DOWN),
         route!(DELETE "/api/v1/assets/{assetId}", AnyOf(ASSETS_DELETE), M, "assets", "Delete an asset and its bytes", assets::delete)
             .returns::<api::assets::AssetDeleted>(200)
             .audit(Event::new("asset.deleted", Param("assetId")))
@@ -820,7 +830,8 @@ pub fn table() -> Vec<RouteDef> {
             .returns_as(200, Answer::Media("application/zip"))
             .raw()
             .audit(Event::new("session.exported", Param("id")))
-            .answers(&[SESSION_NOT_FOUND, SESSION_DELETED]),
+            .answers(&[SESSION_NOT_FOUND, SESSION_DELETED])
+            .answers(STORAGE_DOWN),
         // Audit log.
         // Webhooks.
         route!(POST "/api/webhooks", AnyOf(WEBHOOK_WRITE), S, "webhooks", "Create a webhook endpoint: {url (http(s); must not resolve to a private address unless outbound.allowPrivateAddresses), events (session.created, session.step_completed, session.status_changed, session.completed, session.expired, session.deleted, webhook.test, or [\"*\"]), enabled (default true), description, headers (extra request headers as {name: value}; write-only: every answer shows only their names, as headerNames), workflowIds (only these workflows' sessions; all when empty), ed25519 (also sign with the server's Ed25519 key, v1a)}. Answers 201 with the endpoint and its `secret` (whsec_...), shown only here. Deliveries are POSTs of {id, type, createdAt, sequence, data: {sessionId, workflowId, status, previousStatus, step}} signed with Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature)", webhooks::create)

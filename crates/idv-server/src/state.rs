@@ -22,6 +22,9 @@ pub struct Inner {
     pub(crate) base_url: String,
     pub store: Arc<dyn Store>,
     pub blobs: Blobs,
+    /// On an object store, the folders workflow and localization files load from (empty with
+    /// `fs`, whose folders are under `storage.fs.path`).
+    pub(crate) documents: Vec<crate::storage::DocumentFolder>,
     pub auth: Auth,
     pub workflows: WorkflowCache,
     /// The client for every outbound HTTP call (address checks included).
@@ -77,7 +80,13 @@ impl AppState {
         clock: Arc<dyn idv_core::time::Clock>,
     ) -> Result<AppState, StartupError> {
         let store = open_store(&config.database.url).await?;
-        let blobs = Blobs::local(config.data_dir()).map_err(|e| startup(e.to_string()))?;
+        let crate::storage::Opened { blobs, documents } =
+            crate::storage::open(&config.storage, &config.data_dir()).map_err(|e| {
+                startup(format!(
+                    "file storage ({}): {e}",
+                    config.storage.kind.as_str()
+                ))
+            })?;
         let secrets = crate::secrets::Keyring::from_config(&config).map_err(startup)?;
         let auth = Auth::new(store.clone(), config.basic_auth.enabled)
             .await
@@ -90,6 +99,7 @@ impl AppState {
             base_url,
             store,
             blobs,
+            documents,
             auth,
             workflows: WorkflowCache::default(),
             outbound,

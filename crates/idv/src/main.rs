@@ -219,9 +219,9 @@ async fn run(cli: Cli) -> Result<()> {
                 println!("{kind}: {}", notice.message);
             }
             println!(
-                "OK: database {}, storage {:?}",
+                "OK: database {}, storage {}",
                 config::redact_url(&config.database.url),
-                config.storage.kind
+                config.storage.kind.as_str()
             );
             Ok(())
         }

@@ -169,7 +169,7 @@ pub(crate) fn notices(config: &Config, met: &[(&'static str, Value)]) -> Vec<Not
             // Off in Regula's own terms: the block, or its `enabled`, says false.
             let off = values.iter().all(|v| match v {
                 Value::Object(m) => m.get("enabled") == Some(&Value::Bool(false)),
-                Value::Bool(b) => !b && key.ends_with("enabled"),
+                Value::Bool(b) => !b && key.to_ascii_lowercase().ends_with("enabled"),
                 Value::Null => true,
                 Value::Array(a) => a.is_empty(),
                 _ => false,

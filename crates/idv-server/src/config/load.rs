@@ -188,6 +188,7 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
     config.mobile.validate().map_err(ConfigError)?;
     config.logging.validate().map_err(ConfigError)?;
     config.metrics.validate().map_err(ConfigError)?;
+    config.storage.validate().map_err(ConfigError)?;
     let assets = &config.storage.assets.location.prefix;
     if assets.is_empty()
         || assets.starts_with('/')

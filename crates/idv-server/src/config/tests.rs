@@ -396,6 +396,38 @@ fn yaml_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
 
 const HELM_DEFAULTS: &str = include_str!("testdata/helm-defaults.yaml");
 
+/// The Helm chart's whole config.yaml, every key filled from the chart's defaults, loads: each
+/// key either takes effect or gives a notice. (The server's tests start a server on it.)
+#[test]
+fn the_helm_charts_config_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, HELM_DEFAULTS);
+    let c = load(Some(&p), vec![]).unwrap();
+    assert_eq!(c.base_url, "http://idv.example.com");
+    assert_eq!(c.services.api.timeout, 120);
+    assert_eq!(c.services.api.max_body_size.0, 64 << 20);
+    assert_eq!(c.rate_limit.profiles.s.limit, 10);
+    assert!(c.fernet_key.is_some());
+    let mut keys: Vec<&str> = c.notices.iter().map(|n| n.key.as_str()).collect();
+    keys.sort();
+    for key in [
+        "mode",
+        "mongo",
+        "messageBroker",
+        "topics",
+        "faceSearch",
+        "textSearch",
+        "saml",
+        "oauth2.providers",
+        "services.indexer",
+        "services.livekit",
+        "services.faceapi.mode",
+        "sentry",
+    ] {
+        assert!(keys.contains(&key), "no notice for {key}: {keys:?}");
+    }
+}
+
 /// The filled-in chart config above holds every key of the chart's template (read from
 /// `IDV_REGULA_DIR` when Regula's files are at hand): keys are taken from the template's lines
 /// `key:` (template directives and comments skipped), with the path their indentation gives.

@@ -199,6 +199,9 @@ pub enum FolderOutcome {
 /// asset already has is left alone. Hidden files are skipped; a name that is no asset id is
 /// reported.
 pub async fn load_folder(state: &AppState) -> Vec<(PathBuf, ApiResult<FolderOutcome>)> {
+    if !state.blobs.is_local() {
+        return load_stored_folder(state).await;
+    }
     let dir = state.config.assets_dir();
     let Ok(read) = std::fs::read_dir(&dir) else {
         return Vec::new();
@@ -220,6 +223,63 @@ pub async fn load_folder(state: &AppState) -> Vec<(PathBuf, ApiResult<FolderOutc
         out.push((path, outcome));
     }
     out
+}
+
+/// [`load_folder`] on an object store: the objects directly under the assets location's
+/// prefix, each named `{prefix}/{name}`; the bytes are copied (streamed) to the asset's own
+/// object when they differ from the asset's.
+async fn load_stored_folder(state: &AppState) -> Vec<(PathBuf, ApiResult<FolderOutcome>)> {
+    let prefix = state
+        .config
+        .storage
+        .assets
+        .location
+        .prefix
+        .trim_matches('/');
+    let listing = match state.blobs.list_folder(prefix).await {
+        Ok(l) => l,
+        Err(e) => return vec![(PathBuf::from(prefix), Err(e.into()))],
+    };
+    let mut out = Vec::with_capacity(listing.len());
+    for object in listing {
+        let path = PathBuf::from(&object.key);
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_none_or(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        let outcome = load_stored_file(state, &object.key, &path).await;
+        out.push((path, outcome));
+    }
+    out
+}
+
+async fn load_stored_file(state: &AppState, key: &str, path: &Path) -> ApiResult<FolderOutcome> {
+    use futures::TryStreamExt;
+    let id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    check_id(&id)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let mut hasher = Sha256::new();
+    let mut stream = Box::pin(state.blobs.get(key, None).await?);
+    while let Some(chunk) = stream.try_next().await? {
+        hasher.update(&chunk);
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    if let Some(a) = state.store.asset_get(AssetId::new(&id)).await?
+        && a.sha256 == sha256
+        && a.content_type == content_type_for(name)
+    {
+        return Ok(FolderOutcome::Unchanged { id });
+    }
+    let source = Box::pin(state.blobs.get(key, None).await?);
+    put(state, &id, content_type_for(name).to_string(), source).await?;
+    Ok(FolderOutcome::Stored { id })
 }
 
 async fn load_file(state: &AppState, path: &Path) -> ApiResult<FolderOutcome> {

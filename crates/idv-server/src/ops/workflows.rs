@@ -163,6 +163,12 @@ async fn load_folder_files(state: &AppState) -> Vec<(PathBuf, ApiResult<Applied>
     static RELOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one_at_a_time = RELOADING.lock().await;
     let mut results = Vec::new();
+    if !state.documents.is_empty() {
+        for folder in &state.documents {
+            load_stored_folder(state, folder, &mut results).await;
+        }
+        return results;
+    }
     for dir in state.config.workflow_dirs() {
         let Ok(read) = std::fs::read_dir(&dir) else {
             continue;
@@ -224,12 +230,63 @@ pub async fn reload(state: &AppState) -> ReloadSummary {
     summary
 }
 
+/// The documents directly in a folder of the object store, in name order; each is named
+/// `{prefix}/{name}` as a file of the local folders would be. A folder that cannot be listed
+/// is reported as one refused entry (the store is down), and nothing is changed.
+async fn load_stored_folder(
+    state: &AppState,
+    folder: &crate::storage::DocumentFolder,
+    results: &mut Vec<(PathBuf, ApiResult<Applied>)>,
+) {
+    let listing = match folder.blobs.list_folder("").await {
+        Ok(l) => l,
+        Err(e) => {
+            results.push((
+                PathBuf::from(&folder.prefix),
+                Err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    format!("cannot list the folder in file storage: {e}"),
+                )),
+            ));
+            return;
+        }
+    };
+    for object in listing {
+        if !is_document_name(Path::new(&object.key)) {
+            continue;
+        }
+        let outcome = match folder.blobs.get_bytes(&object.key).await {
+            Ok(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => apply(state, text, None, Expect::Any).await,
+                Err(_) => Err(ApiError::new(
+                    ErrorCode::InvalidWorkflow,
+                    "cannot read: the file is not UTF-8 text",
+                )),
+            },
+            Err(e) => Err(ApiError::new(
+                ErrorCode::InvalidWorkflow,
+                format!("cannot read: {e}"),
+            )),
+        };
+        let name = if folder.prefix.is_empty() {
+            object.key.clone()
+        } else {
+            format!("{}/{}", folder.prefix, object.key)
+        };
+        results.push((PathBuf::from(name), outcome));
+    }
+}
+
+/// A document by its name: `.yaml`, `.yml` or `.json`.
+fn is_document_name(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
 fn is_document(p: &Path) -> bool {
-    p.is_file()
-        && matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        )
+    p.is_file() && is_document_name(p)
 }
 
 /// A one-line-per-problem description of a refused document.

@@ -552,7 +552,7 @@ async fn storage_failure_leaves_no_row_and_no_change() {
         .await
         .unwrap();
     let (st, code, body) = error_of(r).await;
-    assert_eq!((st, code.as_str()), (500, "internal_error"), "{body}");
+    assert_eq!((st, code.as_str()), (503, "storage_unavailable"), "{body}");
     assert!(
         !body.to_string().contains("in the way"),
         "no internals leak: {body}"

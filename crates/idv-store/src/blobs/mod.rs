@@ -1,11 +1,20 @@
-//! File storage behind one interface. Today it is a local folder through `object_store`'s local
-//! file system; an S3-compatible store plugs in behind the same `Arc<dyn ObjectStore>`.
-//! Uploads are streamed: bytes are hashed and written chunk by chunk, never held whole.
+//! File storage behind one interface: a local folder, or an object store (S3-compatible, Azure
+//! Blob, Google Cloud Storage), all through `object_store`. Uploads are streamed: bytes are
+//! hashed and written chunk by chunk (multipart on object stores), never held whole.
+//!
+//! Keys are logical (`sessions/{id}/files/{file}`, `assets/{id}/{version}`): their first
+//! segment names an *area*, and each area is a store and a folder in it ([`BlobArea`]). A local
+//! folder is one area holding every key as it is; on an object store the `sessions` area is the
+//! sessions bucket and prefix, the assets area the assets bucket and prefix, and so on
+//! ([`backends`] builds the stores). Stored keys therefore stay the same whatever the backend.
+
+pub mod backends;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
+pub use object_store::ObjectStore;
 use object_store::{
-    GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart, local::LocalFileSystem,
+    GetOptions, GetRange, PutPayload, WriteMultipart, local::LocalFileSystem,
     path::Path as ObjectPath,
 };
 use sha2::{Digest, Sha256};
@@ -16,6 +25,7 @@ use std::sync::Arc;
 pub enum BlobError {
     #[error("object not found: {0}")]
     NotFound(String),
+    /// The store failed or could not be reached.
     #[error("blob storage: {0}")]
     Backend(String),
     /// The source stream failed (a client hung up, a body limit was hit). The message is the
@@ -53,16 +63,54 @@ pub struct ObjectInfo {
 /// A byte range to read: `start..end` (end exclusive).
 pub(crate) type ByteRange = std::ops::Range<u64>;
 
-/// The blob store.
-#[derive(Clone, Debug)]
-pub struct Blobs {
-    inner: Arc<dyn ObjectStore>,
+/// One area of the key space: keys whose first segment is `name` live in `store` under
+/// `prefix` (the first segment replaced by it). The area named `""` takes every key no other
+/// area names, whole, under its prefix.
+#[derive(Clone)]
+pub struct BlobArea {
+    name: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
     /// Set for the local file system, so that stored files can be fsynced before their rows
     /// are written.
     local_root: Option<PathBuf>,
 }
 
+impl BlobArea {
+    /// Keys `name/...` go to `prefix/...` in `store` (`...` alone when `prefix` is empty).
+    pub fn new(name: impl Into<String>, store: Arc<dyn ObjectStore>, prefix: &str) -> BlobArea {
+        BlobArea {
+            name: name.into(),
+            store,
+            prefix: prefix.trim_matches('/').to_string(),
+            local_root: None,
+        }
+    }
+}
+
+/// The blob store.
+#[derive(Clone)]
+pub struct Blobs {
+    areas: Arc<[BlobArea]>,
+}
+
+impl std::fmt::Debug for Blobs {
+    /// Names each area and its store (the store's own `Display`: kind and bucket), never the
+    /// credentials the stores hold.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut l = f.debug_list();
+        for a in self.areas.iter() {
+            l.entry(&format!("{} -> {}/{}", a.name, a.store, a.prefix));
+        }
+        l.finish()
+    }
+}
+
 const PART_SIZE: usize = 5 * 1024 * 1024;
+
+fn parse(path: &str) -> Result<ObjectPath, BlobError> {
+    ObjectPath::parse(path).map_err(|e| BlobError::Backend(e.to_string()))
+}
 
 impl Blobs {
     /// Files in a local folder, created if missing.
@@ -76,10 +124,70 @@ impl Blobs {
         // Deleting a folder's last object removes the emptied folders too, so deleted
         // sessions leave no empty folders behind.
         let fs = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
-        Ok(Self {
-            inner: Arc::new(fs),
-            local_root: Some(root),
-        })
+        let mut area = BlobArea::new("", Arc::new(fs), "");
+        area.local_root = Some(root);
+        Ok(Self::from_areas(vec![area]))
+    }
+
+    /// Keys routed to areas by their first segment (see [`BlobArea`]).
+    pub fn from_areas(areas: Vec<BlobArea>) -> Self {
+        Self {
+            areas: areas.into(),
+        }
+    }
+
+    /// Every key under `prefix` of `store`, as it is (a folder of documents to read).
+    pub fn rooted(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
+        Self::from_areas(vec![BlobArea::new("", store, prefix)])
+    }
+
+    /// The area of `key` and the key's path in that area's store.
+    fn route(&self, key: &str) -> Result<(&BlobArea, ObjectPath), BlobError> {
+        let key = key.trim_matches('/');
+        let (first, rest) = key.split_once('/').unwrap_or((key, ""));
+        let (area, rest) = match self
+            .areas
+            .iter()
+            .find(|a| !a.name.is_empty() && a.name == first)
+        {
+            Some(a) => (a, rest),
+            None => match self.areas.iter().find(|a| a.name.is_empty()) {
+                Some(a) => (a, key),
+                None => {
+                    return Err(BlobError::Backend(format!(
+                        "no storage location holds `{key}`"
+                    )));
+                }
+            },
+        };
+        let path = match (area.prefix.is_empty(), rest.is_empty()) {
+            (true, _) => rest.to_string(),
+            (false, true) => area.prefix.clone(),
+            (false, false) => format!("{}/{rest}", area.prefix),
+        };
+        Ok((area, parse(&path)?))
+    }
+
+    /// The logical key of `path` found in `area`.
+    fn key_of(area: &BlobArea, path: &ObjectPath) -> String {
+        let path = path.as_ref();
+        let rest = if area.prefix.is_empty() {
+            path
+        } else {
+            path.strip_prefix(area.prefix.as_str())
+                .map(|r| r.trim_start_matches('/'))
+                .unwrap_or(path)
+        };
+        match (area.name.is_empty(), rest.is_empty()) {
+            (true, _) => rest.to_string(),
+            (false, true) => area.name.clone(),
+            (false, false) => format!("{}/{rest}", area.name),
+        }
+    }
+
+    /// True when every key is kept in a local folder.
+    pub fn is_local(&self) -> bool {
+        self.areas.iter().all(|a| a.local_root.is_some())
     }
 
     /// Streams `source` to `key`, hashing as it goes; fails with `TooLarge` past `limit` bytes
@@ -94,8 +202,8 @@ impl Blobs {
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
         E: std::fmt::Display,
     {
-        let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
-        let upload = self.inner.put_multipart(&path).await?;
+        let (area, path) = self.route(key)?;
+        let upload = area.store.put_multipart(&path).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
@@ -115,12 +223,13 @@ impl Blobs {
             hasher.update(&chunk);
             // Back-pressure: bound the parts in flight.
             if let Err(e) = writer.wait_for_capacity(2).await {
+                let _ = writer.abort().await;
                 return Err(e.into());
             }
             writer.put(chunk);
         }
         writer.finish().await?;
-        self.sync(key).await;
+        self.sync(area, &path).await;
         Ok(StoredBlob {
             size,
             sha256: hex::encode(hasher.finalize()),
@@ -129,18 +238,19 @@ impl Blobs {
 
     /// Stores a small in-memory value.
     pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<StoredBlob, BlobError> {
-        let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
+        let (area, path) = self.route(key)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as u64;
-        self.inner.put(&path, PutPayload::from_bytes(bytes)).await?;
-        self.sync(key).await;
+        area.store.put(&path, PutPayload::from_bytes(bytes)).await?;
+        self.sync(area, &path).await;
         Ok(StoredBlob { size, sha256 })
     }
 
     /// Flushes a local file to disk so that a row written next never points at lost bytes.
-    async fn sync(&self, key: &str) {
-        if let Some(root) = &self.local_root {
-            let file = root.join(key);
+    /// Object stores acknowledge a write once it is durable: nothing to do there.
+    async fn sync(&self, area: &BlobArea, path: &ObjectPath) {
+        if let Some(root) = &area.local_root {
+            let file = root.join(path.as_ref());
             let _ = tokio::task::spawn_blocking(move || {
                 if let Ok(f) = std::fs::File::open(&file) {
                     let _ = f.sync_all();
@@ -161,25 +271,25 @@ impl Blobs {
         key: &str,
         range: Option<ByteRange>,
     ) -> Result<impl Stream<Item = Result<Bytes, BlobError>> + Send + use<>, BlobError> {
-        let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
+        let (area, path) = self.route(key)?;
         let opts = GetOptions {
             range: range.map(GetRange::Bounded),
             ..Default::default()
         };
-        let result = self.inner.get_opts(&path, opts).await?;
+        let result = area.store.get_opts(&path, opts).await?;
         Ok(result.into_stream().map(|r| r.map_err(BlobError::from)))
     }
 
     /// Reads a whole (small) object into memory.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, BlobError> {
-        let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
-        Ok(self.inner.get(&path).await?.bytes().await?)
+        let (area, path) = self.route(key)?;
+        Ok(area.store.get(&path).await?.bytes().await?)
     }
 
     /// Deletes `key`; deleting what is not there is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
-        match self.inner.delete(&path).await {
+        let (area, path) = self.route(key)?;
+        match area.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -191,14 +301,34 @@ impl Blobs {
         &self,
         prefix: &str,
     ) -> Result<impl Stream<Item = Result<ObjectInfo, BlobError>> + Send + use<>, BlobError> {
-        let path = ObjectPath::parse(prefix).map_err(|e| BlobError::Backend(e.to_string()))?;
-        Ok(self.inner.list(Some(&path)).map(|meta| {
+        let (area, path) = self.route(prefix)?;
+        let area = area.clone();
+        let path = (!path.as_ref().is_empty()).then_some(path);
+        let listing = area.store.list(path.as_ref());
+        Ok(listing.map(move |meta| {
             meta.map(|m| ObjectInfo {
-                key: m.location.to_string(),
+                key: Self::key_of(&area, &m.location),
                 modified_ms: m.last_modified.timestamp_millis(),
             })
             .map_err(BlobError::from)
         }))
+    }
+
+    /// The objects directly in the folder `prefix` (not in its sub-folders), sorted by key.
+    pub async fn list_folder(&self, prefix: &str) -> Result<Vec<ObjectInfo>, BlobError> {
+        let (area, path) = self.route(prefix)?;
+        let path = (!path.as_ref().is_empty()).then_some(path);
+        let listing = area.store.list_with_delimiter(path.as_ref()).await?;
+        let mut out: Vec<ObjectInfo> = listing
+            .objects
+            .into_iter()
+            .map(|m| ObjectInfo {
+                key: Self::key_of(area, &m.location),
+                modified_ms: m.last_modified.timestamp_millis(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
     }
 
     /// Deletes every object under the folder `prefix`; returns how many.
@@ -216,8 +346,8 @@ impl Blobs {
 
     /// True when `key` exists.
     pub async fn exists(&self, key: &str) -> Result<bool, BlobError> {
-        let path = ObjectPath::parse(key).map_err(|e| BlobError::Backend(e.to_string()))?;
-        match self.inner.head(&path).await {
+        let (area, path) = self.route(key)?;
+        match area.store.head(&path).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
@@ -325,6 +455,66 @@ mod tests {
         assert!(matches!(err, Err(BlobError::TooLarge(15))));
         assert!(!blobs.exists("k/big").await.unwrap());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Areas: `sessions/...` in one store under a prefix, `pics/...` in another at its root;
+    /// listings give back the logical keys, and a key of no area is refused by name.
+    #[tokio::test]
+    async fn keys_route_to_their_area_and_list_back_as_keys() {
+        let (a, b) = (tempfile_dir(), tempfile_dir());
+        let store = |d: &PathBuf| -> Arc<dyn ObjectStore> {
+            Arc::new(LocalFileSystem::new_with_prefix(d).unwrap())
+        };
+        let blobs = Blobs::from_areas(vec![
+            BlobArea::new("sessions", store(&a), "/user/sessions/"),
+            BlobArea::new("pics", store(&b), ""),
+        ]);
+        assert!(!blobs.is_local());
+        blobs
+            .put_bytes("sessions/s1/files/f1", Bytes::from_static(b"one"))
+            .await
+            .unwrap();
+        blobs
+            .put_bytes("pics/logo.png", Bytes::from_static(b"png"))
+            .await
+            .unwrap();
+        blobs
+            .put_bytes("pics/logo/v1", Bytes::from_static(b"v1"))
+            .await
+            .unwrap();
+        assert!(a.join("user/sessions/s1/files/f1").is_file());
+        assert!(b.join("logo.png").is_file());
+        let listed: Vec<String> = blobs
+            .list("sessions")
+            .unwrap()
+            .map(|o| o.unwrap().key)
+            .collect()
+            .await;
+        assert_eq!(listed, ["sessions/s1/files/f1"]);
+        // Only what is directly in the folder.
+        let folder: Vec<String> = blobs
+            .list_folder("pics")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(folder, ["pics/logo.png"]);
+        let part: Vec<Bytes> = blobs
+            .get("sessions/s1/files/f1", Some(1..3))
+            .await
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
+        assert_eq!(part.concat(), b"ne");
+        assert_eq!(blobs.delete_prefix("sessions/s1").await.unwrap(), 1);
+        let e = blobs.get_bytes("other/x").await.unwrap_err().to_string();
+        assert!(e.contains("no storage location holds `other/x`"), "{e}");
+        let rooted = Blobs::rooted(store(&b), "logo");
+        assert_eq!(rooted.get_bytes("v1").await.unwrap().as_ref(), b"v1");
+        let _ = std::fs::remove_dir_all(a);
+        let _ = std::fs::remove_dir_all(b);
     }
 
     fn tempfile_dir() -> PathBuf {
