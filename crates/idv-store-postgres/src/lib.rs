@@ -13,6 +13,7 @@ mod api_keys;
 mod assets;
 mod audit;
 mod convert;
+mod copy;
 mod deletion;
 mod devices;
 mod engine;

@@ -136,6 +136,7 @@ pub trait Store:
     + EventStore
     + OutboxStore
     + StartLinkStore
+    + CopyStore
 {
 }
 
@@ -156,6 +157,7 @@ impl<T> Store for T where
         + EventStore
         + OutboxStore
         + StartLinkStore
+        + CopyStore
 {
 }
 
@@ -163,8 +165,8 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::Store;
     pub use crate::ports::{
-        AccountStore, AuditStore, CredentialStore, DeletionStore, EventStore, ExchangeStore,
-        FileStore, HealthStore, IdempotencyStore, JobStore, OutboxStore, SearchStore, SessionStore,
-        SettingsStore, StartLinkStore, WorkflowStore,
+        AccountStore, AuditStore, CopyStore, CredentialStore, DeletionStore, EventStore,
+        ExchangeStore, FileStore, HealthStore, IdempotencyStore, JobStore, OutboxStore,
+        SearchStore, SessionStore, SettingsStore, StartLinkStore, WorkflowStore,
     };
 }
