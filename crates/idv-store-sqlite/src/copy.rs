@@ -158,14 +158,33 @@ impl CopyStore for SqliteStore {
             )));
         };
         // One read transaction: the copy is the database as of its start, and writers (in
-        // this process or another) go on beside it under WAL.
-        sqlx::query("VACUUM INTO ?")
-            .bind(target)
-            .execute(self.db.read())
+        // this process or another) go on beside it under WAL. A read connection runs it, so
+        // this process's writes do not wait; `query_only` would refuse to write even the new
+        // file, so it is lifted for this one statement.
+        if self.db.inline.is_none() {
+            // In memory: there is no file to copy (`VACUUM INTO` would make another in-memory
+            // database, opened with the same flags).
+            return Ok(false);
+        }
+        let mut conn = self.db.read().acquire().await.map_err(backend)?;
+        sqlx::query("PRAGMA query_only = OFF")
+            .execute(&mut *conn)
             .await
-            .map_err(|e| {
-                StoreError::backend_from(format!("cannot write the snapshot {target}: {e}"), e)
-            })?;
+            .map_err(backend)?;
+        let copied = sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&mut *conn)
+            .await;
+        let restored = sqlx::query("PRAGMA query_only = ON")
+            .execute(&mut *conn)
+            .await;
+        if restored.is_err() {
+            // Never hand a writable connection back to the read pool.
+            conn.detach();
+        }
+        copied.map_err(|e| {
+            StoreError::backend_from(format!("cannot write the snapshot {target}: {e}"), e)
+        })?;
         Ok(true)
     }
 

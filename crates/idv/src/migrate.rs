@@ -55,9 +55,11 @@ pub async fn run(cli: &crate::Cli, args: &MigrateArgs) -> ExitCode {
         Ok(m) => m,
         Err(e) => {
             eprintln!("error: the migration did not complete: {e}");
-            eprintln!(
-                "The target holds part of the data: empty it (a new database) before trying again."
-            );
+            if e.partial {
+                eprintln!(
+                    "The target holds part of the data: start again with a new, empty database."
+                );
+            }
             return ExitCode::from(1);
         }
     };

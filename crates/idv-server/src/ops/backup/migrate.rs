@@ -43,6 +43,8 @@ pub struct NotMigrated {
     pub message: String,
     /// What was not moved (tables, files).
     pub not_moved: Vec<String>,
+    /// Whether the target was written to before the move stopped.
+    pub partial: bool,
 }
 
 impl std::fmt::Display for NotMigrated {
@@ -59,6 +61,7 @@ fn refuse(message: impl Into<String>) -> NotMigrated {
     NotMigrated {
         message: message.into(),
         not_moved: vec![],
+        partial: false,
     }
 }
 
@@ -90,6 +93,7 @@ pub async fn migrate(
                       the same idv version on both)"
                 .into(),
             not_moved: missing,
+            partial: false,
         });
     }
     let mut held = vec![];
@@ -111,6 +115,14 @@ pub async fn migrate(
     }
 
     let mut out = Migrated::default();
+    let err = |e: idv_store::StoreError| NotMigrated {
+        partial: true,
+        ..refuse(e.to_string())
+    };
+    let refuse = |m: String| NotMigrated {
+        partial: true,
+        ..refuse(m)
+    };
     let reseal = source.secrets.current_id() != target.secrets.current_id();
     for (table, expected) in &counts {
         if SEEDED.contains(&table.as_str()) {
@@ -138,6 +150,7 @@ pub async fn migrate(
                 .map_err(|e| NotMigrated {
                     message: e.to_string(),
                     not_moved: vec![format!("{table} from row {}", moved + 1)],
+                    partial: true,
                 })?;
             moved += batch.rows.len() as i64;
             match batch.next {
@@ -153,6 +166,7 @@ pub async fn migrate(
                      (is the server still writing? stop it before migrating)"
                 ),
                 not_moved: vec![table.clone()],
+                partial: true,
             });
         }
         progress(table, moved);
@@ -199,6 +213,7 @@ pub async fn migrate(
             return Err(NotMigrated {
                 message: "some files could not be moved".into(),
                 not_moved: lost,
+                partial: true,
             });
         }
     }

@@ -107,11 +107,10 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
     };
 
     // 1. The database, as of one moment.
-    let made = state
-        .store
-        .snapshot_into(&db_path)
-        .await
-        .map_err(|e| failed(format!("cannot copy the database: {e}")))?;
+    let made = state.store.snapshot_into(&db_path).await.map_err(|e| {
+        let _ = std::fs::remove_file(&db_path);
+        failed(format!("cannot copy the database: {e}"))
+    })?;
     if !made {
         return Err(BackupError::Unsupported(
             "this database has no consistent copy of its own; use its own backup tools".into(),
