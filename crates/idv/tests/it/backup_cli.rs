@@ -214,9 +214,19 @@ async fn run_idv(dir: &Path, database: &str, args: &[&str]) -> (i32, String, Str
 async fn a_backup_taken_under_write_load_restores_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let database = sqlite_url(dir.path());
+    // A workflow file in the folder that loads at start: the backup keeps the folder.
+    std::fs::create_dir_all(dir.path().join("data/workflows")).unwrap();
+    std::fs::write(dir.path().join("data/workflows/backup.yaml"), WORKFLOW).unwrap();
     let serve = support::serve(dir.path(), &database, "serve.log", &[]);
     serve.ready().await;
-    serve.load_workflow(WORKFLOW).await;
+    let icon = br#"<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>"#;
+    let r = serve
+        .req(reqwest::Method::PUT, "/api/v1/assets/icon.svg")
+        .body(icon.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 
     let phase = Arc::new(AtomicU8::new(0));
     let acks = Arc::new(Acks::default());
@@ -367,6 +377,16 @@ async fn a_backup_taken_under_write_load_restores_every_acknowledged_write() {
         }
     }
     assert!(sessions > 0 && files > 0);
+    let (status, body) = get(&restored, "/api/v1/assets/icon.svg/content").await;
+    assert_eq!(status, 200, "the asset is restored");
+    assert_eq!(body, icon.to_vec());
+    assert_eq!(
+        std::fs::read_to_string(two.path().join("data/workflows/backup.yaml")).unwrap(),
+        WORKFLOW,
+        "the workflows folder is restored"
+    );
+    let (status, _) = get(&restored, &format!("/api/workflows/{WF_ID}")).await;
+    assert_eq!(status, 200, "its workflow loads at start");
     eprintln!("restored: {sessions} sessions and {files} files checked byte for byte");
     drop(restored);
     let (code, out, err) = run_idv(two.path(), &database2, &["audit", "verify"]).await;

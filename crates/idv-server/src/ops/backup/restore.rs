@@ -88,35 +88,49 @@ pub async fn restore(config: Config, src: &Path, force: bool) -> Result<Restored
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
+    // Checked under a working name first; the target's file is then SQLite's own copy of it
+    // (the check opens it, which may leave a write-ahead log beside it).
     let staged = with_suffix(&target_db, ".restoring");
-    let _ = std::fs::remove_file(&staged);
+    let remove_staged = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(with_suffix(&staged, suffix));
+        }
+    };
+    remove_staged();
     std::fs::copy(&src_db, &staged)
         .map_err(|e| format!("cannot copy {}: {e}", src_db.display()))?;
-    {
-        let store = idv_store_sqlite::SqliteStore::connect(&super::sqlite_url(&staged))
-            .await
-            .map_err(|e| format!("the backup's database does not open: {e}"))?;
-        let problems = store
-            .integrity_check()
-            .await
-            .map_err(|e| format!("cannot check the backup's database: {e}"))?;
-        store.close().await;
-        if !problems.is_empty() {
-            let _ = std::fs::remove_file(&staged);
+    let store = idv_store_sqlite::SqliteStore::connect(&super::sqlite_url(&staged))
+        .await
+        .map_err(|e| {
+            remove_staged();
+            format!("the backup's database does not open: {e}")
+        })?;
+    let problems = store.integrity_check().await;
+    let placed = match &problems {
+        Ok(p) if p.is_empty() => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(with_suffix(&target_db, suffix));
+            }
+            Some(store.snapshot_into(&target_db).await)
+        }
+        _ => None,
+    };
+    store.close().await;
+    drop(store);
+    remove_staged();
+    match (problems, placed) {
+        (Err(e), _) => return Err(format!("cannot check the backup's database: {e}")),
+        (Ok(p), None) => {
             return Err(format!(
                 "the backup's database fails its integrity check: {}",
-                problems.join("; ")
+                p.join("; ")
             ));
         }
+        (Ok(_), Some(Err(e))) => {
+            return Err(format!("cannot write {}: {e}", target_db.display()));
+        }
+        (Ok(_), Some(Ok(_))) => {}
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(with_suffix(&target_db, suffix));
-    }
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(with_suffix(&staged, suffix));
-    }
-    std::fs::rename(&staged, &target_db)
-        .map_err(|e| format!("cannot move the database into {}: {e}", target_db.display()))?;
 
     // The secrets key, unless the configuration names one.
     let mut key_file = false;

@@ -13,7 +13,7 @@ use crate::state::AppState;
 use idv_store::blobs::Blobs;
 use idv_store::prelude::*;
 use idv_store::{AssetId, Deleter, SessionId};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -106,9 +106,19 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
         ..Default::default()
     };
 
-    // 1. The database, as of one moment.
-    let made = state.store.snapshot_into(&db_path).await.map_err(|e| {
-        let _ = std::fs::remove_file(&db_path);
+    // 1. The database, as of one moment. The snapshot is taken under a working name and corrected (sessions deleted meanwhile);
+    // the database file of the backup is then one more `VACUUM INTO` of it, a single file
+    // with no write-ahead log beside it.
+    let work = dest.join(".snapshot.db");
+    let remove_work = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = work.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    let made = state.store.snapshot_into(&work).await.map_err(|e| {
+        remove_work();
         failed(format!("cannot copy the database: {e}"))
     })?;
     if !made {
@@ -116,17 +126,18 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
             "this database has no consistent copy of its own; use its own backup tools".into(),
         ));
     }
-    let copy = idv_store_sqlite::SqliteStore::connect(&super::sqlite_url(&db_path))
+    let copy = idv_store_sqlite::SqliteStore::connect(&super::sqlite_url(&work))
         .await
         .map_err(|e| failed(format!("cannot open the copied database: {e}")))?;
 
     // 2. The bytes of every row of the copy.
     let to = Blobs::local(dest).map_err(|e| failed(e.to_string()))?;
     let refs = object_refs(&copy).await.map_err(failed)?;
-    let mut copied = BTreeSet::new();
+    // Key → size of every object copied.
+    let mut copied = BTreeMap::new();
     let mut gone_sessions = BTreeSet::new();
     for r in &refs {
-        if r.is_inline() || copied.contains(&r.key) {
+        if r.is_inline() || copied.contains_key(&r.key) {
             continue;
         }
         match copy_object(&state.blobs, &to, &r.key)
@@ -136,7 +147,7 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
             Copy::Done { size, sha256 } if sha256 == r.sha256 => {
                 out.files += 1;
                 out.bytes += size;
-                copied.insert(r.key.clone());
+                copied.insert(r.key.clone(), size);
             }
             Copy::Done { .. } => {
                 let _ = to.delete(&r.key).await;
@@ -159,12 +170,12 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
     }
     // Rows whose bytes went away with them: as on the live install, they are gone here too.
     for id in &gone_sessions {
-        for key in refs
-            .iter()
-            .filter(|r| r.kind == "file" && &r.owner == id && copied.contains(&r.key))
-        {
-            let _ = to.delete(&key.key).await;
-            out.files -= 1;
+        for r in refs.iter().filter(|r| r.kind == "file" && &r.owner == id) {
+            if let Some(size) = copied.remove(&r.key) {
+                let _ = to.delete(&r.key).await;
+                out.files -= 1;
+                out.bytes -= size;
+            }
         }
         let by = Deleter {
             id: None,
@@ -192,12 +203,14 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
     // 3. The folders whose files are not rows' bytes (workflows, localization, assets).
     for folder in folders(&state.config) {
         for key in list_keys(&state.blobs, &folder).await.map_err(failed)? {
-            if copied.contains(&key) {
+            if copied.contains_key(&key) {
                 continue;
             }
-            if let Copy::Done { .. } = copy_object(&state.blobs, &to, &key).await.map_err(failed)? {
+            if let Copy::Done { size, .. } =
+                copy_object(&state.blobs, &to, &key).await.map_err(failed)?
+            {
                 out.folder_files += 1;
-                copied.insert(key);
+                copied.insert(key, size);
             }
         }
     }
@@ -219,14 +232,11 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
         .copy_count("sessions")
         .await
         .map_err(|e| failed(e.to_string()))?;
-    // Closing folds the copy's write-ahead log back into its one file.
+    let finished = copy.snapshot_into(&db_path).await;
     copy.close().await;
     drop(copy);
-    for suffix in ["-wal", "-shm"] {
-        let mut p = db_path.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
+    remove_work();
+    finished.map_err(|e| failed(format!("cannot write {}: {e}", db_path.display())))?;
     if let Ok(f) = std::fs::File::open(&db_path) {
         let _ = f.sync_all();
     }
