@@ -657,3 +657,71 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
     assert_eq!(code, 0, "idv audit verify on PostgreSQL: {out}{err}");
     assert!(out.starts_with("OK"), "{out}");
 }
+
+/// Every object file under `dir/sessions`, in order.
+fn session_objects(dir: &Path) -> Vec<std::path::PathBuf> {
+    fn walk(p: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(&dir.join("sessions"), &mut out);
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn restore_and_backup_name_damaged_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir.path());
+    let serve = support::serve(dir.path(), &database, "serve.log", &[]);
+    serve.ready().await;
+    serve.load_workflow(WORKFLOW).await;
+    for n in 0..2 {
+        session_with_file(&serve, n).await;
+    }
+    drop(serve);
+
+    // A backup whose file was altered afterwards: restored, and the check names the file.
+    let dest = dir.path().join("backup");
+    let (code, out, err) =
+        run_idv(dir.path(), &database, &["backup", dest.to_str().unwrap()]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let objects = session_objects(&dest);
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    std::fs::write(&objects[0], b"not the bytes that were uploaded").unwrap();
+    let two = tempfile::tempdir().unwrap();
+    let (code, out, err) = run_idv(
+        two.path(),
+        &sqlite_url(two.path()),
+        &["restore", dest.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    let name = objects[0].file_name().unwrap().to_str().unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("damaged:") && l.contains(name) && l.contains("differ")),
+        "{out}"
+    );
+    assert!(out.contains("audit chain: OK"), "{out}");
+
+    // A live file gone while its session is still there: the backup names it and fails.
+    let live = session_objects(&dir.path().join("data"));
+    std::fs::remove_file(&live[1]).unwrap();
+    let dest2 = dir.path().join("backup2");
+    let (code, out, err) =
+        run_idv(dir.path(), &database, &["backup", dest2.to_str().unwrap()]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    let name = live[1].file_name().unwrap().to_str().unwrap();
+    assert!(
+        err.contains(name) && err.contains("missing from storage"),
+        "{err}"
+    );
+}
