@@ -547,6 +547,36 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
         .unwrap()
         .to_owned();
 
+    let r = serve
+        .req(reqwest::Method::POST, "/api/security/roles")
+        .json(&json!({"name": "auditor", "description": "reads the log",
+                      "permissions": ["audit:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let r = serve
+        .req(
+            reqwest::Method::POST,
+            "/api/views/namespaces/sessions/key/moved",
+        )
+        .json(&json!({"title": "Moved sessions", "workflows": [WF_ID]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let (code, out, err) = run_idv(
+        dir.path(),
+        &database,
+        &["link", "create", "--workflow", WF_ID],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let code_path = out
+        .split_whitespace()
+        .find_map(|w| w.split_once("/l/").map(|(_, c)| format!("/l/{c}")))
+        .unwrap_or_else(|| panic!("a link in {out}"));
+
     // What the source answers.
     let mut before = vec![];
     for (id, _) in &sessions {
@@ -559,6 +589,9 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
         paths.push(format!("/api/workflows/{WF_ID}/revisions/{rev}"));
     }
     paths.push(format!("/api/workflows/{}", support::KYC_ID));
+    paths.push("/api/security/roles".into());
+    paths.push("/api/views/namespaces/sessions/key/moved".into());
+    paths.push("/api/links".into());
     let mut answers = vec![];
     for p in &paths {
         let (status, body) = get(&serve, p).await;
@@ -643,6 +676,13 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
         assert_eq!(status, 200, "{p}");
         assert_eq!(&serde_json::from_slice::<Value>(&body).unwrap(), was, "{p}");
     }
+    let r = moved
+        .http
+        .head(format!("{}{code_path}", moved.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the start link opens on the target");
     let r = moved
         .http
         .get(format!("{}/api/workflows", moved.url))
