@@ -100,6 +100,22 @@ pub async fn run_backup(cli: &crate::Cli, args: &BackupArgs) -> ExitCode {
             done.assets_changed.join(", ")
         );
     }
+    let recorded = crate::audit::record(
+        &state,
+        "install.backed_up",
+        &args.dest.display().to_string(),
+        serde_json::json!({
+            "sessions": done.sessions,
+            "files": done.files,
+            "bytes": done.bytes,
+            "deletedMeanwhile": done.deleted_meanwhile,
+            "damaged": done.damaged.len(),
+        }),
+    )
+    .await;
+    if let Err(e) = recorded {
+        eprintln!("warning: {e:#}");
+    }
     if !done.damaged.is_empty() {
         eprintln!(
             "error: {} row(s) of the live install have no intact bytes (not in the backup):",

@@ -86,6 +86,23 @@ pub async fn run(cli: &crate::Cli, args: &MigrateArgs) -> ExitCode {
             moved.resealed
         );
     }
+    // The move is the first entry of the target's own chain after the copied ones.
+    let recorded = crate::audit::record(
+        &target,
+        "install.migrated",
+        source.store.backend(),
+        serde_json::json!({
+            "from": source.store.backend(),
+            "to": target.store.backend(),
+            "tables": moved.tables.len(),
+            "rows": rows,
+            "files": moved.files,
+        }),
+    )
+    .await;
+    if let Err(e) = recorded {
+        eprintln!("warning: {e:#}");
+    }
     let checked = match backup::check(&target).await {
         Ok(c) => c,
         Err(e) => {

@@ -691,6 +691,14 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "the user made on SQLite signs in");
+    let (status, body) = get(&moved, "/api/audit?action=install.migrated").await;
+    assert_eq!(status, 200);
+    let items: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        items["items"].as_array().map(Vec::len),
+        Some(1),
+        "the move is in the target's audit log: {items}"
+    );
     drop(moved);
     let (code, out, err) = run_idv(two.path(), &pg.url, &["audit", "verify"]).await;
     pg.drop_now().await;
@@ -733,6 +741,26 @@ async fn restore_and_backup_name_damaged_and_missing_files() {
     let (code, out, err) =
         run_idv(dir.path(), &database, &["backup", dest.to_str().unwrap()]).await;
     assert_eq!(code, 0, "{out}{err}");
+    // The live install's audit log records the backup (after the copy: not in it).
+    let actions = |db: String| async move {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        let a: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY seq")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        a
+    };
+    assert!(
+        actions(database.clone())
+            .await
+            .contains(&"install.backed_up".to_string())
+    );
+    assert!(
+        !actions(format!("sqlite://{}/idv.db", dest.display()))
+            .await
+            .contains(&"install.backed_up".to_string())
+    );
     let objects = session_objects(&dest);
     assert_eq!(objects.len(), 2, "{objects:?}");
     std::fs::write(&objects[0], b"not the bytes that were uploaded").unwrap();
