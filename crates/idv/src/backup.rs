@@ -61,6 +61,14 @@ pub async fn run_backup(cli: &crate::Cli, args: &BackupArgs) -> ExitCode {
         }
         Err(BackupError::Failed(m)) => {
             eprintln!("error: {m}");
+            if std::fs::read_dir(&args.dest).is_ok_and(|mut d| d.next().is_some())
+                && !m.contains("is not empty")
+            {
+                eprintln!(
+                    "{} holds an incomplete backup: remove it before trying again",
+                    args.dest.display()
+                );
+            }
             return ExitCode::from(2);
         }
     };

@@ -71,6 +71,16 @@ pub async fn restore(config: Config, src: &Path, force: bool) -> Result<Restored
         .unwrap_or_else(|| "idv.db".into());
     let src_db = backup_database(src, &name)?;
     let data = config.data_dir();
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(src, &data) || same(&src_db, &target_db) {
+        return Err(format!(
+            "{} is this install's own data folder; restore from a backup folder",
+            src.display()
+        ));
+    }
     let held = target_db.exists() || std::fs::read_dir(&data).is_ok_and(|mut d| d.next().is_some());
     if held && !force {
         return Err(format!(

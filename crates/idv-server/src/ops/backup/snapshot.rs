@@ -106,9 +106,9 @@ pub async fn backup(state: &AppState, dest: &Path) -> Result<BackedUp, BackupErr
         ..Default::default()
     };
 
-    // 1. The database, as of one moment. The snapshot is taken under a working name and corrected (sessions deleted meanwhile);
-    // the database file of the backup is then one more `VACUUM INTO` of it, a single file
-    // with no write-ahead log beside it.
+    // 1. The database, as of one moment. The snapshot is taken under a working name and
+    // corrected (sessions deleted meanwhile); the database file of the backup is then one more
+    // `VACUUM INTO` of it, a single file with no write-ahead log beside it.
     let work = dest.join(".snapshot.db");
     let remove_work = || {
         for suffix in ["", "-wal", "-shm"] {
