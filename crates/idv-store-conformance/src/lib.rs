@@ -40,6 +40,7 @@ mod accounts;
 mod assets;
 mod audit;
 mod cluster;
+mod copy;
 mod counts;
 mod credentials;
 mod deletion;
@@ -58,6 +59,7 @@ pub use accounts::{check_roles, check_setting_race, check_settings, check_users}
 pub use assets::{check_asset_race, check_assets};
 pub use audit::{check_audit, check_audit_append_race, check_idempotency, check_idempotency_race};
 pub use cluster::check_cluster;
+pub use copy::check_copy;
 pub use counts::check_session_counts;
 pub use credentials::{check_api_keys, check_tokens};
 pub use deletion::{check_retention_selection, check_session_deletion};
@@ -130,6 +132,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     // Last: its job never comes due.
     check_workflow_import(store).await;
     check_session_import(store).await;
+    check_copy(store).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

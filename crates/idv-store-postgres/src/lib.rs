@@ -14,6 +14,7 @@ mod assets;
 mod audit;
 mod cluster;
 mod convert;
+mod copy;
 mod deletion;
 mod devices;
 mod engine;

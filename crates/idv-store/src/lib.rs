@@ -137,6 +137,7 @@ pub trait Store:
     + OutboxStore
     + StartLinkStore
     + ClusterStore
+    + CopyStore
 {
 }
 
@@ -158,6 +159,7 @@ impl<T> Store for T where
         + OutboxStore
         + StartLinkStore
         + ClusterStore
+        + CopyStore
 {
 }
 
@@ -165,8 +167,8 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::Store;
     pub use crate::ports::{
-        AccountStore, AuditStore, ClusterStore, CredentialStore, DeletionStore, EventStore,
-        ExchangeStore, FileStore, HealthStore, IdempotencyStore, JobStore, OutboxStore,
+        AccountStore, AuditStore, ClusterStore, CopyStore, CredentialStore, DeletionStore,
+        EventStore, ExchangeStore, FileStore, HealthStore, IdempotencyStore, JobStore, OutboxStore,
         SearchStore, SessionStore, SettingsStore, StartLinkStore, WorkflowStore,
     };
 }

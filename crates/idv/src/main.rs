@@ -11,9 +11,11 @@ use std::process::ExitCode;
 
 mod asset;
 mod audit;
+mod backup;
 mod link;
 mod lint;
 mod logging;
+mod migrate;
 mod run;
 mod secrets;
 mod session;
@@ -77,6 +79,15 @@ enum Command {
     /// The key that encrypts stored secrets: a new key, re-encryption after a key change.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
+    /// Copy a SQLite install's database and files into a new folder while the server runs.
+    /// Exit status 1 when rows' bytes were missing, 2 when nothing was written.
+    Backup(backup::BackupArgs),
+    /// Put a backup folder in place of this install's data and check it (integrity, audit
+    /// chain, every file's bytes). Exit status 1 when a check fails, 2 when nothing was done.
+    Restore(backup::RestoreArgs),
+    /// Move this install (every table, file and secret) into the empty database and storage
+    /// another configuration file names, e.g. SQLite to PostgreSQL.
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -206,8 +217,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Link(cmd) => link::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Session(cmd) => session::run(&open(load_config(&cli)?).await?, cmd).await,
         Command::Secrets(cmd) => secrets::run(async || open(load_config(&cli)?).await, cmd).await,
-        // Handled in `main`: it has an exit status of its own.
-        Command::Audit(_) => Ok(()),
+        // Handled in `main`: they have exit statuses of their own.
+        Command::Audit(_) | Command::Backup(_) | Command::Restore(_) | Command::Migrate(_) => {
+            Ok(())
+        }
         Command::Config(ConfigCommand::Example) => {
             print!("{}", config::EXAMPLE);
             Ok(())
@@ -477,6 +490,12 @@ fn main() -> ExitCode {
     };
     if audit_command {
         return runtime.block_on(audit::verify(&cli));
+    }
+    match &cli.command {
+        Command::Backup(args) => return runtime.block_on(backup::run_backup(&cli, args)),
+        Command::Restore(args) => return runtime.block_on(backup::run_restore(&cli, args)),
+        Command::Migrate(args) => return runtime.block_on(migrate::run(&cli, args)),
+        _ => {}
     }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod apikeys;
 pub mod assets;
+pub mod backup;
 pub mod deletion;
 pub mod devices;
 pub mod exchange;

@@ -27,6 +27,7 @@
 //! | [`EventStore`], [`OutboxStore`] | `outbox.rs` | `outbox.rs` |
 //! | [`StartLinkStore`] | `start_links.rs` | `start_links.rs` |
 //! | [`ClusterStore`] | `cluster.rs` | `cluster.rs` |
+//! | [`CopyStore`] | `copy.rs` | `copy.rs` |
 //!
 //! The SQL and query functions that already read the same in both adapters live once, in crate
 //! `idv-store-sql`, and the adapter modules expand them; a new method may write its statement
@@ -35,6 +36,7 @@
 pub mod accounts;
 pub mod audit_log;
 pub mod cluster;
+pub mod copy;
 pub mod credentials;
 pub mod deletion;
 pub mod events;
@@ -53,6 +55,7 @@ pub mod workflows;
 pub use accounts::AccountStore;
 pub use audit_log::AuditStore;
 pub use cluster::{ClusterStore, Heard, LeaderContender, SignalListener};
+pub use copy::{CopyBatch, CopyStore, CopyValue};
 pub use credentials::CredentialStore;
 pub use deletion::DeletionStore;
 pub use events::EventStore;

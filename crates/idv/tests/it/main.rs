@@ -11,6 +11,7 @@ mod receiver;
 
 mod asset_cli;
 mod audit_cli;
+mod backup_cli;
 mod cli;
 mod clone_quickstart;
 mod cluster;
