@@ -14,8 +14,9 @@ pub async fn health() -> Json<Health> {
 /// How long each readiness check may take.
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// An object name no file has: the storage check looks it up (a HEAD on object stores).
-const PROBE_KEY: &str = ".idv-ready-probe";
+/// An object name no file has, in the sessions location (which every storage configuration
+/// has): the storage check looks it up (a HEAD on object stores).
+const PROBE_KEY: &str = "sessions/.idv-ready-probe";
 
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
     let (database, storage) = tokio::join!(

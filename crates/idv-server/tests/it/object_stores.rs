@@ -243,6 +243,12 @@ async fn files_round_trip(kind: Kind) {
         .await;
     let auth = format!("ApiKey {key}");
 
+    // Ready: the storage check reaches the store.
+    let r = srv.get("/api/ready").send().await.unwrap();
+    let ready: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(ready["checks"]["storage"]["status"], "ok", "{ready}");
+    assert_eq!(ready["failing"], serde_json::json!([]), "{ready}");
+
     // The workflow and the asset loaded from the store at start.
     let r = srv
         .admin(srv.get(&format!("/api/workflows/{WF_ID}")))
