@@ -565,3 +565,150 @@ async fn a_store_stopped_mid_upload_leaves_no_file_row() {
     assert_eq!((status, code.as_str()), (503, "storage_unavailable"));
     srv.stop().await;
 }
+
+/// The Helm chart's whole config.yaml (every key of its template, filled from the chart's
+/// defaults; `src/config/testdata/helm-defaults.yaml`) runs a server, with only the storage
+/// endpoint and buckets, the database and the data folder set by `IDV_CONFIG__…` variables as a
+/// deployment would: the keys idv implements are in effect (basic auth, CORS, rate limits,
+/// baseUrl, fernetKey, S3 storage with Regula's location blocks), the keys it replaces only
+/// gave notices.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_helm_charts_config_runs_with_its_keys_in_effect() {
+    let remote = Remote::new(Kind::S3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.yaml");
+    std::fs::write(
+        &file,
+        include_str!("../../src/config/testdata/helm-defaults.yaml"),
+    )
+    .unwrap();
+    let mut env: Vec<(String, String)> = [
+        ("IDV_CONFIG__STORAGE__S3__ENDPOINT", remote.url.as_str()),
+        ("IDV_CONFIG__STORAGE__S3__SECURE", "false"),
+        ("IDV_CONFIG__STORAGE__S3__ACCESSKEY", "test-access"),
+        ("IDV_CONFIG__STORAGE__S3__ACCESSSECRET", "test-secret"),
+        ("IDV_CONFIG__STORAGE__S3__REGION", "us-east-1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for location in ["SESSIONS", "ASSETS", "WORKFLOWS", "LOCALES"] {
+        env.push((
+            format!("IDV_CONFIG__STORAGE__{location}__LOCATION__BUCKET"),
+            remote.bucket.clone(),
+        ));
+    }
+    let loaded = idv_server::config::load(Some(&file), env).unwrap();
+    assert!(
+        loaded.notices.iter().any(|n| n.key == "mongo")
+            && loaded.notices.iter().any(|n| n.key == "services.indexer"),
+        "{:?}",
+        loaded.notices
+    );
+    let srv = TestServer::start_with(Backend::Sqlite, |c| {
+        let (db, data) = (c.database.url.clone(), c.storage.fs.path.clone());
+        *c = loaded;
+        c.database.url = db;
+        c.storage.fs.path = data;
+    })
+    .await;
+
+    // fernetKey: the database's secrets are sealed under the configured key.
+    assert!(matches!(
+        srv.state().await.secrets.source(),
+        idv_server::secrets::KeySource::Config
+    ));
+    // basicAuth.enabled: the admin signs in with a password.
+    srv.load_kyc().await;
+    let key = srv.key(&["session:read", "session:write"]).await;
+    let auth = format!("ApiKey {key}");
+    let session = srv.start_session(&key, json!({})).await;
+    let id = session["id"].as_str().unwrap();
+
+    // storage: an upload goes to the sessions location's bucket, under Regula's prefix.
+    let bytes = vec![7u8; 200_000];
+    let r = srv
+        .post(&format!(
+            "/api/sessions/{id}/step/ONBOARDING?type=file&name=scan.bin"
+        ))
+        .header("authorization", &auth)
+        .header("content-type", "application/octet-stream")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let stored: Vec<String> = remote
+        .direct()
+        .list("sessions")
+        .unwrap()
+        .map(|o| o.unwrap().key)
+        .collect()
+        .await;
+    assert!(
+        stored
+            .iter()
+            .any(|k| k.starts_with(&format!("sessions/{id}/files/"))),
+        "{stored:?}"
+    );
+    // baseUrl: file URLs are made with it.
+    let s: Value = srv
+        .get(&format!("/api/sessions/{id}"))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "scan.bin")
+        .map(|f| f["url"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(
+        url.starts_with("http://idv.example.com/api/sessions/"),
+        "{url}"
+    );
+
+    // services.api.cors (enabled, origins "*"): a preflight from another site is allowed.
+    let r = srv
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/sessions/{id}", srv.url),
+        )
+        .header("origin", "https://shop.example.org")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(
+        r.headers()
+            .get("access-control-allow-origin")
+            .is_some_and(|v| v == "*" || v == "https://shop.example.org"),
+        "{:?}",
+        r.headers()
+    );
+
+    // rateLimit (enabled, profile s = 10 a minute): the eleventh login from one address waits
+    // (a fresh address: the key minted above counted against this one).
+    let fresh = reqwest::Client::builder()
+        .local_address("127.0.0.9".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let login = || {
+        fresh
+            .post(format!("{}/api/auth/login", srv.url))
+            .json(&json!({"username": "nobody", "password": "wrong-password"}))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(login().await.unwrap().status(), 401);
+    }
+    assert_eq!(login().await.unwrap().status(), 429);
+    srv.stop().await;
+}
