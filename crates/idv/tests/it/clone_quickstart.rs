@@ -95,6 +95,7 @@ fn no_file_of_a_clone_reads_regula_files_from_beside_it() {
         "bench/search.sh",
         "bench/session_flow.sh",
         "bench/webhooks.sh",
+        "bench/instances.sh",
     ];
     let files = git(&clone, &["ls-files"]);
     let mut checked = 0;
