@@ -1,4 +1,5 @@
-//! Two `idv serve` processes on one PostgreSQL database and one files folder behave as one: a
+//! Two `idv serve` processes on one PostgreSQL database and one object store (a bucket of the
+//! S3-compatible test server, `IDV_TEST_S3_URL`) behave as one: a
 //! change made through one (an API key revoked, a password changed, a user deactivated, a
 //! workflow replaced or deleted) applies in the other on its very next request, and an instance
 //! whose signal connection was cut drops what it cached; a session started through
@@ -47,24 +48,66 @@ rules:
     condition: {type: script, script: "1 == 1"}
 "#;
 
-/// One instance: every instance of a test shares `database` and the files under `dir` (the
-/// storage configuration is here, once); `log` names its own log file. The scheduler's
-/// `expireSessions` runs every second; webhooks may go to the receiver on 127.0.0.1.
-fn instance(dir: &Path, database: &str, log: &str) -> Serve {
-    support::serve(
-        dir,
-        database,
-        log,
-        &[
-            ("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true"),
-            ("IDV_CONFIG__SERVICES__WEBHOOKS__RETRYBASE", "100"),
-            ("IDV_LOG", "info,idv_server::cluster=trace"),
-            (
-                "IDV_CONFIG__SERVICES__SCHEDULER__JOBS__EXPIRESESSIONS__CRON",
-                "* * * * * *",
-            ),
-        ],
-    )
+/// One instance: every instance of a test shares `database` and the object store's `bucket`
+/// (the storage configuration is here, once: Regula's keys, as a deployment sets them);
+/// `log` names its own log file under `dir`. The scheduler's `expireSessions` runs every
+/// second; webhooks may go to the receiver on 127.0.0.1.
+fn instance(dir: &Path, database: &str, bucket: &str, log: &str) -> Serve {
+    let endpoint = s3_url();
+    let mut env = vec![
+        ("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true"),
+        ("IDV_CONFIG__SERVICES__WEBHOOKS__RETRYBASE", "100"),
+        ("IDV_LOG", "info,idv_server::cluster=trace"),
+        (
+            "IDV_CONFIG__SERVICES__SCHEDULER__JOBS__EXPIRESESSIONS__CRON",
+            "* * * * * *",
+        ),
+        // Every instance needs the same key for the database's secrets.
+        (
+            "IDV_CONFIG__FERNETKEY",
+            "z82-gpAZjBkCmwE8GJjB-Lt5kJZi9ARAI2uXTRGtEfQ=",
+        ),
+        ("IDV_CONFIG__STORAGE__TYPE", "s3"),
+        ("IDV_CONFIG__STORAGE__S3__ENDPOINT", endpoint.as_str()),
+        ("IDV_CONFIG__STORAGE__S3__SECURE", "false"),
+        ("IDV_CONFIG__STORAGE__S3__ACCESSKEY", "test-access"),
+        ("IDV_CONFIG__STORAGE__S3__ACCESSSECRET", "test-secret"),
+        ("IDV_CONFIG__STORAGE__S3__REGION", "us-east-1"),
+    ];
+    let locations = [
+        "IDV_CONFIG__STORAGE__SESSIONS__LOCATION__BUCKET",
+        "IDV_CONFIG__STORAGE__ASSETS__LOCATION__BUCKET",
+        "IDV_CONFIG__STORAGE__WORKFLOWS__LOCATION__BUCKET",
+        "IDV_CONFIG__STORAGE__LOCALES__LOCATION__BUCKET",
+    ];
+    env.extend(locations.iter().map(|k| (*k, bucket)));
+    // Each instance its own folder: nothing is shared but the database and the bucket.
+    let own = dir.join(log.trim_end_matches(".log"));
+    std::fs::create_dir_all(&own).unwrap();
+    support::serve(&own, database, log, &env)
+}
+
+/// The S3-compatible test server (started by the test command).
+fn s3_url() -> String {
+    std::env::var("IDV_TEST_S3_URL").unwrap_or_else(|_| {
+        panic!(
+            "IDV_TEST_S3_URL is not set: these tests run two instances on one object store; start \
+             the test stores with `eval \"$(scripts/object_stores.sh start)\"`, or run \
+             scripts/test.sh, which does"
+        )
+    })
+}
+
+/// A fresh bucket on the test server (which makes one on a plain PUT).
+async fn bucket() -> String {
+    let name = format!("idv-cluster-{}", &idv_core::ids::new_id()[..16]);
+    let r = reqwest::Client::new()
+        .put(format!("{}/{name}", s3_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "creating {name}: {}", r.status());
+    name
 }
 
 impl Serve {
@@ -135,9 +178,10 @@ fn basic(user: &str, password: &str) -> String {
 
 /// Two instances, started one after the other (the first creates the schema and the admin).
 async fn two(dir: &Path, database: &str) -> (Serve, Serve) {
-    let a = instance(dir, database, "a.log");
+    let bucket = bucket().await;
+    let a = instance(dir, database, &bucket, "a.log");
     a.ready().await;
-    let b = instance(dir, database, "b.log");
+    let b = instance(dir, database, &bucket, "b.log");
     b.ready().await;
     (a, b)
 }
@@ -283,6 +327,40 @@ async fn changes_through_one_instance_apply_in_the_other_at_once_and_sessions_mo
         })
     };
     let id = a.begin(support::FORM_WORKFLOW_ID).await;
+    // A file uploaded through A (to the object store) downloads through B, byte for byte.
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let r = a
+        .req(
+            Method::POST,
+            &format!("/api/sessions/{id}/step/FORM?type=file&name=scan.bin"),
+        )
+        .header("content-type", "application/octet-stream")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let listed = b
+        .api(Method::GET, &format!("/api/sessions/{id}"), None)
+        .await;
+    let file = listed["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "scan.bin")
+        .unwrap_or_else(|| panic!("no scan.bin in {listed}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = b
+        .req(Method::GET, &format!("/api/sessions/{id}/files/{file}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(got[..] == bytes[..], "B reads the bytes A stored");
     b.api(
         Method::POST,
         &format!("/api/sessions/{id}/step/FORM?type=data"),
