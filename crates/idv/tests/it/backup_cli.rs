@@ -463,7 +463,7 @@ fn comparable(mut s: Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
+async fn migrate_moves_a_sqlite_install_to_postgres_and_an_object_store() {
     let dir = tempfile::tempdir().unwrap();
     let database = sqlite_url(dir.path());
     // The webhook's address is on this machine; it is sent nothing (it takes only test events).
@@ -600,14 +600,34 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
     }
     drop(serve);
 
-    // The move, into a new database and a new files folder.
+    // The move, into a new PostgreSQL database and a bucket of the S3-compatible test server
+    // (`IDV_TEST_S3_URL`, started by the test command), as Regula's storage keys name it.
+    let s3 = std::env::var("IDV_TEST_S3_URL").unwrap_or_else(|_| {
+        panic!(
+            "IDV_TEST_S3_URL is not set: the move goes to an object store; start the test \
+             stores with `eval \"$(scripts/object_stores.sh start)\"`, or run scripts/test.sh"
+        )
+    });
+    let bucket = format!("idv-migrate-{}", &idv_core::ids::new_id()[..16]);
+    let r = reqwest::Client::new()
+        .put(format!("{s3}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "creating {bucket}: {}", r.status());
     let pg = PgDatabase::create("idv_migrate").await;
     let two = tempfile::tempdir().unwrap();
     let target = two.path().join("target.yaml");
+    let locations = ["sessions", "assets", "workflows", "locales"]
+        .iter()
+        .map(|l| format!("  {l}:\n    location:\n      bucket: {bucket}\n"))
+        .collect::<String>();
     std::fs::write(
         &target,
         format!(
-            "database:\n  url: {}\nstorage:\n  fs:\n    path: {}\n",
+            "database:\n  url: {}\nstorage:\n  type: s3\n  s3:\n    endpoint: {s3}\n    \
+             accessKey: test-access\n    accessSecret: test-secret\n    region: us-east-1\n    \
+             secure: false\n  fs:\n    path: {}\n{locations}",
             pg.url,
             two.path().join("data").display()
         ),
@@ -624,9 +644,17 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
     assert!(out.contains("audit chain: OK"), "{out}");
     assert!(out.contains("sealed again under the target's key"), "{out}");
     for (id, _) in &sessions {
+        let listed = reqwest::Client::new()
+            .get(format!("{s3}/{bucket}?list-type=2&prefix=sessions/{id}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(
-            two.path().join("data/sessions").join(id).is_dir(),
-            "the files of {id} are in the target's folder"
+            listed.contains(&format!("<Key>sessions/{id}/files/")),
+            "the files of {id} are in the target's bucket: {listed}"
         );
     }
 
@@ -640,7 +668,32 @@ async fn migrate_moves_a_sqlite_install_to_a_fresh_postgres_database() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("the target is not empty"), "{err}");
 
-    let moved = support::serve(two.path(), &pg.url, "serve.log", &private);
+    let on_s3 = [
+        ("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true"),
+        ("IDV_CONFIG__STORAGE__TYPE", "s3"),
+        ("IDV_CONFIG__STORAGE__S3__ENDPOINT", s3.as_str()),
+        ("IDV_CONFIG__STORAGE__S3__ACCESSKEY", "test-access"),
+        ("IDV_CONFIG__STORAGE__S3__ACCESSSECRET", "test-secret"),
+        ("IDV_CONFIG__STORAGE__S3__REGION", "us-east-1"),
+        ("IDV_CONFIG__STORAGE__S3__SECURE", "false"),
+        (
+            "IDV_CONFIG__STORAGE__SESSIONS__LOCATION__BUCKET",
+            bucket.as_str(),
+        ),
+        (
+            "IDV_CONFIG__STORAGE__ASSETS__LOCATION__BUCKET",
+            bucket.as_str(),
+        ),
+        (
+            "IDV_CONFIG__STORAGE__WORKFLOWS__LOCATION__BUCKET",
+            bucket.as_str(),
+        ),
+        (
+            "IDV_CONFIG__STORAGE__LOCALES__LOCATION__BUCKET",
+            bucket.as_str(),
+        ),
+    ];
+    let moved = support::serve(two.path(), &pg.url, "serve.log", &on_s3);
     moved.ready().await;
     for ((id, sha), was) in sessions.iter().zip(&before) {
         let (status, body) = get(&moved, &format!("/api/sessions/{id}")).await;
