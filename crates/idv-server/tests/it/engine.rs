@@ -531,9 +531,9 @@ async fn a_value_that_cannot_take_its_type_is_an_error_event() {
     e.srv.stop().await;
 }
 
-async fn background_actions_survive_a_restart(backend: Backend) {
-    let mut e = env(backend, false).await;
-    e.svc.delay_ms.store(1_500, Ordering::SeqCst);
+/// Starts a session whose step waits for its background action, and returns its id once the
+/// worker has made the (slow) call, exactly once.
+async fn in_a_background_call(e: &mut Env) -> String {
     let id = e.start().await;
     let s = e
         .form(
@@ -543,7 +543,6 @@ async fn background_actions_survive_a_restart(backend: Backend) {
         .await;
     // The step waits for its background action.
     assert_eq!(s["id"], "WAIT");
-    // Let the worker start the call, then restart the server in the middle of it.
     for _ in 0..3000 {
         if e.svc.calls.load(Ordering::SeqCst) > 0 {
             break;
@@ -551,6 +550,14 @@ async fn background_actions_survive_a_restart(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(e.svc.calls.load(Ordering::SeqCst), 1);
+    id
+}
+
+async fn background_actions_survive_a_restart(backend: Backend) {
+    let mut e = env(backend, false).await;
+    e.svc.delay_ms.store(1_500, Ordering::SeqCst);
+    let id = in_a_background_call(&mut e).await;
+    // Restart the server in the middle of the call.
     e.srv.restart().await;
     e.svc.delay_ms.store(0, Ordering::SeqCst);
     let mut s = Value::Null;
@@ -590,21 +597,7 @@ async fn background_actions_survive_a_restart(backend: Backend) {
 async fn background_actions_finish_during_a_graceful_stop(backend: Backend) {
     let mut e = env_stopping_within(backend, false, "", 30).await;
     e.svc.delay_ms.store(1_500, Ordering::SeqCst);
-    let id = e.start().await;
-    let s = e
-        .form(
-            &id,
-            json!({"age": 30, "country": "de", "mode": "background"}),
-        )
-        .await;
-    assert_eq!(s["id"], "WAIT");
-    for _ in 0..3000 {
-        if e.svc.calls.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(e.svc.calls.load(Ordering::SeqCst), 1);
+    let id = in_a_background_call(&mut e).await;
     // The stop waits for the call (1.5 s) to end and its result to be stored.
     e.srv.restart().await;
     let s = e.session(&id).await;

@@ -638,17 +638,10 @@ async fn the_helm_charts_config_runs_with_its_keys_in_effect() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let stored: Vec<String> = remote
-        .direct()
-        .list("sessions")
-        .unwrap()
-        .map(|o| o.unwrap().key)
-        .collect()
-        .await;
+    let stored = remote.keys(&format!("sessions/{id}")).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
     assert!(
-        stored
-            .iter()
-            .any(|k| k.starts_with(&format!("sessions/{id}/files/"))),
+        stored[0].starts_with(&format!("sessions/{id}/files/")),
         "{stored:?}"
     );
     // baseUrl: file URLs are made with it.

@@ -602,19 +602,8 @@ async fn migrate_moves_a_sqlite_install_to_postgres_and_an_object_store() {
 
     // The move, into a new PostgreSQL database and a bucket of the S3-compatible test server
     // (`IDV_TEST_S3_URL`, started by the test command), as Regula's storage keys name it.
-    let s3 = std::env::var("IDV_TEST_S3_URL").unwrap_or_else(|_| {
-        panic!(
-            "IDV_TEST_S3_URL is not set: the move goes to an object store; start the test \
-             stores with `eval \"$(scripts/object_stores.sh start)\"`, or run scripts/test.sh"
-        )
-    });
-    let bucket = format!("idv-migrate-{}", &idv_core::ids::new_id()[..16]);
-    let r = reqwest::Client::new()
-        .put(format!("{s3}/{bucket}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "creating {bucket}: {}", r.status());
+    let s3 = support::s3_url();
+    let bucket = support::s3_bucket("idv-migrate").await;
     let pg = PgDatabase::create("idv_migrate").await;
     let two = tempfile::tempdir().unwrap();
     let target = two.path().join("target.yaml");

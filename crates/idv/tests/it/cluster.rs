@@ -53,7 +53,7 @@ rules:
 /// `log` names its own log file under `dir`. The scheduler's `expireSessions` runs every
 /// second; webhooks may go to the receiver on 127.0.0.1.
 fn instance(dir: &Path, database: &str, bucket: &str, log: &str) -> Serve {
-    let endpoint = s3_url();
+    let endpoint = support::s3_url();
     let mut env = vec![
         ("IDV_CONFIG__OUTBOUND__ALLOWPRIVATEADDRESSES", "true"),
         ("IDV_CONFIG__SERVICES__WEBHOOKS__RETRYBASE", "100"),
@@ -85,29 +85,6 @@ fn instance(dir: &Path, database: &str, bucket: &str, log: &str) -> Serve {
     let own = dir.join(log.trim_end_matches(".log"));
     std::fs::create_dir_all(&own).unwrap();
     support::serve(&own, database, log, &env)
-}
-
-/// The S3-compatible test server (started by the test command).
-fn s3_url() -> String {
-    std::env::var("IDV_TEST_S3_URL").unwrap_or_else(|_| {
-        panic!(
-            "IDV_TEST_S3_URL is not set: these tests run two instances on one object store; start \
-             the test stores with `eval \"$(scripts/object_stores.sh start)\"`, or run \
-             scripts/test.sh, which does"
-        )
-    })
-}
-
-/// A fresh bucket on the test server (which makes one on a plain PUT).
-async fn bucket() -> String {
-    let name = format!("idv-cluster-{}", &idv_core::ids::new_id()[..16]);
-    let r = reqwest::Client::new()
-        .put(format!("{}/{name}", s3_url()))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "creating {name}: {}", r.status());
-    name
 }
 
 impl Serve {
@@ -178,7 +155,7 @@ fn basic(user: &str, password: &str) -> String {
 
 /// Two instances, started one after the other (the first creates the schema and the admin).
 async fn two(dir: &Path, database: &str) -> (Serve, Serve) {
-    let bucket = bucket().await;
+    let bucket = support::s3_bucket("idv-cluster").await;
     let a = instance(dir, database, &bucket, "a.log");
     a.ready().await;
     let b = instance(dir, database, &bucket, "b.log");

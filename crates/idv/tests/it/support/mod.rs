@@ -256,3 +256,28 @@ impl PgDatabase {
 #[macro_use]
 #[path = "../../../../idv-server/tests/it/support/regula.rs"]
 pub mod regula;
+
+/// The S3-compatible test server (`IDV_TEST_S3_URL`, started by the test command); panics with
+/// how to start it when unset.
+pub fn s3_url() -> String {
+    std::env::var("IDV_TEST_S3_URL").unwrap_or_else(|_| {
+        panic!(
+            "IDV_TEST_S3_URL is not set: this test keeps files on an object store; start the \
+             test stores with `eval \"$(scripts/object_stores.sh start)\"`, or run \
+             scripts/test.sh, which does"
+        )
+    })
+}
+
+/// A fresh bucket on the S3-compatible test server (which makes one on a plain PUT), named
+/// `{prefix}-…`.
+pub async fn s3_bucket(prefix: &str) -> String {
+    let name = format!("{prefix}-{}", &idv_core::ids::new_id()[..16]);
+    let r = reqwest::Client::new()
+        .put(format!("{}/{name}", s3_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "creating {name}: {}", r.status());
+    name
+}
