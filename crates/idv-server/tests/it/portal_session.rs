@@ -95,10 +95,7 @@ impl Env {
 /// its end with PNG pictures.
 async fn env(backend: Backend) -> (Env, String) {
     let dr = DocReader::start().await;
-    let dr_url = dr.url.clone();
-    let srv = TestServer::start_with(backend, move |c| {
-        c.services.docreader.enabled = true;
-        c.services.docreader.url = dr_url;
+    let srv = TestServer::start_with_checks(backend, &dr, |c| {
         c.outbound.allow_private_addresses = true;
     })
     .await;

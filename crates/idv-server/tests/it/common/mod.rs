@@ -39,6 +39,8 @@ pub struct TestServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pg_db: Option<String>,
+    /// The Face API stand-in of [`TestServer::start_with_checks`], kept running with the server.
+    face_api: Option<standins::FaceApi>,
 }
 
 /// The PostgreSQL server tests use.
@@ -106,7 +108,37 @@ impl TestServer {
             shutdown: Some(tx),
             task: Some(task),
             pg_db,
+            face_api: None,
         }
+    }
+
+    /// Starts a server whose Document Reader is `dr` and whose Face API is a stand-in of its
+    /// own ([`TestServer::face_api`], answering every match with
+    /// [`standins::DEFAULT_SIMILARITY`] unless told otherwise): what the example KYC's
+    /// DOCUMENT_CHECK calls. `tweak` may change the configuration further.
+    pub async fn start_with_checks(
+        backend: Backend,
+        dr: &standins::DocReader,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let face = standins::FaceApi::start().await;
+        let (dr_url, face_url) = (dr.url.clone(), face.url.clone());
+        let mut srv = Self::start_with(backend, move |c| {
+            c.services.docreader.enabled = true;
+            c.services.docreader.url = dr_url;
+            c.services.faceapi.url = face_url;
+            tweak(c);
+        })
+        .await;
+        srv.face_api = Some(face);
+        srv
+    }
+
+    /// The Face API stand-in of a server started with [`TestServer::start_with_checks`].
+    pub fn face_api(&self) -> &standins::FaceApi {
+        self.face_api
+            .as_ref()
+            .expect("a server started with start_with_checks")
     }
 
     async fn launch(
