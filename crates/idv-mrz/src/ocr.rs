@@ -146,12 +146,21 @@ fn name_fillers(name: &mut [char]) {
 /// - in letter fields (document code, issuing state, nationality, names): `0` → `O`,
 ///   `1` → `I`, `5` → `S`, `8` → `B`, `2` → `Z`, `6` → `G`; and in names a `K` within the
 ///   trailing filler run (e.g. `<<<K<<<`) → `<`;
-/// - in the document number, which holds both, a lookalike swap (at most two positions) is
-///   kept only when it is the one swap that makes the number's check digit pass.
+/// - in the document number, which holds both, only a character out of place among its
+///   neighbours is swapped (a letter lookalike between digits, a digit lookalike between
+///   letters), at most two of them, and only when exactly one such swap makes the number's
+///   check digit pass.
 ///
 /// No other change is made, so a wrong digit stays wrong and its check digit fails. Optional
 /// data and the sex are left as read. The result may still have failing checks: see
 /// [`Mrz::checks_valid`].
+///
+/// The limit of the document number search: a check digit cannot tell a lookalike misread
+/// from any other wrong character, so when a number holds a wrong character and a swap of an
+/// out-of-place character elsewhere happens to make up for it, the number is read wrong with
+/// a passing check (about one chance in ten per out-of-place character, and only when exactly
+/// one swap passes). Where that matters, compare the number with another source (the visual
+/// zone, the chip).
 pub fn read_ocr(lines: &[&str], today: NaiveDate) -> Result<Mrz, MrzError> {
     let cleaned: Vec<String> = lines
         .iter()
@@ -337,16 +346,43 @@ fn correct(lines: Vec<String>, today: NaiveDate) -> Result<Mrz, MrzError> {
     }
 }
 
+/// Whether the number's `i`-th character looks misread from its neighbours: a letter that
+/// looks like a digit with only digits beside it, or a digit that looks like a letter with
+/// only letters beside it (fillers and the ends of the number do not count; a character with
+/// no neighbour at all is never out of place). Without this evidence a swap that happens to
+/// make the check digit pass would as often hide another error as undo a misread.
+fn out_of_place(grid: &[Vec<char>], cells: &[(usize, usize)], i: usize) -> bool {
+    let at = |j: usize| cells.get(j).map(|&(l, c)| grid[l][c]);
+    let c = grid[cells[i].0][cells[i].1];
+    let neighbours: Vec<char> = [i.checked_sub(1).and_then(at), at(i + 1)]
+        .into_iter()
+        .flatten()
+        .filter(|&n| n != '<')
+        .collect();
+    if neighbours.is_empty() || alternatives(c).is_empty() {
+        return false;
+    }
+    if c.is_ascii_digit() {
+        neighbours.iter().all(char::is_ascii_uppercase)
+    } else {
+        neighbours.iter().all(char::is_ascii_digit)
+    }
+}
+
 /// The one lookalike variant of the document number (one swap, else two) whose check digit
-/// passes; `None` when there is none or more than one.
+/// passes, among the characters that look out of place; `None` when there is none or more
+/// than one.
 fn search_number(
     grid: &[Vec<char>],
     cells: &[(usize, usize)],
     today: NaiveDate,
 ) -> Option<Vec<Vec<char>>> {
-    let swaps: Vec<((usize, usize), char)> = cells
-        .iter()
-        .flat_map(|&(l, c)| alternatives(grid[l][c]).iter().map(move |&a| ((l, c), a)))
+    let swaps: Vec<((usize, usize), char)> = (0..cells.len())
+        .filter(|&i| out_of_place(grid, cells, i))
+        .flat_map(|i| {
+            let (l, c) = cells[i];
+            alternatives(grid[l][c]).iter().map(move |&a| ((l, c), a))
+        })
         .collect();
     let passes = |variant: &[Vec<char>]| -> bool {
         let lines: Vec<String> = variant.iter().map(|r| r.iter().collect()).collect();
