@@ -8,7 +8,7 @@
 //!
 //! Exit status: 0 when every file is fine, 1 when any has problems, 2 when any cannot be read.
 
-use idv_core::workflow::{Loaded, Problem, Workflow};
+use idv_core::workflow::{ActionKind, Loaded, Problem, TransformerKind, Workflow};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -167,6 +167,45 @@ pub fn warnings(wf: &Workflow) -> Vec<(String, String)> {
             }
         }
     }
+    // Native actions make no call: what only an HTTP call uses does nothing there.
+    let actions = wf.definition()["actions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (i, raw) in actions.iter().enumerate() {
+        let Some(action) = raw["id"].as_str().and_then(|id| wf.action(id)) else {
+            continue;
+        };
+        if action.kind == ActionKind::Http {
+            continue;
+        }
+        let kind = action.kind.as_str();
+        if action.retry.is_some() {
+            out.push((
+                format!("actions[{i}].retry"),
+                format!(
+                    "`retry` has no effect on action `{}`: a {kind} action makes no call that \
+                     could fail and be tried again",
+                    action.id
+                ),
+            ));
+        }
+        for (j, tid) in action.transformers.iter().enumerate() {
+            if wf
+                .transformer(tid)
+                .is_some_and(|t| t.kind == TransformerKind::Binary)
+            {
+                out.push((
+                    format!("actions[{i}].transformers[{j}]"),
+                    format!(
+                        "transformer `{tid}` is binary, but action `{}` ({kind}) answers JSON: \
+                         use a json or easyjson transformer",
+                        action.id
+                    ),
+                ));
+            }
+        }
+    }
     let rules = wf.definition()["rules"]
         .as_array()
         .cloned()
@@ -312,5 +351,40 @@ rules:
         assert!(found[2].starts_with("steps[2]: step `C` is not final"));
         // `used` counts as used even though its condition is shadowed.
         assert!(found[3].starts_with("rules[1]: rule `unused` is never used"));
+    }
+
+    #[test]
+    fn native_actions_warn_about_what_only_http_uses() {
+        let text = r#"
+id: w
+name: W
+properties:
+  - {id: MRZ_TEXT, type: str}
+  - {id: PHOTO, type: binary}
+steps:
+  - id: A
+    type: DATA
+    final: true
+    actions: [{id: READ}, {id: CALL}]
+transformers:
+  - {id: AS_FILE, type: binary, extracts: [{id: PHOTO}]}
+actions:
+  - {id: READ, type: mrz, options: {mrz: "{{ MRZ_TEXT }}"}, retry: {count: 2},
+     transformers: [{id: AS_FILE}]}
+  - {id: CALL, type: http, options: {url: "http://x"}, retry: {count: 2},
+     transformers: [{id: AS_FILE}]}
+"#;
+        let Ok(Loaded::Workflow(wf)) = idv_core::workflow::load(text) else {
+            panic!("loads")
+        };
+        let found: Vec<String> = warnings(&wf)
+            .into_iter()
+            .map(|(p, m)| format!("{p}: {m}"))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].starts_with("actions[0].retry: `retry` has no effect on action `READ`"));
+        assert!(
+            found[1].starts_with("actions[0].transformers[0]: transformer `AS_FILE` is binary")
+        );
     }
 }

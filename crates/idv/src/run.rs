@@ -1,6 +1,7 @@
 //! `idv workflow run FILE --data STEPS.json`: runs a workflow offline, without a server or a
 //! database, as a workflow author's test bench. The steps file's submissions go through the
-//! same engine the server runs, in order; HTTP actions answer from the file's canned responses;
+//! same engine the server runs, in order; HTTP actions answer from the file's canned responses
+//! (`mrz` actions need none: they run natively);
 //! every transition, property change, action call, queued action and error prints as one line;
 //! a summary of the final state (or, with `--json`, the state as one JSON document) ends it.
 //!
@@ -44,7 +45,8 @@ pub const STEPS_HELP: &str = r#"STEPS.json:
 
   status defaults to 200; contentType defaults to application/json for body, else is sniffed.
   An action without a canned answer fails like an unreachable service: an error event, which
-  the workflow's events.onError handles.
+  the workflow's events.onError handles. `mrz` actions take no canned answer: they read the
+  MRZ natively, as the server does, with today's date.
 
 Background (async: true) actions run right after the submission that queued them, in order,
 with the retries the server's job queue gives them. Nothing waits: retry delays take no time.

@@ -1,5 +1,6 @@
-//! HTTP actions as data: rendering an action's `options` into the request to send, its `when`
-//! guard, and the templates' two extra filters.
+//! Actions as data: rendering an HTTP action's `options` into the request to send (an `mrz`
+//! action's `options.mrz` into the text it reads), its `when` guard, and the templates' two
+//! extra filters.
 //!
 //! Templates see what `client` templates see (`locale`, `config`, `session`, bare property ids;
 //! see `template`) plus:
@@ -72,28 +73,9 @@ impl Workflow {
                 format!("the workflow has no action `{action_id}`"),
             )
         })?;
-        let label = format!("actions.{action_id}.options");
         let options = &action.options;
-        let env = environment(ctx);
-        let vars = template::variables(&RenderContext {
-            locale: ctx.locale,
-            config: ctx.config,
-            session: ctx.session,
-            properties: ctx.properties,
-        });
-        let render = |v: &Value, path: &str| {
-            template::walk(v, &env, &vars, &format!("{label}.{path}")).map_err(|mut e| {
-                e.code = ErrorCode::StepFailed;
-                e
-            })
-        };
-        let text = |v: &Value, path: &str| -> Result<Option<String>, Error> {
-            Ok(match render(v, path)? {
-                Value::Null => None,
-                Value::String(s) => Some(s),
-                other => Some(other.to_string()),
-            })
-        };
+        let renderer = Renderer::new(action_id, ctx);
+        let text = |v: &Value, path: &str| renderer.text(v, path);
 
         let url = match options.get("url") {
             Some(v) => text(v, "url")?,
@@ -173,11 +155,72 @@ impl Workflow {
         })
     }
 
+    /// Renders an `mrz` action's `options.mrz` into the text to read (`""` when it renders to
+    /// nothing).
+    pub(crate) fn render_mrz(
+        &self,
+        action_id: &str,
+        ctx: &ActionContext<'_>,
+    ) -> Result<String, Error> {
+        let action = self.action(action_id).ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidWorkflow,
+                format!("the workflow has no action `{action_id}`"),
+            )
+        })?;
+        let Some(template) = action.options.get("mrz") else {
+            return Err(Error::new(
+                ErrorCode::InvalidWorkflow,
+                format!("action `{action_id}` has no `options.mrz`"),
+            ));
+        };
+        Ok(Renderer::new(action_id, ctx)
+            .text(template, "mrz")?
+            .unwrap_or_default())
+    }
+
     /// Whether action `action_id` should run: its `when` holds over `properties` (no `when`:
     /// always). An unknown action never applies.
     pub(crate) fn action_applies(&self, action_id: &str, properties: &Map<String, Value>) -> bool {
         self.action(action_id)
             .is_some_and(|a| a.when.as_ref().is_none_or(|w| w.evaluate(properties)))
+    }
+}
+
+/// Renders the strings of one action's options.
+struct Renderer {
+    label: String,
+    env: Environment<'static>,
+    vars: Jv,
+}
+
+impl Renderer {
+    fn new(action_id: &str, ctx: &ActionContext<'_>) -> Self {
+        Renderer {
+            label: format!("actions.{action_id}.options"),
+            env: environment(ctx),
+            vars: template::variables(&RenderContext {
+                locale: ctx.locale,
+                config: ctx.config,
+                session: ctx.session,
+                properties: ctx.properties,
+            }),
+        }
+    }
+
+    /// `v` rendered (strings are templates, mappings and lists rendered throughout) as text:
+    /// `None` for null, JSON for anything that is not a string. A render error is `StepFailed`.
+    fn text(&self, v: &Value, path: &str) -> Result<Option<String>, Error> {
+        let rendered = template::walk(v, &self.env, &self.vars, &format!("{}.{path}", self.label))
+            .map_err(|mut e| {
+                e.code = ErrorCode::StepFailed;
+                e
+            })?;
+        Ok(match rendered {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        })
     }
 }
 

@@ -2,8 +2,9 @@
 //! finished background action, or its lifetime running out) and the next time it waits.
 //!
 //! The engine owns no I/O. Everything it does to the outside world goes through [`Effects`]:
-//! HTTP calls, reading and storing files, queueing background actions, sleeping between
-//! retries, and the clock. The server implements it over its outbound client, blob store and
+//! HTTP calls (an `mrz` action makes none: it reads its text natively, with the clock's date),
+//! reading and storing files, queueing background actions, sleeping between retries, and the
+//! clock. The server implements it over its outbound client, blob store and
 //! job table; `idv workflow run` implements it over canned responses.
 //!
 //! One submission runs: the step's `json` transformers over the data; the step's actions in
@@ -29,7 +30,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::model::{PropertyType, Step, StepKind, TransformerKind};
+use super::model::{ActionKind, PropertyType, Step, StepKind, TransformerKind};
 use super::transform;
 use super::{ActionContext, RenderedRequest, SubmitError, TransformOutcome, Transition, Workflow};
 
@@ -80,6 +81,13 @@ pub enum Trace {
         method: String,
         url: String,
         status: u16,
+    },
+    /// A native action (no HTTP call) ran: `kind` is its type (`mrz`), `outcome` a short
+    /// summary such as `TD3 valid`.
+    ActionRan {
+        action: String,
+        kind: String,
+        outcome: String,
     },
     ActionSkipped {
         action: String,
@@ -619,11 +627,11 @@ impl<'a, E: Effects> Engine<'a, E> {
                 false,
             ));
         };
-        if !action.kind.eq_ignore_ascii_case("http") {
-            return Err(fail(
-                format!("action type `{}` is not supported (only http)", action.kind),
-                false,
-            ));
+        if action.kind == ActionKind::Mrz {
+            let body = self.read_mrz(run, action_id).map_err(|m| fail(m, false))?;
+            return self
+                .take_response(step_id, action_id, body, "application/json".into())
+                .await;
         }
         // Load the binary properties the templates may read with loadFromStorage.
         let options_text = action.options.to_string();
@@ -709,18 +717,91 @@ impl<'a, E: Effects> Engine<'a, E> {
                 response.status == 429 || response.status >= 500,
             ));
         }
+        if !(200..300).contains(&response.status) {
+            // A tolerated status (e.g. 404 for "no video"): the action completed with nothing.
+            return Ok(ActionUpdates {
+                ran: true,
+                ..Default::default()
+            });
+        }
+        let content_type = response
+            .content_type
+            .unwrap_or_else(|| "application/octet-stream".into());
+        self.take_response(step_id, action_id, response.body, content_type)
+            .await
+    }
+
+    /// Runs an `mrz` action: renders `options.mrz` and reads it with the session clock's date
+    /// (UTC). Answers the JSON body its transformers see: [`idv_mrz::Mrz::to_json`], or
+    /// `{"valid": false, "error": {code, message}}` when the text is not an MRZ.
+    fn read_mrz(&mut self, run: &Run, action_id: &str) -> Result<Vec<u8>, String> {
+        let text = self
+            .wf
+            .render_mrz(
+                action_id,
+                &ActionContext {
+                    locale: &self.scope.locale,
+                    config: &self.scope.config,
+                    session: &self.scope.session,
+                    properties: &run.properties,
+                    binaries: &HashMap::new(),
+                },
+            )
+            .map_err(|e| e.message)?;
+        let now = self.fx.now_ms();
+        let today = chrono::DateTime::from_timestamp_millis(now)
+            .ok_or_else(|| format!("the clock reads {now} ms, which is no date"))?
+            .date_naive();
+        let (body, outcome) = match idv_mrz::parse(&text, today) {
+            Ok(mrz) => {
+                let body = mrz.to_json(today);
+                let outcome = format!(
+                    "{} {}",
+                    mrz.format,
+                    if body["valid"] == Value::Bool(true) {
+                        "valid"
+                    } else {
+                        "not valid"
+                    }
+                );
+                (body, outcome)
+            }
+            Err(e) => (e.to_json(), format!("not an MRZ ({})", e.code())),
+        };
+        self.fx.trace(Trace::ActionRan {
+            action: action_id.to_owned(),
+            kind: ActionKind::Mrz.as_str().to_owned(),
+            outcome,
+        });
+        serde_json::to_vec(&body).map_err(|e| format!("cannot write the MRZ result: {e}"))
+    }
+
+    /// Stores an action's result as its `fileId` (if any) and runs its transformers over it:
+    /// the common end of HTTP and native actions.
+    async fn take_response(
+        &mut self,
+        step_id: &str,
+        action_id: &str,
+        response: Vec<u8>,
+        content_type: String,
+    ) -> Result<ActionUpdates, Failure> {
+        let wf = self.wf;
+        let fail = |message: String, retryable: bool| Failure {
+            step: step_id.to_owned(),
+            action: Some(action_id.to_owned()),
+            message,
+            retryable,
+        };
+        let Some(action) = wf.action(action_id) else {
+            return Err(fail(
+                format!("the workflow has no action {action_id}"),
+                false,
+            ));
+        };
         let mut updates = ActionUpdates {
             ran: true,
             ..Default::default()
         };
-        if !(200..300).contains(&response.status) {
-            // A tolerated status (e.g. 404 for "no video"): the action completed with nothing.
-            return Ok(updates);
-        }
-        let content_type = response
-            .content_type
-            .clone()
-            .unwrap_or_else(|| "application/octet-stream".into());
         if let Some(file_id) = &action.file_id {
             let ct = wf
                 .file(file_id)
@@ -733,7 +814,7 @@ impl<'a, E: Effects> Engine<'a, E> {
                     step: step_id.to_owned(),
                     property: None,
                     content_type: ct,
-                    bytes: response.body.clone(),
+                    bytes: response.clone(),
                 })
                 .await
                 .map_err(|e| fail(format!("cannot store the response: {e}"), true))?;
@@ -746,7 +827,7 @@ impl<'a, E: Effects> Engine<'a, E> {
                 matches!(t.kind, TransformerKind::Json | TransformerKind::EasyJson)
             });
             if needs_json && parsed.is_none() {
-                parsed = Some(serde_json::from_slice(&response.body).map_err(|e| {
+                parsed = Some(serde_json::from_slice(&response).map_err(|e| {
                     fail(
                         format!("the response is not JSON ({e}); transformer {tid} needs JSON"),
                         false,
@@ -799,7 +880,7 @@ impl<'a, E: Effects> Engine<'a, E> {
                                     step: step_id.to_owned(),
                                     property: props.first().cloned(),
                                     content_type: content_type.clone(),
-                                    bytes: response.body.clone(),
+                                    bytes: response.clone(),
                                 })
                                 .await
                                 .map_err(|e| {

@@ -32,9 +32,9 @@ use serde_json::{Map, Value};
 pub use action::{ActionContext, DEFAULT_TIMEOUT, RenderedRequest};
 pub use locale::{locale_chain, translations_for};
 pub use model::{
-    Action, Attempts, Clause, Condition, Events, Extract, ExtractRule, FileSpec, Group, Logic,
-    MatchOperator, Normalizer, Operator, Predicate, Property, PropertyType, Rule, RuleRef, Script,
-    Statement, Step, StepAction, StepKind, Transformer, TransformerKind, Transit, Workflow,
+    Action, ActionKind, Attempts, Clause, Condition, Events, Extract, ExtractRule, FileSpec, Group,
+    Logic, MatchOperator, Normalizer, Operator, Predicate, Property, PropertyType, Rule, RuleRef,
+    Script, Statement, Step, StepAction, StepKind, Transformer, TransformerKind, Transit, Workflow,
 };
 
 /// One thing wrong with a workflow or translations document.

@@ -339,16 +339,49 @@ pub enum ExtractRule {
     Raw(Value),
 }
 
-/// A server-side HTTP call, kept mostly raw for the engine that runs it.
+/// What an action does (its `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// `http`: an HTTP call to a service; its response goes through the transformers.
+    Http,
+    /// `mrz` (an idv extension): reads a machine readable zone (ICAO Doc 9303) from the
+    /// rendered `options.mrz` text, natively, without any call; the JSON result goes through
+    /// the transformers like an HTTP response.
+    Mrz,
+}
+
+impl ActionKind {
+    /// Every type, as written in a workflow.
+    pub const ALL: &[ActionKind] = &[ActionKind::Http, ActionKind::Mrz];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Http => "http",
+            ActionKind::Mrz => "mrz",
+        }
+    }
+
+    /// Case-insensitive.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// A server-side action (an HTTP call, or a native reading such as `mrz`), kept mostly raw for
+/// the engine that runs it.
 #[derive(Debug, Clone)]
 pub struct Action {
     pub id: String,
     pub name: String,
-    /// `http`.
-    pub kind: String,
+    /// `http` (the default) or `mrz`.
+    pub kind: ActionKind,
     pub file_id: Option<String>,
     pub transformers: Vec<String>,
-    /// `url`, `method`, `headers`, `successCodes`, `body`, `timeout` … unrendered.
+    /// Unrendered. `http`: `url`, `method`, `headers`, `successCodes`, `body`, `timeout` …;
+    /// `mrz`: `mrz`, the template of the text to read.
     pub options: Value,
     pub retry: Option<Value>,
     /// Runs only when this holds.

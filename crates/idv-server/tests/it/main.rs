@@ -27,6 +27,7 @@ mod hostile;
 mod idempotency;
 mod kyc;
 mod links;
+mod mrz;
 mod object_stores;
 mod outbound;
 mod outbox_events;

@@ -275,6 +275,11 @@ impl Effects for Offline<'_> {
                 url,
                 status,
             } => format!("  action {action} {method} {url} → {status}"),
+            Trace::ActionRan {
+                action,
+                kind,
+                outcome,
+            } => format!("  action {action} ({kind}) → {outcome}"),
             Trace::ActionSkipped { action } => {
                 format!("  skip {action}: its `when` does not hold")
             }

@@ -6,8 +6,8 @@
 //! (`actions.LIVENESS_STATUS[1].status: …`), so a typo never turns into a puzzling run.
 
 use base64::Engine as _;
-use idv_core::workflow::Workflow;
 use idv_core::workflow::engine::{ActionResponse, sniff_content_type};
+use idv_core::workflow::{ActionKind, Workflow};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
@@ -160,6 +160,13 @@ pub fn parse(text: &str, dir: &Path, wf: &Workflow) -> Result<StepsFile, String>
                 }
             ));
         }
+        if wf.action(&id).is_some_and(|a| a.kind != ActionKind::Http) {
+            return Err(format!(
+                "actions.{id}: action {id} is not an HTTP action (type {}): it runs natively and \
+                 takes no canned response; remove this entry",
+                wf.action(&id).map_or("", |a| a.kind.as_str())
+            ));
+        }
         if responses.items.is_empty() {
             return Err(format!(
                 "actions.{id}: the list is empty; give at least one response"
@@ -283,6 +290,7 @@ steps:
 actions:
   - {id: CALL, name: CALL, type: http, options: {url: "http://x"}}
   - {id: PHOTO, name: PHOTO, type: http, options: {url: "http://x"}}
+  - {id: READ, name: READ, type: mrz, options: {mrz: "{{ MRZ }}"}}
 "#;
         match idv_core::workflow::load(text) {
             Ok(idv_core::workflow::Loaded::Workflow(wf)) => *wf,
@@ -342,7 +350,11 @@ actions:
             ),
             (
                 r#"{"actions": {"CAL": {"status": 200}}}"#,
-                "actions.CAL: the workflow has no action CAL; its actions are: CALL, PHOTO",
+                "actions.CAL: the workflow has no action CAL; its actions are: CALL, PHOTO, READ",
+            ),
+            (
+                r#"{"actions": {"READ": {"status": 200}}}"#,
+                "actions.READ: action READ is not an HTTP action (type mrz): it runs natively",
             ),
             (
                 r#"{"steps": [{"step": "A"}]}"#,

@@ -627,3 +627,89 @@ fn help_documents_the_steps_file() {
         assert!(text.contains(needle), "no `{needle}` in:\n{text}");
     }
 }
+
+/// A form that takes a typed MRZ and an `mrz` action that reads it.
+const MRZ_WORKFLOW: &str = r#"
+id: mrz-run
+name: MRZ run
+steps:
+  - id: ENTER_MRZ
+    name: Type the MRZ
+    type: DATA
+    transformers: [{id: FORM_T}]
+    actions: [{id: READ_MRZ}]
+    conditions:
+      - name: Valid
+        transit: {step: DONE, status: VERIFIED}
+        rules: [{id: valid, decision: true}]
+      - name: Not valid
+        transit: {step: REJECTED, status: NOT_VERIFIED}
+        rules: [{id: valid, decision: false}]
+  - {id: DONE, name: DONE, type: DATA, final: true}
+  - {id: REJECTED, name: REJECTED, type: DATA, final: true}
+properties:
+  - {id: MRZ_TEXT, type: str}
+  - {id: DOCUMENT_NUMBER, type: str}
+  - {id: MRZ_VALID, type: bool}
+transformers:
+  - {id: FORM_T, type: json, extracts: [{id: MRZ_TEXT, rule: $.mrz}]}
+  - id: MRZ_T
+    type: json
+    extracts:
+      - {id: DOCUMENT_NUMBER, rule: $.documentNumber}
+      - {id: MRZ_VALID, rule: $.validNotExpired}
+actions:
+  - {id: READ_MRZ, type: mrz, transformers: [{id: MRZ_T}], options: {mrz: "{{ MRZ_TEXT }}"}}
+rules:
+  - id: valid
+    name: Valid
+    condition: {type: script, script: "MRZ_VALID == true"}
+"#;
+
+#[test]
+fn mrz_actions_run_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mrz.yaml"), MRZ_WORKFLOW).unwrap();
+    // Expires at the end of 2070, which stays in this century until 2020 + 50.
+    let mrz = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\n\
+               L898902C36UTO7408122F7012314ZE184226B<<<<<10";
+    let steps = json!({"steps": [{"step": "ENTER_MRZ", "data": {"mrz": mrz}}]});
+    let r = run(dir.path(), "mrz.yaml", &steps, &[]);
+    assert_eq!(r.code, Some(0), "{}{}", r.out, r.err);
+    let moved = moves(&r.out);
+    assert!(moved[1].starts_with("submit ENTER_MRZ"), "{}", r.out);
+    assert_eq!(
+        moved[2..],
+        [
+            "  action READ_MRZ (mrz) → TD3 valid",
+            "  enter DONE via \"Valid\" (status 2 verified)",
+        ],
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out.contains("property DOCUMENT_NUMBER = \"L898902C3\""),
+        "{}",
+        r.out
+    );
+    // A wrong check digit.
+    let wrong = mrz.replace("7408122", "7408123");
+    let steps = json!({"steps": [{"step": "ENTER_MRZ", "data": {"mrz": wrong}}]});
+    let r = run(dir.path(), "mrz.yaml", &steps, &[]);
+    assert!(
+        r.out.contains("  action READ_MRZ (mrz) → TD3 not valid"),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("  enter REJECTED"), "{}", r.out);
+    // A canned response for it is a mistake in the steps file.
+    let steps = json!({"steps": [], "actions": {"READ_MRZ": {"status": 200}}});
+    let r = run(dir.path(), "mrz.yaml", &steps, &[]);
+    assert_eq!(r.code, Some(2), "{}{}", r.out, r.err);
+    assert!(
+        r.err
+            .contains("actions.READ_MRZ: action READ_MRZ is not an HTTP action"),
+        "{}",
+        r.err
+    );
+}

@@ -5,6 +5,7 @@
 //! The project's own example workflows (`examples/`) are loaded here too.
 
 mod actions;
+mod mrz;
 mod runtime;
 
 use std::sync::LazyLock;

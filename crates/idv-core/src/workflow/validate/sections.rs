@@ -273,9 +273,20 @@ impl Checker<'_> {
         let name = self
             .text(e.map, "name", &e.path, false)
             .unwrap_or_else(|| e.id.clone());
-        let kind = self
+        let kind_text = self
             .text(e.map, "type", &e.path, false)
             .unwrap_or_else(|| "http".into());
+        let Some(kind) = ActionKind::parse(&kind_text) else {
+            let known: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+            self.report(
+                &join(&e.path, "type"),
+                format!(
+                    "unknown action type `{kind_text}` (expected {})",
+                    known.join(" or ")
+                ),
+            );
+            return None;
+        };
         let file_id = self.file_ref(e.map, &e.path);
         let transformers = self.refs(
             e.map,
@@ -286,6 +297,9 @@ impl Checker<'_> {
         );
         let options = e.map.get("options").cloned().unwrap_or(Value::Null);
         self.templates(&options, &join(&e.path, "options"));
+        if kind == ActionKind::Mrz {
+            self.mrz_options(&options, &join(&e.path, "options"));
+        }
         let when = match e.map.get("when") {
             None | Some(Value::Null) => None,
             Some(v) => Some(self.predicate(v, &join(&e.path, "when"))?),
@@ -301,6 +315,33 @@ impl Checker<'_> {
             retry,
             when,
         })
+    }
+
+    /// An `mrz` action takes one option, `mrz`: the template of the text to read.
+    fn mrz_options(&mut self, options: &Value, path: &str) {
+        const HINT: &str = "the MRZ text to read, a template such as \"{{ MRZ_TEXT }}\"";
+        let Some(m) = options.as_object() else {
+            self.report(
+                path,
+                format!("an mrz action needs `options` with `mrz`: {HINT}"),
+            );
+            return;
+        };
+        for key in m.keys().filter(|k| k.as_str() != "mrz") {
+            self.report(
+                &join(path, key),
+                format!("unknown option `{key}` of an mrz action (it takes only `mrz`: {HINT})"),
+            );
+        }
+        let p = join(path, "mrz");
+        match m.get("mrz") {
+            None | Some(Value::Null) => self.report(&p, format!("missing `mrz`: {HINT}")),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                self.report(&p, format!("`mrz` must not be empty: {HINT}"));
+            }
+            Some(Value::String(_)) => {}
+            Some(_) => self.report(&p, format!("`mrz` must be text: {HINT}")),
+        }
     }
 
     pub(super) fn normalizer(&mut self, e: &Entry<'_>) -> Option<Normalizer> {
