@@ -72,20 +72,37 @@ pub fn routes() -> Router<Arc<Engine>> {
 
 /// A request-level error: the HTTP status, and the contract's `OperationLog` with the result
 /// code beside it.
-fn request_error(status: StatusCode, code: Code, msg: impl Into<String>) -> Response {
-    let body = json!({
-        "code": code as i32,
-        "statusCode": status.as_u16(),
-        "type": code.name(),
-        "msg": msg.into(),
-    });
-    (status, Json(body)).into_response()
+#[derive(Debug)]
+struct RequestError {
+    status: StatusCode,
+    code: Code,
+    msg: String,
+}
+
+fn request_error(status: StatusCode, code: Code, msg: impl Into<String>) -> RequestError {
+    RequestError {
+        status,
+        code,
+        msg: msg.into(),
+    }
+}
+
+impl IntoResponse for RequestError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "code": self.code as i32,
+            "statusCode": self.status.as_u16(),
+            "type": self.code.name(),
+            "msg": self.msg,
+        });
+        (self.status, Json(body)).into_response()
+    }
 }
 
 /// The body, or the error answering a body that could not be read.
 fn read_json<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
-) -> Result<T, Response> {
+) -> Result<T, RequestError> {
     let body = body.map_err(|e| {
         let status = e.status();
         let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -108,7 +125,7 @@ fn read_json<T: serde::de::DeserializeOwned>(
 async fn run_job<T: Send + 'static>(
     engine: &Arc<Engine>,
     work: impl FnOnce(&Engine) -> T + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, RequestError> {
     /// Gives the permit back when the work ends, even if the caller stopped waiting for it.
     struct Permit(Arc<Engine>);
     impl Drop for Permit {
@@ -402,7 +419,7 @@ async fn match_faces(
     let started = Instant::now();
     let request: MatchRequest = match read_json(body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let images = request.images.unwrap_or_default();
     if images.len() < 2 {
@@ -410,7 +427,8 @@ async fn match_faces(
             StatusCode::BAD_REQUEST,
             Code::LessThanTwoImages,
             format!("at least two images are needed, {} given", images.len()),
-        );
+        )
+        .into_response();
     }
     if images.len() > MAX_MATCH_IMAGES {
         return request_error(
@@ -420,7 +438,8 @@ async fn match_faces(
                 "at most {MAX_MATCH_IMAGES} images are compared at once, {} given",
                 images.len()
             ),
-        );
+        )
+        .into_response();
     }
     let mut indexes = Vec::with_capacity(images.len());
     for (position, image) in images.iter().enumerate() {
@@ -432,7 +451,8 @@ async fn match_faces(
                 format!(
                     "image index {index} is negative or repeated; indexes are whole and unique"
                 ),
-            );
+            )
+            .into_response();
         }
         indexes.push(index);
     }
@@ -448,7 +468,7 @@ async fn match_faces(
     .await;
     let matched = match outcome {
         Ok(m) => m,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
 
     let mut results = Vec::new();
@@ -599,7 +619,7 @@ async fn detect(
     let started = Instant::now();
     let request: DetectRequest = match read_json(body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let scenario = request.process_param.scenario.clone().unwrap_or_default();
     let crop = CropSpec::from_params(&request.process_param.output_image_params).or(matches!(
@@ -654,7 +674,7 @@ async fn detect(
     })
     .await;
     let (code, msg, detections) = match outcome {
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
         Ok(Err(problem)) => (problem.code, Some(problem.msg), Vec::new()),
         Ok(Ok(d)) if d.is_empty() => (
             Code::FaceNotDetected,
