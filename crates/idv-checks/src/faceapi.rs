@@ -555,6 +555,7 @@ fn match_image(engine: &Engine, image: MatchImage, index: i64, crop: Option<Crop
         msg: None,
         faces: Vec::new(),
     };
+    let started = Instant::now();
     let picture = match decode_image(image.data.as_deref(), engine.settings.max_pixels) {
         Ok(p) => p,
         Err(problem) => {
@@ -564,7 +565,17 @@ fn match_image(engine: &Engine, image: MatchImage, index: i64, crop: Option<Crop
         }
     };
     drop(image.data);
+    let decoded = elapsed_ms(started);
     let boxes = engine.faces.detect(&picture);
+    tracing::debug!(
+        index,
+        width = picture.width(),
+        height = picture.height(),
+        faces = boxes.len(),
+        decode_ms = decoded,
+        detect_ms = elapsed_ms(started) - decoded,
+        "match image"
+    );
     let chosen: Vec<FaceBox> = if image.detect_all {
         boxes
     } else {
@@ -588,6 +599,11 @@ fn match_image(engine: &Engine, image: MatchImage, index: i64, crop: Option<Crop
             (f, c)
         })
         .collect();
+    tracing::debug!(
+        index,
+        total_ms = elapsed_ms(started),
+        "match image described"
+    );
     out
 }
 
