@@ -17,13 +17,13 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
-use bytes::Bytes;
 use image::RgbImage;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -99,62 +99,98 @@ impl IntoResponse for RequestError {
     }
 }
 
-/// The body, or the error answering a body that could not be read.
-fn read_json<T: serde::de::DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, RequestError> {
-    let body = body.map_err(|e| {
-        let status = e.status();
-        let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "the request body is larger than the engine accepts".to_string()
-        } else {
-            format!("the request body could not be read: {e}")
-        };
-        request_error(status, Code::ParamsReadError, msg)
-    })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        request_error(
-            StatusCode::BAD_REQUEST,
-            Code::ParamsReadError,
-            format!("the request body is not the expected JSON: {e}"),
-        )
-    })
+/// One of the engine's job permits ([`crate::Settings::workers`]), held from before the
+/// request body is read until the work on it ends (even if the client stops waiting), so that
+/// the requests in memory at once are bounded: the others wait with their bodies unread.
+struct Job(Arc<Engine>);
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.0.jobs.add_permits(1);
+    }
 }
 
-/// Runs `work` on the blocking pool under one of the engine's job permits.
-async fn run_job<T: Send + 'static>(
-    engine: &Arc<Engine>,
-    work: impl FnOnce(&Engine) -> T + Send + 'static,
-) -> Result<T, RequestError> {
-    /// Gives the permit back when the work ends, even if the caller stopped waiting for it.
-    struct Permit(Arc<Engine>);
-    impl Drop for Permit {
-        fn drop(&mut self) {
-            self.0.jobs.add_permits(1);
+impl Job {
+    /// Waits for a permit. A body declared larger than the engine accepts is refused first.
+    async fn start(
+        engine: &Arc<Engine>,
+        parts: &axum::http::request::Parts,
+    ) -> Result<Job, RequestError> {
+        let declared = parts
+            .headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > engine.settings.max_body as u64) {
+            return Err(too_large());
         }
+        let permit = engine.jobs.acquire().await.map_err(|_| {
+            request_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Code::InternalError,
+                "the engine is stopping",
+            )
+        })?;
+        permit.forget();
+        Ok(Job(engine.clone()))
     }
-    let permit = engine.jobs.acquire().await.map_err(|_| {
-        request_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Code::InternalError,
-            "the engine is stopping",
-        )
-    })?;
-    permit.forget();
-    let held = Permit(engine.clone());
-    tokio::task::spawn_blocking(move || {
-        let held = held;
-        work(&held.0)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "face job failed");
-        request_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Code::InternalError,
-            "the face check failed",
-        )
-    })
+
+    /// Reads the body as JSON (at most [`crate::Settings::max_body`] bytes).
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        body: Body,
+    ) -> Result<T, RequestError> {
+        let bytes = axum::body::to_bytes(body, self.0.settings.max_body)
+            .await
+            .map_err(|e| {
+                if std::error::Error::source(&e)
+                    .is_some_and(|s| s.to_string().contains("length limit"))
+                {
+                    too_large()
+                } else {
+                    request_error(
+                        StatusCode::BAD_REQUEST,
+                        Code::ParamsReadError,
+                        format!("the request body could not be read: {e}"),
+                    )
+                }
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            request_error(
+                StatusCode::BAD_REQUEST,
+                Code::ParamsReadError,
+                format!("the request body is not the expected JSON: {e}"),
+            )
+        })
+    }
+
+    /// Runs `work` on the blocking pool; the permit is given back when it ends.
+    async fn run<T: Send + 'static>(
+        self,
+        work: impl FnOnce(&Engine) -> T + Send + 'static,
+    ) -> Result<T, RequestError> {
+        tokio::task::spawn_blocking(move || {
+            let job = self;
+            work(&job.0)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "face job failed");
+            request_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::InternalError,
+                "the face check failed",
+            )
+        })
+    }
+}
+
+fn too_large() -> RequestError {
+    request_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Code::ParamsReadError,
+        "the request body is larger than the engine accepts",
+    )
 }
 
 /// Milliseconds since `started`.
@@ -412,12 +448,14 @@ struct Matched {
     faces: Vec<(Face, Option<String>)>,
 }
 
-async fn match_faces(
-    State(engine): State<Arc<Engine>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn match_faces(State(engine): State<Arc<Engine>>, request: Request) -> Response {
     let started = Instant::now();
-    let request: MatchRequest = match read_json(body) {
+    let (parts, body) = request.into_parts();
+    let job = match Job::start(&engine, &parts).await {
+        Ok(job) => job,
+        Err(e) => return e.into_response(),
+    };
+    let request: MatchRequest = match job.read_json(body).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -458,14 +496,15 @@ async fn match_faces(
     }
     let crop = CropSpec::from_params(&request.output_image_params)
         .or(request.thumbnails.then(CropSpec::default_crop));
-    let outcome = run_job(&engine, move |engine| {
-        images
-            .into_iter()
-            .zip(indexes)
-            .map(|(image, index)| match_image(engine, image, index, crop))
-            .collect::<Vec<_>>()
-    })
-    .await;
+    let outcome = job
+        .run(move |engine| {
+            images
+                .into_iter()
+                .zip(indexes)
+                .map(|(image, index)| match_image(engine, image, index, crop))
+                .collect::<Vec<_>>()
+        })
+        .await;
     let matched = match outcome {
         Ok(m) => m,
         Err(e) => return e.into_response(),
@@ -628,12 +667,14 @@ struct ProcessParam {
     output_image_params: OutputImageParams,
 }
 
-async fn detect(
-    State(engine): State<Arc<Engine>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn detect(State(engine): State<Arc<Engine>>, request: Request) -> Response {
     let started = Instant::now();
-    let request: DetectRequest = match read_json(body) {
+    let (parts, body) = request.into_parts();
+    let job = match Job::start(&engine, &parts).await {
+        Ok(job) => job,
+        Err(e) => return e.into_response(),
+    };
+    let request: DetectRequest = match job.read_json(body).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -648,47 +689,48 @@ async fn detect(
         "CropAllFaces" => false,
         _ => request.process_param.only_central_face.unwrap_or(false),
     };
-    let outcome = run_job(&engine, move |engine| {
-        let picture = decode_image(request.image.as_deref(), engine.settings.max_pixels)?;
-        drop(request.image);
-        let boxes = engine.faces.detect(&picture);
-        let count = boxes.len();
-        let chosen: Vec<FaceBox> = if only_central {
-            central_face(&picture, &boxes)
-                .map(|i| boxes[i])
-                .into_iter()
-                .collect()
-        } else {
-            boxes
-        };
-        let detections: Vec<Value> = engine
-            .faces
-            .describe(&picture, &chosen)
-            .iter()
-            .map(|f| {
-                let quality = face::presentation_quality(&picture, f.bbox, count);
-                let mut o = Map::new();
-                if let Some(c) = crop {
+    let outcome = job
+        .run(move |engine| {
+            let picture = decode_image(request.image.as_deref(), engine.settings.max_pixels)?;
+            drop(request.image);
+            let boxes = engine.faces.detect(&picture);
+            let count = boxes.len();
+            let chosen: Vec<FaceBox> = if only_central {
+                central_face(&picture, &boxes)
+                    .map(|i| boxes[i])
+                    .into_iter()
+                    .collect()
+            } else {
+                boxes
+            };
+            let detections: Vec<Value> = engine
+                .faces
+                .describe(&picture, &chosen)
+                .iter()
+                .map(|f| {
+                    let quality = face::presentation_quality(&picture, f.bbox, count);
+                    let mut o = Map::new();
+                    if let Some(c) = crop {
+                        o.insert(
+                            "crop".into(),
+                            json!(jpeg_base64(&face::aligned_crop(
+                                &picture, f, c.aspect, c.pad, c.size
+                            ))),
+                        );
+                    }
+                    o.insert("landmarks".into(), landmarks(f));
+                    o.insert("roi".into(), roi(&f.bbox));
+                    o.insert("rotationAngle".into(), json!(rotation_angle(f)));
                     o.insert(
-                        "crop".into(),
-                        json!(jpeg_base64(&face::aligned_crop(
-                            &picture, f, c.aspect, c.pad, c.size
-                        ))),
+                        "presentationQuality".into(),
+                        presentation_quality_json(&quality),
                     );
-                }
-                o.insert("landmarks".into(), landmarks(f));
-                o.insert("roi".into(), roi(&f.bbox));
-                o.insert("rotationAngle".into(), json!(rotation_angle(f)));
-                o.insert(
-                    "presentationQuality".into(),
-                    presentation_quality_json(&quality),
-                );
-                Value::Object(o)
-            })
-            .collect();
-        Ok::<_, ImageProblem>(detections)
-    })
-    .await;
+                    Value::Object(o)
+                })
+                .collect();
+            Ok::<_, ImageProblem>(detections)
+        })
+        .await;
     let (code, msg, detections) = match outcome {
         Err(e) => return e.into_response(),
         Ok(Err(problem)) => (problem.code, Some(problem.msg), Vec::new()),

@@ -546,6 +546,46 @@ async fn unreadable_requests_are_answered_with_400() {
     assert_eq!(status, 413);
     assert_eq!(v["code"], 203, "{v}");
 
+    // The same without a declared length (chunked): the reading stops at the limit.
+    let chunks = (0..41).map(|i| {
+        Ok::<_, std::io::Error>(if i == 0 {
+            b"{\"image\": \"".repeat(1)
+        } else {
+            vec![b'A'; 1024 * 1024]
+        })
+    });
+    let (status, v) = post_raw(
+        "/api/detect",
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks)),
+    )
+    .await;
+    assert_eq!((status, v["code"].clone()), (413, json!(203)), "{v}");
+
     let v = detect(good).await;
     assert_eq!(v["code"], 0, "the engine still answers");
+}
+
+#[tokio::test]
+async fn concurrent_matches_give_the_same_answers() {
+    let calls = (0..6).map(|i| {
+        let second = if i % 2 == 0 {
+            "obama2.jpg"
+        } else {
+            "biden.jpg"
+        };
+        async move {
+            (
+                i,
+                match_two(b64_photo("obama.jpg"), b64_photo(second)).await,
+            )
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let score = |v: &Value| v["results"][0]["score"].as_f64().unwrap();
+    for (i, v) in &answers {
+        assert_eq!(v["code"], 0, "{v}");
+        let same_kind = &answers[(*i % 2) as usize].1;
+        assert!((score(v) - score(same_kind)).abs() < 1e-9, "call {i}: {v}");
+    }
+    assert!(score(&answers[0].1) < 0.6 && score(&answers[1].1) > 0.6);
 }
