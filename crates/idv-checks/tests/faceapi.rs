@@ -549,7 +549,7 @@ async fn unreadable_requests_are_answered_with_400() {
     // The same without a declared length (chunked): the reading stops at the limit.
     let chunks = (0..41).map(|i| {
         Ok::<_, std::io::Error>(if i == 0 {
-            b"{\"image\": \"".repeat(1)
+            b"{\"image\": \"".to_vec()
         } else {
             vec![b'A'; 1024 * 1024]
         })
