@@ -40,6 +40,9 @@ const DESCRIBE_FACE_SIZE: f64 = 300.0;
 /// At most this many faces of one image are described (landmarks and embedding).
 pub const MAX_FACES: usize = 10;
 
+/// The numbers in an embedding.
+pub const EMBEDDING_SIZE: usize = 128;
+
 /// The usual dlib threshold: two embeddings closer than this are the same person.
 pub const SAME_PERSON_DISTANCE: f64 = 0.6;
 
@@ -134,8 +137,12 @@ impl Embedding {
 }
 
 /// The Euclidean distance between two embeddings: 0 for the same picture, below 0.6 for the
-/// same person, usually above 0.6 for two people.
+/// same person, usually above 0.6 for two people. Infinite when either is not a full embedding
+/// (so that a failed embedding never looks like a match).
 pub fn distance(a: &Embedding, b: &Embedding) -> f64 {
+    if a.0.len() != EMBEDDING_SIZE || b.0.len() != EMBEDDING_SIZE {
+        return f64::INFINITY;
+    }
     a.0.iter()
         .zip(&b.0)
         .map(|(x, y)| (x - y) * (x - y))
@@ -623,6 +630,17 @@ fn exposure(grey: &image::GrayImage) -> (f64, f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_embedding_is_infinitely_far() {
+        let full = Embedding(vec![0.1; EMBEDDING_SIZE]);
+        assert_eq!(distance(&full, &full), 0.0);
+        assert_eq!(
+            distance(&Embedding(Vec::new()), &Embedding(Vec::new())),
+            f64::INFINITY
+        );
+        assert_eq!(similarity(distance(&full, &Embedding(vec![0.1; 5]))), 0.0);
+    }
 
     #[test]
     fn landmarks_order_eyes_left_to_right_and_put_the_mouth_below_the_nose() {

@@ -589,3 +589,30 @@ async fn concurrent_matches_give_the_same_answers() {
     }
     assert!(score(&answers[0].1) < 0.6 && score(&answers[1].1) > 0.6);
 }
+
+#[tokio::test]
+async fn a_phone_photo_is_turned_by_its_exif_orientation() {
+    // Stored turned a quarter left, with orientation 6 ("turn 90° clockwise to show").
+    let upright = photo("obama.jpg");
+    let stored = jpeg(&image::imageops::rotate270(&upright));
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+    exif.extend([0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+    let mut tagged = stored[..2].to_vec();
+    tagged.extend([0xff, 0xe1]);
+    tagged.extend(((exif.len() + 2) as u16).to_be_bytes());
+    tagged.extend(&exif);
+    tagged.extend(&stored[2..]);
+    let v = detect(b64(&tagged)).await;
+    assert_eq!(v["code"], 0, "{v}");
+    let roi = &v["results"]["detections"][0]["roi"];
+    let (x, w) = (roi[0].as_u64().unwrap(), roi[2].as_u64().unwrap());
+    assert!(
+        x + w <= u64::from(upright.width()),
+        "the box is in the upright picture: {roi}"
+    );
+    let landmarks = &v["results"]["detections"][0]["landmarks"];
+    assert!(
+        (landmarks[0][1].as_i64().unwrap() - landmarks[1][1].as_i64().unwrap()).abs() < 20,
+        "eyes level: {landmarks}"
+    );
+}
