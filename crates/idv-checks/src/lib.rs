@@ -94,7 +94,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .merge(docreader::routes())
         .merge(faceapi::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(engine.settings.max_body))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            engine.settings.max_body,
+        ))
         .with_state(engine)
 }
 

@@ -20,7 +20,9 @@ pub enum PictureError {
     #[error("the data is not a JPEG or PNG image")]
     NotAnImage,
     /// The header announces more pixels than allowed.
-    #[error("the image is {width}×{height} pixels; at most {max_pixels} pixels and {max_side} a side are accepted")]
+    #[error(
+        "the image is {width}×{height} pixels; at most {max_pixels} pixels and {max_side} a side are accepted"
+    )]
     TooLarge {
         width: u32,
         height: u32,

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
 use chrono::{Datelike, NaiveDate};
 use image::{ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
-use imageproc::geometric_transformations::{Interpolation, rotate_about_center};
+use imageproc::geometric_transformations::{Border, Interpolation, rotate_about_center};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -62,22 +62,50 @@ pub struct Spec {
 }
 
 const SURNAMES: &[&str] = &[
-    "MUSTERMANN", "ERIKSSON", "DUPONT", "ROSSI", "GARCIA", "NOWAK", "SMITH", "JANSEN", "PETERS",
-    "OCONNOR", "MARTIN", "BERNARD", "KOWALSKI", "LINDQVIST", "ANDERSEN", "FISCHER", "MOREAU",
-    "ESPOSITO", "VAN DER BERG", "MACDONALD", "SCHNEIDER", "LEFEBVRE", "NIELSEN", "KARLSSON",
+    "MUSTERMANN",
+    "ERIKSSON",
+    "DUPONT",
+    "ROSSI",
+    "GARCIA",
+    "NOWAK",
+    "SMITH",
+    "JANSEN",
+    "PETERS",
+    "OCONNOR",
+    "MARTIN",
+    "BERNARD",
+    "KOWALSKI",
+    "LINDQVIST",
+    "ANDERSEN",
+    "FISCHER",
+    "MOREAU",
+    "ESPOSITO",
+    "VAN DER BERG",
+    "MACDONALD",
+    "SCHNEIDER",
+    "LEFEBVRE",
+    "NIELSEN",
+    "KARLSSON",
 ];
 const GIVEN: &[&str] = &[
-    "ANNA", "ERIKA", "JOHN", "MARIA", "PETER", "LUCAS", "SOFIA", "EMMA", "OLIVER", "NOAH",
-    "HANNA", "JAN", "PAUL", "CLARA", "MATEO", "ELENA", "LEON", "IDA", "OSCAR", "MIA", "JONAS",
+    "ANNA", "ERIKA", "JOHN", "MARIA", "PETER", "LUCAS", "SOFIA", "EMMA", "OLIVER", "NOAH", "HANNA",
+    "JAN", "PAUL", "CLARA", "MATEO", "ELENA", "LEON", "IDA", "OSCAR", "MIA", "JONAS",
 ];
-const STATES: &[&str] = &["UTO", "D", "FRA", "NLD", "ITA", "ESP", "POL", "SWE", "GBR", "CAN"];
+const STATES: &[&str] = &[
+    "UTO", "D", "FRA", "NLD", "ITA", "ESP", "POL", "SWE", "GBR", "CAN",
+];
 
 impl Spec {
     fn random(kind: Kind, seed: u64) -> Spec {
         let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_D0C5);
-        let pick = |rng: &mut StdRng, list: &[&str]| list[rng.random_range(0..list.len())].to_string();
+        let pick =
+            |rng: &mut StdRng, list: &[&str]| list[rng.random_range(0..list.len())].to_string();
         let state = pick(&mut rng, STATES);
-        let nationality = if rng.random_bool(0.85) { state.clone() } else { pick(&mut rng, STATES) };
+        let nationality = if rng.random_bool(0.85) {
+            state.clone()
+        } else {
+            pick(&mut rng, STATES)
+        };
         let mut given = pick(&mut rng, GIVEN);
         if rng.random_bool(0.4) {
             given.push(' ');
@@ -87,25 +115,59 @@ impl Spec {
         let alnum = b"0123456789ABCDEFGHJKLMNPRSTUVWXYZ";
         let mut number = String::new();
         for i in 0..9 {
-            let set: &[u8] = if i < 2 { letters } else if i < 4 { alnum } else { b"0123456789" };
+            let set: &[u8] = if i < 2 {
+                letters
+            } else if i < 4 {
+                alnum
+            } else {
+                b"0123456789"
+            };
             number.push(set[rng.random_range(0..set.len())] as char);
         }
-        let birth = NaiveDate::from_ymd_opt(rng.random_range(1950..=2006), rng.random_range(1..=12), rng.random_range(1..=28))
-            .expect("valid date");
-        let expiry = NaiveDate::from_ymd_opt(rng.random_range(2029..=2036), rng.random_range(1..=12), rng.random_range(1..=28))
-            .expect("valid date");
+        let birth = NaiveDate::from_ymd_opt(
+            rng.random_range(1950..=2006),
+            rng.random_range(1..=12),
+            rng.random_range(1..=28),
+        )
+        .expect("valid date");
+        let expiry = NaiveDate::from_ymd_opt(
+            rng.random_range(2029..=2036),
+            rng.random_range(1..=12),
+            rng.random_range(1..=28),
+        )
+        .expect("valid date");
         let sex = match rng.random_range(0..10) {
             0..=4 => 'F',
             5..=8 => 'M',
             _ => '<',
         };
-        let digits = |rng: &mut StdRng, n: usize| (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect::<String>();
+        let digits = |rng: &mut StdRng, n: usize| {
+            (0..n)
+                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                .collect::<String>()
+        };
         let (code, optional_data, optional_data_2) = match kind {
-            Kind::Td3 => ("P".to_string(), if rng.random_bool(0.5) { digits(&mut rng, 10) } else { String::new() }, String::new()),
+            Kind::Td3 => (
+                "P".to_string(),
+                if rng.random_bool(0.5) {
+                    digits(&mut rng, 10)
+                } else {
+                    String::new()
+                },
+                String::new(),
+            ),
             Kind::Td1 => (
                 ["ID", "I", "IR", "AC"][rng.random_range(0..4)].to_string(),
-                if rng.random_bool(0.5) { digits(&mut rng, 8) } else { String::new() },
-                if rng.random_bool(0.3) { digits(&mut rng, 6) } else { String::new() },
+                if rng.random_bool(0.5) {
+                    digits(&mut rng, 8)
+                } else {
+                    String::new()
+                },
+                if rng.random_bool(0.3) {
+                    digits(&mut rng, 6)
+                } else {
+                    String::new()
+                },
             ),
         };
         Spec {
@@ -159,7 +221,11 @@ impl Spec {
                 c
             }
         };
-        let names = format!("{}<<{}", mrz_text(&self.surname), mrz_text(&self.given_names));
+        let names = format!(
+            "{}<<{}",
+            mrz_text(&self.surname),
+            mrz_text(&self.given_names)
+        );
         let number = field(&self.document_number, 9);
         let number_cd = bad(CheckDigit::DocumentNumber, check_digit(&number));
         let birth = yymmdd(self.birth_date);
@@ -169,9 +235,21 @@ impl Spec {
         let sex = self.sex.to_string();
         match self.kind {
             Kind::Td3 => {
-                let line1 = field(&format!("{}<{}{}", field(&self.document_code, 1), field(&self.issuing_state, 3), names), 44);
+                let line1 = field(
+                    &format!(
+                        "{}<{}{}",
+                        field(&self.document_code, 1),
+                        field(&self.issuing_state, 3),
+                        names
+                    ),
+                    44,
+                );
                 let optional = field(&self.optional_data, 14);
-                let optional_cd = if optional.chars().all(|c| c == '<') { '<' } else { check_digit(&optional) };
+                let optional_cd = if optional.chars().all(|c| c == '<') {
+                    '<'
+                } else {
+                    check_digit(&optional)
+                };
                 let mut line2 = format!(
                     "{number}{number_cd}{}{birth}{birth_cd}{sex}{expiry}{expiry_cd}{optional}{optional_cd}",
                     field(&self.nationality, 3)
@@ -192,7 +270,8 @@ impl Spec {
                     field(&self.nationality, 3),
                     field(&self.optional_data_2, 11)
                 );
-                let composite: String = line1[5..30].to_string() + &line2[0..7] + &line2[8..15] + &line2[18..29];
+                let composite: String =
+                    line1[5..30].to_string() + &line2[0..7] + &line2[8..15] + &line2[18..29];
                 line2.push(bad(CheckDigit::Composite, check_digit(&composite)));
                 vec![line1, line2, field(&names, 30)]
             }
@@ -200,12 +279,12 @@ impl Spec {
     }
 }
 
-/// Text as the MRZ writes it: upper case, spaces, hyphens and apostrophes as `<`.
+/// Text as the MRZ writes it: upper case, spaces and hyphens as `<`, other signs dropped.
 fn mrz_text(s: &str) -> String {
     s.to_uppercase()
         .chars()
         .filter_map(|c| match c {
-            'A'..='Z' | '0'..='9' => Some(c),
+            'A'..='Z' | '0'..='9' | '<' => Some(c),
             ' ' | '-' => Some('<'),
             _ => None,
         })
@@ -221,29 +300,18 @@ fn mrz_field(s: &str, n: usize) -> String {
     out
 }
 
-/// The ICAO 9303 check digit (weights 7, 3, 1; `<` counts 0, letters 10–35).
-pub fn check_digit(s: &str) -> char {
-    let sum: u32 = s
-        .chars()
-        .zip([7u32, 3, 1].iter().cycle())
-        .map(|(c, w)| {
-            let v = match c {
-                '0'..='9' => c as u32 - '0' as u32,
-                'A'..='Z' => c as u32 - 'A' as u32 + 10,
-                _ => 0,
-            };
-            v * w
-        })
-        .sum();
-    char::from_digit(sum % 10, 10).expect("digit")
+/// The ICAO 9303 check digit of an MRZ field (every character is an MRZ character here).
+fn check_digit(s: &str) -> char {
+    idv_mrz::check_digit(s).expect("MRZ characters only")
 }
 
 /// The OCR-B font, loaded once.
 fn font() -> &'static FontVec {
     static FONT: OnceLock<FontVec> = OnceLock::new();
     FONT.get_or_init(|| {
-        let bytes = std::fs::read(OCRB_FONT)
-            .unwrap_or_else(|e| panic!("{OCRB_FONT}: {e} (install the fonts-ocr-b package: scripts/install_checks.sh)"));
+        let bytes = std::fs::read(OCRB_FONT).unwrap_or_else(|e| {
+            panic!("{OCRB_FONT}: {e} (install the fonts-ocr-b package: scripts/install_checks.sh)")
+        });
         FontVec::try_from_vec(bytes).expect("OCR-B is a valid OpenType font")
     })
 }
@@ -253,13 +321,23 @@ fn scale_for_cap(cap_px: f32) -> PxScale {
     let f = font();
     let probe = PxScale::from(100.0);
     let glyph = f.glyph_id('H').with_scale(probe);
-    let height = f.outline_glyph(glyph).map_or(70.0, |g| g.px_bounds().height());
+    let height = f
+        .outline_glyph(glyph)
+        .map_or(70.0, |g| g.px_bounds().height());
     PxScale::from(100.0 * cap_px / height)
 }
 
 /// Draws `text` with its baseline at `y`, each character `pitch` pixels from the last when
 /// given, else at the font's own advance.
-fn draw_text(img: &mut RgbImage, text: &str, x: f32, y: f32, cap_px: f32, pitch: Option<f32>, color: [u8; 3]) {
+fn draw_text(
+    img: &mut RgbImage,
+    text: &str,
+    x: f32,
+    y: f32,
+    cap_px: f32,
+    pitch: Option<f32>,
+    color: [u8; 3],
+) {
     let f = font();
     let scale = scale_for_cap(cap_px);
     let scaled = f.as_scaled(scale);
@@ -276,7 +354,8 @@ fn draw_text(img: &mut RgbImage, text: &str, x: f32, y: f32, cap_px: f32, pitch:
                     let p = img.get_pixel_mut(px as u32, py as u32);
                     let cov = cov.clamp(0.0, 1.0);
                     for k in 0..3 {
-                        p.0[k] = (f32::from(p.0[k]) * (1.0 - cov) + f32::from(color[k]) * cov) as u8;
+                        p.0[k] =
+                            (f32::from(p.0[k]) * (1.0 - cov) + f32::from(color[k]) * cov) as u8;
                     }
                 }
             });
@@ -297,7 +376,9 @@ fn background(width: u32, height: u32, tint: [f32; 3], seed: u64) -> RgbImage {
     let a: f32 = rng.random_range(20.0..40.0);
     RgbImage::from_fn(width, height, |x, y| {
         let (xf, yf) = (x as f32, y as f32);
-        let wave = ((yf * f1 + (xf * f2).sin() * a * 0.05).sin() * (xf * f1 * 0.7 + (yf * f2).cos() * 2.0).cos()).abs();
+        let wave = ((yf * f1 + (xf * f2).sin() * a * 0.05).sin()
+            * (xf * f1 * 0.7 + (yf * f2).cos() * 2.0).cos())
+        .abs();
         let line = if wave > 0.97 { 0.90 } else { 1.0 };
         let mut px = [0u8; 3];
         for k in 0..3 {
@@ -322,7 +403,11 @@ fn paste_portrait(img: &mut RgbImage, portrait: &RgbImage, x: u32, y: u32, w: u3
     let oy = (resized.height().saturating_sub(h)) / 2;
     for j in 0..h {
         for i in 0..w {
-            if x + i < img.width() && y + j < img.height() && ox + i < resized.width() && oy + j < resized.height() {
+            if x + i < img.width()
+                && y + j < img.height()
+                && ox + i < resized.width()
+                && oy + j < resized.height()
+            {
                 img.put_pixel(x + i, y + j, *resized.get_pixel(ox + i, oy + j));
             }
         }
@@ -330,8 +415,15 @@ fn paste_portrait(img: &mut RgbImage, portrait: &RgbImage, x: u32, y: u32, w: u3
 }
 
 fn visual_date(d: NaiveDate) -> String {
-    const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-    format!("{:02} {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    format!(
+        "{:02} {} {}",
+        d.day(),
+        MONTHS[d.month0() as usize],
+        d.year()
+    )
 }
 
 /// Draws the document of `spec` at 300 dpi with `portrait` in the photo box.
@@ -341,7 +433,10 @@ pub fn render(spec: &Spec, portrait: &RgbImage) -> RgbImage {
         Kind::Td1 => (85.6, 54.0),
     };
     let (w, h) = (mm(w_mm).round() as u32, mm(h_mm).round() as u32);
-    let seed = spec.document_number.bytes().fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let seed = spec
+        .document_number
+        .bytes()
+        .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
     let tint = match seed % 3 {
         0 => [236.0, 240.0, 250.0],
         1 => [246.0, 238.0, 228.0],
@@ -352,17 +447,57 @@ pub fn render(spec: &Spec, portrait: &RgbImage) -> RgbImage {
     let label = [90, 90, 120];
     let (title, photo, fields_x, text_cap, mrz_top, mrz_x, mrz_pitch) = match spec.kind {
         // Photo box 35 × 45 mm; MRZ zone in the bottom 23 mm.
-        Kind::Td3 => ("PASSPORT", (mm(5.0), mm(14.0), mm(32.0), mm(42.0)), mm(42.0), mm(2.2), mm(72.0), mm(6.0), mm(4.6)),
-        Kind::Td1 => ("IDENTITY CARD", (mm(3.5), mm(7.5), mm(22.0), mm(28.0)), mm(29.0), mm(1.8), mm(39.0), mm(4.7), mm(4.3)),
+        Kind::Td3 => (
+            "PASSPORT",
+            (mm(5.0), mm(14.0), mm(32.0), mm(42.0)),
+            mm(42.0),
+            mm(2.2),
+            mm(72.0),
+            mm(6.0),
+            mm(4.6),
+        ),
+        Kind::Td1 => (
+            "IDENTITY CARD",
+            (mm(3.5), mm(7.5), mm(22.0), mm(28.0)),
+            mm(29.0),
+            mm(1.8),
+            mm(39.0),
+            mm(4.7),
+            mm(4.3),
+        ),
     };
-    draw_text(&mut img, &format!("{title}  {}", spec.issuing_state), mm(4.0), mm(5.5), mm(2.6), None, [60, 40, 90]);
-    paste_portrait(&mut img, portrait, photo.0 as u32, photo.1 as u32, photo.2 as u32, photo.3 as u32);
+    draw_text(
+        &mut img,
+        &format!("{title}  {}", spec.issuing_state),
+        mm(4.0),
+        mm(5.5),
+        mm(2.6),
+        None,
+        [60, 40, 90],
+    );
+    paste_portrait(
+        &mut img,
+        portrait,
+        photo.0 as u32,
+        photo.1 as u32,
+        photo.2 as u32,
+        photo.3 as u32,
+    );
     let rows: Vec<(&str, String)> = vec![
-        ("Type / Code / No.", format!("{}  {}  {}", spec.document_code, spec.issuing_state, spec.document_number)),
+        (
+            "Type / Code / No.",
+            format!(
+                "{}  {}  {}",
+                spec.document_code, spec.issuing_state, spec.document_number
+            ),
+        ),
         ("Surname", spec.surname.clone()),
         ("Given names", spec.given_names.clone()),
         ("Nationality", spec.nationality.clone()),
-        ("Date of birth / Sex", format!("{}   {}", visual_date(spec.birth_date), spec.sex)),
+        (
+            "Date of birth / Sex",
+            format!("{}   {}", visual_date(spec.birth_date), spec.sex),
+        ),
         ("Date of expiry", visual_date(spec.expiry_date)),
     ];
     let row_h = match spec.kind {
@@ -372,7 +507,15 @@ pub fn render(spec: &Spec, portrait: &RgbImage) -> RgbImage {
     let mut y = photo.1 + text_cap * 0.9;
     for (name, value) in rows {
         draw_text(&mut img, name, fields_x, y, text_cap * 0.55, None, label);
-        draw_text(&mut img, &value, fields_x, y + text_cap * 1.5, text_cap, None, ink);
+        draw_text(
+            &mut img,
+            &value,
+            fields_x,
+            y + text_cap * 1.5,
+            text_cap,
+            None,
+            ink,
+        );
         y += row_h;
     }
     // MRZ: OCR-B at 10 characters an inch, capitals 2.3 mm tall.
@@ -380,7 +523,15 @@ pub fn render(spec: &Spec, portrait: &RgbImage) -> RgbImage {
     let cap = mm(2.3);
     for (i, line) in spec.mrz_lines().iter().enumerate() {
         let baseline = mrz_top + cap + i as f32 * mrz_pitch;
-        draw_text(&mut img, line, mrz_x, baseline, cap, Some(pitch), [10, 10, 15]);
+        draw_text(
+            &mut img,
+            line,
+            mrz_x,
+            baseline,
+            cap,
+            Some(pitch),
+            [10, 10, 15],
+        );
     }
     img
 }
@@ -414,7 +565,11 @@ impl Degradation {
             Degradation::Noise(s) => format!("noise{s:.0}"),
             Degradation::UnevenLight(f) => format!("light{f:.2}"),
             Degradation::Jpeg(q) => format!("jpeg{q}"),
-            Degradation::All(list) => list.iter().map(Degradation::name).collect::<Vec<_>>().join("+"),
+            Degradation::All(list) => list
+                .iter()
+                .map(Degradation::name)
+                .collect::<Vec<_>>()
+                .join("+"),
         }
     }
 
@@ -486,9 +641,18 @@ fn on_table(img: &RgbImage, deg: f32, seed: u64) -> RgbImage {
     for (x, y, p) in img.enumerate_pixels() {
         canvas.put_pixel(ox + x, oy + y, Rgba([p[0], p[1], p[2], 255]));
     }
-    let rotated = rotate_about_center(&canvas, deg.to_radians(), Interpolation::Bilinear, Rgba([0, 0, 0, 0]));
+    let rotated = rotate_about_center(
+        &canvas,
+        deg.to_radians(),
+        Interpolation::Bilinear,
+        Border::Constant(Rgba([0, 0, 0, 0])),
+    );
     let mut rng = StdRng::seed_from_u64(seed);
-    let base = [rng.random_range(90..140) as f32, rng.random_range(70..110) as f32, rng.random_range(50..80) as f32];
+    let base = [
+        rng.random_range(90..140) as f32,
+        rng.random_range(70..110) as f32,
+        rng.random_range(50..80) as f32,
+    ];
     let table = RgbImage::from_fn(cw, ch, |x, y| {
         let grain = ((y as f32 * 0.05 + (x as f32 * 0.003).sin() * 6.0).sin() * 12.0) as f32;
         Rgb([
@@ -508,10 +672,12 @@ fn on_table(img: &RgbImage, deg: f32, seed: u64) -> RgbImage {
 
 /// `img` as JPEG bytes at `quality` (1–100).
 pub fn to_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut Cursor::new(&mut out), quality.clamp(1, 100));
-    img.write_with_encoder(encoder).expect("JPEG encoding to memory");
-    out
+    let mut out = Cursor::new(Vec::new());
+    let encoder =
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
+    img.write_with_encoder(encoder)
+        .expect("JPEG encoding to memory");
+    out.into_inner()
 }
 
 /// One document of a generated set, as `expected.json` lists it.
@@ -526,7 +692,11 @@ pub struct Sample {
 /// The `i`-th document of a set: TD3 and TD1 in turn, degraded as [`Degradation::for_index`].
 pub fn sample(i: usize, portrait: &RgbImage) -> (Sample, RgbImage) {
     let seed = i as u64 * 7919 + 17;
-    let spec = if i % 2 == 0 { Spec::passport(seed) } else { Spec::id_card(seed) };
+    let spec = if i % 2 == 0 {
+        Spec::passport(seed)
+    } else {
+        Spec::id_card(seed)
+    };
     let degradation = Degradation::for_index(i / 2 + i % 2 * 3);
     let img = degrade(&render(&spec, portrait), &degradation, seed);
     let sample = Sample {
@@ -547,7 +717,10 @@ pub fn write_set(dir: &Path, count: usize, portrait: &RgbImage) -> anyhow::Resul
         std::fs::write(dir.join(&sample.file), to_jpeg(&img, 90))?;
         samples.push(sample);
     }
-    std::fs::write(dir.join("expected.json"), serde_json::to_vec_pretty(&samples)?)?;
+    std::fs::write(
+        dir.join("expected.json"),
+        serde_json::to_vec_pretty(&samples)?,
+    )?;
     Ok(samples)
 }
 
