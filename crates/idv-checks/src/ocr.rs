@@ -166,6 +166,9 @@ impl Ocr {
             } else {
                 strip
             };
+            if std::env::var_os("IDV_CHECKS_DEBUG").is_some() {
+                let _ = strip.save(format!("/tmp/dr-strip{pass}.png"));
+            }
             let (lines, confidence) = match how.mode {
                 Mode::Block => self.recognize(&strip, PageSegMode::PsmSingleBlock)?,
                 Mode::PerLine => {
@@ -587,9 +590,12 @@ fn choose_group(bands: &[Band]) -> Option<Vec<Band>> {
 /// The MRZ strip, straightened from the full-resolution image and scaled so that characters
 /// are about [`CAP_PX`]·`scale` pixels tall (bilinear).
 fn strip(gray: &GrayImage, found: &Found, scale: f32) -> GrayImage {
-    let k = (CAP_PX * scale / found.line_height.max(1.0)).clamp(0.2, 6.0);
+    let cap: f32 = std::env::var("IDV_CHECKS_CAP").ok().and_then(|v| v.parse().ok()).unwrap_or(CAP_PX);
+    let k = (cap * scale / found.line_height.max(1.0)).clamp(0.2, 6.0);
+    let xs: f32 = std::env::var("IDV_CHECKS_XS").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
+    let kx = k * xs;
     let (l, t, r, b) = found.rect;
-    let out_w = (((r - l) * k).round() as u32).clamp(1, 4000);
+    let out_w = (((r - l) * kx).round() as u32).clamp(1, 6000);
     let out_h = (((b - t) * k).round() as u32).clamp(1, 1000);
     let (w, h) = gray.dimensions();
     let sample = |x: f32, y: f32| -> u8 {
@@ -605,7 +611,7 @@ fn strip(gray: &GrayImage, found: &Found, scale: f32) -> GrayImage {
         (top * (1.0 - fy) + bottom * fy).round() as u8
     };
     GrayImage::from_fn(out_w, out_h, |i, j| {
-        let (x, y) = found.to_original(l + i as f32 / k, t + j as f32 / k);
+        let (x, y) = found.to_original(l + i as f32 / kx, t + j as f32 / k);
         Luma([sample(x, y)])
     })
 }
