@@ -116,7 +116,7 @@ fn main() -> anyhow::Result<()> {
                 let line = match result {
                     Ok(r) => serde_json::json!({
                         "file": file, "ms": ms, "lines": r.mrz.lines, "raw": r.raw_lines,
-                        "checksValid": r.mrz.checks_valid(), "verified": r.verified(), "pass": r.pass, "angle": r.position.angle,
+                        "checksValid": r.mrz.checks_valid(), "verified": r.verified(), "pass": r.pass, "template": r.template_lines, "angle": r.position.angle,
                     }),
                     Err(e) => serde_json::json!({"file": file, "ms": ms, "error": e.to_string()}),
                 };

@@ -10,9 +10,14 @@
 //! 4. The MRZ strip is resampled from the full-resolution image, straightened and scaled so
 //!    that characters are about [`CAP_PX`] pixels tall, binarised, and read by Tesseract
 //!    (legacy engine, MRZ alphabet only); `idv_mrz::read_ocr` corrects lookalikes by field.
-//! 5. When a check digit fails, other passes are tried (another binarisation, scale and page
-//!    segmentation); the first reading whose every check digit passes is kept, else the one
-//!    with the most passing check digits, reported as failing.
+//! 5. A second recogniser, template matching against OCR-B glyphs cell by cell on the same
+//!    strip, reads it too. A reading is confirmed when both agree (see `merge_lines`), every
+//!    check digit passes, both dates exist and the state codes are real. Check digits alone are
+//!    not enough: some misreads keep them passing (`S`/`8`, `B`/`1` weigh the same modulo 10,
+//!    and names have none), and Tesseract's legacy model reads OCR-B's narrow `W` as `N`.
+//! 6. When the reading is not confirmed, other Tesseract passes are tried (another
+//!    binarisation, scale and page segmentation); the first confirmed one is kept, else the
+//!    reading with the most passing check digits, reported as not confirmed.
 
 use std::sync::Mutex;
 
@@ -65,10 +70,12 @@ pub struct Reading {
     pub confidence: i32,
     /// Which pass gave the reading (1 = the first).
     pub pass: usize,
-    /// Whether two differently prepared passes read exactly these lines, every check digit
-    /// passing and the state codes real. Only a confirmed reading counts as verified: a check
-    /// digit cannot catch every misread (`S`/`8`, `B`/`1` weigh alike, names have none).
+    /// Whether Tesseract and the OCR-B template matcher read exactly these lines, every check
+    /// digit passing and the state codes real. Only a confirmed reading counts as verified: a
+    /// check digit cannot catch every misread (`S`/`8`, `B`/`1` weigh alike, names have none).
     pub confirmed: bool,
+    /// What the OCR-B template matcher read (before correction), when it could.
+    pub template_lines: Option<Vec<String>>,
 }
 
 impl Reading {
@@ -159,6 +166,8 @@ impl Ocr {
         let found = locate(&gray).ok_or(ReadError::NotFound)?;
         let mut readings: Vec<Reading> = Vec::new();
         let mut last_error = None;
+        // The template matcher's reading, made on the first pass's binarised strip.
+        let mut template: Option<(Vec<String>, Option<idv_mrz::Mrz>)> = None;
         for (pass, how) in PASSES.iter().enumerate() {
             let strip = strip(&gray, &found, how.scale);
             let strip = if how.binarize {
@@ -166,9 +175,6 @@ impl Ocr {
             } else {
                 strip
             };
-            if std::env::var_os("IDV_CHECKS_DEBUG").is_some() {
-                let _ = strip.save(format!("/tmp/dr-strip{pass}.png"));
-            }
             let (lines, confidence) = match how.mode {
                 Mode::Block => self.recognize(&strip, PageSegMode::PsmSingleBlock)?,
                 Mode::PerLine => {
@@ -183,21 +189,43 @@ impl Ocr {
                 }
             };
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-            match idv_mrz::read_ocr(&refs, today) {
+            let parsed = idv_mrz::read_ocr(&refs, today);
+            if template.is_none() && how.binarize {
+                let length = match &parsed {
+                    Ok(m) => m.format.line_length(),
+                    Err(_) if found.lines == 3 => 30,
+                    Err(_) => 44,
+                };
+                if let Some(t) = ocrb::read(&strip, found.lines, length) {
+                    let t_refs: Vec<&str> = t.iter().map(String::as_str).collect();
+                    let mrz = idv_mrz::read_ocr(&t_refs, today).ok();
+                    template = Some((t, mrz));
+                }
+            }
+            match parsed {
                 Ok(mrz) => {
-                    let mut reading = Reading {
+                    // Both recognisers' lines merged, read again: confirmed when plausible.
+                    let merged = template
+                        .as_ref()
+                        .and_then(|t| t.1.as_ref())
+                        .and_then(|t| merge_lines(&t.lines, &mrz.lines))
+                        .and_then(|lines| {
+                            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+                            idv_mrz::read_ocr(&refs, today).ok()
+                        })
+                        .filter(plausible);
+                    let confirmed = merged.is_some();
+                    let reading = Reading {
                         position: found.position(),
-                        mrz,
+                        confirmed,
+                        mrz: merged.unwrap_or(mrz),
                         raw_lines: lines,
                         confidence,
                         pass: pass + 1,
-                        confirmed: false,
+                        template_lines: template.as_ref().map(|t| t.0.clone()),
                     };
-                    // Two passes that agree on a plausible reading: kept.
-                    if plausible(&reading.mrz)
-                        && readings.iter().any(|r| r.mrz.lines == reading.mrz.lines)
-                    {
-                        reading.confirmed = true;
+                    // Tesseract and the template matcher read the same plausible MRZ: kept.
+                    if reading.confirmed {
                         return Ok(reading);
                     }
                     readings.push(reading);
@@ -225,6 +253,34 @@ impl Ocr {
             (None, None) => Err(ReadError::NotFound),
         }
     }
+}
+
+/// The lines both recognisers support, or `None` where they disagree: equal characters stay;
+/// `O`/`0` keep Tesseract's choice (the template matcher tells them apart poorly, and an
+/// `O`/`0` swap always changes a check digit); a `W` of the template matcher wins over
+/// Tesseract's `N`, `H`, `M` or `V` (Tesseract's legacy model misreads OCR-B's narrow `W`).
+fn merge_lines(template: &[String], tesseract: &[String]) -> Option<Vec<String>> {
+    if template.len() != tesseract.len() {
+        return None;
+    }
+    template
+        .iter()
+        .zip(tesseract)
+        .map(|(a, b)| {
+            if a.len() != b.len() {
+                return None;
+            }
+            a.chars()
+                .zip(b.chars())
+                .map(|(x, y)| match (x, y) {
+                    _ if x == y => Some(x),
+                    ('O', '0') | ('0', 'O') => Some(y),
+                    ('W', 'N' | 'H' | 'M' | 'V') => Some('W'),
+                    _ => None,
+                })
+                .collect::<Option<String>>()
+        })
+        .collect()
 }
 
 /// Every check digit passes, both dates exist and the state codes are real ones.
@@ -428,10 +484,6 @@ fn locate(gray: &GrayImage) -> Option<Found> {
         }
     });
     let bands = find_bands(&straight);
-    if std::env::var_os("IDV_CHECKS_DEBUG").is_some() {
-        eprintln!("angle {:.2} bands {:?}", angle.to_degrees(), bands);
-        let _ = straight.save("/tmp/dr-debug-straight.png");
-    }
     let group = choose_group(&bands)?;
     let first = group.first()?;
     let last = group.last()?;
@@ -590,12 +642,9 @@ fn choose_group(bands: &[Band]) -> Option<Vec<Band>> {
 /// The MRZ strip, straightened from the full-resolution image and scaled so that characters
 /// are about [`CAP_PX`]·`scale` pixels tall (bilinear).
 fn strip(gray: &GrayImage, found: &Found, scale: f32) -> GrayImage {
-    let cap: f32 = std::env::var("IDV_CHECKS_CAP").ok().and_then(|v| v.parse().ok()).unwrap_or(CAP_PX);
-    let k = (cap * scale / found.line_height.max(1.0)).clamp(0.2, 6.0);
-    let xs: f32 = std::env::var("IDV_CHECKS_XS").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
-    let kx = k * xs;
+    let k = (CAP_PX * scale / found.line_height.max(1.0)).clamp(0.2, 6.0);
     let (l, t, r, b) = found.rect;
-    let out_w = (((r - l) * kx).round() as u32).clamp(1, 6000);
+    let out_w = (((r - l) * k).round() as u32).clamp(1, 6000);
     let out_h = (((b - t) * k).round() as u32).clamp(1, 1000);
     let (w, h) = gray.dimensions();
     let sample = |x: f32, y: f32| -> u8 {
@@ -611,7 +660,7 @@ fn strip(gray: &GrayImage, found: &Found, scale: f32) -> GrayImage {
         (top * (1.0 - fy) + bottom * fy).round() as u8
     };
     GrayImage::from_fn(out_w, out_h, |i, j| {
-        let (x, y) = found.to_original(l + i as f32 / kx, t + j as f32 / k);
+        let (x, y) = found.to_original(l + i as f32 / k, t + j as f32 / k);
         Luma([sample(x, y)])
     })
 }
@@ -644,6 +693,247 @@ fn split_lines(strip: &GrayImage, lines: usize) -> Vec<GrayImage> {
             image::imageops::crop_imm(strip, 0, top, w, (bottom - top).max(1)).to_image()
         })
         .collect()
+}
+
+/// Template matching against OCR-B, the MRZ's own typeface: a second recogniser, independent
+/// of Tesseract, whose agreement confirms a reading.
+mod ocrb {
+    use std::sync::OnceLock;
+
+    use image::{GrayImage, Rgb, RgbImage};
+
+    /// Template size: one character cell (pitch × capital height).
+    const TW: usize = 20;
+    const TH: usize = 28;
+    const CHARS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<";
+
+    struct Templates {
+        chars: Vec<char>,
+        cells: Vec<Vec<f32>>,
+    }
+
+    /// Darkness (0–1) of the box `(x0, y0)–(x1, y1)` of `img` (255 = paper) resampled to
+    /// TW × TH, each output pixel the mean of its source area.
+    fn resample(img: &GrayImage, x0: f32, y0: f32, x1: f32, y1: f32) -> Vec<f32> {
+        let (w, h) = img.dimensions();
+        let mut out = vec![0f32; TW * TH];
+        let sx = (x1 - x0) / TW as f32;
+        let sy = (y1 - y0) / TH as f32;
+        for j in 0..TH {
+            for i in 0..TW {
+                let (ax, ay) = (x0 + i as f32 * sx, y0 + j as f32 * sy);
+                let (bx, by) = (ax + sx, ay + sy);
+                let mut sum = 0f32;
+                let mut n = 0f32;
+                let mut y = ay.floor() as i64;
+                while (y as f32) < by {
+                    let mut x = ax.floor() as i64;
+                    while (x as f32) < bx {
+                        let v = if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
+                            f32::from(img.get_pixel(x as u32, y as u32)[0])
+                        } else {
+                            255.0
+                        };
+                        sum += 1.0 - v / 255.0;
+                        n += 1.0;
+                        x += 1;
+                    }
+                    y += 1;
+                }
+                out[j * TW + i] = if n > 0.0 { sum / n } else { 0.0 };
+            }
+        }
+        out
+    }
+
+    fn templates() -> &'static Templates {
+        static T: OnceLock<Templates> = OnceLock::new();
+        T.get_or_init(|| {
+            let cap = 112.0f32;
+            let pitch = cap * (2.54 / 2.3);
+            let mut chars = Vec::new();
+            let mut cells = Vec::new();
+            for c in CHARS.chars() {
+                let mut img = RgbImage::from_pixel(
+                    (pitch * 3.0) as u32,
+                    (cap * 2.0) as u32,
+                    Rgb([255, 255, 255]),
+                );
+                let (x, baseline) = (pitch, cap * 1.5);
+                crate::synth::draw_text(
+                    &mut img,
+                    &c.to_string(),
+                    x,
+                    baseline,
+                    cap,
+                    Some(pitch),
+                    [0, 0, 0],
+                );
+                let gray = image::imageops::grayscale(&img);
+                // The cell: the character's ink centred in one pitch, capital height tall.
+                let (mut left, mut right) = (u32::MAX, 0);
+                for (px, _, p) in gray.enumerate_pixels() {
+                    if p[0] < 128 {
+                        left = left.min(px);
+                        right = right.max(px);
+                    }
+                }
+                let centre = (left + right) as f32 / 2.0;
+                cells.push(resample(
+                    &gray,
+                    centre - pitch / 2.0,
+                    baseline - cap,
+                    centre + pitch / 2.0,
+                    baseline,
+                ));
+                chars.push(c);
+            }
+            Templates { chars, cells }
+        })
+    }
+
+    /// The best matching character of a cell, trying small shifts.
+    fn classify(cell: &[f32]) -> char {
+        let t = templates();
+        let mut best = (f32::MAX, '<');
+        for (k, tpl) in t.cells.iter().enumerate() {
+            for dx in -2i32..=2 {
+                for dy in -1i32..=1 {
+                    let mut d = 0f32;
+                    for j in 0..TH as i32 {
+                        let sj = j + dy;
+                        for i in 0..TW as i32 {
+                            let si = i + dx;
+                            let v =
+                                if si >= 0 && sj >= 0 && (si as usize) < TW && (sj as usize) < TH {
+                                    cell[sj as usize * TW + si as usize]
+                                } else {
+                                    0.0
+                                };
+                            let e = v - tpl[j as usize * TW + i as usize];
+                            d += e * e;
+                        }
+                    }
+                    if d < best.0 {
+                        best = (d, t.chars[k]);
+                    }
+                }
+            }
+        }
+        best.1
+    }
+
+    /// Ink runs of `profile` above `min`: (start, end) pairs, end exclusive.
+    fn runs(profile: &[u32], min: u32) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, &v) in profile.iter().enumerate() {
+            match (v > min, start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    out.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push((s, profile.len()));
+        }
+        out
+    }
+
+    /// Reads `lines` MRZ lines of `length` characters from a binarised strip.
+    pub fn read(strip: &GrayImage, lines: usize, length: usize) -> Option<Vec<String>> {
+        let (w, h) = strip.dimensions();
+        // Columns dark over most of the height are the document's edge or the table, not
+        // text: blanked.
+        let mut cleaned = strip.clone();
+        for x in 0..w {
+            let dark = (0..h).filter(|&y| strip.get_pixel(x, y)[0] < 128).count() as u32;
+            if dark * 10 > h * 6 {
+                for y in 0..h {
+                    cleaned.put_pixel(x, y, image::Luma([255]));
+                }
+            }
+        }
+        let strip = &cleaned;
+        let ink = |x: u32, y: u32| strip.get_pixel(x, y)[0] < 128;
+        let rows: Vec<u32> = (0..h)
+            .map(|y| (0..w).filter(|&x| ink(x, y)).count() as u32)
+            .collect();
+        let mut bands = runs(&rows, w / 40);
+        if bands.len() < lines {
+            return None;
+        }
+        // The `lines` bands with the most ink, top to bottom.
+        let weight = |b: &(usize, usize)| rows[b.0..b.1].iter().map(|&v| u64::from(v)).sum::<u64>();
+        bands.sort_by_key(|b| std::cmp::Reverse(weight(b)));
+        bands.truncate(lines);
+        bands.sort_by_key(|b| b.0);
+        let mut out = Vec::with_capacity(lines);
+        for &(top, bottom) in &bands {
+            let (top, bottom) = (top as u32, bottom as u32);
+            if bottom - top < 6 {
+                return None;
+            }
+            let cols: Vec<u32> = (0..w)
+                .map(|x| (top..bottom).filter(|&y| ink(x, y)).count() as u32)
+                .collect();
+            // Character blobs: at least a quarter of the line's height somewhere (specks and
+            // stray marks at the ends are not characters).
+            let tall = (bottom - top) / 4;
+            let blobs: Vec<(usize, usize)> = runs(&cols, 0)
+                .into_iter()
+                .filter(|&(a, b)| {
+                    b - a >= 2 && cols[a..b].iter().copied().max().unwrap_or(0) >= tall
+                })
+                .collect();
+            // Drop marks at either end that stand apart from the run of characters, or are
+            // much wider than a character.
+            let mut widths: Vec<usize> = blobs.iter().map(|b| b.1 - b.0).collect();
+            widths.sort_unstable();
+            let max_w = widths.get(widths.len() / 2).copied().unwrap_or(0) * 2 + 2;
+            let mut blobs: Vec<(usize, usize)> =
+                blobs.into_iter().filter(|b| b.1 - b.0 <= max_w).collect();
+            let centre = |b: &(usize, usize)| (b.0 + b.1) as f32 / 2.0;
+            let mut gaps: Vec<f32> = blobs
+                .windows(2)
+                .map(|p| centre(&p[1]) - centre(&p[0]))
+                .collect();
+            gaps.sort_by(f32::total_cmp);
+            let gap = gaps.get(gaps.len() / 2).copied().unwrap_or(0.0);
+            while blobs.len() > 2 && centre(&blobs[1]) - centre(&blobs[0]) > 2.5 * gap {
+                blobs.remove(0);
+            }
+            while blobs.len() > 2
+                && centre(&blobs[blobs.len() - 1]) - centre(&blobs[blobs.len() - 2]) > 2.5 * gap
+            {
+                blobs.pop();
+            }
+            let (first, last) = (*blobs.first()?, *blobs.last()?);
+            let c0 = (first.0 + first.1) as f32 / 2.0;
+            let c1 = (last.0 + last.1) as f32 / 2.0;
+            let pitch = (c1 - c0) / (length - 1) as f32;
+            if pitch < 4.0 {
+                return None;
+            }
+            let mut line = String::with_capacity(length);
+            for i in 0..length {
+                let c = c0 + i as f32 * pitch;
+                let cell = resample(
+                    strip,
+                    c - pitch / 2.0,
+                    top as f32,
+                    c + pitch / 2.0,
+                    bottom as f32,
+                );
+                line.push(classify(&cell));
+            }
+            out.push(line);
+        }
+        Some(out)
+    }
 }
 
 #[cfg(test)]

@@ -329,7 +329,7 @@ fn scale_for_cap(cap_px: f32) -> PxScale {
 
 /// Draws `text` with its baseline at `y`, each character `pitch` pixels from the last when
 /// given, else at the font's own advance.
-fn draw_text(
+pub(crate) fn draw_text(
     img: &mut RgbImage,
     text: &str,
     x: f32,
