@@ -105,7 +105,7 @@ fn main() -> anyhow::Result<()> {
             let settings =
                 idv_checks::Settings::new(models.unwrap_or_else(idv_checks::default_models_dir));
             let ocr = idv_checks::ocr::Ocr::load(&settings)?;
-            let today = chrono::Utc::now().date_naive();
+            let today = idv_checks::docreader::now().date_naive();
             for file in files {
                 let bytes = std::fs::read(&file)?;
                 let started = std::time::Instant::now();

@@ -527,20 +527,20 @@ fn find_bands(mask: &GrayImage) -> Vec<Band> {
                     run = match run {
                         Some((l, r, d)) if x - r <= gap => Some((l, x, d + 1)),
                         other => {
-                            if let Some(done) = other {
-                                if best.is_none_or(|b| done.1 - done.0 > b.1 - b.0) {
-                                    best = Some(done);
-                                }
+                            if let Some(done) = other
+                                && best.is_none_or(|b| done.1 - done.0 > b.1 - b.0)
+                            {
+                                best = Some(done);
                             }
                             Some((x, x, 1))
                         }
                     };
                 }
             }
-            if let Some(done) = run {
-                if best.is_none_or(|b| done.1 - done.0 > b.1 - b.0) {
-                    best = Some(done);
-                }
+            if let Some(done) = run
+                && best.is_none_or(|b| done.1 - done.0 > b.1 - b.0)
+            {
+                best = Some(done);
             }
             best.filter(|&(l, r, d)| {
                 r - l >= min_len
@@ -578,10 +578,10 @@ fn find_bands(mask: &GrayImage) -> Vec<Band> {
             }
             (None, Some(_)) => {
                 misses += 1;
-                if misses > 3 {
-                    if let Some(done) = current.take() {
-                        bands.push(finish_band(done));
-                    }
+                if misses > 3
+                    && let Some(done) = current.take()
+                {
+                    bands.push(finish_band(done));
                 }
             }
             (None, None) => {}

@@ -353,9 +353,8 @@ pub(crate) fn draw_text(
                 if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
                     let p = img.get_pixel_mut(px as u32, py as u32);
                     let cov = cov.clamp(0.0, 1.0);
-                    for k in 0..3 {
-                        p.0[k] =
-                            (f32::from(p.0[k]) * (1.0 - cov) + f32::from(color[k]) * cov) as u8;
+                    for (channel, ink) in p.0.iter_mut().zip(color) {
+                        *channel = (f32::from(*channel) * (1.0 - cov) + f32::from(ink) * cov) as u8;
                     }
                 }
             });
@@ -575,7 +574,7 @@ impl Degradation {
 
     /// The set the accuracy test and the benchmark use, for document `i` of a series.
     pub fn for_index(i: usize) -> Degradation {
-        let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+        let sign = if i.is_multiple_of(2) { 1.0 } else { -1.0 };
         match i % 7 {
             0 => Degradation::None,
             1 => Degradation::Rotate(sign * (1.0 + (i % 5) as f32)),
@@ -604,7 +603,7 @@ pub fn degrade(img: &RgbImage, how: &Degradation, seed: u64) -> RgbImage {
         Degradation::UnevenLight(low) => {
             let (w, h) = img.dimensions();
             let diag = ((w * w + h * h) as f32).sqrt();
-            let flip = seed % 2 == 0;
+            let flip = seed.is_multiple_of(2);
             let mut out = img.clone();
             for (x, y, p) in out.enumerate_pixels_mut() {
                 let xf = if flip { x as f32 } else { (w - x) as f32 };
@@ -654,7 +653,7 @@ fn on_table(img: &RgbImage, deg: f32, seed: u64) -> RgbImage {
         rng.random_range(50..80) as f32,
     ];
     let table = RgbImage::from_fn(cw, ch, |x, y| {
-        let grain = ((y as f32 * 0.05 + (x as f32 * 0.003).sin() * 6.0).sin() * 12.0) as f32;
+        let grain = (y as f32 * 0.05 + (x as f32 * 0.003).sin() * 6.0).sin() * 12.0;
         Rgb([
             (base[0] + grain).clamp(0.0, 255.0) as u8,
             (base[1] + grain).clamp(0.0, 255.0) as u8,
@@ -692,7 +691,7 @@ pub struct Sample {
 /// The `i`-th document of a set: TD3 and TD1 in turn, degraded as [`Degradation::for_index`].
 pub fn sample(i: usize, portrait: &RgbImage) -> (Sample, RgbImage) {
     let seed = i as u64 * 7919 + 17;
-    let spec = if i % 2 == 0 {
+    let spec = if i.is_multiple_of(2) {
         Spec::passport(seed)
     } else {
         Spec::id_card(seed)

@@ -106,7 +106,7 @@ fn container(response: &Value, result_type: u64) -> Option<&Value> {
         .find(|c| c["result_type"].as_u64() == Some(result_type))
 }
 
-fn text_field<'a>(response: &'a Value, field_type: u64) -> Option<&'a Value> {
+fn text_field(response: &Value, field_type: u64) -> Option<&Value> {
     container(response, 36)?["Text"]["fieldList"]
         .as_array()
         .unwrap()
@@ -164,7 +164,7 @@ fn check_document(response: &Value, spec: &Spec, dtype: u64) {
     let sex = if spec.sex == '<' { 'X' } else { spec.sex };
     assert_eq!(value(response, 12), sex.to_string());
     assert_eq!(value(response, 51), spec.mrz_lines().join("^"));
-    let today = chrono::Utc::now().date_naive();
+    let today = idv_checks::docreader::now().date_naive();
     let age: i32 = value(response, 185).parse().unwrap();
     let expected_age = today.years_since(spec.birth_date).unwrap() as i32;
     assert_eq!(age, expected_age);
@@ -351,7 +351,11 @@ fn png_header(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01],
+    );
     chunk(&mut out, b"IEND", &[]);
     out
 }

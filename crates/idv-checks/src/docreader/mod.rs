@@ -71,10 +71,10 @@ impl State {
         while store.order.len() > MAX_TRANSACTIONS
             || (store.bytes > MAX_STORED_BYTES && store.order.len() > 1)
         {
-            if let Some(oldest) = store.order.pop_front() {
-                if let Some(old) = store.map.remove(&oldest) {
-                    store.bytes -= old.response.len();
-                }
+            if let Some(oldest) = store.order.pop_front()
+                && let Some(old) = store.map.remove(&oldest)
+            {
+                store.bytes -= old.response.len();
             }
         }
     }
@@ -274,6 +274,13 @@ fn parse_request(body: &[u8], images_required: bool) -> Result<Request, ApiError
     })
 }
 
+/// The time now. The engine is a separate program from the server, with no Clock to share:
+/// its answers carry the wall-clock time, as Regula's service does.
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
 /// A new transaction id (random UUID v4).
 fn new_transaction_id() -> String {
     let mut b: [u8; 16] = rand::random();
@@ -311,7 +318,7 @@ async fn run(
         .collect();
     let stored_id = transaction_id.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
-        let today = chrono::Utc::now().date_naive();
+        let today = now().date_naive();
         let keep = request
             .params
             .get("returnUncroppedImage")
@@ -457,7 +464,7 @@ async fn ping() -> Response {
     axum::Json(json!({
         "app-name": "idv-checks",
         "version": env!("CARGO_PKG_VERSION"),
-        "server-time": chrono::Utc::now().to_rfc3339(),
+        "server-time": now().to_rfc3339(),
         "supported-scenarios": SCENARIOS,
     }))
     .into_response()

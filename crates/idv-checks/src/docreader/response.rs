@@ -99,7 +99,7 @@ fn portrait_region(
     let right = (lt.0 + 0.6 * w).min(width as f32);
     let top = (lt.1.min(rt.1) - 0.75 * w).max(0.0);
     let bottom = lt.1.max(rt.1).min(height as f32);
-    (right - left >= 40.0 && bottom - top >= 40.0).then(|| {
+    (right - left >= 40.0 && bottom - top >= 40.0).then_some({
         (
             left as u32,
             top as u32,
@@ -696,7 +696,7 @@ pub fn build(pages: &[Page], params: &Value, today: NaiveDate, meta: Meta<'_>) -
         "TransactionInfo": {
             "TransactionID": meta.transaction_id,
             "Tag": meta.tag,
-            "DateTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "DateTime": super::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "SystemInfo": "idv-checks",
             "Version": env!("CARGO_PKG_VERSION"),
         },
