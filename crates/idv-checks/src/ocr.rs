@@ -175,19 +175,7 @@ impl Ocr {
             } else {
                 strip
             };
-            let (lines, confidence) = match how.mode {
-                Mode::Block => self.recognize(&strip, PageSegMode::PsmSingleBlock)?,
-                Mode::PerLine => {
-                    let mut lines = Vec::new();
-                    let mut conf = 100;
-                    for band in split_lines(&strip, found.lines) {
-                        let (l, c) = self.recognize(&band, PageSegMode::PsmSingleLine)?;
-                        lines.push(l.concat());
-                        conf = conf.min(c);
-                    }
-                    (lines, conf)
-                }
-            };
+            let (lines, confidence) = self.recognize(&strip, PageSegMode::PsmSingleBlock)?;
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
             let parsed = idv_mrz::read_ocr(&refs, today);
             if template.is_none() && how.binarize {
@@ -303,39 +291,24 @@ fn new_tesseract(datapath: &str) -> anyhow::Result<Tesseract> {
     Ok(t)
 }
 
-#[derive(Clone, Copy)]
-enum Mode {
-    Block,
-    PerLine,
-}
-
 struct Pass {
     scale: f32,
     binarize: bool,
-    mode: Mode,
 }
 
 /// The passes tried in turn until every check digit passes.
-const PASSES: [Pass; 4] = [
+const PASSES: [Pass; 3] = [
     Pass {
         scale: 1.0,
         binarize: true,
-        mode: Mode::Block,
     },
     Pass {
         scale: 0.8,
         binarize: false,
-        mode: Mode::Block,
-    },
-    Pass {
-        scale: 1.0,
-        binarize: true,
-        mode: Mode::PerLine,
     },
     Pass {
         scale: 1.25,
         binarize: false,
-        mode: Mode::PerLine,
     },
 ];
 
@@ -679,20 +652,6 @@ fn binarize(strip: &GrayImage) -> GrayImage {
     };
     let delta = ((level - dark_mean) / 3).clamp(6, 40);
     imageproc::contrast::adaptive_threshold(strip, radius, delta)
-}
-
-/// The strip cut into `lines` equal horizontal bands (one text line each).
-fn split_lines(strip: &GrayImage, lines: usize) -> Vec<GrayImage> {
-    let lines = lines.max(1) as u32;
-    let (w, h) = strip.dimensions();
-    let step = h / lines;
-    (0..lines)
-        .map(|i| {
-            let top = i * step;
-            let bottom = if i + 1 == lines { h } else { (i + 1) * step };
-            image::imageops::crop_imm(strip, 0, top, w, (bottom - top).max(1)).to_image()
-        })
-        .collect()
 }
 
 /// Template matching against OCR-B, the MRZ's own typeface: a second recogniser, independent

@@ -53,7 +53,9 @@ impl Page {
         today: NaiveDate,
         keep: bool,
     ) -> Page {
+        let started = std::time::Instant::now();
         let reading = engine.ocr.read(&image, today);
+        let read_ms = started.elapsed().as_millis();
         // The portrait is above the MRZ, on its left: looked for there first (a smaller
         // picture, a faster search), then on the whole image.
         let region = reading
@@ -61,19 +63,41 @@ impl Page {
             .ok()
             .and_then(|r| portrait_region(&r.position, image.width(), image.height()));
         let in_region = region.and_then(|(x, y, w, h)| {
+            // At most PORTRAIT_SEARCH_WIDTH wide: the face stays well above the detector's
+            // smallest size, and the search is quicker.
             let part = image::imageops::crop_imm(&image, x, y, w, h).to_image();
+            let shrink = (PORTRAIT_SEARCH_WIDTH as f32 / w as f32).min(1.0);
+            let part = if shrink < 1.0 {
+                image::imageops::resize(
+                    &part,
+                    PORTRAIT_SEARCH_WIDTH,
+                    ((h as f32 * shrink).round() as u32).max(1),
+                    image::imageops::FilterType::Triangle,
+                )
+            } else {
+                part
+            };
+            let grow = |v: u32| (v as f32 / shrink).round() as u32;
             engine
                 .faces
                 .detect(&part)
                 .first()
                 .map(|f| crate::face::FaceBox {
-                    x: f.x + x,
-                    y: f.y + y,
-                    ..*f
+                    x: grow(f.x) + x,
+                    y: grow(f.y) + y,
+                    width: grow(f.width),
+                    height: grow(f.height),
                 })
         });
         let face = in_region.or_else(|| engine.faces.detect(&image).first().copied());
         let portrait = face.map(|f| crop_portrait(&image, &f));
+        tracing::debug!(
+            read_ms,
+            face_ms = started.elapsed().as_millis() - read_ms,
+            mrz = reading.as_ref().is_ok_and(Reading::verified),
+            portrait = portrait.is_some(),
+            "page read"
+        );
         Page {
             light,
             page_idx,
@@ -85,6 +109,9 @@ impl Page {
         }
     }
 }
+
+/// The width the portrait's region is shrunk to before faces are looked for in it.
+const PORTRAIT_SEARCH_WIDTH: u32 = 520;
 
 /// Where the portrait of an ICAO document lies, from its MRZ: above it, over the left half
 /// of its width (TD3: 0.55 MRZ widths up; TD1: 0.45), with a margin.
