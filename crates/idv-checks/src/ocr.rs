@@ -192,11 +192,15 @@ impl Ocr {
             }
             match parsed {
                 Ok(mrz) => {
-                    // Both recognisers' lines merged, read again: confirmed when plausible.
+                    // Both recognisers' lines merged and read again: confirmed when plausible.
+                    // The lines as both read them (before any correction), else as
+                    // `read_ocr` corrected them (when a line's length was repaired).
                     let merged = template
                         .as_ref()
-                        .and_then(|t| t.1.as_ref())
-                        .and_then(|t| merge_lines(&t.lines, &mrz.lines))
+                        .and_then(|t| {
+                            merge_lines(&t.0, &lines)
+                                .or_else(|| merge_lines(&t.1.as_ref()?.lines, &mrz.lines))
+                        })
                         .and_then(|lines| {
                             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
                             idv_mrz::read_ocr(&refs, today).ok()
