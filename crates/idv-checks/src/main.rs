@@ -40,6 +40,9 @@ enum Command {
         /// How many documents.
         #[arg(long, default_value_t = 40)]
         count: usize,
+        /// Writes PNG (lossless) instead of JPEG.
+        #[arg(long)]
+        png: bool,
         /// The portrait to print on them (default: faces/obama.jpg in the models folder).
         #[arg(long)]
         portrait: Option<PathBuf>,
@@ -85,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         Command::Synth {
             out,
             count,
+            png,
             portrait,
             models,
         } => {
@@ -93,7 +97,7 @@ fn main() -> anyhow::Result<()> {
             let portrait = image::open(&portrait)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", portrait.display()))?
                 .into_rgb8();
-            let samples = idv_checks::synth::write_set(&out, count, &portrait)?;
+            let samples = idv_checks::synth::write_set(&out, count, &portrait, png)?;
             println!(
                 "wrote {} documents and expected.json to {}",
                 samples.len(),

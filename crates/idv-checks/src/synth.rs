@@ -707,13 +707,24 @@ pub fn sample(i: usize, portrait: &RgbImage) -> (Sample, RgbImage) {
     (sample, img)
 }
 
-/// Writes `count` documents as JPEG (quality 90) into `dir`, and `expected.json` listing them.
-pub fn write_set(dir: &Path, count: usize, portrait: &RgbImage) -> anyhow::Result<Vec<Sample>> {
+/// Writes `count` documents into `dir` as JPEG (quality 90), or PNG when `png`, and
+/// `expected.json` listing them.
+pub fn write_set(
+    dir: &Path,
+    count: usize,
+    portrait: &RgbImage,
+    png: bool,
+) -> anyhow::Result<Vec<Sample>> {
     std::fs::create_dir_all(dir)?;
     let mut samples = Vec::with_capacity(count);
     for i in 0..count {
-        let (sample, img) = sample(i, portrait);
-        std::fs::write(dir.join(&sample.file), to_jpeg(&img, 90))?;
+        let (mut sample, img) = sample(i, portrait);
+        if png {
+            sample.file = sample.file.replace(".jpg", ".png");
+            img.save_with_format(dir.join(&sample.file), ImageFormat::Png)?;
+        } else {
+            std::fs::write(dir.join(&sample.file), to_jpeg(&img, 90))?;
+        }
         samples.push(sample);
     }
     std::fs::write(
