@@ -550,6 +550,8 @@ pub enum Degradation {
     UnevenLight(f32),
     /// Re-encoded as JPEG at this quality.
     Jpeg(u8),
+    /// Resized by this factor (a photo taken closer or further away).
+    Scale(f32),
     /// Each in turn.
     All(Vec<Degradation>),
 }
@@ -564,6 +566,7 @@ impl Degradation {
             Degradation::Noise(s) => format!("noise{s:.0}"),
             Degradation::UnevenLight(f) => format!("light{f:.2}"),
             Degradation::Jpeg(q) => format!("jpeg{q}"),
+            Degradation::Scale(f) => format!("scale{f:.2}"),
             Degradation::All(list) => list
                 .iter()
                 .map(Degradation::name)
@@ -620,6 +623,11 @@ pub fn degrade(img: &RgbImage, how: &Degradation, seed: u64) -> RgbImage {
             image::load_from_memory_with_format(&bytes, ImageFormat::Jpeg)
                 .expect("own JPEG decodes")
                 .into_rgb8()
+        }
+        Degradation::Scale(f) => {
+            let (w, h) = img.dimensions();
+            let size = |v: u32| ((v as f32 * f.max(0.01)).round() as u32).max(1);
+            image::imageops::resize(img, size(w), size(h), image::imageops::FilterType::Triangle)
         }
         Degradation::All(list) => {
             let mut out = img.clone();

@@ -83,3 +83,46 @@ fn synthetic_documents_are_read_without_false_passes() {
     assert_eq!(wrong, 0, "documents reported verified with wrong data");
     assert!(rate >= 95.0, "only {rate:.1} % read and verified");
 }
+
+#[test]
+fn documents_photographed_nearer_or_further_are_read() {
+    let models = std::env::var_os("IDV_CHECKS_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(idv_checks::default_models_dir);
+    let settings = Settings::new(models.clone());
+    let ocr = Ocr::load(&settings).expect("eng.traineddata in the models folder");
+    let face = image::open(models.join("faces").join("obama2.jpg"))
+        .expect("faces/obama2.jpg")
+        .into_rgb8();
+    let today = idv_checks::docreader::now().date_naive();
+    let mut read = 0;
+    let mut total = 0;
+    for (k, scale) in [0.6f32, 0.8, 2.5].into_iter().enumerate() {
+        for spec in [
+            synth::Spec::passport(900 + k as u64),
+            synth::Spec::id_card(950 + k as u64),
+        ] {
+            let how = synth::Degradation::All(vec![
+                synth::Degradation::Rotate(-1.5),
+                synth::Degradation::Scale(scale),
+            ]);
+            let img = synth::degrade(&synth::render(&spec, &face), &how, 3);
+            let result = ocr.read(&img, today);
+            total += 1;
+            match result {
+                Ok(r) if r.verified() => {
+                    assert_eq!(
+                        r.mrz.lines,
+                        spec.mrz_lines(),
+                        "verified with wrong data at scale {scale}"
+                    );
+                    read += 1;
+                }
+                Ok(r) => println!("scale {scale}: not verified {:?}", r.raw_lines),
+                Err(e) => println!("scale {scale}: {e}"),
+            }
+        }
+    }
+    println!("read {read}/{total} at scales 0.6, 0.8, 2.5");
+    assert!(read >= total - 1, "only {read}/{total} read");
+}
