@@ -584,10 +584,6 @@ pub fn build(pages: &[Page], params: &Value, today: NaiveDate, meta: Meta<'_>) -
                 "RightBottom": point(c[2]),
                 "LeftBottom": point(c[3]),
                 "Dpi": 0,
-                "Inverse": 0,
-                "ObjArea": 0,
-                "ObjIntAngleDev": 0,
-                "ResultStatus": 0,
             }),
         ));
         let (text, validity) = text_container(page, reading, today, &date_format);
