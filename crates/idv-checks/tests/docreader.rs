@@ -480,5 +480,15 @@ async fn concurrent_requests_are_all_answered() {
         assert_eq!(code, 200);
         assert_eq!(value(&response, 2), spec.document_number);
     }
+    // Images given as raw image containers instead of List.
+    let spec = &specs[0];
+    let body = json!({
+        "processParam": {"scenario": "Mrz"},
+        "ContainerList": {"List": [{"result_type": 16, "page_idx": 0, "light": 6,
+            "RawImageContainer": {"image": jpeg_b64(&synth::render(spec, &face))}}]},
+    });
+    let (code, response) = server.post("/api/process", &body).await;
+    assert_eq!(code, 200, "{response}");
+    assert_eq!(value(&response, 2), spec.document_number);
     assert!(server.engine.docreader.len() >= 4);
 }

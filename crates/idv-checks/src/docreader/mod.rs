@@ -281,6 +281,17 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+/// [`parse_request`] off the async threads (a body can be tens of megabytes of JSON).
+async fn parse(body: Bytes, images_required: bool) -> Result<Request, ApiError> {
+    tokio::task::spawn_blocking(move || parse_request(&body, images_required))
+        .await
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: format!("reading the request failed: {e}"),
+        })?
+}
+
 /// A new transaction id (random UUID v4).
 fn new_transaction_id() -> String {
     let mut b: [u8; 16] = rand::random();
@@ -377,7 +388,7 @@ async fn process(
     AxumState(engine): AxumState<Arc<Engine>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request = parse_request(&body, true)?;
+    let request = parse(body, true).await?;
     let id = new_transaction_id();
     Ok(json_bytes(run(&engine, request, id).await?))
 }
@@ -414,7 +425,7 @@ async fn transaction_process(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request = parse_request(&body, false)?;
+    let request = parse(body, false).await?;
     if !request.inputs.is_empty() {
         run(&engine, request, id.clone()).await?;
     }
