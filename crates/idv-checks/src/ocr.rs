@@ -195,17 +195,10 @@ impl Ocr {
                     // Both recognisers' lines merged and read again: confirmed when plausible.
                     // The lines as both read them (before any correction), else as
                     // `read_ocr` corrected them (when a line's length was repaired).
-                    let merged = template
-                        .as_ref()
-                        .and_then(|t| {
-                            merge_lines(&t.0, &lines)
-                                .or_else(|| merge_lines(&t.1.as_ref()?.lines, &mrz.lines))
-                        })
-                        .and_then(|lines| {
-                            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-                            idv_mrz::read_ocr(&refs, today).ok()
-                        })
-                        .filter(plausible);
+                    let merged = template.as_ref().and_then(|t| {
+                        agreed_reading(&t.0, &lines, today)
+                            .or_else(|| agreed_reading(&t.1.as_ref()?.lines, &mrz.lines, today))
+                    });
                     let confirmed = merged.is_some();
                     let reading = Reading {
                         position: found.position(),
@@ -247,32 +240,115 @@ impl Ocr {
     }
 }
 
-/// The lines both recognisers support, or `None` where they disagree: equal characters stay;
-/// `O`/`0` keep Tesseract's choice (the template matcher tells them apart poorly, and an
-/// `O`/`0` swap always changes a check digit); a `W` of the template matcher wins over
-/// Tesseract's `N`, `H`, `M` or `V` (Tesseract's legacy model misreads OCR-B's narrow `W`).
-fn merge_lines(template: &[String], tesseract: &[String]) -> Option<Vec<String>> {
+/// The lines both recognisers support, or `None` where they disagree. Equal characters stay;
+/// where one read `O` and the other `0`, `o0` chooses (`Tesseract` or `Template`); a `W` of the
+/// template matcher wins over Tesseract's `N`, `H` or `V` (Tesseract's legacy model misreads
+/// OCR-B's narrow `W`), once at most: such a single swap always changes a check digit where
+/// there is one (the values differ by 9, 15 or 1, never a multiple of 10 at weights 7, 3, 1),
+/// while two could cancel out.
+fn merge_lines(template: &[String], tesseract: &[String], o0: Choice) -> Option<Vec<String>> {
     if template.len() != tesseract.len() {
         return None;
     }
-    template
+    let mut w_settled = 0;
+    let mut out = Vec::with_capacity(template.len());
+    for (a, b) in template.iter().zip(tesseract) {
+        if a.len() != b.len() {
+            return None;
+        }
+        let mut line = String::with_capacity(a.len());
+        for (x, y) in a.chars().zip(b.chars()) {
+            let c = match (x, y) {
+                _ if x == y => x,
+                ('O', '0') | ('0', 'O') => match o0 {
+                    Choice::Tesseract => y,
+                    Choice::Template => x,
+                },
+                ('W', 'N' | 'H' | 'V') => {
+                    w_settled += 1;
+                    'W'
+                }
+                _ => return None,
+            };
+            line.push(c);
+        }
+        out.push(line);
+    }
+    (w_settled <= 1).then_some(out)
+}
+
+/// Which recogniser's `O` or `0` [`merge_lines`] keeps.
+#[derive(Clone, Copy)]
+enum Choice {
+    Tesseract,
+    Template,
+}
+
+/// The reading both recognisers support. The `O`/`0` disagreements are settled both ways and
+/// each result corrected by field type (`read_ocr`): in digit and letter fields that makes them
+/// equal; where they still differ (document number, optional data: letters and digits both
+/// allowed) one difference is accepted, with Tesseract's choice, as a wrong choice fails its
+/// check digit (`O` and `0` differ by 24), but two could cancel out and are not.
+fn agreed_reading(
+    template: &[String],
+    tesseract: &[String],
+    today: NaiveDate,
+) -> Option<idv_mrz::Mrz> {
+    let read = |lines: Vec<String>| {
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        idv_mrz::read_ocr(&refs, today).ok()
+    };
+    let a = read(merge_lines(template, tesseract, Choice::Tesseract)?)?;
+    let b = read(merge_lines(template, tesseract, Choice::Template)?)?;
+    let differences: usize = a
+        .lines
         .iter()
-        .zip(tesseract)
-        .map(|(a, b)| {
-            if a.len() != b.len() {
-                return None;
-            }
-            a.chars()
-                .zip(b.chars())
-                .map(|(x, y)| match (x, y) {
-                    _ if x == y => Some(x),
-                    ('O', '0') | ('0', 'O') => Some(y),
-                    ('W', 'N' | 'H' | 'M' | 'V') => Some('W'),
-                    _ => None,
-                })
-                .collect::<Option<String>>()
+        .zip(&b.lines)
+        .map(|(x, y)| {
+            x.chars().zip(y.chars()).filter(|(p, q)| p != q).count() + x.len().abs_diff(y.len())
         })
-        .collect()
+        .sum::<usize>()
+        + a.lines.len().abs_diff(b.lines.len());
+    (differences <= 1).then_some(a).filter(plausible)
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::{Choice, merge_lines};
+
+    fn lines(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn disagreements_are_settled_only_where_safe() {
+        let t = lines(&["AB0W", "1234"]);
+        assert_eq!(
+            merge_lines(&t, &lines(&["AB0W", "1234"]), Choice::Tesseract),
+            Some(t.clone())
+        );
+        assert_eq!(
+            merge_lines(&t, &lines(&["ABOW", "1234"]), Choice::Tesseract),
+            Some(lines(&["ABOW", "1234"]))
+        );
+        assert_eq!(
+            merge_lines(&t, &lines(&["ABOW", "1234"]), Choice::Template),
+            Some(t.clone())
+        );
+        assert_eq!(
+            merge_lines(&t, &lines(&["AB0N", "1234"]), Choice::Tesseract),
+            Some(t.clone())
+        );
+        assert_eq!(
+            merge_lines(&lines(&["WW"]), &lines(&["NN"]), Choice::Tesseract),
+            None
+        );
+        assert_eq!(
+            merge_lines(&t, &lines(&["AB0W", "1284"]), Choice::Tesseract),
+            None
+        );
+        assert_eq!(merge_lines(&t, &lines(&["AB0W"]), Choice::Tesseract), None);
+    }
 }
 
 /// Every check digit passes, both dates exist and the state codes are real ones.
@@ -783,7 +859,35 @@ mod ocrb {
                 }
             }
         }
+        // `O` and `0` differ mostly in width (OCR-B's zero is narrower): settled by the width
+        // of the ink, nearer to one template's or the other's.
+        if matches!(best.1, 'O' | '0') {
+            let width = ink_width(cell);
+            let of = |c: char| {
+                t.chars
+                    .iter()
+                    .position(|&x| x == c)
+                    .map_or(0.0, |k| ink_width(&t.cells[k]))
+            };
+            let (o, zero) = (of('O'), of('0'));
+            best.1 = if (width - o).abs() < (width - zero).abs() {
+                'O'
+            } else {
+                '0'
+            };
+        }
         best.1
+    }
+
+    /// The width, in template columns, of the columns whose darkest pixel is over half dark.
+    fn ink_width(cell: &[f32]) -> f32 {
+        let dark: Vec<usize> = (0..TW)
+            .filter(|&i| (0..TH).any(|j| cell[j * TW + i] > 0.5))
+            .collect();
+        match (dark.first(), dark.last()) {
+            (Some(a), Some(b)) => (b - a + 1) as f32,
+            _ => 0.0,
+        }
     }
 
     /// Ink runs of `profile` above `min`: (start, end) pairs, end exclusive.

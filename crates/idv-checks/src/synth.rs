@@ -367,21 +367,42 @@ fn mm(v: f32) -> f32 {
     v * PX_PER_MM
 }
 
-/// A light guilloche-like background: tinted paper with fine wavy lines.
+/// A light guilloche-like background: tinted paper with two families of fine wavy lines
+/// crossing each other, and a faint rosette.
 fn background(width: u32, height: u32, tint: [f32; 3], seed: u64) -> RgbImage {
     let mut rng = StdRng::seed_from_u64(seed);
-    let f1: f32 = rng.random_range(0.020..0.035);
-    let f2: f32 = rng.random_range(0.010..0.020);
-    let a: f32 = rng.random_range(20.0..40.0);
+    let spacing: f32 = rng.random_range(14.0..22.0);
+    let amp: f32 = rng.random_range(6.0..14.0);
+    let freq: f32 = rng.random_range(0.008..0.016);
+    let (cx, cy) = (
+        width as f32 * rng.random_range(0.55..0.85),
+        height as f32 * rng.random_range(0.25..0.6),
+    );
+    let line_ink = [0.93f32, 0.95, 0.92];
     RgbImage::from_fn(width, height, |x, y| {
         let (xf, yf) = (x as f32, y as f32);
-        let wave = ((yf * f1 + (xf * f2).sin() * a * 0.05).sin()
-            * (xf * f1 * 0.7 + (yf * f2).cos() * 2.0).cos())
-        .abs();
-        let line = if wave > 0.97 { 0.90 } else { 1.0 };
+        // Distance to the nearest line of each family, in pixels.
+        let near = |phase: f32| {
+            let f = phase.rem_euclid(spacing);
+            f.min(spacing - f)
+        };
+        let a = near(yf + amp * (xf * freq).sin());
+        let b = near(yf - amp * (xf * freq * 1.3 + 1.7).sin() + spacing / 2.0);
+        let (dx, dy) = (xf - cx, yf - cy);
+        let r = (dx * dx + dy * dy).sqrt();
+        let rosette = near(r + 10.0 * (6.0 * dy.atan2(dx)).sin()) * 1.5;
+        let d = a.min(b).min(rosette);
+        // Thin lines (about 1.5 px), a few per cent darker than the paper.
+        let shade = if d < 0.75 {
+            1.0
+        } else if d < 1.5 {
+            0.5
+        } else {
+            0.0
+        };
         let mut px = [0u8; 3];
-        for k in 0..3 {
-            px[k] = (tint[k] * line).clamp(0.0, 255.0) as u8;
+        for ((out, paper), ink) in px.iter_mut().zip(tint).zip(line_ink) {
+            *out = (paper * (1.0 - shade * (1.0 - ink))).clamp(0.0, 255.0) as u8;
         }
         Rgb(px)
     })
