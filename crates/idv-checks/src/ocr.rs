@@ -387,7 +387,7 @@ const PASSES: [Pass; 3] = [
         binarize: false,
     },
     Pass {
-        scale: 1.25,
+        scale: 1.0,
         binarize: false,
     },
 ];
@@ -834,25 +834,36 @@ mod ocrb {
     /// The best matching character of a cell, trying small shifts.
     fn classify(cell: &[f32]) -> char {
         let t = templates();
+        let distance = |tpl: &[f32], dx: i32, dy: i32| -> f32 {
+            let mut d = 0f32;
+            for j in 0..TH as i32 {
+                let sj = j + dy;
+                for i in 0..TW as i32 {
+                    let si = i + dx;
+                    let v = if si >= 0 && sj >= 0 && (si as usize) < TW && (sj as usize) < TH {
+                        cell[sj as usize * TW + si as usize]
+                    } else {
+                        0.0
+                    };
+                    let e = v - tpl[j as usize * TW + i as usize];
+                    d += e * e;
+                }
+            }
+            d
+        };
+        // Unshifted first; the closest few are then tried at small shifts.
+        let mut order: Vec<(f32, usize)> = t
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(k, tpl)| (distance(tpl, 0, 0), k))
+            .collect();
+        order.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut best = (f32::MAX, '<');
-        for (k, tpl) in t.cells.iter().enumerate() {
+        for &(_, k) in order.iter().take(12) {
             for dx in -2i32..=2 {
                 for dy in -1i32..=1 {
-                    let mut d = 0f32;
-                    for j in 0..TH as i32 {
-                        let sj = j + dy;
-                        for i in 0..TW as i32 {
-                            let si = i + dx;
-                            let v =
-                                if si >= 0 && sj >= 0 && (si as usize) < TW && (sj as usize) < TH {
-                                    cell[sj as usize * TW + si as usize]
-                                } else {
-                                    0.0
-                                };
-                            let e = v - tpl[j as usize * TW + i as usize];
-                            d += e * e;
-                        }
-                    }
+                    let d = distance(&t.cells[k], dx, dy);
                     if d < best.0 {
                         best = (d, t.chars[k]);
                     }
