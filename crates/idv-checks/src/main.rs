@@ -32,6 +32,32 @@ enum Command {
         #[arg(long, env = "IDV_CHECKS_MODELS")]
         models: Option<PathBuf>,
     },
+    /// Writes synthetic documents with a known MRZ (JPEG) and `expected.json` listing them.
+    Synth {
+        /// The folder to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// How many documents.
+        #[arg(long, default_value_t = 40)]
+        count: usize,
+        /// Writes PNG (lossless) instead of JPEG.
+        #[arg(long)]
+        png: bool,
+        /// The portrait to print on them (default: faces/obama.jpg in the models folder).
+        #[arg(long)]
+        portrait: Option<PathBuf>,
+        /// The models folder.
+        #[arg(long, env = "IDV_CHECKS_MODELS")]
+        models: Option<PathBuf>,
+    },
+    /// Reads the MRZ of image files and prints what was read, one JSON line per file.
+    Read {
+        /// JPEG or PNG files.
+        files: Vec<PathBuf>,
+        /// The models folder.
+        #[arg(long, env = "IDV_CHECKS_MODELS")]
+        models: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +84,49 @@ fn main() -> anyhow::Result<()> {
                 })
                 .await
             })
+        }
+        Command::Synth {
+            out,
+            count,
+            png,
+            portrait,
+            models,
+        } => {
+            let models = models.unwrap_or_else(idv_checks::default_models_dir);
+            let portrait = portrait.unwrap_or_else(|| models.join("faces").join("obama.jpg"));
+            let portrait = image::open(&portrait)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", portrait.display()))?
+                .into_rgb8();
+            let samples = idv_checks::synth::write_set(&out, count, &portrait, png)?;
+            println!(
+                "wrote {} documents and expected.json to {}",
+                samples.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Read { files, models } => {
+            let settings =
+                idv_checks::Settings::new(models.unwrap_or_else(idv_checks::default_models_dir));
+            let ocr = idv_checks::ocr::Ocr::load(&settings)?;
+            let today = idv_checks::docreader::now().date_naive();
+            for file in files {
+                let bytes = std::fs::read(&file)?;
+                let started = std::time::Instant::now();
+                let result = idv_checks::picture::decode(&bytes, settings.max_pixels)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|img| ocr.read(&img, today).map_err(anyhow::Error::from));
+                let ms = started.elapsed().as_millis();
+                let line = match result {
+                    Ok(r) => serde_json::json!({
+                        "file": file, "ms": ms, "lines": r.mrz.lines, "raw": r.raw_lines,
+                        "checksValid": r.mrz.checks_valid(), "verified": r.verified(), "pass": r.pass, "template": r.template_lines, "angle": r.position.angle,
+                    }),
+                    Err(e) => serde_json::json!({"file": file, "ms": ms, "error": e.to_string()}),
+                };
+                println!("{line}");
+            }
+            Ok(())
         }
     }
 }
