@@ -243,21 +243,23 @@ impl Ocr {
 /// The lines both recognisers support, or `None` where they disagree. Equal characters stay;
 /// where one read `O` and the other `0`, `o0` chooses (`Tesseract` or `Template`); a `W` of the
 /// template matcher wins over Tesseract's `N`, `H` or `V` (Tesseract's legacy model misreads
-/// OCR-B's narrow `W`), once at most: such a single swap always changes a check digit where
-/// there is one (the values differ by 9, 15 or 1, never a multiple of 10 at weights 7, 3, 1),
-/// while two could cancel out.
+/// OCR-B's narrow `W`). Among the characters a check digit covers that happens once at most:
+/// such a single swap always changes a check digit (the values differ by 9, 15 or 1, never a
+/// multiple of 10 at weights 7, 3, 1), while two could cancel out. In the name line and in the
+/// state codes ([`outside_check_digits`]) no check digit is at stake, and every such `W` is the
+/// template matcher's.
 fn merge_lines(template: &[String], tesseract: &[String], o0: Choice) -> Option<Vec<String>> {
     if template.len() != tesseract.len() {
         return None;
     }
     let mut w_settled = 0;
     let mut out = Vec::with_capacity(template.len());
-    for (a, b) in template.iter().zip(tesseract) {
+    for (row, (a, b)) in template.iter().zip(tesseract).enumerate() {
         if a.len() != b.len() {
             return None;
         }
         let mut line = String::with_capacity(a.len());
-        for (x, y) in a.chars().zip(b.chars()) {
+        for (col, (x, y)) in a.chars().zip(b.chars()).enumerate() {
             let c = match (x, y) {
                 _ if x == y => x,
                 ('O', '0') | ('0', 'O') => match o0 {
@@ -265,7 +267,9 @@ fn merge_lines(template: &[String], tesseract: &[String], o0: Choice) -> Option<
                     Choice::Template => x,
                 },
                 ('W', 'N' | 'H' | 'V') => {
-                    w_settled += 1;
+                    if !outside_check_digits(template.len(), a.len(), row, col) {
+                        w_settled += 1;
+                    }
                     'W'
                 }
                 _ => return None,
@@ -275,6 +279,23 @@ fn merge_lines(template: &[String], tesseract: &[String], o0: Choice) -> Option<
         out.push(line);
     }
     (w_settled <= 1).then_some(out)
+}
+
+/// Whether the character at `row`, `col` of an MRZ of `rows` lines of `length` characters is
+/// outside every check digit (ICAO Doc 9303): the name line (the last of TD1's three, the first
+/// of the two-line formats), the issuing state (columns 3–5 of the first line) and the
+/// nationality (columns 16–18 of TD1's second line, 11–13 of the others'). The composite check
+/// digit leaves the state codes out too.
+fn outside_check_digits(rows: usize, length: usize, row: usize, col: usize) -> bool {
+    let name_row = if rows == 3 { 2 } else { 0 };
+    let nationality = if rows == 3 && length == 30 {
+        15..18
+    } else {
+        10..13
+    };
+    row == name_row
+        || (row == 0 && (2..5).contains(&col))
+        || (row == 1 && nationality.contains(&col))
 }
 
 /// Which recogniser's `O` or `0` [`merge_lines`] keeps.
@@ -340,7 +361,11 @@ mod merge_tests {
             Some(t.clone())
         );
         assert_eq!(
-            merge_lines(&lines(&["WW"]), &lines(&["NN"]), Choice::Tesseract),
+            merge_lines(
+                &lines(&["AA", "WW"]),
+                &lines(&["AA", "NN"]),
+                Choice::Tesseract
+            ),
             None
         );
         assert_eq!(
@@ -348,6 +373,25 @@ mod merge_tests {
             None
         );
         assert_eq!(merge_lines(&t, &lines(&["AB0W"]), Choice::Tesseract), None);
+        // A TD3 MRZ: Ws in the name line and the state codes are all the template's; two in
+        // the check-digit fields are one too many.
+        let td3 = lines(&[
+            "P<SWENOWAK<<WILMA<<<<<<<<<<<<<<<<<<<<<<<<<<<",
+            "WW12345670SWE8001014F3001012<<<<<<<<<<<<<<04",
+        ]);
+        let tess = lines(&[
+            "P<SHENOHAK<<NILMA<<<<<<<<<<<<<<<<<<<<<<<<<<<",
+            "WN12345670SNE8001014F3001012<<<<<<<<<<<<<<04",
+        ]);
+        assert_eq!(
+            merge_lines(&td3, &tess, Choice::Tesseract),
+            Some(td3.clone())
+        );
+        let tess = lines(&[
+            "P<SHENOHAK<<NILMA<<<<<<<<<<<<<<<<<<<<<<<<<<<",
+            "NN12345670SWE8001014F3001012<<<<<<<<<<<<<<04",
+        ]);
+        assert_eq!(merge_lines(&td3, &tess, Choice::Tesseract), None);
     }
 }
 
@@ -383,11 +427,11 @@ const PASSES: [Pass; 3] = [
         binarize: true,
     },
     Pass {
-        scale: 0.8,
+        scale: 1.0,
         binarize: false,
     },
     Pass {
-        scale: 1.0,
+        scale: 0.8,
         binarize: false,
     },
 ];
