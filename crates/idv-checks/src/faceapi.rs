@@ -11,7 +11,6 @@
 //! contract's `OperationLog` (`statusCode`, `type`, `msg`) beside the result `code`.
 //! `/api/healthz` and `/api/readyz` are the Document Reader's routes too and are answered there.
 
-use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +29,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Engine;
 use crate::face::{self, Face, FaceBox};
+use crate::picture::PictureError;
 
 /// Images accepted in one match request.
 pub const MAX_MATCH_IMAGES: usize = 10;
@@ -216,85 +216,16 @@ impl ImageProblem {
     }
 }
 
-/// Base64 with or without padding.
-const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-);
-
-/// Decodes a base64 JPEG or PNG image (a `data:` URL prefix and line breaks are tolerated).
-/// The header is read first: an image of more than `max_pixels` pixels is refused before any
-/// pixel is decoded. The EXIF orientation is applied.
+/// Decodes an uploaded image ([`crate::picture::decode_base64`]: limits checked from the
+/// header, EXIF orientation applied); nothing sent is an empty image.
 fn decode_image(data: Option<&str>, max_pixels: u64) -> Result<RgbImage, ImageProblem> {
-    let data = data.map(str::trim).unwrap_or_default();
-    let data = match data.split_once(";base64,") {
-        Some((head, rest)) if head.starts_with("data:") => rest,
-        _ => data,
-    };
-    if data.is_empty() {
-        return Err(ImageProblem::new(Code::ImageEmpty, "the image is empty"));
-    }
-    let bytes = if data.contains(char::is_whitespace) {
-        let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
-        BASE64.decode(compact)
-    } else {
-        BASE64.decode(data)
-    }
-    .map_err(|e| {
-        ImageProblem::new(
-            Code::ImageDecodeError,
-            format!("the image is not base64: {e}"),
-        )
-    })?;
-    if bytes.is_empty() {
-        return Err(ImageProblem::new(Code::ImageEmpty, "the image is empty"));
-    }
-    let not_image = |e: image::ImageError| {
-        ImageProblem::new(
-            Code::ImageDecodeError,
-            format!("the image cannot be decoded (JPEG or PNG expected): {e}"),
-        )
-    };
-    let reader = || {
-        image::ImageReader::new(Cursor::new(bytes.as_slice()))
-            .with_guessed_format()
-            .map_err(|e| not_image(e.into()))
-    };
-    let probe = reader()?;
-    if probe.format().is_none() {
-        return Err(ImageProblem::new(
-            Code::ImageDecodeError,
-            "the data is not a JPEG or PNG image",
-        ));
-    }
-    let (w, h) = probe.into_dimensions().map_err(not_image)?;
-    if w == 0 || h == 0 {
-        return Err(ImageProblem::new(
-            Code::ImageEmpty,
-            "the image has no pixels",
-        ));
-    }
-    if u64::from(w) * u64::from(h) > max_pixels {
-        return Err(ImageProblem::new(
-            Code::ImageDecodeError,
-            format!("the image is {w} × {h} pixels, more than the {max_pixels} pixels accepted"),
-        ));
-    }
-    let mut reader = reader()?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(w);
-    limits.max_image_height = Some(h);
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
-    reader.limits(limits);
-    use image::ImageDecoder as _;
-    let mut decoder = reader.into_decoder().map_err(not_image)?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut picture = image::DynamicImage::from_decoder(decoder).map_err(not_image)?;
-    picture.apply_orientation(orientation);
-    Ok(picture.into_rgb8())
+    crate::picture::decode_base64(data.unwrap_or_default(), max_pixels).map_err(|e| {
+        let code = match e {
+            PictureError::Empty => Code::ImageEmpty,
+            _ => Code::ImageDecodeError,
+        };
+        ImageProblem::new(code, e.to_string())
+    })
 }
 
 // ---- Shared parameters --------------------------------------------------------------------

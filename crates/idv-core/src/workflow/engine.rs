@@ -30,7 +30,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use super::model::{ActionKind, PropertyType, Step, StepKind, TransformerKind};
+use super::model::{Action, ActionKind, PropertyType, Step, StepKind, TransformerKind};
 use super::transform;
 use super::{ActionContext, RenderedRequest, SubmitError, TransformOutcome, Transition, Workflow};
 
@@ -156,6 +156,16 @@ pub struct Failure {
     pub action: Option<String>,
     pub message: String,
     pub retryable: bool,
+}
+
+/// The failures of action `action` in step `step`: message and whether a retry may help.
+fn action_failure<'x>(step: &'x str, action: &'x str) -> impl Fn(String, bool) -> Failure + 'x {
+    move |message, retryable| Failure {
+        step: step.to_owned(),
+        action: Some(action.to_owned()),
+        message,
+        retryable,
+    }
 }
 
 /// What a background action produced, before it is merged into the session. Computing it
@@ -615,12 +625,7 @@ impl<'a, E: Effects> Engine<'a, E> {
         inline: bool,
     ) -> Result<ActionUpdates, Failure> {
         let wf = self.wf;
-        let fail = |message: String, retryable: bool| Failure {
-            step: step_id.to_owned(),
-            action: Some(action_id.to_owned()),
-            message,
-            retryable,
-        };
+        let fail = action_failure(step_id, action_id);
         let Some(action) = wf.action(action_id) else {
             return Err(fail(
                 format!("the workflow has no action {action_id}"),
@@ -630,7 +635,7 @@ impl<'a, E: Effects> Engine<'a, E> {
         if action.kind == ActionKind::Mrz {
             let body = self.read_mrz(run, action_id).map_err(|m| fail(m, false))?;
             return self
-                .take_response(step_id, action_id, body, "application/json".into())
+                .take_response(step_id, action, body, "application/json".into())
                 .await;
         }
         // Load the binary properties the templates may read with loadFromStorage.
@@ -727,7 +732,7 @@ impl<'a, E: Effects> Engine<'a, E> {
         let content_type = response
             .content_type
             .unwrap_or_else(|| "application/octet-stream".into());
-        self.take_response(step_id, action_id, response.body, content_type)
+        self.take_response(step_id, action, response.body, content_type)
             .await
     }
 
@@ -781,23 +786,13 @@ impl<'a, E: Effects> Engine<'a, E> {
     async fn take_response(
         &mut self,
         step_id: &str,
-        action_id: &str,
+        action: &Action,
         response: Vec<u8>,
         content_type: String,
     ) -> Result<ActionUpdates, Failure> {
         let wf = self.wf;
-        let fail = |message: String, retryable: bool| Failure {
-            step: step_id.to_owned(),
-            action: Some(action_id.to_owned()),
-            message,
-            retryable,
-        };
-        let Some(action) = wf.action(action_id) else {
-            return Err(fail(
-                format!("the workflow has no action {action_id}"),
-                false,
-            ));
-        };
+        let action_id = action.id.as_str();
+        let fail = action_failure(step_id, action_id);
         let mut updates = ActionUpdates {
             ran: true,
             ..Default::default()
