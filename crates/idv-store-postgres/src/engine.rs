@@ -128,6 +128,22 @@ pub(crate) async fn expired(db: &Db, now: i64, limit: i64) -> StoreResult<Vec<St
     map_rows(rows, |row| col(row, "id"))
 }
 
+pub(crate) async fn release(
+    db: &Db,
+    id: &str,
+    run_at: i64,
+    last_error: Option<&str>,
+) -> StoreResult<()> {
+    sqlx::query(idv_store_sql::engine::RELEASE)
+        .bind(id)
+        .bind(run_at)
+        .bind(last_error)
+        .execute(db.write())
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 #[async_trait]
 impl JobStore for PgStore {
     async fn session_advance(

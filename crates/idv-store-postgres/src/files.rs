@@ -42,6 +42,30 @@ pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<FileRecor
     map_rows(rows, from_row)
 }
 
+pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
+    insert_query(f)
+        .execute(db.write())
+        .await
+        .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
+    Ok(())
+}
+
+pub(crate) async fn get(
+    db: &Db,
+    session_id: &str,
+    file_id: &str,
+) -> StoreResult<Option<FileRecord>> {
+    sqlx::query(idv_store_sql::files::GET)
+        .bind(session_id)
+        .bind(file_id)
+        .fetch_optional(db.read())
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
 #[async_trait]
 impl FileStore for PgStore {
     async fn file_create(&self, file: &FileRecord) -> StoreResult<()> {

@@ -112,6 +112,13 @@ pub(crate) fn update_query(s: &SessionRecord) -> Query<'_, Postgres, PgArguments
     .bind(s.legal_hold)
 }
 
+/// Every field but the id, in one statement guarded by the previous revision: of two writers
+/// that read the same revision, the second matches no row.
+pub(crate) async fn update(db: &Db, s: &SessionRecord) -> StoreResult<bool> {
+    let done = update_query(s).execute(db.write()).await.map_err(backend)?;
+    Ok(done.rows_affected() > 0)
+}
+
 #[async_trait]
 impl SessionStore for PgStore {
     async fn session_create(

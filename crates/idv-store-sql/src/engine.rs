@@ -31,22 +31,6 @@ macro_rules! engine_fns {
             })
         }
 
-        pub(crate) async fn release(
-            db: &Db,
-            id: &str,
-            run_at: i64,
-            last_error: Option<&str>,
-        ) -> StoreResult<()> {
-            sqlx::query(idv_store_sql::engine::RELEASE)
-                .bind(id)
-                .bind(run_at)
-                .bind(last_error)
-                .execute(db.write())
-                .await
-                .map_err(backend)?;
-            Ok(())
-        }
-
         pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<JobRecord>> {
             let rows = sqlx::query(concat!(
                 "SELECT ",

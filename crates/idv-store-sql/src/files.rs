@@ -33,30 +33,6 @@ macro_rules! files_fns {
             })
         }
 
-        pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
-            insert_query(f)
-                .execute(db.write())
-                .await
-                .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
-            Ok(())
-        }
-
-        pub(crate) async fn get(
-            db: &Db,
-            session_id: &str,
-            file_id: &str,
-        ) -> StoreResult<Option<FileRecord>> {
-            sqlx::query(idv_store_sql::files::GET)
-                .bind(session_id)
-                .bind(file_id)
-                .fetch_optional(db.read())
-                .await
-                .map_err(backend)?
-                .as_ref()
-                .map(from_row)
-                .transpose()
-        }
-
         pub(crate) async fn content(
             db: &Db,
             session_id: &str,

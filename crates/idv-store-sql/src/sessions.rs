@@ -121,12 +121,5 @@ macro_rules! sessions_fns {
                 v
             })
         }
-
-        /// Every field but the id, in one statement guarded by the previous revision: of two writers
-        /// that read the same revision, the second matches no row.
-        pub(crate) async fn update(db: &Db, s: &SessionRecord) -> StoreResult<bool> {
-            let done = update_query(s).execute(db.write()).await.map_err(backend)?;
-            Ok(done.rows_affected() > 0)
-        }
     };
 }

@@ -161,9 +161,8 @@ impl CopyStore for SqliteStore {
         // this process or another) go on beside it under WAL. A read connection runs it, so
         // this process's writes do not wait; `query_only` would refuse to write even the new
         // file, so it is lifted for this one statement.
-        if self.db.inline.is_none() {
-            // In memory: there is no file to copy (`VACUUM INTO` would make another in-memory
-            // database, opened with the same flags).
+        if self.db.scratch.is_some() {
+            // A throwaway database (`sqlite::memory:`) is not worth a snapshot.
             return Ok(false);
         }
         let mut conn = self.db.read().acquire().await.map_err(backend)?;

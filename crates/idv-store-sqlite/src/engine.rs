@@ -7,7 +7,8 @@
 
 use crate::SqliteStore;
 use crate::convert::DbRow;
-use crate::convert::{backend, col, map_rows, unique_or_backend};
+use crate::convert::{backend, col, map_rows};
+use crate::writer::{self, exec};
 use crate::{Db, files, sessions};
 use async_trait::async_trait;
 use idv_store::JobStore;
@@ -21,10 +22,8 @@ macro_rules! job_columns {
     };
 }
 
-/// The guarded session update, then the inserts and the delete, in one transaction that the
-/// update opens with the write lock. A change with nothing beside the session is the plain
-/// update, one statement with no transaction around it: the common step submission pays no
-/// `BEGIN`/`COMMIT` round trips to the writer.
+/// The guarded session update, then the inserts and the delete, as one unit of the writer: a
+/// session whose revision moved on writes nothing.
 pub(crate) async fn advance(
     db: &Db,
     next: &SessionRecord,
@@ -33,75 +32,101 @@ pub(crate) async fn advance(
     done_job: Option<&str>,
     events: &[NewEvent],
 ) -> StoreResult<bool> {
-    if files.is_empty() && jobs.is_empty() && done_job.is_none() && events.is_empty() {
-        return sessions::update(db, next).await;
-    }
-    // IMMEDIATE takes the write lock up front, so waiting for another process happens before
-    // anything runs rather than failing part-way.
-    let mut tx = db
-        .write
-        .begin_with("BEGIN IMMEDIATE")
+    let row = sessions::SessionRow::of(next);
+    let files = files.to_vec();
+    let jobs = jobs.to_vec();
+    let done_job = done_job.map(str::to_owned);
+    let events = crate::outbox::EventRows::of(events)?;
+    db.writer
+        .run(move |conn| {
+            if !row.update(conn)? {
+                return Ok(false);
+            }
+            for f in &files {
+                files::insert(conn, f)?;
+            }
+            for j in &jobs {
+                exec(
+                    conn,
+                    idv_store_sql::engine::ADVANCE,
+                    &[
+                        &j.id,
+                        &j.session_id,
+                        &j.step,
+                        &j.action,
+                        &j.run_at,
+                        &j.attempts,
+                        &j.locked_until,
+                        &j.last_error,
+                        &j.created_at,
+                    ],
+                )
+                .map_err(|e| writer::error(e, || format!("job {}", j.id)))?;
+            }
+            if let Some(id) = &done_job {
+                exec(conn, idv_store_sql::engine::ADVANCE_2, &[id]).map_err(writer::backend)?;
+            }
+            events.write(conn)?;
+            Ok(true)
+        })
         .await
-        .map_err(backend)?;
-    let done = sessions::update_query(next)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    if done.rows_affected() == 0 {
-        // Dropping the transaction rolls it back; nothing was written.
-        return Ok(false);
-    }
-    for f in files {
-        files::insert_query(f)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
-    }
-    for j in jobs {
-        sqlx::query(idv_store_sql::engine::ADVANCE)
-            .bind(&j.id)
-            .bind(&j.session_id)
-            .bind(&j.step)
-            .bind(&j.action)
-            .bind(j.run_at)
-            .bind(j.attempts)
-            .bind(j.locked_until)
-            .bind(&j.last_error)
-            .bind(j.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
-    }
-    if let Some(id) = done_job {
-        sqlx::query(idv_store_sql::engine::ADVANCE_2)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-    }
-    crate::outbox::write_events(&mut tx, events).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
 }
 
 /// One statement: pick the first due, unleased job and lease it.
 pub(crate) async fn claim(db: &Db, now: i64, lease_ms: i64) -> StoreResult<Option<JobRecord>> {
-    sqlx::query(concat!(
-        "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 \
-         WHERE id = (SELECT id FROM jobs \
-                     WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
-                     ORDER BY run_at, id LIMIT 1) \
-         RETURNING ",
-        job_columns!()
-    ))
-    .bind(now)
-    .bind(lease_ms)
-    .fetch_optional(db.write())
-    .await
-    .map_err(backend)?
-    .as_ref()
-    .map(job_from_row)
-    .transpose()
+    db.writer
+        .run(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(concat!(
+                    "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 \
+                     WHERE id = (SELECT id FROM jobs \
+                                 WHERE run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+                                 ORDER BY run_at, id LIMIT 1) \
+                     RETURNING ",
+                    job_columns!()
+                ))
+                .map_err(writer::backend)?;
+            writer::bind(&mut stmt, &[&now, &lease_ms]).map_err(writer::backend)?;
+            let mut rows = stmt.raw_query();
+            let Some(r) = rows.next().map_err(writer::backend)? else {
+                return Ok(None);
+            };
+            let job = JobRecord {
+                id: r.get(0).map_err(writer::backend)?,
+                session_id: r.get(1).map_err(writer::backend)?,
+                step: r.get(2).map_err(writer::backend)?,
+                action: r.get(3).map_err(writer::backend)?,
+                run_at: r.get(4).map_err(writer::backend)?,
+                attempts: r.get(5).map_err(writer::backend)?,
+                locked_until: r.get(6).map_err(writer::backend)?,
+                last_error: r.get(7).map_err(writer::backend)?,
+                created_at: r.get(8).map_err(writer::backend)?,
+            };
+            Ok(Some(job))
+        })
+        .await
+}
+
+/// Puts a claimed job off until `run_at`, noting why.
+pub(crate) async fn release(
+    db: &Db,
+    id: &str,
+    run_at: i64,
+    last_error: Option<&str>,
+) -> StoreResult<()> {
+    let id = id.to_owned();
+    let last_error = last_error.map(str::to_owned);
+    db.writer
+        .run(move |conn| {
+            exec(
+                conn,
+                idv_store_sql::engine::RELEASE,
+                &[&id, &run_at, &last_error],
+            )
+            .map_err(writer::backend)?;
+            Ok(())
+        })
+        .await
 }
 
 /// A leased job is next claimable the millisecond after its lease (claims need

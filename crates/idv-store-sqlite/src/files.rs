@@ -3,7 +3,7 @@
 use crate::Db;
 use crate::SqliteStore;
 use crate::convert::DbRow;
-use crate::convert::{backend, col, map_rows, unique_or_backend};
+use crate::convert::{backend, col};
 use async_trait::async_trait;
 use idv_store::{FileId, SessionId};
 use idv_store::{FileRecord, StoreResult};
@@ -29,16 +29,32 @@ pub(crate) fn insert_query(f: &FileRecord) -> Query<'_, Sqlite, SqliteArguments<
         .bind(f.inline.as_deref())
 }
 
-pub(crate) async fn list(db: &Db, session_id: &str) -> StoreResult<Vec<FileRecord>> {
-    let rows = sqlx::query(
-        "SELECT id, session_id, name, step, property, content_type, size, sha256, object_key, \
-         created_at FROM files WHERE session_id = $1 ORDER BY created_at, rowid",
+/// Inserts a file record on the writer's connection.
+pub(crate) fn insert(conn: &rusqlite::Connection, f: &FileRecord) -> StoreResult<()> {
+    crate::writer::exec(
+        conn,
+        idv_store_sql::files::INSERT_QUERY,
+        &[
+            &f.id,
+            &f.session_id,
+            &f.name,
+            &f.step,
+            &f.property,
+            &f.content_type,
+            &f.size,
+            &f.sha256,
+            &f.object_key,
+            &f.created_at,
+            &f.inline.as_deref(),
+        ],
     )
-    .bind(session_id)
-    .fetch_all(db.read())
-    .await
-    .map_err(backend)?;
-    map_rows(rows, from_row)
+    .map_err(|e| crate::writer::error(e, || format!("file {}", f.id)))?;
+    Ok(())
+}
+
+pub(crate) async fn create(db: &Db, f: &FileRecord) -> StoreResult<()> {
+    let f = f.clone();
+    db.writer.run(move |conn| insert(conn, &f)).await
 }
 
 #[async_trait]
@@ -48,11 +64,7 @@ impl FileStore for SqliteStore {
     }
 
     async fn file_list(&self, session_id: SessionId<'_>) -> StoreResult<Vec<FileRecord>> {
-        let session_id = session_id.as_str();
-        match &self.db.inline {
-            Some(r) => r.files(session_id),
-            None => crate::files::list(&self.db, session_id).await,
-        }
+        self.db.inline.files(session_id.as_str())
     }
 
     async fn file_get(
@@ -60,12 +72,7 @@ impl FileStore for SqliteStore {
         session_id: SessionId<'_>,
         file_id: FileId<'_>,
     ) -> StoreResult<Option<FileRecord>> {
-        let session_id = session_id.as_str();
-        let file_id = file_id.as_str();
-        match &self.db.inline {
-            Some(r) => r.file(session_id, file_id),
-            None => crate::files::get(&self.db, session_id, file_id).await,
-        }
+        self.db.inline.file(session_id.as_str(), file_id.as_str())
     }
 
     async fn file_content(
@@ -80,16 +87,7 @@ impl FileStore for SqliteStore {
         &self,
         id: SessionId<'_>,
     ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
-        let id = id.as_str();
-        match &self.db.inline {
-            Some(r) => r.session_with_files(id),
-            None => {
-                let Some(session) = crate::sessions::get(&self.db, id).await? else {
-                    return Ok(None);
-                };
-                Ok(Some((session, crate::files::list(&self.db, id).await?)))
-            }
-        }
+        self.db.inline.session_with_files(id.as_str())
     }
 }
 

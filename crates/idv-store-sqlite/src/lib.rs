@@ -1,12 +1,14 @@
 //! SQLite adapter for [`idv_store::Store`]: the embedded default, one database file and nothing
 //! else to install.
 //!
-//! Connections: SQLite admits one writer at a time, so this process funnels every write through
-//! a single connection (writes queue in the pool instead of spinning on `SQLITE_BUSY`), while a
-//! few read-only connections serve reads beside it; WAL journaling lets readers and the writer
-//! run at once. Another process on the same file is waited for up to the busy timeout, and
-//! transactions that read before they write begin `IMMEDIATE` so that wait happens up front
-//! rather than failing at the first write.
+//! Connections: SQLite admits one writer at a time. The hot writes of this process (sessions,
+//! their files, jobs and events, webhook claims and attempts) go to a dedicated writer thread
+//! that commits whatever is queued together ([`writer`]); the rarer ones (settings, workflows,
+//! users, imports, …) go through a one-connection sqlx pool, which waits for the writer's lock
+//! like another process would. A few read-only connections serve reads beside them; WAL
+//! journaling lets readers and writers run at once. Another process on the same file is waited
+//! for up to the busy timeout, and transactions that read before they write begin `IMMEDIATE`
+//! so that wait happens up front rather than failing at the first write.
 //!
 //! Encoding: times are INTEGER milliseconds, JSON documents and string lists are TEXT holding
 //! JSON, booleans are 0/1.
@@ -34,6 +36,7 @@ mod translations;
 mod users;
 mod views;
 mod workflows;
+mod writer;
 
 use async_trait::async_trait;
 use idv_store::{HealthStore, StoreError, StoreResult};
@@ -59,9 +62,47 @@ pub(crate) struct Db {
     pub(crate) write: SqlitePool,
     /// `query_only` connections for plain reads.
     pub(crate) read: SqlitePool,
-    /// Inline connections for the hot point reads; `None` for in-memory databases, which only
-    /// their one pooled connection can see.
-    pub(crate) inline: Option<std::sync::Arc<inline::InlineReaders>>,
+    /// Inline connections for the hot point reads.
+    pub(crate) inline: std::sync::Arc<inline::InlineReaders>,
+    /// The dedicated writer of the hot writes.
+    pub(crate) writer: std::sync::Arc<writer::Writer>,
+    /// For `sqlite::memory:`: the private file that stands in for it, removed with the store.
+    pub(crate) scratch: Option<std::sync::Arc<Scratch>>,
+}
+
+/// The private database file of a store opened as `sqlite::memory:`. An in-memory database is
+/// visible to one connection only, and this store needs several (readers, the writer), so it is
+/// a file in the temporary folder instead, removed when the store is dropped.
+pub(crate) struct Scratch {
+    path: std::path::PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // A random part, so a process that reuses an old one's id does not meet its file.
+        let random = {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        let name = format!("idv-memory-{}-{n}-{random:016x}.db", std::process::id());
+        Scratch {
+            path: std::env::temp_dir().join(name),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 impl Db {
@@ -84,34 +125,19 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating the parent folder and the file if missing) the database at `url`, e.g.
     /// `sqlite://./idv-data/idv.db` or `sqlite:///abs/path.db`, and applies pending migrations.
-    /// `sqlite::memory:` gives a private in-memory database, for tests.
+    /// `sqlite::memory:` gives a private, throwaway database (a file in the temporary folder,
+    /// removed with the store), for tests.
     pub async fn connect(url: &str) -> StoreResult<SqliteStore> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::backend_from(format!("invalid SQLite URL: {e}"), e))?
+        let scratch = is_in_memory(url).then(|| std::sync::Arc::new(Scratch::new()));
+        let options = match &scratch {
+            Some(s) => SqliteConnectOptions::new().filename(&s.path),
+            None => SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::backend_from(format!("invalid SQLite URL: {e}"), e))?,
+        };
+        let options = options
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-
-        if is_in_memory(url) {
-            // An in-memory database lives as long as its connections: keep exactly one, forever,
-            // and use it for reads and writes alike.
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_with(options)
-                .await
-                .map_err(|e| open_error(url, e))?;
-            migrate(&pool).await?;
-            return Ok(SqliteStore {
-                db: Db {
-                    write: pool.clone(),
-                    read: pool,
-                    inline: None,
-                },
-            });
-        }
 
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
@@ -139,9 +165,10 @@ impl SqliteStore {
             .await
             .map_err(|e| open_error(url, e))?;
         migrate(&write).await?;
-        let inline = Some(std::sync::Arc::new(inline::InlineReaders::new(
+        let inline = std::sync::Arc::new(inline::InlineReaders::new(
             options.get_filename().to_path_buf(),
-        )));
+        ));
+        let writer = std::sync::Arc::new(writer::Writer::start(options.get_filename())?);
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .test_before_acquire(false)
@@ -153,6 +180,8 @@ impl SqliteStore {
                 write,
                 read,
                 inline,
+                writer,
+                scratch,
             },
         })
     }
@@ -169,6 +198,9 @@ impl SqliteStore {
     /// Closes every connection, waiting for queries in flight. Call before the process exits so
     /// the WAL is checkpointed.
     pub async fn close(&self) {
+        let writer = self.db.writer.clone();
+        // Joins the writer's threads once the units queued are done.
+        let _ = tokio::task::spawn_blocking(move || writer.close()).await;
         self.db.read.close().await;
         self.db.write.close().await;
     }

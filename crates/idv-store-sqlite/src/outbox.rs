@@ -9,6 +9,7 @@ use crate::Db;
 use crate::SqliteStore;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use crate::writer;
 use async_trait::async_trait;
 use idv_store::EventStore;
 use idv_store::OutboxStore;
@@ -18,6 +19,7 @@ use idv_store::{
     unwrap_list, wrap_list,
 };
 use idv_store::{DeliveryId, SessionId, WebhookId};
+use rusqlite::OptionalExtension;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
@@ -48,15 +50,89 @@ const WEBHOOK_COLUMNS: &str = "id, url, events, enabled, description, headers, w
      secret, previous_secret, previous_secret_until, ed25519, owner_id, created_at, updated_at, \
      failing_since, disabled_reason, disabled_at";
 
-/// Stores `events` (all of one session, or none) with the session's next sequence numbers and
-/// queues a delivery for every enabled endpoint that selects each. Runs inside the caller's
-/// transaction, after the session row is written (or before it is deleted).
-pub(crate) async fn write_events(
-    conn: &mut SqliteConnection,
-    events: &[NewEvent],
-) -> StoreResult<()> {
+/// Queues a delivery of each stored event of session `$1` with sequence `$2..=$3` for every
+/// enabled endpoint that selects it.
+static FAN_OUT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, event_kind, session_id, sequence, \
+         state, attempts, next_at, created_at, deadline) \
+         SELECT w.id, e.id, e.kind, e.session_id, e.sequence, 'pending', 0, e.created_at, \
+         e.created_at, e.created_at + {DELIVERY_WINDOW_MS} \
+         FROM events e JOIN webhooks w ON w.enabled = 1 AND {MATCHES} \
+         WHERE e.session_id = $1 AND e.sequence BETWEEN $2 AND $3"
+    )
+});
+
+/// The events of one session change, checked and owned, for the writer thread: see
+/// [`EventRows::write`].
+pub(crate) struct EventRows {
+    session_id: String,
+    events: Vec<NewEvent>,
+}
+
+impl EventRows {
+    /// Checks that `events` are all of one session (or none).
+    pub(crate) fn of(events: &[NewEvent]) -> StoreResult<EventRows> {
+        Ok(EventRows {
+            session_id: one_session(events)?.unwrap_or_default().to_owned(),
+            events: events.to_vec(),
+        })
+    }
+
+    /// Stores the events with the session's next sequence numbers and queues their deliveries,
+    /// on the writer's connection, after the session row is written.
+    pub(crate) fn write(&self, conn: &rusqlite::Connection) -> StoreResult<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let n = self.events.len() as i64;
+        let last: i64 = {
+            let mut stmt = conn
+                .prepare_cached(idv_store_sql::outbox::WRITE_EVENTS)
+                .map_err(writer::backend)?;
+            writer::bind(&mut stmt, &[&self.session_id, &n]).map_err(writer::backend)?;
+            let mut rows = stmt.raw_query();
+            match rows.next().map_err(writer::backend)? {
+                Some(r) => r.get(0).map_err(writer::backend)?,
+                None => {
+                    return Err(StoreError::backend(format!(
+                        "events of session {}, which is not stored",
+                        self.session_id
+                    )));
+                }
+            }
+        };
+        let start = last - n + 1;
+        for (i, e) in self.events.iter().enumerate() {
+            let sequence = start + i as i64;
+            writer::exec(
+                conn,
+                idv_store_sql::outbox::INSERT_EVENT,
+                &[
+                    &e.id,
+                    &e.kind,
+                    &e.session_id,
+                    &e.workflow_id,
+                    &e.owner_id,
+                    &sequence,
+                    &e.created_at,
+                    &e.body(sequence),
+                    &true,
+                ],
+            )
+            .map_err(|err| writer::error(err, || format!("event {}", e.id)))?;
+        }
+        writer::exec(conn, &FAN_OUT, &[&self.session_id, &start, &last])
+            .map_err(writer::backend)?;
+        Ok(())
+    }
+}
+
+/// The one session `events` are about (`None` for no events); an error when they are of
+/// several, or of none.
+fn one_session(events: &[NewEvent]) -> StoreResult<Option<&str>> {
     let Some(first) = events.first() else {
-        return Ok(());
+        return Ok(None);
     };
     let session_id = first
         .session_id
@@ -70,6 +146,19 @@ pub(crate) async fn write_events(
             "events written together must be of one session",
         ));
     }
+    Ok(Some(session_id))
+}
+
+/// Stores `events` (all of one session, or none) with the session's next sequence numbers and
+/// queues a delivery for every enabled endpoint that selects each. Runs inside the caller's
+/// transaction, after the session row is written (or before it is deleted).
+pub(crate) async fn write_events(
+    conn: &mut SqliteConnection,
+    events: &[NewEvent],
+) -> StoreResult<()> {
+    let Some(session_id) = one_session(events)? else {
+        return Ok(());
+    };
     let n = events.len() as i64;
     let last: i64 = sqlx::query_scalar(idv_store_sql::outbox::WRITE_EVENTS)
         .bind(session_id)
@@ -81,20 +170,13 @@ pub(crate) async fn write_events(
     for (i, e) in events.iter().enumerate() {
         insert_event(&mut *conn, e, start + i as i64, true).await?;
     }
-    sqlx::query(&format!(
-        "INSERT INTO webhook_deliveries (webhook_id, event_id, event_kind, session_id, sequence, \
-         state, attempts, next_at, created_at, deadline) \
-         SELECT w.id, e.id, e.kind, e.session_id, e.sequence, 'pending', 0, e.created_at, \
-         e.created_at, e.created_at + {DELIVERY_WINDOW_MS} \
-         FROM events e JOIN webhooks w ON w.enabled = 1 AND {MATCHES} \
-         WHERE e.session_id = $1 AND e.sequence BETWEEN $2 AND $3"
-    ))
-    .bind(session_id)
-    .bind(start)
-    .bind(last)
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
+    sqlx::query(&FAN_OUT)
+        .bind(session_id)
+        .bind(start)
+        .bind(last)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -307,53 +389,87 @@ pub(crate) async fn webhook_reseal(
     Ok(done.rows_affected() > 0)
 }
 
+/// A claimed delivery row, on the writer's connection (`DELIVERY_COLUMNS` order).
+fn claimed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, DeliveryRecord)> {
+    let id: i64 = r.get(0)?;
+    let state: String = r.get(6)?;
+    Ok((
+        id,
+        DeliveryRecord {
+            id: id.to_string(),
+            webhook_id: r.get(1)?,
+            event_id: r.get(2)?,
+            event_kind: r.get(3)?,
+            session_id: r.get(4)?,
+            sequence: r.get(5)?,
+            state: DeliveryState::parse(&state).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    6,
+                    rusqlite::types::Type::Text,
+                    format!("unknown delivery state {state}").into(),
+                )
+            })?,
+            attempts: r.get(7)?,
+            next_at: r.get(8)?,
+            locked_until: r.get(9)?,
+            created_at: r.get(10)?,
+            deadline: r.get(11)?,
+            last_status: r.get(12)?,
+            last_error: r.get(13)?,
+            body: String::new(),
+        },
+    ))
+}
+
+static CLAIM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE webhook_deliveries SET locked_until = $1 + $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT c.id FROM {CANDIDATES} WHERE {CHAIN_HEAD} \
+                      ORDER BY c.next_at, c.id LIMIT $3) \
+         RETURNING {DELIVERY_COLUMNS}"
+    )
+});
+
+/// Leases up to `limit` due deliveries, each the head of its chain, with their events' bodies;
+/// one unit of the writer.
 pub(crate) async fn claim(
     db: &Db,
     now: i64,
     lease_ms: i64,
     limit: i64,
 ) -> StoreResult<Vec<DeliveryRecord>> {
-    let mut tx = db
-        .write
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(backend)?;
-    let rows = sqlx::query(&format!(
-        "UPDATE webhook_deliveries SET locked_until = $1 + $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT c.id FROM {CANDIDATES} WHERE {CHAIN_HEAD} \
-                      ORDER BY c.next_at, c.id LIMIT $3) \
-         RETURNING {DELIVERY_COLUMNS}"
-    ))
-    .bind(now)
-    .bind(lease_ms)
-    .bind(limit)
-    .bind(window(limit))
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let mut claimed = map_rows(rows, delivery_from_row)?;
-    if claimed.is_empty() {
-        return Ok(claimed);
-    }
-    let mut sql = QueryBuilder::<Sqlite>::new("SELECT id, body FROM events WHERE id IN (");
-    let mut list = sql.separated(", ");
-    for d in &claimed {
-        list.push_bind(&d.event_id);
-    }
-    sql.push(")");
-    let bodies = sql.build().fetch_all(&mut *tx).await.map_err(backend)?;
-    tx.commit().await.map_err(backend)?;
-    let bodies = map_rows(bodies, |r| {
-        Ok((col::<String>(r, "id")?, col::<String>(r, "body")?))
-    })?;
-    let bodies: std::collections::HashMap<String, String> = bodies.into_iter().collect();
-    for d in &mut claimed {
-        d.body = bodies.get(&d.event_id).cloned().unwrap_or_default();
-    }
-    claimed.sort_by_key(|d| (d.next_at, delivery_id(&d.id)));
-    Ok(claimed)
+    let mut claimed = db
+        .writer
+        .run(move |conn| {
+            let mut stmt = conn.prepare_cached(&CLAIM).map_err(writer::backend)?;
+            writer::bind(&mut stmt, &[&now, &lease_ms, &limit, &window(limit)])
+                .map_err(writer::backend)?;
+            let mut rows = stmt.raw_query();
+            let mut claimed = Vec::new();
+            while let Some(r) = rows.next().map_err(writer::backend)? {
+                claimed.push(claimed_row(r).map_err(writer::backend)?);
+            }
+            drop(rows);
+            let mut body = conn
+                .prepare_cached("SELECT body FROM events WHERE id = $1")
+                .map_err(writer::backend)?;
+            for (_, d) in &mut claimed {
+                d.body = body
+                    .query_row([&d.event_id], |r| r.get(0))
+                    .optional()
+                    .map_err(writer::backend)?
+                    .unwrap_or_default();
+            }
+            Ok(claimed)
+        })
+        .await?;
+    claimed.sort_by_key(|(id, d)| (d.next_at, *id));
+    Ok(claimed.into_iter().map(|(_, d)| d).collect())
 }
 
+/// Records an attempt and the delivery's next state (and its endpoint's health) in one unit of
+/// the writer. `None` when the claim's lease was lost; otherwise whether this disabled the
+/// endpoint.
 pub(crate) async fn finish(
     db: &Db,
     claimed: &DeliveryRecord,
@@ -362,79 +478,73 @@ pub(crate) async fn finish(
 ) -> StoreResult<Option<bool>> {
     let id = delivery_id(&claimed.id)
         .ok_or_else(|| StoreError::backend(format!("not a delivery id: {}", claimed.id)))?;
-    let mut tx = db
-        .write
-        .begin_with("BEGIN IMMEDIATE")
+    let (webhook_id, session_id, locked_until) = (
+        claimed.webhook_id.clone(),
+        claimed.session_id.clone(),
+        claimed.locked_until,
+    );
+    let attempt = attempt.clone();
+    let outcome = outcome.clone();
+    db.writer
+        .run(move |conn| {
+            let run = |sql: &str, values: &[&dyn rusqlite::ToSql]| {
+                writer::exec(conn, sql, values).map_err(writer::backend)
+            };
+            run(
+                idv_store_sql::outbox::FINISH,
+                &[
+                    &id,
+                    &attempt.webhook_id,
+                    &attempt.at,
+                    &attempt.status_code,
+                    &attempt.latency_ms,
+                    &attempt.response,
+                    &attempt.error,
+                ],
+            )?;
+            let held = run(
+                idv_store_sql::outbox::FINISH_2,
+                &[
+                    &id,
+                    &locked_until,
+                    &outcome.state.as_str(),
+                    &outcome.next_at,
+                    &attempt.status_code,
+                    &attempt.error,
+                ],
+            )? > 0;
+            if held && outcome.state == DeliveryState::Pending {
+                // The rest of its chain waits for it: put it off as far, so blocked deliveries
+                // stay behind it in the due order (see CANDIDATES).
+                run(
+                    "UPDATE webhook_deliveries SET next_at = max(next_at, $4) \
+                     WHERE webhook_id = $1 AND session_id = $2 AND state = 'pending' AND id <> $3",
+                    &[&webhook_id, &session_id, &id, &outcome.next_at],
+                )?;
+            }
+            let health = if outcome.success {
+                idv_store_sql::outbox::FINISH_3
+            } else {
+                idv_store_sql::outbox::FINISH_4
+            };
+            run(health, &[&webhook_id, &attempt.at])?;
+            let mut disabled = false;
+            if let Some(reason) = &outcome.disable {
+                disabled = run(
+                    "UPDATE webhooks SET enabled = 0, disabled_reason = $2, disabled_at = $3, \
+                     updated_at = $3 WHERE id = $1 AND enabled = 1 \
+                     AND ($4 IS NULL OR failing_since <= $4)",
+                    &[
+                        &webhook_id,
+                        reason,
+                        &attempt.at,
+                        &outcome.disable_if_failing_since_before,
+                    ],
+                )? > 0;
+            }
+            Ok(held.then_some(disabled))
+        })
         .await
-        .map_err(backend)?;
-    sqlx::query(idv_store_sql::outbox::FINISH)
-        .bind(id)
-        .bind(&attempt.webhook_id)
-        .bind(attempt.at)
-        .bind(attempt.status_code)
-        .bind(attempt.latency_ms)
-        .bind(&attempt.response)
-        .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    let held = sqlx::query(idv_store_sql::outbox::FINISH_2)
-        .bind(id)
-        .bind(claimed.locked_until)
-        .bind(outcome.state.as_str())
-        .bind(outcome.next_at)
-        .bind(attempt.status_code)
-        .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-        > 0;
-    if held && outcome.state == DeliveryState::Pending {
-        // The rest of its chain waits for it: put it off as far, so blocked deliveries stay
-        // behind it in the due order (see CANDIDATES).
-        sqlx::query(
-            "UPDATE webhook_deliveries SET next_at = max(next_at, $4) \
-             WHERE webhook_id = $1 AND session_id = $2 AND state = 'pending' AND id <> $3",
-        )
-        .bind(&claimed.webhook_id)
-        .bind(&claimed.session_id)
-        .bind(id)
-        .bind(outcome.next_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    }
-    let health = if outcome.success {
-        idv_store_sql::outbox::FINISH_3
-    } else {
-        idv_store_sql::outbox::FINISH_4
-    };
-    sqlx::query(health)
-        .bind(&claimed.webhook_id)
-        .bind(attempt.at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    let mut disabled = false;
-    if let Some(reason) = &outcome.disable {
-        disabled = sqlx::query(
-            "UPDATE webhooks SET enabled = 0, disabled_reason = $2, disabled_at = $3, \
-             updated_at = $3 WHERE id = $1 AND enabled = 1 \
-             AND ($4 IS NULL OR failing_since <= $4)",
-        )
-        .bind(&claimed.webhook_id)
-        .bind(reason)
-        .bind(attempt.at)
-        .bind(outcome.disable_if_failing_since_before)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-            > 0;
-    }
-    tx.commit().await.map_err(backend)?;
-    Ok(held.then_some(disabled))
 }
 
 pub(crate) async fn next_due(db: &Db) -> StoreResult<Option<i64>> {
