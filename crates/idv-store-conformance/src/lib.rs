@@ -40,6 +40,7 @@ mod accounts;
 mod assets;
 mod audit;
 mod cluster;
+mod concurrent;
 mod copy;
 mod counts;
 mod credentials;
@@ -59,6 +60,7 @@ pub use accounts::{check_roles, check_setting_race, check_settings, check_users}
 pub use assets::{check_asset_race, check_assets};
 pub use audit::{check_audit, check_audit_append_race, check_idempotency, check_idempotency_race};
 pub use cluster::check_cluster;
+pub use concurrent::check_concurrent_session_writes;
 pub use copy::check_copy;
 pub use counts::check_session_counts;
 pub use credentials::{check_api_keys, check_tokens};
@@ -133,6 +135,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     check_workflow_import(store).await;
     check_session_import(store).await;
     check_copy(store).await;
+    check_concurrent_session_writes(shared.clone()).await;
 }
 
 /// A 24-hex id whose value is `n`, so a check can choose how ids sort against each other.

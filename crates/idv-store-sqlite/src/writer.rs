@@ -21,9 +21,8 @@
 use idv_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, Statement, ToSql};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -49,7 +48,8 @@ type Unit = Box<dyn FnOnce(Option<&Connection>) -> (bool, Answer) + Send>;
 pub(crate) struct Writer {
     queue: Mutex<Option<mpsc::Sender<Unit>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    stop: Arc<AtomicBool>,
+    /// Dropped to stop the checkpointer at once.
+    stop: Mutex<Option<mpsc::Sender<()>>>,
 }
 
 impl Writer {
@@ -63,23 +63,22 @@ impl Writer {
             )
         })?;
         let (tx, rx) = mpsc::channel::<Unit>();
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
         let writer = std::thread::Builder::new()
             .name("idv-sqlite-writer".into())
             .spawn(move || run(&conn, &rx))
             .map_err(|e| StoreError::backend_from("cannot start the SQLite writer", e))?;
         let checkpointer = {
             let path = path.to_path_buf();
-            let stop = stop.clone();
             std::thread::Builder::new()
                 .name("idv-sqlite-checkpoint".into())
-                .spawn(move || checkpoints(&path, &stop))
+                .spawn(move || checkpoints(&path, &stopped))
                 .map_err(|e| StoreError::backend_from("cannot start the SQLite checkpointer", e))?
         };
         Ok(Writer {
             queue: Mutex::new(Some(tx)),
             threads: Mutex::new(vec![writer, checkpointer]),
-            stop,
+            stop: Mutex::new(Some(stop)),
         })
     }
 
@@ -133,7 +132,9 @@ impl Writer {
         if let Ok(mut q) = self.queue.lock() {
             q.take();
         }
-        self.stop.store(true, Ordering::Relaxed);
+        if let Ok(mut s) = self.stop.lock() {
+            s.take();
+        }
         let threads = match self.threads.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(_) => Vec::new(),
@@ -188,8 +189,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Unit>) {
         }
         return;
     }
-    let mut answers = Vec::with_capacity(batch.len());
-    for unit in batch {
+    let mut answers: Vec<(Answer, Option<String>)> = Vec::with_capacity(batch.len());
+    let mut batch = batch.into_iter();
+    while let Some(unit) = batch.next() {
         if let Err(e) = step(conn, "SAVEPOINT unit") {
             let message = e.to_string();
             let (_, answer) = unit(None);
@@ -202,11 +204,32 @@ fn commit_batch(conn: &Connection, batch: Vec<Unit>) {
             // The unit's caller sees its answer channel closed.
             Err(_) => (false, Box::new(|_: Option<&str>| {}) as Answer),
         };
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (an I/O error, a full disk): what the
+            // units before this one wrote is gone too. Tell them, and go on in a new one.
+            let message = "SQLite rolled the transaction back after an error".to_owned();
+            for (answer, own) in answers.drain(..) {
+                answer(Some(own.as_deref().unwrap_or(&message)));
+            }
+            answer(Some(&message));
+            if let Err(e) = step(conn, "BEGIN IMMEDIATE") {
+                let message = e.to_string();
+                for unit in batch.by_ref() {
+                    let (_, answer) = unit(None);
+                    answer(Some(&message));
+                }
+            }
+            continue;
+        }
         if !keep {
             let _ = step(conn, "ROLLBACK TO unit");
         }
         let _ = step(conn, "RELEASE unit");
         answers.push((answer, None));
+    }
+    if conn.is_autocommit() {
+        // The batch ended with nothing left in a transaction (every unit answered above).
+        return;
     }
     let commit = step(conn, "COMMIT").map_err(|e| e.to_string());
     if commit.is_err() && !conn.is_autocommit() {
@@ -227,7 +250,7 @@ fn step(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 /// The checkpointer: a passive checkpoint whenever the WAL holds more than
 /// [`CHECKPOINT_PAGES`] frames not yet copied back, so commits never wait for one.
-fn checkpoints(path: &PathBuf, stop: &AtomicBool) {
+fn checkpoints(path: &PathBuf, stop: &mpsc::Receiver<()>) {
     let Ok(conn) = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -235,22 +258,20 @@ fn checkpoints(path: &PathBuf, stop: &AtomicBool) {
         return;
     };
     let _ = conn.busy_timeout(Duration::from_millis(100));
-    let mut last_total = 0i64;
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(CHECKPOINT_EVERY);
+    let mut wait = CHECKPOINT_EVERY;
+    // Nothing is ever sent: the sender's drop ends the wait at once.
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(wait) {
         // (busy, frames in the WAL, frames checkpointed); a passive checkpoint copies what no
         // reader still needs and never waits for or blocks the writer.
         let frames: rusqlite::Result<(i64, i64, i64)> =
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             });
-        if let Ok((_, total, _)) = frames {
-            last_total = total;
-        }
-        if last_total < CHECKPOINT_PAGES {
-            // Small: let it grow a while before the next copy.
-            std::thread::sleep(CHECKPOINT_EVERY);
-        }
+        // Small: let it grow a while before the next copy.
+        wait = match frames {
+            Ok((_, total, _)) if total >= CHECKPOINT_PAGES => CHECKPOINT_EVERY,
+            _ => CHECKPOINT_EVERY * 4,
+        };
     }
 }
 
