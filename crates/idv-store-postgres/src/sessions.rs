@@ -132,7 +132,8 @@ pub(crate) async fn get(db: &Db, id: &str) -> StoreResult<Option<SessionRecord>>
     .transpose()
 }
 
-/// The `SET` list of [`update`]: every field of [`bind_record`] but the id.
+/// The `SET` list of [`update`] and of `engine::advance`'s statement: every field of
+/// [`bind_record`] but the id.
 macro_rules! update_set {
     () => {
         "workflow_id = $2, workflow_revision = $3, workflow_name = $4, workflow_version = $5, \
