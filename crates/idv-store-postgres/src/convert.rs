@@ -40,6 +40,31 @@ pub(crate) fn unique_or_backend(
     }
 }
 
+/// As [`unique_or_backend`], for a statement that writes several tables: `what` names the
+/// clash from the table the database reports it in.
+pub(crate) fn unique_in_or_backend(
+    what: impl FnOnce(Option<&str>) -> String,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::conflict(what(db.table()), e);
+        }
+        backend(e)
+    }
+}
+
+/// `"file a"`, or `"file a or b"` when the clash is one of several ids written together.
+pub(crate) fn one_of(kind: &str, ids: &[&str]) -> String {
+    format!("{kind} {}", ids.join(" or "))
+}
+
+/// One field of every row, as an array for a statement to `unnest`.
+pub(crate) fn array<'a, T, U>(rows: &'a [T], field: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(field).collect()
+}
+
 /// One typed column of a row.
 pub(crate) fn col<'r, T>(row: &'r PgRow, name: &str) -> StoreResult<T>
 where

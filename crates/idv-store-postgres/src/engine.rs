@@ -10,12 +10,15 @@ use crate::Db;
 use crate::PgStore;
 use crate::Pools;
 use crate::convert::DbRow;
-use crate::convert::{backend, col, map_rows, unique_or_backend};
-use crate::{files, sessions};
+use crate::convert::{array, backend, col, map_rows, one_of, unique_in_or_backend};
+use crate::outbox::EventArrays;
+use crate::sessions;
 use async_trait::async_trait;
 use idv_store::JobStore;
 use idv_store::{FileRecord, JobRecord, NewEvent, SessionRecord, StoreResult};
 use idv_store::{JobId, SessionId};
+use sqlx::Row;
+use std::sync::LazyLock;
 
 /// The columns of a job row, as a literal so statements can be `concat!`ed at compile time.
 macro_rules! job_columns {
@@ -24,9 +27,43 @@ macro_rules! job_columns {
     };
 }
 
-/// The guarded session update, then the inserts and the delete, in one transaction. A change
-/// with nothing beside the session is the plain update, one statement with no transaction
-/// around it.
+/// A session change with what it made, as one statement in autocommit (so one transaction):
+/// the guarded update (`s`), then its files (`$21`…`$31`), jobs (`$32`…`$40`), the finished
+/// job's delete (`$41`) and its events (`$42`…, [`crate::outbox::event_ctes`]), each only when
+/// the update matched. It returns whether it did; when not, nothing was written.
+static ADVANCE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        concat!(
+            "WITH s AS (UPDATE sessions SET ",
+            sessions::update_set!(),
+            ", event_seq = event_seq + cardinality($42::text[]) \
+             WHERE id = $1 AND revision = $16 - 1 RETURNING id, event_seq), \
+             f AS (INSERT INTO files (id, session_id, name, step, property, content_type, size, \
+             sha256, object_key, created_at, content) \
+             SELECT id, session_id, name, step, property, content_type, size, sha256, object_key, \
+             created_at, content \
+             FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::text[], \
+             $26::text[], $27::bigint[], $28::text[], $29::text[], $30::bigint[], $31::bytea[]) \
+             WITH ORDINALITY AS v (id, session_id, name, step, property, content_type, size, \
+             sha256, object_key, created_at, content, ord) \
+             WHERE EXISTS (SELECT 1 FROM s) ORDER BY ord), \
+             j AS (INSERT INTO jobs (",
+            job_columns!(),
+            ") SELECT ",
+            job_columns!(),
+            " FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::bigint[], \
+             $37::bigint[], $38::bigint[], $39::text[], $40::bigint[]) AS v (",
+            job_columns!(),
+            ") WHERE EXISTS (SELECT 1 FROM s)), \
+             x AS (DELETE FROM jobs WHERE id = $41 AND EXISTS (SELECT 1 FROM s)), {} \
+             SELECT EXISTS (SELECT 1 FROM s)"
+        ),
+        crate::outbox::event_ctes(42)
+    )
+});
+
+/// The guarded session update with the files, jobs, delete and events it brings, in one
+/// statement ([`ADVANCE`]). A change with nothing beside the session is the plain update.
 pub(crate) async fn advance(
     db: &Db,
     next: &SessionRecord,
@@ -38,46 +75,41 @@ pub(crate) async fn advance(
     if files.is_empty() && jobs.is_empty() && done_job.is_none() && events.is_empty() {
         return sessions::update(db, next).await;
     }
-    let mut tx = db.begin().await.map_err(backend)?;
-    let done = sessions::update_query(next)
-        .execute(&mut *tx)
+    let events_arrays = EventArrays::of(&next.id, events)?;
+    let q = sessions::bind_record(sqlx::query(&ADVANCE), next)
+        .bind(array(files, |f| f.id.as_str()))
+        .bind(array(files, |f| f.session_id.as_str()))
+        .bind(array(files, |f| f.name.as_str()))
+        .bind(array(files, |f| f.step.as_deref()))
+        .bind(array(files, |f| f.property.as_deref()))
+        .bind(array(files, |f| f.content_type.as_str()))
+        .bind(array(files, |f| f.size))
+        .bind(array(files, |f| f.sha256.as_str()))
+        .bind(array(files, |f| f.object_key.as_str()))
+        .bind(array(files, |f| f.created_at))
+        .bind(array(files, |f| f.inline.as_deref()))
+        .bind(array(jobs, |j| j.id.as_str()))
+        .bind(array(jobs, |j| j.session_id.as_str()))
+        .bind(array(jobs, |j| j.step.as_str()))
+        .bind(array(jobs, |j| j.action.as_str()))
+        .bind(array(jobs, |j| j.run_at))
+        .bind(array(jobs, |j| j.attempts))
+        .bind(array(jobs, |j| j.locked_until))
+        .bind(array(jobs, |j| j.last_error.as_deref()))
+        .bind(array(jobs, |j| j.created_at))
+        .bind(done_job);
+    events_arrays
+        .bind(q)
+        .fetch_one(db.write())
         .await
-        .map_err(backend)?;
-    if done.rows_affected() == 0 {
-        // Dropping the transaction rolls it back; nothing was written.
-        return Ok(false);
-    }
-    for f in files {
-        files::insert_query(f)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique_or_backend(|| format!("file {}", f.id)))?;
-    }
-    for j in jobs {
-        sqlx::query(idv_store_sql::engine::ADVANCE)
-            .bind(&j.id)
-            .bind(&j.session_id)
-            .bind(&j.step)
-            .bind(&j.action)
-            .bind(j.run_at)
-            .bind(j.attempts)
-            .bind(j.locked_until)
-            .bind(&j.last_error)
-            .bind(j.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(unique_or_backend(|| format!("job {}", j.id)))?;
-    }
-    if let Some(id) = done_job {
-        sqlx::query(idv_store_sql::engine::ADVANCE_2)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-    }
-    crate::outbox::write_events(&mut tx, events).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(true)
+        .map_err(unique_in_or_backend(|table| match table {
+            Some("files") => one_of("file", &array(files, |f| f.id.as_str())),
+            Some("jobs") => one_of("job", &array(jobs, |j| j.id.as_str())),
+            Some("events") => one_of("event", &array(events, |e| e.id.as_str())),
+            _ => format!("session {}", next.id),
+        }))?
+        .try_get(0)
+        .map_err(backend)
 }
 
 /// One statement: pick the first due, unleased job and lease it.

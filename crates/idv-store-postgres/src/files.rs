@@ -14,7 +14,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 
 /// The insert of [`create`], bound and ready to run on the pool or in a transaction (see
-/// `engine::advance`).
+/// `exchange::session_import`).
 pub(crate) fn insert_query(f: &FileRecord) -> Query<'_, Postgres, PgArguments> {
     sqlx::query(idv_store_sql::files::INSERT_QUERY)
         .bind(&f.id)

@@ -12,7 +12,7 @@ use crate::Db;
 use crate::PgStore;
 use crate::Pools;
 use crate::convert::DbRow;
-use crate::convert::{backend, col, json_col, json_text, map_rows, unique_or_backend};
+use crate::convert::{array, backend, col, json_col, json_text, map_rows, unique_or_backend};
 use async_trait::async_trait;
 use idv_store::EventStore;
 use idv_store::OutboxStore;
@@ -22,7 +22,9 @@ use idv_store::{
     unwrap_list, wrap_list,
 };
 use idv_store::{DeliveryId, SessionId, WebhookId};
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres};
 
 /// An endpoint selects an event when its type list holds the type (or `*`) and its workflow
 /// list is empty or holds the event's workflow. `w` is the endpoint, `e` the event.
@@ -73,9 +75,91 @@ const WEBHOOK_SELECT: &str = "id, url, events, enabled, description, headers::te
      workflow_ids, secret, previous_secret, previous_secret_until, ed25519, owner_id, created_at, \
      updated_at, failing_since, disabled_reason, disabled_at";
 
+/// The events of one session change as the arrays that [`event_ctes`] unnests, in the order
+/// given: the order of their sequence numbers.
+pub(crate) struct EventArrays<'a> {
+    pub(crate) ids: Vec<&'a str>,
+    kinds: Vec<&'a str>,
+    workflow_ids: Vec<Option<&'a str>>,
+    owner_ids: Vec<Option<&'a str>>,
+    created_at: Vec<i64>,
+    heads: Vec<String>,
+    tails: Vec<String>,
+}
+
+impl<'a> EventArrays<'a> {
+    /// `events`, which must all be of `session_id` (the row the statement writes).
+    pub(crate) fn of(session_id: &str, events: &'a [NewEvent]) -> StoreResult<Self> {
+        if events
+            .iter()
+            .any(|e| e.session_id.as_deref() != Some(session_id))
+        {
+            return Err(StoreError::backend(
+                "events written with a session change must be of that session",
+            ));
+        }
+        let (heads, tails) = events.iter().map(NewEvent::body_parts).unzip();
+        Ok(EventArrays {
+            ids: array(events, |e| e.id.as_str()),
+            kinds: array(events, |e| e.kind.as_str()),
+            workflow_ids: array(events, |e| e.workflow_id.as_deref()),
+            owner_ids: array(events, |e| e.owner_id.as_deref()),
+            created_at: array(events, |e| e.created_at),
+            heads,
+            tails,
+        })
+    }
+
+    /// Binds the seven arrays, as the next parameters of `q` (`$first`… of [`event_ctes`]).
+    pub(crate) fn bind<'q>(
+        &'q self,
+        q: Query<'q, Postgres, PgArguments>,
+    ) -> Query<'q, Postgres, PgArguments> {
+        q.bind(&self.ids)
+            .bind(&self.kinds)
+            .bind(&self.workflow_ids)
+            .bind(&self.owner_ids)
+            .bind(&self.created_at)
+            .bind(&self.heads)
+            .bind(&self.tails)
+    }
+}
+
+/// The event writing of a one-statement session change: the CTEs `e`, which stores the events
+/// of [`EventArrays`] bound at `$first`…`$first+6`, and `d`, which queues a delivery of each to
+/// every enabled endpoint that selects it. They follow a CTE `s` that wrote the session row
+/// and returns its `id` and its `event_seq` after adding the number of events (none when the
+/// write matched no row, and then nothing is written here either); the events take the numbers
+/// up to that, in order, and their bodies are assembled around them ([`NewEvent::body_parts`]).
+/// The statement is one transaction, so the events share its id in the feed's cursor.
+pub(crate) fn event_ctes(first: usize) -> String {
+    let [ids, kinds, workflows, owners, created, heads, tails] =
+        std::array::from_fn::<_, 7, _>(|i| first + i);
+    format!(
+        "e AS (INSERT INTO events (id, kind, session_id, workflow_id, owner_id, sequence, \
+         created_at, body, feed) \
+         SELECT v.id, v.kind, s.id, v.workflow_id, v.owner_id, v.seq, v.created_at, \
+         v.head || v.seq || v.tail, true \
+         FROM s, LATERAL (SELECT u.id, u.kind, u.workflow_id, u.owner_id, u.created_at, u.head, \
+         u.tail, s.event_seq - cardinality(${ids}::text[]) + u.ord AS seq \
+         FROM unnest(${ids}::text[], ${kinds}::text[], ${workflows}::text[], ${owners}::text[], \
+         ${created}::bigint[], ${heads}::text[], ${tails}::text[]) \
+         WITH ORDINALITY AS u (id, kind, workflow_id, owner_id, created_at, head, tail, ord)) v \
+         ORDER BY v.seq \
+         RETURNING id, kind, session_id, workflow_id, sequence, created_at), \
+         d AS (INSERT INTO webhook_deliveries (webhook_id, event_id, event_kind, session_id, \
+         sequence, state, attempts, next_at, created_at, deadline) \
+         SELECT w.id, e.id, e.kind, e.session_id, e.sequence, 'pending', 0, e.created_at, \
+         e.created_at, e.created_at + {DELIVERY_WINDOW_MS} \
+         FROM e JOIN webhooks w ON w.enabled AND {MATCHES} \
+         ORDER BY e.sequence, w.id)"
+    )
+}
+
 /// Stores `events` (all of one session, or none) with the session's next sequence numbers and
 /// queues a delivery for every enabled endpoint that selects each. Runs inside the caller's
-/// transaction, after the session row is written (or before it is deleted).
+/// transaction, before the session row is deleted; session starts and changes write theirs in
+/// their own statement instead ([`event_ctes`]).
 pub(crate) async fn write_events(conn: &mut PgConnection, events: &[NewEvent]) -> StoreResult<()> {
     let Some(first) = events.first() else {
         return Ok(());
@@ -401,6 +485,41 @@ pub(crate) async fn claim(
     Ok(claimed)
 }
 
+/// An attempt's end in one statement, so in autocommit: the attempt's record (`a`); the
+/// delivery's new state, only while the claim's lease is still its (`h`, `$2`); when it stays
+/// pending, the rest of its chain put off as far (`p`), so blocked deliveries stay behind it
+/// in the due order (see [`CANDIDATES`]); and the endpoint's health (`w`): a success clears
+/// `failing_since`, a failure sets it if unset, and a disable (`$13`, when failing since
+/// `$14` or before, with the health just written) takes an enabled endpoint out of service.
+///
+/// The health and the disable are one update, since a statement may change a row only once.
+/// `o` locks the endpoint's row first, as it is now, so `w` can tell whether this statement
+/// disabled it; an attempt that changes none of the endpoint's columns (a success on a
+/// healthy endpoint, a failure on one already failing, with no disable) neither locks nor
+/// writes its row.
+const FINISH: &str = "WITH a AS (INSERT INTO webhook_attempts (delivery_id, webhook_id, at, \
+     status_code, latency_ms, response, error) VALUES ($1, $15, $11, $5, $7, $8, $6)), \
+     h AS (UPDATE webhook_deliveries SET state = $3, next_at = $4, locked_until = NULL, \
+     last_status = $5, last_error = $6 WHERE id = $1 AND locked_until = $2 RETURNING id), \
+     p AS (UPDATE webhook_deliveries SET next_at = GREATEST(next_at, $4) \
+     WHERE webhook_id = $10 AND session_id = $9 AND state = 'pending' AND id <> $1 \
+     AND $3 = 'pending' AND EXISTS (SELECT 1 FROM h)), \
+     o AS (SELECT id, enabled, \
+     CASE WHEN $12 THEN NULL ELSE coalesce(failing_since, $11) END AS failing_since \
+     FROM webhooks WHERE id = $10 \
+     AND (CASE WHEN $12 THEN failing_since IS NOT NULL ELSE failing_since IS NULL END \
+     OR ($13::text IS NOT NULL AND enabled)) \
+     FOR UPDATE), \
+     n AS (SELECT id, failing_since, enabled AND $13::text IS NOT NULL \
+     AND ($14::bigint IS NULL OR failing_since <= $14) AS disable FROM o), \
+     w AS (UPDATE webhooks SET failing_since = n.failing_since, \
+     enabled = webhooks.enabled AND NOT n.disable, \
+     disabled_reason = CASE WHEN n.disable THEN $13 ELSE webhooks.disabled_reason END, \
+     disabled_at = CASE WHEN n.disable THEN $11 ELSE webhooks.disabled_at END, \
+     updated_at = CASE WHEN n.disable THEN $11 ELSE webhooks.updated_at END \
+     FROM n WHERE webhooks.id = n.id RETURNING n.disable) \
+     SELECT EXISTS (SELECT 1 FROM h), coalesce((SELECT disable FROM w), false)";
+
 pub(crate) async fn finish(
     db: &Db,
     claimed: &DeliveryRecord,
@@ -409,74 +528,25 @@ pub(crate) async fn finish(
 ) -> StoreResult<Option<bool>> {
     let id = delivery_id(&claimed.id)
         .ok_or_else(|| StoreError::backend(format!("not a delivery id: {}", claimed.id)))?;
-    let mut tx = db.begin().await.map_err(backend)?;
-    sqlx::query(idv_store_sql::outbox::FINISH)
-        .bind(id)
-        .bind(&attempt.webhook_id)
-        .bind(attempt.at)
-        .bind(attempt.status_code)
-        .bind(attempt.latency_ms)
-        .bind(&attempt.response)
-        .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    let held = sqlx::query(idv_store_sql::outbox::FINISH_2)
+    let (held, disabled): (bool, bool) = sqlx::query_as(FINISH)
         .bind(id)
         .bind(claimed.locked_until)
         .bind(outcome.state.as_str())
         .bind(outcome.next_at)
         .bind(attempt.status_code)
         .bind(&attempt.error)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?
-        .rows_affected()
-        > 0;
-    if held && outcome.state == DeliveryState::Pending {
-        // The rest of its chain waits for it: put it off as far, so blocked deliveries stay
-        // behind it in the due order (see CANDIDATES).
-        sqlx::query(
-            "UPDATE webhook_deliveries SET next_at = GREATEST(next_at, $4) \
-             WHERE webhook_id = $1 AND session_id = $2 AND state = 'pending' AND id <> $3",
-        )
-        .bind(&claimed.webhook_id)
+        .bind(attempt.latency_ms)
+        .bind(&attempt.response)
         .bind(&claimed.session_id)
-        .bind(id)
-        .bind(outcome.next_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    }
-    let health = if outcome.success {
-        idv_store_sql::outbox::FINISH_3
-    } else {
-        idv_store_sql::outbox::FINISH_4
-    };
-    sqlx::query(health)
         .bind(&claimed.webhook_id)
         .bind(attempt.at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    let mut disabled = false;
-    if let Some(reason) = &outcome.disable {
-        disabled = sqlx::query(
-            "UPDATE webhooks SET enabled = false, disabled_reason = $2, disabled_at = $3, \
-             updated_at = $3 WHERE id = $1 AND enabled \
-             AND ($4::bigint IS NULL OR failing_since <= $4)",
-        )
-        .bind(&claimed.webhook_id)
-        .bind(reason)
-        .bind(attempt.at)
+        .bind(outcome.success)
+        .bind(&outcome.disable)
         .bind(outcome.disable_if_failing_since_before)
-        .execute(&mut *tx)
+        .bind(&attempt.webhook_id)
+        .fetch_one(db.write())
         .await
-        .map_err(backend)?
-        .rows_affected()
-            > 0;
-    }
-    tx.commit().await.map_err(backend)?;
+        .map_err(backend)?;
     Ok(held.then_some(disabled))
 }
 

@@ -41,6 +41,22 @@ impl NewEvent {
         .to_string()
     }
 
+    /// [`NewEvent::body`] split around its sequence number: `body(seq)` is exactly
+    /// `head + seq.to_string() + tail`, so an adapter that learns the number only inside the
+    /// statement that writes the event can assemble the body there.
+    pub fn body_parts(&self) -> (String, String) {
+        let mut head = json!({
+            "id": self.id,
+            "type": self.kind,
+            "createdAt": idv_core::time::iso(self.created_at),
+        })
+        .to_string();
+        // The object's closing brace; the keys that follow go after it.
+        head.pop();
+        head.push_str(",\"sequence\":");
+        (head, format!(",\"data\":{}}}", self.data))
+    }
+
     /// The `session.deleted` event for a session row about to be deleted: its data takes the
     /// row's workflow, status and step (the caller does not read the row first).
     pub fn with_deleted_row(
@@ -265,6 +281,29 @@ mod tests {
         assert_eq!(unwrap_list(&wrap_list(&items)), items);
         assert_eq!(wrap_list(&[]), "");
         assert!(unwrap_list("").is_empty());
+    }
+
+    #[test]
+    fn body_parts_surround_the_sequence() {
+        let e = NewEvent {
+            id: "evt_\"quoted\"".into(),
+            kind: "session.status_changed".into(),
+            created_at: 1_700_000_000_123,
+            session_id: Some("s".into()),
+            workflow_id: Some("wf".into()),
+            owner_id: None,
+            data: json!({"z": 1, "a": {"nested": ["x", null]}, "text": "née \u{1}"}),
+        };
+        let (head, tail) = e.body_parts();
+        for seq in [0, 1, 9, 10, 12_345, i64::MAX] {
+            assert_eq!(e.body(seq), format!("{head}{seq}{tail}"));
+        }
+        let empty = NewEvent {
+            data: json!({}),
+            ..e
+        };
+        let (head, tail) = empty.body_parts();
+        assert_eq!(empty.body(3), format!("{head}3{tail}"));
     }
 
     #[test]

@@ -76,7 +76,7 @@ async fn admin_connection(url: &str) -> PgConnection {
 
 /// Runs `test` with the URL of a fresh, empty database, then drops the database, also when
 /// `test` panics (the panic is then passed on).
-async fn with_fresh_database<F, Fut>(test: F)
+pub(crate) async fn with_fresh_database<F, Fut>(test: F)
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -105,7 +105,7 @@ where
     dropped.unwrap_or_else(|e| panic!("cannot drop the test database {name}: {e}"));
 }
 
-async fn connect(url: &str) -> PgStore {
+pub(crate) async fn connect(url: &str) -> PgStore {
     PgStore::connect(url)
         .await
         .unwrap_or_else(|e| panic!("connect to {}: {e}", redacted(url)))

@@ -2,3 +2,4 @@
 
 mod conformance;
 mod search_plan;
+mod session_writes;
