@@ -4,6 +4,7 @@
 
 use crate::Db;
 use crate::SqliteStore;
+use crate::writer;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
 use async_trait::async_trait;
@@ -15,8 +16,6 @@ use sqlx::{QueryBuilder, Row};
 
 const COLUMNS: &str = "seq, at, actor_id, actor_kind, actor_name, action, target, outcome, ip, \
                        request_id, details, prev_hash, hash";
-/// Rows per INSERT statement: 13 parameters each, well under SQLite's limit of 32766.
-const ROWS_PER_INSERT: usize = 200;
 
 fn from_row(row: &DbRow) -> StoreResult<AuditRecord> {
     let details: &str = col(row, "details")?;
@@ -58,57 +57,67 @@ async fn lock_chain(tx: &mut sqlx::Transaction<'_, Sqlite>) -> StoreResult<Audit
     chain_from_row(&row)
 }
 
+/// Appends `entries` to the chain as one unit of the writer (the chain's head is read and moved
+/// under its write lock, so appends of several processes stay linear); the new head's seq.
 pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i64> {
-    let mut tx = db.write.begin().await.map_err(backend)?;
-    let chain = lock_chain(&mut tx).await?;
-    if entries.is_empty() {
-        return Ok(chain.head_seq);
-    }
-    let mut prev = chain.head_hash;
-    let mut records = Vec::with_capacity(entries.len());
-    for (i, e) in entries.iter().enumerate() {
-        let r = AuditRecord::chain(chain.head_seq + 1 + i as i64, e.clone(), &prev);
-        prev.clone_from(&r.hash);
-        records.push(r);
-    }
-    let details: Vec<String> = records
-        .iter()
-        .map(|r| canonical_json(&r.entry.details))
-        .collect();
-    for (chunk, details) in records
-        .chunks(ROWS_PER_INSERT)
-        .zip(details.chunks(ROWS_PER_INSERT))
-    {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("INSERT INTO audit_log ({COLUMNS}) "));
-        qb.push_values(chunk.iter().zip(details), |mut b, (r, d)| {
-            let e = &r.entry;
-            b.push_bind(r.seq)
-                .push_bind(e.at)
-                .push_bind(e.actor_id.as_deref())
-                .push_bind(e.actor_kind.as_str())
-                .push_bind(e.actor_name.as_deref())
-                .push_bind(e.action.as_str())
-                .push_bind(e.target.as_deref())
-                .push_bind(i64::from(e.outcome))
-                .push_bind(e.ip.as_deref())
-                .push_bind(e.request_id.as_deref())
-                .push_bind(d.as_str())
-                .push_bind(r.prev_hash.as_str())
-                .push_bind(r.hash.as_str());
-        });
-        qb.build().execute(&mut *tx).await.map_err(backend)?;
-    }
-    let last = records.last().map(|r| r.seq).unwrap_or(chain.head_seq);
-    sqlx::query(idv_store_sql::audit::APPEND)
-        .bind(last)
-        .bind(&prev)
-        .execute(&mut *tx)
+    let entries = entries.to_vec();
+    db.writer
+        .run(move |conn| {
+            // The head row's no-op update comes first, so it is read under the write lock.
+            let chain = conn
+                .prepare_cached(
+                    "UPDATE audit_chain SET head_seq = head_seq WHERE id = 1 \
+                     RETURNING head_seq, head_hash, anchor_seq, anchor_hash",
+                )
+                .and_then(|mut st| {
+                    st.query_row([], |r| {
+                        Ok(AuditChain {
+                            head_seq: r.get(0)?,
+                            head_hash: r.get(1)?,
+                            anchor_seq: r.get(2)?,
+                            anchor_hash: r.get(3)?,
+                        })
+                    })
+                })
+                .map_err(writer::backend)?;
+            let mut prev = chain.head_hash;
+            let mut last = chain.head_seq;
+            for e in entries {
+                let r = AuditRecord::chain(last + 1, e, &prev);
+                let e = &r.entry;
+                writer::exec(
+                    conn,
+                    INSERT,
+                    &[
+                        &r.seq,
+                        &e.at,
+                        &e.actor_id,
+                        &e.actor_kind,
+                        &e.actor_name,
+                        &e.action,
+                        &e.target,
+                        &i64::from(e.outcome),
+                        &e.ip,
+                        &e.request_id,
+                        &canonical_json(&e.details),
+                        &r.prev_hash,
+                        &r.hash,
+                    ],
+                )
+                .map_err(writer::backend)?;
+                last = r.seq;
+                prev = r.hash;
+            }
+            writer::exec(conn, idv_store_sql::audit::APPEND, &[&last, &prev])
+                .map_err(writer::backend)?;
+            Ok(last)
+        })
         .await
-        .map_err(backend)?;
-    tx.commit().await.map_err(backend)?;
-    Ok(last)
 }
+
+const INSERT: &str = "INSERT INTO audit_log (seq, at, actor_id, actor_kind, actor_name, action, \
+     target, outcome, ip, request_id, details, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 pub(crate) async fn chain(db: &Db) -> StoreResult<AuditChain> {
     chain_from_row(

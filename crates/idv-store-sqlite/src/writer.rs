@@ -28,6 +28,8 @@ use std::time::Duration;
 
 /// Units taken into one transaction at most; more wait for the next.
 const MAX_BATCH: usize = 512;
+/// Prepared statements the writer keeps.
+const STATEMENTS_KEPT: usize = 128;
 /// How long the writer waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the checkpointer looks at the WAL.
@@ -157,6 +159,9 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Every statement the units run stays prepared (the default keeps 16, fewer than the
+    // writer's statements, and a re-prepare costs more than the statement).
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
