@@ -14,7 +14,7 @@
 # Knobs (environment): BENCH_BACKENDS ("sqlite postgres"), BENCH_CONCURRENCY ("16 64"),
 # BENCH_DURATION (seconds per run, 15), BENCH_WARMUP (seconds, 3), BENCH_LOADGEN_THREADS (1),
 # BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_TARGET (sessions/s on SQLite, 2000),
-# BENCH_PERF (1: also record a CPU profile of the server with perf on each backend),
+# BENCH_PERF (1: also record a CPU profile of the server with perf on each backend; BENCH_PERF_KEEP=1 keeps perf.data),
 # BENCH_REV (a git revision such as HEAD: build that commit instead of the working tree).
 set -euo pipefail
 
@@ -125,11 +125,15 @@ profile() { # concurrency
     PERF_PID=""
     perf report -i "$data" --no-children --stdio --percent-limit 0.5 --sort dso,symbol -g none \
         >"$OUT/$BACKEND.perf-self.txt" 2>/dev/null || true
+    # The same by thread: the SQLite writer's share is a limit of its own (one thread).
+    perf report -i "$data" --no-children --stdio --percent-limit 0.3 --sort comm,symbol -g none \
+        >"$OUT/$BACKEND.perf-threads.txt" 2>/dev/null || true
     perf script -i "$data" -F comm,tid,ip,sym 2>/dev/null | python3 "$BENCH/perf_breakdown.py" - \
         >"$OUT/$BACKEND.perf-breakdown.txt" || true
-    rm -f "$data" # hundreds of MB; the two summaries are what is read
+    # Hundreds of MB; the summaries are what is read (BENCH_PERF_KEEP=1 keeps it).
+    [[ "${BENCH_PERF_KEEP:-0}" == 1 ]] || rm -f "$data"
     sed 's/^/  /' "$OUT/$BACKEND.perf-breakdown.txt"
-    echo "  (self time by function: $OUT/$BACKEND.perf-self.txt)"
+    echo "  (self time by function: $OUT/$BACKEND.perf-self.txt; by thread: $OUT/$BACKEND.perf-threads.txt)"
 }
 
 # ---------------------------------------------------------------- 3. measure each backend

@@ -4,9 +4,9 @@
 
 use crate::Db;
 use crate::SqliteStore;
-use crate::writer;
 use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
+use crate::writer;
 use async_trait::async_trait;
 use idv_store::AuditStore;
 use idv_store::audit::canonical_json;

@@ -16,13 +16,18 @@
 //!
 //! Checkpoints run beside it, not on the commit path: the writer's connection has
 //! `wal_autocheckpoint = 0` and a second thread runs a passive checkpoint (which never blocks a
-//! writer) when the WAL has grown.
+//! writer) every quarter second while the WAL grows. Under a steady write load such a
+//! checkpoint never quite catches up (frames keep arriving while it copies), and SQLite starts
+//! the WAL over only once every frame is copied back, so the WAL would grow without end. When
+//! it holds more than [`RESTART_FRAMES`], the checkpointer asks the writer to copy the few
+//! frames left itself between two batches; its next transaction then starts the WAL over.
 
 use idv_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, Statement, ToSql};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -36,6 +41,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL pages (4 KiB) after which a passive checkpoint runs.
 const CHECKPOINT_PAGES: i64 = 1000;
+/// WAL pages after which the writer catches the checkpoint up, so the WAL starts over.
+const RESTART_FRAMES: i64 = 4096;
 /// The WAL file is cut back to this size when it restarts.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
@@ -66,15 +73,17 @@ impl Writer {
         })?;
         let (tx, rx) = mpsc::channel::<Unit>();
         let (stop, stopped) = mpsc::channel::<()>();
+        let catch_up = Arc::new(AtomicBool::new(false));
+        let asked = catch_up.clone();
         let writer = std::thread::Builder::new()
             .name("idv-sqlite-writer".into())
-            .spawn(move || run(&conn, &rx))
+            .spawn(move || run(&conn, &rx, &asked))
             .map_err(|e| StoreError::backend_from("cannot start the SQLite writer", e))?;
         let checkpointer = {
             let path = path.to_path_buf();
             std::thread::Builder::new()
                 .name("idv-sqlite-checkpoint".into())
-                .spawn(move || checkpoints(&path, &stopped))
+                .spawn(move || checkpoints(&path, &stopped, &catch_up))
                 .map_err(|e| StoreError::backend_from("cannot start the SQLite checkpointer", e))?
         };
         Ok(Writer {
@@ -170,7 +179,8 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// The writer's loop: a batch of queued units per transaction, until every sender is gone.
-fn run(conn: &Connection, queue: &mpsc::Receiver<Unit>) {
+/// Between two batches, a catch-up checkpoint when the checkpointer asked for one.
+fn run(conn: &Connection, queue: &mpsc::Receiver<Unit>, catch_up: &AtomicBool) {
     while let Ok(first) = queue.recv() {
         let mut batch = Vec::with_capacity(16);
         batch.push(first);
@@ -181,6 +191,12 @@ fn run(conn: &Connection, queue: &mpsc::Receiver<Unit>) {
             }
         }
         commit_batch(conn, batch);
+        if catch_up.swap(false, Ordering::Relaxed) {
+            // Copies what the checkpointer has not yet (little: it copied the rest off this
+            // path); with no frame arriving meanwhile it completes, unless a reader still
+            // needs an old frame, and then the next batch starts the WAL over.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
     }
 }
 
@@ -255,7 +271,7 @@ fn step(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 /// The checkpointer: a passive checkpoint whenever the WAL holds more than
 /// [`CHECKPOINT_PAGES`] frames not yet copied back, so commits never wait for one.
-fn checkpoints(path: &PathBuf, stop: &mpsc::Receiver<()>) {
+fn checkpoints(path: &PathBuf, stop: &mpsc::Receiver<()>, catch_up: &AtomicBool) {
     let Ok(conn) = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -272,6 +288,11 @@ fn checkpoints(path: &PathBuf, stop: &mpsc::Receiver<()>) {
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             });
+        if let Ok((_, total, _)) = frames
+            && total >= RESTART_FRAMES
+        {
+            catch_up.store(true, Ordering::Relaxed);
+        }
         // Small: let it grow a while before the next copy.
         wait = match frames {
             Ok((_, total, _)) if total >= CHECKPOINT_PAGES => CHECKPOINT_EVERY,
