@@ -369,7 +369,13 @@ async fn listen(
     }
 }
 
-/// Sends the pending wake-ups, one signal per kind for each burst.
+/// The least time between two wake-up signals of one process: under a steady write load a
+/// signal per commit would cost the database a statement per session change, for wake-ups the
+/// others cannot tell apart.
+const WAKE_SPACING: Duration = Duration::from_millis(20);
+
+/// Sends the pending wake-ups, one signal per kind for each burst, and at most one burst per
+/// [`WAKE_SPACING`].
 async fn send_wakeups(state: AppState, stop: CancellationToken) {
     let cluster = &state.cluster;
     loop {
@@ -386,6 +392,11 @@ async fn send_wakeups(state: AppState, stop: CancellationToken) {
             {
                 tracing::debug!("cannot wake the other instances: {e}");
             }
+        }
+        // Wake-ups asked for meanwhile go out together after this (the Notify keeps one).
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(WAKE_SPACING) => {}
         }
     }
 }
