@@ -7,7 +7,8 @@
 # and with Basic, p50/p99 at half the ApiKey peak, and the server's peak RSS. Prints a report
 # with PASS/MISS per target and keeps it, with the raw tool output, in bench/out/.
 # See bench/README.md. Knobs (environment): BENCH_SESSIONS (10000), BENCH_DURATION (seconds,
-# 20), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED_WORKERS (8).
+# 20), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SEED_WORKERS (8), BENCH_PERF (1: also a
+# CPU profile of the server during one more ApiKey run, with perf).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -226,6 +227,22 @@ rss_snap latency
 
 # (e) peak RSS of the server over the whole run.
 awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" >"$OUT/vmhwm_kb"
+
+# Optional (BENCH_PERF=1): a CPU profile of the server during one more ApiKey run (not one of
+# the measured runs), by function and by thread.
+if [[ "${BENCH_PERF:-0}" == 1 ]]; then
+    say "(profile) ApiKey session reads under perf record for 10 s"
+    perf record -q -F 499 -g -o "$OUT/perf.data" -p "$SERVER_PID" -- sleep 10 2>/dev/null &
+    PERF_PID=$!
+    BENCH_IDS="$IDS" wrk -t"$THREADS" -c"$CONNECTIONS" -d10s -s "$BENCH/wrk_bench.lua" \
+        -H "Authorization: ApiKey $TOKEN" "$BASE" >/dev/null
+    wait "$PERF_PID" || true
+    perf report -i "$OUT/perf.data" --no-children --stdio --percent-limit 0.5 --sort dso,symbol -g none \
+        >"$OUT/perf-self.txt" 2>/dev/null || true
+    perf report -i "$OUT/perf.data" --no-children --stdio --percent-limit 0.3 --sort comm,symbol -g none \
+        >"$OUT/perf-threads.txt" 2>/dev/null || true
+    echo "profile: $OUT/perf-self.txt, $OUT/perf-threads.txt"
+fi
 
 # ---------------------------------------------------------------- 6. report
 python3 - "$OUT/meta.json" <<EOF
