@@ -136,16 +136,32 @@ pub async fn check_concurrent_session_writes(store: Arc<dyn Store>) {
         "one advance of each session wins"
     );
 
-    // 3. What is stored is exactly the winners' writes.
-    let all = store
-        .events_after(&EventQuery {
-            after: None,
-            limit: 10_000,
-            kinds: vec![],
-            owner_id: None,
-        })
-        .await
-        .expect("events_after");
+    // 3. What is stored is exactly the winners' writes. The feed may show an event only once
+    //    every older write transaction has ended (PostgreSQL, whose other tests may hold one
+    //    open a while), so it is read until it holds every event expected.
+    let expected = created.len() + winners.len();
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let all = loop {
+        let page = store
+            .events_after(&EventQuery {
+                after: None,
+                limit: 10_000,
+                kinds: vec![],
+                owner_id: None,
+            })
+            .await
+            .expect("events_after");
+        let ours = page
+            .events
+            .iter()
+            .filter(|e| e.id.starts_with("evt_") && e.id[4..] >= *hex_id(BASE).as_str())
+            .filter(|e| e.id[4..] < *hex_id(BASE + 0x2000).as_str())
+            .count();
+        if ours >= expected || std::time::Instant::now() > give_up {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     for (&i, &side) in &winners {
         let id = hex_id(BASE + i);
         let s = store
