@@ -7,12 +7,12 @@ pub const ADVANCE: &str = "INSERT INTO jobs (id, session_id, step, action, run_a
 /// Run by `engine::advance`.
 pub const ADVANCE_2: &str = "DELETE FROM jobs WHERE id = $1";
 
-/// Run by `engine::release`.
+/// Run by `engine::release` of both adapters (the SQLite one on its writer).
 pub const RELEASE: &str =
     "UPDATE jobs SET run_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1";
 
 /// The functions of the adapters' `engine` modules that are the same in both, word for word:
-/// `job_from_row`, `release`, `list`. Expanded inside each adapter's module, so the names they
+/// `job_from_row`, `list`. Expanded inside each adapter's module, so the names they
 /// use (`Db`, `DbRow`, `col`, `backend`, …) are that adapter's own.
 #[macro_export]
 macro_rules! engine_fns {

@@ -4,7 +4,7 @@
 pub const INSERT_QUERY: &str = "INSERT INTO files (id, session_id, name, step, property, content_type, size, sha256, \
          object_key, created_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-/// Run by `files::get`.
+/// Run by the PostgreSQL adapter's `files::get` (SQLite reads files inline).
 pub const GET: &str = "SELECT id, session_id, name, step, property, content_type, size, sha256, object_key, \
          created_at FROM files WHERE id = $2 AND session_id = $1";
 
@@ -12,7 +12,7 @@ pub const GET: &str = "SELECT id, session_id, name, step, property, content_type
 pub const CONTENT: &str = "SELECT content FROM files WHERE id = $2 AND session_id = $1";
 
 /// The functions of the adapters' `files` modules that are the same in both, word for word:
-/// `from_row`, `create`, `get`, `content`. Expanded inside each adapter's module, so the names
+/// `from_row`, `content`. Expanded inside each adapter's module, so the names
 /// they use (`Db`, `DbRow`, `col`, `backend`, …) are that adapter's own.
 #[macro_export]
 macro_rules! files_fns {

@@ -1,7 +1,7 @@
 //! What the adapters' `sessions` modules share.
 
 /// The functions of the adapters' `sessions` modules that are the same in both, word for word:
-/// `from_row`, `update` and the reads of the counters (`day_counts`, `step_counts`,
+/// `from_row` and the reads of the counters (`day_counts`, `step_counts`,
 /// `counted_workflows`). Expanded inside each adapter's module, so the names they use (`Db`,
 /// `DbRow`, `col`, `backend`, …) are that adapter's own.
 #[macro_export]
