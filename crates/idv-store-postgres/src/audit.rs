@@ -8,7 +8,6 @@ use crate::convert::DbRow;
 use crate::convert::{backend, col, map_rows};
 use async_trait::async_trait;
 use idv_store::AuditStore;
-use idv_store::audit::canonical_json;
 use idv_store::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry, StoreError, StoreResult};
 use sqlx::postgres::Postgres;
 use sqlx::{QueryBuilder, Row};
@@ -60,15 +59,13 @@ pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i6
     }
     let mut prev = chain.head_hash;
     let mut records = Vec::with_capacity(entries.len());
+    let mut details = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
-        let r = AuditRecord::chain(chain.head_seq + 1 + i as i64, e.clone(), &prev);
+        let (r, d) = AuditRecord::chain_details(chain.head_seq + 1 + i as i64, e.clone(), &prev);
         prev.clone_from(&r.hash);
         records.push(r);
+        details.push(d);
     }
-    let details: Vec<String> = records
-        .iter()
-        .map(|r| canonical_json(&r.entry.details))
-        .collect();
     for (chunk, details) in records
         .chunks(ROWS_PER_INSERT)
         .zip(details.chunks(ROWS_PER_INSERT))

@@ -9,7 +9,6 @@ use crate::convert::{backend, col, map_rows};
 use crate::writer;
 use async_trait::async_trait;
 use idv_store::AuditStore;
-use idv_store::audit::canonical_json;
 use idv_store::{AuditChain, AuditQuery, AuditRecord, NewAuditEntry, StoreError, StoreResult};
 use sqlx::sqlite::Sqlite;
 use sqlx::{QueryBuilder, Row};
@@ -83,7 +82,7 @@ pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i6
             let mut prev = chain.head_hash;
             let mut last = chain.head_seq;
             for e in entries {
-                let r = AuditRecord::chain(last + 1, e, &prev);
+                let (r, details) = AuditRecord::chain_details(last + 1, e, &prev);
                 let e = &r.entry;
                 writer::exec(
                     conn,
@@ -99,7 +98,7 @@ pub(crate) async fn append(db: &Db, entries: &[NewAuditEntry]) -> StoreResult<i6
                         &i64::from(e.outcome),
                         &e.ip,
                         &e.request_id,
-                        &canonical_json(&e.details),
+                        &details,
                         &r.prev_hash,
                         &r.hash,
                     ],

@@ -25,21 +25,46 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::backend_source(e)
 }
 
-fn json(text: String, column: &str) -> rusqlite::Result<serde_json::Value> {
-    serde_json::from_str(&text).map_err(|e| {
+/// Column `i` (JSON text) parsed straight from the row's bytes, without a copy into a `String`.
+fn json(r: &Row<'_>, i: usize, column: &str) -> rusqlite::Result<serde_json::Value> {
+    serde_json::from_slice(r.get_ref(i)?.as_bytes()?).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(
-            0,
+            i,
             rusqlite::types::Type::Text,
             format!("column {column}: {e}").into(),
         )
     })
 }
 
-const SESSION_COLUMNS: &str = "id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
-     locale, metadata, properties, current_step, steps, ended, owner_id, created_at, updated_at, revision, \
-     engine, expires_at, history, legal_hold";
-const FILE_COLUMNS: &str =
-    "id, session_id, name, step, property, content_type, size, sha256, object_key, created_at";
+// The statements as constant texts: the statement cache is looked up by text on every read,
+// and a text formatted per call costs an allocation and a copy each time.
+macro_rules! session_columns {
+    () => {
+        "id, workflow_id, workflow_revision, workflow_name, workflow_version, status, \
+         locale, metadata, properties, current_step, steps, ended, owner_id, created_at, updated_at, \
+         revision, engine, expires_at, history, legal_hold"
+    };
+}
+macro_rules! file_columns {
+    () => {
+        "id, session_id, name, step, property, content_type, size, sha256, object_key, created_at"
+    };
+}
+const SESSION_BY_ID: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE id = ?1"
+);
+const FILES_OF_SESSION: &str = concat!(
+    "SELECT ",
+    file_columns!(),
+    " FROM files WHERE session_id = ?1 ORDER BY created_at, rowid"
+);
+const FILE_BY_ID: &str = concat!(
+    "SELECT ",
+    file_columns!(),
+    " FROM files WHERE id = ?2 AND session_id = ?1"
+);
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -50,18 +75,18 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         workflow_version: r.get(4)?,
         status: r.get(5)?,
         locale: r.get(6)?,
-        metadata: json(r.get(7)?, "metadata")?,
-        properties: json(r.get(8)?, "properties")?,
+        metadata: json(r, 7, "metadata")?,
+        properties: json(r, 8, "properties")?,
         current_step: r.get(9)?,
-        steps: json(r.get(10)?, "steps")?,
+        steps: json(r, 10, "steps")?,
         ended: r.get(11)?,
         owner_id: r.get(12)?,
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
         revision: r.get(15)?,
-        engine: json(r.get(16)?, "engine")?,
+        engine: json(r, 16, "engine")?,
         expires_at: r.get(17)?,
-        history: json(r.get(18)?, "history")?,
+        history: json(r, 18, "history")?,
         legal_hold: r.get(19)?,
     })
 }
@@ -96,6 +121,7 @@ impl InlineReaders {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(READ_BUSY_TIMEOUT)?;
+        conn.execute_batch("PRAGMA mmap_size = 268435456")?;
         Ok(conn)
     }
 
@@ -120,11 +146,9 @@ impl InlineReaders {
 
     pub(crate) fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
         self.with(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
-            ))?
-            .query_row([id], session_row)
-            .optional()
+            c.prepare_cached(SESSION_BY_ID)?
+                .query_row([id], session_row)
+                .optional()
         })
     }
 
@@ -137,16 +161,16 @@ impl InlineReaders {
             c.prepare_cached("BEGIN")?.execute([])?;
             let result = (|| {
                 let Some(session) = c
-                    .prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
+                    .prepare_cached(SESSION_BY_ID)?
                     .query_row([id], session_row)
                     .optional()?
                 else {
                     return Ok(None);
                 };
-                let mut stmt = c.prepare_cached(&format!(
-                    "SELECT {FILE_COLUMNS} FROM files WHERE session_id = ?1 ORDER BY created_at, rowid"
-                ))?;
-                let files = stmt.query_map([id], file_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut stmt = c.prepare_cached(FILES_OF_SESSION)?;
+                let files = stmt
+                    .query_map([id], file_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok(Some((session, files)))
             })();
             c.prepare_cached("COMMIT")?.execute([])?;
@@ -156,9 +180,7 @@ impl InlineReaders {
 
     pub(crate) fn files(&self, session_id: &str) -> StoreResult<Vec<FileRecord>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {FILE_COLUMNS} FROM files WHERE session_id = ?1 ORDER BY created_at, rowid"
-            ))?;
+            let mut stmt = c.prepare_cached(FILES_OF_SESSION)?;
             let rows = stmt.query_map([session_id], file_row)?;
             rows.collect()
         })
@@ -166,11 +188,9 @@ impl InlineReaders {
 
     pub(crate) fn file(&self, session_id: &str, file_id: &str) -> StoreResult<Option<FileRecord>> {
         self.with(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {FILE_COLUMNS} FROM files WHERE id = ?2 AND session_id = ?1"
-            ))?
-            .query_row([session_id, file_id], file_row)
-            .optional()
+            c.prepare_cached(FILE_BY_ID)?
+                .query_row([session_id, file_id], file_row)
+                .optional()
         })
     }
 }

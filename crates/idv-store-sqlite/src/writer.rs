@@ -305,7 +305,15 @@ fn checkpoints(path: &PathBuf, stop: &mpsc::Receiver<()>, catch_up: &AtomicBool)
 /// `values[i]` to `$(i+1)` by name, whatever order they first appear in the text.
 pub(crate) fn bind(stmt: &mut Statement<'_>, values: &[&dyn ToSql]) -> rusqlite::Result<()> {
     for (i, v) in values.iter().enumerate() {
-        if let Some(index) = stmt.parameter_index(param_name(i + 1))? {
+        let name = param_name(i + 1);
+        // Where `$N` is the statement's N-th parameter (the usual case: the text names them in
+        // order), it is bound by position, which spares a lookup by name per value.
+        let index = if stmt.parameter_name(i + 1) == Some(name) {
+            Some(i + 1)
+        } else {
+            stmt.parameter_index(name)?
+        };
+        if let Some(index) = index {
             stmt.raw_bind_parameter(index, v)?;
         }
     }

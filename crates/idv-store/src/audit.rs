@@ -9,7 +9,7 @@
 //! Retention removes entries from the start of the chain only; the chain keeps the hash of the
 //! last removed entry as its *anchor* ([`AuditChain`]), so the remaining entries still verify.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of the first entry ever written.
@@ -131,14 +131,22 @@ impl AuditRecord {
     /// Places `entry` at `seq` after an entry whose hash is `prev_hash`. The record holds the
     /// [`NewAuditEntry::storable`] form of the entry, and its hash covers that form.
     pub fn chain(seq: i64, entry: NewAuditEntry, prev_hash: &str) -> AuditRecord {
+        Self::chain_details(seq, entry, prev_hash).0
+    }
+
+    /// [`AuditRecord::chain`], with the canonical text of the entry's details
+    /// ([`canonical_json`]) that the hash covered, for the writer to store.
+    pub fn chain_details(seq: i64, entry: NewAuditEntry, prev_hash: &str) -> (AuditRecord, String) {
         let entry = entry.storable();
-        let hash = chain_hash(prev_hash, &canonical_entry(seq, &entry));
-        AuditRecord {
+        let details = canonical_json(&entry.details);
+        let hash = chain_hash(prev_hash, &canonical_entry_with(seq, &entry, &details));
+        let record = AuditRecord {
             seq,
             entry,
             prev_hash: prev_hash.to_owned(),
             hash,
-        }
+        };
+        (record, details)
     }
 
     /// The hash this record's content and `prev_hash` give (equal to `hash` unless tampered).
@@ -179,59 +187,82 @@ pub struct AuditQuery {
 
 /// The canonical JSON of an entry at `seq`: sorted keys, no whitespace.
 pub fn canonical_entry(seq: i64, e: &NewAuditEntry) -> String {
-    let opt = |v: &Option<String>| v.clone().map(Value::String).unwrap_or(Value::Null);
-    let mut actor = Map::new();
-    actor.insert("id".into(), opt(&e.actor_id));
-    actor.insert("kind".into(), Value::String(e.actor_kind.clone()));
-    actor.insert("name".into(), opt(&e.actor_name));
-    let mut m = Map::new();
-    m.insert("action".into(), Value::String(e.action.clone()));
-    m.insert("actor".into(), Value::Object(actor));
-    m.insert("at".into(), Value::from(e.at));
-    m.insert("details".into(), e.details.clone());
-    m.insert("ip".into(), opt(&e.ip));
-    m.insert("outcome".into(), Value::from(e.outcome));
-    m.insert("requestId".into(), opt(&e.request_id));
-    m.insert("seq".into(), Value::from(seq));
-    m.insert("target".into(), opt(&e.target));
-    canonical_json(&Value::Object(m))
+    canonical_entry_with(seq, e, &canonical_json(&e.details))
+}
+
+/// [`canonical_entry`] with the entry's details already in canonical form (`details`, from
+/// [`canonical_json`]), so a writer that stores that text too computes it once. The keys are
+/// written in their sorted order directly.
+pub fn canonical_entry_with(seq: i64, e: &NewAuditEntry, details: &str) -> String {
+    let mut out = Vec::with_capacity(160 + details.len());
+    out.extend_from_slice(b"{\"action\":");
+    scalar(e.action.as_str(), &mut out);
+    out.extend_from_slice(b",\"actor\":{\"id\":");
+    scalar(&e.actor_id, &mut out);
+    out.extend_from_slice(b",\"kind\":");
+    scalar(e.actor_kind.as_str(), &mut out);
+    out.extend_from_slice(b",\"name\":");
+    scalar(&e.actor_name, &mut out);
+    out.extend_from_slice(b"},\"at\":");
+    scalar(&e.at, &mut out);
+    out.extend_from_slice(b",\"details\":");
+    out.extend_from_slice(details.as_bytes());
+    out.extend_from_slice(b",\"ip\":");
+    scalar(&e.ip, &mut out);
+    out.extend_from_slice(b",\"outcome\":");
+    scalar(&e.outcome, &mut out);
+    out.extend_from_slice(b",\"requestId\":");
+    scalar(&e.request_id, &mut out);
+    out.extend_from_slice(b",\"seq\":");
+    scalar(&seq, &mut out);
+    out.extend_from_slice(b",\"target\":");
+    scalar(&e.target, &mut out);
+    out.push(b'}');
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
 /// `value` as JSON text with object keys sorted (byte order) at every level and no whitespace.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(64);
     write_canonical(value, &mut out);
-    out
+    String::from_utf8(out).expect("JSON text is UTF-8")
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            // Keys are unique, so an unstable sort gives the one order.
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
+                scalar(k.as_str(), out);
+                out.push(b':');
+                write_canonical(v, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(v, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar_value => scalar(scalar_value, out),
     }
+}
+
+/// A string, number, boolean or null (or an `Option` of one) as compact JSON, as serde_json
+/// writes it.
+fn scalar<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, v).expect("a JSON scalar always serializes");
 }
 
 /// `SHA-256(prev_hash || canonical)` in lower-case hex.
@@ -260,6 +291,50 @@ mod tests {
             request_id: None,
             details: json!({"z": 1, "a": {"y": [2, {"b": 1, "a": "\"q\""}]}}),
         }
+    }
+
+    /// The canonical form as first defined: a map of the fields, every level's keys sorted
+    /// into a `BTreeMap`, written by serde_json. The direct writer must give the same bytes,
+    /// or stored chains would no longer verify.
+    fn reference(seq: i64, e: &NewAuditEntry) -> String {
+        fn sorted(v: &Value) -> serde_json::Value {
+            match v {
+                Value::Object(m) => {
+                    let b: std::collections::BTreeMap<String, Value> =
+                        m.iter().map(|(k, v)| (k.clone(), sorted(v))).collect();
+                    Value::Object(b.into_iter().collect())
+                }
+                Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+                other => other.clone(),
+            }
+        }
+        let v = serde_json::json!({
+            "action": e.action, "actor": {"id": e.actor_id, "kind": e.actor_kind, "name": e.actor_name},
+            "at": e.at, "details": e.details, "ip": e.ip, "outcome": e.outcome,
+            "requestId": e.request_id, "seq": seq, "target": e.target,
+        });
+        sorted(&v).to_string()
+    }
+
+    #[test]
+    fn direct_writer_matches_the_reference_form() {
+        let mut e = entry();
+        assert_eq!(canonical_entry(7, &e), reference(7, &e));
+        e.actor_id = None;
+        e.actor_name = Some("na\u{e9}me \"q\" \\ \u{1}\u{7f}\n\t/".into());
+        e.ip = None;
+        e.target = Some("\u{2028}\u{1F600}".into());
+        e.at = -5;
+        e.outcome = 0;
+        e.details = serde_json::json!({
+            "b": [1.5, -0.0, 1e300, u64::MAX, i64::MIN, null, false],
+            "a\u{0}": {"\u{1F600}": "x", "Z": {}, "a": []},
+            "": "empty key",
+        });
+        assert_eq!(canonical_entry(i64::MAX, &e), reference(i64::MAX, &e));
+        let (r, details) = AuditRecord::chain_details(3, e.clone(), GENESIS_HASH);
+        assert_eq!(details, canonical_json(&r.entry.details));
+        assert_eq!(r.hash, chain_hash(GENESIS_HASH, &reference(3, &r.entry)));
     }
 
     #[test]
