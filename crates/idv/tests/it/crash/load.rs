@@ -2,14 +2,13 @@
 //! deletions, noting what each 2xx answer promised and which write a kill cut off.
 
 use super::WF_ID;
-use crate::support::PASSWORD;
+use super::harness::{Outcome, Shared};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use tokio::sync::watch;
+use std::sync::atomic::Ordering;
 
 /// The body that moves a session from PHOTO to FORM (stored as `PHOTO.json`).
 pub(crate) const ADVANCE: &[u8] = br#"{"continue":true}"#;
@@ -86,52 +85,6 @@ impl Counts {
 
     pub(crate) fn acknowledged(&self) -> usize {
         self.sessions + self.steps + self.uploads + self.reviews + self.deletions
-    }
-}
-
-/// What the load's clients share with the test: the server's address (None while it is down),
-/// the stop signal, and figures.
-pub(crate) struct Shared {
-    pub(crate) url: watch::Receiver<Option<String>>,
-    pub(crate) stop: AtomicBool,
-    pub(crate) in_flight: AtomicUsize,
-    pub(crate) acknowledged: AtomicUsize,
-    pub(crate) http: reqwest::Client,
-}
-
-pub(crate) enum Outcome {
-    Ack(Vec<u8>),
-    Refused(String),
-    /// No connection could be made (the server is down): nothing was sent.
-    NotSent,
-    Doubt,
-}
-
-impl Shared {
-    async fn send(&self, rb: reqwest::RequestBuilder, what: &str) -> Outcome {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let answer = async {
-            let r = rb.basic_auth("admin", Some(PASSWORD)).send().await?;
-            let status = r.status();
-            let body = r.bytes().await?;
-            Ok::<_, reqwest::Error>((status, body))
-        }
-        .await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        match answer {
-            Ok((status, body)) if status.is_success() => {
-                self.acknowledged.fetch_add(1, Ordering::SeqCst);
-                Outcome::Ack(body.to_vec())
-            }
-            Ok((status, body)) => Outcome::Refused(format!(
-                "{what}: {status} {}",
-                String::from_utf8_lossy(&body)
-            )),
-            // A timeout is not a kill's doing: the server hung.
-            Err(e) if e.is_timeout() => Outcome::Refused(format!("{what}: timed out: {e}")),
-            Err(e) if e.is_connect() => Outcome::NotSent,
-            Err(_) => Outcome::Doubt,
-        }
     }
 }
 
