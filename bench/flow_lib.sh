@@ -107,3 +107,26 @@ for s in r["error_samples"]:
     print("    error:", s)' "$OUT/$BACKEND.$name.json" "$name"
 }
 
+# Optional: a CPU profile of the server during one more flow run (not one of the measured
+# runs: perf's sampling slows the server a little).
+perf_profile() { # run-name concurrency
+    local data="$OUT/$BACKEND.perf.data"
+    say "[$BACKEND] perf record during a flow run at concurrency $2"
+    perf record -q -F 499 --call-graph dwarf,16384 -o "$data" -p "$SERVER_PID" -- sleep $((WARMUP + DURATION)) \
+        2>"$OUT/$BACKEND.perf.log" &
+    PERF_PID=$!
+    loadgen "$1" flow "$2" "$WARMUP"
+    wait "$PERF_PID" || true
+    PERF_PID=""
+    perf report -i "$data" --no-children --stdio --percent-limit 0.5 --sort dso,symbol -g none \
+        >"$OUT/$BACKEND.perf-self.txt" 2>/dev/null || true
+    # The same by thread: the SQLite writer's share is a limit of its own (one thread).
+    perf report -i "$data" --no-children --stdio --percent-limit 0.3 --sort comm,symbol -g none \
+        >"$OUT/$BACKEND.perf-threads.txt" 2>/dev/null || true
+    perf script -i "$data" -F comm,tid,ip,sym 2>/dev/null | python3 "$BENCH/perf_breakdown.py" - \
+        >"$OUT/$BACKEND.perf-breakdown.txt" || true
+    # Hundreds of MB; the summaries are what is read (BENCH_PERF_KEEP=1 keeps it).
+    [[ "${BENCH_PERF_KEEP:-0}" == 1 ]] || rm -f "$data"
+    sed 's/^/  /' "$OUT/$BACKEND.perf-breakdown.txt"
+    echo "  (self time by function: $OUT/$BACKEND.perf-self.txt; by thread: $OUT/$BACKEND.perf-threads.txt)"
+}

@@ -112,29 +112,6 @@ if command -v setpriv >/dev/null && setpriv --help 2>&1 | grep -q -- --pdeathsig
 # start_server, rss_snap, post_admin, smoke, loadgen.
 source "$BENCH/flow_lib.sh"
 
-# Optional: a CPU profile of the server during one more flow run (not one of the measured
-# runs: perf's sampling slows the server a little).
-profile() { # concurrency
-    local data="$OUT/$BACKEND.perf.data"
-    say "[$BACKEND] perf record during a flow run at concurrency $1"
-    perf record -q -F 499 --call-graph dwarf,16384 -o "$data" -p "$SERVER_PID" -- sleep $((WARMUP + DURATION)) \
-        2>"$OUT/$BACKEND.perf.log" &
-    PERF_PID=$!
-    loadgen "profiled-c$1" flow "$1" "$WARMUP"
-    wait "$PERF_PID" || true
-    PERF_PID=""
-    perf report -i "$data" --no-children --stdio --percent-limit 0.5 --sort dso,symbol -g none \
-        >"$OUT/$BACKEND.perf-self.txt" 2>/dev/null || true
-    # The same by thread: the SQLite writer's share is a limit of its own (one thread).
-    perf report -i "$data" --no-children --stdio --percent-limit 0.3 --sort comm,symbol -g none \
-        >"$OUT/$BACKEND.perf-threads.txt" 2>/dev/null || true
-    perf script -i "$data" -F comm,tid,ip,sym 2>/dev/null | python3 "$BENCH/perf_breakdown.py" - \
-        >"$OUT/$BACKEND.perf-breakdown.txt" || true
-    # Hundreds of MB; the summaries are what is read (BENCH_PERF_KEEP=1 keeps it).
-    [[ "${BENCH_PERF_KEEP:-0}" == 1 ]] || rm -f "$data"
-    sed 's/^/  /' "$OUT/$BACKEND.perf-breakdown.txt"
-    echo "  (self time by function: $OUT/$BACKEND.perf-self.txt; by thread: $OUT/$BACKEND.perf-threads.txt)"
-}
 
 # ---------------------------------------------------------------- 3. measure each backend
 for b in $BACKENDS; do
@@ -156,7 +133,7 @@ for b in $BACKENDS; do
         loadgen "flow-c$c" flow "$c" "$warm"
         first=0
     done
-    if [[ "$PERF" == 1 ]]; then profile "$(echo "$CONCURRENCY" | awk '{print $NF}')"; fi
+    if [[ "$PERF" == 1 ]]; then c=$(echo "$CONCURRENCY" | awk '{print $NF}'); perf_profile "profiled-c$c" "$c"; fi
     awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" >"$OUT/$BACKEND.vmhwm_kb"
     if [[ "$BACKEND" == sqlite ]]; then
         du -sk "$WORK/$BACKEND-data" | cut -f1 >"$OUT/$BACKEND.disk_kb"

@@ -20,7 +20,9 @@
 #
 # Knobs (environment): BENCH_BACKENDS ("sqlite postgres"), BENCH_CONCURRENCY (16),
 # BENCH_LIGHT_CONCURRENCY (2), BENCH_DURATION (seconds per run, 10), BENCH_WARMUP (3), BENCH_PG
-# (postgres://postgres@127.0.0.1:5432).
+# (postgres://postgres@127.0.0.1:5432), BENCH_PERF (1: also a CPU profile of the server during one
+# more flow run with the endpoint, not one of the measured runs; BENCH_PERF_KEEP=1 keeps
+# perf.data).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,6 +36,7 @@ DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-3}
 LG_THREADS=1
 PG_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+PERF=${BENCH_PERF:-0}
 WORKFLOW_ID=edda0192-b890-11ef-a348-17da751a6a22
 # Regula's General KYC, the workflow the figures were measured with: IDV_REGULA_DIR, or
 # ../shared/regula beside the checkout.
@@ -51,6 +54,7 @@ source "$BENCH/lib.sh"
 [[ -f "$WORKFLOW_YAML" ]] || die "no workflow file at $WORKFLOW_YAML (set BENCH_WORKFLOW_YAML)"
 command -v curl >/dev/null || die "curl is needed"
 command -v python3 >/dev/null || die "python3 is needed"
+if [[ "$PERF" == 1 ]]; then command -v perf >/dev/null || die "BENCH_PERF=1 needs perf"; fi
 
 say "building the release binary, the load generator and the webhook receiver"
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -136,6 +140,11 @@ for b in $BACKENDS; do
     wait_sink
     show_sink live
     attempt_summary live
+    if [[ "$PERF" == 1 ]]; then
+        start_sink profiled "$SINK_PORT"
+        perf_profile flow-profiled "$CONC"
+        wait_sink
+    fi
     start_sink light "$SINK_PORT"
     loadgen flow-light flow "$LIGHT" "$WARMUP"
     wait_sink

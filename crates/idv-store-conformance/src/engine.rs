@@ -163,6 +163,8 @@ pub async fn check_engine_state(store: &dyn Store) {
         Some((next, vec![f])),
         "advance, combined read"
     );
+    crate::sessions::same_as_text_read(store, &plain.id).await;
+    crate::sessions::same_as_text_read(store, &rich.id).await;
 }
 
 /// `session_advance`: the session, files and jobs commit together; a stale revision or a

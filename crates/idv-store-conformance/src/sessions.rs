@@ -387,6 +387,15 @@ pub async fn check_files(store: &dyn Store) {
         None,
         "an unknown session"
     );
+    assert!(
+        store
+            .session_with_files_text(SessionId::new(&hex_id(0xf11e_ffff)))
+            .await
+            .expect("read")
+            .is_none(),
+        "an unknown session, read with its documents as text"
+    );
+    same_as_text_read(store, &a.id).await;
 
     for f in [&f1, &f2, &f3, &fb] {
         assert_eq!(
@@ -480,4 +489,39 @@ pub async fn check_files(store: &dyn Store) {
 
 fn idv_store_inline_key() -> String {
     idv_store::INLINE_KEY.to_owned()
+}
+
+/// `session_with_files_text` agrees with `session_with_files`: the same record with the four
+/// documents taken out (`Null`), the documents as JSON text that parses to the stored values,
+/// and the same files.
+pub(crate) async fn same_as_text_read(store: &dyn Store, id: &str) {
+    let (mut expected, files) = store
+        .session_with_files(SessionId::new(id))
+        .await
+        .expect("read")
+        .expect("the session exists");
+    let values = [
+        expected.metadata.clone(),
+        expected.properties.clone(),
+        expected.steps.clone(),
+        expected.history.clone(),
+    ];
+    idv_store::SessionTexts::take(&mut expected);
+    let (record, texts, text_files) = store
+        .session_with_files_text(SessionId::new(id))
+        .await
+        .expect("text read")
+        .expect("the session exists in the text read");
+    assert_eq!(record, expected, "the record of the text read");
+    assert_eq!(text_files, files, "the files of the text read");
+    for (name, text, value) in [
+        ("metadata", &texts.metadata, &values[0]),
+        ("properties", &texts.properties, &values[1]),
+        ("steps", &texts.steps, &values[2]),
+        ("history", &texts.history, &values[3]),
+    ] {
+        let parsed: serde_json::Value =
+            serde_json::from_str(text.get()).expect("the text read gives JSON");
+        assert_eq!(&parsed, value, "{name} of the text read");
+    }
 }

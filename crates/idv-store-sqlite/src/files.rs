@@ -89,6 +89,17 @@ impl FileStore for SqliteStore {
     ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
         self.db.inline.session_with_files(id.as_str())
     }
+
+    async fn session_with_files_text(
+        &self,
+        id: SessionId<'_>,
+    ) -> StoreResult<Option<(SessionRecord, idv_store::SessionTexts, Vec<FileRecord>)>> {
+        Ok(self
+            .db
+            .inline
+            .session_with_files_text(id.as_str())?
+            .map(|((session, texts), files)| (session, texts, files)))
+    }
 }
 
 // The functions this module shares with the other adapter, word for word.

@@ -4,7 +4,7 @@
 //! which dominated session reads under load. Only short, indexed reads belong here; anything
 //! that can take long goes through the sqlx pools.
 
-use idv_store::{FileRecord, SessionRecord, StoreError, StoreResult};
+use idv_store::{FileRecord, SessionRecord, SessionTexts, StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -34,6 +34,23 @@ fn json(r: &Row<'_>, i: usize, column: &str) -> rusqlite::Result<serde_json::Val
             format!("column {column}: {e}").into(),
         )
     })
+}
+
+/// Column `i` (JSON text) as it is stored: checked to be JSON, not parsed into a tree.
+fn json_text(
+    r: &Row<'_>,
+    i: usize,
+    column: &str,
+) -> rusqlite::Result<Box<serde_json::value::RawValue>> {
+    serde_json::from_slice::<&serde_json::value::RawValue>(r.get_ref(i)?.as_bytes()?)
+        .map(|raw| raw.to_owned())
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Text,
+                format!("column {column}: {e}").into(),
+            )
+        })
 }
 
 // The statements as constant texts: the statement cache is looked up by text on every read,
@@ -91,6 +108,39 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
+/// [`session_row`] with the four documents as text (`Value::Null` in the record).
+fn session_row_text(r: &Row<'_>) -> rusqlite::Result<(SessionRecord, SessionTexts)> {
+    let texts = SessionTexts {
+        metadata: json_text(r, 7, "metadata")?,
+        properties: json_text(r, 8, "properties")?,
+        steps: json_text(r, 10, "steps")?,
+        history: json_text(r, 18, "history")?,
+    };
+    let record = SessionRecord {
+        id: r.get(0)?,
+        workflow_id: r.get(1)?,
+        workflow_revision: r.get(2)?,
+        workflow_name: r.get(3)?,
+        workflow_version: r.get(4)?,
+        status: r.get(5)?,
+        locale: r.get(6)?,
+        metadata: serde_json::Value::Null,
+        properties: serde_json::Value::Null,
+        current_step: r.get(9)?,
+        steps: serde_json::Value::Null,
+        ended: r.get(11)?,
+        owner_id: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+        revision: r.get(15)?,
+        engine: json(r, 16, "engine")?,
+        expires_at: r.get(17)?,
+        history: serde_json::Value::Null,
+        legal_hold: r.get(19)?,
+    };
+    Ok((record, texts))
+}
+
 fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
     Ok(FileRecord {
         id: r.get(0)?,
@@ -121,7 +171,6 @@ impl InlineReaders {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(READ_BUSY_TIMEOUT)?;
-        conn.execute_batch("PRAGMA mmap_size = 268435456")?;
         Ok(conn)
     }
 
@@ -157,12 +206,28 @@ impl InlineReaders {
         &self,
         id: &str,
     ) -> StoreResult<Option<(SessionRecord, Vec<FileRecord>)>> {
+        self.with_files(id, session_row)
+    }
+
+    /// [`Self::session_with_files`] with the session's documents as stored text.
+    pub(crate) fn session_with_files_text(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<((SessionRecord, SessionTexts), Vec<FileRecord>)>> {
+        self.with_files(id, session_row_text)
+    }
+
+    fn with_files<T>(
+        &self,
+        id: &str,
+        row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> StoreResult<Option<(T, Vec<FileRecord>)>> {
         self.with(|c| {
             c.prepare_cached("BEGIN")?.execute([])?;
             let result = (|| {
                 let Some(session) = c
                     .prepare_cached(SESSION_BY_ID)?
-                    .query_row([id], session_row)
+                    .query_row([id], row)
                     .optional()?
                 else {
                     return Ok(None);

@@ -1059,6 +1059,11 @@ pub fn sniff_content_type(bytes: &[u8]) -> &'static str {
 impl Workflow {
     /// The workflow's `view` block applied to a session's properties: `{title, photo, fields}`
     /// (`photo` is `{fileId}` of the first set photo property). `None` when there is no view.
+    /// Whether the workflow has a `view` block (else [`Self::view_summary`] is always `None`).
+    pub fn has_view(&self) -> bool {
+        self.definition().get("view").is_some()
+    }
+
     pub fn view_summary(&self, properties: &Map<String, Value>) -> Option<Value> {
         let view = self.definition().get("view")?;
         let ids = |v: Option<&Value>| -> Vec<String> {

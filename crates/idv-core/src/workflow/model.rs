@@ -71,6 +71,12 @@ impl Workflow {
     pub fn property_type(&self, id: &str) -> Option<PropertyType> {
         self.property_index.get(id).copied()
     }
+    /// Whether any property is binary (holds a file id).
+    pub fn has_binary_properties(&self) -> bool {
+        self.property_index
+            .values()
+            .any(|t| *t == PropertyType::Binary)
+    }
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.get(id)
     }

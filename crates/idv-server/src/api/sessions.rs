@@ -54,7 +54,7 @@ pub struct Session<'a> {
     pub workflow: WorkflowRef<'a>,
     pub locale: &'a str,
     #[schema(value_type = Object)]
-    pub metadata: &'a Value,
+    pub metadata: Doc<'a>,
     /// The workflow's properties as stored; binary ones as `{"fileId", "url"}`.
     #[schema(value_type = Object)]
     pub properties: crate::ops::sessions::PropertiesView<'a>,
@@ -62,7 +62,7 @@ pub struct Session<'a> {
     pub current_step: Option<&'a str>,
     /// The steps passed: `[{id, ...}]`.
     #[schema(value_type = Vec<Object>)]
-    pub steps: &'a Value,
+    pub steps: Doc<'a>,
     /// Errors of actions, transformers and templates: `[{step, action, message, at}]`.
     #[schema(value_type = Vec<Object>)]
     pub errors: Value,
@@ -78,9 +78,25 @@ pub struct Session<'a> {
     pub updated_at: String,
     /// Reviews and other recorded changes: `[{at, by, from, to, comment}]`.
     #[schema(value_type = Vec<Object>)]
-    pub history: &'a Value,
+    pub history: Doc<'a>,
     /// While true the session cannot be deleted.
     pub legal_hold: bool,
+}
+
+/// A JSON document of a session in an answer: parsed, or the stored text passed on as it is.
+#[derive(Clone, Copy)]
+pub enum Doc<'a> {
+    Value(&'a Value),
+    Text(&'a serde_json::value::RawValue),
+}
+
+impl Serialize for Doc<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Doc::Value(v) => v.serialize(ser),
+            Doc::Text(t) => t.serialize(ser),
+        }
+    }
 }
 
 /// The step a session waits in, as the client sees it (the answer of a data submission).

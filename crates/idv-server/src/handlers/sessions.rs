@@ -49,8 +49,8 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let (s, files) = sessions::read_for(&state, &caller, &id).await?;
-    let mut resp = Json(sessions::view(&state, &s, &files).await?).into_response();
+    let (s, texts, files) = sessions::read_text_for(&state, &caller, &id).await?;
+    let mut resp = Json(sessions::view_text(&state, &s, &texts, &files).await?).into_response();
     with_etag(&mut resp, &s);
     Ok(resp)
 }

@@ -10,13 +10,14 @@ use idv_core::ErrorCode;
 use idv_core::permission::Op;
 use idv_core::workflow::{PropertyType, RenderContext, Step, Workflow};
 use idv_store::SessionId;
-use idv_store::{FileRecord, SessionRecord};
+use idv_store::{FileRecord, SessionRecord, SessionTexts};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 pub use crate::api::sessions::StartSession as StartInput;
 use crate::api::sessions::{
-    CurrentStep, LocaleOption, Session, SessionFile, StepView, WorkflowRef,
+    CurrentStep, Doc, LocaleOption, Session, SessionFile, StepView, WorkflowRef,
 };
 
 pub(crate) fn valid_locale(l: &str) -> bool {
@@ -170,6 +171,25 @@ pub(crate) async fn read_for(
     }
 }
 
+/// [`read_for`] with the session's documents as text, for `GET /api/sessions/{id}`
+/// ([`view_text`]).
+pub(crate) async fn read_text_for(
+    state: &AppState,
+    by: &Principal,
+    id: &str,
+) -> ApiResult<(SessionRecord, SessionTexts, Vec<FileRecord>)> {
+    let reach = session_reach(by, id, Op::Read)?;
+    match state
+        .store
+        .session_with_files_text(SessionId::new(id))
+        .await?
+        .filter(|(s, _, _)| by.may_touch(reach, s.owner_id.as_deref()))
+    {
+        Some(found) => Ok(found),
+        None => Err(crate::ops::deletion::missing(state, by, reach, id).await),
+    }
+}
+
 /// The absolute URL of a session file.
 pub fn file_url(state: &AppState, session_id: &str, file_id: &str) -> String {
     format!(
@@ -195,16 +215,38 @@ pub(crate) fn file_view<'a>(state: &AppState, f: &'a FileRecord) -> SessionFile<
 /// Properties as stored, except that binary ones (which hold a file id) show where to fetch
 /// the bytes: `{"fileId", "url"}`.
 pub struct PropertiesView<'a> {
-    properties: &'a Value,
+    properties: Props<'a>,
     workflow: Arc<Workflow>,
     base: String,
+}
+
+/// The properties a [`PropertiesView`] shows.
+enum Props<'a> {
+    Value(&'a Value),
+    Parsed(Value),
+    /// The stored text, passed on as it is: only when no property is binary.
+    Text(&'a RawValue),
+}
+
+impl Props<'_> {
+    fn value(&self) -> Option<&Value> {
+        match self {
+            Props::Value(v) => Some(v),
+            Props::Parsed(v) => Some(v),
+            Props::Text(_) => None,
+        }
+    }
 }
 
 impl serde::Serialize for PropertiesView<'_> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
+        let props = match &self.properties {
+            Props::Text(text) => return text.serialize(ser),
+            other => other.value().and_then(Value::as_object),
+        };
         let empty = Map::new();
-        let props = self.properties.as_object().unwrap_or(&empty);
+        let props = props.unwrap_or(&empty);
         let mut map = ser.serialize_map(Some(props.len()))?;
         for (k, v) in props {
             match (self.workflow.property_type(k), v) {
@@ -219,9 +261,33 @@ impl serde::Serialize for PropertiesView<'_> {
     }
 }
 
+/// The session container of an answer (`GET /api/sessions/{id}` and the other answers that
+/// show a session).
 pub async fn view<'a>(
     state: &AppState,
     s: &'a SessionRecord,
+    files: &'a [FileRecord],
+) -> ApiResult<Session<'a>> {
+    view_of(state, s, None, files).await
+}
+
+/// [`view`] of a session read with its documents as text
+/// ([`idv_store::FileStore::session_with_files_text`]): `metadata`, `steps` and `history` are
+/// passed on as stored, and so are the properties unless something in them is rewritten (a
+/// binary property's URL) or read (the workflow's `view` block).
+pub async fn view_text<'a>(
+    state: &AppState,
+    s: &'a SessionRecord,
+    texts: &'a SessionTexts,
+    files: &'a [FileRecord],
+) -> ApiResult<Session<'a>> {
+    view_of(state, s, Some(texts), files).await
+}
+
+async fn view_of<'a>(
+    state: &AppState,
+    s: &'a SessionRecord,
+    texts: Option<&'a SessionTexts>,
     files: &'a [FileRecord],
 ) -> ApiResult<Session<'a>> {
     let workflow = state
@@ -230,11 +296,27 @@ pub async fn view<'a>(
         .await?;
     let (errors, normalized) = crate::flow::engine_view(state, s);
     let base = file_url(state, &s.id, "");
-    let view = s
-        .properties
-        .as_object()
+    let properties = match texts {
+        None => Props::Value(&s.properties),
+        Some(t) if !workflow.has_binary_properties() && !workflow.has_view() => {
+            Props::Text(&t.properties)
+        }
+        Some(t) => Props::Parsed(serde_json::from_str(t.properties.get()).map_err(|e| {
+            ApiError::from(idv_store::StoreError::backend(format!(
+                "session {}: stored properties are not JSON: {e}",
+                s.id
+            )))
+        })?),
+    };
+    let view = properties
+        .value()
+        .and_then(Value::as_object)
         .and_then(|p| workflow.view_summary(p))
         .map(|v| crate::flow::with_urls(&v, &base));
+    let doc = |value: &'a Value, text: Option<&'a RawValue>| match text {
+        Some(t) => Doc::Text(t),
+        None => Doc::Value(value),
+    };
     Ok(Session {
         id: &s.id,
         status: s.status,
@@ -244,15 +326,15 @@ pub async fn view<'a>(
             version: s.workflow_version.as_deref(),
         },
         locale: &s.locale,
-        metadata: &s.metadata,
+        metadata: doc(&s.metadata, texts.map(|t| &*t.metadata)),
         properties: PropertiesView {
-            properties: &s.properties,
+            properties,
             workflow,
-            base: file_url(state, &s.id, ""),
+            base,
         },
         files: files.iter().map(|f| file_view(state, f)).collect(),
         current_step: s.current_step.as_deref(),
-        steps: &s.steps,
+        steps: doc(&s.steps, texts.map(|t| &*t.steps)),
         errors,
         normalized,
         view,
@@ -260,7 +342,7 @@ pub async fn view<'a>(
         user_id: s.owner_id.as_deref(),
         created_at: idv_core::time::iso(s.created_at),
         updated_at: idv_core::time::iso(s.updated_at),
-        history: &s.history,
+        history: doc(&s.history, texts.map(|t| &*t.history)),
         legal_hold: s.legal_hold,
     })
 }

@@ -2,7 +2,7 @@
 //! are stored).
 
 use crate::ports::sessions::SessionStore;
-use crate::{FileId, FileRecord, SessionId, SessionRecord, StoreResult};
+use crate::{FileId, FileRecord, SessionId, SessionRecord, SessionTexts, StoreResult};
 use async_trait::async_trait;
 
 /// The file records of sessions (rows are written only after the bytes are stored).
@@ -38,5 +38,22 @@ pub trait FileStore: SessionStore {
         };
         let files = self.file_list(id).await?;
         Ok(Some((session, files)))
+    }
+
+    /// [`FileStore::session_with_files`] for an answer that passes the session's documents on:
+    /// `metadata`, `properties`, `steps` and `history` come as JSON text ([`SessionTexts`]) and
+    /// are `Value::Null` in the record. A store that keeps them as text hands them over without
+    /// parsing them; the default parses and writes them again.
+    async fn session_with_files_text(
+        &self,
+        id: SessionId<'_>,
+    ) -> StoreResult<Option<(SessionRecord, SessionTexts, Vec<FileRecord>)>> {
+        Ok(self
+            .session_with_files(id)
+            .await?
+            .map(|(mut session, files)| {
+                let texts = SessionTexts::take(&mut session);
+                (session, texts, files)
+            }))
     }
 }
