@@ -3,7 +3,10 @@
 //!
 //! One loop per process ([`run`], started by `serve`) claims due deliveries under a lease
 //! ([`idv_store::Store::delivery_claim`]) and sends up to `services.webhooks.concurrency` at
-//! once. The store hands out only the first pending delivery of each (endpoint, session), so one
+//! once. Under load it claims up to `concurrency` more than it can send at that moment and
+//! keeps them ready, so that a send slot freed is filled without a claim of its own; one ready
+//! for so long that its lease would lapse before a send could end is left to be claimed again.
+//! The store hands out only the first pending delivery of each (endpoint, session), so one
 //! session's events reach an endpoint in sequence order, and a claim is never shared while its
 //! lease holds, so several processes on one database never send a delivery twice at once.
 //!
@@ -25,7 +28,7 @@ use idv_core::time::Clock as _;
 use idv_store::{AttemptRecord, DeliveryRecord, NewAuditEntry, WebhookRecord};
 use reqwest::header;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
@@ -84,8 +87,12 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let poll = Duration::from_millis(cfg.poll_interval.max(1));
     let mut tasks = JoinSet::new();
     let mut endpoints = EndpointsSeen::default();
+    // Claimed ahead, waiting for a free send: up to `concurrency` beyond the sends in flight, so
+    // under load a claim takes many deliveries at once instead of one per ended send (each
+    // claim walks the due index), without waiting to gather them.
+    let mut ready: VecDeque<(DeliveryRecord, WebhookRecord)> = VecDeque::new();
     loop {
-        if !endpoints.any(&state).await {
+        if ready.is_empty() && !endpoints.any(&state).await {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(ENDPOINTS_TRUSTED) => {}
@@ -104,38 +111,58 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                 Err(_) => break,
             }
         }
+        // What was claimed ahead goes first.
+        while !held.is_empty() {
+            let Some((delivery, endpoint)) = ready.pop_front() else {
+                break;
+            };
+            if !lease_covers_send(&state, &delivery) {
+                // Waited too long for a send: its lease lapses before the send could end, so it
+                // is left to be claimed again then, never sent twice at once.
+                continue;
+            }
+            let permit = held.pop().expect("a permit is held");
+            spawn_send(&state, &mut tasks, &finished, permit, endpoint, delivery);
+        }
+        if held.is_empty() {
+            while tasks.try_join_next().is_some() {}
+            continue;
+        }
         // Armed before the claim, so events committed while it runs still wake the wait below.
         let woken = state.events_wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         let now = state.clock.now_ms();
+        let limit = held.len() + concurrency.saturating_sub(ready.len());
         let claimed = state
             .store
-            .delivery_claim(now, cfg.lease_ms(), held.len() as i64)
+            .delivery_claim(now, cfg.lease_ms(), limit as i64)
             .await;
         match claimed {
             Ok(batch) if !batch.is_empty() => {
                 let endpoints = endpoints_of(&state, &batch).await;
                 for delivery in batch {
-                    let permit = held.pop().expect("one permit per claimed delivery");
                     let Some(endpoint) = endpoints.get(&delivery.webhook_id).cloned().flatten()
                     else {
                         // Deleted or disabled since the claim (a deleted endpoint takes its
                         // deliveries along; a disabled one is not claimed once its lease lapses).
                         continue;
                     };
-                    let st = state.clone();
-                    let done = finished.clone();
-                    tasks.spawn(async move {
-                        deliver(&st, &endpoint, delivery).await;
-                        drop(permit);
-                        done.notify_one();
-                    });
+                    match held.pop() {
+                        Some(permit) => {
+                            spawn_send(&state, &mut tasks, &finished, permit, endpoint, delivery)
+                        }
+                        None => ready.push_back((delivery, endpoint)),
+                    }
                 }
+                drop(held);
                 while tasks.try_join_next().is_some() {}
             }
             Ok(_) => {
                 drop(held);
+                if !ready.is_empty() {
+                    continue;
+                }
                 let wait = match state.store.delivery_next_due().await {
                     Ok(Some(at)) => {
                         let ms = (at - state.clock.now_ms()).max(10) as u64;
@@ -161,6 +188,13 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             }
         }
     }
+    // What was claimed ahead is sent within the same grace rather than left to its lease.
+    for (delivery, endpoint) in ready.drain(..) {
+        if lease_covers_send(&state, &delivery) {
+            let st = state.clone();
+            tasks.spawn(async move { deliver(&st, &endpoint, delivery).await });
+        }
+    }
     // Sends in flight may finish; what is still going after the grace is abandoned and sent
     // again (same webhook-id) once its lease lapses.
     let drained = async { while tasks.join_next().await.is_some() {} };
@@ -171,6 +205,34 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         );
         tasks.shutdown().await;
     }
+}
+
+/// Whether a claimed delivery's lease still covers a whole send started now (the send may take
+/// `services.webhooks.timeout`).
+fn lease_covers_send(state: &AppState, delivery: &DeliveryRecord) -> bool {
+    let timeout =
+        i64::try_from(state.config.services.webhooks.timeout().as_millis()).unwrap_or(i64::MAX);
+    delivery
+        .locked_until
+        .is_some_and(|until| state.clock.now_ms().saturating_add(timeout) < until)
+}
+
+/// Sends one claimed delivery on its own task, holding `permit` until the attempt is recorded.
+fn spawn_send(
+    state: &AppState,
+    tasks: &mut JoinSet<()>,
+    finished: &Arc<Notify>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    endpoint: WebhookRecord,
+    delivery: DeliveryRecord,
+) {
+    let st = state.clone();
+    let done = finished.clone();
+    tasks.spawn(async move {
+        deliver(&st, &endpoint, delivery).await;
+        drop(permit);
+        done.notify_one();
+    });
 }
 
 /// The enabled endpoints of a batch, by id (`None`: deleted or disabled since the claim, or
