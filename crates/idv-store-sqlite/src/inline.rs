@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// A session's record and its documents as text ([`session_row_text`]).
+pub(crate) type SessionAndTexts = (SessionRecord, SessionTexts);
+
 /// Idle read-only connections, opened on demand.
 pub(crate) struct InlineReaders {
     path: PathBuf,
@@ -84,28 +87,13 @@ const FILE_BY_ID: &str = concat!(
 );
 
 fn session_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
-    Ok(SessionRecord {
-        id: r.get(0)?,
-        workflow_id: r.get(1)?,
-        workflow_revision: r.get(2)?,
-        workflow_name: r.get(3)?,
-        workflow_version: r.get(4)?,
-        status: r.get(5)?,
-        locale: r.get(6)?,
-        metadata: json(r, 7, "metadata")?,
-        properties: json(r, 8, "properties")?,
-        current_step: r.get(9)?,
-        steps: json(r, 10, "steps")?,
-        ended: r.get(11)?,
-        owner_id: r.get(12)?,
-        created_at: r.get(13)?,
-        updated_at: r.get(14)?,
-        revision: r.get(15)?,
-        engine: json(r, 16, "engine")?,
-        expires_at: r.get(17)?,
-        history: json(r, 18, "history")?,
-        legal_hold: r.get(19)?,
-    })
+    let docs = [
+        json(r, 7, "metadata")?,
+        json(r, 8, "properties")?,
+        json(r, 10, "steps")?,
+        json(r, 18, "history")?,
+    ];
+    session_record(r, docs)
 }
 
 /// [`session_row`] with the four documents as text (`Value::Null` in the record).
@@ -116,7 +104,16 @@ fn session_row_text(r: &Row<'_>) -> rusqlite::Result<(SessionRecord, SessionText
         steps: json_text(r, 10, "steps")?,
         history: json_text(r, 18, "history")?,
     };
-    let record = SessionRecord {
+    Ok((session_record(r, Default::default())?, texts))
+}
+
+/// The record of a row of [`SESSION_BY_ID`], with its metadata, properties, steps and history
+/// given.
+fn session_record(
+    r: &Row<'_>,
+    [metadata, properties, steps, history]: [serde_json::Value; 4],
+) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
         id: r.get(0)?,
         workflow_id: r.get(1)?,
         workflow_revision: r.get(2)?,
@@ -124,10 +121,10 @@ fn session_row_text(r: &Row<'_>) -> rusqlite::Result<(SessionRecord, SessionText
         workflow_version: r.get(4)?,
         status: r.get(5)?,
         locale: r.get(6)?,
-        metadata: serde_json::Value::Null,
-        properties: serde_json::Value::Null,
+        metadata,
+        properties,
         current_step: r.get(9)?,
-        steps: serde_json::Value::Null,
+        steps,
         ended: r.get(11)?,
         owner_id: r.get(12)?,
         created_at: r.get(13)?,
@@ -135,10 +132,9 @@ fn session_row_text(r: &Row<'_>) -> rusqlite::Result<(SessionRecord, SessionText
         revision: r.get(15)?,
         engine: json(r, 16, "engine")?,
         expires_at: r.get(17)?,
-        history: serde_json::Value::Null,
+        history,
         legal_hold: r.get(19)?,
-    };
-    Ok((record, texts))
+    })
 }
 
 fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
@@ -213,7 +209,7 @@ impl InlineReaders {
     pub(crate) fn session_with_files_text(
         &self,
         id: &str,
-    ) -> StoreResult<Option<((SessionRecord, SessionTexts), Vec<FileRecord>)>> {
+    ) -> StoreResult<Option<(SessionAndTexts, Vec<FileRecord>)>> {
         self.with_files(id, session_row_text)
     }
 
