@@ -128,6 +128,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             while tasks.try_join_next().is_some() {}
             continue;
         }
+        // Here nothing is ready (a free permit took every ready delivery).
         // Armed before the claim, so events committed while it runs still wake the wait below.
         let woken = state.events_wake.notified();
         tokio::pin!(woken);
@@ -160,9 +161,6 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             }
             Ok(_) => {
                 drop(held);
-                if !ready.is_empty() {
-                    continue;
-                }
                 let wait = match state.store.delivery_next_due().await {
                     Ok(Some(at)) => {
                         let ms = (at - state.clock.now_ms()).max(10) as u64;
