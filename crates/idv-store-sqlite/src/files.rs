@@ -93,12 +93,18 @@ impl FileStore for SqliteStore {
     async fn session_with_files_text(
         &self,
         id: SessionId<'_>,
-    ) -> StoreResult<Option<(SessionRecord, idv_store::SessionTexts, Vec<FileRecord>)>> {
+    ) -> StoreResult<
+        Option<(
+            SessionRecord,
+            Option<idv_store::SessionTexts>,
+            Vec<FileRecord>,
+        )>,
+    > {
         Ok(self
             .db
             .inline
             .session_with_files_text(id.as_str())?
-            .map(|((session, texts), files)| (session, texts, files)))
+            .map(|((session, texts), files)| (session, Some(texts), files)))
     }
 }
 

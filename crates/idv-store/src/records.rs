@@ -123,22 +123,6 @@ pub struct SessionTexts {
     pub history: Box<serde_json::value::RawValue>,
 }
 
-impl SessionTexts {
-    /// Moves the four documents out of `session` (leaving `Value::Null`) as JSON text.
-    pub fn take(session: &mut SessionRecord) -> SessionTexts {
-        fn text(v: &mut Value) -> Box<serde_json::value::RawValue> {
-            serde_json::value::to_raw_value(&std::mem::take(v))
-                .expect("a JSON value always serializes")
-        }
-        SessionTexts {
-            metadata: text(&mut session.metadata),
-            properties: text(&mut session.properties),
-            steps: text(&mut session.steps),
-            history: text(&mut session.history),
-        }
-    }
-}
-
 /// Serialized (camelCase) as the `record` of a session export's `session.json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

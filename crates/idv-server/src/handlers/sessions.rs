@@ -50,7 +50,8 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let (s, texts, files) = sessions::read_text_for(&state, &caller, &id).await?;
-    let mut resp = Json(sessions::view_text(&state, &s, &texts, &files).await?).into_response();
+    let mut resp =
+        Json(sessions::view_text(&state, &s, texts.as_ref(), &files).await?).into_response();
     with_etag(&mut resp, &s);
     Ok(resp)
 }

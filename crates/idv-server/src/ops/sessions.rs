@@ -13,6 +13,7 @@ use idv_store::SessionId;
 use idv_store::{FileRecord, SessionRecord, SessionTexts};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use crate::api::sessions::StartSession as StartInput;
@@ -142,15 +143,8 @@ pub(crate) async fn get_for(
     op: Op,
 ) -> ApiResult<SessionRecord> {
     let reach = session_reach(by, id, op)?;
-    match state
-        .store
-        .session_get(SessionId::new(id))
-        .await?
-        .filter(|s| by.may_touch(reach, s.owner_id.as_deref()))
-    {
-        Some(s) => Ok(s),
-        None => Err(crate::ops::deletion::missing(state, by, reach, id).await),
-    }
+    let found = state.store.session_get(SessionId::new(id)).await?;
+    reached(state, by, reach, id, found, |s| s).await
 }
 
 /// A session the caller may read, with its files, in one store read.
@@ -160,32 +154,37 @@ pub(crate) async fn read_for(
     id: &str,
 ) -> ApiResult<(SessionRecord, Vec<FileRecord>)> {
     let reach = session_reach(by, id, Op::Read)?;
-    match state
-        .store
-        .session_with_files(SessionId::new(id))
-        .await?
-        .filter(|(s, _)| by.may_touch(reach, s.owner_id.as_deref()))
-    {
-        Some(found) => Ok(found),
-        None => Err(crate::ops::deletion::missing(state, by, reach, id).await),
-    }
+    let found = state.store.session_with_files(SessionId::new(id)).await?;
+    reached(state, by, reach, id, found, |(s, _)| s).await
 }
 
-/// [`read_for`] with the session's documents as text, for `GET /api/sessions/{id}`
-/// ([`view_text`]).
+/// [`read_for`] with the session's documents as text where the store keeps them so, for
+/// `GET /api/sessions/{id}` ([`view_text`]).
 pub(crate) async fn read_text_for(
     state: &AppState,
     by: &Principal,
     id: &str,
-) -> ApiResult<(SessionRecord, SessionTexts, Vec<FileRecord>)> {
+) -> ApiResult<(SessionRecord, Option<SessionTexts>, Vec<FileRecord>)> {
     let reach = session_reach(by, id, Op::Read)?;
-    match state
+    let found = state
         .store
         .session_with_files_text(SessionId::new(id))
-        .await?
-        .filter(|(s, _, _)| by.may_touch(reach, s.owner_id.as_deref()))
-    {
-        Some(found) => Ok(found),
+        .await?;
+    reached(state, by, reach, id, found, |(s, _, _)| s).await
+}
+
+/// `found` when the caller may touch its session (`session` picks it out), else the answer for
+/// a session the caller cannot see (missing, or gone when deleted).
+async fn reached<T>(
+    state: &AppState,
+    by: &Principal,
+    reach: Reach,
+    id: &str,
+    found: Option<T>,
+    session: impl Fn(&T) -> &SessionRecord,
+) -> ApiResult<T> {
+    match found.filter(|f| by.may_touch(reach, session(f).owner_id.as_deref())) {
+        Some(f) => Ok(f),
         None => Err(crate::ops::deletion::missing(state, by, reach, id).await),
     }
 }
@@ -222,8 +221,7 @@ pub struct PropertiesView<'a> {
 
 /// The properties a [`PropertiesView`] shows.
 enum Props<'a> {
-    Value(&'a Value),
-    Parsed(Value),
+    Value(Cow<'a, Value>),
     /// The stored text, passed on as it is: only when no property is binary.
     Text(&'a RawValue),
 }
@@ -232,7 +230,6 @@ impl Props<'_> {
     fn value(&self) -> Option<&Value> {
         match self {
             Props::Value(v) => Some(v),
-            Props::Parsed(v) => Some(v),
             Props::Text(_) => None,
         }
     }
@@ -268,23 +265,14 @@ pub async fn view<'a>(
     s: &'a SessionRecord,
     files: &'a [FileRecord],
 ) -> ApiResult<Session<'a>> {
-    view_of(state, s, None, files).await
+    view_text(state, s, None, files).await
 }
 
-/// [`view`] of a session read with its documents as text
-/// ([`idv_store::FileStore::session_with_files_text`]): `metadata`, `steps` and `history` are
-/// passed on as stored, and so are the properties unless something in them is rewritten (a
-/// binary property's URL) or read (the workflow's `view` block).
+/// [`view`] of a session read with [`idv_store::FileStore::session_with_files_text`]: when the
+/// store gave the documents as text, `metadata`, `steps` and `history` are passed on as stored,
+/// and so are the properties unless something in them is rewritten (a binary property's URL) or
+/// read (the workflow's `view` block).
 pub async fn view_text<'a>(
-    state: &AppState,
-    s: &'a SessionRecord,
-    texts: &'a SessionTexts,
-    files: &'a [FileRecord],
-) -> ApiResult<Session<'a>> {
-    view_of(state, s, Some(texts), files).await
-}
-
-async fn view_of<'a>(
     state: &AppState,
     s: &'a SessionRecord,
     texts: Option<&'a SessionTexts>,
@@ -297,16 +285,18 @@ async fn view_of<'a>(
     let (errors, normalized) = crate::flow::engine_view(state, s);
     let base = file_url(state, &s.id, "");
     let properties = match texts {
-        None => Props::Value(&s.properties),
+        None => Props::Value(Cow::Borrowed(&s.properties)),
         Some(t) if !workflow.has_binary_properties() && !workflow.has_view() => {
             Props::Text(&t.properties)
         }
-        Some(t) => Props::Parsed(serde_json::from_str(t.properties.get()).map_err(|e| {
-            ApiError::from(idv_store::StoreError::backend(format!(
-                "session {}: stored properties are not JSON: {e}",
-                s.id
-            )))
-        })?),
+        Some(t) => Props::Value(Cow::Owned(
+            serde_json::from_str(t.properties.get()).map_err(|e| {
+                ApiError::from(idv_store::StoreError::backend(format!(
+                    "session {}: stored properties are not JSON: {e}",
+                    s.id
+                )))
+            })?,
+        )),
     };
     let view = properties
         .value()

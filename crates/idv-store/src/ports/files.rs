@@ -40,20 +40,17 @@ pub trait FileStore: SessionStore {
         Ok(Some((session, files)))
     }
 
-    /// [`FileStore::session_with_files`] for an answer that passes the session's documents on:
-    /// `metadata`, `properties`, `steps` and `history` come as JSON text ([`SessionTexts`]) and
-    /// are `Value::Null` in the record. A store that keeps them as text hands them over without
-    /// parsing them; the default parses and writes them again.
+    /// [`FileStore::session_with_files`] for an answer that passes the session's documents on.
+    /// A store that keeps them as text may hand over `metadata`, `properties`, `steps` and
+    /// `history` as that text ([`SessionTexts`], those four then `Value::Null` in the record)
+    /// instead of parsing them; `None` (the default) means they are in the record.
     async fn session_with_files_text(
         &self,
         id: SessionId<'_>,
-    ) -> StoreResult<Option<(SessionRecord, SessionTexts, Vec<FileRecord>)>> {
+    ) -> StoreResult<Option<(SessionRecord, Option<SessionTexts>, Vec<FileRecord>)>> {
         Ok(self
             .session_with_files(id)
             .await?
-            .map(|(mut session, files)| {
-                let texts = SessionTexts::take(&mut session);
-                (session, texts, files)
-            }))
+            .map(|(session, files)| (session, None, files)))
     }
 }
