@@ -90,6 +90,15 @@ pub fn jobs() -> Scheduler {
             }
         })
     });
+    // The dashboard's counters summed into one row per key (PostgreSQL appends a row per
+    // change; SQLite has nothing to do).
+    s.register_internal("sessionCountsCompact", "*/5 * * * * *", |state| {
+        Box::pin(async move {
+            if let Err(e) = state.store.session_counts_compact().await {
+                failed("sessionCountsCompact", e);
+            }
+        })
+    });
     // Events and finished webhook deliveries older than services.webhooks.keepEventsFor.
     s.register_internal("outboxRetention", "0 */10 * * * *", |state| {
         Box::pin(async move {

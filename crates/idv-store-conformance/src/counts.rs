@@ -72,6 +72,35 @@ async fn update(store: &dyn Store, s: &mut SessionRecord, change: impl FnOnce(&m
     );
 }
 
+/// Runs the counters' compaction and checks that every count reads the same after it.
+async fn compact_keeps_counts(store: &dyn Store) {
+    let before = (
+        days(store, None).await,
+        days(store, Some(WF)).await,
+        steps(store, WF).await,
+        steps(store, OTHER).await,
+    );
+    store
+        .session_counts_compact()
+        .await
+        .expect("session_counts_compact");
+    let after = (
+        days(store, None).await,
+        days(store, Some(WF)).await,
+        steps(store, WF).await,
+        steps(store, OTHER).await,
+    );
+    assert_eq!(before, after, "a compaction changes no count");
+    assert_eq!(
+        store
+            .session_counts_compact()
+            .await
+            .expect("session_counts_compact"),
+        0,
+        "a second compaction right after the first has nothing left to sum"
+    );
+}
+
 async fn delete(store: &dyn Store, id: &str) {
     let by = Deleter {
         id: None,
@@ -127,6 +156,8 @@ pub async fn check_session_counts(store: &dyn Store) {
         "in byte order, once each: {counted:?}"
     );
 
+    compact_keeps_counts(store).await;
+
     // A review: the status moves, the steps stay.
     update(store, &mut b, |s| s.status = 3).await;
     assert_eq!(
@@ -162,6 +193,7 @@ pub async fn check_session_counts(store: &dyn Store) {
         [step("done", 1, 1), step("intro", 3, 2), step("scan", 2, 0)],
         "a step reached again is counted once"
     );
+    compact_keeps_counts(store).await;
     // A write that changes neither status nor steps leaves the counts.
     update(store, &mut a, |s| {
         s.properties = json!({"name": "changed"});
@@ -189,9 +221,11 @@ pub async fn check_session_counts(store: &dyn Store) {
         [step("intro", 2, 2), step("scan", 1, 0)],
         "nor in the steps it reached; steps no session reached are left out"
     );
+    compact_keeps_counts(store).await;
     for s in [&a, &c, &d] {
         delete(store, &s.id).await;
     }
+    compact_keeps_counts(store).await;
     assert_eq!(days(store, None).await, [], "all deleted");
     assert_eq!(steps(store, WF).await, []);
     let counted = store

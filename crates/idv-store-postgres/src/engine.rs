@@ -187,7 +187,7 @@ impl JobStore for PgStore {
         events: &[NewEvent],
     ) -> StoreResult<bool> {
         crate::engine::advance(
-            &self.pool,
+            &self.hot,
             next,
             files,
             jobs,

@@ -42,6 +42,8 @@ use std::time::Duration;
 
 /// Connections per process. Several processes share one server, whose default limit is 100.
 const MAX_CONNECTIONS: u32 = 10;
+/// Connections per process of the pool for the session flow's own writes ([`PgStore::hot`]).
+const HOT_CONNECTIONS: u32 = 6;
 /// How long a query waits for a free connection (or for the server to answer a new one).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -71,6 +73,13 @@ impl Pools for PgPool {
 /// The PostgreSQL store. Cheap to share behind an `Arc<dyn Store>`.
 pub struct PgStore {
     pool: PgPool,
+    /// The session starts and changes of the flow (`sessions::create`, `engine::advance`):
+    /// one statement each, the same every time but for its values, run on connections that
+    /// always use the statement's generic plan. With the default (`plan_cache_mode = auto`)
+    /// PostgreSQL planned the session start again at every call, about a third of its time,
+    /// because a plan made for the values at hand (one event) looks cheaper than the generic
+    /// one. Searches and views stay on [`Self::pool`], where the values may change the plan.
+    hot: PgPool,
 }
 
 impl PgStore {
@@ -81,6 +90,9 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::backend_from(format!("invalid PostgreSQL URL: {e}"), e))?
             .application_name("idv");
+        let hot_options = options
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -89,10 +101,15 @@ impl PgStore {
             .map_err(|e| {
                 StoreError::backend_from(format!("cannot connect to PostgreSQL: {e}"), e)
             })?;
+        // Opens its connections when the first session write comes.
+        let hot = PgPoolOptions::new()
+            .max_connections(HOT_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(hot_options);
         MIGRATOR.run(&pool).await.map_err(|e| {
             StoreError::backend_from(format!("PostgreSQL migrations failed: {e}"), e)
         })?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, hot })
     }
 
     /// The `EXPLAIN` lines of the statement [`Store::session_search`] runs for the page of
@@ -106,6 +123,7 @@ impl PgStore {
 
     /// Closes every connection, waiting for queries in flight.
     pub async fn close(&self) {
+        self.hot.close().await;
         self.pool.close().await;
     }
 }
@@ -125,10 +143,13 @@ impl HealthStore for PgStore {
     }
 
     fn pool_stats(&self) -> idv_store::PoolStats {
+        // Both pools together: the connections this process holds on the server.
+        let idle = self.pool.num_idle() + self.hot.num_idle();
         idv_store::PoolStats {
-            open: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.pool.options().get_max_connections(),
+            open: self.pool.size() + self.hot.size(),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections()
+                + self.hot.options().get_max_connections(),
         }
     }
 

@@ -169,7 +169,7 @@ impl SessionStore for PgStore {
         session: &SessionRecord,
         events: &[NewEvent],
     ) -> StoreResult<()> {
-        crate::sessions::create(&self.pool, session, events).await
+        crate::sessions::create(&self.hot, session, events).await
     }
 
     async fn session_get(&self, id: SessionId<'_>) -> StoreResult<Option<SessionRecord>> {
@@ -181,7 +181,7 @@ impl SessionStore for PgStore {
         session: &SessionRecord,
         events: &[NewEvent],
     ) -> StoreResult<bool> {
-        crate::engine::advance(&self.pool, session, &[], &[], None, events).await
+        crate::engine::advance(&self.hot, session, &[], &[], None, events).await
     }
 
     async fn session_day_counts(
@@ -200,6 +200,15 @@ impl SessionStore for PgStore {
 
     async fn session_counted_workflows(&self) -> StoreResult<Vec<String>> {
         crate::sessions::counted_workflows(&self.pool).await
+    }
+
+    async fn session_counts_compact(&self) -> StoreResult<u64> {
+        // The function of migration 0014: one transaction, one statement per table.
+        let n: i64 = sqlx::query_scalar("SELECT session_counts_compact()")
+            .fetch_one(self.pool.write())
+            .await
+            .map_err(backend)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 
