@@ -208,6 +208,16 @@ impl SessionStore for PgStore {
             .fetch_one(self.pool.write())
             .await
             .map_err(backend)?;
+        if n > 0 {
+            // The rows it replaced are dead row versions until a vacuum: without one (a server
+            // with autovacuum off) the tables would keep growing by every change ever counted.
+            // Both stay a few pages, so this takes milliseconds; a table being vacuumed already
+            // is skipped.
+            sqlx::query("VACUUM (SKIP_LOCKED) session_day_counts, session_step_counts")
+                .execute(self.pool.write())
+                .await
+                .map_err(backend)?;
+        }
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -138,6 +138,31 @@ async fn changes_are_rows_of_their_own_until_a_compaction_sums_them() {
             (1, vec![step("next", 1, 1), step("start", 1, 0)])
         );
         assert_eq!(rows(&url).await, (1, 2));
+
+        // The replaced rows do not stay behind as dead row versions (this server may run with
+        // autovacuum off): ten rounds of 60 sessions, each compacted, leave tables of a page
+        // or two, where 600 appended rows of each would need several.
+        for round in 0..10 {
+            for n in 0..60 {
+                let s = session(1000 + round * 100 + n);
+                store.session_create(&s, &[]).await.expect("session_create");
+            }
+            store.session_counts_compact().await.expect("compact");
+        }
+        assert_eq!(counts(&store).await.0, 601);
+        let mut c = PgConnection::connect(&url).await.expect("connect");
+        let (day_bytes, step_bytes): (i64, i64) = sqlx::query_as(
+            "SELECT pg_relation_size('session_day_counts'), \
+             pg_relation_size('session_step_counts')",
+        )
+        .fetch_one(&mut c)
+        .await
+        .expect("sizes");
+        c.close().await.ok();
+        assert!(
+            day_bytes <= 16_384 && step_bytes <= 16_384,
+            "the counters stay small: {day_bytes} and {step_bytes} bytes"
+        );
         store.close().await;
     })
     .await;
