@@ -43,7 +43,7 @@ use std::time::Duration;
 /// Connections per process. Several processes share one server, whose default limit is 100.
 const MAX_CONNECTIONS: u32 = 10;
 /// Connections per process of the pool for the session flow's own writes ([`PgStore::hot`]).
-const HOT_CONNECTIONS: u32 = 6;
+const HOT_CONNECTIONS: u32 = 10;
 /// How long a query waits for a free connection (or for the server to answer a new one).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
