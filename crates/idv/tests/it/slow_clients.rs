@@ -545,4 +545,10 @@ async fn a_stalled_body_answers_408_and_idle_connections_close_on_postgres() {
         .unwrap();
     let database = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     stalled_body_and_idle_keepalive(Some(database)).await;
+    // The server is gone by now; FORCE ends any connection it left behind.
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("cannot drop the test database {name}: {e}"));
+    conn.close().await.ok();
 }
