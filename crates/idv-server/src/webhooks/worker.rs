@@ -128,13 +128,14 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             while tasks.try_join_next().is_some() {}
             continue;
         }
-        // Here nothing is ready (a free permit took every ready delivery).
+        // Here nothing is ready (a free permit took every ready delivery), so the claim may
+        // take `concurrency` beyond the free permits.
         // Armed before the claim, so events committed while it runs still wake the wait below.
         let woken = state.events_wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         let now = state.clock.now_ms();
-        let limit = held.len() + concurrency.saturating_sub(ready.len());
+        let limit = held.len() + concurrency;
         let claimed = state
             .store
             .delivery_claim(now, cfg.lease_ms(), limit as i64)
@@ -210,9 +211,14 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 fn lease_covers_send(state: &AppState, delivery: &DeliveryRecord) -> bool {
     let timeout =
         i64::try_from(state.config.services.webhooks.timeout().as_millis()).unwrap_or(i64::MAX);
-    delivery
-        .locked_until
-        .is_some_and(|until| state.clock.now_ms().saturating_add(timeout) < until)
+    covers(state.clock.now_ms(), timeout, delivery.locked_until)
+}
+
+/// Whether a lease held until `locked_until` (ms) outlasts a send of up to `timeout_ms` started
+/// at `now`: a send that could still be running when the lease lapses is not started, since
+/// another claim may then take the same delivery.
+fn covers(now: i64, timeout_ms: i64, locked_until: Option<i64>) -> bool {
+    locked_until.is_some_and(|until| now.saturating_add(timeout_ms) < until)
 }
 
 /// Sends one claimed delivery on its own task, holding `permit` until the attempt is recorded.
@@ -402,4 +408,30 @@ fn timed_out(timeout: Duration) -> String {
         "no answer within {} s (services.webhooks.timeout); the endpoint is slow or unreachable",
         timeout.as_secs()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn a_ready_delivery_is_sent_only_while_its_lease_outlasts_the_send() {
+        // Leased until 40_000; sends time out after 10 s.
+        assert!(covers(20_000, 10_000, Some(40_000)), "20 s of lease left");
+        assert!(
+            covers(29_999, 10_000, Some(40_000)),
+            "the send ends 1 ms before the lapse"
+        );
+        assert!(
+            !covers(30_000, 10_000, Some(40_000)),
+            "the send could end just as the lease lapses: another claim may take it"
+        );
+        assert!(!covers(35_000, 10_000, Some(40_000)), "waited too long");
+        assert!(!covers(50_000, 10_000, Some(40_000)), "already lapsed");
+        assert!(!covers(0, 10_000, None), "not leased: never sent from here");
+        assert!(
+            !covers(i64::MAX - 5, 10_000, Some(i64::MAX)),
+            "no overflow at the end of time"
+        );
+    }
 }
